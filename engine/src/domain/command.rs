@@ -1,0 +1,219 @@
+//! What callers ask the engine to do to one client.
+
+use super::state::*;
+use crate::ids::*;
+use crate::pathway::{DischargeKind, Gate, LevelId, TransitionKind};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Who is asking. Authorization is decided in the engine (see `policy`), never by a caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub org: OrgId,
+    pub role: Role,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    CaseManager,
+    Partner,
+    AftercareCoordinator,
+    Supervisor,
+    /// The engine itself: timers.
+    System,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::CaseManager => "case_manager",
+            Role::Partner => "partner",
+            Role::AftercareCoordinator => "aftercare_coordinator",
+            Role::Supervisor => "supervisor",
+            Role::System => "system",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        [
+            Role::Admin,
+            Role::CaseManager,
+            Role::Partner,
+            Role::AftercareCoordinator,
+            Role::Supervisor,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+/// A supervisor's decision to let a move through without one gate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateOverride {
+    pub gate: Gate,
+    pub reason: String,
+}
+
+/// A command and what it comes with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub client: ClientId,
+    pub actor: Actor,
+    /// The client version the caller last saw; a different current version is a conflict.
+    pub expected_version: Option<i64>,
+    pub command: Command,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    RegisterClient {
+        home_org: OrgId,
+        birth_year: Option<i32>,
+    },
+    /// Admit a registered client, or readmit a discharged one.
+    Admit {
+        level: LevelId,
+        provider: OrgId,
+        planned_hours_per_week: f32,
+        track: Option<String>,
+        #[serde(default)]
+        overrides: Vec<GateOverride>,
+    },
+    RecordConsent {
+        recipients: Vec<OrgId>,
+        purpose: String,
+        information: String,
+        expiry: ConsentExpiry,
+        signed_on: NaiveDate,
+    },
+    RevokeConsent {
+        consent: ConsentId,
+    },
+    SendReferral {
+        to_level: LevelId,
+        providers: Vec<OrgId>,
+    },
+    AcceptReferral {
+        referral: ReferralId,
+    },
+    DeclineReferral {
+        referral: ReferralId,
+        reason: DeclineReason,
+    },
+    WithdrawReferral {
+        referral: ReferralId,
+    },
+    RecordAssessment {
+        recommended_level: LevelId,
+        dimensions: [u8; 6],
+        assessed_at: Option<DateTime<Utc>>,
+    },
+    RecordMatPlan {
+        medication: Medication,
+        supply_through: Option<NaiveDate>,
+        last_injection_on: Option<NaiveDate>,
+    },
+    EndMatPlan,
+    ScheduleAftercare {
+        provider: OrgId,
+        kind: AftercareKind,
+        at: DateTime<Utc>,
+    },
+    ScheduleMatRefill {
+        provider: OrgId,
+        kind: MatBookingKind,
+        on: NaiveDate,
+    },
+    /// Announce a handoff ahead of time so coordinators can book for it.
+    PlanHandoff {
+        target: HandoffTarget,
+        on: NaiveDate,
+    },
+    Transition {
+        kind: TransitionKind,
+        to_level: LevelId,
+        /// Defaults to the provider that accepted the referral for `to_level`.
+        provider: Option<OrgId>,
+        planned_hours_per_week: f32,
+        track: Option<String>,
+        #[serde(default)]
+        overrides: Vec<GateOverride>,
+    },
+    Discharge {
+        kind: DischargeKind,
+        /// The receiving organization of a transfer out.
+        provider: Option<OrgId>,
+        #[serde(default)]
+        overrides: Vec<GateOverride>,
+    },
+    /// A durable timer came due (sent by the sweeper).
+    FireTimer {
+        timer: TimerKind,
+    },
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::RegisterClient { .. } => "register_client",
+            Command::Admit { .. } => "admit",
+            Command::RecordConsent { .. } => "record_consent",
+            Command::RevokeConsent { .. } => "revoke_consent",
+            Command::SendReferral { .. } => "send_referral",
+            Command::AcceptReferral { .. } => "accept_referral",
+            Command::DeclineReferral { .. } => "decline_referral",
+            Command::WithdrawReferral { .. } => "withdraw_referral",
+            Command::RecordAssessment { .. } => "record_assessment",
+            Command::RecordMatPlan { .. } => "record_mat_plan",
+            Command::EndMatPlan => "end_mat_plan",
+            Command::ScheduleAftercare { .. } => "schedule_aftercare",
+            Command::ScheduleMatRefill { .. } => "schedule_mat_refill",
+            Command::PlanHandoff { .. } => "plan_handoff",
+            Command::Transition { .. } => "transition",
+            Command::Discharge { .. } => "discharge",
+            Command::FireTimer { .. } => "fire_timer",
+        }
+    }
+
+    /// Organizations the command names, which the engine looks up before deciding.
+    pub fn orgs(&self) -> Vec<OrgId> {
+        match self {
+            Command::RegisterClient { home_org, .. } => vec![*home_org],
+            Command::Admit { provider, .. }
+            | Command::ScheduleAftercare { provider, .. }
+            | Command::ScheduleMatRefill { provider, .. } => vec![*provider],
+            Command::RecordConsent { recipients, .. } => recipients.clone(),
+            Command::SendReferral { providers, .. } => providers.clone(),
+            Command::PlanHandoff { target, .. } => target.provider().into_iter().collect(),
+            Command::Transition { provider, .. } | Command::Discharge { provider, .. } => {
+                provider.iter().copied().collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// What a durable timer is for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "timer", rename_all = "snake_case")]
+pub enum TimerKind {
+    /// The provider has not answered the referral in time.
+    ReferralDeadline { referral: ReferralId },
+    /// A continued-stay review is due at the client's level.
+    ReviewDue { episode: EpisodeId, level: LevelId },
+    /// A post-discharge follow-up check (HEDIS FUI: 7 and 30 days).
+    Followup { episode: EpisodeId, days: u32 },
+}
+
+impl TimerKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TimerKind::ReferralDeadline { .. } => "referral_deadline",
+            TimerKind::ReviewDue { .. } => "review_due",
+            TimerKind::Followup { .. } => "followup",
+        }
+    }
+}

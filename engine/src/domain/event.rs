@@ -1,0 +1,246 @@
+//! Care events: what happened, appended to the client's log and (through the outbox)
+//! published. Payloads carry the minimum necessary: ids, levels, dates and codes; never names,
+//! never free text.
+
+use super::command::{GateOverride, TimerKind};
+use super::state::*;
+use crate::ids::*;
+use crate::pathway::{DischargeKind, Gate, LevelId, TransitionKind};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One entry in a client's event log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CareEvent {
+    pub id: EventId,
+    pub client: ClientId,
+    /// 1, 2, 3… per client, with no gap.
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    /// The level the event concerns (routing: `<aggregate>.<event>.<level>`).
+    pub level: Option<LevelId>,
+    /// The organization that caused it; `None` for the engine's own timers.
+    pub actor_org: Option<OrgId>,
+    /// The organization the event is addressed to, when it is not the record holder: its
+    /// publication is a disclosure and carries the 42 CFR 2.32 notice.
+    pub recipient_org: Option<OrgId>,
+    pub data: EventData,
+}
+
+impl CareEvent {
+    pub fn event_type(&self) -> &'static str {
+        self.data.event_type()
+    }
+}
+
+/// A gate's standing, as reported in events and readiness queries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateReport {
+    pub gate: Gate,
+    pub met: bool,
+    pub why: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum EventData {
+    #[serde(rename = "client.registered")]
+    ClientRegistered { home_org: OrgId },
+    #[serde(rename = "client.admitted")]
+    ClientAdmitted {
+        episode: EpisodeId,
+        level: LevelId,
+        provider: OrgId,
+        readmission: bool,
+        overridden: Vec<GateOverride>,
+    },
+    #[serde(rename = "consent.recorded")]
+    ConsentRecorded {
+        consent: ConsentId,
+        recipients: Vec<OrgId>,
+        expiry: ConsentExpiry,
+    },
+    #[serde(rename = "consent.revoked")]
+    ConsentRevoked { consent: ConsentId },
+    #[serde(rename = "referral.sent")]
+    ReferralSent {
+        referral: ReferralId,
+        group: ReferralGroupId,
+        provider: OrgId,
+        to_level: LevelId,
+        answer_by: DateTime<Utc>,
+        consent: Option<ConsentId>,
+    },
+    #[serde(rename = "referral.accepted")]
+    ReferralAccepted {
+        referral: ReferralId,
+        provider: OrgId,
+        to_level: LevelId,
+    },
+    #[serde(rename = "referral.declined")]
+    ReferralDeclined {
+        referral: ReferralId,
+        provider: OrgId,
+        to_level: LevelId,
+        reason: DeclineCode,
+    },
+    #[serde(rename = "referral.withdrawn")]
+    ReferralWithdrawn {
+        referral: ReferralId,
+        provider: OrgId,
+        to_level: LevelId,
+        reason: WithdrawReason,
+    },
+    #[serde(rename = "referral.expired")]
+    ReferralExpired {
+        referral: ReferralId,
+        provider: OrgId,
+        to_level: LevelId,
+        /// No referral of its group is still pending or accepted: a person must act.
+        escalate: bool,
+    },
+    #[serde(rename = "assessment.recorded")]
+    AssessmentRecorded {
+        assessment: AssessmentId,
+        recommended_level: LevelId,
+    },
+    #[serde(rename = "mat.plan.recorded")]
+    MatPlanRecorded {
+        medication: Medication,
+        /// The last day without a gap if nothing more is booked.
+        covered_through: NaiveDate,
+    },
+    #[serde(rename = "mat.plan.ended")]
+    MatPlanEnded,
+    #[serde(rename = "aftercare.scheduled")]
+    AftercareScheduled {
+        booking: BookingId,
+        provider: OrgId,
+        kind: AftercareKind,
+        at: DateTime<Utc>,
+    },
+    #[serde(rename = "mat.refill.scheduled")]
+    MatRefillScheduled {
+        booking: BookingId,
+        provider: OrgId,
+        kind: MatBookingKind,
+        on: NaiveDate,
+    },
+    #[serde(rename = "handoff.planned")]
+    HandoffPlanned {
+        target: HandoffTarget,
+        on: NaiveDate,
+        /// What still has to be booked or recorded.
+        unmet: Vec<Gate>,
+        /// The MAT supply's last covered day, so refills can be booked in time.
+        mat_covered_through: Option<NaiveDate>,
+    },
+    #[serde(rename = "handoff.ready")]
+    HandoffReady { target: HandoffTarget, on: NaiveDate },
+    #[serde(rename = "transition.completed")]
+    TransitionCompleted {
+        kind: TransitionKind,
+        from_level: LevelId,
+        to_level: LevelId,
+        from_provider: OrgId,
+        to_provider: OrgId,
+        referral: Option<ReferralId>,
+        overridden: Vec<GateOverride>,
+    },
+    #[serde(rename = "discharge.planned")]
+    DischargePlanned {
+        kind: DischargeKind,
+        on: NaiveDate,
+        from_level: LevelId,
+    },
+    #[serde(rename = "discharge.completed")]
+    DischargeCompleted {
+        kind: DischargeKind,
+        episode: EpisodeId,
+        from_level: LevelId,
+        from_provider: OrgId,
+        to_provider: Option<OrgId>,
+        overridden: Vec<GateOverride>,
+    },
+    /// Against advice or administrative: never blocked, always a reason for outreach.
+    #[serde(rename = "discharge.unplanned")]
+    DischargeUnplanned {
+        kind: DischargeKind,
+        episode: EpisodeId,
+        from_level: LevelId,
+        from_provider: OrgId,
+        at_risk: bool,
+    },
+    #[serde(rename = "review.due")]
+    ReviewDue { level: LevelId, episode: EpisodeId },
+    #[serde(rename = "followup.due")]
+    FollowupDue {
+        days: u32,
+        episode: EpisodeId,
+        appointment: BookingId,
+        provider: OrgId,
+    },
+    #[serde(rename = "followup.missed")]
+    FollowupMissed { days: u32, episode: EpisodeId },
+}
+
+impl EventData {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            EventData::ClientRegistered { .. } => "client.registered",
+            EventData::ClientAdmitted { .. } => "client.admitted",
+            EventData::ConsentRecorded { .. } => "consent.recorded",
+            EventData::ConsentRevoked { .. } => "consent.revoked",
+            EventData::ReferralSent { .. } => "referral.sent",
+            EventData::ReferralAccepted { .. } => "referral.accepted",
+            EventData::ReferralDeclined { .. } => "referral.declined",
+            EventData::ReferralWithdrawn { .. } => "referral.withdrawn",
+            EventData::ReferralExpired { .. } => "referral.expired",
+            EventData::AssessmentRecorded { .. } => "assessment.recorded",
+            EventData::MatPlanRecorded { .. } => "mat.plan.recorded",
+            EventData::MatPlanEnded => "mat.plan.ended",
+            EventData::AftercareScheduled { .. } => "aftercare.scheduled",
+            EventData::MatRefillScheduled { .. } => "mat.refill.scheduled",
+            EventData::HandoffPlanned { .. } => "handoff.planned",
+            EventData::HandoffReady { .. } => "handoff.ready",
+            EventData::TransitionCompleted { .. } => "transition.completed",
+            EventData::DischargePlanned { .. } => "discharge.planned",
+            EventData::DischargeCompleted { .. } => "discharge.completed",
+            EventData::DischargeUnplanned { .. } => "discharge.unplanned",
+            EventData::ReviewDue { .. } => "review.due",
+            EventData::FollowupDue { .. } => "followup.due",
+            EventData::FollowupMissed { .. } => "followup.missed",
+        }
+    }
+}
+
+/// A timer to (re)arm or disarm, persisted with the decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TimerOp {
+    Schedule {
+        key: String,
+        due_at: DateTime<Utc>,
+        kind: TimerKind,
+    },
+    Cancel {
+        key: String,
+    },
+}
+
+/// A record of client information going to another organization (42 CFR 2.24 accounting).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Disclosure {
+    pub recipient: OrgId,
+    pub consent: Option<ConsentId>,
+    pub what: String,
+    pub event: EventId,
+    pub at: DateTime<Utc>,
+}
+
+/// A change in a provider's occupied slots at a level.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OccupancyChange {
+    pub provider: OrgId,
+    pub level: LevelId,
+    pub delta: i32,
+}

@@ -1,0 +1,195 @@
+//! Gate evaluation: is what the client needs on the other side of a move in place?
+
+use super::event::GateReport;
+use super::state::*;
+use crate::ids::OrgId;
+use crate::pathway::{Gate, LevelId, Pathway};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+/// A move being checked: where to, with whom, on which day.
+#[derive(Clone, Debug)]
+pub struct MoveCheck<'a> {
+    /// Target level; `None` for a discharge.
+    pub to_level: Option<&'a LevelId>,
+    /// Receiving organization, when known.
+    pub provider: Option<OrgId>,
+    /// Day of the move.
+    pub on: NaiveDate,
+}
+
+/// Evaluate `gates` for a move of `state` at `now`.
+pub fn evaluate(
+    state: &ClientState,
+    pathway: &Pathway,
+    gates: &[Gate],
+    mv: &MoveCheck<'_>,
+    now: DateTime<Utc>,
+) -> Vec<GateReport> {
+    gates
+        .iter()
+        .map(|&gate| {
+            let (met, why) = match gate {
+                Gate::AcceptedReferral => accepted_referral(state, mv),
+                Gate::Consent => consent(state, mv, now),
+                Gate::AftercareAppointment => aftercare(state, pathway, mv),
+                Gate::MatContinuity => mat_continuity(state, pathway, now),
+                Gate::Reassessment => reassessment(state, pathway, mv, now),
+            };
+            GateReport { gate, met, why }
+        })
+        .collect()
+}
+
+fn accepted_referral(state: &ClientState, mv: &MoveCheck<'_>) -> (bool, String) {
+    let Some(level) = mv.to_level else {
+        return (true, "no target level".into());
+    };
+    if let (Some(p), Some(placement)) = (mv.provider, &state.placement)
+        && p == placement.provider
+        && &placement.level == level
+    {
+        return (true, "same provider, same level: no referral needed".into());
+    }
+    let accepted = state.referrals.iter().find(|r| {
+        r.status == ReferralStatus::Accepted
+            && &r.to_level == level
+            && mv.provider.is_none_or(|p| p == r.provider)
+    });
+    match accepted {
+        Some(r) => (
+            true,
+            format!("referral {} accepted by organization {}", r.id, r.provider),
+        ),
+        None => {
+            let pending = state
+                .referrals
+                .iter()
+                .filter(|r| r.status == ReferralStatus::Pending && &r.to_level == level)
+                .count();
+            let whom = mv
+                .provider
+                .map(|p| format!(" by organization {p}"))
+                .unwrap_or_default();
+            (
+                false,
+                format!("no referral to {level} accepted{whom} ({pending} pending)"),
+            )
+        }
+    }
+}
+
+fn consent(state: &ClientState, mv: &MoveCheck<'_>, now: DateTime<Utc>) -> (bool, String) {
+    let Some(org) = mv.provider else {
+        return (true, "no receiving organization".into());
+    };
+    if state.is_inside(org) {
+        return (true, "no disclosure: the organization already holds the record".into());
+    }
+    match state.active_consent_for(org, now) {
+        Some(c) => (true, format!("consent {} names organization {org}", c.id)),
+        None => (
+            false,
+            format!("no active 42 CFR Part 2 consent names organization {org}"),
+        ),
+    }
+}
+
+fn aftercare(state: &ClientState, pathway: &Pathway, mv: &MoveCheck<'_>) -> (bool, String) {
+    let window = pathway.settings.aftercare_window_days;
+    let last = mv.on + Duration::days(i64::from(window));
+    let hit = state
+        .aftercare
+        .iter()
+        .filter(|a| {
+            let day = a.at.date_naive();
+            day >= mv.on && day <= last
+        })
+        .min_by_key(|a| a.at);
+    match hit {
+        Some(a) => (
+            true,
+            format!("appointment {} booked on {}", a.id, a.at.date_naive()),
+        ),
+        None => (
+            false,
+            format!("no aftercare appointment booked between {} and {last}", mv.on),
+        ),
+    }
+}
+
+/// The last day the current MAT plan covers without a new booking, if there is a plan.
+pub fn mat_covered_through(state: &ClientState, pathway: &Pathway) -> Option<NaiveDate> {
+    let plan = state.mat_plan.as_ref()?;
+    match plan.medication {
+        Medication::NaltrexoneXr => plan
+            .last_injection_on
+            .map(|d| d + Duration::days(i64::from(pathway.settings.xr_naltrexone_interval_days))),
+        _ => plan.supply_through,
+    }
+}
+
+fn mat_continuity(state: &ClientState, pathway: &Pathway, now: DateTime<Utc>) -> (bool, String) {
+    let Some(plan) = &state.mat_plan else {
+        return (true, "no active MAT plan".into());
+    };
+    let today = now.date_naive();
+    let Some(through) = mat_covered_through(state, pathway) else {
+        return (false, "the MAT plan has no supply or injection date".into());
+    };
+    let deadline = through.max(today);
+    let next = state
+        .mat_bookings
+        .iter()
+        .filter(|b| plan.medication.continued_by(b.kind) && b.on >= today)
+        .min_by_key(|b| b.on);
+    let med = serde_json::to_value(plan.medication)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    match next {
+        Some(b) if b.on <= deadline => (
+            true,
+            format!("{med} covered through {through}; next {:?} booked on {}", b.kind, b.on),
+        ),
+        Some(b) => (
+            false,
+            format!(
+                "{med} covered through {through}; next booking on {} leaves {} gap day(s)",
+                b.on,
+                (b.on - deadline).num_days()
+            ),
+        ),
+        None => (
+            false,
+            format!("{med} covered through {through}; nothing booked on or before {deadline}"),
+        ),
+    }
+}
+
+fn reassessment(
+    state: &ClientState,
+    pathway: &Pathway,
+    mv: &MoveCheck<'_>,
+    now: DateTime<Utc>,
+) -> (bool, String) {
+    let Some(level) = mv.to_level else {
+        return (true, "no target level".into());
+    };
+    let max_age = pathway.settings.reassessment_max_age_days;
+    let since = now - Duration::days(i64::from(max_age));
+    let hit = state
+        .assessments
+        .iter()
+        .filter(|a| &a.recommended_level == level && a.assessed_at >= since)
+        .max_by_key(|a| a.assessed_at);
+    match hit {
+        Some(a) => (
+            true,
+            format!("assessment {} on {} recommends {level}", a.id, a.assessed_at.date_naive()),
+        ),
+        None => (
+            false,
+            format!("no assessment in the last {max_age} days recommends {level}"),
+        ),
+    }
+}

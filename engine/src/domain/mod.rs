@@ -1,0 +1,17 @@
+//! The domain, pure: the client aggregate, commands, events, gates, who-may-do-what and the
+//! decision function. No I/O, no clock: time and organizations come in as arguments.
+
+mod command;
+mod decide;
+mod error;
+mod event;
+pub mod gates;
+mod policy;
+mod state;
+
+pub use command::*;
+pub use decide::{Context, Decision, OrgDirectory, OrgInfo, decide};
+pub use error::DecisionError;
+pub use event::*;
+pub use policy::authorize;
+pub use state::*;

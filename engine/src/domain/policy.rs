@@ -1,0 +1,83 @@
+//! Who may do what. Checked by the decision core itself, so no API layer can forget it.
+//!
+//! - `admin`: everything but gate overrides.
+//! - `case_manager`: the clients of their own organization.
+//! - `supervisor`: as a case manager, and may override a gate with a reason.
+//! - `partner`: accept or decline referrals addressed to their organization.
+//! - `aftercare_coordinator`: book aftercare and MAT refills for clients whose consent names
+//!   their organization (or of their own organization).
+//! - `system`: the engine's timers.
+
+use super::command::{Actor, Command, Role};
+use super::error::DecisionError;
+use super::state::ClientState;
+use chrono::{DateTime, Utc};
+
+pub fn authorize(
+    actor: &Actor,
+    command: &Command,
+    state: Option<&ClientState>,
+    now: DateTime<Utc>,
+) -> Result<(), DecisionError> {
+    let deny = |why: &str| Err(DecisionError::Forbidden(why.to_owned()));
+    if let Command::FireTimer { .. } = command {
+        return if actor.role == Role::System {
+            Ok(())
+        } else {
+            deny("only the engine fires timers")
+        };
+    }
+    if has_overrides(command) && actor.role != Role::Supervisor {
+        return deny("only a supervisor may override a gate");
+    }
+    let own_client = |s: Option<&ClientState>| s.is_none_or(|s| s.home_org == actor.org);
+    match actor.role {
+        Role::Admin => Ok(()),
+        Role::System => deny("the engine acts only through timers"),
+        Role::CaseManager | Role::Supervisor => match command {
+            Command::RegisterClient { home_org, .. } if *home_org != actor.org => {
+                deny("a case manager registers clients of their own organization")
+            }
+            _ if !own_client(state) => deny("the client belongs to another organization"),
+            Command::AcceptReferral { .. } | Command::DeclineReferral { .. } => {
+                deny("only the receiving provider answers a referral")
+            }
+            _ => Ok(()),
+        },
+        Role::Partner => match (command, state) {
+            (
+                Command::AcceptReferral { referral } | Command::DeclineReferral { referral, .. },
+                Some(s),
+            ) => match s.referral(*referral) {
+                Some(r) if r.provider == actor.org => Ok(()),
+                // Not revealing whether the referral exists.
+                _ => Err(DecisionError::not_found("referral", referral)),
+            },
+            _ => deny("a partner may only answer referrals addressed to it"),
+        },
+        Role::AftercareCoordinator => match (command, state) {
+            (
+                Command::ScheduleAftercare { .. } | Command::ScheduleMatRefill { .. },
+                Some(s),
+            ) => {
+                if s.home_org == actor.org || s.active_consent_for(actor.org, now).is_some() {
+                    Ok(())
+                } else {
+                    Err(DecisionError::ConsentRequired {
+                        orgs: vec![actor.org],
+                    })
+                }
+            }
+            _ => deny("an aftercare coordinator may only book aftercare and MAT refills"),
+        },
+    }
+}
+
+fn has_overrides(command: &Command) -> bool {
+    match command {
+        Command::Admit { overrides, .. }
+        | Command::Transition { overrides, .. }
+        | Command::Discharge { overrides, .. } => !overrides.is_empty(),
+        _ => false,
+    }
+}

@@ -1,0 +1,11 @@
+//! Carepath's engine: the care-pathway model, the handoff state machine and its gates, and the
+//! durable store. See ARCHITECTURE.md for the map.
+//!
+//! Flow of one command: [`Engine::execute`] loads the client, calls the pure
+//! [`domain::decide`], and commits the new state, its events, outbox rows, timers and the
+//! idempotency record in one transaction ([`store`]).
+
+pub mod clock;
+pub mod domain;
+pub mod ids;
+pub mod pathway;

@@ -1,0 +1,655 @@
+//! Reading and validating a pathway file. Every problem is reported with the file, the line and
+//! the item it concerns, and all problems are reported at once.
+
+use super::asam;
+use super::model::*;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+use toml::Spanned;
+
+/// One problem in a pathway file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathwayError {
+    pub file: String,
+    pub line: usize,
+    /// What the problem is about, e.g. `level "iop"` or `transition #3`.
+    pub item: String,
+    pub message: String,
+}
+
+impl fmt::Display for PathwayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file, self.line, self.item, self.message
+        )
+    }
+}
+
+/// Everything wrong with a pathway file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct PathwayErrors(pub Vec<PathwayError>);
+
+impl fmt::Display for PathwayErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Read and validate a pathway file.
+pub fn load_file(path: &Path) -> Result<Pathway, PathwayErrors> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        PathwayErrors(vec![PathwayError {
+            file: name.clone(),
+            line: 0,
+            item: "file".into(),
+            message: format!("cannot be read: {e}"),
+        }])
+    })?;
+    parse(&name, &text)
+}
+
+/// Parse and validate a pathway from TOML text; `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<Pathway, PathwayErrors> {
+    let lines = LineIndex::new(text);
+    let raw: RawPathway = toml::from_str(text).map_err(|e| {
+        PathwayErrors(vec![PathwayError {
+            file: file.to_owned(),
+            line: e.span().map(|s| lines.line(s.start)).unwrap_or(0),
+            item: "syntax".into(),
+            message: e.message().to_owned(),
+        }])
+    })?;
+    Validator {
+        file,
+        lines: &lines,
+        errors: Vec::new(),
+    }
+    .run(raw)
+}
+
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        Self(
+            text.char_indices()
+                .filter(|(_, c)| *c == '\n')
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+    /// 1-based line of a byte offset.
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&nl| nl < offset) + 1
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPathway {
+    pathway: RawHeader,
+    settings: Option<Spanned<RawSettings>>,
+    #[serde(default)]
+    levels: Vec<Spanned<RawLevel>>,
+    admission: Option<Spanned<RawAdmission>>,
+    #[serde(default)]
+    transitions: Vec<Spanned<RawTransition>>,
+    #[serde(default)]
+    discharges: Vec<Spanned<RawDischarge>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeader {
+    id: String,
+    name: String,
+    #[serde(default = "one")]
+    version: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    referral_answer_hours: Option<u32>,
+    aftercare_window_days: Option<u32>,
+    reassessment_max_age_days: Option<u32>,
+    xr_naltrexone_interval_days: Option<u32>,
+    followup_days: Option<Vec<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLevel {
+    id: Spanned<String>,
+    name: String,
+    #[serde(default)]
+    asam3: Vec<Spanned<String>>,
+    #[serde(default)]
+    asam4: Vec<String>,
+    weekly_hours: Spanned<RawBand>,
+    review_interval_days: Spanned<u32>,
+    #[serde(default)]
+    aliases: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBand {
+    min: f32,
+    max: f32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmission {
+    levels: Vec<Spanned<String>>,
+    #[serde(default)]
+    gates: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTransition {
+    kind: Spanned<String>,
+    from: Spanned<String>,
+    to: Vec<Spanned<String>>,
+    #[serde(default)]
+    gates: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDischarge {
+    kind: Spanned<String>,
+    from: Vec<Spanned<String>>,
+    #[serde(default)]
+    gates: Vec<Spanned<String>>,
+}
+
+/// The pseudo-level a readmission starts from.
+const DISCHARGED: &str = "discharged";
+/// "Every level", in a discharge's `from`.
+const EVERY_LEVEL: &str = "*";
+
+struct Validator<'a> {
+    file: &'a str,
+    lines: &'a LineIndex,
+    errors: Vec<PathwayError>,
+}
+
+impl Validator<'_> {
+    fn err(&mut self, offset: usize, item: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(PathwayError {
+            file: self.file.to_owned(),
+            line: self.lines.line(offset),
+            item: item.into(),
+            message: message.into(),
+        });
+    }
+
+    fn gates(&mut self, raw: &[Spanned<String>], item: &str) -> Vec<Gate> {
+        let mut out = Vec::new();
+        for g in raw {
+            match Gate::parse(g.get_ref()) {
+                Some(gate) if out.contains(&gate) => {
+                    self.err(g.span().start, item, format!("gate \"{gate}\" listed twice"))
+                }
+                Some(gate) => out.push(gate),
+                None => self.err(
+                    g.span().start,
+                    item,
+                    format!(
+                        "unknown gate \"{}\" (known: {})",
+                        g.get_ref(),
+                        Gate::ALL.map(Gate::as_str).join(", ")
+                    ),
+                ),
+            }
+        }
+        out
+    }
+
+    fn level_ref(
+        &mut self,
+        known: &BTreeMap<String, usize>,
+        raw: &Spanned<String>,
+        item: &str,
+    ) -> Option<LevelId> {
+        if known.contains_key(raw.get_ref()) {
+            Some(LevelId::new(raw.get_ref().clone()))
+        } else {
+            self.err(
+                raw.span().start,
+                item,
+                format!("unknown level \"{}\"", raw.get_ref()),
+            );
+            None
+        }
+    }
+
+    fn run(mut self, raw: RawPathway) -> Result<Pathway, PathwayErrors> {
+        let settings = self.settings(raw.settings.as_ref());
+
+        // Levels.
+        let mut known: BTreeMap<String, usize> = BTreeMap::new();
+        let mut levels = Vec::new();
+        for raw_level in &raw.levels {
+            let start = raw_level.span().start;
+            let l = raw_level.get_ref();
+            let id = l.id.get_ref().clone();
+            let item = format!("level \"{id}\"");
+            if id.is_empty() || id == DISCHARGED || id == EVERY_LEVEL {
+                self.err(l.id.span().start, &item, "is a reserved or empty level id");
+                continue;
+            }
+            if let Some(first) = known.get(&id) {
+                let first = *first;
+                self.err(
+                    l.id.span().start,
+                    &item,
+                    format!("duplicate level (first defined on line {first})"),
+                );
+                continue;
+            }
+            known.insert(id.clone(), self.lines.line(start));
+            let band = l.weekly_hours.get_ref();
+            let band = HoursBand {
+                min: band.min,
+                max: band.max,
+            };
+            let band_at = l.weekly_hours.span().start;
+            if !(band.min >= 0.0 && band.min <= band.max && band.max <= 168.0) {
+                self.err(
+                    band_at,
+                    &item,
+                    format!("weekly hours {band} are not a band within 0-168"),
+                );
+            }
+            if l.asam3.is_empty() {
+                self.err(start, &item, "names no ASAM 3rd-edition code (asam3)");
+            }
+            for code in &l.asam3 {
+                match asam::hours_rule(code.get_ref()) {
+                    None => self.err(
+                        code.span().start,
+                        &item,
+                        format!("unknown ASAM 3rd-edition code \"{}\"", code.get_ref()),
+                    ),
+                    Some(Some(rule)) => {
+                        if let Some(why) = rule.contradiction(code.get_ref(), &band) {
+                            self.err(band_at, &item, why);
+                        }
+                    }
+                    Some(None) => {}
+                }
+            }
+            if *l.review_interval_days.get_ref() == 0 {
+                self.err(
+                    l.review_interval_days.span().start,
+                    &item,
+                    "review_interval_days must be at least 1",
+                );
+            }
+            levels.push(Level {
+                id: LevelId::new(id),
+                name: l.name.clone(),
+                asam3: l.asam3.iter().map(|c| c.get_ref().clone()).collect(),
+                asam4: l.asam4.clone(),
+                weekly_hours: band,
+                review_interval_days: *l.review_interval_days.get_ref(),
+                aliases: l.aliases.clone(),
+            });
+        }
+        if levels.is_empty() && raw.levels.is_empty() {
+            self.err(0, "levels", "the pathway defines no level");
+        }
+
+        // Admission.
+        let (admission_levels, admission_gates) = match &raw.admission {
+            None => {
+                self.err(0, "admission", "missing [admission] (which levels a client may enter)");
+                (Vec::new(), Vec::new())
+            }
+            Some(a) => {
+                let a_ref = a.get_ref();
+                let levels: Vec<LevelId> = a_ref
+                    .levels
+                    .iter()
+                    .filter_map(|l| self.level_ref(&known, l, "admission"))
+                    .collect();
+                if a_ref.levels.is_empty() {
+                    self.err(a.span().start, "admission", "lists no level");
+                }
+                let gates = self.gates(&a_ref.gates, "admission");
+                (levels, gates)
+            }
+        };
+
+        // Transitions.
+        let mut transitions = Vec::new();
+        for (i, raw_t) in raw.transitions.iter().enumerate() {
+            let t = raw_t.get_ref();
+            let item = format!("transition #{} ({} from {})", i + 1, t.kind.get_ref(), t.from.get_ref());
+            let kind = TransitionKind::parse(t.kind.get_ref());
+            if kind.is_none() {
+                self.err(
+                    t.kind.span().start,
+                    &item,
+                    format!(
+                        "unknown transition kind \"{}\" (known: {})",
+                        t.kind.get_ref(),
+                        TransitionKind::ALL.map(TransitionKind::as_str).join(", ")
+                    ),
+                );
+            }
+            let from = if t.from.get_ref() == DISCHARGED {
+                if kind.is_some() && kind != Some(TransitionKind::Readmission) {
+                    self.err(
+                        t.from.span().start,
+                        &item,
+                        "only a readmission starts from \"discharged\"",
+                    );
+                }
+                None
+            } else {
+                if kind == Some(TransitionKind::Readmission) {
+                    self.err(
+                        t.from.span().start,
+                        &item,
+                        "a readmission starts from \"discharged\"",
+                    );
+                }
+                self.level_ref(&known, &t.from, &item)
+            };
+            if t.to.is_empty() {
+                self.err(raw_t.span().start, &item, "transition to nowhere: `to` is empty");
+            }
+            let to: Vec<LevelId> = t
+                .to
+                .iter()
+                .filter_map(|l| self.level_ref(&known, l, &item))
+                .collect();
+            if kind == Some(TransitionKind::Lateral)
+                && let Some(from) = &from
+                && to.iter().any(|l| l != from)
+            {
+                self.err(
+                    t.kind.span().start,
+                    &item,
+                    "a lateral move stays at its level: `to` must be the `from` level",
+                );
+            }
+            if kind != Some(TransitionKind::Lateral)
+                && let Some(from) = &from
+                && to.contains(from)
+            {
+                self.err(
+                    raw_t.span().start,
+                    &item,
+                    "moves to its own level: use a lateral transition",
+                );
+            }
+            let gates = self.gates(&t.gates, &item);
+            if let Some(kind) = kind {
+                transitions.push(TransitionRule {
+                    kind,
+                    from,
+                    to,
+                    gates,
+                });
+            }
+        }
+
+        // Discharges.
+        let mut discharges = Vec::new();
+        for (i, raw_d) in raw.discharges.iter().enumerate() {
+            let d = raw_d.get_ref();
+            let item = format!("discharge #{} ({})", i + 1, d.kind.get_ref());
+            let kind = DischargeKind::parse(d.kind.get_ref());
+            if kind.is_none() {
+                self.err(
+                    d.kind.span().start,
+                    &item,
+                    format!(
+                        "unknown discharge kind \"{}\" (known: {})",
+                        d.kind.get_ref(),
+                        DischargeKind::ALL.map(DischargeKind::as_str).join(", ")
+                    ),
+                );
+            }
+            let from: Vec<LevelId> = if d.from.iter().any(|f| f.get_ref() == EVERY_LEVEL) {
+                levels.iter().map(|l| l.id.clone()).collect()
+            } else {
+                d.from
+                    .iter()
+                    .filter_map(|l| self.level_ref(&known, l, &item))
+                    .collect()
+            };
+            if d.from.is_empty() {
+                self.err(raw_d.span().start, &item, "`from` lists no level");
+            }
+            let gates = self.gates(&d.gates, &item);
+            if let Some(kind) = kind {
+                if kind.is_unplanned() && !gates.is_empty() {
+                    self.err(
+                        raw_d.span().start,
+                        &item,
+                        "an unplanned discharge is never blocked: it may require no gate",
+                    );
+                }
+                discharges.push(DischargeRule { kind, from, gates });
+            }
+        }
+
+        // Reachability: every level can be entered, and every level can be left.
+        for (raw_level, level) in raw.levels.iter().zip(&levels) {
+            let reachable = admission_levels.contains(&level.id)
+                || transitions.iter().any(|t| t.to.contains(&level.id) && t.from.as_ref() != Some(&level.id));
+            if !reachable {
+                self.err(
+                    raw_level.span().start,
+                    format!("level \"{}\"", level.id),
+                    "unreachable: not an admission level and no transition leads to it",
+                );
+            }
+            let leavable = transitions.iter().any(|t| t.from.as_ref() == Some(&level.id) && t.to.iter().any(|to| to != &level.id))
+                || discharges.iter().any(|d| d.from.contains(&level.id));
+            if !leavable {
+                self.err(
+                    raw_level.span().start,
+                    format!("level \"{}\"", level.id),
+                    "a dead end: no transition or discharge leaves it",
+                );
+            }
+        }
+        if !discharges.iter().any(|d| d.kind == DischargeKind::Planned) {
+            self.err(0, "discharges", "no planned discharge is defined");
+        }
+
+        if !self.errors.is_empty() {
+            self.errors.sort_by_key(|e| e.line);
+            return Err(PathwayErrors(self.errors));
+        }
+        Ok(Pathway::new(
+            raw.pathway.id,
+            raw.pathway.name,
+            raw.pathway.version,
+            settings,
+            levels,
+            admission_levels,
+            admission_gates,
+            transitions,
+            discharges,
+        ))
+    }
+
+    fn settings(&mut self, raw: Option<&Spanned<RawSettings>>) -> Settings {
+        let defaults = Settings {
+            referral_answer_hours: 24,
+            aftercare_window_days: 7,
+            reassessment_max_age_days: 30,
+            xr_naltrexone_interval_days: 28,
+            followup_days: vec![7, 30],
+        };
+        let Some(raw) = raw else { return defaults };
+        let at = raw.span().start;
+        let r = raw.get_ref();
+        let s = Settings {
+            referral_answer_hours: r.referral_answer_hours.unwrap_or(defaults.referral_answer_hours),
+            aftercare_window_days: r.aftercare_window_days.unwrap_or(defaults.aftercare_window_days),
+            reassessment_max_age_days: r
+                .reassessment_max_age_days
+                .unwrap_or(defaults.reassessment_max_age_days),
+            xr_naltrexone_interval_days: r
+                .xr_naltrexone_interval_days
+                .unwrap_or(defaults.xr_naltrexone_interval_days),
+            followup_days: r.followup_days.clone().unwrap_or(defaults.followup_days),
+        };
+        for (name, v) in [
+            ("referral_answer_hours", s.referral_answer_hours),
+            ("reassessment_max_age_days", s.reassessment_max_age_days),
+            ("xr_naltrexone_interval_days", s.xr_naltrexone_interval_days),
+        ] {
+            if v == 0 {
+                self.err(at, "settings", format!("{name} must be at least 1"));
+            }
+        }
+        let distinct: BTreeSet<_> = s.followup_days.iter().collect();
+        if s.followup_days.contains(&0) || distinct.len() != s.followup_days.len() {
+            self.err(at, "settings", "followup_days must be distinct and at least 1");
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[pathway]
+id = "t"
+name = "test"
+
+[[levels]]
+id = "iop"
+name = "IOP"
+asam3 = ["2.1"]
+weekly_hours = { min = 9, max = 19 }
+review_interval_days = 14
+
+[[levels]]
+id = "outpatient"
+name = "Outpatient"
+asam3 = ["1"]
+weekly_hours = { min = 0, max = 8 }
+review_interval_days = 30
+
+[admission]
+levels = ["iop"]
+
+[[transitions]]
+kind = "step_down"
+from = "iop"
+to = ["outpatient"]
+gates = ["accepted_referral"]
+
+[[discharges]]
+kind = "planned"
+from = ["*"]
+gates = ["aftercare_appointment"]
+"#;
+
+    fn errors(text: &str) -> Vec<PathwayError> {
+        parse("t.toml", text).expect_err("should fail").0
+    }
+
+    #[test]
+    fn minimal_pathway_loads() {
+        let p = parse("t.toml", MINIMAL).unwrap();
+        assert_eq!(p.levels.len(), 2);
+        assert_eq!(p.discharges[0].from.len(), 2);
+    }
+
+    #[test]
+    fn unknown_gate_names_file_line_and_item() {
+        let text = MINIMAL.replace("gates = [\"accepted_referral\"]", "gates = [\"bed_check\"]");
+        let e = errors(&text);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].file, "t.toml");
+        assert_eq!(e[0].line, 27);
+        assert!(e[0].item.starts_with("transition #1"), "{}", e[0]);
+        assert!(e[0].message.contains("unknown gate \"bed_check\""));
+    }
+
+    #[test]
+    fn duplicate_level() {
+        let text = MINIMAL.replacen("id = \"outpatient\"", "id = \"iop\"", 1);
+        let e = errors(&text);
+        assert!(e.iter().any(|e| e.message.contains("duplicate level") && e.line == 14), "{e:?}");
+    }
+
+    #[test]
+    fn unreachable_level() {
+        let text = MINIMAL.replace("to = [\"outpatient\"]", "to = [\"iop\"]").replace("kind = \"step_down\"", "kind = \"lateral\"");
+        let e = errors(&text);
+        assert!(e.iter().any(|e| e.item == "level \"outpatient\"" && e.message.starts_with("unreachable")), "{e:?}");
+    }
+
+    #[test]
+    fn transition_to_nowhere_and_unknown_level() {
+        let e = errors(&MINIMAL.replace("to = [\"outpatient\"]", "to = []"));
+        assert!(e.iter().any(|e| e.message.contains("transition to nowhere")), "{e:?}");
+        let e = errors(&MINIMAL.replace("to = [\"outpatient\"]", "to = [\"moon\"]"));
+        assert!(e.iter().any(|e| e.message.contains("unknown level \"moon\"") && e.line == 26), "{e:?}");
+    }
+
+    #[test]
+    fn hours_band_contradicting_level() {
+        let e = errors(&MINIMAL.replace("min = 9, max = 19", "min = 20, max = 30"));
+        assert!(e.iter().any(|e| e.message.contains("contradict ASAM 2.1") && e.line == 10), "{e:?}");
+        let e = errors(&MINIMAL.replace("min = 0, max = 8", "min = 0, max = 12"));
+        assert!(e.iter().any(|e| e.message.contains("contradict ASAM 1")), "{e:?}");
+    }
+
+    #[test]
+    fn syntax_error_has_a_line() {
+        let e = errors("[pathway]\nid = \"x\"\nname = \n");
+        assert_eq!(e[0].line, 3, "{e:?}");
+        assert_eq!(e[0].item, "syntax");
+    }
+
+    #[test]
+    fn unplanned_discharge_cannot_be_gated() {
+        let text = format!("{MINIMAL}\n[[discharges]]\nkind = \"against_medical_advice\"\nfrom = [\"*\"]\ngates = [\"consent\"]\n");
+        let e = errors(&text);
+        assert!(e.iter().any(|e| e.message.contains("never blocked")), "{e:?}");
+    }
+
+    #[test]
+    fn bundled_pathways_are_valid() {
+        for (name, text) in [
+            ("asam-continuum.toml", include_str!("../../../workflows/asam-continuum.toml")),
+            ("ma-bsas.toml", include_str!("../../../workflows/ma-bsas.toml")),
+        ] {
+            if let Err(e) = parse(name, text) {
+                panic!("{e}");
+            }
+        }
+    }
+}
