@@ -9,3 +9,9 @@ pub mod clock;
 pub mod domain;
 pub mod ids;
 pub mod pathway;
+pub mod store;
+mod engine;
+mod error;
+
+pub use engine::{Engine, EventRef, Outcome, Request};
+pub use error::Error;

@@ -532,6 +532,7 @@ impl<'a> Draft<'a> {
             on: self.today(),
         };
         let overridden = self.pass_gates(&required, &mv, overrides)?;
+        let referral = self.accepted_referral(level_id, provider);
         let number = self.s.episode.as_ref().map_or(1, |e| e.number + 1);
         let seq = self.s.last_seq + 1;
         let episode = EpisodeId(EventId::for_seq(self.s.id, seq).0);
@@ -543,6 +544,7 @@ impl<'a> Draft<'a> {
                 level: level_id.clone(),
                 provider,
                 readmission,
+                referral,
                 overridden,
             },
         );
@@ -553,21 +555,30 @@ impl<'a> Draft<'a> {
         });
         self.s.status = ClientStatus::Active;
         self.place(level, provider, hours, track, seq);
-        // The referral that brought the client here has done its work.
-        self.complete_referral(level_id, provider);
+        self.complete_referral(referral, level_id);
         Ok(())
     }
 
-    fn complete_referral(&mut self, level: &LevelId, provider: OrgId) -> Option<ReferralId> {
-        let now = self.now();
-        let used = self.s.referrals.iter_mut().find(|r| {
-            r.status == ReferralStatus::Accepted && &r.to_level == level && r.provider == provider
-        })?;
-        used.status = ReferralStatus::Completed;
-        used.answered_at.get_or_insert(now);
-        let id = used.id;
+    fn accepted_referral(&self, level: &LevelId, provider: OrgId) -> Option<ReferralId> {
+        self.s
+            .referrals
+            .iter()
+            .find(|r| {
+                r.status == ReferralStatus::Accepted && &r.to_level == level && r.provider == provider
+            })
+            .map(|r| r.id)
+    }
+
+    /// The referral that brought the client to `level` has done its work; other open
+    /// referrals for that level are withdrawn.
+    fn complete_referral(&mut self, used: Option<ReferralId>, level: &LevelId) {
+        if let Some(id) = used {
+            let now = self.now();
+            let r = self.referral_mut(id);
+            r.status = ReferralStatus::Completed;
+            r.answered_at.get_or_insert(now);
+        }
         self.withdraw_where(WithdrawReason::ClientMoved, |r| &r.to_level == level);
-        Some(id)
     }
 
     fn record_consent(
@@ -975,38 +986,8 @@ impl<'a> Draft<'a> {
         Ok(())
     }
 
-    /// The gates a handoff target needs from the current level, or why it is not allowed.
     fn target_gates(&self, target: &HandoffTarget) -> Result<Vec<Gate>, DecisionError> {
-        let from = self.current_level();
-        match target {
-            HandoffTarget::Transition { kind, to_level, .. } => self
-                .pathway()
-                .transition_rule(*kind, from.as_ref(), to_level)
-                .map(|r| r.gates.clone())
-                .ok_or_else(|| self.invalid(format!("{kind} to {to_level}"))),
-            HandoffTarget::Discharge { kind, .. } => from
-                .as_ref()
-                .and_then(|l| self.pathway().discharge_rule(*kind, l))
-                .map(|r| r.gates.clone())
-                .ok_or_else(|| self.invalid(format!("discharge ({kind})"))),
-        }
-    }
-
-    fn target_check<'t>(&self, target: &'t HandoffTarget, on: NaiveDate) -> MoveCheck<'t> {
-        match target {
-            HandoffTarget::Transition {
-                to_level, provider, ..
-            } => MoveCheck {
-                to_level: Some(to_level),
-                provider: *provider,
-                on,
-            },
-            HandoffTarget::Discharge { provider, .. } => MoveCheck {
-                to_level: None,
-                provider: *provider,
-                on,
-            },
-        }
+        gates::required_gates(&self.s, self.pathway(), target)
     }
 
     fn announce_handoff(&mut self, target: HandoffTarget, on: NaiveDate) {
@@ -1017,7 +998,7 @@ impl<'a> Draft<'a> {
             &self.s,
             self.pathway(),
             &required,
-            &self.target_check(&target, on),
+            &gates::target_check(&target, on),
             self.now(),
         );
         let unmet = reports.iter().filter(|r| !r.met).map(|r| r.gate).collect();
@@ -1100,7 +1081,7 @@ impl<'a> Draft<'a> {
             &self.s,
             self.pathway(),
             &required,
-            &self.target_check(&h.target, on),
+            &gates::target_check(&h.target, on),
             self.now(),
         )
         .iter()
@@ -1184,7 +1165,7 @@ impl<'a> Draft<'a> {
         let discloses = !self.s.is_inside(provider);
 
         self.unplace();
-        let referral = self.complete_referral(to_level, provider);
+        let referral = self.accepted_referral(to_level, provider);
         let seq = self.s.last_seq + 1;
         let event = self.emit(
             Some(to_level.clone()),
@@ -1209,6 +1190,7 @@ impl<'a> Draft<'a> {
             });
         }
         self.place(level, provider, hours, track, seq);
+        self.complete_referral(referral, to_level);
         self.s.handoff = None;
         Ok(())
     }

@@ -52,6 +52,8 @@ pub enum EventData {
         level: LevelId,
         provider: OrgId,
         readmission: bool,
+        /// The accepted referral this admission used.
+        referral: Option<ReferralId>,
         overridden: Vec<GateOverride>,
     },
     #[serde(rename = "consent.recorded")]

@@ -3,6 +3,7 @@
 use super::event::GateReport;
 use super::state::*;
 use crate::ids::OrgId;
+use super::error::DecisionError;
 use crate::pathway::{Gate, LevelId, Pathway};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -193,3 +194,60 @@ fn reassessment(
         ),
     }
 }
+
+/// The gates the pathway requires for `target` from the client's current level, or why the
+/// move is not allowed at all.
+pub fn required_gates(
+    state: &ClientState,
+    pathway: &Pathway,
+    target: &HandoffTarget,
+) -> Result<Vec<Gate>, DecisionError> {
+    let from = state.level().filter(|_| state.status == ClientStatus::Active);
+    let rule = from.and(match target {
+        HandoffTarget::Transition { kind, to_level, .. } => pathway
+            .transition_rule(*kind, from, to_level)
+            .map(|r| r.gates.clone()),
+        HandoffTarget::Discharge { kind, .. } => from
+            .and_then(|l| pathway.discharge_rule(*kind, l))
+            .map(|r| r.gates.clone()),
+    });
+    rule.ok_or_else(|| DecisionError::InvalidTransition {
+        from: from.map_or_else(|| state.status.as_str().to_owned(), |l| l.to_string()),
+        attempted: match target {
+            HandoffTarget::Transition { kind, to_level, .. } => format!("{kind} to {to_level}"),
+            HandoffTarget::Discharge { kind, .. } => format!("discharge ({kind})"),
+        },
+        allowed: pathway.allowed_from(from),
+    })
+}
+
+/// The move a handoff target describes, on a given day.
+pub fn target_check(target: &HandoffTarget, on: NaiveDate) -> MoveCheck<'_> {
+    match target {
+        HandoffTarget::Transition {
+            to_level, provider, ..
+        } => MoveCheck {
+            to_level: Some(to_level),
+            provider: *provider,
+            on,
+        },
+        HandoffTarget::Discharge { provider, .. } => MoveCheck {
+            to_level: None,
+            provider: *provider,
+            on,
+        },
+    }
+}
+
+/// Each gate a move would need, met or not, with why: the discharge-readiness answer.
+pub fn readiness(
+    state: &ClientState,
+    pathway: &Pathway,
+    target: &HandoffTarget,
+    on: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Vec<GateReport>, DecisionError> {
+    let required = required_gates(state, pathway, target)?;
+    Ok(evaluate(state, pathway, &required, &target_check(target, on), now))
+}
+

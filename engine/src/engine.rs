@@ -1,0 +1,324 @@
+//! The engine: one command = load → decide (pure) → commit (one transaction).
+
+use crate::clock::Clock;
+use crate::domain::{
+    self, Actor, ClientState, Command, Context, DecisionError, Envelope, GateReport,
+    HandoffTarget, Role,
+};
+use crate::error::Error;
+use crate::ids::*;
+use crate::pathway::{LevelId, Pathway};
+use crate::store::{CensusRow, Commit, IdempotencyRecord, Store, StoreError};
+use chrono::{Duration, NaiveDate};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// A command as a caller sends it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// `None` only with `RegisterClient`, for which the engine makes the id.
+    pub client: Option<ClientId>,
+    pub actor: Actor,
+    pub expected_version: Option<i64>,
+    /// The same key with the same request returns the first result and does nothing more.
+    pub idempotency_key: Option<String>,
+    pub command: Command,
+}
+
+/// What an accepted command did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub client: ClientId,
+    /// The client's version after the command.
+    pub version: i64,
+    pub events: Vec<EventRef>,
+    /// True when this is the stored answer to an earlier request with the same key.
+    #[serde(default)]
+    pub replayed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventRef {
+    pub id: EventId,
+    pub seq: i64,
+    pub event_type: String,
+}
+
+pub const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+/// The engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    pathway: Arc<Pathway>,
+    clock: Arc<dyn Clock>,
+    committed: Notify,
+}
+
+impl Engine {
+    pub fn new(store: Store, pathway: Arc<Pathway>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                pathway,
+                clock,
+                committed: Notify::new(),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn pathway(&self) -> &Pathway {
+        &self.inner.pathway
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.inner.clock
+    }
+
+    /// Woken after every commit (the relay's in-process signal).
+    pub fn committed(&self) -> &Notify {
+        &self.inner.committed
+    }
+
+    /// Run one command.
+    pub async fn execute(&self, req: Request) -> Result<Outcome, Error> {
+        self.execute_inner(req, None).await
+    }
+
+    async fn execute_inner(&self, req: Request, fired_timer: Option<TimerId>) -> Result<Outcome, Error> {
+        let store = &self.inner.store;
+        let client = match (&req.command, req.client) {
+            (Command::RegisterClient { .. }, id) => id.unwrap_or_default(),
+            (_, Some(id)) => id,
+            (_, None) => return Err(Error::BadInput("a client id is required".into())),
+        };
+        let hash = request_hash(&req);
+        if let Some(key) = &req.idempotency_key {
+            if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+                return Err(Error::BadInput(format!(
+                    "an idempotency key has 1 to {MAX_IDEMPOTENCY_KEY} bytes"
+                )));
+            }
+            if let Some(previous) = self.replay(req.actor.org, key, &hash).await? {
+                return Ok(previous);
+            }
+        }
+
+        let state = store.load_client(client).await?;
+        let orgs = store.load_orgs(&req.command.orgs()).await?;
+        let now = self.inner.clock.now();
+        let ctx = Context {
+            pathway: &self.inner.pathway,
+            now,
+            orgs: &orgs,
+        };
+        let env = Envelope {
+            client,
+            actor: req.actor,
+            expected_version: req.expected_version,
+            command: req.command,
+        };
+        let decision = domain::decide(state.as_ref(), &env, &ctx)?;
+        let outcome = Outcome {
+            client,
+            version: decision.state.version,
+            events: decision
+                .events
+                .iter()
+                .map(|e| EventRef {
+                    id: e.id,
+                    seq: e.seq,
+                    event_type: e.event_type().to_owned(),
+                })
+                .collect(),
+            replayed: false,
+        };
+        let idempotency = req.idempotency_key.as_ref().map(|key| IdempotencyRecord {
+            actor_org: env.actor.org,
+            key: key.clone(),
+            request_hash: hash.clone(),
+            response: serde_json::to_value(&outcome).expect("outcome serializes"),
+        });
+        let commit = Commit {
+            prev_version: state.as_ref().map(|s| s.version),
+            decision: &decision,
+            fired_timer,
+            idempotency,
+            now,
+        };
+        match store.commit(commit).await {
+            Ok(()) => {}
+            // A twin request with the same key committed first: answer as it did.
+            Err(StoreError::Conflict(_)) if req.idempotency_key.is_some() => {
+                let key = req.idempotency_key.as_deref().expect("checked");
+                if let Some(previous) = self.replay(env.actor.org, key, &hash).await? {
+                    return Ok(previous);
+                }
+                return Err(Error::Conflict(format!(
+                    "client {client} changed concurrently; reload and retry"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.inner.committed.notify_waiters();
+        tracing::info!(
+            client = %client,
+            command = env.command.name(),
+            version = outcome.version,
+            events = outcome.events.len(),
+            "command committed"
+        );
+        Ok(outcome)
+    }
+
+    async fn replay(&self, org: OrgId, key: &str, hash: &str) -> Result<Option<Outcome>, Error> {
+        match self.inner.store.find_idempotent(org, key).await? {
+            None => Ok(None),
+            Some(stored) if stored.request_hash == hash => {
+                let mut outcome: Outcome = serde_json::from_value(stored.response)
+                    .map_err(|e| Error::Storage(StoreError::Corrupt(e.to_string())))?;
+                outcome.replayed = true;
+                Ok(Some(outcome))
+            }
+            Some(_) => Err(Error::IdempotencyKeyReused),
+        }
+    }
+
+    /// Fire the timers that are due; returns how many produced events.
+    pub async fn fire_due_timers(&self, limit: u64) -> Result<usize, Error> {
+        let now = self.inner.clock.now();
+        let due = self.inner.store.due_timers(now, limit).await?;
+        let mut fired = 0;
+        for t in due {
+            let req = Request {
+                client: Some(t.client),
+                actor: Actor {
+                    org: OrgId(uuid::Uuid::nil()),
+                    role: Role::System,
+                },
+                expected_version: None,
+                idempotency_key: None,
+                command: Command::FireTimer { timer: t.kind },
+            };
+            match self.execute_inner(req, Some(t.id)).await {
+                Ok(_) => fired += 1,
+                Err(Error::Rejected(DecisionError::StaleTimer(why))) => {
+                    tracing::debug!(timer = %t.id, why, "stale timer dropped");
+                    self.inner.store.mark_timer_stale(t.id).await?;
+                }
+                // Another process fired it, or the client moved meanwhile: next sweep.
+                Err(Error::Conflict(_)) => {}
+                Err(e) => {
+                    tracing::warn!(timer = %t.id, error = %e, "timer failed");
+                }
+            }
+        }
+        Ok(fired)
+    }
+
+    /// Drop idempotency records older than `days`.
+    pub async fn prune_idempotency(&self, days: i64) -> Result<u64, Error> {
+        let before = self.inner.clock.now() - Duration::days(days);
+        Ok(self.inner.store.prune_idempotency(before).await?)
+    }
+
+    // ---- organizations -----------------------------------------------------------------
+
+    /// Register (or rename) an organization. Admins only.
+    pub async fn register_org(&self, actor: &Actor, id: OrgId, name: &str) -> Result<(), Error> {
+        if actor.role != Role::Admin {
+            return Err(Error::Forbidden("only an admin registers organizations".into()));
+        }
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(Error::BadInput("an organization name has 1 to 200 characters".into()));
+        }
+        self.inner
+            .store
+            .upsert_org(id, name, self.inner.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    /// Set a provider's capacity at a level: admins, or a partner for its own organization.
+    pub async fn set_capacity(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        level: &LevelId,
+        capacity: i32,
+    ) -> Result<(), Error> {
+        let allowed = actor.role == Role::Admin || (actor.role == Role::Partner && actor.org == org);
+        if !allowed {
+            return Err(Error::Forbidden(
+                "capacity is set by an admin or by the provider itself".into(),
+            ));
+        }
+        if self.inner.pathway.level(level).is_none() {
+            return Err(Error::BadInput(format!("unknown level \"{level}\"")));
+        }
+        if !(0..=100_000).contains(&capacity) {
+            return Err(Error::BadInput("capacity runs from 0 to 100000".into()));
+        }
+        if !self.inner.store.org_exists(org).await? {
+            return Err(Error::NotFound(format!("organization {org}")));
+        }
+        self.inner.store.set_capacity(org, level, capacity).await?;
+        Ok(())
+    }
+
+    // ---- reads ---------------------------------------------------------------------------
+
+    pub async fn client(&self, id: ClientId) -> Result<ClientState, Error> {
+        self.inner
+            .store
+            .load_client(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("client {id}")))
+    }
+
+    /// Each gate `target` needs, met or unmet, with why, as of `on` (default today).
+    pub async fn readiness(
+        &self,
+        client: ClientId,
+        target: &HandoffTarget,
+        on: Option<NaiveDate>,
+    ) -> Result<Vec<GateReport>, Error> {
+        let state = self.client(client).await?;
+        let now = self.inner.clock.now();
+        let on = on.unwrap_or(now.date_naive());
+        Ok(domain::gates::readiness(
+            &state,
+            &self.inner.pathway,
+            target,
+            on,
+            now,
+        )?)
+    }
+
+    pub async fn census(&self) -> Result<Vec<CensusRow>, Error> {
+        Ok(self.inner.store.census().await?)
+    }
+}
+
+/// What makes two requests "the same" for idempotency: the command, the client when the
+/// caller named it, and the expected version.
+fn request_hash(req: &Request) -> String {
+    let body = serde_json::json!({
+        "client": req.client,
+        "expected_version": req.expected_version,
+        "command": req.command,
+    });
+    let digest = Sha256::digest(body.to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

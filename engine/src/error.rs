@@ -1,0 +1,46 @@
+//! The engine's error: what a caller of [`crate::Engine`] can branch on.
+
+use crate::domain::DecisionError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The decision core refused the command; nothing changed.
+    #[error(transparent)]
+    Rejected(#[from] DecisionError),
+    /// Someone else changed the client first; nothing changed. Reload and retry.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("organization {provider} has no open slot at level {level}")]
+    NoCapacity { provider: String, level: String },
+    #[error("the idempotency key was already used for a different request")]
+    IdempotencyKeyReused,
+    #[error("bad input: {0}")]
+    BadInput(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The database failed or answered nonsense. Details are logged, not shown.
+    #[error("storage error")]
+    Storage(#[source] StoreError),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => Error::Conflict(m),
+            StoreError::NoCapacity { provider, level } => Error::NoCapacity { provider, level },
+            StoreError::NotOffered { provider, level } => {
+                Error::BadInput(format!("organization {provider} does not offer level {level}"))
+            }
+            other => Error::Storage(other),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Error::Storage(StoreError::Db(e))
+    }
+}

@@ -1,0 +1,319 @@
+//! The one write path: a decision and everything that goes with it, in one transaction.
+
+use super::entities::*;
+use super::{Store, StoreError};
+use crate::domain::{Decision, EventData, TimerOp};
+use crate::ids::{OrgId, TimerId};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, ExprTrait,
+    QueryFilter, TransactionTrait,
+};
+use uuid::Uuid;
+
+/// The idempotency record written with a command's effects.
+#[derive(Clone, Debug)]
+pub struct IdempotencyRecord {
+    pub actor_org: OrgId,
+    pub key: String,
+    pub request_hash: String,
+    pub response: serde_json::Value,
+}
+
+/// One decision to persist.
+#[derive(Debug)]
+pub struct Commit<'a> {
+    /// The version the decision was made on; `None` for a client being registered.
+    pub prev_version: Option<i64>,
+    pub decision: &'a Decision,
+    /// The timer whose firing produced the decision: marked fired, exactly once.
+    pub fired_timer: Option<TimerId>,
+    pub idempotency: Option<IdempotencyRecord>,
+    pub now: DateTime<Utc>,
+}
+
+impl Store {
+    pub async fn commit(&self, c: Commit<'_>) -> Result<(), StoreError> {
+        let tx = self.db.begin().await?;
+        match write(&tx, &c).await {
+            Ok(()) => {
+                tx.commit().await.map_err(|e| StoreError::from_write(e, "commit"))?;
+                Ok(())
+            }
+            Err(e) => {
+                // Dropping the transaction rolls it back too; say so explicitly.
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Mark a timer that no longer applies, so the sweeper stops offering it.
+    pub async fn mark_timer_stale(&self, id: TimerId) -> Result<(), StoreError> {
+        timer::Entity::update_many()
+            .col_expr(timer::Column::Status, Expr::value("stale"))
+            .filter(timer::Column::Id.eq(id.0))
+            .filter(timer::Column::Status.eq("pending"))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreError> {
+    let d = c.decision;
+    let s = &d.state;
+    let client_id = s.id.0;
+    let state_json =
+        serde_json::to_value(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+
+    // 1. The client row, under the version check.
+    match c.prev_version {
+        None => {
+            client::Entity::insert(client::ActiveModel {
+                id: Set(client_id),
+                home_org: Set(s.home_org.0),
+                status: Set(s.status.as_str().to_owned()),
+                level: Set(s.level().map(|l| l.0.clone())),
+                provider_id: Set(s.placement.as_ref().map(|p| p.provider.0)),
+                version: Set(s.version),
+                last_seq: Set(s.last_seq),
+                state: Set(state_json),
+                created_at: Set(c.now),
+                updated_at: Set(c.now),
+            })
+            .exec_without_returning(tx)
+            .await
+            .map_err(|e| StoreError::from_write(e, "client already exists"))?;
+        }
+        Some(prev) => {
+            let res = client::Entity::update_many()
+                .col_expr(client::Column::Status, Expr::value(s.status.as_str()))
+                .col_expr(client::Column::Level, Expr::value(s.level().map(|l| l.0.clone())))
+                .col_expr(
+                    client::Column::ProviderId,
+                    Expr::value(s.placement.as_ref().map(|p| p.provider.0)),
+                )
+                .col_expr(client::Column::Version, Expr::value(s.version))
+                .col_expr(client::Column::LastSeq, Expr::value(s.last_seq))
+                .col_expr(client::Column::State, Expr::value(state_json))
+                .col_expr(client::Column::UpdatedAt, Expr::value(c.now))
+                .filter(client::Column::Id.eq(client_id))
+                .filter(client::Column::Version.eq(prev))
+                .exec(tx)
+                .await?;
+            if res.rows_affected != 1 {
+                return Err(StoreError::Conflict(format!(
+                    "client {} changed since version {prev}",
+                    s.id
+                )));
+            }
+        }
+    }
+
+    // 2. A fired timer fires once.
+    if let Some(t) = c.fired_timer {
+        let res = timer::Entity::update_many()
+            .col_expr(timer::Column::Status, Expr::value("fired"))
+            .col_expr(timer::Column::FiredAt, Expr::value(Some(c.now)))
+            .filter(timer::Column::Id.eq(t.0))
+            .filter(timer::Column::Status.eq("pending"))
+            .exec(tx)
+            .await?;
+        if res.rows_affected != 1 {
+            return Err(StoreError::Conflict(format!("timer {t} already fired or cancelled")));
+        }
+    }
+
+    // 3. Occupancy: release before taking, so a move within one provider and level works.
+    let mut changes: Vec<_> = d.occupancy.iter().collect();
+    changes.sort_by_key(|c| c.delta);
+    for ch in changes {
+        let filter = provider_level::Column::OrgId
+            .eq(ch.provider.0)
+            .and(provider_level::Column::Level.eq(ch.level.as_str()));
+        let mut update = provider_level::Entity::update_many()
+            .col_expr(
+                provider_level::Column::Occupied,
+                Expr::col(provider_level::Column::Occupied).add(ch.delta),
+            )
+            .filter(filter.clone());
+        update = if ch.delta > 0 {
+            update.filter(
+                Expr::col(provider_level::Column::Occupied)
+                    .add(ch.delta)
+                    .lte(Expr::col(provider_level::Column::Capacity)),
+            )
+        } else {
+            update.filter(Expr::col(provider_level::Column::Occupied).add(ch.delta).gte(0))
+        };
+        let res = update.exec(tx).await?;
+        if res.rows_affected != 1 && ch.delta > 0 {
+            let exists = provider_level::Entity::find()
+                .filter(filter)
+                .one(tx)
+                .await?
+                .is_some();
+            let (provider, level) = (ch.provider.to_string(), ch.level.to_string());
+            return Err(if exists {
+                StoreError::NoCapacity { provider, level }
+            } else {
+                StoreError::NotOffered { provider, level }
+            });
+        }
+    }
+
+    // 4. Events and their outbox rows.
+    if !d.events.is_empty() {
+        let mut events = Vec::with_capacity(d.events.len());
+        let mut outbox_rows = Vec::with_capacity(d.events.len());
+        for e in &d.events {
+            events.push(care_event::ActiveModel {
+                id: Set(e.id.0),
+                client_id: Set(client_id),
+                seq: Set(e.seq),
+                event_type: Set(e.event_type().to_owned()),
+                level: Set(e.level.as_ref().map(|l| l.0.clone())),
+                actor_org: Set(e.actor_org.map(|o| o.0)),
+                recipient_org: Set(e.recipient_org.map(|o| o.0)),
+                occurred_at: Set(e.at),
+                payload: Set(serde_json::to_value(&e.data)
+                    .map_err(|err| StoreError::Corrupt(err.to_string()))?),
+            });
+            outbox_rows.push(outbox::ActiveModel {
+                event_id: Set(e.id.0),
+                client_id: Set(client_id),
+                created_at: Set(c.now),
+                published_at: Set(None),
+                ..Default::default()
+            });
+        }
+        care_event::Entity::insert_many(events)
+            .exec_without_returning(tx)
+            .await
+            .map_err(|e| StoreError::from_write(e, "event sequence taken"))?;
+        outbox::Entity::insert_many(outbox_rows)
+            .exec_without_returning(tx)
+            .await?;
+    }
+
+    // 5. The referral projection (inbox, denial log).
+    let touched: Vec<Uuid> = d
+        .events
+        .iter()
+        .filter_map(|e| match &e.data {
+            EventData::ReferralSent { referral, .. }
+            | EventData::ReferralAccepted { referral, .. }
+            | EventData::ReferralDeclined { referral, .. }
+            | EventData::ReferralWithdrawn { referral, .. }
+            | EventData::ReferralExpired { referral, .. } => Some(referral.0),
+            EventData::TransitionCompleted { referral, .. }
+            | EventData::ClientAdmitted { referral, .. } => referral.map(|r| r.0),
+            _ => None,
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for r in s.referrals.iter().filter(|r| touched.contains(&r.id.0)) {
+        rows.push(referral::ActiveModel {
+            id: Set(r.id.0),
+            client_id: Set(client_id),
+            group_id: Set(r.group.0),
+            provider_id: Set(r.provider.0),
+            to_level: Set(r.to_level.0.clone()),
+            status: Set(r.status.as_str().to_owned()),
+            decline_code: Set(r.decline.as_ref().map(|d| {
+                serde_json::to_value(d.code)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            })),
+            decline_note: Set(r.decline.as_ref().and_then(|d| d.note.clone())),
+            sent_at: Set(r.sent_at),
+            answer_by: Set(r.answer_by),
+            answered_at: Set(r.answered_at),
+        });
+    }
+    if !rows.is_empty() {
+        referral::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::column(referral::Column::Id)
+                    .update_columns([
+                        referral::Column::Status,
+                        referral::Column::DeclineCode,
+                        referral::Column::DeclineNote,
+                        referral::Column::AnsweredAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(tx)
+            .await?;
+    }
+
+    // 6. Timers.
+    for op in &d.timers {
+        match op {
+            TimerOp::Schedule { key, due_at, kind } => {
+                let id = TimerId::for_key(s.id, key);
+                timer::Entity::insert(timer::ActiveModel {
+                    id: Set(id.0),
+                    client_id: Set(client_id),
+                    key: Set(key.clone()),
+                    kind: Set(kind.name().to_owned()),
+                    due_at: Set(*due_at),
+                    status: Set("pending".to_owned()),
+                    payload: Set(serde_json::to_value(kind)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?),
+                    fired_at: Set(None),
+                })
+                .on_conflict(
+                    OnConflict::column(timer::Column::Id)
+                        .update_columns([timer::Column::DueAt, timer::Column::Status])
+                        .to_owned(),
+                )
+                .exec_without_returning(tx)
+                .await?;
+            }
+            TimerOp::Cancel { key } => {
+                timer::Entity::update_many()
+                    .col_expr(timer::Column::Status, Expr::value("cancelled"))
+                    .filter(timer::Column::Id.eq(TimerId::for_key(s.id, key).0))
+                    .filter(timer::Column::Status.eq("pending"))
+                    .exec(tx)
+                    .await?;
+            }
+        }
+    }
+
+    // 7. Disclosures (42 CFR 2.24 accounting).
+    if !d.disclosures.is_empty() {
+        let rows = d.disclosures.iter().map(|x| disclosure::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            client_id: Set(client_id),
+            recipient_org: Set(x.recipient.0),
+            consent_id: Set(x.consent.map(|c| c.0)),
+            event_id: Set(Some(x.event.0)),
+            what: Set(x.what.clone()),
+            disclosed_at: Set(x.at),
+        });
+        disclosure::Entity::insert_many(rows)
+            .exec_without_returning(tx)
+            .await?;
+    }
+
+    // 8. The idempotency record: a concurrent twin with the same key loses here.
+    if let Some(idem) = &c.idempotency {
+        idempotency::Entity::insert(idempotency::ActiveModel {
+            actor_org: Set(idem.actor_org.0),
+            key: Set(idem.key.clone()),
+            request_hash: Set(idem.request_hash.clone()),
+            client_id: Set(Some(client_id)),
+            response: Set(idem.response.clone()),
+            created_at: Set(c.now),
+        })
+        .exec_without_returning(tx)
+        .await
+        .map_err(|e| StoreError::from_write(e, "idempotency key used concurrently"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! Persistence on SQLite or PostgreSQL through sea-orm: the only module that knows SQL.
+//!
+//! [`Store::commit`] writes one decision in one transaction: the client row under a version
+//! check (a stale version writes nothing), the care events, one outbox row per event, the
+//! referral projection, timers, disclosures, occupancy, and the idempotency record.
+
+pub mod entities;
+mod commit;
+mod queries;
+
+pub use commit::{Commit, IdempotencyRecord};
+pub use queries::*;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, SqlErr};
+use std::time::Duration;
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Someone else changed the client (or fired the timer, or used the idempotency key)
+    /// first. Nothing was written.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("organization {provider} has no open slot at level {level}")]
+    NoCapacity { provider: String, level: String },
+    #[error("organization {provider} does not offer level {level}")]
+    NotOffered { provider: String, level: String },
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+}
+
+impl StoreError {
+    fn from_write(e: DbErr, what: &str) -> Self {
+        match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict(what.to_owned()),
+            _ => StoreError::Db(e),
+        }
+    }
+}
+
+/// A handle on the database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connect to `url` (`sqlite://path?mode=rwc` or `postgres://…`).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbErr> {
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        if url.starts_with("sqlite:") {
+            opts.map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // Durable on power loss, not only on a process crash.
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        }
+        let db = Database::connect(opts).await?;
+        Ok(Self { db })
+    }
+
+    pub fn from_connection(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Is the database answering?
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.db.ping().await
+    }
+}

@@ -1,0 +1,317 @@
+//! Reads: the client aggregate, organizations, events, timers, and the read models the API
+//! serves.
+
+use super::entities::*;
+use super::{Store, StoreError};
+use crate::domain::{CareEvent, ClientState, EventData, OrgDirectory, OrgInfo, TimerKind};
+use crate::ids::*;
+use crate::pathway::LevelId;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use std::collections::BTreeMap;
+
+/// A stored idempotency record.
+#[derive(Clone, Debug)]
+pub struct StoredResponse {
+    pub request_hash: String,
+    pub response: serde_json::Value,
+}
+
+/// A timer that came due.
+#[derive(Clone, Debug)]
+pub struct DueTimer {
+    pub id: TimerId,
+    pub client: ClientId,
+    pub kind: TimerKind,
+    pub due_at: DateTime<Utc>,
+}
+
+/// One row of the census: a provider's level.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CensusRow {
+    pub provider: OrgId,
+    pub provider_name: String,
+    pub level: LevelId,
+    pub capacity: i32,
+    pub occupied: i32,
+    pub pending_referrals: i64,
+}
+
+impl CensusRow {
+    pub fn open_slots(&self) -> i32 {
+        Ord::max(self.capacity - self.occupied, 0)
+    }
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+pub(crate) fn event_from_row(m: care_event::Model) -> Result<CareEvent, StoreError> {
+    let data: EventData = serde_json::from_value(m.payload).map_err(corrupt)?;
+    Ok(CareEvent {
+        id: EventId(m.id),
+        client: ClientId(m.client_id),
+        seq: m.seq,
+        at: m.occurred_at,
+        level: m.level.map(LevelId),
+        actor_org: m.actor_org.map(OrgId),
+        recipient_org: m.recipient_org.map(OrgId),
+        data,
+    })
+}
+
+impl Store {
+    pub async fn load_client(&self, id: ClientId) -> Result<Option<ClientState>, StoreError> {
+        let Some(row) = client::Entity::find_by_id(id.0).one(&self.db).await? else {
+            return Ok(None);
+        };
+        let state: ClientState = serde_json::from_value(row.state).map_err(corrupt)?;
+        Ok(Some(state))
+    }
+
+    /// The organizations among `ids` that exist, with the levels they offer.
+    pub async fn load_orgs(&self, ids: &[OrgId]) -> Result<OrgDirectory, StoreError> {
+        if ids.is_empty() {
+            return Ok(OrgDirectory::default());
+        }
+        let keys: Vec<uuid::Uuid> = ids.iter().map(|o| o.0).collect();
+        let orgs = organization::Entity::find()
+            .filter(organization::Column::Id.is_in(keys.clone()))
+            .all(&self.db)
+            .await?;
+        let mut dir: BTreeMap<OrgId, OrgInfo> = orgs
+            .into_iter()
+            .map(|o| {
+                (
+                    OrgId(o.id),
+                    OrgInfo {
+                        id: OrgId(o.id),
+                        levels: Vec::new(),
+                    },
+                )
+            })
+            .collect();
+        let levels = provider_level::Entity::find()
+            .filter(provider_level::Column::OrgId.is_in(keys))
+            .all(&self.db)
+            .await?;
+        for l in levels {
+            if let Some(info) = dir.get_mut(&OrgId(l.org_id)) {
+                info.levels.push(LevelId(l.level));
+            }
+        }
+        Ok(OrgDirectory(dir))
+    }
+
+    pub async fn find_idempotent(
+        &self,
+        actor_org: OrgId,
+        key: &str,
+    ) -> Result<Option<StoredResponse>, StoreError> {
+        Ok(idempotency::Entity::find_by_id((actor_org.0, key.to_owned()))
+            .one(&self.db)
+            .await?
+            .map(|m| StoredResponse {
+                request_hash: m.request_hash,
+                response: m.response,
+            }))
+    }
+
+    /// Forget idempotency records older than `before`.
+    pub async fn prune_idempotency(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(idempotency::Entity::delete_many()
+            .filter(idempotency::Column::CreatedAt.lt(before))
+            .exec(&self.db)
+            .await?
+            .rows_affected)
+    }
+
+    /// A client's events with a sequence number above `after`, in order.
+    pub async fn events(
+        &self,
+        client: ClientId,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<CareEvent>, StoreError> {
+        care_event::Entity::find()
+            .filter(care_event::Column::ClientId.eq(client.0))
+            .filter(care_event::Column::Seq.gt(after))
+            .order_by_asc(care_event::Column::Seq)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(event_from_row)
+            .collect()
+    }
+
+    /// Pending timers due at `now`, oldest first.
+    pub async fn due_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<DueTimer>, StoreError> {
+        timer::Entity::find()
+            .filter(timer::Column::Status.eq("pending"))
+            .filter(timer::Column::DueAt.lte(now))
+            .order_by_asc(timer::Column::DueAt)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|t| {
+                Ok(DueTimer {
+                    id: TimerId(t.id),
+                    client: ClientId(t.client_id),
+                    kind: serde_json::from_value(t.payload).map_err(corrupt)?,
+                    due_at: t.due_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Pending timers of one client.
+    pub async fn pending_timers(&self, client: ClientId) -> Result<Vec<DueTimer>, StoreError> {
+        timer::Entity::find()
+            .filter(timer::Column::ClientId.eq(client.0))
+            .filter(timer::Column::Status.eq("pending"))
+            .order_by_asc(timer::Column::DueAt)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|t| {
+                Ok(DueTimer {
+                    id: TimerId(t.id),
+                    client: ClientId(t.client_id),
+                    kind: serde_json::from_value(t.payload).map_err(corrupt)?,
+                    due_at: t.due_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Register an organization, or rename one. Returns whether it was new.
+    pub async fn upsert_org(
+        &self,
+        id: OrgId,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        organization::Entity::insert(organization::ActiveModel {
+            id: Set(id.0),
+            name: Set(name.to_owned()),
+            created_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(organization::Column::Id)
+                .update_column(organization::Column::Name)
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Set how many clients a provider can hold at a level (which it thereby offers).
+    /// Capacity below the current occupancy is refused.
+    pub async fn set_capacity(
+        &self,
+        org: OrgId,
+        level: &LevelId,
+        capacity: i32,
+    ) -> Result<(), StoreError> {
+        let inserted = provider_level::Entity::insert(provider_level::ActiveModel {
+            org_id: Set(org.0),
+            level: Set(level.0.clone()),
+            capacity: Set(capacity),
+            occupied: Set(0),
+        })
+        .on_conflict(
+            OnConflict::columns([provider_level::Column::OrgId, provider_level::Column::Level])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await?;
+        if inserted == 1 {
+            return Ok(());
+        }
+        let res = provider_level::Entity::update_many()
+            .col_expr(provider_level::Column::Capacity, Expr::value(capacity))
+            .filter(provider_level::Column::OrgId.eq(org.0))
+            .filter(provider_level::Column::Level.eq(level.as_str()))
+            .filter(Expr::col(provider_level::Column::Occupied).lte(capacity))
+            .exec(&self.db)
+            .await?;
+        if res.rows_affected != 1 {
+            return Err(StoreError::Conflict(format!(
+                "capacity {capacity} is below the clients already at {level}"
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn org_exists(&self, id: OrgId) -> Result<bool, StoreError> {
+        Ok(organization::Entity::find_by_id(id.0)
+            .count(&self.db)
+            .await?
+            > 0)
+    }
+
+    /// Occupancy and capacity per provider and level.
+    pub async fn census(&self) -> Result<Vec<CensusRow>, StoreError> {
+        let levels = provider_level::Entity::find()
+            .order_by_asc(provider_level::Column::OrgId)
+            .order_by_asc(provider_level::Column::Level)
+            .all(&self.db)
+            .await?;
+        let names: BTreeMap<uuid::Uuid, String> = organization::Entity::find()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o.name))
+            .collect();
+        let pending: Vec<(uuid::Uuid, String, i64)> = referral::Entity::find()
+            .select_only()
+            .column(referral::Column::ProviderId)
+            .column(referral::Column::ToLevel)
+            .column_as(Expr::col(referral::Column::Id).count(), "n")
+            .filter(referral::Column::Status.eq("pending"))
+            .group_by(referral::Column::ProviderId)
+            .group_by(referral::Column::ToLevel)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let pending: BTreeMap<(uuid::Uuid, String), i64> = pending
+            .into_iter()
+            .map(|(p, l, n)| ((p, l), n))
+            .collect();
+        Ok(levels
+            .into_iter()
+            .map(|l| CensusRow {
+                provider: OrgId(l.org_id),
+                provider_name: names.get(&l.org_id).cloned().unwrap_or_default(),
+                pending_referrals: pending
+                    .get(&(l.org_id, l.level.clone()))
+                    .copied()
+                    .unwrap_or(0),
+                level: LevelId(l.level),
+                capacity: l.capacity,
+                occupied: l.occupied,
+            })
+            .collect())
+    }
+
+    /// Outbox rows not yet published, oldest first (the relay's backlog).
+    pub async fn unpublished_count(&self) -> Result<u64, StoreError> {
+        Ok(outbox::Entity::find()
+            .filter(outbox::Column::PublishedAt.is_null())
+            .count(&self.db)
+            .await?)
+    }
+}
