@@ -2,8 +2,8 @@
 
 use crate::clock::Clock;
 use crate::domain::{
-    self, Actor, ClientState, Command, Context, DecisionError, Envelope, GateReport,
-    HandoffTarget, Role,
+    self, Actor, ClientState, Command, Context, DecisionError, Envelope, GateReport, HandoffTarget,
+    Role,
 };
 use crate::error::Error;
 use crate::ids::*;
@@ -95,7 +95,11 @@ impl Engine {
         self.execute_inner(req, None).await
     }
 
-    async fn execute_inner(&self, req: Request, fired_timer: Option<TimerId>) -> Result<Outcome, Error> {
+    async fn execute_inner(
+        &self,
+        req: Request,
+        fired_timer: Option<TimerId>,
+    ) -> Result<Outcome, Error> {
         let store = &self.inner.store;
         let client = match (&req.command, req.client) {
             (Command::RegisterClient { .. }, id) => id.unwrap_or_default(),
@@ -115,7 +119,7 @@ impl Engine {
         }
 
         let state = store.load_client(client).await?;
-        let orgs = store.load_orgs(&req.command.orgs()).await?;
+        let orgs = store.load_orgs(&req.command.orgs(state.as_ref())).await?;
         let now = self.inner.clock.now();
         let ctx = Context {
             pathway: &self.inner.pathway,
@@ -237,11 +241,15 @@ impl Engine {
     /// Register (or rename) an organization. Admins only.
     pub async fn register_org(&self, actor: &Actor, id: OrgId, name: &str) -> Result<(), Error> {
         if actor.role != Role::Admin {
-            return Err(Error::Forbidden("only an admin registers organizations".into()));
+            return Err(Error::Forbidden(
+                "only an admin registers organizations".into(),
+            ));
         }
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 200 {
-            return Err(Error::BadInput("an organization name has 1 to 200 characters".into()));
+            return Err(Error::BadInput(
+                "an organization name has 1 to 200 characters".into(),
+            ));
         }
         self.inner
             .store
@@ -258,7 +266,8 @@ impl Engine {
         level: &LevelId,
         capacity: i32,
     ) -> Result<(), Error> {
-        let allowed = actor.role == Role::Admin || (actor.role == Role::Partner && actor.org == org);
+        let allowed =
+            actor.role == Role::Admin || (actor.role == Role::Partner && actor.org == org);
         if !allowed {
             return Err(Error::Forbidden(
                 "capacity is set by an admin or by the provider itself".into(),

@@ -31,9 +31,9 @@ impl From<StoreError> for Error {
         match e {
             StoreError::Conflict(m) => Error::Conflict(m),
             StoreError::NoCapacity { provider, level } => Error::NoCapacity { provider, level },
-            StoreError::NotOffered { provider, level } => {
-                Error::BadInput(format!("organization {provider} does not offer level {level}"))
-            }
+            StoreError::NotOffered { provider, level } => Error::BadInput(format!(
+                "organization {provider} does not offer level {level}"
+            )),
             other => Error::Storage(other),
         }
     }

@@ -7,11 +7,11 @@
 
 pub mod clock;
 pub mod domain;
+mod engine;
+mod error;
 pub mod ids;
 pub mod pathway;
 pub mod store;
-mod engine;
-mod error;
 
 pub use engine::{Engine, EventRef, Outcome, Request};
 pub use error::Error;

@@ -175,7 +175,10 @@ impl MigrationTrait for Migration {
         .await?;
         for (name, cols) in [
             ("clients_level_id", vec![Clients::Level, Clients::Id]),
-            ("clients_provider_id", vec![Clients::ProviderId, Clients::Id]),
+            (
+                "clients_provider_id",
+                vec![Clients::ProviderId, Clients::Id],
+            ),
             ("clients_home_org_id", vec![Clients::HomeOrg, Clients::Id]),
         ] {
             let mut idx = Index::create();

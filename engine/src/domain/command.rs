@@ -178,9 +178,24 @@ impl Command {
         }
     }
 
-    /// Organizations the command names, which the engine looks up before deciding.
-    pub fn orgs(&self) -> Vec<OrgId> {
+    /// Organizations the decision may look at, which the engine loads before deciding: those
+    /// the command names, and the accepted referrals' providers a transition may default to.
+    pub fn orgs(&self, state: Option<&ClientState>) -> Vec<OrgId> {
         match self {
+            Command::Transition {
+                provider: None,
+                to_level,
+                ..
+            } => state
+                .map(|s| {
+                    s.referrals
+                        .iter()
+                        .filter(|r| r.status == ReferralStatus::Accepted && &r.to_level == to_level)
+                        .map(|r| r.provider)
+                        .chain(s.placement.as_ref().map(|p| p.provider))
+                        .collect()
+                })
+                .unwrap_or_default(),
             Command::RegisterClient { home_org, .. } => vec![*home_org],
             Command::Admit { provider, .. }
             | Command::ScheduleAftercare { provider, .. }

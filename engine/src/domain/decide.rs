@@ -61,7 +61,13 @@ pub fn decide(
     let actor_org = (env.actor.role != Role::System).then_some(env.actor.org);
 
     let state = match (&env.command, state) {
-        (Command::RegisterClient { home_org, birth_year }, None) => {
+        (
+            Command::RegisterClient {
+                home_org,
+                birth_year,
+            },
+            None,
+        ) => {
             return register(env.client, *home_org, *birth_year, actor_org, ctx);
         }
         (Command::RegisterClient { .. }, Some(_)) => {
@@ -238,7 +244,12 @@ impl<'a> Draft<'a> {
     }
 
     /// Append an event; returns its id.
-    fn emit(&mut self, level: Option<LevelId>, recipient: Option<OrgId>, data: EventData) -> EventId {
+    fn emit(
+        &mut self,
+        level: Option<LevelId>,
+        recipient: Option<OrgId>,
+        data: EventData,
+    ) -> EventId {
         self.s.last_seq += 1;
         let id = EventId::for_seq(self.s.id, self.s.last_seq);
         self.events.push(CareEvent {
@@ -261,9 +272,12 @@ impl<'a> Draft<'a> {
     // ---- checks -------------------------------------------------------------------------
 
     fn level(&self, id: &LevelId) -> Result<&'a Level, DecisionError> {
-        self.pathway()
-            .level(id)
-            .ok_or_else(|| DecisionError::bad(format!("unknown level \"{id}\" in pathway {}", self.pathway().id)))
+        self.pathway().level(id).ok_or_else(|| {
+            DecisionError::bad(format!(
+                "unknown level \"{id}\" in pathway {}",
+                self.pathway().id
+            ))
+        })
     }
 
     fn org(&self, id: OrgId) -> Result<&'a OrgInfo, DecisionError> {
@@ -317,7 +331,9 @@ impl<'a> Draft<'a> {
                     .map(|l| AllowedMove::Admission { to: l.clone() })
                     .collect(),
             ),
-            ClientStatus::Discharged => ("discharged".to_owned(), self.pathway().allowed_from(None)),
+            ClientStatus::Discharged => {
+                ("discharged".to_owned(), self.pathway().allowed_from(None))
+            }
             ClientStatus::Active => {
                 let level = self.current_level();
                 (
@@ -388,8 +404,20 @@ impl<'a> Draft<'a> {
     }
 
     /// Place the client: occupancy, review timer.
-    fn place(&mut self, level: &Level, provider: OrgId, hours: f32, track: &Option<String>, seq: i64) {
-        let episode = self.s.episode.as_ref().expect("placed within an episode").id;
+    fn place(
+        &mut self,
+        level: &Level,
+        provider: OrgId,
+        hours: f32,
+        track: &Option<String>,
+        seq: i64,
+    ) {
+        let episode = self
+            .s
+            .episode
+            .as_ref()
+            .expect("placed within an episode")
+            .id;
         let key = format!("review:{episode}:{seq}");
         let due = self.now() + Duration::days(i64::from(level.review_interval_days));
         self.schedule(
@@ -564,7 +592,9 @@ impl<'a> Draft<'a> {
             .referrals
             .iter()
             .find(|r| {
-                r.status == ReferralStatus::Accepted && &r.to_level == level && r.provider == provider
+                r.status == ReferralStatus::Accepted
+                    && &r.to_level == level
+                    && r.provider == provider
             })
             .map(|r| r.id)
     }
@@ -601,12 +631,16 @@ impl<'a> Draft<'a> {
         Self::text("purpose", purpose)?;
         Self::text("information", information)?;
         if signed_on > self.today() {
-            return Err(DecisionError::bad("a consent cannot be signed in the future"));
+            return Err(DecisionError::bad(
+                "a consent cannot be signed in the future",
+            ));
         }
         if let ConsentExpiry::On(day) = expiry
             && day <= self.today()
         {
-            return Err(DecisionError::bad(format!("the consent expires on {day}, which is not in the future")));
+            return Err(DecisionError::bad(format!(
+                "the consent expires on {day}, which is not in the future"
+            )));
         }
         let id = ConsentId(EventId::for_seq(self.s.id, self.s.last_seq + 1).0);
         self.emit(
@@ -641,10 +675,16 @@ impl<'a> Draft<'a> {
             .find(|c| c.id == id)
             .ok_or_else(|| DecisionError::not_found("consent", id))?;
         if c.revoked_at.is_some() {
-            return Err(DecisionError::Conflict(format!("consent {id} is already revoked")));
+            return Err(DecisionError::Conflict(format!(
+                "consent {id} is already revoked"
+            )));
         }
         c.revoked_at = Some(now);
-        self.emit(self.current_level(), None, EventData::ConsentRevoked { consent: id });
+        self.emit(
+            self.current_level(),
+            None,
+            EventData::ConsentRevoked { consent: id },
+        );
         // Revocation stops further disclosure: open referrals to organizations no longer
         // covered are withdrawn.
         let state = self.s.clone();
@@ -654,10 +694,16 @@ impl<'a> Draft<'a> {
         Ok(())
     }
 
-    fn send_referral(&mut self, to_level: &LevelId, providers: &[OrgId]) -> Result<(), DecisionError> {
+    fn send_referral(
+        &mut self,
+        to_level: &LevelId,
+        providers: &[OrgId],
+    ) -> Result<(), DecisionError> {
         self.level(to_level)?;
         if providers.is_empty() {
-            return Err(DecisionError::bad("a referral goes to at least one provider"));
+            return Err(DecisionError::bad(
+                "a referral goes to at least one provider",
+            ));
         }
         if providers.len() > MAX_PROVIDERS_PER_REFERRAL {
             return Err(DecisionError::bad(format!(
@@ -688,7 +734,8 @@ impl<'a> Draft<'a> {
         if !missing.is_empty() {
             return Err(DecisionError::ConsentRequired { orgs: missing });
         }
-        let answer_by = now + Duration::hours(i64::from(self.pathway().settings.referral_answer_hours));
+        let answer_by =
+            now + Duration::hours(i64::from(self.pathway().settings.referral_answer_hours));
         let group = ReferralGroupId(EventId::for_seq(self.s.id, self.s.last_seq + 1).0);
         for &provider in providers {
             let consent = self.s.active_consent_for(provider, now).map(|c| c.id);
@@ -739,7 +786,9 @@ impl<'a> Draft<'a> {
         let r = self.pending_referral(id)?.clone();
         let now = self.now();
         if !self.s.is_inside(r.provider) && self.s.active_consent_for(r.provider, now).is_none() {
-            return Err(DecisionError::ConsentRequired { orgs: vec![r.provider] });
+            return Err(DecisionError::ConsentRequired {
+                orgs: vec![r.provider],
+            });
         }
         {
             let r = self.referral_mut(id);
@@ -781,7 +830,11 @@ impl<'a> Draft<'a> {
         Ok(())
     }
 
-    fn decline_referral(&mut self, id: ReferralId, reason: &DeclineReason) -> Result<(), DecisionError> {
+    fn decline_referral(
+        &mut self,
+        id: ReferralId,
+        reason: &DeclineReason,
+    ) -> Result<(), DecisionError> {
         let r = self.pending_referral(id)?.clone();
         if let Some(note) = &reason.note {
             Self::text("decline note", note)?;
@@ -839,7 +892,9 @@ impl<'a> Draft<'a> {
             return Err(DecisionError::bad("an assessment cannot be in the future"));
         }
         if at < self.now() - Duration::days(365) {
-            return Err(DecisionError::bad("an assessment older than a year is not a reassessment"));
+            return Err(DecisionError::bad(
+                "an assessment older than a year is not a reassessment",
+            ));
         }
         let id = AssessmentId(EventId::for_seq(self.s.id, self.s.last_seq + 1).0);
         self.emit(
@@ -874,7 +929,9 @@ impl<'a> Draft<'a> {
                     ));
                 }
                 Some(d) if d > today => {
-                    return Err(DecisionError::bad("the last injection cannot be in the future"));
+                    return Err(DecisionError::bad(
+                        "the last injection cannot be in the future",
+                    ));
                 }
                 Some(_) => {}
             },
@@ -921,7 +978,9 @@ impl<'a> Draft<'a> {
     ) -> Result<(), DecisionError> {
         self.org(provider)?;
         if at.date_naive() < self.today() {
-            return Err(DecisionError::bad("an appointment cannot be booked in the past"));
+            return Err(DecisionError::bad(
+                "an appointment cannot be booked in the past",
+            ));
         }
         let booking = BookingId(EventId::for_seq(self.s.id, self.s.last_seq + 1).0);
         self.emit(
@@ -1026,7 +1085,9 @@ impl<'a> Draft<'a> {
     fn plan_handoff(&mut self, target: &HandoffTarget, on: NaiveDate) -> Result<(), DecisionError> {
         self.require_active(|| "planning a handoff".into())?;
         if on < self.today() {
-            return Err(DecisionError::bad("a handoff cannot be planned in the past"));
+            return Err(DecisionError::bad(
+                "a handoff cannot be planned in the past",
+            ));
         }
         self.target_gates(target)?;
         match target {
@@ -1039,13 +1100,19 @@ impl<'a> Draft<'a> {
                 provider: Some(p),
                 ..
             } => self.provider_offering(*p, to_level)?,
-            HandoffTarget::Discharge { provider: Some(p), .. } => {
+            HandoffTarget::Discharge {
+                provider: Some(p), ..
+            } => {
                 self.org(*p)?;
             }
             HandoffTarget::Discharge {
                 kind: DischargeKind::TransferOut,
                 provider: None,
-            } => return Err(DecisionError::bad("a transfer out names the receiving organization")),
+            } => {
+                return Err(DecisionError::bad(
+                    "a transfer out names the receiving organization",
+                ));
+            }
             _ => {}
         }
         if let HandoffTarget::Discharge { kind, .. } = target {
@@ -1117,9 +1184,15 @@ impl<'a> Draft<'a> {
         let level = self.level(to_level)?;
         self.require_active(|| format!("{kind} to {to_level}"))?;
         if kind == TransitionKind::Readmission {
-            return Err(DecisionError::bad("a readmission is an admission of a discharged client"));
+            return Err(DecisionError::bad(
+                "a readmission is an admission of a discharged client",
+            ));
         }
-        let from = self.s.placement.clone().expect("active client has a placement");
+        let from = self
+            .s
+            .placement
+            .clone()
+            .expect("active client has a placement");
         let rule = self
             .pathway()
             .transition_rule(kind, Some(&from.level), to_level)
@@ -1140,7 +1213,13 @@ impl<'a> Draft<'a> {
                     provider: None,
                     on: self.today(),
                 };
-                let unmet = gates::evaluate(&self.s, self.pathway(), &[Gate::AcceptedReferral], &mv, self.now());
+                let unmet = gates::evaluate(
+                    &self.s,
+                    self.pathway(),
+                    &[Gate::AcceptedReferral],
+                    &mv,
+                    self.now(),
+                );
                 return Err(DecisionError::GateUnmet { unmet });
             }
             return Err(DecisionError::bad("name the receiving provider"));
@@ -1161,7 +1240,10 @@ impl<'a> Draft<'a> {
             on: self.today(),
         };
         let overridden = self.pass_gates(&rule.gates, &mv, overrides)?;
-        let consent = self.s.active_consent_for(provider, self.now()).map(|c| c.id);
+        let consent = self
+            .s
+            .active_consent_for(provider, self.now())
+            .map(|c| c.id);
         let discloses = !self.s.is_inside(provider);
 
         self.unplace();
@@ -1202,7 +1284,11 @@ impl<'a> Draft<'a> {
         overrides: &[GateOverride],
     ) -> Result<(), DecisionError> {
         self.require_active(|| format!("discharge ({kind})"))?;
-        let from = self.s.placement.clone().expect("active client has a placement");
+        let from = self
+            .s
+            .placement
+            .clone()
+            .expect("active client has a placement");
         let rule = self
             .pathway()
             .discharge_rule(kind, &from.level)
@@ -1210,10 +1296,14 @@ impl<'a> Draft<'a> {
         if let Some(p) = provider {
             self.org(p)?;
         } else if kind == DischargeKind::TransferOut {
-            return Err(DecisionError::bad("a transfer out names the receiving organization"));
+            return Err(DecisionError::bad(
+                "a transfer out names the receiving organization",
+            ));
         }
         if kind.is_unplanned() && !overrides.is_empty() {
-            return Err(DecisionError::bad("an unplanned discharge has no gate to override"));
+            return Err(DecisionError::bad(
+                "an unplanned discharge has no gate to override",
+            ));
         }
         let mv = MoveCheck {
             to_level: None,
@@ -1221,7 +1311,12 @@ impl<'a> Draft<'a> {
             on: self.today(),
         };
         let overridden = self.pass_gates(&rule.gates, &mv, overrides)?;
-        let episode = self.s.episode.as_ref().expect("active client has an episode").id;
+        let episode = self
+            .s
+            .episode
+            .as_ref()
+            .expect("active client has an episode")
+            .id;
         self.unplace();
         self.withdraw_where(WithdrawReason::ClientDischarged, |_| true);
         let data = if kind.is_unplanned() {
@@ -1290,7 +1385,12 @@ impl<'a> Draft<'a> {
                 }
                 let escalate = !self.s.referrals.iter().any(|o| {
                     o.group == r.group
-                        && matches!(o.status, ReferralStatus::Pending | ReferralStatus::Accepted | ReferralStatus::Completed)
+                        && matches!(
+                            o.status,
+                            ReferralStatus::Pending
+                                | ReferralStatus::Accepted
+                                | ReferralStatus::Completed
+                        )
                 });
                 self.emit(
                     Some(r.to_level.clone()),

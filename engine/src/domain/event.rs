@@ -138,7 +138,10 @@ pub enum EventData {
         mat_covered_through: Option<NaiveDate>,
     },
     #[serde(rename = "handoff.ready")]
-    HandoffReady { target: HandoffTarget, on: NaiveDate },
+    HandoffReady {
+        target: HandoffTarget,
+        on: NaiveDate,
+    },
     #[serde(rename = "transition.completed")]
     TransitionCompleted {
         kind: TransitionKind,

@@ -1,9 +1,9 @@
 //! Gate evaluation: is what the client needs on the other side of a move in place?
 
+use super::error::DecisionError;
 use super::event::GateReport;
 use super::state::*;
 use crate::ids::OrgId;
-use super::error::DecisionError;
 use crate::pathway::{Gate, LevelId, Pathway};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -84,7 +84,10 @@ fn consent(state: &ClientState, mv: &MoveCheck<'_>, now: DateTime<Utc>) -> (bool
         return (true, "no receiving organization".into());
     };
     if state.is_inside(org) {
-        return (true, "no disclosure: the organization already holds the record".into());
+        return (
+            true,
+            "no disclosure: the organization already holds the record".into(),
+        );
     }
     match state.active_consent_for(org, now) {
         Some(c) => (true, format!("consent {} names organization {org}", c.id)),
@@ -113,7 +116,10 @@ fn aftercare(state: &ClientState, pathway: &Pathway, mv: &MoveCheck<'_>) -> (boo
         ),
         None => (
             false,
-            format!("no aftercare appointment booked between {} and {last}", mv.on),
+            format!(
+                "no aftercare appointment booked between {} and {last}",
+                mv.on
+            ),
         ),
     }
 }
@@ -150,7 +156,10 @@ fn mat_continuity(state: &ClientState, pathway: &Pathway, now: DateTime<Utc>) ->
     match next {
         Some(b) if b.on <= deadline => (
             true,
-            format!("{med} covered through {through}; next {:?} booked on {}", b.kind, b.on),
+            format!(
+                "{med} covered through {through}; next {:?} booked on {}",
+                b.kind, b.on
+            ),
         ),
         Some(b) => (
             false,
@@ -186,7 +195,11 @@ fn reassessment(
     match hit {
         Some(a) => (
             true,
-            format!("assessment {} on {} recommends {level}", a.id, a.assessed_at.date_naive()),
+            format!(
+                "assessment {} on {} recommends {level}",
+                a.id,
+                a.assessed_at.date_naive()
+            ),
         ),
         None => (
             false,
@@ -202,7 +215,9 @@ pub fn required_gates(
     pathway: &Pathway,
     target: &HandoffTarget,
 ) -> Result<Vec<Gate>, DecisionError> {
-    let from = state.level().filter(|_| state.status == ClientStatus::Active);
+    let from = state
+        .level()
+        .filter(|_| state.status == ClientStatus::Active);
     let rule = from.and(match target {
         HandoffTarget::Transition { kind, to_level, .. } => pathway
             .transition_rule(*kind, from, to_level)
@@ -248,6 +263,11 @@ pub fn readiness(
     now: DateTime<Utc>,
 ) -> Result<Vec<GateReport>, DecisionError> {
     let required = required_gates(state, pathway, target)?;
-    Ok(evaluate(state, pathway, &required, &target_check(target, on), now))
+    Ok(evaluate(
+        state,
+        pathway,
+        &required,
+        &target_check(target, on),
+        now,
+    ))
 }
-

@@ -56,10 +56,7 @@ pub fn authorize(
             _ => deny("a partner may only answer referrals addressed to it"),
         },
         Role::AftercareCoordinator => match (command, state) {
-            (
-                Command::ScheduleAftercare { .. } | Command::ScheduleMatRefill { .. },
-                Some(s),
-            ) => {
+            (Command::ScheduleAftercare { .. } | Command::ScheduleMatRefill { .. }, Some(s)) => {
                 if s.home_org == actor.org || s.active_consent_for(actor.org, now).is_some() {
                     Ok(())
                 } else {

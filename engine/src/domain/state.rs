@@ -194,7 +194,10 @@ impl Medication {
     pub fn continued_by(self, kind: MatBookingKind) -> bool {
         match self {
             Medication::Buprenorphine | Medication::NaltrexoneOral => {
-                matches!(kind, MatBookingKind::Refill | MatBookingKind::PrescriberVisit)
+                matches!(
+                    kind,
+                    MatBookingKind::Refill | MatBookingKind::PrescriberVisit
+                )
             }
             Medication::Methadone => kind == MatBookingKind::OtpDosing,
             Medication::NaltrexoneXr => kind == MatBookingKind::Injection,
@@ -269,9 +272,8 @@ pub enum HandoffTarget {
 impl HandoffTarget {
     pub fn provider(&self) -> Option<OrgId> {
         match self {
-            HandoffTarget::Transition { provider, .. } | HandoffTarget::Discharge { provider, .. } => {
-                *provider
-            }
+            HandoffTarget::Transition { provider, .. }
+            | HandoffTarget::Discharge { provider, .. } => *provider,
         }
     }
 }

@@ -9,13 +9,25 @@ pub(crate) fn hours_rule(code: &str) -> Option<Option<HoursRule>> {
     Some(match code {
         "0.5" => None,
         // Level 1: under 9 hours a week (adults).
-        "1" | "1.0" => Some(HoursRule { min: None, max_below: Some(9.0) }),
+        "1" | "1.0" => Some(HoursRule {
+            min: None,
+            max_below: Some(9.0),
+        }),
         // Level 2.1: 9-19 hours a week (adults; adolescents 6+).
-        "2.1" => Some(HoursRule { min: Some(6.0), max_below: Some(20.0) }),
+        "2.1" => Some(HoursRule {
+            min: Some(6.0),
+            max_below: Some(20.0),
+        }),
         // Level 2.5: 20 hours a week or more.
-        "2.5" => Some(HoursRule { min: Some(20.0), max_below: None }),
+        "2.5" => Some(HoursRule {
+            min: Some(20.0),
+            max_below: None,
+        }),
         // Level 3.1: 5 hours of clinical service a week or more.
-        "3.1" => Some(HoursRule { min: Some(5.0), max_below: None }),
+        "3.1" => Some(HoursRule {
+            min: Some(5.0),
+            max_below: None,
+        }),
         "3.3" | "3.5" | "3.7" | "4" | "4.0" => None,
         "1-WM" | "2-WM" | "3.2-WM" | "3.7-WM" | "4-WM" => None,
         _ => return None,

@@ -206,9 +206,11 @@ impl Validator<'_> {
         let mut out = Vec::new();
         for g in raw {
             match Gate::parse(g.get_ref()) {
-                Some(gate) if out.contains(&gate) => {
-                    self.err(g.span().start, item, format!("gate \"{gate}\" listed twice"))
-                }
+                Some(gate) if out.contains(&gate) => self.err(
+                    g.span().start,
+                    item,
+                    format!("gate \"{gate}\" listed twice"),
+                ),
                 Some(gate) => out.push(gate),
                 None => self.err(
                     g.span().start,
@@ -322,7 +324,11 @@ impl Validator<'_> {
         // Admission.
         let (admission_levels, admission_gates) = match &raw.admission {
             None => {
-                self.err(0, "admission", "missing [admission] (which levels a client may enter)");
+                self.err(
+                    0,
+                    "admission",
+                    "missing [admission] (which levels a client may enter)",
+                );
                 (Vec::new(), Vec::new())
             }
             Some(a) => {
@@ -344,7 +350,12 @@ impl Validator<'_> {
         let mut transitions = Vec::new();
         for (i, raw_t) in raw.transitions.iter().enumerate() {
             let t = raw_t.get_ref();
-            let item = format!("transition #{} ({} from {})", i + 1, t.kind.get_ref(), t.from.get_ref());
+            let item = format!(
+                "transition #{} ({} from {})",
+                i + 1,
+                t.kind.get_ref(),
+                t.from.get_ref()
+            );
             let kind = TransitionKind::parse(t.kind.get_ref());
             if kind.is_none() {
                 self.err(
@@ -377,13 +388,16 @@ impl Validator<'_> {
                 self.level_ref(&known, &t.from, &item)
             };
             if t.to.is_empty() {
-                self.err(raw_t.span().start, &item, "transition to nowhere: `to` is empty");
+                self.err(
+                    raw_t.span().start,
+                    &item,
+                    "transition to nowhere: `to` is empty",
+                );
             }
-            let to: Vec<LevelId> = t
-                .to
-                .iter()
-                .filter_map(|l| self.level_ref(&known, l, &item))
-                .collect();
+            let to: Vec<LevelId> =
+                t.to.iter()
+                    .filter_map(|l| self.level_ref(&known, l, &item))
+                    .collect();
             if kind == Some(TransitionKind::Lateral)
                 && let Some(from) = &from
                 && to.iter().any(|l| l != from)
@@ -459,7 +473,9 @@ impl Validator<'_> {
         // Reachability: every level can be entered, and every level can be left.
         for (raw_level, level) in raw.levels.iter().zip(&levels) {
             let reachable = admission_levels.contains(&level.id)
-                || transitions.iter().any(|t| t.to.contains(&level.id) && t.from.as_ref() != Some(&level.id));
+                || transitions
+                    .iter()
+                    .any(|t| t.to.contains(&level.id) && t.from.as_ref() != Some(&level.id));
             if !reachable {
                 self.err(
                     raw_level.span().start,
@@ -467,8 +483,9 @@ impl Validator<'_> {
                     "unreachable: not an admission level and no transition leads to it",
                 );
             }
-            let leavable = transitions.iter().any(|t| t.from.as_ref() == Some(&level.id) && t.to.iter().any(|to| to != &level.id))
-                || discharges.iter().any(|d| d.from.contains(&level.id));
+            let leavable = transitions.iter().any(|t| {
+                t.from.as_ref() == Some(&level.id) && t.to.iter().any(|to| to != &level.id)
+            }) || discharges.iter().any(|d| d.from.contains(&level.id));
             if !leavable {
                 self.err(
                     raw_level.span().start,
@@ -510,8 +527,12 @@ impl Validator<'_> {
         let at = raw.span().start;
         let r = raw.get_ref();
         let s = Settings {
-            referral_answer_hours: r.referral_answer_hours.unwrap_or(defaults.referral_answer_hours),
-            aftercare_window_days: r.aftercare_window_days.unwrap_or(defaults.aftercare_window_days),
+            referral_answer_hours: r
+                .referral_answer_hours
+                .unwrap_or(defaults.referral_answer_hours),
+            aftercare_window_days: r
+                .aftercare_window_days
+                .unwrap_or(defaults.aftercare_window_days),
             reassessment_max_age_days: r
                 .reassessment_max_age_days
                 .unwrap_or(defaults.reassessment_max_age_days),
@@ -531,7 +552,11 @@ impl Validator<'_> {
         }
         let distinct: BTreeSet<_> = s.followup_days.iter().collect();
         if s.followup_days.contains(&0) || distinct.len() != s.followup_days.len() {
-            self.err(at, "settings", "followup_days must be distinct and at least 1");
+            self.err(
+                at,
+                "settings",
+                "followup_days must be distinct and at least 1",
+            );
         }
         s
     }
@@ -601,30 +626,55 @@ gates = ["aftercare_appointment"]
     fn duplicate_level() {
         let text = MINIMAL.replacen("id = \"outpatient\"", "id = \"iop\"", 1);
         let e = errors(&text);
-        assert!(e.iter().any(|e| e.message.contains("duplicate level") && e.line == 14), "{e:?}");
+        assert!(
+            e.iter()
+                .any(|e| e.message.contains("duplicate level") && e.line == 14),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn unreachable_level() {
-        let text = MINIMAL.replace("to = [\"outpatient\"]", "to = [\"iop\"]").replace("kind = \"step_down\"", "kind = \"lateral\"");
+        let text = MINIMAL
+            .replace("to = [\"outpatient\"]", "to = [\"iop\"]")
+            .replace("kind = \"step_down\"", "kind = \"lateral\"");
         let e = errors(&text);
-        assert!(e.iter().any(|e| e.item == "level \"outpatient\"" && e.message.starts_with("unreachable")), "{e:?}");
+        assert!(
+            e.iter()
+                .any(|e| e.item == "level \"outpatient\"" && e.message.starts_with("unreachable")),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn transition_to_nowhere_and_unknown_level() {
         let e = errors(&MINIMAL.replace("to = [\"outpatient\"]", "to = []"));
-        assert!(e.iter().any(|e| e.message.contains("transition to nowhere")), "{e:?}");
+        assert!(
+            e.iter()
+                .any(|e| e.message.contains("transition to nowhere")),
+            "{e:?}"
+        );
         let e = errors(&MINIMAL.replace("to = [\"outpatient\"]", "to = [\"moon\"]"));
-        assert!(e.iter().any(|e| e.message.contains("unknown level \"moon\"") && e.line == 26), "{e:?}");
+        assert!(
+            e.iter()
+                .any(|e| e.message.contains("unknown level \"moon\"") && e.line == 26),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn hours_band_contradicting_level() {
         let e = errors(&MINIMAL.replace("min = 9, max = 19", "min = 20, max = 30"));
-        assert!(e.iter().any(|e| e.message.contains("contradict ASAM 2.1") && e.line == 10), "{e:?}");
+        assert!(
+            e.iter()
+                .any(|e| e.message.contains("contradict ASAM 2.1") && e.line == 10),
+            "{e:?}"
+        );
         let e = errors(&MINIMAL.replace("min = 0, max = 8", "min = 0, max = 12"));
-        assert!(e.iter().any(|e| e.message.contains("contradict ASAM 1")), "{e:?}");
+        assert!(
+            e.iter().any(|e| e.message.contains("contradict ASAM 1")),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -636,16 +686,27 @@ gates = ["aftercare_appointment"]
 
     #[test]
     fn unplanned_discharge_cannot_be_gated() {
-        let text = format!("{MINIMAL}\n[[discharges]]\nkind = \"against_medical_advice\"\nfrom = [\"*\"]\ngates = [\"consent\"]\n");
+        let text = format!(
+            "{MINIMAL}\n[[discharges]]\nkind = \"against_medical_advice\"\nfrom = [\"*\"]\ngates = [\"consent\"]\n"
+        );
         let e = errors(&text);
-        assert!(e.iter().any(|e| e.message.contains("never blocked")), "{e:?}");
+        assert!(
+            e.iter().any(|e| e.message.contains("never blocked")),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn bundled_pathways_are_valid() {
         for (name, text) in [
-            ("asam-continuum.toml", include_str!("../../../workflows/asam-continuum.toml")),
-            ("ma-bsas.toml", include_str!("../../../workflows/ma-bsas.toml")),
+            (
+                "asam-continuum.toml",
+                include_str!("../../../workflows/asam-continuum.toml"),
+            ),
+            (
+                "ma-bsas.toml",
+                include_str!("../../../workflows/ma-bsas.toml"),
+            ),
         ] {
             if let Err(e) = parse(name, text) {
                 panic!("{e}");

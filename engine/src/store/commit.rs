@@ -7,8 +7,8 @@ use crate::ids::{OrgId, TimerId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, ExprTrait,
-    QueryFilter, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, ExprTrait, QueryFilter,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -38,7 +38,9 @@ impl Store {
         let tx = self.db.begin().await?;
         match write(&tx, &c).await {
             Ok(()) => {
-                tx.commit().await.map_err(|e| StoreError::from_write(e, "commit"))?;
+                tx.commit()
+                    .await
+                    .map_err(|e| StoreError::from_write(e, "commit"))?;
                 Ok(())
             }
             Err(e) => {
@@ -65,8 +67,7 @@ async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreErro
     let d = c.decision;
     let s = &d.state;
     let client_id = s.id.0;
-    let state_json =
-        serde_json::to_value(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let state_json = serde_json::to_value(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
 
     // 1. The client row, under the version check.
     match c.prev_version {
@@ -90,7 +91,10 @@ async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreErro
         Some(prev) => {
             let res = client::Entity::update_many()
                 .col_expr(client::Column::Status, Expr::value(s.status.as_str()))
-                .col_expr(client::Column::Level, Expr::value(s.level().map(|l| l.0.clone())))
+                .col_expr(
+                    client::Column::Level,
+                    Expr::value(s.level().map(|l| l.0.clone())),
+                )
                 .col_expr(
                     client::Column::ProviderId,
                     Expr::value(s.placement.as_ref().map(|p| p.provider.0)),
@@ -122,7 +126,9 @@ async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreErro
             .exec(tx)
             .await?;
         if res.rows_affected != 1 {
-            return Err(StoreError::Conflict(format!("timer {t} already fired or cancelled")));
+            return Err(StoreError::Conflict(format!(
+                "timer {t} already fired or cancelled"
+            )));
         }
     }
 
@@ -146,7 +152,11 @@ async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreErro
                     .lte(Expr::col(provider_level::Column::Capacity)),
             )
         } else {
-            update.filter(Expr::col(provider_level::Column::Occupied).add(ch.delta).gte(0))
+            update.filter(
+                Expr::col(provider_level::Column::Occupied)
+                    .add(ch.delta)
+                    .gte(0),
+            )
         };
         let res = update.exec(tx).await?;
         if res.rows_affected != 1 && ch.delta > 0 {

@@ -4,8 +4,8 @@
 //! check (a stale version writes nothing), the care events, one outbox row per event, the
 //! referral projection, timers, disclosures, occupancy, and the idempotency record.
 
-pub mod entities;
 mod commit;
+pub mod entities;
 mod queries;
 
 pub use commit::{Commit, IdempotencyRecord};

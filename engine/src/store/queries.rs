@@ -113,13 +113,15 @@ impl Store {
         actor_org: OrgId,
         key: &str,
     ) -> Result<Option<StoredResponse>, StoreError> {
-        Ok(idempotency::Entity::find_by_id((actor_org.0, key.to_owned()))
-            .one(&self.db)
-            .await?
-            .map(|m| StoredResponse {
-                request_hash: m.request_hash,
-                response: m.response,
-            }))
+        Ok(
+            idempotency::Entity::find_by_id((actor_org.0, key.to_owned()))
+                .one(&self.db)
+                .await?
+                .map(|m| StoredResponse {
+                    request_hash: m.request_hash,
+                    response: m.response,
+                }),
+        )
     }
 
     /// Forget idempotency records older than `before`.
@@ -287,10 +289,8 @@ impl Store {
             .into_tuple()
             .all(&self.db)
             .await?;
-        let pending: BTreeMap<(uuid::Uuid, String), i64> = pending
-            .into_iter()
-            .map(|(p, l, n)| ((p, l), n))
-            .collect();
+        let pending: BTreeMap<(uuid::Uuid, String), i64> =
+            pending.into_iter().map(|(p, l, n)| ((p, l), n)).collect();
         Ok(levels
             .into_iter()
             .map(|l| CensusRow {

@@ -1,0 +1,171 @@
+//! The command line.
+
+use crate::config::{Config, Overrides};
+use crate::{seed, serve, telemetry};
+use anyhow::Context as _;
+use carepath_engine::Engine;
+use carepath_engine::clock::SystemClock;
+use carepath_engine::pathway::{self, Pathway};
+use carepath_engine::store::Store;
+use carepath_migrations::{Migrator, MigratorTrait};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "carepath",
+    version,
+    about = "Continuum-of-care referral and handoff engine"
+)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: ./carepath.toml when present.
+    #[arg(long, global = true, env = "CAREPATH_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    overrides: Overrides,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run the engine: HTTP API, timers (migrates the database first).
+    Serve,
+    /// Apply database migrations.
+    Migrate,
+    /// Care pathway files.
+    Workflows {
+        #[command(subcommand)]
+        command: WorkflowsCmd,
+    },
+    /// Create a small demo network: providers at each level, clients mid-journey.
+    SeedDemo,
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkflowsCmd {
+    /// Validate pathway files; print each level's crosswalk on success.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Cmd::Workflows {
+        command: WorkflowsCmd::Check { files },
+    } = &cli.command
+    {
+        return Ok(check_workflows(files));
+    }
+    let config = Config::load(cli.config.as_ref(), &cli.overrides).context("configuration")?;
+    telemetry::init(&config.log_format);
+    match cli.command {
+        Cmd::Serve => {
+            serve::run(config).await?;
+        }
+        Cmd::Migrate => {
+            let store = connect(&config).await?;
+            migrate(&store).await?;
+            println!("migrations applied");
+        }
+        Cmd::SeedDemo => {
+            let engine = engine(&config).await?;
+            seed::demo(&engine).await?;
+        }
+        Cmd::Workflows { .. } => unreachable!("handled above"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_workflows(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for f in files {
+        match pathway::load_file(f) {
+            Ok(p) => {
+                println!(
+                    "{}: ok — pathway \"{}\" v{}: {} levels, {} transitions, {} discharges",
+                    f.display(),
+                    p.id,
+                    p.version,
+                    p.levels.len(),
+                    p.transitions.len(),
+                    p.discharges.len()
+                );
+                for l in &p.levels {
+                    println!(
+                        "  {:<18} ASAM3 {:<16} ASAM4 {:<10} {:<16} review every {} d  {}",
+                        l.id.as_str(),
+                        l.asam3.join("/"),
+                        l.asam4.join("/"),
+                        l.weekly_hours.to_string(),
+                        l.review_interval_days,
+                        l.name
+                    );
+                }
+            }
+            Err(errors) => {
+                failed = true;
+                eprintln!("{errors}");
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+pub async fn connect(config: &Config) -> anyhow::Result<Store> {
+    Store::connect(&config.database_url, config.db_max_connections)
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to the database ({})",
+                redact(&config.database_url)
+            )
+        })
+}
+
+pub async fn migrate(store: &Store) -> anyhow::Result<()> {
+    Migrator::up(store.db(), None)
+        .await
+        .context("migrating the database")
+}
+
+pub fn load_pathway(config: &Config) -> anyhow::Result<Pathway> {
+    match &config.pathway {
+        Some(path) => pathway::load_file(path).map_err(|e| anyhow::anyhow!("{e}")),
+        None => Ok(pathway::default_pathway()),
+    }
+}
+
+/// Connect, migrate, load the pathway: a ready engine.
+pub async fn engine(config: &Config) -> anyhow::Result<Engine> {
+    let pathway = load_pathway(config)?;
+    let store = connect(config).await?;
+    migrate(&store).await?;
+    Ok(Engine::new(store, Arc::new(pathway), Arc::new(SystemClock)))
+}
+
+/// A URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

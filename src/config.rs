@@ -1,0 +1,113 @@
+//! All configuration, in one place: built-in defaults, then an optional TOML file, then
+//! `CAREPATH_*` environment variables, then command-line flags.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://carepath.db?mode=rwc` (default) or `postgres://user@host/db`.
+    pub database_url: String,
+    pub db_max_connections: u32,
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// A pathway file; the bundled ASAM continuum when unset.
+    pub pathway: Option<PathBuf>,
+    /// RabbitMQ.
+    pub amqp_url: String,
+    /// Seconds between timer sweeps.
+    pub timer_interval_secs: u64,
+    /// Days an idempotency record is kept.
+    pub idempotency_days: i64,
+    /// `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://carepath.db?mode=rwc".into(),
+            db_max_connections: 16,
+            listen: "127.0.0.1:8080".into(),
+            pathway: None,
+            amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            timer_interval_secs: 5,
+            idempotency_days: 7,
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// Flags that override the configuration; unset flags leave it alone.
+#[derive(Clone, Debug, Default, Serialize, clap::Args)]
+pub struct Overrides {
+    /// Database URL [env: CAREPATH_DATABASE_URL]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Address to listen on [env: CAREPATH_LISTEN]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Care pathway file [env: CAREPATH_PATHWAY]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pathway: Option<PathBuf>,
+    /// RabbitMQ URL [env: CAREPATH_AMQP_URL]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amqp_url: Option<String>,
+}
+
+impl Config {
+    /// Load from `file` (if given; `carepath.toml` if present), the environment and flags.
+    pub fn load(file: Option<&PathBuf>, flags: &Overrides) -> Result<Self, figment::Error> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => fig = fig.merge(Toml::file_exact(path)),
+            None => fig = fig.merge(Toml::file("carepath.toml")),
+        }
+        fig.merge(
+            Env::prefixed("CAREPATH_")
+                .filter(|k| k.as_str() != "log" && !k.as_str().starts_with("test_")),
+        )
+        .merge(Serialized::globals(flags))
+        .extract()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "listen = \"0.0.0.0:1\"\ndb_max_connections = 3")?;
+            jail.set_env("CAREPATH_LISTEN", "127.0.0.1:2");
+            let c = Config::load(Some(&"c.toml".into()), &Overrides::default())?;
+            assert_eq!(c.listen, "127.0.0.1:2");
+            assert_eq!(c.db_max_connections, 3);
+            let flags = Overrides {
+                listen: Some("127.0.0.1:3".into()),
+                ..Default::default()
+            };
+            let c = Config::load(Some(&"c.toml".into()), &flags)?;
+            assert_eq!(c.listen, "127.0.0.1:3");
+            assert_eq!(c.database_url, Config::default().database_url);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "lisen = \"x\"")?;
+            assert!(Config::load(Some(&"c.toml".into()), &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,273 @@
+//! `carepath seed-demo`: a small demo network so a newcomer sees data at once. Every change
+//! goes through the engine's commands, exactly as the API would make it.
+
+use anyhow::Context as _;
+use carepath_engine::domain::*;
+use carepath_engine::ids::{ClientId, OrgId};
+use carepath_engine::pathway::{DischargeKind, LevelId, TransitionKind};
+use carepath_engine::{Engine, Outcome, Request};
+use chrono::{Duration, Utc};
+use uuid::Uuid;
+
+const NAMESPACE: Uuid = Uuid::from_u128(0x6361_7265_7061_7468_2d64_656d_6f2d_6f72);
+
+/// Fixed ids, so seeding twice does not double the network.
+fn org_id(name: &str) -> OrgId {
+    OrgId(Uuid::new_v5(&NAMESPACE, name.as_bytes()))
+}
+
+pub const HOME: &str = "Harbor Case Management";
+const PROVIDERS: [(&str, &str, i32); 7] = [
+    ("Bayview Withdrawal Management", "detox", 20),
+    ("Harborlight Residential", "residential", 30),
+    ("Cedar House Residential", "residential", 16),
+    ("Riverside Partial Hospital", "php", 25),
+    ("Northside IOP", "iop", 40),
+    ("Eastside Evening IOP", "iop", 24),
+    ("Community Outpatient Clinic", "outpatient", 200),
+];
+const PHARMACY: &str = "Main Street Pharmacy";
+
+struct Seeder<'a> {
+    engine: &'a Engine,
+    admin: Actor,
+}
+
+impl Seeder<'_> {
+    async fn run(&self, client: Option<ClientId>, command: Command) -> anyhow::Result<Outcome> {
+        let name = command.name();
+        self.engine
+            .execute(Request {
+                client,
+                actor: self.admin,
+                expected_version: None,
+                idempotency_key: None,
+                command,
+            })
+            .await
+            .with_context(|| format!("seeding: {name}"))
+    }
+
+    async fn client_at(
+        &self,
+        level: &str,
+        hours: f32,
+        bup_days: Option<i64>,
+    ) -> anyhow::Result<ClientId> {
+        let home = org_id(HOME);
+        let c = self
+            .run(
+                None,
+                Command::RegisterClient {
+                    home_org: home,
+                    birth_year: Some(1988),
+                },
+            )
+            .await?
+            .client;
+        let providers: Vec<OrgId> = PROVIDERS
+            .iter()
+            .map(|p| org_id(p.0))
+            .chain([org_id(PHARMACY)])
+            .collect();
+        self.run(
+            Some(c),
+            Command::RecordConsent {
+                recipients: providers,
+                purpose: "treatment and care coordination".into(),
+                information: "level of care, referrals, MAT plan, appointments".into(),
+                expiry: ConsentExpiry::EndOfTreatment,
+                signed_on: Utc::now().date_naive(),
+            },
+        )
+        .await?;
+        let provider = PROVIDERS
+            .iter()
+            .find(|p| p.1 == level)
+            .map(|p| org_id(p.0))
+            .expect("level");
+        self.run(
+            Some(c),
+            Command::Admit {
+                level: LevelId::new(level),
+                provider,
+                planned_hours_per_week: hours,
+                track: None,
+                overrides: vec![],
+            },
+        )
+        .await?;
+        if let Some(days) = bup_days {
+            self.run(
+                Some(c),
+                Command::RecordMatPlan {
+                    medication: Medication::Buprenorphine,
+                    supply_through: Some(Utc::now().date_naive() + Duration::days(days)),
+                    last_injection_on: None,
+                },
+            )
+            .await?;
+        }
+        Ok(c)
+    }
+
+    async fn refer(&self, c: ClientId, level: &str, providers: &[&str]) -> anyhow::Result<Outcome> {
+        self.run(
+            Some(c),
+            Command::SendReferral {
+                to_level: LevelId::new(level),
+                providers: providers.iter().map(|p| org_id(p)).collect(),
+            },
+        )
+        .await
+    }
+}
+
+pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
+    let admin = Actor {
+        org: org_id(HOME),
+        role: Role::Admin,
+    };
+    for name in [HOME, PHARMACY] {
+        engine.register_org(&admin, org_id(name), name).await?;
+    }
+    for (name, level, capacity) in PROVIDERS {
+        engine.register_org(&admin, org_id(name), name).await?;
+        engine
+            .set_capacity(&admin, org_id(name), &LevelId::new(level), capacity)
+            .await?;
+    }
+    let s = Seeder { engine, admin };
+    let today = Utc::now().date_naive();
+
+    // In detox, on buprenorphine, referred to two residential programs at once.
+    let a = s.client_at("detox", 40.0, Some(3)).await?;
+    s.refer(a, "residential", &[PROVIDERS[1].0, PROVIDERS[2].0])
+        .await?;
+
+    // In residential; PHP accepted the referral: a handoff is planned, waiting on a refill.
+    let b = s.client_at("residential", 30.0, Some(2)).await?;
+    let sent = s.refer(b, "php", &[PROVIDERS[3].0]).await?;
+    s.run(
+        Some(b),
+        Command::AcceptReferral {
+            referral: carepath_engine::ids::ReferralId(sent.events[0].id.0),
+        },
+    )
+    .await?;
+
+    // In PHP and IOP.
+    s.client_at("php", 25.0, None).await?;
+    let d = s.client_at("iop", 12.0, None).await?;
+    s.run(
+        Some(d),
+        Command::ScheduleAftercare {
+            provider: org_id(PROVIDERS[6].0),
+            kind: AftercareKind::Outpatient,
+            at: (today + Duration::days(10))
+                .and_hms_opt(15, 0, 0)
+                .expect("time")
+                .and_utc(),
+        },
+    )
+    .await?;
+
+    // Stepped down from IOP to outpatient through the whole gate set.
+    let e = s.client_at("iop", 10.0, None).await?;
+    let sent = s.refer(e, "outpatient", &[PROVIDERS[6].0]).await?;
+    s.run(
+        Some(e),
+        Command::AcceptReferral {
+            referral: carepath_engine::ids::ReferralId(sent.events[0].id.0),
+        },
+    )
+    .await?;
+    s.run(
+        Some(e),
+        Command::ScheduleAftercare {
+            provider: org_id(PROVIDERS[6].0),
+            kind: AftercareKind::Counseling,
+            at: (today + Duration::days(3))
+                .and_hms_opt(10, 0, 0)
+                .expect("time")
+                .and_utc(),
+        },
+    )
+    .await?;
+    s.run(
+        Some(e),
+        Command::Transition {
+            kind: TransitionKind::StepDown,
+            to_level: LevelId::new("outpatient"),
+            provider: None,
+            planned_hours_per_week: 2.0,
+            track: None,
+            overrides: vec![],
+        },
+    )
+    .await?;
+
+    // Discharged as planned, with a follow-up appointment; and one who left against advice.
+    let f = s.client_at("outpatient", 2.0, None).await?;
+    s.run(
+        Some(f),
+        Command::ScheduleAftercare {
+            provider: org_id(PROVIDERS[6].0),
+            kind: AftercareKind::PeerRecovery,
+            at: (today + Duration::days(5))
+                .and_hms_opt(17, 0, 0)
+                .expect("time")
+                .and_utc(),
+        },
+    )
+    .await?;
+    s.run(
+        Some(f),
+        Command::Discharge {
+            kind: DischargeKind::Planned,
+            provider: None,
+            overrides: vec![],
+        },
+    )
+    .await?;
+    let g = s.client_at("residential", 30.0, None).await?;
+    s.run(
+        Some(g),
+        Command::Discharge {
+            kind: DischargeKind::AgainstMedicalAdvice,
+            provider: None,
+            overrides: vec![],
+        },
+    )
+    .await?;
+
+    // Registered, waiting for a detox bed.
+    let h = s
+        .run(
+            None,
+            Command::RegisterClient {
+                home_org: org_id(HOME),
+                birth_year: Some(1995),
+            },
+        )
+        .await?
+        .client;
+
+    println!("demo network seeded:");
+    for row in engine.census().await? {
+        println!(
+            "  {:<32} {:<12} {:>3}/{:<3} occupied, {} pending referrals",
+            row.provider_name,
+            row.level.as_str(),
+            row.occupied,
+            row.capacity,
+            row.pending_referrals
+        );
+    }
+    println!(
+        "clients: {}",
+        [a, b, d, e, f, g, h].map(|c| c.to_string()).join(" ")
+    );
+    println!("home organization \"{HOME}\": {}", org_id(HOME));
+    Ok(())
+}

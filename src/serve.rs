@@ -1,0 +1,108 @@
+//! `carepath serve`: the HTTP server and the background loops.
+
+use crate::cli;
+use crate::config::Config;
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use carepath_engine::Engine;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let engine = cli::engine(&config).await?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    // Tests and scripts read this line to find a random port.
+    println!("carepath listening on http://{addr}");
+    tracing::info!(%addr, pathway = engine.pathway().id, "serving");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let sweeper = tokio::spawn(sweep_timers(
+        engine.clone(),
+        Duration::from_secs(config.timer_interval_secs.max(1)),
+        config.idempotency_days,
+        stop_rx.clone(),
+    ));
+
+    let app = router(engine.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server")?;
+    let _ = stop_tx.send(true);
+    let _ = sweeper.await;
+    Ok(())
+}
+
+pub fn router(engine: Engine) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(engine)
+}
+
+async fn readyz(State(engine): State<Engine>) -> (StatusCode, String) {
+    match engine.store().ping().await {
+        Ok(()) => (StatusCode::OK, "ready".into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not reachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database unreachable".into(),
+            )
+        }
+    }
+}
+
+/// Fire due timers every `every`; prune old idempotency records hourly.
+async fn sweep_timers(
+    engine: Engine,
+    every: Duration,
+    idempotency_days: i64,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticks: u64 = 0;
+    let prune_every = (3600 / every.as_secs().max(1)).max(1);
+    loop {
+        match engine.fire_due_timers(500).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(fired = n, "timers fired"),
+            Err(e) => tracing::warn!(error = %e, "timer sweep failed"),
+        }
+        if ticks % prune_every == 0
+            && let Err(e) = engine.prune_idempotency(idempotency_days).await
+        {
+            tracing::warn!(error = %e, "idempotency pruning failed");
+        }
+        ticks += 1;
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
