@@ -1,0 +1,68 @@
+//! The `carepath` binary, run as a newcomer would.
+
+use std::process::Command;
+
+fn carepath() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_carepath"))
+}
+
+fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn bundled_workflows_pass_the_check() {
+    let out = carepath()
+        .args(["workflows", "check"])
+        .arg(root().join("workflows/asam-continuum.toml"))
+        .arg(root().join("workflows/ma-bsas.toml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("asam-continuum.toml: ok"));
+    assert!(stdout.contains("Acute treatment services (ATS)"));
+}
+
+#[test]
+fn broken_fixtures_fail_naming_file_and_line() {
+    for (fixture, expected) in [
+        (
+            "unknown-gate.toml",
+            "unknown-gate.toml:27: transition #1 (step_down from iop): unknown gate \"bed_check\"",
+        ),
+        (
+            "duplicate-level.toml",
+            "duplicate-level.toml:14: level \"iop\": duplicate level",
+        ),
+        (
+            "unreachable-level.toml",
+            "unreachable-level.toml:13: level \"outpatient\": unreachable",
+        ),
+        (
+            "nowhere.toml",
+            "nowhere.toml:23: transition #1 (step_down from iop): transition to nowhere",
+        ),
+        (
+            "hours-contradict.toml",
+            "hours-contradict.toml:9: level \"iop\": weekly hours 20-30 h/week contradict ASAM 2.1",
+        ),
+    ] {
+        let path = root().join("tests/fixtures").join(fixture);
+        let out = carepath()
+            .args(["workflows", "check"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{fixture} passed");
+        assert!(
+            stderr.contains(expected),
+            "{fixture}: expected `{expected}` in:\n{stderr}"
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! Concurrent writers get a conflict, never a lost update.
+
+use crate::on_both_backends;
+use crate::support::*;
+use carepath_engine::domain::*;
+use carepath_engine::{Error, Request};
+use chrono::Duration;
+
+async fn same_version_exactly_one_wins(b: Backend) {
+    let w = World::new(b).await;
+    let c = w.client_at("iop", 12.0).await;
+    let before = w.state(c).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let engine = w.engine.clone();
+            let actor = w.cm;
+            let version = before.version;
+            tokio::spawn(async move {
+                engine
+                    .execute(Request {
+                        client: Some(c),
+                        actor,
+                        expected_version: Some(version),
+                        idempotency_key: None,
+                        command: Command::RecordAssessment {
+                            recommended_level: lvl("iop"),
+                            dimensions: [i % 5, 0, 0, 0, 0, 0],
+                            assessed_at: None,
+                        },
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut wins = 0;
+    let mut conflicts = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => wins += 1,
+            Err(Error::Conflict(_)) | Err(Error::Rejected(DecisionError::Conflict(_))) => {
+                conflicts += 1
+            }
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((wins, conflicts), (1, 7));
+    let after = w.state(c).await;
+    assert_eq!(after.version, before.version + 1);
+    assert_eq!(after.assessments.len(), before.assessments.len() + 1);
+    assert_eq!(w.events(c).await.len() as i64, before.last_seq + 1);
+}
+
+/// Without expected versions, racing writers either commit or get a conflict: every commit
+/// is in the state and the log, and nothing else is.
+async fn racing_writers_lose_nothing(b: Backend) {
+    let w = World::new(b).await;
+    let c = w.client_at("iop", 12.0).await;
+    let before = w.state(c).await;
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let engine = w.engine.clone();
+            let actor = w.coordinator();
+            let provider = w.outpatient;
+            let at = w.now() + Duration::days(1) + Duration::minutes(i);
+            tokio::spawn(async move {
+                engine
+                    .execute(Request {
+                        client: Some(c),
+                        actor,
+                        expected_version: None,
+                        idempotency_key: None,
+                        command: Command::ScheduleAftercare {
+                            provider,
+                            kind: AftercareKind::Outpatient,
+                            at,
+                        },
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut committed = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(out) => committed.push(out),
+            Err(Error::Conflict(_)) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(!committed.is_empty());
+    let after = w.state(c).await;
+    assert_eq!(after.version, before.version + committed.len() as i64);
+    assert_eq!(after.aftercare.len(), committed.len());
+    let events = w.events(c).await;
+    assert_eq!(
+        events.len() as i64,
+        before.last_seq + committed.len() as i64
+    );
+    for out in &committed {
+        assert!(events.iter().any(|e| e.id == out.events[0].id));
+    }
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=events.len() as i64).collect::<Vec<_>>());
+}
+
+async fn stale_expected_version_is_a_conflict(b: Backend) {
+    let w = World::new(b).await;
+    let c = w.client_at("iop", 12.0).await;
+    let v = w.state(c).await.version;
+    let e = w
+        .engine
+        .execute(Request {
+            client: Some(c),
+            actor: w.cm,
+            expected_version: Some(v - 1),
+            idempotency_key: None,
+            command: w.planned_discharge(),
+        })
+        .await;
+    assert!(
+        matches!(e, Err(Error::Rejected(DecisionError::Conflict(_)))),
+        "{e:?}"
+    );
+    assert_eq!(w.state(c).await.version, v);
+}
+
+on_both_backends!(
+    same_version_exactly_one_wins,
+    racing_writers_lose_nothing,
+    stale_expected_version_is_a_conflict
+);
