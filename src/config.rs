@@ -64,7 +64,7 @@ pub struct Overrides {
 
 impl Config {
     /// Load from `file` (if given; `carepath.toml` if present), the environment and flags.
-    pub fn load(file: Option<&PathBuf>, flags: &Overrides) -> Result<Self, figment::Error> {
+    pub fn load(file: Option<&PathBuf>, flags: &Overrides) -> Result<Self, Box<figment::Error>> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         match file {
             Some(path) => fig = fig.merge(Toml::file_exact(path)),
@@ -76,10 +76,12 @@ impl Config {
         )
         .merge(Serialized::globals(flags))
         .extract()
+        .map_err(Box::new)
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error
 mod tests {
     use super::*;
 
@@ -88,14 +90,14 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file("c.toml", "listen = \"0.0.0.0:1\"\ndb_max_connections = 3")?;
             jail.set_env("CAREPATH_LISTEN", "127.0.0.1:2");
-            let c = Config::load(Some(&"c.toml".into()), &Overrides::default())?;
+            let c = Config::load(Some(&"c.toml".into()), &Overrides::default()).map_err(|e| *e)?;
             assert_eq!(c.listen, "127.0.0.1:2");
             assert_eq!(c.db_max_connections, 3);
             let flags = Overrides {
                 listen: Some("127.0.0.1:3".into()),
                 ..Default::default()
             };
-            let c = Config::load(Some(&"c.toml".into()), &flags)?;
+            let c = Config::load(Some(&"c.toml".into()), &flags).map_err(|e| *e)?;
             assert_eq!(c.listen, "127.0.0.1:3");
             assert_eq!(c.database_url, Config::default().database_url);
             Ok(())

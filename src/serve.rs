@@ -74,7 +74,7 @@ async fn sweep_timers(
             Ok(n) => tracing::info!(fired = n, "timers fired"),
             Err(e) => tracing::warn!(error = %e, "timer sweep failed"),
         }
-        if ticks % prune_every == 0
+        if ticks.is_multiple_of(prune_every)
             && let Err(e) = engine.prune_idempotency(idempotency_days).await
         {
             tracing::warn!(error = %e, "idempotency pruning failed");
