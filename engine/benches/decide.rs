@@ -64,7 +64,7 @@ fn bench(c: &mut Criterion) {
     )
     .unwrap()
     .state;
-    let mut step = |s: &mut ClientState, actor, command| {
+    let step = |s: &mut ClientState, actor, command| {
         *s = decide(Some(s), &env(actor, command), &ctx)
             .expect("setup step")
             .state;
