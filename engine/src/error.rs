@@ -21,6 +21,8 @@ pub enum Error {
     NotFound(String),
     #[error("forbidden: {0}")]
     Forbidden(String),
+    #[error("missing, unknown or revoked API token")]
+    Unauthenticated,
     /// The database failed or answered nonsense. Details are logged, not shown.
     #[error("storage error")]
     Storage(#[source] StoreError),

@@ -9,9 +9,11 @@ pub mod clock;
 pub mod domain;
 mod engine;
 mod error;
+mod reads;
 pub mod ids;
 pub mod pathway;
 pub mod store;
 
 pub use engine::{Engine, EventRef, Outcome, Request};
 pub use error::Error;
+pub use reads::token_hash;

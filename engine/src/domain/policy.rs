@@ -78,3 +78,90 @@ fn has_overrides(command: &Command) -> bool {
         _ => false,
     }
 }
+
+/// How much of a client a reader may see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientView {
+    /// The record holder (case managers, supervisors, admins): everything.
+    Full,
+    /// A partner provider named in an active consent: the placement and its own referrals.
+    Partner,
+    /// An aftercare coordinator named in an active consent: what booking aftercare and MAT
+    /// refills needs (level, planned handoff, MAT plan and bookings, appointments).
+    Coordinator,
+}
+
+/// Whether `actor` may read `state`, and how much; for another organization, the consent
+/// under which the read is a disclosure.
+pub fn read_access(
+    actor: &Actor,
+    state: &ClientState,
+    now: DateTime<Utc>,
+) -> Result<(ClientView, Option<crate::ids::ConsentId>), DecisionError> {
+    match actor.role {
+        Role::Admin | Role::System => Ok((ClientView::Full, None)),
+        Role::CaseManager | Role::Supervisor if state.home_org == actor.org => {
+            Ok((ClientView::Full, None))
+        }
+        Role::CaseManager | Role::Supervisor => Err(DecisionError::Forbidden(
+            "the client belongs to another organization".into(),
+        )),
+        Role::Partner | Role::AftercareCoordinator => {
+            let view = if actor.role == Role::Partner {
+                ClientView::Partner
+            } else {
+                ClientView::Coordinator
+            };
+            if state.home_org == actor.org {
+                return Ok((view, None));
+            }
+            match state.active_consent_for(actor.org, now) {
+                Some(c) => Ok((view, Some(c.id))),
+                None => Err(DecisionError::ConsentRequired {
+                    orgs: vec![actor.org],
+                }),
+            }
+        }
+    }
+}
+
+/// Full access to a client's record: its event log, disclosures, readiness.
+pub fn require_full(actor: &Actor, state: &ClientState) -> Result<(), DecisionError> {
+    match actor.role {
+        Role::Admin | Role::System => Ok(()),
+        Role::CaseManager | Role::Supervisor if state.home_org == actor.org => Ok(()),
+        _ => Err(DecisionError::Forbidden(
+            "only the organization holding the record may read this".into(),
+        )),
+    }
+}
+
+/// Whether a subscriber may be sent an event. `shared_with`: the organizations an active
+/// consent named when the event was committed.
+pub fn may_see_event(
+    actor: &Actor,
+    event: &super::CareEvent,
+    home_org: crate::ids::OrgId,
+    shared_with: &[crate::ids::OrgId],
+) -> bool {
+    let t = event.event_type();
+    match actor.role {
+        Role::Admin => true,
+        Role::CaseManager | Role::Supervisor => home_org == actor.org,
+        Role::Partner => t.starts_with("referral.") && event.recipient_org == Some(actor.org),
+        Role::AftercareCoordinator => {
+            (home_org == actor.org || shared_with.contains(&actor.org))
+                && [
+                    "discharge.",
+                    "handoff.",
+                    "transition.",
+                    "followup.",
+                    "aftercare.",
+                    "mat.refill.",
+                ]
+                .iter()
+                .any(|p| t.starts_with(p))
+        }
+        Role::System => false,
+    }
+}

@@ -4,10 +4,12 @@
 //! check (a stale version writes nothing), the care events, one outbox row per event, the
 //! referral projection, timers, disclosures, occupancy, and the idempotency record.
 
+mod api;
 mod commit;
 pub mod entities;
 mod queries;
 
+pub use api::*;
 pub use commit::{Commit, IdempotencyRecord};
 pub use queries::*;
 

@@ -1,0 +1,269 @@
+//! The read side, with the same authorization rules as the write side: who may see which
+//! client and how much, and the disclosure record every read by another organization leaves.
+
+use crate::domain::{
+    self, Actor, ClientState, ClientView, DecisionError, Disclosure, GateReport, HandoffTarget,
+    Referral, ReferralStatus, Role,
+};
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::ids::*;
+use crate::pathway::LevelId;
+use crate::store::{ClientFilter, DisclosureRow};
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+
+/// Hash of a bearer token as stored.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Engine {
+    /// The actor behind a bearer token.
+    pub async fn authenticate(&self, token: &str) -> Result<Actor, Error> {
+        let holder = self
+            .store()
+            .token_holder(&token_hash(token))
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        let role = Role::parse(&holder.role).ok_or(Error::Unauthenticated)?;
+        Ok(Actor {
+            org: holder.org,
+            role,
+        })
+    }
+
+    /// Create a token for an organization and role; returns the token, which is not stored.
+    pub async fn create_token(
+        &self,
+        org: OrgId,
+        role: Role,
+        label: Option<&str>,
+    ) -> Result<String, Error> {
+        if role == Role::System {
+            return Err(Error::BadInput("no token acts as the engine".into()));
+        }
+        if !self.store().org_exists(org).await? {
+            return Err(Error::NotFound(format!("organization {org}")));
+        }
+        let token = format!(
+            "cp_{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        self.store()
+            .create_token(org, role.as_str(), &token_hash(&token), label, self.clock().now())
+            .await?;
+        Ok(token)
+    }
+
+    async fn load(&self, id: ClientId) -> Result<ClientState, Error> {
+        self.store()
+            .load_client(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("client {id}")))
+    }
+
+    /// Read one client as `actor` may; a read by another organization is a disclosure.
+    pub async fn read_client(
+        &self,
+        actor: &Actor,
+        id: ClientId,
+    ) -> Result<(ClientState, ClientView), Error> {
+        let state = self.load(id).await?;
+        let (view, consent) = domain::read_access(actor, &state, self.clock().now())?;
+        self.disclose_read(actor, &state, consent, view).await?;
+        Ok((state, view))
+    }
+
+    async fn disclose_read(
+        &self,
+        actor: &Actor,
+        state: &ClientState,
+        consent: Option<ConsentId>,
+        view: ClientView,
+    ) -> Result<(), Error> {
+        if view == ClientView::Full || actor.org == state.home_org {
+            return Ok(());
+        }
+        let what = match view {
+            ClientView::Partner => "client record read by a partner provider",
+            _ => "client record read by an aftercare coordinator",
+        };
+        self.store()
+            .record_disclosure(
+                state.id,
+                &Disclosure {
+                    recipient: actor.org,
+                    consent,
+                    what: what.into(),
+                    event: EventId(uuid::Uuid::nil()),
+                    at: self.clock().now(),
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A page of clients `actor` may see: case managers their organization's, partners those
+    /// placed with them under an active consent (each read is a disclosure).
+    pub async fn list_clients(
+        &self,
+        actor: &Actor,
+        level: Option<LevelId>,
+        provider: Option<OrgId>,
+        after: Option<ClientId>,
+        limit: u64,
+    ) -> Result<Vec<(ClientState, ClientView)>, Error> {
+        let mut filter = ClientFilter {
+            level,
+            provider,
+            home_org: None,
+        };
+        match actor.role {
+            Role::Admin => {}
+            Role::CaseManager | Role::Supervisor => filter.home_org = Some(actor.org),
+            Role::Partner => {
+                if provider.is_some_and(|p| p != actor.org) {
+                    return Err(Error::Forbidden(
+                        "a partner lists only the clients placed with it".into(),
+                    ));
+                }
+                filter.provider = Some(actor.org);
+            }
+            Role::AftercareCoordinator | Role::System => {
+                return Err(Error::Forbidden(
+                    "an aftercare coordinator follows events, not client lists".into(),
+                ));
+            }
+        }
+        let now = self.clock().now();
+        let mut out = Vec::new();
+        for state in self.store().clients_page(&filter, after, limit).await? {
+            match domain::read_access(actor, &state, now) {
+                Ok((view, consent)) => {
+                    self.disclose_read(actor, &state, consent, view).await?;
+                    out.push((state, view));
+                }
+                // Without consent the client is left out of the page.
+                Err(DecisionError::ConsentRequired { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// One referral: for the organization holding the record, or the provider it is
+    /// addressed to. Anyone else is told it does not exist.
+    pub async fn read_referral(
+        &self,
+        actor: &Actor,
+        id: ReferralId,
+    ) -> Result<(Referral, ClientId), Error> {
+        let not_found = || Error::NotFound(format!("referral {id}"));
+        let row = self.store().referral_row(id).await?.ok_or_else(not_found)?;
+        let allowed = match actor.role {
+            Role::Admin => true,
+            Role::Partner => row.provider == actor.org,
+            Role::CaseManager | Role::Supervisor => true,
+            _ => false,
+        };
+        if !allowed {
+            return Err(not_found());
+        }
+        let state = self.load(row.client).await?;
+        if matches!(actor.role, Role::CaseManager | Role::Supervisor) && state.home_org != actor.org
+        {
+            return Err(not_found());
+        }
+        let referral = state.referral(id).cloned().ok_or_else(not_found)?;
+        Ok((referral, row.client))
+    }
+
+    /// A provider's referrals: a partner's own inbox, or any provider's for an admin.
+    pub async fn inbox(
+        &self,
+        actor: &Actor,
+        provider: Option<OrgId>,
+        status: Option<ReferralStatus>,
+        after: Option<ReferralId>,
+        limit: u64,
+    ) -> Result<Vec<(Referral, ClientId)>, Error> {
+        let provider = match actor.role {
+            Role::Partner if provider.is_none_or(|p| p == actor.org) => actor.org,
+            Role::Admin => provider.ok_or_else(|| {
+                Error::BadInput("an admin names the provider whose inbox to read".into())
+            })?,
+            _ => {
+                return Err(Error::Forbidden(
+                    "the inbox is the receiving provider's".into(),
+                ));
+            }
+        };
+        let rows = self.store().inbox(provider, status, after, limit).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(state) = self.store().load_client(row.client).await?
+                && let Some(r) = state.referral(row.id)
+            {
+                out.push((r.clone(), row.client));
+            }
+        }
+        Ok(out)
+    }
+
+    /// A client's care events after `after_seq`, for the organization holding the record.
+    pub async fn read_events(
+        &self,
+        actor: &Actor,
+        client: ClientId,
+        after_seq: i64,
+        limit: u64,
+    ) -> Result<Vec<domain::CareEvent>, Error> {
+        let state = self.load(client).await?;
+        domain::require_full(actor, &state)?;
+        Ok(self.store().events(client, after_seq, limit).await?)
+    }
+
+    /// The Part 2 accounting of disclosures, for the organization holding the record.
+    pub async fn read_disclosures(
+        &self,
+        actor: &Actor,
+        client: ClientId,
+    ) -> Result<Vec<DisclosureRow>, Error> {
+        let state = self.load(client).await?;
+        domain::require_full(actor, &state)?;
+        Ok(self.store().disclosures(client).await?)
+    }
+
+    /// Each gate a move needs, met or not, with why. For the record holder, or a
+    /// coordinator named in a consent.
+    pub async fn read_readiness(
+        &self,
+        actor: &Actor,
+        client: ClientId,
+        target: &HandoffTarget,
+        on: Option<NaiveDate>,
+    ) -> Result<Vec<GateReport>, Error> {
+        let state = self.load(client).await?;
+        let now = self.clock().now();
+        let (view, consent) = domain::read_access(actor, &state, now)?;
+        if view == ClientView::Partner {
+            return Err(Error::Forbidden(
+                "readiness is for case managers and aftercare coordinators".into(),
+            ));
+        }
+        self.disclose_read(actor, &state, consent, view).await?;
+        let on = on.unwrap_or(now.date_naive());
+        Ok(domain::gates::readiness(
+            &state,
+            self.pathway(),
+            target,
+            on,
+            now,
+        )?)
+    }
+}

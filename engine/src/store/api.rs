@@ -1,0 +1,224 @@
+//! Reads the API serves (pages with keyset cursors), disclosures, and API tokens.
+
+use super::entities::*;
+use super::{Store, StoreError};
+use crate::domain::{ClientState, Disclosure, ReferralStatus};
+use crate::ids::*;
+use crate::pathway::LevelId;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+/// Which clients a page lists.
+#[derive(Clone, Debug, Default)]
+pub struct ClientFilter {
+    pub level: Option<LevelId>,
+    pub provider: Option<OrgId>,
+    pub home_org: Option<OrgId>,
+}
+
+/// A referral row: the inbox's view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReferralRow {
+    pub id: ReferralId,
+    pub client: ClientId,
+    pub provider: OrgId,
+    pub to_level: LevelId,
+    pub status: String,
+}
+
+/// A disclosure as recorded (42 CFR 2.24 accounting).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DisclosureRow {
+    pub recipient: OrgId,
+    pub consent: Option<ConsentId>,
+    pub event: Option<EventId>,
+    pub what: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A stored token's holder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenHolder {
+    pub org: OrgId,
+    pub role: String,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+impl Store {
+    /// Up to `limit` clients after `after` (by id), filtered.
+    pub async fn clients_page(
+        &self,
+        filter: &ClientFilter,
+        after: Option<ClientId>,
+        limit: u64,
+    ) -> Result<Vec<ClientState>, StoreError> {
+        let mut q = client::Entity::find();
+        if let Some(level) = &filter.level {
+            q = q.filter(client::Column::Level.eq(level.as_str()));
+        }
+        if let Some(p) = filter.provider {
+            q = q.filter(client::Column::ProviderId.eq(p.0));
+        }
+        if let Some(h) = filter.home_org {
+            q = q.filter(client::Column::HomeOrg.eq(h.0));
+        }
+        if let Some(a) = after {
+            q = q.filter(client::Column::Id.gt(a.0));
+        }
+        q.order_by_asc(client::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| serde_json::from_value(row.state).map_err(corrupt))
+            .collect()
+    }
+
+    pub async fn referral_row(&self, id: ReferralId) -> Result<Option<ReferralRow>, StoreError> {
+        Ok(referral::Entity::find_by_id(id.0)
+            .one(&self.db)
+            .await?
+            .map(row_to_referral))
+    }
+
+    /// A provider's referrals, optionally of one status, after `after` (by id).
+    pub async fn inbox(
+        &self,
+        provider: OrgId,
+        status: Option<ReferralStatus>,
+        after: Option<ReferralId>,
+        limit: u64,
+    ) -> Result<Vec<ReferralRow>, StoreError> {
+        let mut q = referral::Entity::find().filter(referral::Column::ProviderId.eq(provider.0));
+        if let Some(s) = status {
+            q = q.filter(referral::Column::Status.eq(s.as_str()));
+        }
+        if let Some(a) = after {
+            q = q.filter(referral::Column::Id.gt(a.0));
+        }
+        Ok(q.order_by_asc(referral::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(row_to_referral)
+            .collect())
+    }
+
+    pub async fn disclosures(&self, client: ClientId) -> Result<Vec<DisclosureRow>, StoreError> {
+        Ok(disclosure::Entity::find()
+            .filter(disclosure::Column::ClientId.eq(client.0))
+            .order_by_asc(disclosure::Column::DisclosedAt)
+            .order_by_asc(disclosure::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|d| DisclosureRow {
+                recipient: OrgId(d.recipient_org),
+                consent: d.consent_id.map(ConsentId),
+                event: d.event_id.map(EventId),
+                what: d.what,
+                at: d.disclosed_at,
+            })
+            .collect())
+    }
+
+    /// Record a disclosure made by reading (an API read by another organization).
+    pub async fn record_disclosure(
+        &self,
+        client: ClientId,
+        d: &Disclosure,
+    ) -> Result<(), StoreError> {
+        disclosure::Entity::insert(disclosure::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            client_id: Set(client.0),
+            recipient_org: Set(d.recipient.0),
+            consent_id: Set(d.consent.map(|c| c.0)),
+            event_id: Set(None),
+            what: Set(d.what.clone()),
+            disclosed_at: Set(d.at),
+        })
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn org_names(
+        &self,
+        ids: &[OrgId],
+    ) -> Result<std::collections::HashMap<OrgId, String>, StoreError> {
+        Ok(organization::Entity::find()
+            .filter(organization::Column::Id.is_in(ids.iter().map(|o| o.0)))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|o| (OrgId(o.id), o.name))
+            .collect())
+    }
+
+    pub async fn create_token(
+        &self,
+        org: OrgId,
+        role: &str,
+        token_hash: &str,
+        label: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Uuid, StoreError> {
+        let id = Uuid::now_v7();
+        api_token::Entity::insert(api_token::ActiveModel {
+            id: Set(id),
+            org_id: Set(org.0),
+            role: Set(role.to_owned()),
+            token_hash: Set(token_hash.to_owned()),
+            label: Set(label.map(str::to_owned)),
+            created_at: Set(now),
+            revoked_at: Set(None),
+        })
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn token_holder(&self, token_hash: &str) -> Result<Option<TokenHolder>, StoreError> {
+        Ok(api_token::Entity::find()
+            .filter(
+                Condition::all()
+                    .add(api_token::Column::TokenHash.eq(token_hash))
+                    .add(api_token::Column::RevokedAt.is_null()),
+            )
+            .one(&self.db)
+            .await?
+            .map(|t| TokenHolder {
+                org: OrgId(t.org_id),
+                role: t.role,
+            }))
+    }
+
+    pub async fn revoke_token(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(api_token::Entity::update_many()
+            .col_expr(api_token::Column::RevokedAt, Expr::value(Some(now)))
+            .filter(api_token::Column::Id.eq(id))
+            .filter(api_token::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?
+            .rows_affected
+            == 1)
+    }
+}
+
+fn row_to_referral(r: referral::Model) -> ReferralRow {
+    ReferralRow {
+        id: ReferralId(r.id),
+        client: ClientId(r.client_id),
+        provider: OrgId(r.provider_id),
+        to_level: LevelId(r.to_level),
+        status: r.status,
+    }
+}
