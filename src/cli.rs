@@ -4,6 +4,9 @@ use crate::config::{Config, Overrides};
 use crate::{seed, serve, telemetry};
 use anyhow::Context as _;
 use carepath_engine::Engine;
+use carepath_engine::domain::{Actor, Role};
+use carepath_engine::ids::OrgId;
+use carepath_engine::pathway::LevelId;
 use carepath_engine::clock::SystemClock;
 use carepath_engine::pathway::{self, Pathway};
 use carepath_engine::store::Store;
@@ -42,6 +45,45 @@ enum Cmd {
     },
     /// Create a small demo network: providers at each level, clients mid-journey.
     SeedDemo,
+    /// API tokens.
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCmd,
+    },
+    /// Organizations.
+    Orgs {
+        #[command(subcommand)]
+        command: OrgsCmd,
+    },
+    /// Print the GraphQL schema (SDL), as committed in graphql/schema.graphql.
+    GraphqlSchema,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokensCmd {
+    /// Create a bearer token for an organization and role; it is printed once, stored hashed.
+    Create {
+        /// Organization id.
+        #[arg(long)]
+        org: uuid::Uuid,
+        /// admin, case_manager, partner, aftercare_coordinator or supervisor.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgsCmd {
+    /// Register an organization; prints its id.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Levels it offers, as LEVEL=CAPACITY (repeatable), e.g. --offers iop=40.
+        #[arg(long)]
+        offers: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +102,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     {
         return Ok(check_workflows(files));
     }
+    if let Cmd::GraphqlSchema = &cli.command {
+        print!("{}", carepath_graphql::sdl());
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = Config::load(cli.config.as_ref(), &cli.overrides).context("configuration")?;
     telemetry::init(&config.log_format);
     match cli.command {
@@ -75,7 +121,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let engine = engine(&config).await?;
             seed::demo(&engine).await?;
         }
-        Cmd::Workflows { .. } => unreachable!("handled above"),
+        Cmd::Tokens {
+            command: TokensCmd::Create { org, role, label },
+        } => {
+            let role = Role::parse(&role).with_context(|| {
+                format!("unknown role {role:?}: admin, case_manager, partner, aftercare_coordinator, supervisor")
+            })?;
+            let engine = engine(&config).await?;
+            let token = engine.create_token(OrgId(org), role, label.as_deref()).await?;
+            println!("{token}");
+        }
+        Cmd::Orgs {
+            command: OrgsCmd::Create { name, offers },
+        } => {
+            let engine = engine(&config).await?;
+            let admin = Actor { org: OrgId(uuid::Uuid::nil()), role: Role::Admin };
+            let id = OrgId::new();
+            engine.register_org(&admin, id, &name).await?;
+            for offer in offers {
+                let (level, capacity) = offer
+                    .split_once('=')
+                    .with_context(|| format!("--offers takes LEVEL=CAPACITY, got {offer:?}"))?;
+                let capacity: i32 = capacity.parse().with_context(|| format!("capacity in {offer:?}"))?;
+                engine.set_capacity(&admin, id, &LevelId::new(level), capacity).await?;
+            }
+            println!("{id}");
+        }
+        Cmd::Workflows { .. } | Cmd::GraphqlSchema => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,10 +3,6 @@
 use crate::cli;
 use crate::config::Config;
 use anyhow::Context as _;
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
 use carepath_engine::Engine;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -29,7 +25,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
 
-    let app = router(engine.clone());
+    let app = carepath_graphql::router(engine.clone(), carepath_graphql::metrics_handle(), Vec::new())
+        .layer(tower_http::trace::TraceLayer::new_for_http());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -37,26 +34,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = sweeper.await;
     Ok(())
-}
-
-pub fn router(engine: Engine) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .with_state(engine)
-}
-
-async fn readyz(State(engine): State<Engine>) -> (StatusCode, String) {
-    match engine.store().ping().await {
-        Ok(()) => (StatusCode::OK, "ready".into()),
-        Err(e) => {
-            tracing::warn!(error = %e, "database not reachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "database unreachable".into(),
-            )
-        }
-    }
 }
 
 /// Fire due timers every `every`; prune old idempotency records hourly.

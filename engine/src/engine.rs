@@ -13,7 +13,16 @@ use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
+
+/// A committed event as live subscribers receive it, with what deciding who may see it needs.
+#[derive(Clone, Debug)]
+pub struct Published {
+    pub event: domain::CareEvent,
+    pub home_org: OrgId,
+    /// Organizations an active consent named when the event was committed.
+    pub shared_with: Vec<OrgId>,
+}
 
 /// A command as a caller sends it.
 #[derive(Clone, Debug)]
@@ -59,6 +68,7 @@ struct Inner {
     pathway: Arc<Pathway>,
     clock: Arc<dyn Clock>,
     committed: Notify,
+    live: broadcast::Sender<Arc<Published>>,
 }
 
 impl Engine {
@@ -69,6 +79,7 @@ impl Engine {
                 pathway,
                 clock,
                 committed: Notify::new(),
+                live: broadcast::channel(4096).0,
             }),
         }
     }
@@ -88,6 +99,13 @@ impl Engine {
     /// Woken after every commit (the relay's in-process signal).
     pub fn committed(&self) -> &Notify {
         &self.inner.committed
+    }
+
+    /// Committed events, live, for subscriptions in this process. A slow subscriber that
+    /// falls more than 4096 events behind is told it lagged; the log and the outbox are the
+    /// durable record.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
+        self.inner.live.subscribe()
     }
 
     /// Run one command.
@@ -175,6 +193,24 @@ impl Engine {
             Err(e) => return Err(e.into()),
         }
         self.inner.committed.notify_waiters();
+        if self.inner.live.receiver_count() > 0 {
+            let s = &decision.state;
+            let mut shared_with: Vec<OrgId> = s
+                .consents
+                .iter()
+                .filter(|c| s.consent_active(c, now))
+                .flat_map(|c| c.recipients.iter().copied())
+                .collect();
+            shared_with.sort();
+            shared_with.dedup();
+            for event in &decision.events {
+                let _ = self.inner.live.send(Arc::new(Published {
+                    event: event.clone(),
+                    home_org: s.home_org,
+                    shared_with: shared_with.clone(),
+                }));
+            }
+        }
         tracing::info!(
             client = %client,
             command = env.command.name(),

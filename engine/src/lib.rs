@@ -14,6 +14,6 @@ pub mod ids;
 pub mod pathway;
 pub mod store;
 
-pub use engine::{Engine, EventRef, Outcome, Request};
+pub use engine::{Engine, EventRef, Outcome, Published, Request};
 pub use error::Error;
 pub use reads::token_hash;

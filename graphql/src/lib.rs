@@ -1,1 +1,56 @@
-pub fn _placeholder() {}
+//! Carepath's GraphQL API: a thin layer over engine commands and queries. No rule lives
+//! here: authorization, validation of the domain and every decision are the engine's.
+//! **Architecture invariant:** this is the only crate that knows async-graphql.
+
+mod context;
+pub mod error;
+pub mod http;
+mod loaders;
+mod mutation;
+mod query;
+mod subscription;
+mod types;
+
+use async_graphql::Schema;
+use carepath_engine::Engine;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+pub use http::{ReadyCheck, router};
+pub use mutation::Mutation;
+pub use query::Query;
+pub use subscription::Subscription;
+
+pub type CarepathSchema = Schema<Query, Mutation, Subscription>;
+
+/// Deepest query accepted.
+pub const MAX_DEPTH: usize = 12;
+/// Most complex query accepted.
+pub const MAX_COMPLEXITY: usize = 2_000;
+
+/// The schema, with its limits.
+pub fn schema(engine: Engine) -> CarepathSchema {
+    Schema::build(Query, Mutation, Subscription)
+        .data(engine)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(32)
+        .finish()
+}
+
+/// The schema's SDL, as committed in `graphql/schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(Query, Mutation, Subscription).finish().sdl()
+}
+
+/// The process's Prometheus recorder (installed once).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .install_recorder()
+                .expect("a Prometheus recorder")
+        })
+        .clone()
+}

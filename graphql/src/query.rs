@@ -1,0 +1,217 @@
+//! Queries: reads through the engine, which decides who sees what.
+
+use crate::context::{actor, engine};
+use crate::error::{OrGraphql, bad_input};
+use crate::types::*;
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, Object, Result};
+use carepath_engine::domain::{self as d, HandoffTarget};
+use carepath_engine::ids::*;
+use carepath_engine::pathway::LevelId;
+use chrono::NaiveDate;
+use uuid::Uuid;
+
+pub const DEFAULT_PAGE: i32 = 20;
+pub const MAX_PAGE: i32 = 100;
+
+pub fn page_size(first: Option<i32>) -> Result<u64> {
+    match first.unwrap_or(DEFAULT_PAGE) {
+        n @ 1..=MAX_PAGE => Ok(n as u64),
+        n => Err(bad_input(format!("first must be between 1 and {MAX_PAGE}, got {n}"))),
+    }
+}
+
+fn uuid_cursor(after: Option<String>) -> Result<Option<Uuid>> {
+    after
+        .map(|a| Uuid::parse_str(&a).map_err(|_| bad_input("after is not a cursor from this connection")))
+        .transpose()
+}
+
+fn level_arg(ctx: &Context<'_>, level: Option<String>) -> Result<Option<LevelId>> {
+    match level {
+        None => Ok(None),
+        Some(l) if engine(ctx).pathway().level_by_str(&l).is_some() => Ok(Some(LevelId::new(l))),
+        Some(l) => Err(bad_input(format!("unknown level \"{l}\""))),
+    }
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The care pathway the engine runs: levels, moves, gates.
+    async fn pathway(&self, ctx: &Context<'_>) -> Result<Pathway> {
+        actor(ctx)?;
+        Ok(engine(ctx).pathway().into())
+    }
+
+    async fn client(&self, ctx: &Context<'_>, id: Uuid) -> Result<Client> {
+        let (s, view) = engine(ctx).read_client(actor(ctx)?, ClientId(id)).await.gql()?;
+        Ok(Client { s, view })
+    }
+
+    /// Clients the caller may see, by id (keyset cursors).
+    async fn clients(
+        &self,
+        ctx: &Context<'_>,
+        level: Option<String>,
+        provider_id: Option<Uuid>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Client, EmptyFields, EmptyFields>> {
+        let limit = page_size(first)?;
+        let level = level_arg(ctx, level)?;
+        let after = uuid_cursor(after)?;
+        let mut rows = engine(ctx)
+            .list_clients(actor(ctx)?, level, provider_id.map(OrgId), after.map(ClientId), limit + 1)
+            .await
+            .gql()?;
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let mut c = Connection::new(after.is_some(), more);
+        c.edges.extend(rows.into_iter().map(|(s, view)| Edge::new(s.id.to_string(), Client { s, view })));
+        Ok(c)
+    }
+
+    /// Per level and provider: active clients, capacity, open slots, pending referrals.
+    async fn census(&self, ctx: &Context<'_>) -> Result<Vec<CensusRow>> {
+        actor(ctx)?;
+        Ok(engine(ctx)
+            .census()
+            .await
+            .gql()?
+            .into_iter()
+            .map(|r| CensusRow {
+                level: r.level.to_string(),
+                provider: Organization(r.provider),
+                capacity: r.capacity,
+                active_clients: r.occupied,
+                open_slots: r.open_slots(),
+                pending_referrals: r.pending_referrals,
+            })
+            .collect())
+    }
+
+    async fn referral(&self, ctx: &Context<'_>, id: Uuid) -> Result<Referral> {
+        let (r, client) = engine(ctx).read_referral(actor(ctx)?, ReferralId(id)).await.gql()?;
+        Ok(Referral { r, client })
+    }
+
+    /// A partner provider's referrals (an admin names the provider).
+    async fn referral_inbox(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<ReferralStatus>,
+        provider_id: Option<Uuid>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Referral, EmptyFields, EmptyFields>> {
+        let limit = page_size(first)?;
+        let after = uuid_cursor(after)?;
+        let mut rows = engine(ctx)
+            .inbox(actor(ctx)?, provider_id.map(OrgId), status.map(Into::into), after.map(ReferralId), limit + 1)
+            .await
+            .gql()?;
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let mut c = Connection::new(after.is_some(), more);
+        c.edges.extend(rows.into_iter().map(|(r, client)| Edge::new(r.id.to_string(), Referral { r, client })));
+        Ok(c)
+    }
+
+    /// Each gate the move needs, met or unmet, with why. Without `toLevel`: a discharge of
+    /// `dischargeKind` (planned by default).
+    async fn discharge_readiness(
+        &self,
+        ctx: &Context<'_>,
+        client_id: Uuid,
+        to_level: Option<String>,
+        discharge_kind: Option<DischargeKind>,
+        provider_id: Option<Uuid>,
+        on: Option<NaiveDate>,
+    ) -> Result<Readiness> {
+        let eng = engine(ctx);
+        let a = actor(ctx)?;
+        let target = match to_level {
+            Some(level) => {
+                let level = level_arg(ctx, Some(level))?.expect("given");
+                let (state, _) = eng.read_client(a, ClientId(client_id)).await.gql()?;
+                let kind = eng
+                    .pathway()
+                    .transitions
+                    .iter()
+                    .find(|t| t.from.as_ref() == state.level() && t.to.contains(&level))
+                    .map(|t| t.kind)
+                    .ok_or_else(|| {
+                        crate::error::to_graphql(carepath_engine::Error::Rejected(d::DecisionError::InvalidTransition {
+                            from: state.level().map_or_else(|| state.status.as_str().to_owned(), |l| l.to_string()),
+                            attempted: format!("a move to {level}"),
+                            allowed: eng.pathway().allowed_from(state.level()),
+                        }))
+                    })?;
+                HandoffTarget::Transition { kind, to_level: level, provider: provider_id.map(OrgId) }
+            }
+            None => HandoffTarget::Discharge {
+                kind: discharge_kind.map_or(carepath_engine::pathway::DischargeKind::Planned, Into::into),
+                provider: provider_id.map(OrgId),
+            },
+        };
+        let gates = eng.read_readiness(a, ClientId(client_id), &target, on).await.gql()?;
+        let target_move = match &target {
+            HandoffTarget::Transition { kind, to_level, .. } => {
+                (&carepath_engine::pathway::AllowedMove::Transition { kind: *kind, to: to_level.clone() }).into()
+            }
+            HandoffTarget::Discharge { kind, .. } => (&carepath_engine::pathway::AllowedMove::Discharge { kind: *kind }).into(),
+        };
+        Ok(Readiness {
+            client_id,
+            target: target_move,
+            ready: gates.iter().all(|g| g.met),
+            gates: gates
+                .into_iter()
+                .map(|g| GateStatus { gate: g.gate.into(), met: g.met, why: g.why })
+                .collect(),
+        })
+    }
+
+    /// A client's event log, in order (cursor: the sequence number).
+    async fn care_events(
+        &self,
+        ctx: &Context<'_>,
+        client_id: Uuid,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, CareEvent, EmptyFields, EmptyFields>> {
+        let limit = page_size(first)?;
+        let after_seq = match after {
+            None => 0,
+            Some(a) => a.parse::<i64>().map_err(|_| bad_input("after is not a cursor from this connection"))?,
+        };
+        let mut rows = engine(ctx)
+            .read_events(actor(ctx)?, ClientId(client_id), after_seq, limit + 1)
+            .await
+            .gql()?;
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let mut c = Connection::new(after_seq > 0, more);
+        c.edges.extend(rows.into_iter().map(|e| Edge::new(e.seq.to_string(), CareEvent(e))));
+        Ok(c)
+    }
+
+    /// The 42 CFR Part 2 accounting: what went to whom, when, under which consent.
+    async fn disclosures(&self, ctx: &Context<'_>, client_id: Uuid) -> Result<Vec<DisclosureRecord>> {
+        Ok(engine(ctx)
+            .read_disclosures(actor(ctx)?, ClientId(client_id))
+            .await
+            .gql()?
+            .into_iter()
+            .map(|d| DisclosureRecord {
+                recipient: Organization(d.recipient),
+                consent_id: d.consent.map(|c| c.0),
+                event_id: d.event.map(|e| e.0).filter(|e| !e.is_nil()),
+                what: d.what,
+                at: d.at,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,611 @@
+//! GraphQL output types and enums: views over engine data, nothing decided here.
+
+use crate::context::{actor, engine};
+use crate::error::{FORBIDDEN, coded};
+use crate::loaders::OrgName;
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Enum, Json, Object, Result, SimpleObject};
+use carepath_engine::domain::{self as d, ClientView};
+use carepath_engine::ids::*;
+use carepath_engine::pathway;
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+macro_rules! remote_enum {
+    ($(#[$doc:meta])* $name:ident = $remote:literal { $($variant:ident),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+        #[graphql(remote = $remote)]
+        pub enum $name { $($variant),* }
+    };
+}
+
+remote_enum!(
+    /// A gate a move can require.
+    Gate = "carepath_engine::pathway::Gate" { AcceptedReferral, Consent, AftercareAppointment, MatContinuity, Reassessment }
+);
+remote_enum!(
+    /// A move between levels while in care.
+    TransitionKind = "carepath_engine::pathway::TransitionKind" { StepDown, StepUp, Lateral, Readmission }
+);
+remote_enum!(
+    DischargeKind = "carepath_engine::pathway::DischargeKind" { Planned, AgainstMedicalAdvice, Administrative, TransferOut }
+);
+remote_enum!(
+    ReferralStatus = "carepath_engine::domain::ReferralStatus" { Pending, Accepted, Declined, Withdrawn, Expired, Completed }
+);
+remote_enum!(
+    /// Why a provider declined (105 CMR 164.070 denial log).
+    DeclineCode = "carepath_engine::domain::DeclineCode" { NoCapacity, ClinicalCriteriaNotMet, InsuranceNotAccepted, ClientDeclined, MedicalNeedsExceedProgram, Other }
+);
+remote_enum!(
+    WithdrawReason = "carepath_engine::domain::WithdrawReason" { CaseManager, AnotherProviderAccepted, ConsentRevoked, ClientDischarged, ClientMoved }
+);
+remote_enum!(
+    Medication = "carepath_engine::domain::Medication" { Buprenorphine, Methadone, NaltrexoneOral, NaltrexoneXr }
+);
+remote_enum!(
+    MatBookingKind = "carepath_engine::domain::MatBookingKind" { Refill, PrescriberVisit, OtpDosing, Injection }
+);
+remote_enum!(
+    AftercareKind = "carepath_engine::domain::AftercareKind" { Outpatient, Prescriber, Counseling, PeerRecovery, PrimaryCare }
+);
+remote_enum!(
+    ClientStatus = "carepath_engine::domain::ClientStatus" { Registered, Active, Discharged }
+);
+
+/// The level of care a move leads to, when it is a transition; a discharge otherwise.
+#[derive(SimpleObject, Clone)]
+pub struct Move {
+    /// `ADMISSION`, a transition kind, or `DISCHARGE`.
+    pub category: String,
+    pub transition_kind: Option<TransitionKind>,
+    pub discharge_kind: Option<DischargeKind>,
+    pub to_level: Option<String>,
+}
+
+impl From<&pathway::AllowedMove> for Move {
+    fn from(m: &pathway::AllowedMove) -> Self {
+        match m {
+            pathway::AllowedMove::Admission { to } => Move {
+                category: "ADMISSION".into(),
+                transition_kind: None,
+                discharge_kind: None,
+                to_level: Some(to.to_string()),
+            },
+            pathway::AllowedMove::Transition { kind, to } => Move {
+                category: "TRANSITION".into(),
+                transition_kind: Some((*kind).into()),
+                discharge_kind: None,
+                to_level: Some(to.to_string()),
+            },
+            pathway::AllowedMove::Discharge { kind } => Move {
+                category: "DISCHARGE".into(),
+                transition_kind: None,
+                discharge_kind: Some((*kind).into()),
+                to_level: None,
+            },
+        }
+    }
+}
+
+/// An organization: a provider, a program, a pharmacy, an OTP.
+#[derive(Clone)]
+pub struct Organization(pub OrgId);
+
+#[Object]
+impl Organization {
+    async fn id(&self) -> Uuid {
+        self.0.0
+    }
+    async fn name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let loader = ctx.data_unchecked::<DataLoader<OrgName>>();
+        Ok(loader.load_one(self.0).await?)
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct HoursBand {
+    pub min: f32,
+    pub max: f32,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct Level {
+    pub id: String,
+    pub name: String,
+    pub asam3: Vec<String>,
+    pub asam4: Vec<String>,
+    pub weekly_hours: HoursBand,
+    pub review_interval_days: u32,
+    pub aliases: Vec<String>,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct TransitionRule {
+    pub kind: TransitionKind,
+    /// `null` for a readmission (from a discharged client).
+    pub from: Option<String>,
+    pub to: Vec<String>,
+    pub gates: Vec<Gate>,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct DischargeRule {
+    pub kind: DischargeKind,
+    pub from: Vec<String>,
+    pub gates: Vec<Gate>,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct Pathway {
+    pub id: String,
+    pub name: String,
+    pub version: u32,
+    pub levels: Vec<Level>,
+    pub admission_levels: Vec<String>,
+    pub transitions: Vec<TransitionRule>,
+    pub discharges: Vec<DischargeRule>,
+    pub referral_answer_hours: u32,
+    pub aftercare_window_days: u32,
+    pub reassessment_max_age_days: u32,
+}
+
+impl From<&pathway::Pathway> for Pathway {
+    fn from(p: &pathway::Pathway) -> Self {
+        let gates = |g: &[pathway::Gate]| g.iter().map(|g| (*g).into()).collect();
+        Pathway {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            version: p.version,
+            levels: p
+                .levels
+                .iter()
+                .map(|l| Level {
+                    id: l.id.to_string(),
+                    name: l.name.clone(),
+                    asam3: l.asam3.clone(),
+                    asam4: l.asam4.clone(),
+                    weekly_hours: HoursBand { min: l.weekly_hours.min, max: l.weekly_hours.max },
+                    review_interval_days: l.review_interval_days,
+                    aliases: l.aliases.clone(),
+                })
+                .collect(),
+            admission_levels: p.admission_levels.iter().map(ToString::to_string).collect(),
+            transitions: p
+                .transitions
+                .iter()
+                .map(|t| TransitionRule {
+                    kind: t.kind.into(),
+                    from: t.from.as_ref().map(ToString::to_string),
+                    to: t.to.iter().map(ToString::to_string).collect(),
+                    gates: gates(&t.gates),
+                })
+                .collect(),
+            discharges: p
+                .discharges
+                .iter()
+                .map(|d| DischargeRule { kind: d.kind.into(), from: d.from.iter().map(ToString::to_string).collect(), gates: gates(&d.gates) })
+                .collect(),
+            referral_answer_hours: p.settings.referral_answer_hours,
+            aftercare_window_days: p.settings.aftercare_window_days,
+            reassessment_max_age_days: p.settings.reassessment_max_age_days,
+        }
+    }
+}
+
+/// A referral to one provider.
+#[derive(Clone)]
+pub struct Referral {
+    pub r: d::Referral,
+    pub client: ClientId,
+}
+
+#[Object]
+impl Referral {
+    async fn id(&self) -> Uuid {
+        self.r.id.0
+    }
+    /// Referrals sent together to several providers share a group; the first acceptance wins.
+    async fn group_id(&self) -> Uuid {
+        self.r.group.0
+    }
+    async fn client_id(&self) -> Uuid {
+        self.client.0
+    }
+    async fn provider(&self) -> Organization {
+        Organization(self.r.provider)
+    }
+    async fn to_level(&self) -> &str {
+        self.r.to_level.as_str()
+    }
+    async fn status(&self) -> ReferralStatus {
+        self.r.status.into()
+    }
+    async fn sent_at(&self) -> DateTime<Utc> {
+        self.r.sent_at
+    }
+    async fn answer_by(&self) -> DateTime<Utc> {
+        self.r.answer_by
+    }
+    async fn answered_at(&self) -> Option<DateTime<Utc>> {
+        self.r.answered_at
+    }
+    async fn decline_reason(&self) -> Option<DeclineCode> {
+        self.r.decline.as_ref().map(|d| d.code.into())
+    }
+    async fn decline_note(&self) -> Option<&str> {
+        self.r.decline.as_ref().and_then(|d| d.note.as_deref())
+    }
+    async fn withdraw_reason(&self) -> Option<WithdrawReason> {
+        self.r.withdraw_reason.map(Into::into)
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct Episode {
+    pub id: Uuid,
+    pub number: u32,
+    pub admitted_at: DateTime<Utc>,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct Placement {
+    pub level: String,
+    pub provider: Organization,
+    pub planned_hours_per_week: f32,
+    pub track: Option<String>,
+    pub since: DateTime<Utc>,
+}
+
+/// A 42 CFR Part 2 consent.
+#[derive(SimpleObject, Clone)]
+pub struct Consent {
+    pub id: Uuid,
+    pub recipients: Vec<Organization>,
+    pub purpose: String,
+    pub information: String,
+    /// `null` with `expiresAtEndOfTreatment` or no expiry.
+    pub expires_on: Option<NaiveDate>,
+    pub expires_at_end_of_treatment: bool,
+    pub signed_on: NaiveDate,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub active: bool,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct Assessment {
+    pub id: Uuid,
+    pub recommended_level: String,
+    pub dimensions: Vec<u8>,
+    pub assessed_at: DateTime<Utc>,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct MatPlan {
+    pub medication: Medication,
+    pub supply_through: Option<NaiveDate>,
+    pub last_injection_on: Option<NaiveDate>,
+    /// The last day without a gap if nothing more is booked.
+    pub covered_through: Option<NaiveDate>,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct MatBooking {
+    pub id: Uuid,
+    pub provider: Organization,
+    pub kind: MatBookingKind,
+    pub on: NaiveDate,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct AftercareAppointment {
+    pub id: Uuid,
+    pub provider: Organization,
+    pub kind: AftercareKind,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct PlannedHandoff {
+    pub target: Move,
+    pub provider: Option<Organization>,
+    pub on: NaiveDate,
+    pub ready: bool,
+}
+
+/// A client, as much of it as the reader may see: case managers all of it; a partner the
+/// placement and its own referrals; an aftercare coordinator what booking needs. A field
+/// outside the reader's view is an error with code FORBIDDEN.
+#[derive(Clone)]
+pub struct Client {
+    pub s: d::ClientState,
+    pub view: ClientView,
+}
+
+impl Client {
+    fn need(&self, views: &[ClientView]) -> Result<()> {
+        if views.contains(&self.view) {
+            Ok(())
+        } else {
+            Err(coded(FORBIDDEN, "outside what this role may see of a client (minimum necessary)"))
+        }
+    }
+}
+
+fn target_move(t: &d::HandoffTarget) -> Move {
+    match t {
+        d::HandoffTarget::Transition { kind, to_level, .. } => {
+            (&pathway::AllowedMove::Transition { kind: *kind, to: to_level.clone() }).into()
+        }
+        d::HandoffTarget::Discharge { kind, .. } => (&pathway::AllowedMove::Discharge { kind: *kind }).into(),
+    }
+}
+
+#[Object]
+impl Client {
+    /// The pseudonymous id: the only client identifier that leaves Carepath.
+    async fn id(&self) -> Uuid {
+        self.s.id.0
+    }
+    /// Bumped by every accepted command; pass it as `expectedVersion` to avoid lost updates.
+    async fn version(&self) -> i64 {
+        self.s.version
+    }
+    async fn status(&self) -> ClientStatus {
+        self.s.status.into()
+    }
+    async fn level(&self) -> Option<&str> {
+        self.s.level().map(|l| l.as_str())
+    }
+    async fn placement(&self) -> Option<Placement> {
+        self.s.placement.as_ref().map(|p| Placement {
+            level: p.level.to_string(),
+            provider: Organization(p.provider),
+            planned_hours_per_week: p.planned_hours_per_week,
+            track: p.track.clone(),
+            since: p.since,
+        })
+    }
+    async fn home_organization(&self) -> Organization {
+        Organization(self.s.home_org)
+    }
+    async fn birth_year(&self) -> Result<Option<i32>> {
+        self.need(&[ClientView::Full])?;
+        Ok(self.s.birth_year)
+    }
+    async fn episode(&self) -> Option<Episode> {
+        self.s.episode.as_ref().map(|e| Episode { id: e.id.0, number: e.number, admitted_at: e.admitted_at })
+    }
+    async fn consents(&self, ctx: &Context<'_>) -> Result<Vec<Consent>> {
+        self.need(&[ClientView::Full])?;
+        let now = engine(ctx).clock().now();
+        Ok(self
+            .s
+            .consents
+            .iter()
+            .map(|c| Consent {
+                id: c.id.0,
+                recipients: c.recipients.iter().map(|o| Organization(*o)).collect(),
+                purpose: c.purpose.clone(),
+                information: c.information.clone(),
+                expires_on: match c.expiry {
+                    d::ConsentExpiry::On(day) => Some(day),
+                    _ => None,
+                },
+                expires_at_end_of_treatment: c.expiry == d::ConsentExpiry::EndOfTreatment,
+                signed_on: c.signed_on,
+                revoked_at: c.revoked_at,
+                active: self.s.consent_active(c, now),
+            })
+            .collect())
+    }
+    /// All referrals for the record holder; a partner sees only those addressed to it.
+    async fn referrals(&self, ctx: &Context<'_>) -> Result<Vec<Referral>> {
+        self.need(&[ClientView::Full, ClientView::Partner])?;
+        let me = actor(ctx)?.org;
+        Ok(self
+            .s
+            .referrals
+            .iter()
+            .filter(|r| self.view == ClientView::Full || r.provider == me)
+            .map(|r| Referral { r: r.clone(), client: self.s.id })
+            .collect())
+    }
+    async fn assessments(&self) -> Result<Vec<Assessment>> {
+        self.need(&[ClientView::Full])?;
+        Ok(self
+            .s
+            .assessments
+            .iter()
+            .map(|a| Assessment {
+                id: a.id.0,
+                recommended_level: a.recommended_level.to_string(),
+                dimensions: a.dimensions.to_vec(),
+                assessed_at: a.assessed_at,
+            })
+            .collect())
+    }
+    async fn mat_plan(&self, ctx: &Context<'_>) -> Result<Option<MatPlan>> {
+        self.need(&[ClientView::Full, ClientView::Coordinator])?;
+        let pathway = engine(ctx).pathway();
+        Ok(self.s.mat_plan.as_ref().map(|p| MatPlan {
+            medication: p.medication.into(),
+            supply_through: p.supply_through,
+            last_injection_on: p.last_injection_on,
+            covered_through: d::gates::mat_covered_through(&self.s, pathway),
+        }))
+    }
+    async fn mat_bookings(&self) -> Result<Vec<MatBooking>> {
+        self.need(&[ClientView::Full, ClientView::Coordinator])?;
+        Ok(self
+            .s
+            .mat_bookings
+            .iter()
+            .map(|b| MatBooking { id: b.id.0, provider: Organization(b.provider), kind: b.kind.into(), on: b.on })
+            .collect())
+    }
+    async fn aftercare(&self) -> Result<Vec<AftercareAppointment>> {
+        self.need(&[ClientView::Full, ClientView::Coordinator])?;
+        Ok(self
+            .s
+            .aftercare
+            .iter()
+            .map(|a| AftercareAppointment { id: a.id.0, provider: Organization(a.provider), kind: a.kind.into(), at: a.at })
+            .collect())
+    }
+    async fn handoff(&self) -> Result<Option<PlannedHandoff>> {
+        self.need(&[ClientView::Full, ClientView::Coordinator])?;
+        Ok(self.s.handoff.as_ref().map(|h| PlannedHandoff {
+            target: target_move(&h.target),
+            provider: h.target.provider().map(Organization),
+            on: h.on,
+            ready: h.ready,
+        }))
+    }
+    /// What the pathway allows from where the client is.
+    async fn allowed_moves(&self, ctx: &Context<'_>) -> Result<Vec<Move>> {
+        self.need(&[ClientView::Full])?;
+        let p = engine(ctx).pathway();
+        let moves = match self.s.status {
+            d::ClientStatus::Registered => {
+                p.admission_levels.iter().map(|l| pathway::AllowedMove::Admission { to: l.clone() }).collect()
+            }
+            d::ClientStatus::Discharged => p.allowed_from(None),
+            d::ClientStatus::Active => p.allowed_from(self.s.level()),
+        };
+        Ok(moves.iter().map(Move::from).collect())
+    }
+}
+
+/// A care event, minimum necessary: ids, levels, dates and codes.
+#[derive(Clone)]
+pub struct CareEvent(pub d::CareEvent);
+
+#[Object]
+impl CareEvent {
+    /// Also the CloudEvents `id` of the published message.
+    async fn id(&self) -> Uuid {
+        self.0.id.0
+    }
+    async fn client_id(&self) -> Uuid {
+        self.0.client.0
+    }
+    /// Per client: 1, 2, 3… with no gap.
+    async fn seq(&self) -> i64 {
+        self.0.seq
+    }
+    /// E.g. `discharge.completed`.
+    #[graphql(name = "type")]
+    async fn event_type(&self) -> &'static str {
+        self.0.event_type()
+    }
+    async fn level(&self) -> Option<&str> {
+        self.0.level.as_ref().map(|l| l.as_str())
+    }
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+    async fn data(&self) -> Json<serde_json::Value> {
+        Json(serde_json::to_value(&self.0.data).unwrap_or_default())
+    }
+}
+
+/// Capacity and occupancy of one provider at one level.
+#[derive(SimpleObject, Clone)]
+pub struct CensusRow {
+    pub level: String,
+    pub provider: Organization,
+    pub capacity: i32,
+    pub active_clients: i32,
+    pub open_slots: i32,
+    pub pending_referrals: i64,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct GateStatus {
+    pub gate: Gate,
+    pub met: bool,
+    pub why: String,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct Readiness {
+    pub client_id: Uuid,
+    pub target: Move,
+    pub ready: bool,
+    pub gates: Vec<GateStatus>,
+}
+
+/// One disclosure (42 CFR 2.24 accounting): what went to whom, when, under which consent.
+#[derive(SimpleObject, Clone)]
+pub struct DisclosureRecord {
+    pub recipient: Organization,
+    pub consent_id: Option<Uuid>,
+    pub event_id: Option<Uuid>,
+    pub what: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct EventRef {
+    pub id: Uuid,
+    pub seq: i64,
+    #[graphql(name = "type")]
+    pub event_type: String,
+}
+
+/// What an accepted mutation did.
+#[derive(Clone)]
+pub struct MutationResult {
+    pub outcome: carepath_engine::Outcome,
+}
+
+#[Object]
+impl MutationResult {
+    async fn client_id(&self) -> Uuid {
+        self.outcome.client.0
+    }
+    /// The client's version after the mutation.
+    async fn version(&self) -> i64 {
+        self.outcome.version
+    }
+    /// True when this answers an earlier request with the same idempotency key.
+    async fn replayed(&self) -> bool {
+        self.outcome.replayed
+    }
+    async fn events(&self) -> Vec<EventRef> {
+        self.outcome
+            .events
+            .iter()
+            .map(|e| EventRef { id: e.id.0, seq: e.seq, event_type: e.event_type.clone() })
+            .collect()
+    }
+    /// Ids of what the mutation created (the referral of each `referral.sent`, the consent
+    /// of `consent.recorded`, the booking of `aftercare.scheduled`…): the event's id.
+    async fn created_ids(&self) -> Vec<Uuid> {
+        self.outcome
+            .events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.event_type.as_str(),
+                    "referral.sent"
+                        | "consent.recorded"
+                        | "assessment.recorded"
+                        | "aftercare.scheduled"
+                        | "mat.refill.scheduled"
+                )
+            })
+            .map(|e| e.id.0)
+            .collect()
+    }
+    /// The client as the caller may see it now (null when the caller may not read it).
+    async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>> {
+        let a = actor(ctx)?;
+        match engine(ctx).read_client(a, self.outcome.client).await {
+            Ok((s, view)) => Ok(Some(Client { s, view })),
+            Err(_) => Ok(None),
+        }
+    }
+}
