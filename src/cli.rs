@@ -4,10 +4,10 @@ use crate::config::{Config, Overrides};
 use crate::{seed, serve, telemetry};
 use anyhow::Context as _;
 use carepath_engine::Engine;
+use carepath_engine::clock::SystemClock;
 use carepath_engine::domain::{Actor, Role};
 use carepath_engine::ids::OrgId;
 use carepath_engine::pathway::LevelId;
-use carepath_engine::clock::SystemClock;
 use carepath_engine::pathway::{self, Pathway};
 use carepath_engine::store::Store;
 use carepath_migrations::{Migrator, MigratorTrait};
@@ -128,22 +128,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 format!("unknown role {role:?}: admin, case_manager, partner, aftercare_coordinator, supervisor")
             })?;
             let engine = engine(&config).await?;
-            let token = engine.create_token(OrgId(org), role, label.as_deref()).await?;
+            let token = engine
+                .create_token(OrgId(org), role, label.as_deref())
+                .await?;
             println!("{token}");
         }
         Cmd::Orgs {
             command: OrgsCmd::Create { name, offers },
         } => {
             let engine = engine(&config).await?;
-            let admin = Actor { org: OrgId(uuid::Uuid::nil()), role: Role::Admin };
+            let admin = Actor {
+                org: OrgId(uuid::Uuid::nil()),
+                role: Role::Admin,
+            };
             let id = OrgId::new();
             engine.register_org(&admin, id, &name).await?;
             for offer in offers {
                 let (level, capacity) = offer
                     .split_once('=')
                     .with_context(|| format!("--offers takes LEVEL=CAPACITY, got {offer:?}"))?;
-                let capacity: i32 = capacity.parse().with_context(|| format!("capacity in {offer:?}"))?;
-                engine.set_capacity(&admin, id, &LevelId::new(level), capacity).await?;
+                let capacity: i32 = capacity
+                    .parse()
+                    .with_context(|| format!("capacity in {offer:?}"))?;
+                engine
+                    .set_capacity(&admin, id, &LevelId::new(level), capacity)
+                    .await?;
             }
             println!("{id}");
         }

@@ -71,8 +71,11 @@ impl Config {
             None => fig = fig.merge(Toml::file("carepath.toml")),
         }
         fig.merge(
-            Env::prefixed("CAREPATH_")
-                .filter(|k| k.as_str() != "log" && !k.as_str().starts_with("test_")),
+            // CAREPATH_LOG is the log filter, CAREPATH_CONFIG the file; CAREPATH_TEST_* the tests'.
+            Env::prefixed("CAREPATH_").filter(|k| {
+                let k = k.as_str().to_ascii_lowercase();
+                k != "log" && k != "config" && !k.starts_with("test_")
+            }),
         )
         .merge(Serialized::globals(flags))
         .extract()
@@ -90,6 +93,8 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file("c.toml", "listen = \"0.0.0.0:1\"\ndb_max_connections = 3")?;
             jail.set_env("CAREPATH_LISTEN", "127.0.0.1:2");
+            jail.set_env("CAREPATH_LOG", "debug");
+            jail.set_env("CAREPATH_TEST_POSTGRES_URL", "postgres://x");
             let c = Config::load(Some(&"c.toml".into()), &Overrides::default()).map_err(|e| *e)?;
             assert_eq!(c.listen, "127.0.0.1:2");
             assert_eq!(c.db_max_connections, 3);

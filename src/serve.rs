@@ -25,8 +25,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
 
-    let app = carepath_graphql::router(engine.clone(), carepath_graphql::metrics_handle(), Vec::new())
-        .layer(tower_http::trace::TraceLayer::new_for_http());
+    let app = carepath_graphql::router(
+        engine.clone(),
+        carepath_graphql::metrics_handle(),
+        Vec::new(),
+    )
+    .layer(tower_http::trace::TraceLayer::new_for_http());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -9,9 +9,9 @@ pub mod clock;
 pub mod domain;
 mod engine;
 mod error;
-mod reads;
 pub mod ids;
 pub mod pathway;
+mod reads;
 pub mod store;
 
 pub use engine::{Engine, EventRef, Outcome, Published, Request};

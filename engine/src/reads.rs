@@ -55,7 +55,13 @@ impl Engine {
             uuid::Uuid::new_v4().simple()
         );
         self.store()
-            .create_token(org, role.as_str(), &token_hash(&token), label, self.clock().now())
+            .create_token(
+                org,
+                role.as_str(),
+                &token_hash(&token),
+                label,
+                self.clock().now(),
+            )
             .await?;
         Ok(token)
     }

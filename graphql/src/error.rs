@@ -42,10 +42,16 @@ pub fn to_graphql(e: Error) -> async_graphql::Error {
     match e {
         Error::Rejected(d) => match d {
             DecisionError::BadInput(m) => bad_input(m),
-            DecisionError::NotFound { what, id } => coded(NOT_FOUND, format!("{what} {id} not found")),
+            DecisionError::NotFound { what, id } => {
+                coded(NOT_FOUND, format!("{what} {id} not found"))
+            }
             DecisionError::Forbidden(m) => coded(FORBIDDEN, m),
             DecisionError::Conflict(m) => coded(CONFLICT, m),
-            ref err @ DecisionError::InvalidTransition { ref from, ref allowed, .. } => {
+            ref err @ DecisionError::InvalidTransition {
+                ref from,
+                ref allowed,
+                ..
+            } => {
                 let allowed_v = json(allowed);
                 let from = from.clone();
                 async_graphql::Error::new(err.to_string()).extend_with(|_, ext| {

@@ -8,11 +8,11 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use async_graphql::{Data, ErrorExtensions};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
-use axum::extract::{DefaultBodyLimit, State, WebSocketUpgrade};
+use axum::Router;
+use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use carepath_engine::Engine;
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -44,7 +44,9 @@ pub fn router(engine: Engine, metrics: PrometheusHandle, ready_checks: Vec<Ready
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_BODY_BYTES,
+        ))
         .with_state(state)
 }
 
@@ -84,9 +86,13 @@ async fn graphql(State(s): State<AppState>, headers: HeaderMap, req: GraphQLRequ
     // Parse and validation errors (bad syntax, wrong types, unknown enum values, limits)
     // carry no code of their own: they are bad input.
     for e in &mut resp.errors {
-        let has_code = e.extensions.as_ref().is_some_and(|x| x.get("code").is_some());
+        let has_code = e
+            .extensions
+            .as_ref()
+            .is_some_and(|x| x.get("code").is_some());
         if !has_code {
-            let with_code = async_graphql::Error::new(e.message.clone()).extend_with(|_, x| x.set("code", error::BAD_INPUT));
+            let with_code = async_graphql::Error::new(e.message.clone())
+                .extend_with(|_, x| x.set("code", error::BAD_INPUT));
             e.extensions = with_code.extensions;
         }
     }
@@ -102,7 +108,11 @@ async fn graphiql() -> impl IntoResponse {
     )
 }
 
-async fn ws(State(s): State<AppState>, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
+async fn ws(
+    State(s): State<AppState>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let engine = s.engine.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
@@ -115,7 +125,12 @@ async fn ws(State(s): State<AppState>, protocol: GraphQLProtocol, upgrade: WebSo
                         .or_else(|| payload.get("Authorization"))
                         .and_then(|v| v.as_str())
                         .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_owned())
-                        .or_else(|| payload.get("token").and_then(|v| v.as_str()).map(str::to_owned));
+                        .or_else(|| {
+                            payload
+                                .get("token")
+                                .and_then(|v| v.as_str())
+                                .map(str::to_owned)
+                        });
                     let who = caller(&engine, token.as_deref())
                         .await
                         .map_err(|_| async_graphql::Error::new("storage unavailable"))?;
@@ -134,7 +149,10 @@ async fn ws(State(s): State<AppState>, protocol: GraphQLProtocol, upgrade: WebSo
 async fn readyz(State(s): State<AppState>) -> (StatusCode, String) {
     if let Err(e) = s.engine.store().ping().await {
         tracing::warn!(error = %e, "database not reachable");
-        return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable".into());
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unreachable".into(),
+        );
     }
     let problems: Vec<String> = s.ready_checks.iter().filter_map(|c| c()).collect();
     if problems.is_empty() {

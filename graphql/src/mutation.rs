@@ -5,13 +5,12 @@ use crate::context::{actor, engine};
 use crate::error::{OrGraphql, bad_input};
 use crate::types::*;
 use async_graphql::{Context, Enum, InputObject, Object, Result};
+use carepath_engine::Request;
 use carepath_engine::domain::{self as d, Command};
 use carepath_engine::ids::*;
 use carepath_engine::pathway::LevelId;
-use carepath_engine::Request;
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
-
 
 const KEY: usize = 200;
 
@@ -25,7 +24,10 @@ pub struct GateOverrideInput {
 fn overrides(o: Option<Vec<GateOverrideInput>>) -> Vec<d::GateOverride> {
     o.unwrap_or_default()
         .into_iter()
-        .map(|o| d::GateOverride { gate: o.gate.into(), reason: o.reason })
+        .map(|o| d::GateOverride {
+            gate: o.gate.into(),
+            reason: o.reason,
+        })
         .collect()
 }
 
@@ -192,23 +194,40 @@ async fn run(
     if let Some(k) = &idempotency_key
         && (k.is_empty() || k.len() > KEY)
     {
-        return Err(bad_input(format!("idempotencyKey has 1 to {KEY} characters")));
+        return Err(bad_input(format!(
+            "idempotencyKey has 1 to {KEY} characters"
+        )));
     }
     let name = command.name();
     let started = std::time::Instant::now();
     let result = engine(ctx)
-        .execute(Request { client, actor: *actor(ctx)?, expected_version, idempotency_key, command })
+        .execute(Request {
+            client,
+            actor: *actor(ctx)?,
+            expected_version,
+            idempotency_key,
+            command,
+        })
         .await;
     let outcome = if result.is_ok() { "ok" } else { "rejected" };
-    metrics::counter!("carepath_commands_total", "command" => name, "outcome" => outcome).increment(1);
-    metrics::histogram!("carepath_command_seconds", "command" => name).record(started.elapsed().as_secs_f64());
-    Ok(MutationResult { outcome: result.gql()? })
+    metrics::counter!("carepath_commands_total", "command" => name, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("carepath_command_seconds", "command" => name)
+        .record(started.elapsed().as_secs_f64());
+    Ok(MutationResult {
+        outcome: result.gql()?,
+    })
 }
 
 async fn client_of_referral(ctx: &Context<'_>, id: Uuid) -> Result<ClientId> {
-    let row = engine(ctx).store().referral_row(ReferralId(id)).await.map_err(|e| crate::error::to_graphql(e.into()))?;
-    row.map(|r| r.client)
-        .ok_or_else(|| crate::error::coded(crate::error::NOT_FOUND, format!("referral {id} not found")))
+    let row = engine(ctx)
+        .store()
+        .referral_row(ReferralId(id))
+        .await
+        .map_err(|e| crate::error::to_graphql(e.into()))?;
+    row.map(|r| r.client).ok_or_else(|| {
+        crate::error::coded(crate::error::NOT_FOUND, format!("referral {id} not found"))
+    })
 }
 
 pub struct Mutation;
@@ -222,7 +241,17 @@ impl Mutation {
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
         let home_org = input.home_org_id.map(OrgId).unwrap_or(actor(ctx)?.org);
-        run(ctx, None, None, idempotency_key, Command::RegisterClient { home_org, birth_year: input.birth_year }).await
+        run(
+            ctx,
+            None,
+            None,
+            idempotency_key,
+            Command::RegisterClient {
+                home_org,
+                birth_year: input.birth_year,
+            },
+        )
+        .await
     }
 
     /// Admit a registered client, or readmit a discharged one.
@@ -240,7 +269,14 @@ impl Mutation {
             track: input.track,
             overrides: overrides(input.overrides),
         };
-        run(ctx, Some(ClientId(input.client_id)), expected_version, idempotency_key, command).await
+        run(
+            ctx,
+            Some(ClientId(input.client_id)),
+            expected_version,
+            idempotency_key,
+            command,
+        )
+        .await
     }
 
     async fn record_consent(
@@ -252,7 +288,9 @@ impl Mutation {
     ) -> Result<MutationResult> {
         let expiry = match (input.expiry, input.expires_on) {
             (ConsentExpiryKind::OnDate, Some(day)) => d::ConsentExpiry::On(day),
-            (ConsentExpiryKind::OnDate, None) => return Err(bad_input("expiry ON_DATE needs expiresOn")),
+            (ConsentExpiryKind::OnDate, None) => {
+                return Err(bad_input("expiry ON_DATE needs expiresOn"));
+            }
             (_, Some(_)) => return Err(bad_input("expiresOn goes with expiry ON_DATE only")),
             (ConsentExpiryKind::EndOfTreatment, None) => d::ConsentExpiry::EndOfTreatment,
             (ConsentExpiryKind::Never, None) => d::ConsentExpiry::Never,
@@ -264,7 +302,14 @@ impl Mutation {
             expiry,
             signed_on: input.signed_on,
         };
-        run(ctx, Some(ClientId(input.client_id)), expected_version, idempotency_key, command).await
+        run(
+            ctx,
+            Some(ClientId(input.client_id)),
+            expected_version,
+            idempotency_key,
+            command,
+        )
+        .await
     }
 
     /// Revocation stops further disclosure: open referrals it covered are withdrawn.
@@ -276,8 +321,16 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        run(ctx, Some(ClientId(client_id)), expected_version, idempotency_key, Command::RevokeConsent { consent: ConsentId(consent_id) })
-            .await
+        run(
+            ctx,
+            Some(ClientId(client_id)),
+            expected_version,
+            idempotency_key,
+            Command::RevokeConsent {
+                consent: ConsentId(consent_id),
+            },
+        )
+        .await
     }
 
     /// Refer to one or more providers at once; the first to accept wins.
@@ -292,7 +345,14 @@ impl Mutation {
             to_level: level(ctx, input.to_level)?,
             providers: input.provider_ids.into_iter().map(OrgId).collect(),
         };
-        run(ctx, Some(ClientId(input.client_id)), expected_version, idempotency_key, command).await
+        run(
+            ctx,
+            Some(ClientId(input.client_id)),
+            expected_version,
+            idempotency_key,
+            command,
+        )
+        .await
     }
 
     async fn accept_referral(
@@ -303,7 +363,16 @@ impl Mutation {
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
         let client = client_of_referral(ctx, referral_id).await?;
-        run(ctx, Some(client), expected_version, idempotency_key, Command::AcceptReferral { referral: ReferralId(referral_id) }).await
+        run(
+            ctx,
+            Some(client),
+            expected_version,
+            idempotency_key,
+            Command::AcceptReferral {
+                referral: ReferralId(referral_id),
+            },
+        )
+        .await
     }
 
     async fn decline_referral(
@@ -316,9 +385,19 @@ impl Mutation {
         let client = client_of_referral(ctx, input.referral_id).await?;
         let command = Command::DeclineReferral {
             referral: ReferralId(input.referral_id),
-            reason: d::DeclineReason { code: input.reason.into(), note: input.note },
+            reason: d::DeclineReason {
+                code: input.reason.into(),
+                note: input.note,
+            },
         };
-        run(ctx, Some(client), expected_version, idempotency_key, command).await
+        run(
+            ctx,
+            Some(client),
+            expected_version,
+            idempotency_key,
+            command,
+        )
+        .await
     }
 
     async fn withdraw_referral(
@@ -329,7 +408,16 @@ impl Mutation {
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
         let client = client_of_referral(ctx, referral_id).await?;
-        run(ctx, Some(client), expected_version, idempotency_key, Command::WithdrawReferral { referral: ReferralId(referral_id) }).await
+        run(
+            ctx,
+            Some(client),
+            expected_version,
+            idempotency_key,
+            Command::WithdrawReferral {
+                referral: ReferralId(referral_id),
+            },
+        )
+        .await
     }
 
     async fn record_assessment(
@@ -339,13 +427,23 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let dims: [u8; 6] = input.dimensions.try_into().map_err(|_| bad_input("dimensions has six ratings"))?;
+        let dims: [u8; 6] = input
+            .dimensions
+            .try_into()
+            .map_err(|_| bad_input("dimensions has six ratings"))?;
         let command = Command::RecordAssessment {
             recommended_level: level(ctx, input.recommended_level)?,
             dimensions: dims,
             assessed_at: input.assessed_at,
         };
-        run(ctx, Some(ClientId(input.client_id)), expected_version, idempotency_key, command).await
+        run(
+            ctx,
+            Some(ClientId(input.client_id)),
+            expected_version,
+            idempotency_key,
+            command,
+        )
+        .await
     }
 
     async fn record_mat_plan(
@@ -360,7 +458,14 @@ impl Mutation {
             supply_through: input.supply_through,
             last_injection_on: input.last_injection_on,
         };
-        run(ctx, Some(ClientId(input.client_id)), expected_version, idempotency_key, command).await
+        run(
+            ctx,
+            Some(ClientId(input.client_id)),
+            expected_version,
+            idempotency_key,
+            command,
+        )
+        .await
     }
 
     async fn end_mat_plan(
@@ -370,7 +475,14 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        run(ctx, Some(ClientId(client_id)), expected_version, idempotency_key, Command::EndMatPlan).await
+        run(
+            ctx,
+            Some(ClientId(client_id)),
+            expected_version,
+            idempotency_key,
+            Command::EndMatPlan,
+        )
+        .await
     }
 
     async fn schedule_aftercare(
@@ -380,8 +492,19 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let command = Command::ScheduleAftercare { provider: OrgId(input.provider_id), kind: input.kind.into(), at: input.at };
-        run(ctx, Some(ClientId(input.client_id)), expected_version, idempotency_key, command).await
+        let command = Command::ScheduleAftercare {
+            provider: OrgId(input.provider_id),
+            kind: input.kind.into(),
+            at: input.at,
+        };
+        run(
+            ctx,
+            Some(ClientId(input.client_id)),
+            expected_version,
+            idempotency_key,
+            command,
+        )
+        .await
     }
 
     async fn schedule_mat_refill(
@@ -391,8 +514,19 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let command = Command::ScheduleMatRefill { provider: OrgId(input.provider_id), kind: input.kind.into(), on: input.on };
-        run(ctx, Some(ClientId(input.client_id)), expected_version, idempotency_key, command).await
+        let command = Command::ScheduleMatRefill {
+            provider: OrgId(input.provider_id),
+            kind: input.kind.into(),
+            on: input.on,
+        };
+        run(
+            ctx,
+            Some(ClientId(input.client_id)),
+            expected_version,
+            idempotency_key,
+            command,
+        )
+        .await
     }
 
     /// Announce a handoff ahead of time so coordinators can book what it needs.
@@ -405,12 +539,32 @@ impl Mutation {
     ) -> Result<MutationResult> {
         let provider = input.provider_id.map(OrgId);
         let target = match (input.transition_kind, input.to_level, input.discharge_kind) {
-            (Some(kind), Some(to), None) => d::HandoffTarget::Transition { kind: kind.into(), to_level: level(ctx, to)?, provider },
-            (None, None, Some(kind)) => d::HandoffTarget::Discharge { kind: kind.into(), provider },
-            _ => return Err(bad_input("give transitionKind with toLevel, or dischargeKind")),
+            (Some(kind), Some(to), None) => d::HandoffTarget::Transition {
+                kind: kind.into(),
+                to_level: level(ctx, to)?,
+                provider,
+            },
+            (None, None, Some(kind)) => d::HandoffTarget::Discharge {
+                kind: kind.into(),
+                provider,
+            },
+            _ => {
+                return Err(bad_input(
+                    "give transitionKind with toLevel, or dischargeKind",
+                ));
+            }
         };
-        run(ctx, Some(ClientId(input.client_id)), expected_version, idempotency_key, Command::PlanHandoff { target, on: input.on })
-            .await
+        run(
+            ctx,
+            Some(ClientId(input.client_id)),
+            expected_version,
+            idempotency_key,
+            Command::PlanHandoff {
+                target,
+                on: input.on,
+            },
+        )
+        .await
     }
 
     /// Step down, step up or a lateral move.
@@ -429,7 +583,14 @@ impl Mutation {
             track: input.track,
             overrides: overrides(input.overrides),
         };
-        run(ctx, Some(ClientId(input.client_id)), expected_version, idempotency_key, command).await
+        run(
+            ctx,
+            Some(ClientId(input.client_id)),
+            expected_version,
+            idempotency_key,
+            command,
+        )
+        .await
     }
 
     /// Planned (gated), against medical advice or administrative (never blocked, raises an
@@ -446,14 +607,28 @@ impl Mutation {
             provider: input.provider_id.map(OrgId),
             overrides: overrides(input.overrides),
         };
-        run(ctx, Some(ClientId(input.client_id)), expected_version, idempotency_key, command).await
+        run(
+            ctx,
+            Some(ClientId(input.client_id)),
+            expected_version,
+            idempotency_key,
+            command,
+        )
+        .await
     }
 
     /// A provider's capacity at a level (admins, or the provider itself).
     async fn set_capacity(&self, ctx: &Context<'_>, input: SetCapacityInput) -> Result<CensusRow> {
         let eng = engine(ctx);
         let level = level(ctx, input.level)?;
-        eng.set_capacity(actor(ctx)?, OrgId(input.provider_id), &level, input.capacity).await.gql()?;
+        eng.set_capacity(
+            actor(ctx)?,
+            OrgId(input.provider_id),
+            &level,
+            input.capacity,
+        )
+        .await
+        .gql()?;
         let row = eng
             .census()
             .await
@@ -478,8 +653,10 @@ impl Mutation {
         #[graphql(validator(min_length = 1, max_length = 200))] name: String,
     ) -> Result<Organization> {
         let id = OrgId::new();
-        engine(ctx).register_org(actor(ctx)?, id, &name).await.gql()?;
+        engine(ctx)
+            .register_org(actor(ctx)?, id, &name)
+            .await
+            .gql()?;
         Ok(Organization(id))
     }
 }
-

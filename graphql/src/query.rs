@@ -17,13 +17,17 @@ pub const MAX_PAGE: i32 = 100;
 pub fn page_size(first: Option<i32>) -> Result<u64> {
     match first.unwrap_or(DEFAULT_PAGE) {
         n @ 1..=MAX_PAGE => Ok(n as u64),
-        n => Err(bad_input(format!("first must be between 1 and {MAX_PAGE}, got {n}"))),
+        n => Err(bad_input(format!(
+            "first must be between 1 and {MAX_PAGE}, got {n}"
+        ))),
     }
 }
 
 fn uuid_cursor(after: Option<String>) -> Result<Option<Uuid>> {
     after
-        .map(|a| Uuid::parse_str(&a).map_err(|_| bad_input("after is not a cursor from this connection")))
+        .map(|a| {
+            Uuid::parse_str(&a).map_err(|_| bad_input("after is not a cursor from this connection"))
+        })
         .transpose()
 }
 
@@ -46,7 +50,10 @@ impl Query {
     }
 
     async fn client(&self, ctx: &Context<'_>, id: Uuid) -> Result<Client> {
-        let (s, view) = engine(ctx).read_client(actor(ctx)?, ClientId(id)).await.gql()?;
+        let (s, view) = engine(ctx)
+            .read_client(actor(ctx)?, ClientId(id))
+            .await
+            .gql()?;
         Ok(Client { s, view })
     }
 
@@ -63,13 +70,22 @@ impl Query {
         let level = level_arg(ctx, level)?;
         let after = uuid_cursor(after)?;
         let mut rows = engine(ctx)
-            .list_clients(actor(ctx)?, level, provider_id.map(OrgId), after.map(ClientId), limit + 1)
+            .list_clients(
+                actor(ctx)?,
+                level,
+                provider_id.map(OrgId),
+                after.map(ClientId),
+                limit + 1,
+            )
             .await
             .gql()?;
         let more = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
         let mut c = Connection::new(after.is_some(), more);
-        c.edges.extend(rows.into_iter().map(|(s, view)| Edge::new(s.id.to_string(), Client { s, view })));
+        c.edges.extend(
+            rows.into_iter()
+                .map(|(s, view)| Edge::new(s.id.to_string(), Client { s, view })),
+        );
         Ok(c)
     }
 
@@ -93,7 +109,10 @@ impl Query {
     }
 
     async fn referral(&self, ctx: &Context<'_>, id: Uuid) -> Result<Referral> {
-        let (r, client) = engine(ctx).read_referral(actor(ctx)?, ReferralId(id)).await.gql()?;
+        let (r, client) = engine(ctx)
+            .read_referral(actor(ctx)?, ReferralId(id))
+            .await
+            .gql()?;
         Ok(Referral { r, client })
     }
 
@@ -109,13 +128,22 @@ impl Query {
         let limit = page_size(first)?;
         let after = uuid_cursor(after)?;
         let mut rows = engine(ctx)
-            .inbox(actor(ctx)?, provider_id.map(OrgId), status.map(Into::into), after.map(ReferralId), limit + 1)
+            .inbox(
+                actor(ctx)?,
+                provider_id.map(OrgId),
+                status.map(Into::into),
+                after.map(ReferralId),
+                limit + 1,
+            )
             .await
             .gql()?;
         let more = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
         let mut c = Connection::new(after.is_some(), more);
-        c.edges.extend(rows.into_iter().map(|(r, client)| Edge::new(r.id.to_string(), Referral { r, client })));
+        c.edges.extend(
+            rows.into_iter()
+                .map(|(r, client)| Edge::new(r.id.to_string(), Referral { r, client })),
+        );
         Ok(c)
     }
 
@@ -143,25 +171,44 @@ impl Query {
                     .find(|t| t.from.as_ref() == state.level() && t.to.contains(&level))
                     .map(|t| t.kind)
                     .ok_or_else(|| {
-                        crate::error::to_graphql(carepath_engine::Error::Rejected(d::DecisionError::InvalidTransition {
-                            from: state.level().map_or_else(|| state.status.as_str().to_owned(), |l| l.to_string()),
-                            attempted: format!("a move to {level}"),
-                            allowed: eng.pathway().allowed_from(state.level()),
-                        }))
+                        crate::error::to_graphql(carepath_engine::Error::Rejected(
+                            d::DecisionError::InvalidTransition {
+                                from: state.level().map_or_else(
+                                    || state.status.as_str().to_owned(),
+                                    |l| l.to_string(),
+                                ),
+                                attempted: format!("a move to {level}"),
+                                allowed: eng.pathway().allowed_from(state.level()),
+                            },
+                        ))
                     })?;
-                HandoffTarget::Transition { kind, to_level: level, provider: provider_id.map(OrgId) }
+                HandoffTarget::Transition {
+                    kind,
+                    to_level: level,
+                    provider: provider_id.map(OrgId),
+                }
             }
             None => HandoffTarget::Discharge {
-                kind: discharge_kind.map_or(carepath_engine::pathway::DischargeKind::Planned, Into::into),
+                kind: discharge_kind
+                    .map_or(carepath_engine::pathway::DischargeKind::Planned, Into::into),
                 provider: provider_id.map(OrgId),
             },
         };
-        let gates = eng.read_readiness(a, ClientId(client_id), &target, on).await.gql()?;
+        let gates = eng
+            .read_readiness(a, ClientId(client_id), &target, on)
+            .await
+            .gql()?;
         let target_move = match &target {
             HandoffTarget::Transition { kind, to_level, .. } => {
-                (&carepath_engine::pathway::AllowedMove::Transition { kind: *kind, to: to_level.clone() }).into()
+                (&carepath_engine::pathway::AllowedMove::Transition {
+                    kind: *kind,
+                    to: to_level.clone(),
+                })
+                    .into()
             }
-            HandoffTarget::Discharge { kind, .. } => (&carepath_engine::pathway::AllowedMove::Discharge { kind: *kind }).into(),
+            HandoffTarget::Discharge { kind, .. } => {
+                (&carepath_engine::pathway::AllowedMove::Discharge { kind: *kind }).into()
+            }
         };
         Ok(Readiness {
             client_id,
@@ -169,7 +216,11 @@ impl Query {
             ready: gates.iter().all(|g| g.met),
             gates: gates
                 .into_iter()
-                .map(|g| GateStatus { gate: g.gate.into(), met: g.met, why: g.why })
+                .map(|g| GateStatus {
+                    gate: g.gate.into(),
+                    met: g.met,
+                    why: g.why,
+                })
                 .collect(),
         })
     }
@@ -185,7 +236,9 @@ impl Query {
         let limit = page_size(first)?;
         let after_seq = match after {
             None => 0,
-            Some(a) => a.parse::<i64>().map_err(|_| bad_input("after is not a cursor from this connection"))?,
+            Some(a) => a
+                .parse::<i64>()
+                .map_err(|_| bad_input("after is not a cursor from this connection"))?,
         };
         let mut rows = engine(ctx)
             .read_events(actor(ctx)?, ClientId(client_id), after_seq, limit + 1)
@@ -194,12 +247,19 @@ impl Query {
         let more = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
         let mut c = Connection::new(after_seq > 0, more);
-        c.edges.extend(rows.into_iter().map(|e| Edge::new(e.seq.to_string(), CareEvent(e))));
+        c.edges.extend(
+            rows.into_iter()
+                .map(|e| Edge::new(e.seq.to_string(), CareEvent(e))),
+        );
         Ok(c)
     }
 
     /// The 42 CFR Part 2 accounting: what went to whom, when, under which consent.
-    async fn disclosures(&self, ctx: &Context<'_>, client_id: Uuid) -> Result<Vec<DisclosureRecord>> {
+    async fn disclosures(
+        &self,
+        ctx: &Context<'_>,
+        client_id: Uuid,
+    ) -> Result<Vec<DisclosureRecord>> {
         Ok(engine(ctx)
             .read_disclosures(actor(ctx)?, ClientId(client_id))
             .await

@@ -39,9 +39,18 @@ impl Subscription {
                         Ok(p) => {
                             let t = p.event.event_type();
                             let type_ok = types.is_empty()
-                                || types.iter().any(|w| t == w || t.strip_prefix(w.as_str()).is_some_and(|r| r.starts_with('.')));
-                            let level_ok = level.as_deref().is_none_or(|l| p.event.level.as_ref().is_some_and(|e| e.as_str() == l));
-                            if type_ok && level_ok && may_see_event(&who, &p.event, p.home_org, &p.shared_with) {
+                                || types.iter().any(|w| {
+                                    t == w
+                                        || t.strip_prefix(w.as_str())
+                                            .is_some_and(|r| r.starts_with('.'))
+                                });
+                            let level_ok = level.as_deref().is_none_or(|l| {
+                                p.event.level.as_ref().is_some_and(|e| e.as_str() == l)
+                            });
+                            if type_ok
+                                && level_ok
+                                && may_see_event(&who, &p.event, p.home_org, &p.shared_with)
+                            {
                                 return Some((CareEvent(p.event.clone()), rx));
                             }
                         }

@@ -166,7 +166,10 @@ impl From<&pathway::Pathway> for Pathway {
                     name: l.name.clone(),
                     asam3: l.asam3.clone(),
                     asam4: l.asam4.clone(),
-                    weekly_hours: HoursBand { min: l.weekly_hours.min, max: l.weekly_hours.max },
+                    weekly_hours: HoursBand {
+                        min: l.weekly_hours.min,
+                        max: l.weekly_hours.max,
+                    },
                     review_interval_days: l.review_interval_days,
                     aliases: l.aliases.clone(),
                 })
@@ -185,7 +188,11 @@ impl From<&pathway::Pathway> for Pathway {
             discharges: p
                 .discharges
                 .iter()
-                .map(|d| DischargeRule { kind: d.kind.into(), from: d.from.iter().map(ToString::to_string).collect(), gates: gates(&d.gates) })
+                .map(|d| DischargeRule {
+                    kind: d.kind.into(),
+                    from: d.from.iter().map(ToString::to_string).collect(),
+                    gates: gates(&d.gates),
+                })
                 .collect(),
             referral_answer_hours: p.settings.referral_answer_hours,
             aftercare_window_days: p.settings.aftercare_window_days,
@@ -328,7 +335,10 @@ impl Client {
         if views.contains(&self.view) {
             Ok(())
         } else {
-            Err(coded(FORBIDDEN, "outside what this role may see of a client (minimum necessary)"))
+            Err(coded(
+                FORBIDDEN,
+                "outside what this role may see of a client (minimum necessary)",
+            ))
         }
     }
 }
@@ -336,9 +346,15 @@ impl Client {
 fn target_move(t: &d::HandoffTarget) -> Move {
     match t {
         d::HandoffTarget::Transition { kind, to_level, .. } => {
-            (&pathway::AllowedMove::Transition { kind: *kind, to: to_level.clone() }).into()
+            (&pathway::AllowedMove::Transition {
+                kind: *kind,
+                to: to_level.clone(),
+            })
+                .into()
         }
-        d::HandoffTarget::Discharge { kind, .. } => (&pathway::AllowedMove::Discharge { kind: *kind }).into(),
+        d::HandoffTarget::Discharge { kind, .. } => {
+            (&pathway::AllowedMove::Discharge { kind: *kind }).into()
+        }
     }
 }
 
@@ -375,7 +391,11 @@ impl Client {
         Ok(self.s.birth_year)
     }
     async fn episode(&self) -> Option<Episode> {
-        self.s.episode.as_ref().map(|e| Episode { id: e.id.0, number: e.number, admitted_at: e.admitted_at })
+        self.s.episode.as_ref().map(|e| Episode {
+            id: e.id.0,
+            number: e.number,
+            admitted_at: e.admitted_at,
+        })
     }
     async fn consents(&self, ctx: &Context<'_>) -> Result<Vec<Consent>> {
         self.need(&[ClientView::Full])?;
@@ -409,7 +429,10 @@ impl Client {
             .referrals
             .iter()
             .filter(|r| self.view == ClientView::Full || r.provider == me)
-            .map(|r| Referral { r: r.clone(), client: self.s.id })
+            .map(|r| Referral {
+                r: r.clone(),
+                client: self.s.id,
+            })
             .collect())
     }
     async fn assessments(&self) -> Result<Vec<Assessment>> {
@@ -442,7 +465,12 @@ impl Client {
             .s
             .mat_bookings
             .iter()
-            .map(|b| MatBooking { id: b.id.0, provider: Organization(b.provider), kind: b.kind.into(), on: b.on })
+            .map(|b| MatBooking {
+                id: b.id.0,
+                provider: Organization(b.provider),
+                kind: b.kind.into(),
+                on: b.on,
+            })
             .collect())
     }
     async fn aftercare(&self) -> Result<Vec<AftercareAppointment>> {
@@ -451,7 +479,12 @@ impl Client {
             .s
             .aftercare
             .iter()
-            .map(|a| AftercareAppointment { id: a.id.0, provider: Organization(a.provider), kind: a.kind.into(), at: a.at })
+            .map(|a| AftercareAppointment {
+                id: a.id.0,
+                provider: Organization(a.provider),
+                kind: a.kind.into(),
+                at: a.at,
+            })
             .collect())
     }
     async fn handoff(&self) -> Result<Option<PlannedHandoff>> {
@@ -468,9 +501,11 @@ impl Client {
         self.need(&[ClientView::Full])?;
         let p = engine(ctx).pathway();
         let moves = match self.s.status {
-            d::ClientStatus::Registered => {
-                p.admission_levels.iter().map(|l| pathway::AllowedMove::Admission { to: l.clone() }).collect()
-            }
+            d::ClientStatus::Registered => p
+                .admission_levels
+                .iter()
+                .map(|l| pathway::AllowedMove::Admission { to: l.clone() })
+                .collect(),
             d::ClientStatus::Discharged => p.allowed_from(None),
             d::ClientStatus::Active => p.allowed_from(self.s.level()),
         };
@@ -578,7 +613,11 @@ impl MutationResult {
         self.outcome
             .events
             .iter()
-            .map(|e| EventRef { id: e.id.0, seq: e.seq, event_type: e.event_type.clone() })
+            .map(|e| EventRef {
+                id: e.id.0,
+                seq: e.seq,
+                event_type: e.event_type.clone(),
+            })
             .collect()
     }
     /// Ids of what the mutation created (the referral of each `referral.sent`, the consent

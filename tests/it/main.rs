@@ -1,7 +1,9 @@
 //! Integration tests: one binary (so it builds once), real databases, real processes.
 
+mod server;
 mod support;
 
+mod api;
 mod cli;
 mod concurrency;
 mod gates;

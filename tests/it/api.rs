@@ -1,0 +1,722 @@
+//! The GraphQL API over HTTP against the real server process, on both databases.
+
+use crate::on_both_backends;
+use crate::server::TestServer;
+use crate::support::Backend;
+use carepath_engine::domain::Role;
+use carepath_engine::ids::OrgId;
+use chrono::{Duration, Utc};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+
+const RESULT: &str = "{ clientId version replayed createdIds events { id seq type } }";
+
+/// A network: a case-management program, a provider at each level, a pharmacy, a
+/// coordination hub; and a token for each role.
+struct Net {
+    s: TestServer,
+    home: OrgId,
+    providers: Vec<(&'static str, OrgId)>,
+    pharmacy: OrgId,
+    hub: OrgId,
+    cm: String,
+    supervisor: String,
+    coordinator: String,
+    partners: Vec<(OrgId, String)>,
+}
+
+impl Net {
+    async fn new(b: Backend) -> Self {
+        let s = TestServer::start(b).await;
+        let home = s.org("Harbor Case Management", &[]).await;
+        let mut providers = Vec::new();
+        let mut partners = Vec::new();
+        for level in ["detox", "residential", "php", "iop", "outpatient"] {
+            let id = s.org(&format!("{level} provider"), &[level]).await;
+            providers.push((level, id));
+            partners.push((id, s.token(id, Role::Partner).await));
+        }
+        let pharmacy = s.org("Pharmacy", &[]).await;
+        let hub = s.org("Aftercare hub", &[]).await;
+        Net {
+            cm: s.token(home, Role::CaseManager).await,
+            supervisor: s.token(home, Role::Supervisor).await,
+            coordinator: s.token(hub, Role::AftercareCoordinator).await,
+            s,
+            home,
+            providers,
+            pharmacy,
+            hub,
+            partners,
+        }
+    }
+
+    fn provider(&self, level: &str) -> OrgId {
+        self.providers.iter().find(|(l, _)| *l == level).unwrap().1
+    }
+
+    fn partner(&self, level: &str) -> &str {
+        let id = self.provider(level);
+        &self.partners.iter().find(|(o, _)| *o == id).unwrap().1
+    }
+
+    async fn cm(&self, query: &str, vars: Value) -> Value {
+        self.s.ok(&self.cm, query, vars).await
+    }
+
+    async fn register(&self) -> String {
+        let d = self
+            .cm(
+                &format!("mutation {{ registerClient(input: {{ birthYear: 1987 }}) {RESULT} }}"),
+                json!({}),
+            )
+            .await;
+        d["registerClient"]["clientId"].as_str().unwrap().to_owned()
+    }
+
+    async fn consent(&self, client: &str) -> String {
+        let mut recipients: Vec<String> = self
+            .providers
+            .iter()
+            .map(|(_, id)| id.to_string())
+            .collect();
+        recipients.push(self.pharmacy.to_string());
+        recipients.push(self.hub.to_string());
+        let d = self
+            .cm(
+                &format!(
+                    "mutation($c: UUID!, $r: [UUID!]!, $on: NaiveDate!) {{ recordConsent(input: {{ clientId: $c, recipientIds: $r,
+                     purpose: \"treatment and care coordination\", information: \"level of care, referrals, MAT\",
+                     expiry: END_OF_TREATMENT, signedOn: $on }}) {RESULT} }}"
+                ),
+                json!({ "c": client, "r": recipients, "on": Utc::now().date_naive() }),
+            )
+            .await;
+        d["recordConsent"]["createdIds"][0]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn admit(&self, client: &str, level: &str, hours: f64) {
+        self.cm(
+            &format!("mutation($c: UUID!, $l: String!, $p: UUID!, $h: Float!) {{ admit(input: {{ clientId: $c, level: $l, providerId: $p, plannedHoursPerWeek: $h }}) {RESULT} }}"),
+            json!({ "c": client, "l": level, "p": self.provider(level), "h": hours }),
+        )
+        .await;
+    }
+
+    async fn refer(&self, client: &str, level: &str) -> String {
+        let d = self
+            .cm(
+                &format!("mutation($c: UUID!, $l: String!, $p: [UUID!]!) {{ sendReferral(input: {{ clientId: $c, toLevel: $l, providerIds: $p }}) {RESULT} }}"),
+                json!({ "c": client, "l": level, "p": [self.provider(level)] }),
+            )
+            .await;
+        d["sendReferral"]["createdIds"][0]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn accept(&self, level: &str, referral: &str) -> Value {
+        self.s
+            .ok(
+                self.partner(level),
+                &format!("mutation($r: UUID!) {{ acceptReferral(referralId: $r) {RESULT} }}"),
+                json!({ "r": referral }),
+            )
+            .await
+    }
+
+    fn transition_query() -> String {
+        format!(
+            "mutation($c: UUID!, $k: TransitionKind!, $l: String!, $h: Float!, $v: Int) {{
+               transition(input: {{ clientId: $c, kind: $k, toLevel: $l, plannedHoursPerWeek: $h }}, expectedVersion: $v) {RESULT} }}"
+        )
+    }
+
+    async fn step_down(&self, client: &str, level: &str, hours: f64) -> Value {
+        self.cm(
+            &Self::transition_query(),
+            json!({ "c": client, "k": "STEP_DOWN", "l": level, "h": hours }),
+        )
+        .await
+    }
+
+    async fn book_aftercare(&self, client: &str, days: i64) {
+        self.s
+            .ok(
+                &self.coordinator,
+                &format!("mutation($c: UUID!, $p: UUID!, $at: DateTime!) {{ scheduleAftercare(input: {{ clientId: $c, providerId: $p, kind: OUTPATIENT, at: $at }}) {RESULT} }}"),
+                json!({ "c": client, "p": self.provider("outpatient"), "at": Utc::now() + Duration::days(days) }),
+            )
+            .await;
+    }
+
+    async fn version(&self, client: &str) -> i64 {
+        self.cm(
+            "query($c: UUID!) { client(id: $c) { version } }",
+            json!({ "c": client }),
+        )
+        .await["client"]["version"]
+            .as_i64()
+            .unwrap()
+    }
+}
+
+const DISCHARGE: &str = "mutation($c: UUID!, $v: Int) { discharge(input: { clientId: $c, kind: PLANNED }, expectedVersion: $v) { clientId version events { type } } }";
+
+async fn journey_over_http(b: Backend) {
+    let n = Net::new(b).await;
+    let c = n.register().await;
+    n.consent(&c).await;
+    n.admit(&c, "detox", 40.0).await;
+    let today = Utc::now().date_naive();
+    n.cm(
+        &format!("mutation($c: UUID!, $s: NaiveDate!) {{ recordMatPlan(input: {{ clientId: $c, medication: BUPRENORPHINE, supplyThrough: $s }}) {RESULT} }}"),
+        json!({ "c": c, "s": today + Duration::days(5) }),
+    )
+    .await;
+    // The coordinator books the refill before the supply runs out.
+    n.s.ok(
+        &n.coordinator,
+        &format!("mutation($c: UUID!, $p: UUID!, $on: NaiveDate!) {{ scheduleMatRefill(input: {{ clientId: $c, providerId: $p, kind: REFILL, on: $on }}) {RESULT} }}"),
+        json!({ "c": c, "p": n.pharmacy, "on": today + Duration::days(4) }),
+    )
+    .await;
+
+    for (level, hours) in [
+        ("residential", 30.0),
+        ("php", 25.0),
+        ("iop", 12.0),
+        ("outpatient", 2.0),
+    ] {
+        let r = n.refer(&c, level).await;
+        // The partner sees it in its inbox, accepts it with its own token.
+        let inbox =
+            n.s.ok(
+                n.partner(level),
+                "{ referralInbox(status: PENDING) { edges { node { id toLevel status } } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            inbox["referralInbox"]["edges"][0]["node"]["id"],
+            json!(r),
+            "{inbox}"
+        );
+        n.accept(level, &r).await;
+        if level == "outpatient" {
+            // Readiness lists the one gate left.
+            let ready = n
+                .cm(
+                    "query($c: UUID!) { dischargeReadiness(clientId: $c, toLevel: \"outpatient\") { ready gates { gate met why } } }",
+                    json!({ "c": c }),
+                )
+                .await;
+            assert_eq!(
+                ready["dischargeReadiness"]["ready"],
+                json!(false),
+                "{ready}"
+            );
+            n.book_aftercare(&c, 3).await;
+        }
+        let d = n.step_down(&c, level, hours).await;
+        let types: Vec<&str> = d["transition"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert!(types.contains(&"transition.completed"), "{types:?}");
+    }
+    let ready = n
+        .cm(
+            "query($c: UUID!) { dischargeReadiness(clientId: $c) { ready gates { gate met } } }",
+            json!({ "c": c }),
+        )
+        .await;
+    assert_eq!(ready["dischargeReadiness"]["ready"], json!(true), "{ready}");
+    let d = n.cm(DISCHARGE, json!({ "c": c })).await;
+    assert_eq!(
+        d["discharge"]["events"][0]["type"],
+        json!("discharge.completed")
+    );
+
+    let client = n
+        .cm("query($c: UUID!) { client(id: $c) { status level placement { level } referrals { status provider { name } } } }", json!({ "c": c }))
+        .await;
+    assert_eq!(client["client"]["status"], json!("DISCHARGED"));
+    assert!(client["client"]["placement"].is_null());
+    let referrals = client["client"]["referrals"].as_array().unwrap();
+    assert_eq!(referrals.len(), 4);
+    assert!(
+        referrals.iter().all(|r| r["status"] == json!("COMPLETED")),
+        "{referrals:?}"
+    );
+    assert_eq!(
+        referrals[0]["provider"]["name"],
+        json!("residential provider")
+    );
+
+    // The log pages in order with keyset cursors.
+    let mut seqs = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = n
+            .cm(
+                "query($c: UUID!, $a: String) { careEvents(clientId: $c, first: 7, after: $a) { pageInfo { hasNextPage endCursor } edges { node { seq type } } } }",
+                json!({ "c": c, "a": after }),
+            )
+            .await;
+        let conn = &page["careEvents"];
+        seqs.extend(
+            conn["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["seq"].as_i64().unwrap()),
+        );
+        if conn["pageInfo"]["hasNextPage"] == json!(false) {
+            break;
+        }
+        after = conn["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+    assert!(seqs.len() > 20);
+
+    // The Part 2 accounting shows each referral and handoff, under the consent.
+    let disc = n
+        .cm(
+            "query($c: UUID!) { disclosures(clientId: $c) { recipient { id } consentId what } }",
+            json!({ "c": c }),
+        )
+        .await;
+    let disc = disc["disclosures"].as_array().unwrap();
+    assert!(disc.len() >= 8, "{disc:?}");
+    assert!(disc.iter().all(|d| !d["consentId"].is_null()));
+
+    // Census and metrics.
+    let census = n.cm("{ census { level provider { name } capacity activeClients openSlots pendingReferrals } }", json!({})).await;
+    assert_eq!(census["census"].as_array().unwrap().len(), 5);
+    assert!(
+        census["census"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["activeClients"] == json!(0))
+    );
+    let (status, metrics) = n.s.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("carepath_commands_total"), "{metrics}");
+    assert_eq!(n.s.get("/readyz").await, (200, "ready".into()));
+    assert_eq!(n.s.get("/healthz").await.0, 200);
+    let (status, page) = n.s.get("/graphql").await;
+    assert_eq!(status, 200);
+    assert!(page.to_lowercase().contains("graphiql"));
+}
+
+async fn subscription_receives_the_discharge(b: Backend) {
+    let n = Net::new(b).await;
+    let c = n.register().await;
+    n.consent(&c).await;
+    n.admit(&c, "outpatient", 2.0).await;
+    n.book_aftercare(&c, 2).await;
+
+    // A coordinator and an unrelated partner subscribe.
+    let ws_url = n.s.url.replacen("http://", "ws://", 1) + "/graphql/ws";
+    let subscribe = |token: String| {
+        let ws_url = ws_url.clone();
+        async move {
+            use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+            let mut req = ws_url.into_client_request().unwrap();
+            req.headers_mut().insert(
+                "Sec-WebSocket-Protocol",
+                "graphql-transport-ws".parse().unwrap(),
+            );
+            let (mut ws, _) = tokio_tungstenite::connect_async(req)
+                .await
+                .expect("websocket");
+            ws.send(Message::text(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } }).to_string()))
+                .await
+                .unwrap();
+            let ack = ws.next().await.unwrap().unwrap();
+            assert!(ack.to_text().unwrap().contains("connection_ack"), "{ack:?}");
+            ws.send(Message::text(
+                json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { careEvents(types: [\"discharge\", \"handoff\"]) { id clientId seq type level data } }" } })
+                    .to_string(),
+            ))
+            .await
+            .unwrap();
+            ws
+        }
+    };
+    let mut coordinator = subscribe(n.coordinator.clone()).await;
+    let mut partner = subscribe(n.partners[0].1.clone()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    n.cm(DISCHARGE, json!({ "c": c })).await;
+    let msg = tokio::time::timeout(std::time::Duration::from_secs(10), coordinator.next())
+        .await
+        .expect("the discharge event within 10 s")
+        .unwrap()
+        .unwrap();
+    let v: Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
+    assert_eq!(v["type"], json!("next"), "{v}");
+    let ev = &v["payload"]["data"]["careEvents"];
+    assert_eq!(ev["type"], json!("discharge.completed"));
+    assert_eq!(ev["clientId"], json!(c));
+    assert_eq!(ev["level"], json!("outpatient"));
+    // A partner gets nothing that is not about its own referrals.
+    let nothing = tokio::time::timeout(std::time::Duration::from_millis(500), partner.next()).await;
+    assert!(nothing.is_err(), "the partner received {nothing:?}");
+
+    // No token, no subscription.
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    let mut req = ws_url.into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    ws.send(Message::text(
+        json!({ "type": "connection_init", "payload": {} }).to_string(),
+    ))
+    .await
+    .unwrap();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+        .await
+        .unwrap();
+    assert!(
+        !matches!(closed, Some(Ok(ref m)) if m.to_text().unwrap_or("").contains("connection_ack")),
+        "{closed:?}"
+    );
+}
+
+async fn every_error_code(b: Backend) {
+    let n = Net::new(b).await;
+    let c = n.register().await;
+    n.admit(&c, "iop", 12.0).await;
+    let v = n.version(&c).await;
+
+    // UNAUTHENTICATED: no token, a wrong token.
+    for token in [None, Some("cp_not_a_token")] {
+        let (code, _) = n.s.code(token, "{ census { level } }", json!({})).await;
+        assert_eq!(code, "UNAUTHENTICATED");
+    }
+    // NOT_FOUND.
+    let (code, _) =
+        n.s.code(
+            Some(&n.cm),
+            "query($c: UUID!) { client(id: $c) { id } }",
+            json!({ "c": uuid::Uuid::new_v4() }),
+        )
+        .await;
+    assert_eq!(code, "NOT_FOUND");
+    // FORBIDDEN: a partner cannot move a client.
+    let (code, _) =
+        n.s.code(Some(n.partner("iop")), DISCHARGE, json!({ "c": c }))
+            .await;
+    assert_eq!(code, "FORBIDDEN");
+    // INVALID_TRANSITION, with what is allowed.
+    let (code, e) =
+        n.s.code(
+            Some(&n.cm),
+            &Net::transition_query(),
+            json!({ "c": c, "k": "STEP_DOWN", "l": "detox", "h": 40.0 }),
+        )
+        .await;
+    assert_eq!(code, "INVALID_TRANSITION");
+    let allowed = e["extensions"]["allowed"].as_array().unwrap();
+    assert!(
+        allowed
+            .iter()
+            .any(|m| m["kind"] == json!("step_down") && m["to"] == json!("outpatient")),
+        "{e}"
+    );
+    // GATE_UNMET, with the unmet gates.
+    let (code, e) =
+        n.s.code(
+            Some(&n.cm),
+            &Net::transition_query(),
+            json!({ "c": c, "k": "STEP_DOWN", "l": "outpatient", "h": 2.0 }),
+        )
+        .await;
+    assert_eq!(code, "GATE_UNMET");
+    assert_eq!(
+        e["extensions"]["unmet"][0]["gate"],
+        json!("accepted_referral"),
+        "{e}"
+    );
+    // CONSENT_REQUIRED: a referral to an organization no consent names.
+    let (code, e) = n
+        .s
+        .code(
+            Some(&n.cm),
+            "mutation($c: UUID!, $p: [UUID!]!) { sendReferral(input: { clientId: $c, toLevel: \"outpatient\", providerIds: $p }) { version } }",
+            json!({ "c": c, "p": [n.provider("outpatient")] }),
+        )
+        .await;
+    assert_eq!(code, "CONSENT_REQUIRED");
+    assert_eq!(
+        e["extensions"]["organizations"][0],
+        json!(n.provider("outpatient").to_string())
+    );
+    // CONFLICT: a stale expected version.
+    let (code, _) =
+        n.s.code(Some(&n.cm), DISCHARGE, json!({ "c": c, "v": v - 1 }))
+            .await;
+    assert_eq!(code, "CONFLICT");
+    // BAD_INPUT: hours outside the level's band.
+    let (code, _) =
+        n.s.code(
+            Some(&n.cm),
+            &Net::transition_query(),
+            json!({ "c": c, "k": "STEP_UP", "l": "php", "h": 200.0 }),
+        )
+        .await;
+    assert_eq!(code, "BAD_INPUT");
+    // Nothing above changed the client.
+    assert_eq!(n.version(&c).await, v);
+    // The same idempotency key with another request is bad input; with the same, a replay.
+    let q = "mutation($c: UUID!, $k: String) { recordAssessment(input: { clientId: $c, recommendedLevel: \"iop\", dimensions: [1,1,1,1,1,1] }, idempotencyKey: $k) { version replayed } }";
+    let first = n.cm(q, json!({ "c": c, "k": "assess-1" })).await;
+    let again = n.cm(q, json!({ "c": c, "k": "assess-1" })).await;
+    assert_eq!(
+        first["recordAssessment"]["version"],
+        again["recordAssessment"]["version"]
+    );
+    assert_eq!(again["recordAssessment"]["replayed"], json!(true));
+    let (code, _) =
+        n.s.code(
+            Some(&n.cm),
+            DISCHARGE
+                .replace(
+                    "discharge(input",
+                    "discharge(idempotencyKey: \"assess-1\", input",
+                )
+                .as_str(),
+            json!({ "c": c }),
+        )
+        .await;
+    assert_eq!(code, "BAD_INPUT");
+}
+
+async fn malformed_requests_are_bad_input_and_change_nothing(b: Backend) {
+    let n = Net::new(b).await;
+    let c = n.register().await;
+    n.consent(&c).await;
+    n.admit(&c, "iop", 12.0).await;
+    let v = n.version(&c).await;
+    let huge = "x".repeat(100_000);
+    let cases: Vec<(&str, Value)> = vec![
+        ("{ census { level ", json!({})), // syntax
+        (
+            "query($c: UUID!) { client(id: $c) { id } }",
+            json!({ "c": 42 }),
+        ), // wrong type
+        (
+            "query($c: UUID!) { client(id: $c) { id } }",
+            json!({ "c": "not-a-uuid" }),
+        ),
+        ("{ nosuchfield }", json!({})),
+        (DISCHARGE, json!({ "c": c, "v": "seven" })),
+        (
+            "mutation($c: UUID!) { discharge(input: { clientId: $c, kind: ELOPED }) { version } }", // unknown enum value
+            json!({ "c": c }),
+        ),
+        (
+            "mutation($c: UUID!, $t: String!) { transition(input: { clientId: $c, kind: LATERAL, toLevel: \"iop\", plannedHoursPerWeek: 12, track: $t }) { version } }",
+            json!({ "c": c, "t": huge }),
+        ),
+        (
+            "mutation($c: UUID!, $r: String!) { discharge(input: { clientId: $c, kind: PLANNED, overrides: [{ gate: AFTERCARE_APPOINTMENT, reason: $r }] }) { version } }",
+            json!({ "c": c, "r": "y".repeat(10_000) }),
+        ),
+        ("{ clients(first: 1000) { edges { cursor } } }", json!({})),
+        (
+            "query($c: UUID!) { careEvents(clientId: $c, after: \"zzz\") { edges { cursor } } }",
+            json!({ "c": c }),
+        ),
+        (
+            "mutation($c: UUID!) { recordAssessment(input: { clientId: $c, recommendedLevel: \"iop\", dimensions: [1,2,3] }) { version } }",
+            json!({ "c": c }),
+        ),
+        (
+            "mutation($c: UUID!) { sendReferral(input: { clientId: $c, toLevel: \"iop\", providerIds: [] }) { version } }",
+            json!({ "c": c }),
+        ),
+        (
+            "mutation($c: UUID!, $p: [UUID!]!) { sendReferral(input: { clientId: $c, toLevel: \"moon\", providerIds: $p }) { version } }",
+            json!({ "c": c, "p": [n.provider("iop")] }),
+        ),
+    ];
+    for (query, vars) in cases {
+        let (code, e) = n.s.code(Some(&n.cm), query, vars).await;
+        assert_eq!(code, "BAD_INPUT", "{query}: {e}");
+        let msg = e["message"].as_str().unwrap_or("").to_lowercase();
+        assert!(
+            !msg.contains("sql") && !msg.contains("sqlx") && !msg.contains("panicked"),
+            "{e}"
+        );
+    }
+    // Deep nesting is refused before it runs.
+    let deep = format!(
+        "{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}",
+        "ofType { ".repeat(14),
+        "}".repeat(14)
+    );
+    let r = n.s.gql(Some(&n.cm), &deep, json!({})).await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"],
+        json!("BAD_INPUT"),
+        "{r}"
+    );
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested too deep"),
+        "{r}"
+    );
+    let shallow = "{ __schema { types { fields { type { ofType { name } } } } } }";
+    assert!(
+        n.s.gql(Some(&n.cm), shallow, json!({}))
+            .await
+            .get("errors")
+            .is_none()
+    );
+    // A body over the limit is refused outright.
+    let big =
+        json!({ "query": "{ census { level } }", "variables": { "pad": "z".repeat(400 * 1024) } });
+    let r = reqwest::Client::new()
+        .post(format!("{}/graphql", n.s.url))
+        .bearer_auth(&n.cm)
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    assert_eq!(n.version(&c).await, v, "nothing changed");
+}
+
+async fn partners_see_only_their_own(b: Backend) {
+    let n = Net::new(b).await;
+    let c = n.register().await;
+    n.consent(&c).await;
+    n.admit(&c, "detox", 40.0).await;
+    let r = n.refer(&c, "residential").await;
+    // Another partner can neither read nor answer it, nor learn it exists.
+    let other = n.partner("php");
+    let (code, _) =
+        n.s.code(
+            Some(other),
+            "query($r: UUID!) { referral(id: $r) { id } }",
+            json!({ "r": r }),
+        )
+        .await;
+    assert_eq!(code, "NOT_FOUND");
+    let (code, _) =
+        n.s.code(
+            Some(other),
+            "mutation($r: UUID!) { acceptReferral(referralId: $r) { version } }",
+            json!({ "r": r }),
+        )
+        .await;
+    assert_eq!(code, "NOT_FOUND");
+    let inbox =
+        n.s.ok(
+            other,
+            "{ referralInbox { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(inbox["referralInbox"]["edges"], json!([]));
+    // The addressee reads it.
+    let mine =
+        n.s.ok(
+            n.partner("residential"),
+            "query($r: UUID!) { referral(id: $r) { id toLevel status clientId } }",
+            json!({ "r": r }),
+        )
+        .await;
+    assert_eq!(mine["referral"]["status"], json!("PENDING"));
+
+    // A partner reads client data only while a consent names it, and every read is a disclosure.
+    let q = "query($c: UUID!) { client(id: $c) { id level referrals { id } } }";
+    let read = n.s.ok(n.partner("residential"), q, json!({ "c": c })).await;
+    assert_eq!(read["client"]["referrals"].as_array().unwrap().len(), 1);
+    let (code, _) =
+        n.s.code(
+            Some(n.partner("residential")),
+            "query($c: UUID!) { client(id: $c) { consents { id } } }",
+            json!({ "c": c }),
+        )
+        .await;
+    assert_eq!(code, "FORBIDDEN", "consents are not a partner's to see");
+    let before = n
+        .cm(
+            "query($c: UUID!) { disclosures(clientId: $c) { what } }",
+            json!({ "c": c }),
+        )
+        .await["disclosures"]
+        .as_array()
+        .unwrap()
+        .len();
+    n.s.ok(n.partner("residential"), q, json!({ "c": c })).await;
+    let after = n
+        .cm(
+            "query($c: UUID!) { disclosures(clientId: $c) { what recipient { id } } }",
+            json!({ "c": c }),
+        )
+        .await;
+    let after = after["disclosures"].as_array().unwrap();
+    assert_eq!(after.len(), before + 1);
+    assert_eq!(
+        after.last().unwrap()["recipient"]["id"],
+        json!(n.provider("residential").to_string())
+    );
+
+    // A client without consent: nothing.
+    let d = n.register().await;
+    n.admit(&d, "residential", 30.0).await;
+    let (code, _) =
+        n.s.code(Some(n.partner("residential")), q, json!({ "c": d }))
+            .await;
+    assert_eq!(code, "CONSENT_REQUIRED");
+    let listed =
+        n.s.ok(
+            n.partner("residential"),
+            "{ clients { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        listed["clients"]["edges"],
+        json!([]),
+        "no consent, not listed"
+    );
+    let (code, _) =
+        n.s.code(
+            Some(n.partner("residential")),
+            "query($c: UUID!) { careEvents(clientId: $c) { edges { cursor } } }",
+            json!({ "c": c }),
+        )
+        .await;
+    assert_eq!(code, "FORBIDDEN");
+    // A supervisor can override a gate, a case manager cannot.
+    let ov = "mutation($c: UUID!) { discharge(input: { clientId: $c, kind: PLANNED, overrides: [{ gate: AFTERCARE_APPOINTMENT, reason: \"moved out of state\" }] }) { version } }";
+    let (code, _) = n.s.code(Some(&n.cm), ov, json!({ "c": d })).await;
+    assert_eq!(code, "FORBIDDEN");
+    n.s.ok(&n.supervisor, ov, json!({ "c": d })).await;
+    let _ = n.home;
+}
+
+on_both_backends!(
+    journey_over_http,
+    subscription_receives_the_discharge,
+    every_error_code,
+    malformed_requests_are_bad_input_and_change_nothing,
+    partners_see_only_their_own,
+);

@@ -1,0 +1,165 @@
+//! The real server, started as a process on a random port against a test database, and a
+//! client that speaks GraphQL to it over HTTP and WebSocket.
+
+use crate::support::{Backend, TestDb};
+use carepath_engine::Engine;
+use carepath_engine::clock::SystemClock;
+use carepath_engine::domain::Role;
+use carepath_engine::ids::OrgId;
+use carepath_engine::pathway::{self, LevelId};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct TestServer {
+    pub url: String,
+    /// An engine on the same database, for setting up organizations and tokens.
+    pub engine: Engine,
+    child: Child,
+    http: reqwest::Client,
+    _db: TestDb,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, &[]).await
+    }
+
+    pub async fn start_with(backend: Backend, env: &[(&str, &str)]) -> Self {
+        let db = TestDb::new(backend).await;
+        let store = db.store().await;
+        let engine = Engine::new(
+            store,
+            Arc::new(pathway::default_pathway()),
+            Arc::new(SystemClock),
+        );
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_carepath"));
+        cmd.arg("serve")
+            .env("CAREPATH_DATABASE_URL", &db.url)
+            .env("CAREPATH_LISTEN", "127.0.0.1:0")
+            .env("CAREPATH_TIMER_INTERVAL_SECS", "1")
+            .env("CAREPATH_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start carepath serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let url = tokio::task::spawn_blocking(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let line = lines
+                .next()
+                .expect("carepath serve printed nothing")
+                .expect("read stdout");
+            // Keep draining so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            line.rsplit(' ').next().expect("address").to_owned()
+        });
+        let url = tokio::time::timeout(Duration::from_secs(60), url)
+            .await
+            .expect("carepath serve did not start within 60 s")
+            .expect("join");
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "unexpected first line: {url}"
+        );
+        TestServer {
+            url,
+            engine,
+            child,
+            http: reqwest::Client::new(),
+            _db: db,
+        }
+    }
+
+    /// A registered organization offering `levels` (capacity 50 each).
+    pub async fn org(&self, name: &str, levels: &[&str]) -> OrgId {
+        let admin = carepath_engine::domain::Actor {
+            org: OrgId(uuid::Uuid::nil()),
+            role: Role::Admin,
+        };
+        let id = OrgId::new();
+        self.engine
+            .register_org(&admin, id, name)
+            .await
+            .expect("org");
+        for l in levels {
+            self.engine
+                .set_capacity(&admin, id, &LevelId::new(*l), 50)
+                .await
+                .expect("capacity");
+        }
+        id
+    }
+
+    pub async fn token(&self, org: OrgId, role: Role) -> String {
+        self.engine
+            .create_token(org, role, Some("test"))
+            .await
+            .expect("token")
+    }
+
+    /// POST a GraphQL request; the whole JSON response.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        self.post(token, json!({ "query": query, "variables": variables }))
+            .await
+    }
+
+    pub async fn post(&self, token: Option<&str>, body: Value) -> Value {
+        let mut req = self.http.post(format!("{}/graphql", self.url)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("POST /graphql");
+        resp.json().await.expect("a JSON response")
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("GET");
+        (resp.status().as_u16(), resp.text().await.expect("body"))
+    }
+
+    /// `data` of a response that must have succeeded.
+    pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let r = self.gql(Some(token), query, variables).await;
+        assert!(
+            r.get("errors").is_none(),
+            "unexpected errors: {r:#}\nquery: {query}"
+        );
+        r["data"].clone()
+    }
+
+    /// The `extensions.code` of the first error of a response that must have failed.
+    pub async fn code(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (String, Value) {
+        let r = self.gql(token, query, variables).await;
+        let e = r["errors"]
+            .get(0)
+            .unwrap_or_else(|| panic!("expected an error: {r:#}"))
+            .clone();
+        let code = e["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no code: {e:#}"))
+            .to_owned();
+        (code, e)
+    }
+}
