@@ -76,6 +76,13 @@ enum TokensCmd {
 
 #[derive(Debug, Subcommand)]
 enum OrgsCmd {
+    /// Let a RabbitMQ user speak for an organization on the inbound queue.
+    LinkAmqpUser {
+        #[arg(long)]
+        org: uuid::Uuid,
+        #[arg(long)]
+        user: String,
+    },
     /// Register an organization; prints its id.
     Create {
         #[arg(long)]
@@ -155,6 +162,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .await?;
             }
             println!("{id}");
+        }
+        Cmd::Orgs {
+            command: OrgsCmd::LinkAmqpUser { org, user },
+        } => {
+            let engine = engine(&config).await?;
+            anyhow::ensure!(
+                engine.store().org_exists(OrgId(org)).await?,
+                "no organization {org}"
+            );
+            engine
+                .store()
+                .link_amqp_sender(&user, OrgId(org), chrono::Utc::now())
+                .await?;
+            println!("{user} speaks for {org}");
         }
         Cmd::Workflows { .. } | Cmd::GraphqlSchema => unreachable!("handled above"),
     }

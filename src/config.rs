@@ -18,6 +18,12 @@ pub struct Config {
     pub pathway: Option<PathBuf>,
     /// RabbitMQ.
     pub amqp_url: String,
+    /// Publish events and consume inbound messages (off: events wait in the outbox).
+    pub relay_enabled: bool,
+    /// The CloudEvents `source` of published events.
+    pub event_source: String,
+    /// `/readyz` fails when an event has waited in the outbox longer than this.
+    pub relay_stuck_secs: u64,
     /// Seconds between timer sweeps.
     pub timer_interval_secs: u64,
     /// Days an idempotency record is kept.
@@ -34,6 +40,9 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             pathway: None,
             amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            relay_enabled: true,
+            event_source: "/carepath".into(),
+            relay_stuck_secs: 60,
             timer_interval_secs: 5,
             idempotency_days: 7,
             log_format: "text".into(),

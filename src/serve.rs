@@ -4,6 +4,7 @@ use crate::cli;
 use crate::config::Config;
 use anyhow::Context as _;
 use carepath_engine::Engine;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -25,10 +26,34 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
 
+    let relay_status = Arc::new(carepath_relay::Status::default());
+    let mut tasks = vec![sweeper];
+    let mut ready_checks: Vec<carepath_graphql::ReadyCheck> = Vec::new();
+    if config.relay_enabled {
+        let mut opts = carepath_relay::Options::new(config.amqp_url.clone());
+        opts.source = config.event_source.clone();
+        opts.stuck_after = Duration::from_secs(config.relay_stuck_secs);
+        if config.database_url.starts_with("postgres") {
+            opts.postgres_url = Some(config.database_url.clone());
+        }
+        tasks.push(tokio::spawn(carepath_relay::run_relay(
+            engine.clone(),
+            opts.clone(),
+            relay_status.clone(),
+            stop_rx.clone(),
+        )));
+        tasks.push(tokio::spawn(carepath_relay::run_inbound(
+            engine.clone(),
+            opts.clone(),
+            stop_rx.clone(),
+        )));
+        let status = relay_status.clone();
+        ready_checks.push(Box::new(move || status.problem(opts.stuck_after)));
+    }
     let app = carepath_graphql::router(
         engine.clone(),
         carepath_graphql::metrics_handle(),
-        Vec::new(),
+        ready_checks,
     )
     .layer(tower_http::trace::TraceLayer::new_for_http());
     axum::serve(listener, app)
@@ -36,7 +61,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("HTTP server")?;
     let _ = stop_tx.send(true);
-    let _ = sweeper.await;
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+    }
     Ok(())
 }
 

@@ -96,7 +96,8 @@ impl Engine {
         &*self.inner.clock
     }
 
-    /// Woken after every commit (the relay's in-process signal).
+    /// Signalled after every commit (the relay's in-process wake-up; a signal given while
+    /// nobody waits is kept for the next wait).
     pub fn committed(&self) -> &Notify {
         &self.inner.committed
     }
@@ -192,7 +193,7 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         }
-        self.inner.committed.notify_waiters();
+        self.inner.committed.notify_one();
         if self.inner.live.receiver_count() > 0 {
             let s = &decision.state;
             let mut shared_with: Vec<OrgId> = s

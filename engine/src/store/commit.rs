@@ -7,8 +7,8 @@ use crate::ids::{OrgId, TimerId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, ExprTrait, QueryFilter,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    ExprTrait, QueryFilter, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -206,6 +206,11 @@ async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreErro
         outbox::Entity::insert_many(outbox_rows)
             .exec_without_returning(tx)
             .await?;
+        // Wake relays on commit (delivered only if the transaction commits).
+        if tx.get_database_backend() == DbBackend::Postgres {
+            tx.execute_unprepared(&format!("NOTIFY {}", super::OUTBOX_CHANNEL))
+                .await?;
+        }
     }
 
     // 5. The referral projection (inbox, denial log).

@@ -7,10 +7,12 @@
 mod api;
 mod commit;
 pub mod entities;
+mod outbox;
 mod queries;
 
 pub use api::*;
 pub use commit::{Commit, IdempotencyRecord};
+pub use outbox::*;
 pub use queries::*;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};

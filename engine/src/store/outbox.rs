@@ -1,0 +1,197 @@
+//! The outbox as the relay sees it: unpublished rows in order, marking them published, the
+//! lag, the relay lease, and the AMQP senders.
+
+use super::entities::*;
+use super::queries::event_from_row;
+use super::{Store, StoreError};
+use crate::domain::CareEvent;
+use crate::ids::OrgId;
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+/// The channel the engine notifies on commit (PostgreSQL LISTEN/NOTIFY).
+pub const OUTBOX_CHANNEL: &str = "carepath_outbox";
+
+/// An event waiting to be published.
+#[derive(Clone, Debug)]
+pub struct OutboxItem {
+    pub outbox_id: i64,
+    pub event: CareEvent,
+}
+
+impl Store {
+    /// Up to `limit` unpublished events, in outbox order (per client, commit order).
+    pub async fn unpublished(&self, limit: u64) -> Result<Vec<OutboxItem>, StoreError> {
+        let rows = outbox::Entity::find()
+            .filter(outbox::Column::PublishedAt.is_null())
+            .order_by_asc(outbox::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.event_id).collect();
+        let mut events: std::collections::HashMap<uuid::Uuid, care_event::Model> =
+            care_event::Entity::find()
+                .filter(care_event::Column::Id.is_in(ids))
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|e| (e.id, e))
+                .collect();
+        rows.into_iter()
+            .map(|r| {
+                let e = events.remove(&r.event_id).ok_or_else(|| {
+                    StoreError::Corrupt(format!("outbox row {} has no event", r.id))
+                })?;
+                Ok(OutboxItem {
+                    outbox_id: r.id,
+                    event: event_from_row(e)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn mark_published(&self, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::PublishedAt, Expr::value(Some(now)))
+            .filter(outbox::Column::Id.is_in(ids.iter().copied()))
+            .filter(outbox::Column::PublishedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// How many events wait, and since when the oldest.
+    pub async fn outbox_lag(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
+        let oldest = outbox::Entity::find()
+            .filter(outbox::Column::PublishedAt.is_null())
+            .order_by_asc(outbox::Column::Id)
+            .one(&self.db)
+            .await?
+            .map(|r| r.created_at);
+        if oldest.is_none() {
+            return Ok((0, None));
+        }
+        let n = outbox::Entity::find()
+            .filter(outbox::Column::PublishedAt.is_null())
+            .count(&self.db)
+            .await?;
+        Ok((n, oldest))
+    }
+
+    /// Take or renew the lease `name` for `holder` until `now + ttl`. True if held.
+    pub async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        relay_lease::Entity::insert(relay_lease::ActiveModel {
+            name: Set(name.to_owned()),
+            holder: Set(holder.to_owned()),
+            expires_at: Set(now + ttl),
+        })
+        .on_conflict(
+            OnConflict::column(relay_lease::Column::Name)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await?;
+        let res = relay_lease::Entity::update_many()
+            .col_expr(relay_lease::Column::Holder, Expr::value(holder))
+            .col_expr(relay_lease::Column::ExpiresAt, Expr::value(now + ttl))
+            .filter(relay_lease::Column::Name.eq(name))
+            .filter(
+                relay_lease::Column::Holder
+                    .eq(holder)
+                    .or(relay_lease::Column::ExpiresAt.lt(now)),
+            )
+            .exec(&self.db)
+            .await?;
+        Ok(res.rows_affected == 1)
+    }
+
+    /// Give the lease up (on shutdown), so another process takes over at once.
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        relay_lease::Entity::delete_many()
+            .filter(relay_lease::Column::Name.eq(name))
+            .filter(relay_lease::Column::Holder.eq(holder))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Which organization a broker user speaks for on the inbound queue.
+    pub async fn amqp_sender_org(&self, user_id: &str) -> Result<Option<OrgId>, StoreError> {
+        Ok(amqp_sender::Entity::find_by_id(user_id.to_owned())
+            .one(&self.db)
+            .await?
+            .map(|s| OrgId(s.org_id)))
+    }
+
+    pub async fn link_amqp_sender(
+        &self,
+        user_id: &str,
+        org: OrgId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        amqp_sender::Entity::insert(amqp_sender::ActiveModel {
+            user_id: Set(user_id.to_owned()),
+            org_id: Set(org.0),
+            created_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(amqp_sender::Column::UserId)
+                .update_column(amqp_sender::Column::OrgId)
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.db.get_database_backend() == DbBackend::Postgres
+    }
+}
+
+/// PostgreSQL: a connection LISTENing for commits that wrote outbox rows, from any process.
+pub struct CommitListener(sea_orm::sqlx::postgres::PgListener);
+
+impl CommitListener {
+    pub async fn connect(postgres_url: &str) -> Result<Self, StoreError> {
+        let mut l = sea_orm::sqlx::postgres::PgListener::connect(postgres_url)
+            .await
+            .map_err(|e| {
+                StoreError::Db(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal(
+                    e.to_string(),
+                )))
+            })?;
+        l.listen(OUTBOX_CHANNEL).await.map_err(|e| {
+            StoreError::Db(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal(
+                e.to_string(),
+            )))
+        })?;
+        Ok(Self(l))
+    }
+
+    /// The next commit notification.
+    pub async fn next(&mut self) -> Result<(), StoreError> {
+        self.0.recv().await.map(|_| ()).map_err(|e| {
+            StoreError::Db(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal(
+                e.to_string(),
+            )))
+        })
+    }
+}

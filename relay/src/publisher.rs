@@ -1,0 +1,227 @@
+//! The outbox relay: unpublished events, in order, published with publisher confirms and the
+//! mandatory flag, many in flight at once; a row is marked published only on an ack with no
+//! returned message. Broker down: back off and retry while events wait in the outbox.
+
+use crate::topology::{self, EVENTS_EXCHANGE};
+use crate::{Backoff, Options, Status, cloudevents, connect};
+use carepath_engine::Engine;
+use carepath_engine::ids::ClientId;
+use carepath_engine::store::CommitListener;
+use lapin::Confirmation;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+const LEASE: &str = "outbox";
+const LEASE_TTL_SECS: i64 = 15;
+
+#[derive(Debug, thiserror::Error)]
+enum RoundError {
+    #[error("broker: {0}")]
+    Broker(#[from] lapin::Error),
+    #[error("broker did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("database: {0}")]
+    Store(#[from] carepath_engine::store::StoreError),
+}
+
+/// Run the relay until `stop` turns true.
+pub async fn run_relay(
+    engine: Engine,
+    opts: Options,
+    status: Arc<Status>,
+    mut stop: watch::Receiver<bool>,
+) {
+    if let Some(url) = opts.postgres_url.clone() {
+        tokio::spawn(listen_for_commits(engine.clone(), url, stop.clone()));
+    }
+    let lag = tokio::spawn(report_lag(engine.clone(), status.clone(), stop.clone()));
+    let mut backoff = Backoff::new();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        match connect(&opts.amqp_url, "carepath-relay").await {
+            Ok(conn) => {
+                status.connected.store(true, Ordering::Relaxed);
+                tracing::info!("relay connected to the broker");
+                match relay_on(&engine, &conn, &opts, &status, &mut stop, &mut backoff).await {
+                    Ok(()) => {
+                        let _ = conn.close(200, "shutting down".into()).await;
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "relay lost the broker; events wait in the outbox")
+                    }
+                }
+                status.connected.store(false, Ordering::Relaxed);
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    conn.close(200, "reconnecting".into()),
+                )
+                .await;
+            }
+            Err(e) => {
+                status.connected.store(false, Ordering::Relaxed);
+                tracing::warn!(error = %e, "broker unreachable; events wait in the outbox");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff.step()) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    status.connected.store(false, Ordering::Relaxed);
+    let _ = engine.store().release_lease(LEASE, &opts.holder).await;
+    lag.abort();
+}
+
+async fn relay_on(
+    engine: &Engine,
+    conn: &lapin::Connection,
+    opts: &Options,
+    status: &Status,
+    stop: &mut watch::Receiver<bool>,
+    backoff: &mut Backoff,
+) -> Result<(), RoundError> {
+    let ch = conn.create_channel().await?;
+    topology::declare(&ch).await?;
+    ch.confirm_select(ConfirmSelectOptions::default()).await?;
+    let store = engine.store();
+    loop {
+        if *stop.borrow() {
+            return Ok(());
+        }
+        let now = engine.clock().now();
+        let leader = store
+            .acquire_lease(
+                LEASE,
+                &opts.holder,
+                chrono::Duration::seconds(LEASE_TTL_SECS),
+                now,
+            )
+            .await?;
+        status.leader.store(leader, Ordering::Relaxed);
+        let batch = if leader {
+            store.unpublished(opts.batch).await?
+        } else {
+            Vec::new()
+        };
+        if batch.is_empty() {
+            tokio::select! {
+                _ = engine.committed().notified() => {}
+                _ = tokio::time::sleep(if leader { opts.poll } else { Duration::from_secs(2) }) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        backoff.reset();
+        let started = Instant::now();
+        let mut pending = Vec::with_capacity(batch.len());
+        for item in &batch {
+            let (key, props, body) = cloudevents::encode(&item.event, &opts.source);
+            let publish = ch.basic_publish(
+                EVENTS_EXCHANGE.into(),
+                key.into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                &body,
+                props,
+            );
+            let confirm = tokio::time::timeout(opts.publish_timeout, publish)
+                .await
+                .map_err(|_| RoundError::Timeout(opts.publish_timeout))??;
+            pending.push((item, confirm));
+        }
+        // Per client, only the events up to its first failure count: the rest go again,
+        // after it, so the order is kept.
+        let mut failed: HashSet<ClientId> = HashSet::new();
+        let mut done = Vec::with_capacity(batch.len());
+        let (mut unroutable, mut refused) = (0usize, 0usize);
+        for (item, confirm) in pending {
+            let confirmation = tokio::time::timeout(opts.publish_timeout, confirm)
+                .await
+                .map_err(|_| RoundError::Timeout(opts.publish_timeout))??;
+            let client = item.event.client;
+            match confirmation {
+                Confirmation::Ack(None) if !failed.contains(&client) => done.push(item.outbox_id),
+                Confirmation::Ack(None) => {}
+                Confirmation::Ack(Some(_)) => {
+                    unroutable += 1;
+                    failed.insert(client);
+                }
+                Confirmation::Nack(_) | Confirmation::NotRequested => {
+                    refused += 1;
+                    failed.insert(client);
+                }
+            }
+        }
+        store.mark_published(&done, engine.clock().now()).await?;
+        status
+            .published
+            .fetch_add(done.len() as u64, Ordering::Relaxed);
+        metrics::counter!("carepath_events_published_total").increment(done.len() as u64);
+        metrics::histogram!("carepath_relay_round_seconds").record(started.elapsed().as_secs_f64());
+        if !failed.is_empty() {
+            tracing::warn!(
+                unroutable,
+                refused,
+                clients = failed.len(),
+                "events not accepted by the broker stay in the outbox (unroutable: bind a queue to carepath.events)"
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(backoff.step()) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
+
+/// PostgreSQL: commits anywhere (any process) wake this process's relay.
+async fn listen_for_commits(engine: Engine, url: String, stop: watch::Receiver<bool>) {
+    let mut backoff = Backoff::new();
+    while !*stop.borrow() {
+        match CommitListener::connect(&url).await {
+            Ok(mut listener) => {
+                backoff.reset();
+                while listener.next().await.is_ok() {
+                    engine.committed().notify_one();
+                }
+                tracing::warn!("LISTEN connection lost; polling meanwhile");
+            }
+            Err(e) => tracing::warn!(error = %e, "LISTEN failed; polling meanwhile"),
+        }
+        tokio::time::sleep(backoff.step()).await;
+    }
+}
+
+/// Backlog and the oldest waiting event's age, once a second, for `/metrics` and `/readyz`.
+async fn report_lag(engine: Engine, status: Arc<Status>, stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        match engine.store().outbox_lag().await {
+            Ok((n, oldest)) => {
+                let age = oldest
+                    .map(|t| (engine.clock().now() - t).num_milliseconds().max(1) as u64)
+                    .unwrap_or(0);
+                status.backlog.store(n, Ordering::Relaxed);
+                status.oldest_age_ms.store(age, Ordering::Relaxed);
+                metrics::gauge!("carepath_outbox_backlog").set(n as f64);
+                metrics::gauge!("carepath_outbox_oldest_age_seconds").set(age as f64 / 1000.0);
+                metrics::gauge!("carepath_relay_connected").set(
+                    if status.connected.load(Ordering::Relaxed) {
+                        1.0
+                    } else {
+                        0.0
+                    },
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "outbox lag unknown"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
