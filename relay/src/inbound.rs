@@ -30,6 +30,7 @@ use uuid::Uuid;
 /// Messages in flight to this consumer at once.
 pub const PREFETCH: u16 = 32;
 pub const REASON_HEADER: &str = "x-carepath-reason";
+pub const SENDER_HEADER: &str = "x-carepath-sender";
 
 #[derive(Debug, thiserror::Error)]
 enum ConsumeError {
@@ -111,8 +112,10 @@ async fn consume(
 ) -> Result<(), ConsumeError> {
     let ch = conn.create_channel().await?;
     topology::declare(&ch).await?;
-    ch.confirm_select(ConfirmSelectOptions::default()).await?;
     ch.basic_qos(PREFETCH, BasicQosOptions::default()).await?;
+    // Dead letters go out on a channel of their own, with confirms.
+    let dead = conn.create_channel().await?;
+    dead.confirm_select(ConfirmSelectOptions::default()).await?;
     let mut consumer = ch
         .basic_consume(
             INBOUND_QUEUE.into(),
@@ -142,8 +145,22 @@ async fn consume(
                 tracing::warn!(reason = %reason, "inbound message dead-lettered");
                 metrics::counter!("carepath_inbound_total", "outcome" => "dead_lettered")
                     .increment(1);
-                dead_letter(&ch, &delivery, &reason).await?;
-                delivery.ack(BasicAckOptions::default()).await?;
+                match dead_letter(&dead, &delivery, &reason).await {
+                    Ok(()) => {
+                        delivery.ack(BasicAckOptions::default()).await?;
+                    }
+                    // Could not add the reason: let the broker dead-letter it as it is.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "dead letter not confirmed; rejecting instead");
+                        delivery
+                            .nack(BasicNackOptions {
+                                requeue: false,
+                                ..BasicNackOptions::default()
+                            })
+                            .await?;
+                        return Err(e);
+                    }
+                }
             }
             Err(Outcome::Retry(why)) => {
                 tracing::warn!(why = %why, "inbound message requeued");
@@ -160,19 +177,34 @@ async fn consume(
     }
 }
 
-/// Publish the message, as it came, to `carepath.dead` with the reason; confirmed before the
-/// original is acknowledged.
+/// Publish the message, as it came, to `carepath.dead` with the reason, on the publishing
+/// channel; confirmed before the original is acknowledged.
 async fn dead_letter(ch: &Channel, d: &Delivery, reason: &str) -> Result<(), ConsumeError> {
-    let mut headers = d.properties.headers().clone().unwrap_or_default();
+    let p = &d.properties;
+    let mut headers = p.headers().clone().unwrap_or_default();
     headers.insert(
         REASON_HEADER.into(),
         AMQPValue::LongString(LongString::from(reason.to_owned())),
     );
-    let props: BasicProperties = d
-        .properties
-        .clone()
+    // The broker lets a connection set only its own user-id: keep the sender's in a header.
+    if let Some(user) = p.user_id() {
+        headers.insert(
+            SENDER_HEADER.into(),
+            AMQPValue::LongString(LongString::from(user.as_str().to_owned())),
+        );
+    }
+    let mut props = BasicProperties::default()
         .with_headers(headers)
         .with_delivery_mode(2);
+    if let Some(ct) = p.content_type() {
+        props = props.with_content_type(ct.clone());
+    }
+    if let Some(id) = p.message_id() {
+        props = props.with_message_id(id.clone());
+    }
+    if let Some(ts) = p.timestamp() {
+        props = props.with_timestamp(*ts);
+    }
     let confirm = ch
         .basic_publish(
             DEAD_EXCHANGE.into(),

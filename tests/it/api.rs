@@ -9,25 +9,29 @@ use chrono::{Duration, Utc};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 
-const RESULT: &str = "{ clientId version replayed createdIds events { id seq type } }";
+pub(crate) const RESULT: &str = "{ clientId version replayed createdIds events { id seq type } }";
 
 /// A network: a case-management program, a provider at each level, a pharmacy, a
 /// coordination hub; and a token for each role.
-struct Net {
-    s: TestServer,
-    home: OrgId,
-    providers: Vec<(&'static str, OrgId)>,
-    pharmacy: OrgId,
-    hub: OrgId,
-    cm: String,
-    supervisor: String,
-    coordinator: String,
-    partners: Vec<(OrgId, String)>,
+pub(crate) struct Net {
+    pub s: TestServer,
+    pub home: OrgId,
+    pub providers: Vec<(&'static str, OrgId)>,
+    pub pharmacy: OrgId,
+    pub hub: OrgId,
+    pub cm: String,
+    pub supervisor: String,
+    pub coordinator: String,
+    pub partners: Vec<(OrgId, String)>,
 }
 
 impl Net {
     async fn new(b: Backend) -> Self {
-        let s = TestServer::start(b).await;
+        Self::with_env(b, &[]).await
+    }
+
+    pub async fn with_env(b: Backend, env: &[(&str, &str)]) -> Self {
+        let s = TestServer::start_with(b, env).await;
         let home = s.org("Harbor Case Management", &[]).await;
         let mut providers = Vec::new();
         let mut partners = Vec::new();
@@ -51,20 +55,20 @@ impl Net {
         }
     }
 
-    fn provider(&self, level: &str) -> OrgId {
+    pub fn provider(&self, level: &str) -> OrgId {
         self.providers.iter().find(|(l, _)| *l == level).unwrap().1
     }
 
-    fn partner(&self, level: &str) -> &str {
+    pub fn partner(&self, level: &str) -> &str {
         let id = self.provider(level);
         &self.partners.iter().find(|(o, _)| *o == id).unwrap().1
     }
 
-    async fn cm(&self, query: &str, vars: Value) -> Value {
+    pub async fn cm(&self, query: &str, vars: Value) -> Value {
         self.s.ok(&self.cm, query, vars).await
     }
 
-    async fn register(&self) -> String {
+    pub async fn register(&self) -> String {
         let d = self
             .cm(
                 &format!("mutation {{ registerClient(input: {{ birthYear: 1987 }}) {RESULT} }}"),
@@ -74,7 +78,7 @@ impl Net {
         d["registerClient"]["clientId"].as_str().unwrap().to_owned()
     }
 
-    async fn consent(&self, client: &str) -> String {
+    pub async fn consent(&self, client: &str) -> String {
         let mut recipients: Vec<String> = self
             .providers
             .iter()
@@ -98,7 +102,7 @@ impl Net {
             .to_owned()
     }
 
-    async fn admit(&self, client: &str, level: &str, hours: f64) {
+    pub async fn admit(&self, client: &str, level: &str, hours: f64) {
         self.cm(
             &format!("mutation($c: UUID!, $l: String!, $p: UUID!, $h: Float!) {{ admit(input: {{ clientId: $c, level: $l, providerId: $p, plannedHoursPerWeek: $h }}) {RESULT} }}"),
             json!({ "c": client, "l": level, "p": self.provider(level), "h": hours }),
@@ -106,7 +110,7 @@ impl Net {
         .await;
     }
 
-    async fn refer(&self, client: &str, level: &str) -> String {
+    pub async fn refer(&self, client: &str, level: &str) -> String {
         let d = self
             .cm(
                 &format!("mutation($c: UUID!, $l: String!, $p: [UUID!]!) {{ sendReferral(input: {{ clientId: $c, toLevel: $l, providerIds: $p }}) {RESULT} }}"),
@@ -119,7 +123,7 @@ impl Net {
             .to_owned()
     }
 
-    async fn accept(&self, level: &str, referral: &str) -> Value {
+    pub async fn accept(&self, level: &str, referral: &str) -> Value {
         self.s
             .ok(
                 self.partner(level),
@@ -129,14 +133,14 @@ impl Net {
             .await
     }
 
-    fn transition_query() -> String {
+    pub fn transition_query() -> String {
         format!(
             "mutation($c: UUID!, $k: TransitionKind!, $l: String!, $h: Float!, $v: Int) {{
                transition(input: {{ clientId: $c, kind: $k, toLevel: $l, plannedHoursPerWeek: $h }}, expectedVersion: $v) {RESULT} }}"
         )
     }
 
-    async fn step_down(&self, client: &str, level: &str, hours: f64) -> Value {
+    pub async fn step_down(&self, client: &str, level: &str, hours: f64) -> Value {
         self.cm(
             &Self::transition_query(),
             json!({ "c": client, "k": "STEP_DOWN", "l": level, "h": hours }),
@@ -144,7 +148,7 @@ impl Net {
         .await
     }
 
-    async fn book_aftercare(&self, client: &str, days: i64) {
+    pub async fn book_aftercare(&self, client: &str, days: i64) {
         self.s
             .ok(
                 &self.coordinator,
@@ -154,7 +158,7 @@ impl Net {
             .await;
     }
 
-    async fn version(&self, client: &str) -> i64 {
+    pub async fn version(&self, client: &str) -> i64 {
         self.cm(
             "query($c: UUID!) { client(id: $c) { version } }",
             json!({ "c": client }),
@@ -165,7 +169,7 @@ impl Net {
     }
 }
 
-const DISCHARGE: &str = "mutation($c: UUID!, $v: Int) { discharge(input: { clientId: $c, kind: PLANNED }, expectedVersion: $v) { clientId version events { type } } }";
+pub(crate) const DISCHARGE: &str = "mutation($c: UUID!, $v: Int) { discharge(input: { clientId: $c, kind: PLANNED }, expectedVersion: $v) { clientId version events { type } } }";
 
 async fn journey_over_http(b: Backend) {
     let n = Net::new(b).await;

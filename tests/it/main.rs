@@ -1,5 +1,6 @@
 //! Integration tests: one binary (so it builds once), real databases, real processes.
 
+mod broker;
 mod server;
 mod support;
 
@@ -9,4 +10,5 @@ mod concurrency;
 mod gates;
 mod idempotency;
 mod journey;
+mod relay;
 mod timers;

@@ -19,7 +19,9 @@ pub struct TestServer {
     pub engine: Engine,
     child: Child,
     http: reqwest::Client,
-    _db: TestDb,
+    db_url: String,
+    /// The database, dropped with the server that created it.
+    _db: Option<TestDb>,
 }
 
 impl Drop for TestServer {
@@ -30,10 +32,6 @@ impl Drop for TestServer {
 }
 
 impl TestServer {
-    pub async fn start(backend: Backend) -> Self {
-        Self::start_with(backend, &[]).await
-    }
-
     pub async fn start_with(backend: Backend, env: &[(&str, &str)]) -> Self {
         let db = TestDb::new(backend).await;
         let store = db.store().await;
@@ -42,12 +40,51 @@ impl TestServer {
             Arc::new(pathway::default_pathway()),
             Arc::new(SystemClock),
         );
+        let (url, child) = Self::spawn(&db.url, env).await;
+        let db_url = db.url.clone();
+        TestServer {
+            url,
+            engine,
+            child,
+            http: reqwest::Client::new(),
+            db_url,
+            _db: Some(db),
+        }
+    }
+
+    /// Another server process on `first`'s database.
+    pub async fn attach(first: &TestServer, env: &[(&str, &str)]) -> Self {
+        let db_url = first.db_url.clone();
+        let (url, child) = Self::spawn(&db_url, env).await;
+        TestServer {
+            url,
+            engine: first.engine.clone(),
+            child,
+            http: reqwest::Client::new(),
+            _db: None,
+            db_url,
+        }
+    }
+
+    async fn spawn(db_url: &str, env: &[(&str, &str)]) -> (String, Child) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_carepath"));
         cmd.arg("serve")
-            .env("CAREPATH_DATABASE_URL", &db.url)
+            .env("CAREPATH_DATABASE_URL", db_url)
             .env("CAREPATH_LISTEN", "127.0.0.1:0")
             .env("CAREPATH_TIMER_INTERVAL_SECS", "1")
-            .env("CAREPATH_LOG", "warn")
+            .env(
+                "CAREPATH_LOG",
+                std::env::var("CAREPATH_TEST_SERVER_LOG").unwrap_or("warn,lapin=off".into()),
+            )
+            // Tests that want the broker pass CAREPATH_AMQP_URL with a vhost of their own.
+            .env(
+                "CAREPATH_RELAY_ENABLED",
+                if env.iter().any(|(k, _)| *k == "CAREPATH_AMQP_URL") {
+                    "true"
+                } else {
+                    "false"
+                },
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in env {
@@ -73,13 +110,7 @@ impl TestServer {
             url.starts_with("http://127.0.0.1:"),
             "unexpected first line: {url}"
         );
-        TestServer {
-            url,
-            engine,
-            child,
-            http: reqwest::Client::new(),
-            _db: db,
-        }
+        (url, child)
     }
 
     /// A registered organization offering `levels` (capacity 50 each).

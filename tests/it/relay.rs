@@ -1,0 +1,369 @@
+//! Events on RabbitMQ, against the real broker: each test in a vhost of its own.
+
+use crate::api::{DISCHARGE, Net, RESULT};
+use crate::broker::{self, TestVhost};
+use crate::on_both_backends;
+use crate::support::Backend;
+use chrono::{Duration, Utc};
+use lapin::BasicProperties;
+use lapin::options::BasicPublishOptions;
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::Duration as StdDuration;
+
+async fn event_count(n: &Net, client: &str) -> usize {
+    let d = n
+        .cm(
+            "query($c: UUID!) { careEvents(clientId: $c, first: 100) { edges { node { seq } } } }",
+            json!({ "c": client }),
+        )
+        .await;
+    d["careEvents"]["edges"].as_array().unwrap().len()
+}
+
+/// Every message is a CloudEvent 1.0 in binary mode; per client, `ce-sequence` runs 1, 2, 3…
+fn check_cloudevents(msgs: &[broker::Received], client: &str) {
+    let mut seq = 0;
+    for m in msgs
+        .iter()
+        .filter(|m| m.header("ce-subject").as_deref() == Some(client))
+    {
+        assert_eq!(m.header("ce-specversion").as_deref(), Some("1.0"));
+        let id = m.header("ce-id").unwrap();
+        assert_eq!(
+            m.properties
+                .message_id()
+                .as_ref()
+                .map(|s| s.as_str().to_owned()),
+            Some(id.clone())
+        );
+        assert_eq!(m.header("ce-source").as_deref(), Some("/carepath"));
+        let ce_type = m.header("ce-type").unwrap();
+        let event_type = ce_type
+            .strip_prefix("org.carepath.")
+            .expect("ce-type prefix");
+        assert!(
+            m.routing_key.starts_with(&format!("{event_type}.")),
+            "{} vs {ce_type}",
+            m.routing_key
+        );
+        chrono::DateTime::parse_from_rfc3339(&m.header("ce-time").unwrap())
+            .expect("ce-time is RFC 3339");
+        assert_eq!(
+            m.properties.content_type().as_ref().map(|c| c.as_str()),
+            Some("application/json")
+        );
+        assert_eq!(*m.properties.delivery_mode(), Some(2), "persistent");
+        seq += 1;
+        assert_eq!(
+            m.header("ce-sequence").unwrap(),
+            seq.to_string(),
+            "in order, no gap"
+        );
+        assert_eq!(m.body["seq"], json!(seq));
+        assert!(m.body.get("name").is_none() && m.body["data"].get("name").is_none());
+        if m.body.get("recipientOrg").is_some() {
+            assert!(
+                m.body["redisclosureNotice"]
+                    .as_str()
+                    .unwrap()
+                    .contains("42 CFR part 2")
+            );
+        }
+    }
+}
+
+async fn walk(n: &Net, c: &str, during: impl AsyncFn(&str)) {
+    n.consent(c).await;
+    n.admit(c, "detox", 40.0).await;
+    for (i, (level, hours)) in [
+        ("residential", 30.0),
+        ("php", 25.0),
+        ("iop", 12.0),
+        ("outpatient", 2.0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = n.refer(c, level).await;
+        n.accept(level, &r).await;
+        if level == "outpatient" {
+            n.book_aftercare(c, 3).await;
+        }
+        n.step_down(c, level, hours).await;
+        if i == 1 {
+            during(level).await;
+        }
+    }
+    n.cm(DISCHARGE, json!({ "c": c })).await;
+}
+
+async fn journey_events_arrive_in_order(b: Backend) {
+    let vh = TestVhost::new();
+    let queue = broker::bind_queue(&vh.url(), "#").await;
+    let n = Net::with_env(b, &[("CAREPATH_AMQP_URL", &vh.url())]).await;
+    let c = n.register().await;
+    walk(&n, &c, async |_| {}).await;
+    let total = event_count(&n, &c).await;
+    let msgs = broker::drain(&vh.url(), &queue, StdDuration::from_secs(30), |m| {
+        m.len() >= total
+    })
+    .await;
+    assert_eq!(msgs.len(), total, "every event, once");
+    assert_eq!(broker::unique(&msgs).len(), total, "no ce-id twice");
+    check_cloudevents(&msgs, &c);
+    let keys: Vec<&str> = msgs.iter().map(|m| m.routing_key.as_str()).collect();
+    for k in [
+        "client.admitted.detox",
+        "referral.sent.residential",
+        "handoff.ready.php",
+        "transition.completed.outpatient",
+        "discharge.completed.outpatient",
+    ] {
+        assert!(keys.contains(&k), "no {k} in {keys:?}");
+    }
+    // The outbox is empty and the relay healthy.
+    let (status, _) = n.s.get("/readyz").await;
+    assert_eq!(status, 200);
+    assert_eq!(n.s.engine.store().unpublished_count().await.unwrap(), 0);
+}
+
+async fn broker_outage_loses_nothing(b: Backend) {
+    let vh = TestVhost::new();
+    let queue = broker::bind_queue(&vh.url(), "#").await;
+    let n = Net::with_env(b, &[("CAREPATH_AMQP_URL", &vh.url())]).await;
+    let c = n.register().await;
+    walk(&n, &c, async |_| {
+        // Mid-journey, the broker drops every connection; the API keeps answering.
+        vh.close_connections();
+        let census = n.cm("{ census { level } }", json!({})).await;
+        assert_eq!(census["census"].as_array().unwrap().len(), 5);
+    })
+    .await;
+    vh.close_connections();
+    let total = event_count(&n, &c).await;
+    let msgs = broker::drain(&vh.url(), &queue, StdDuration::from_secs(60), |m| {
+        broker::unique(m).len() >= total
+    })
+    .await;
+    let unique = broker::unique(&msgs);
+    assert_eq!(unique.len(), total, "every event arrived");
+    check_cloudevents(&unique, &c);
+}
+
+/// Publish a CloudEvent on `carepath.inbound` as `url`'s user.
+async fn send(url: &str, user: &str, ce_type: &str, id: &str, body: Vec<u8>) {
+    let conn = broker::connect(url).await;
+    let ch = conn.create_channel().await.unwrap();
+    ch.confirm_select(Default::default()).await.unwrap();
+    let mut h = FieldTable::default();
+    for (k, v) in [
+        ("ce-specversion", "1.0"),
+        ("ce-id", id),
+        ("ce-source", "/scheduler"),
+        ("ce-type", ce_type),
+    ] {
+        h.insert(
+            k.into(),
+            AMQPValue::LongString(LongString::from(v.to_owned())),
+        );
+    }
+    let props = BasicProperties::default()
+        .with_content_type("application/json".into())
+        .with_user_id(user.into())
+        .with_delivery_mode(2)
+        .with_headers(h);
+    // The consumer declares the topology; wait for it.
+    for _ in 0..100 {
+        let confirm = ch
+            .basic_publish(
+                "carepath.inbound".into(),
+                ce_type.into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                &body,
+                props.clone(),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        if confirm.take_message().is_none() {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    let _ = conn.close(200, "sent".into()).await;
+}
+
+async fn inbound_booking_satisfies_the_gate(b: Backend) {
+    let mut vh = TestVhost::new();
+    let n = Net::with_env(b, &[("CAREPATH_AMQP_URL", &vh.url())]).await;
+    let clinic = n.provider("outpatient");
+    let (user, url) = vh.add_user("scheduler");
+    n.s.engine
+        .store()
+        .link_amqp_sender(&user, clinic, Utc::now())
+        .await
+        .unwrap();
+    let c = n.register().await;
+    n.consent(&c).await;
+    n.admit(&c, "outpatient", 2.0).await;
+    let (code, _) = n.s.code(Some(&n.cm), DISCHARGE, json!({ "c": c })).await;
+    assert_eq!(code, "GATE_UNMET");
+
+    let booking = |provider: uuid::Uuid| {
+        serde_json::to_vec(&json!({ "clientId": c, "providerId": provider, "kind": "outpatient", "at": Utc::now() + Duration::days(3) })).unwrap()
+    };
+    // Acting for another organization: refused, dead-lettered with the reason.
+    let other = n.provider("iop").0;
+    send(
+        &url,
+        &user,
+        "org.carepath.aftercare.appointment.scheduled",
+        "ce-1",
+        booking(other),
+    )
+    .await;
+    // Not JSON at all.
+    send(
+        &url,
+        &user,
+        "aftercare.appointment.scheduled",
+        "ce-2",
+        b"{not json".to_vec(),
+    )
+    .await;
+    // The good one, twice (deduplicated by ce-id).
+    send(
+        &url,
+        &user,
+        "aftercare.appointment.scheduled",
+        "ce-3",
+        booking(clinic.0),
+    )
+    .await;
+    send(
+        &url,
+        &user,
+        "aftercare.appointment.scheduled",
+        "ce-3",
+        booking(clinic.0),
+    )
+    .await;
+
+    for _ in 0..100 {
+        let booked = n
+            .cm(
+                "query($c: UUID!) { client(id: $c) { aftercare { id provider { id } } } }",
+                json!({ "c": c }),
+            )
+            .await;
+        if !booked["client"]["aftercare"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    tokio::time::sleep(StdDuration::from_millis(500)).await;
+    let booked = n
+        .cm(
+            "query($c: UUID!) { client(id: $c) { aftercare { id provider { id } } } }",
+            json!({ "c": c }),
+        )
+        .await;
+    let aftercare = booked["client"]["aftercare"].as_array().unwrap();
+    assert_eq!(aftercare.len(), 1, "booked once: {booked}");
+    assert_eq!(aftercare[0]["provider"]["id"], json!(clinic.to_string()));
+    // The planned discharge now goes through.
+    n.cm(DISCHARGE, json!({ "c": c })).await;
+
+    let dead = broker::drain(
+        &vh.url(),
+        "carepath.dead",
+        StdDuration::from_secs(20),
+        |m| m.len() >= 2,
+    )
+    .await;
+    let reasons: HashMap<String, String> = dead
+        .iter()
+        .map(|m| {
+            (
+                m.header("ce-id").unwrap(),
+                m.header("x-carepath-reason").expect("a reason header"),
+            )
+        })
+        .collect();
+    assert!(
+        reasons["ce-1"].contains("may not act for organization"),
+        "{reasons:?}"
+    );
+    assert!(reasons["ce-2"].contains("bad data"), "{reasons:?}");
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    let _ = RESULT;
+}
+
+async fn two_processes_share_the_stream(b: Backend) {
+    let vh = TestVhost::new();
+    let queue = broker::bind_queue(&vh.url(), "#").await;
+    let n = Net::with_env(b, &[("CAREPATH_AMQP_URL", &vh.url())]).await;
+    // A second server on the same database and broker.
+    let second = crate::server::TestServer::attach(&n.s, &[("CAREPATH_AMQP_URL", &vh.url())]).await;
+    let clients = 12;
+    let mut tasks = Vec::new();
+    let n = std::sync::Arc::new(n);
+    for i in 0..clients {
+        let n = n.clone();
+        let url = if i % 2 == 0 {
+            n.s.url.clone()
+        } else {
+            second.url.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            let c = n.register().await;
+            n.consent(&c).await;
+            // Half the traffic through the second process.
+            let q = "mutation($c: UUID!) { recordAssessment(input: { clientId: $c, recommendedLevel: \"iop\", dimensions: [1,1,1,1,1,1] }) { version } }";
+            for _ in 0..5 {
+                let r = reqwest::Client::new()
+                    .post(format!("{url}/graphql"))
+                    .bearer_auth(&n.cm)
+                    .json(&json!({ "query": q, "variables": { "c": c } }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json::<Value>()
+                    .await
+                    .unwrap();
+                assert!(r.get("errors").is_none(), "{r}");
+            }
+            n.admit(&c, "iop", 12.0).await;
+            c
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    let per_client = 1 + 1 + 5 + 1;
+    let total = clients * per_client;
+    let msgs = broker::drain(&vh.url(), &queue, StdDuration::from_secs(60), |m| {
+        m.len() >= total
+    })
+    .await;
+    tokio::time::sleep(StdDuration::from_millis(500)).await;
+    assert_eq!(msgs.len(), total, "none lost, none twice");
+    assert_eq!(broker::unique(&msgs).len(), total, "no ce-id twice");
+    for c in &ids {
+        check_cloudevents(&msgs, c);
+    }
+}
+
+on_both_backends!(
+    journey_events_arrive_in_order,
+    broker_outage_loses_nothing,
+    inbound_booking_satisfies_the_gate,
+    two_processes_share_the_stream,
+);
