@@ -759,6 +759,12 @@ fn random_walks_reach_every_kind_of_move() {
     random_command_sequences_stay_within_the_pathway();
     let totals = TOTALS.lock().unwrap();
     eprintln!("events over the random walks: {totals:?}");
+    for t in totals.keys() {
+        assert!(
+            EventData::TYPES.contains(t),
+            "{t} is missing from EventData::TYPES"
+        );
+    }
     for kind in [
         "transition.completed",
         "discharge.completed",

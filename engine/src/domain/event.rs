@@ -190,6 +190,33 @@ pub enum EventData {
 }
 
 impl EventData {
+    /// Every event type the engine emits.
+    pub const TYPES: [&'static str; 23] = [
+        "client.registered",
+        "client.admitted",
+        "consent.recorded",
+        "consent.revoked",
+        "referral.sent",
+        "referral.accepted",
+        "referral.declined",
+        "referral.withdrawn",
+        "referral.expired",
+        "assessment.recorded",
+        "mat.plan.recorded",
+        "mat.plan.ended",
+        "aftercare.scheduled",
+        "mat.refill.scheduled",
+        "handoff.planned",
+        "handoff.ready",
+        "transition.completed",
+        "discharge.planned",
+        "discharge.completed",
+        "discharge.unplanned",
+        "review.due",
+        "followup.due",
+        "followup.missed",
+    ];
+
     pub fn event_type(&self) -> &'static str {
         match self {
             EventData::ClientRegistered { .. } => "client.registered",
