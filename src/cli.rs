@@ -57,6 +57,11 @@ enum Cmd {
     },
     /// Print the GraphQL schema (SDL), as committed in graphql/schema.graphql.
     GraphqlSchema,
+    /// Load benchmark: journeys over GraphQL and RabbitMQ, beside pgbench.
+    Bench {
+        #[command(subcommand)]
+        command: crate::bench::BenchCmd,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +113,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     } = &cli.command
     {
         return Ok(check_workflows(files));
+    }
+    if let Cmd::Bench { command } = cli.command {
+        telemetry::init("text");
+        crate::bench::run(command).await?;
+        return Ok(ExitCode::SUCCESS);
     }
     if let Cmd::GraphqlSchema = &cli.command {
         print!("{}", carepath_graphql::sdl());
@@ -177,7 +187,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await?;
             println!("{user} speaks for {org}");
         }
-        Cmd::Workflows { .. } | Cmd::GraphqlSchema => unreachable!("handled above"),
+        Cmd::Workflows { .. } | Cmd::GraphqlSchema | Cmd::Bench { .. } => {
+            unreachable!("handled above")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,6 @@
 //! `carepath`: the continuum-of-care referral and handoff engine.
 
+mod bench;
 mod cli;
 mod config;
 mod seed;

@@ -1,0 +1,105 @@
+//! Counts what reaches RabbitMQ: every event, its ce-id, its per-client sequence, and the
+//! time from commit (`ce-time`) to arrival here.
+
+use futures::StreamExt;
+use hdrhistogram::Histogram;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+#[derive(Default)]
+pub struct Seen {
+    pub messages: u64,
+    pub ids: HashSet<String>,
+    pub duplicates: u64,
+    /// Per client: the sequence numbers in arrival order.
+    pub sequences: HashMap<String, Vec<u64>>,
+    pub latency_us: Option<Histogram<u64>>,
+}
+
+/// Bind a private queue to every event and count into `seen` until the connection ends.
+pub async fn start(
+    amqp_url: &str,
+    seen: Arc<Mutex<Seen>>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let conn = Connection::connect(amqp_url, ConnectionProperties::default()).await?;
+    let ch = conn.create_channel().await?;
+    ch.exchange_declare(
+        "carepath.events".into(),
+        ExchangeKind::Topic,
+        ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await?;
+    let queue = format!("carepath.bench.{}", uuid::Uuid::new_v4().simple());
+    ch.queue_declare(
+        queue.as_str().into(),
+        QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await?;
+    ch.queue_bind(
+        queue.as_str().into(),
+        "carepath.events".into(),
+        "#".into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await?;
+    ch.basic_qos(1000, Default::default()).await?;
+    let mut consumer = ch
+        .basic_consume(
+            queue.as_str().into(),
+            "bench".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    seen.lock().expect("seen").latency_us = Some(Histogram::new_with_bounds(1, 600_000_000, 3)?);
+    Ok(tokio::spawn(async move {
+        let _conn = conn;
+        while let Some(Ok(d)) = consumer.next().await {
+            let now = chrono::Utc::now();
+            let h = |n: &str| carepath_relay::cloudevents::header(&d.properties, n);
+            {
+                let mut s = seen.lock().expect("seen");
+                s.messages += 1;
+                if let Some(id) = h("ce-id")
+                    && !s.ids.insert(id)
+                {
+                    s.duplicates += 1;
+                }
+                if let (Some(subject), Some(seq)) = (
+                    h("ce-subject"),
+                    h("ce-sequence").and_then(|x| x.parse().ok()),
+                ) {
+                    s.sequences.entry(subject).or_default().push(seq);
+                }
+                if let Some(t) =
+                    h("ce-time").and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                {
+                    let us = (now - t.with_timezone(&chrono::Utc))
+                        .num_microseconds()
+                        .unwrap_or(0)
+                        .max(1) as u64;
+                    if let Some(hist) = s.latency_us.as_mut() {
+                        let _ = hist.record(us);
+                    }
+                }
+            }
+            let _ = d.ack(BasicAckOptions::default()).await;
+        }
+    }))
+}

@@ -1,0 +1,514 @@
+//! `carepath bench`: client journeys end to end over GraphQL and RabbitMQ, side by side with
+//! PostgreSQL's own limit (pgbench on `shared/bench/transition.sql`).
+//!
+//! `bench run` starts a fresh database and the real server as a child process, walks N
+//! synthetic clients detox → residential → PHP → IOP → outpatient → planned discharge at a
+//! fixed concurrency, counts the events on RabbitMQ, checks the result, then runs pgbench at
+//! the same concurrency and prints the ratio. `bench seed` makes a large population for the
+//! query figures.
+
+mod client;
+mod consumer;
+mod journey;
+mod seed;
+
+use anyhow::{Context as _, bail, ensure};
+use carepath_engine::Engine;
+use carepath_engine::clock::SystemClock;
+use carepath_engine::domain::{Actor, Role};
+use carepath_engine::ids::OrgId;
+use carepath_engine::pathway::{self, LevelId};
+use carepath_engine::store::Store;
+use carepath_migrations::{Migrator, MigratorTrait};
+use clap::{Args, Subcommand};
+use hdrhistogram::Histogram;
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// Walk synthetic clients through the continuum and report throughput and latency.
+    Run(RunArgs),
+    /// Add a large population (clients across levels and providers) to a database.
+    Seed(SeedArgs),
+    /// Time `census` and `clients(level, first: 50)` against a running server.
+    Queries(QueryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Database for the run: `sqlite://…` (default: a fresh file) or a PostgreSQL URL whose
+    /// database name starts with `carepath_bench` (dropped and created anew).
+    #[arg(long)]
+    database_url: Option<String>,
+    #[arg(long, default_value_t = 200)]
+    clients: usize,
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Cap on mutations per second across all workers (default: as fast as it goes).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Active clients to seed before the run (server memory with a large census).
+    #[arg(long, default_value_t = 0)]
+    seed_clients: usize,
+    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    amqp_url: String,
+    /// pgbench script; skipped when absent.
+    #[arg(long, default_value = "../shared/bench/transition.sql")]
+    pgbench_script: PathBuf,
+    #[arg(long, default_value_t = 20)]
+    pgbench_seconds: u64,
+    /// PostgreSQL server for pgbench's own database.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pgbench_admin_url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    #[arg(long)]
+    database_url: String,
+    #[arg(long, default_value_t = 1_000_000)]
+    clients: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The server, e.g. http://127.0.0.1:8080
+    #[arg(long)]
+    url: String,
+    #[arg(long)]
+    token: String,
+    #[arg(long, default_value_t = 100)]
+    repeat: usize,
+}
+
+pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
+    match cmd {
+        BenchCmd::Run(a) => run_journeys(a).await,
+        BenchCmd::Seed(a) => {
+            let store = prepare(&a.database_url, false).await?;
+            let started = Instant::now();
+            seed::population(&store, a.clients).await?;
+            println!(
+                "seeded {} active clients in {:.1} s",
+                a.clients,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        BenchCmd::Queries(a) => {
+            let c = client::Client::new(&a.url, client::Pacer::new(None));
+            time_queries(&c, &a.token, a.repeat).await
+        }
+    }
+}
+
+/// Connect (creating a PostgreSQL database named `carepath_bench*` anew when `fresh`) and
+/// migrate.
+async fn prepare(url: &str, fresh: bool) -> anyhow::Result<Store> {
+    if fresh && url.starts_with("postgres") {
+        let (base, name) = url.rsplit_once('/').context("a database name in the URL")?;
+        ensure!(
+            name.starts_with("carepath_bench"),
+            "bench recreates its database: name it carepath_bench…"
+        );
+        let admin = sea_orm::Database::connect(format!("{base}/postgres")).await?;
+        use sea_orm::ConnectionTrait;
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await?;
+        admin.close().await?;
+    }
+    let store = Store::connect(url, 16).await?;
+    Migrator::up(store.db(), None).await?;
+    Ok(store)
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(db: &str, amqp: &str) -> anyhow::Result<Self> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .env("CAREPATH_DATABASE_URL", db)
+            .env("CAREPATH_LISTEN", "127.0.0.1:0")
+            .env("CAREPATH_AMQP_URL", amqp)
+            .env("CAREPATH_LOG", "warn,lapin=off")
+            .env("CAREPATH_DB_MAX_CONNECTIONS", "32")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
+        let line = lines.next().context("the server printed nothing")??;
+        std::thread::spawn(move || for _ in lines {});
+        let url = line.rsplit(' ').next().context("address")?.to_owned();
+        Ok(Server { child, url })
+    }
+
+    fn proc_status(&self, field: &str) -> Option<u64> {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        s.lines()
+            .find(|l| l.starts_with(field))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
+    /// CPU seconds used so far (user + system).
+    fn cpu_seconds(&self) -> f64 {
+        let Ok(s) = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())) else {
+            return 0.0;
+        };
+        let after = s.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let ticks: u64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0)
+            + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0);
+        ticks as f64 / 100.0
+    }
+}
+
+fn pct(h: &Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1000.0
+}
+
+async fn setup_cast(store: Store) -> anyhow::Result<journey::Cast> {
+    let engine = Engine::new(
+        store,
+        Arc::new(pathway::default_pathway()),
+        Arc::new(SystemClock),
+    );
+    let admin = Actor {
+        org: OrgId(uuid::Uuid::nil()),
+        role: Role::Admin,
+    };
+    let org = async |name: &str, level: Option<&str>| -> anyhow::Result<OrgId> {
+        let id = OrgId::new();
+        engine.register_org(&admin, id, name).await?;
+        if let Some(l) = level {
+            engine
+                .set_capacity(&admin, id, &LevelId::new(l), 100_000)
+                .await?;
+        }
+        Ok(id)
+    };
+    let home = org("Bench case management", None).await?;
+    let pharmacy = org("Bench pharmacy", None).await?;
+    let hub = org("Bench aftercare hub", None).await?;
+    let mut providers = Vec::new();
+    let mut recipients = vec![pharmacy.to_string(), hub.to_string()];
+    for (level, _) in journey::LEVELS {
+        let mut pair = Vec::new();
+        for i in 0..2 {
+            let id = org(&format!("Bench {level} {i}"), Some(level)).await?;
+            recipients.push(id.to_string());
+            pair.push((
+                id.to_string(),
+                engine
+                    .create_token(id, Role::Partner, Some("bench"))
+                    .await?,
+            ));
+        }
+        providers.push(pair);
+    }
+    Ok(journey::Cast {
+        cm: engine
+            .create_token(home, Role::CaseManager, Some("bench"))
+            .await?,
+        coordinator: engine
+            .create_token(hub, Role::AftercareCoordinator, Some("bench"))
+            .await?,
+        pharmacy: pharmacy.to_string(),
+        aftercare_clinic: providers[4][0].0.clone(),
+        consent_recipients: recipients,
+        providers,
+    })
+}
+
+async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let db_url = a.database_url.clone().unwrap_or_else(|| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            tmp.path().join("bench.db").display()
+        )
+    });
+    let backend = if db_url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let store = prepare(&db_url, true).await?;
+    if a.seed_clients > 0 {
+        let t = Instant::now();
+        seed::population(&store, a.seed_clients).await?;
+        println!(
+            "seeded {} active clients in {:.1} s",
+            a.seed_clients,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let cast = setup_cast(store.clone()).await?;
+    let seen = Arc::new(Mutex::new(consumer::Seen::default()));
+    let consumer = consumer::start(&a.amqp_url, seen.clone())
+        .await
+        .context("RabbitMQ consumer")?;
+    let server = Server::start(&db_url, &a.amqp_url)?;
+    println!(
+        "carepath bench: {} clients, concurrency {}, {backend}, server {} (pid {})",
+        a.clients,
+        a.concurrency,
+        server.url,
+        server.child.id()
+    );
+    let c = client::Client::new(&server.url, client::Pacer::new(a.rate));
+    // Warm up the connection pool and the server.
+    c.query(&cast.cm, "{ census { level } }", json!({})).await?;
+    c.latencies.lock().expect("h").reset();
+
+    let cpu0 = server.cpu_seconds();
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..a.concurrency {
+        let (c, cast, next) = (c.clone(), cast.clone(), next.clone());
+        let n = a.clients;
+        workers.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    return Ok::<_, anyhow::Error>(out);
+                }
+                out.push(journey::run(&c, &cast, i).await?);
+            }
+        }));
+    }
+    let mut clients = Vec::new();
+    let (mut mutations, mut transitions) = (0u64, 0u64);
+    for w in workers {
+        for (id, t) in w.await?? {
+            mutations += t.mutations;
+            transitions += t.transitions;
+            clients.push(id);
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = server.cpu_seconds() - cpu0;
+
+    // Every event of every journey, on RabbitMQ.
+    let expected: u64 = {
+        let mut sum = 0;
+        for id in &clients {
+            let d = c.query(&cast.cm, "query($c: UUID!) { client(id: $c) { status } careEvents(clientId: $c, first: 100) { edges { cursor } } }", json!({ "c": id })).await?;
+            ensure!(
+                d["client"]["status"] == json!("DISCHARGED"),
+                "client {id} ended {}",
+                d["client"]["status"]
+            );
+            sum += d["careEvents"]["edges"]
+                .as_array()
+                .map_or(0, |e| e.len() as u64);
+        }
+        sum
+    };
+    let wait = Instant::now();
+    while seen.lock().expect("seen").ids.len() < expected as usize
+        && wait.elapsed() < Duration::from_secs(120)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let peak_rss_kb = server.proc_status("VmHWM:").unwrap_or(0);
+    drop(server);
+    consumer.abort();
+    let seen = seen.lock().expect("seen");
+    let lat = c.latencies.lock().expect("h");
+    let gaps = seen
+        .sequences
+        .values()
+        .filter(|seqs| {
+            let mut first: Vec<u64> = Vec::new();
+            for s in seqs.iter() {
+                if !first.contains(s) {
+                    first.push(*s);
+                }
+            }
+            first != (1..=first.len() as u64).collect::<Vec<_>>()
+        })
+        .count();
+
+    println!("\n== engine ({backend}, relay on)");
+    println!("journeys            {} in {elapsed:.2} s", clients.len());
+    println!("transitions/s       {:.1}", transitions as f64 / elapsed);
+    println!(
+        "mutations/s         {:.1}  ({mutations} mutations)",
+        mutations as f64 / elapsed
+    );
+    println!(
+        "mutation latency    p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        pct(&lat, 0.5),
+        pct(&lat, 0.95),
+        pct(&lat, 0.99),
+        lat.max() as f64 / 1000.0
+    );
+    if let Some(h) = &seen.latency_us {
+        println!(
+            "commit→consumer     p50 {:.2} ms  p99 {:.2} ms",
+            pct(h, 0.5),
+            pct(h, 0.99)
+        );
+    }
+    println!("server peak RSS     {:.1} MB", peak_rss_kb as f64 / 1024.0);
+    println!(
+        "server CPU          {cpu:.2} s, {:.3} ms per transition",
+        1000.0 * cpu / transitions.max(1) as f64
+    );
+    println!("\n== checks");
+    let discharged = clients.len();
+    println!(
+        "every client discharged     {}",
+        if discharged == a.clients { "yes" } else { "NO" }
+    );
+    println!(
+        "events on RabbitMQ          {} unique of {expected} committed ({} messages, {} duplicates by ce-id)",
+        seen.ids.len(),
+        seen.messages,
+        seen.duplicates
+    );
+    println!("clients with a sequence gap {gaps}");
+    let ok = discharged == a.clients
+        && seen.ids.len() as u64 == expected
+        && seen.duplicates == 0
+        && gaps == 0;
+    println!(
+        "result                      {}",
+        if ok { "OK" } else { "FAILED" }
+    );
+
+    let engine_tps = transitions as f64 / elapsed;
+    if a.pgbench_script.exists() {
+        match pgbench(
+            &a.pgbench_admin_url,
+            &a.pgbench_script,
+            a.concurrency,
+            a.pgbench_seconds,
+        ) {
+            Ok(tps) => {
+                println!(
+                    "\n== pgbench transition.sql, concurrency {}, {} s",
+                    a.concurrency, a.pgbench_seconds
+                );
+                println!("pgbench tps         {tps:.1}");
+                println!("engine / pgbench    {:.3}", engine_tps / tps);
+            }
+            Err(e) => println!("\npgbench not run: {e:#}"),
+        }
+    } else {
+        println!(
+            "\npgbench not run: {} not found",
+            a.pgbench_script.display()
+        );
+    }
+    if !ok {
+        bail!("the run's checks failed");
+    }
+    Ok(())
+}
+
+/// pgbench's rate on the durable-transition script, in a database of its own.
+fn pgbench(
+    admin_url: &str,
+    script: &std::path::Path,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<f64> {
+    let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
+    let db_url = format!("{base}/carepath_baseline");
+    let sh = |cmd: &mut Command| -> anyhow::Result<String> {
+        let out = cmd.output()?;
+        ensure!(
+            out.status.success(),
+            "{:?}: {}",
+            cmd,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    sh(Command::new("psql").args([
+        admin_url,
+        "-qc",
+        "DROP DATABASE IF EXISTS carepath_baseline WITH (FORCE)",
+    ]))?;
+    sh(Command::new("psql").args([admin_url, "-qc", "CREATE DATABASE carepath_baseline"]))?;
+    let schema = script.with_file_name("transition-schema.sql");
+    sh(Command::new("psql")
+        .args([db_url.as_str(), "-q", "-f"])
+        .arg(&schema))?;
+    let out = sh(Command::new("pgbench")
+        .args([
+            "-n",
+            "-M",
+            "prepared",
+            "-T",
+            &seconds.to_string(),
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-f",
+        ])
+        .arg(script)
+        .arg(&db_url))?;
+    let tps = out
+        .lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|x| x.parse().ok())
+        .context("no tps line in pgbench's output")?;
+    Ok(tps)
+}
+
+async fn time_queries(c: &client::Client, token: &str, repeat: usize) -> anyhow::Result<()> {
+    for (name, q) in [
+        (
+            "census",
+            "{ census { level provider { name } capacity activeClients openSlots pendingReferrals } }",
+        ),
+        (
+            "clients(level: iop, first: 50)",
+            "{ clients(level: \"iop\", first: 50) { pageInfo { hasNextPage endCursor } edges { node { id level status placement { provider { name } } } } } }",
+        ),
+    ] {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+        c.query(token, q, json!({})).await?;
+        for _ in 0..repeat {
+            let t = Instant::now();
+            c.query(token, q, json!({})).await?;
+            h.record(t.elapsed().as_micros().max(1) as u64)?;
+        }
+        println!(
+            "{name:<32} p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+            pct(&h, 0.5),
+            pct(&h, 0.99),
+            h.max() as f64 / 1000.0
+        );
+    }
+    Ok(())
+}
