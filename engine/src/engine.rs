@@ -63,7 +63,11 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
+/// How long a verified token is trusted without asking the database again.
+pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
 struct Inner {
+    tokens: std::sync::Mutex<std::collections::HashMap<String, (Actor, std::time::Instant)>>,
     store: Store,
     pathway: Arc<Pathway>,
     clock: Arc<dyn Clock>,
@@ -75,6 +79,7 @@ impl Engine {
     pub fn new(store: Store, pathway: Arc<Pathway>, clock: Arc<dyn Clock>) -> Self {
         Self {
             inner: Arc::new(Inner {
+                tokens: Default::default(),
                 store,
                 pathway,
                 clock,
@@ -82,6 +87,22 @@ impl Engine {
                 live: broadcast::channel(4096).0,
             }),
         }
+    }
+
+    pub(crate) fn cached_token(&self, hash: &str) -> Option<Actor> {
+        let tokens = self.inner.tokens.lock().expect("token cache");
+        tokens
+            .get(hash)
+            .filter(|(_, at)| at.elapsed() < TOKEN_CACHE_TTL)
+            .map(|(a, _)| *a)
+    }
+
+    pub(crate) fn cache_token(&self, hash: String, actor: Actor) {
+        let mut tokens = self.inner.tokens.lock().expect("token cache");
+        if tokens.len() > 10_000 {
+            tokens.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
+        }
+        tokens.insert(hash, (actor, std::time::Instant::now()));
     }
 
     pub fn store(&self) -> &Store {

@@ -22,18 +22,25 @@ pub fn token_hash(token: &str) -> String {
 }
 
 impl Engine {
-    /// The actor behind a bearer token.
+    /// The actor behind a bearer token. Known tokens are remembered for
+    /// [`crate::engine::TOKEN_CACHE_TTL`], so a revocation takes effect within that time.
     pub async fn authenticate(&self, token: &str) -> Result<Actor, Error> {
+        let hash = token_hash(token);
+        if let Some(actor) = self.cached_token(&hash) {
+            return Ok(actor);
+        }
         let holder = self
             .store()
-            .token_holder(&token_hash(token))
+            .token_holder(&hash)
             .await?
             .ok_or(Error::Unauthenticated)?;
         let role = Role::parse(&holder.role).ok_or(Error::Unauthenticated)?;
-        Ok(Actor {
+        let actor = Actor {
             org: holder.org,
             role,
-        })
+        };
+        self.cache_token(hash, actor);
+        Ok(actor)
     }
 
     /// Create a token for an organization and role; returns the token, which is not stored.

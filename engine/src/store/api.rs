@@ -136,6 +136,7 @@ impl Store {
         client: ClientId,
         d: &Disclosure,
     ) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
         disclosure::Entity::insert(disclosure::ActiveModel {
             id: Set(Uuid::now_v7()),
             client_id: Set(client.0),

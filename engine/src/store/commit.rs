@@ -35,6 +35,7 @@ pub struct Commit<'a> {
 
 impl Store {
     pub async fn commit(&self, c: Commit<'_>) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
         let tx = self.db.begin().await?;
         match write(&tx, &c).await {
             Ok(()) => {

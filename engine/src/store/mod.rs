@@ -49,6 +49,9 @@ impl StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// SQLite has one writer at a time: writers of this process queue here instead of
+    /// spinning in SQLite's busy handler.
+    sqlite_writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Store {
@@ -68,14 +71,27 @@ impl Store {
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
+                    // Read pages through the OS page cache, not a pread per page.
+                    .pragma("mmap_size", "67108864")
+                    .pragma("cache_size", "-32768")
             });
         }
         let db = Database::connect(opts).await?;
-        Ok(Self { db })
+        Ok(Self::from_connection(db))
     }
 
     pub fn from_connection(db: DatabaseConnection) -> Self {
-        Self { db }
+        let sqlite_writer = (db.get_database_backend() == DbBackend::Sqlite)
+            .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
+        Self { db, sqlite_writer }
+    }
+
+    /// Held for the length of a write transaction on SQLite; nothing on PostgreSQL.
+    pub(crate) async fn writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.sqlite_writer {
+            Some(m) => Some(m.lock().await),
+            None => None,
+        }
     }
 
     pub fn db(&self) -> &DatabaseConnection {

@@ -61,6 +61,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(());
         }
+        let _writer = self.writer().await;
         outbox::Entity::update_many()
             .col_expr(outbox::Column::PublishedAt, Expr::value(Some(now)))
             .filter(outbox::Column::Id.is_in(ids.iter().copied()))
@@ -96,6 +97,7 @@ impl Store {
         ttl: Duration,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let _writer = self.writer().await;
         relay_lease::Entity::insert(relay_lease::ActiveModel {
             name: Set(name.to_owned()),
             holder: Set(holder.to_owned()),
