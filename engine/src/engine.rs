@@ -66,7 +66,13 @@ pub struct Engine {
 /// How long a verified token is trusted without asking the database again.
 pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How long organization facts (existence, levels offered) are reused without asking the
+/// database. Organizations are never deleted; a level newly offered elsewhere is seen within
+/// this time (at once in the process that set it).
+pub const ORG_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
 struct Inner {
+    orgs: std::sync::Mutex<std::collections::HashMap<OrgId, (domain::OrgInfo, std::time::Instant)>>,
     tokens: std::sync::Mutex<std::collections::HashMap<String, (Actor, std::time::Instant)>>,
     store: Store,
     pathway: Arc<Pathway>,
@@ -80,6 +86,7 @@ impl Engine {
         Self {
             inner: Arc::new(Inner {
                 tokens: Default::default(),
+                orgs: Default::default(),
                 store,
                 pathway,
                 clock,
@@ -87,6 +94,36 @@ impl Engine {
                 live: broadcast::channel(4096).0,
             }),
         }
+    }
+
+    /// The organizations among `ids`, from the cache when every one is fresh in it.
+    async fn orgs(&self, ids: &[OrgId]) -> Result<domain::OrgDirectory, Error> {
+        {
+            let cache = self.inner.orgs.lock().expect("org cache");
+            let fresh: Option<Vec<_>> = ids
+                .iter()
+                .map(|id| {
+                    cache
+                        .get(id)
+                        .filter(|(_, at)| at.elapsed() < ORG_CACHE_TTL)
+                        .map(|(info, _)| (*id, info.clone()))
+                })
+                .collect();
+            if let Some(found) = fresh {
+                return Ok(domain::OrgDirectory(found.into_iter().collect()));
+            }
+        }
+        let dir = self.inner.store.load_orgs(ids).await?;
+        let mut cache = self.inner.orgs.lock().expect("org cache");
+        let now = std::time::Instant::now();
+        for (id, info) in &dir.0 {
+            cache.insert(*id, (info.clone(), now));
+        }
+        Ok(dir)
+    }
+
+    fn forget_org(&self, id: OrgId) {
+        self.inner.orgs.lock().expect("org cache").remove(&id);
     }
 
     pub(crate) fn cached_token(&self, hash: &str) -> Option<Actor> {
@@ -159,7 +196,7 @@ impl Engine {
         }
 
         let state = store.load_client(client).await?;
-        let orgs = store.load_orgs(&req.command.orgs(state.as_ref())).await?;
+        let orgs = self.orgs(&req.command.orgs(state.as_ref())).await?;
         let now = self.inner.clock.now();
         let ctx = Context {
             pathway: &self.inner.pathway,
@@ -313,6 +350,7 @@ impl Engine {
             .store
             .upsert_org(id, name, self.inner.clock.now())
             .await?;
+        self.forget_org(id);
         Ok(())
     }
 
@@ -341,6 +379,7 @@ impl Engine {
             return Err(Error::NotFound(format!("organization {org}")));
         }
         self.inner.store.set_capacity(org, level, capacity).await?;
+        self.forget_org(org);
         Ok(())
     }
 

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 const LEASE: &str = "outbox";
+/// After a commit signal, wait this long before reading the outbox, to publish in rounds.
+const LINGER: Duration = Duration::from_millis(5);
 const LEASE_TTL_SECS: i64 = 15;
 
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +114,8 @@ async fn relay_on(
         };
         if batch.is_empty() {
             tokio::select! {
-                _ = engine.committed().notified() => {}
+                // Linger a moment after a commit so its neighbours ride in the same round.
+                _ = engine.committed().notified() => tokio::time::sleep(LINGER).await,
                 _ = tokio::time::sleep(if leader { opts.poll } else { Duration::from_secs(2) }) => {}
                 _ = stop.changed() => {}
             }
