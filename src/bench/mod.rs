@@ -418,7 +418,10 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
                 );
                 println!("pgbench tps         {tps:.1}");
                 println!("level transitions / pgbench   {:.3}", engine_tps / tps);
-                println!("committed mutations / pgbench {:.3}  (each is what transition.sql models)", engine_mps / tps);
+                println!(
+                    "committed mutations / pgbench {:.3}  (each is what transition.sql models)",
+                    engine_mps / tps
+                );
             }
             Err(e) => println!("\npgbench not run: {e:#}"),
         }

@@ -66,3 +66,43 @@ fn broken_fixtures_fail_naming_file_and_line() {
         );
     }
 }
+
+/// The load tool runs end to end (real server, relay, a consumer on RabbitMQ) and its own
+/// checks pass: every client discharged, every event once, no sequence gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_runs_and_checks_itself() {
+    let vh = crate::broker::TestVhost::new();
+    let out = tokio::task::spawn_blocking(move || {
+        let out = carepath()
+            .args([
+                "bench",
+                "run",
+                "--clients",
+                "4",
+                "--concurrency",
+                "2",
+                "--pgbench-script",
+                "/nonexistent",
+                "--amqp-url",
+            ])
+            .arg(vh.url())
+            .env("CAREPATH_LOG", "warn,lapin=off")
+            .output()
+            .unwrap();
+        drop(vh);
+        out
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("result                      OK"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("mutation latency"), "{stdout}");
+}

@@ -73,7 +73,7 @@ impl Store {
                     .foreign_keys(true)
                     // Read pages through the OS page cache, not a pread per page.
                     .pragma("mmap_size", "67108864")
-                    .pragma("cache_size", "-32768")
+                    .pragma("cache_size", "-8192")
             });
         }
         let db = Database::connect(opts).await?;
