@@ -636,14 +636,7 @@ impl Mutation {
             .into_iter()
             .find(|r| r.provider == OrgId(input.provider_id) && r.level == level)
             .ok_or_else(|| bad_input("capacity not found after setting it"))?;
-        Ok(CensusRow {
-            level: row.level.to_string(),
-            provider: Organization(row.provider),
-            capacity: row.capacity,
-            active_clients: row.occupied,
-            open_slots: row.open_slots(),
-            pending_referrals: row.pending_referrals,
-        })
+        Ok(row.into())
     }
 
     /// Register an organization (admins).

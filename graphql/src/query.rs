@@ -97,14 +97,7 @@ impl Query {
             .await
             .gql()?
             .into_iter()
-            .map(|r| CensusRow {
-                level: r.level.to_string(),
-                provider: Organization(r.provider),
-                capacity: r.capacity,
-                active_clients: r.occupied,
-                open_slots: r.open_slots(),
-                pending_referrals: r.pending_referrals,
-            })
+            .map(CensusRow::from)
             .collect())
     }
 

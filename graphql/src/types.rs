@@ -557,6 +557,19 @@ pub struct CensusRow {
     pub pending_referrals: i64,
 }
 
+impl From<carepath_engine::store::CensusRow> for CensusRow {
+    fn from(r: carepath_engine::store::CensusRow) -> Self {
+        CensusRow {
+            level: r.level.to_string(),
+            provider: Organization(r.provider),
+            capacity: r.capacity,
+            active_clients: r.occupied,
+            open_slots: r.open_slots(),
+            pending_referrals: r.pending_referrals,
+        }
+    }
+}
+
 #[derive(SimpleObject, Clone)]
 pub struct GateStatus {
     pub gate: Gate,

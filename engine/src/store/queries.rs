@@ -51,6 +51,15 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
+fn due_timer(t: timer::Model) -> Result<DueTimer, StoreError> {
+    Ok(DueTimer {
+        id: TimerId(t.id),
+        client: ClientId(t.client_id),
+        kind: serde_json::from_value(t.payload).map_err(corrupt)?,
+        due_at: t.due_at,
+    })
+}
+
 pub(crate) fn event_from_row(m: care_event::Model) -> Result<CareEvent, StoreError> {
     let data: EventData = serde_json::from_value(m.payload).map_err(corrupt)?;
     Ok(CareEvent {
@@ -166,14 +175,7 @@ impl Store {
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|t| {
-                Ok(DueTimer {
-                    id: TimerId(t.id),
-                    client: ClientId(t.client_id),
-                    kind: serde_json::from_value(t.payload).map_err(corrupt)?,
-                    due_at: t.due_at,
-                })
-            })
+            .map(due_timer)
             .collect()
     }
 
@@ -186,14 +188,7 @@ impl Store {
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|t| {
-                Ok(DueTimer {
-                    id: TimerId(t.id),
-                    client: ClientId(t.client_id),
-                    kind: serde_json::from_value(t.payload).map_err(corrupt)?,
-                    due_at: t.due_at,
-                })
-            })
+            .map(due_timer)
             .collect()
     }
 
