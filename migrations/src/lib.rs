@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_init;
 mod m20261123_000002_api_tokens;
 mod m20261123_000003_relay;
+mod m20261123_000004_outbox_notify;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_init::Migration),
             Box::new(m20261123_000002_api_tokens::Migration),
             Box::new(m20261123_000003_relay::Migration),
+            Box::new(m20261123_000004_outbox_notify::Migration),
         ]
     }
 }

@@ -175,41 +175,39 @@ async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreErro
         }
     }
 
-    // 4. Events and their outbox rows.
+    // 4. Events and their outbox rows (the PostgreSQL trigger of migration 4 wakes relays).
     if !d.events.is_empty() {
-        let mut events = Vec::with_capacity(d.events.len());
-        let mut outbox_rows = Vec::with_capacity(d.events.len());
-        for e in &d.events {
-            events.push(care_event::ActiveModel {
-                id: Set(e.id.0),
-                client_id: Set(client_id),
-                seq: Set(e.seq),
-                event_type: Set(e.event_type().to_owned()),
-                level: Set(e.level.as_ref().map(|l| l.0.clone())),
-                actor_org: Set(e.actor_org.map(|o| o.0)),
-                recipient_org: Set(e.recipient_org.map(|o| o.0)),
-                occurred_at: Set(e.at),
-                payload: Set(serde_json::to_value(&e.data)
-                    .map_err(|err| StoreError::Corrupt(err.to_string()))?),
-            });
-            outbox_rows.push(outbox::ActiveModel {
-                event_id: Set(e.id.0),
-                client_id: Set(client_id),
-                created_at: Set(c.now),
-                published_at: Set(None),
-                ..Default::default()
-            });
-        }
-        care_event::Entity::insert_many(events)
-            .exec_without_returning(tx)
-            .await
-            .map_err(|e| StoreError::from_write(e, "event sequence taken"))?;
-        outbox::Entity::insert_many(outbox_rows)
-            .exec_without_returning(tx)
-            .await?;
-        // Wake relays on commit (delivered only if the transaction commits).
         if tx.get_database_backend() == DbBackend::Postgres {
-            tx.execute_unprepared(&format!("NOTIFY {}", super::OUTBOX_CHANNEL))
+            insert_events_and_outbox(tx, c).await?;
+        } else {
+            let mut events = Vec::with_capacity(d.events.len());
+            let mut outbox_rows = Vec::with_capacity(d.events.len());
+            for e in &d.events {
+                events.push(care_event::ActiveModel {
+                    id: Set(e.id.0),
+                    client_id: Set(client_id),
+                    seq: Set(e.seq),
+                    event_type: Set(e.event_type().to_owned()),
+                    level: Set(e.level.as_ref().map(|l| l.0.clone())),
+                    actor_org: Set(e.actor_org.map(|o| o.0)),
+                    recipient_org: Set(e.recipient_org.map(|o| o.0)),
+                    occurred_at: Set(e.at),
+                    payload: Set(payload(e)?),
+                });
+                outbox_rows.push(outbox::ActiveModel {
+                    event_id: Set(e.id.0),
+                    client_id: Set(client_id),
+                    created_at: Set(c.now),
+                    published_at: Set(None),
+                    ..Default::default()
+                });
+            }
+            care_event::Entity::insert_many(events)
+                .exec_without_returning(tx)
+                .await
+                .map_err(|e| StoreError::from_write(e, "event sequence taken"))?;
+            outbox::Entity::insert_many(outbox_rows)
+                .exec_without_returning(tx)
                 .await?;
         }
     }
@@ -331,5 +329,62 @@ async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreErro
         .await
         .map_err(|e| StoreError::from_write(e, "idempotency key used concurrently"))?;
     }
+    Ok(())
+}
+
+fn payload(e: &crate::domain::CareEvent) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(&e.data).map_err(|err| StoreError::Corrupt(err.to_string()))
+}
+
+/// PostgreSQL: the events and their outbox rows in one statement (one round trip).
+async fn insert_events_and_outbox(
+    tx: &DatabaseTransaction,
+    c: &Commit<'_>,
+) -> Result<(), StoreError> {
+    let events = &c.decision.events;
+    let mut sql = String::from(
+        "WITH e AS (INSERT INTO care_events \
+         (id, client_id, seq, event_type, level, actor_org, recipient_org, occurred_at, payload) VALUES ",
+    );
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(events.len() * 9 + 1);
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            sql.push(',');
+        }
+        let b = values.len();
+        sql.push('(');
+        for k in 1..=9 {
+            if k > 1 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("${}", b + k));
+        }
+        sql.push(')');
+        values.extend([
+            e.id.0.into(),
+            e.client.0.into(),
+            e.seq.into(),
+            e.event_type().into(),
+            e.level.as_ref().map(|l| l.0.clone()).into(),
+            e.actor_org.map(|o| o.0).into(),
+            e.recipient_org.map(|o| o.0).into(),
+            e.at.into(),
+            payload(e)?.into(),
+        ]);
+    }
+    values.push(c.now.into());
+    sql.push_str(&format!(
+        " RETURNING id, client_id, seq) \
+         INSERT INTO outbox (event_id, client_id, created_at) \
+         SELECT id, client_id, ${} FROM e ORDER BY seq",
+        values.len()
+    ));
+    tx.execute_raw(sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await
+    .map_err(|e| StoreError::from_write(e, "event sequence taken"))?;
     Ok(())
 }

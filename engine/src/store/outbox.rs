@@ -9,8 +9,8 @@ use crate::ids::OrgId;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, ExprTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, Statement,
 };
 
 /// The channel the engine notifies on commit (PostgreSQL LISTEN/NOTIFY).
@@ -24,34 +24,36 @@ pub struct OutboxItem {
 }
 
 impl Store {
-    /// Up to `limit` unpublished events, in outbox order (per client, commit order).
+    /// Up to `limit` unpublished events, in outbox order (per client, commit order): one
+    /// query, the outbox joined to its events.
     pub async fn unpublished(&self, limit: u64) -> Result<Vec<OutboxItem>, StoreError> {
-        let rows = outbox::Entity::find()
-            .filter(outbox::Column::PublishedAt.is_null())
-            .order_by_asc(outbox::Column::Id)
-            .limit(limit)
-            .all(&self.db)
+        let backend = self.db.get_database_backend();
+        let placeholder = if backend == DbBackend::Postgres {
+            "$1"
+        } else {
+            "?"
+        };
+        let sql = format!(
+            "SELECT o.id AS outbox_id, e.id, e.client_id, e.seq, e.event_type, e.level, \
+             e.actor_org, e.recipient_org, e.occurred_at, e.payload \
+             FROM outbox o JOIN care_events e ON e.id = o.event_id \
+             WHERE o.published_at IS NULL ORDER BY o.id LIMIT {placeholder}"
+        );
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [(limit as i64).into()],
+            ))
             .await?;
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.event_id).collect();
-        let mut events: std::collections::HashMap<uuid::Uuid, care_event::Model> =
-            care_event::Entity::find()
-                .filter(care_event::Column::Id.is_in(ids))
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .map(|e| (e.id, e))
-                .collect();
-        rows.into_iter()
-            .map(|r| {
-                let e = events.remove(&r.event_id).ok_or_else(|| {
-                    StoreError::Corrupt(format!("outbox row {} has no event", r.id))
-                })?;
+        rows.iter()
+            .map(|row| {
+                let outbox_id: i64 = row.try_get("", "outbox_id")?;
+                let model = care_event::Model::from_query_result(row, "")?;
                 Ok(OutboxItem {
-                    outbox_id: r.id,
-                    event: event_from_row(e)?,
+                    outbox_id,
+                    event: event_from_row(model)?,
                 })
             })
             .collect()
