@@ -195,8 +195,12 @@ impl Engine {
             }
         }
 
+        let stage = std::time::Instant::now();
         let state = store.load_client(client).await?;
         let orgs = self.orgs(&req.command.orgs(state.as_ref())).await?;
+        metrics::histogram!("carepath_stage_seconds", "stage" => "load")
+            .record(stage.elapsed().as_secs_f64());
+        let stage = std::time::Instant::now();
         let now = self.inner.clock.now();
         let ctx = Context {
             pathway: &self.inner.pathway,
@@ -209,7 +213,10 @@ impl Engine {
             expected_version: req.expected_version,
             command: req.command,
         };
-        let decision = domain::decide(state.as_ref(), &env, &ctx)?;
+        let decision = domain::decide(state.as_ref(), &env, &ctx);
+        metrics::histogram!("carepath_stage_seconds", "stage" => "decide")
+            .record(stage.elapsed().as_secs_f64());
+        let decision = decision?;
         let outcome = Outcome {
             client,
             version: decision.state.version,
@@ -237,7 +244,11 @@ impl Engine {
             idempotency,
             now,
         };
-        match store.commit(commit).await {
+        let stage = std::time::Instant::now();
+        let committed = store.commit(commit).await;
+        metrics::histogram!("carepath_stage_seconds", "stage" => "commit")
+            .record(stage.elapsed().as_secs_f64());
+        match committed {
             Ok(()) => {}
             // A twin request with the same key committed first: answer as it did.
             Err(StoreError::Conflict(_)) if req.idempotency_key.is_some() => {

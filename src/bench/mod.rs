@@ -336,6 +336,10 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let peak_rss_kb = server.proc_status("VmHWM:").unwrap_or(0);
+    let stages = reqwest::get(format!("{}/metrics", server.url))
+        .await?
+        .text()
+        .await?;
     drop(server);
     consumer.abort();
     let seen = seen.lock().expect("seen");
@@ -376,6 +380,21 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
         );
     }
     println!("server peak RSS     {:.1} MB", peak_rss_kb as f64 / 1024.0);
+    for stage in ["load", "decide", "commit"] {
+        let q = |quantile: &str| {
+            stages
+                .lines()
+                .find(|l| {
+                    l.starts_with(&format!(
+                        "carepath_stage_seconds{{stage=\"{stage}\",quantile=\"{quantile}\"}}"
+                    ))
+                })
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse::<f64>().ok())
+                .map_or("?".to_owned(), |v| format!("{:.3}", v * 1000.0))
+        };
+        println!("stage {stage:<14}p50 {} ms  p99 {} ms", q("0.5"), q("0.99"));
+    }
     println!(
         "server CPU          {cpu:.2} s, {:.3} ms per transition",
         1000.0 * cpu / transitions.max(1) as f64
