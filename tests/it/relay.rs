@@ -361,7 +361,56 @@ async fn two_processes_share_the_stream(b: Backend) {
     }
 }
 
+/// No broker at all: the API keeps serving, events wait in the outbox, `/metrics` shows the
+/// backlog and `/readyz` says the relay is stuck once the oldest event is older than allowed.
+async fn broker_down_events_wait_and_readyz_says_so(b: Backend) {
+    // Nothing listens on this port.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "amqp://guest:guest@127.0.0.1:{}/%2f",
+        dead.local_addr().unwrap().port()
+    );
+    drop(dead);
+    let n = Net::with_env(
+        b,
+        &[
+            ("CAREPATH_AMQP_URL", &url),
+            ("CAREPATH_RELAY_STUCK_SECS", "1"),
+        ],
+    )
+    .await;
+    let c = n.register().await;
+    n.consent(&c).await;
+    assert_eq!(n.s.engine.store().unpublished_count().await.unwrap(), 2);
+    let mut last = (0, String::new());
+    for _ in 0..100 {
+        last = n.s.get("/readyz").await;
+        if last.0 == 503 {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    assert_eq!(last.0, 503, "{last:?}");
+    assert!(
+        last.1.contains("relay stuck") && last.1.contains("unreachable"),
+        "{last:?}"
+    );
+    let (_, metrics) = n.s.get("/metrics").await;
+    assert!(
+        metrics.lines().any(|l| l == "carepath_outbox_backlog 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.lines().any(|l| l == "carepath_relay_connected 0"),
+        "{metrics}"
+    );
+    // The API still answers, and the events are still there.
+    n.admit(&c, "iop", 12.0).await;
+    assert_eq!(n.s.engine.store().unpublished_count().await.unwrap(), 3);
+}
+
 on_both_backends!(
+    broker_down_events_wait_and_readyz_says_so,
     journey_events_arrive_in_order,
     broker_outage_loses_nothing,
     inbound_booking_satisfies_the_gate,
