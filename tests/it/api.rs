@@ -348,7 +348,7 @@ async fn subscription_receives_the_discharge(b: Backend) {
             let ack = ws.next().await.unwrap().unwrap();
             assert!(ack.to_text().unwrap().contains("connection_ack"), "{ack:?}");
             ws.send(Message::text(
-                json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { careEvents(types: [\"discharge\", \"handoff\"]) { id clientId seq type level data } }" } })
+                json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { careEvents(types: [\"discharge\", \"handoff\", \"aftercare\"]) { id clientId seq type level data } }" } })
                     .to_string(),
             ))
             .await
@@ -358,15 +358,42 @@ async fn subscription_receives_the_discharge(b: Backend) {
     };
     let mut coordinator = subscribe(n.coordinator.clone()).await;
     let mut partner = subscribe(n.partners[0].1.clone()).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The subscription is live once a probe event (a booking) comes through it.
+    let next = async |ws: &mut _, secs: u64| -> Option<Value> {
+        let ws: &mut tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        > = ws;
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(secs), ws.next())
+            .await
+            .ok()??
+            .ok()?;
+        serde_json::from_str(msg.to_text().ok()?).ok()
+    };
+    let mut live = false;
+    for _ in 0..20 {
+        n.book_aftercare(&c, 2).await;
+        if let Some(v) = next(&mut coordinator, 1).await {
+            assert_eq!(
+                v["payload"]["data"]["careEvents"]["type"],
+                json!("aftercare.scheduled"),
+                "{v}"
+            );
+            live = true;
+            break;
+        }
+    }
+    assert!(live, "the subscription never delivered the probe");
 
     n.cm(DISCHARGE, json!({ "c": c })).await;
-    let msg = tokio::time::timeout(std::time::Duration::from_secs(10), coordinator.next())
-        .await
-        .expect("the discharge event within 10 s")
-        .unwrap()
-        .unwrap();
-    let v: Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
+    let mut v = Value::Null;
+    for _ in 0..25 {
+        v = next(&mut coordinator, 10)
+            .await
+            .expect("the discharge event within 10 s");
+        if v["payload"]["data"]["careEvents"]["type"] != json!("aftercare.scheduled") {
+            break;
+        }
+    }
     assert_eq!(v["type"], json!("next"), "{v}");
     let ev = &v["payload"]["data"]["careEvents"];
     assert_eq!(ev["type"], json!("discharge.completed"));
