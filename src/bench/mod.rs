@@ -185,6 +185,18 @@ impl Server {
     }
 }
 
+/// CPU seconds (user + system) a process has used, from /proc.
+fn cpu_seconds(pid: &str) -> f64 {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let after = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0)
+        + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0);
+    ticks as f64 / 100.0
+}
+
 fn pct(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
@@ -284,6 +296,7 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
     c.latencies.lock().expect("h").reset();
 
     let cpu0 = server.cpu_seconds();
+    let tool_cpu0 = cpu_seconds("self");
     let started = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut workers = Vec::new();
@@ -312,6 +325,7 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = server.cpu_seconds() - cpu0;
+    let tool_cpu = cpu_seconds("self") - tool_cpu0;
 
     // Every event of every journey, on RabbitMQ.
     let expected: u64 = {
@@ -398,6 +412,9 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
     println!(
         "server CPU          {cpu:.2} s, {:.3} ms per transition",
         1000.0 * cpu / transitions.max(1) as f64
+    );
+    println!(
+        "load tool CPU       {tool_cpu:.2} s (HTTP client and consumer, same machine), wall {elapsed:.2} s × 2 cores"
     );
     println!("\n== checks");
     let discharged = clients.len();
