@@ -1,15 +1,12 @@
 //! The engine: one command = load → decide (pure) → commit (one transaction).
 
 use crate::clock::Clock;
-use crate::domain::{
-    self, Actor, ClientState, Command, Context, DecisionError, Envelope, GateReport, HandoffTarget,
-    Role,
-};
+use crate::domain::{self, Actor, ClientState, Command, Context, DecisionError, Envelope, Role};
 use crate::error::Error;
 use crate::ids::*;
 use crate::pathway::{LevelId, Pathway};
 use crate::store::{CensusRow, Commit, IdempotencyRecord, Store, StoreError};
-use chrono::{Duration, NaiveDate};
+use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -402,25 +399,6 @@ impl Engine {
             .load_client(id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("client {id}")))
-    }
-
-    /// Each gate `target` needs, met or unmet, with why, as of `on` (default today).
-    pub async fn readiness(
-        &self,
-        client: ClientId,
-        target: &HandoffTarget,
-        on: Option<NaiveDate>,
-    ) -> Result<Vec<GateReport>, Error> {
-        let state = self.client(client).await?;
-        let now = self.inner.clock.now();
-        let on = on.unwrap_or(now.date_naive());
-        Ok(domain::gates::readiness(
-            &state,
-            &self.inner.pathway,
-            target,
-            on,
-            now,
-        )?)
     }
 
     pub async fn census(&self) -> Result<Vec<CensusRow>, Error> {

@@ -2,8 +2,8 @@
 //! client and how much, and the disclosure record every read by another organization leaves.
 
 use crate::domain::{
-    self, Actor, ClientState, ClientView, DecisionError, Disclosure, GateReport, HandoffTarget,
-    Referral, ReferralStatus, Role,
+    self, Actor, ClientState, ClientView, DecisionError, GateReport, HandoffTarget, Referral,
+    ReferralStatus, Role,
 };
 use crate::engine::Engine;
 use crate::error::Error;
@@ -107,16 +107,7 @@ impl Engine {
             _ => "client record read by an aftercare coordinator",
         };
         self.store()
-            .record_disclosure(
-                state.id,
-                &Disclosure {
-                    recipient: actor.org,
-                    consent,
-                    what: what.into(),
-                    event: EventId(uuid::Uuid::nil()),
-                    at: self.clock().now(),
-                },
-            )
+            .record_read_disclosure(state.id, actor.org, consent, what, self.clock().now())
             .await?;
         Ok(())
     }

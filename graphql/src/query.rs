@@ -191,21 +191,9 @@ impl Query {
             .read_readiness(a, ClientId(client_id), &target, on)
             .await
             .gql()?;
-        let target_move = match &target {
-            HandoffTarget::Transition { kind, to_level, .. } => {
-                (&carepath_engine::pathway::AllowedMove::Transition {
-                    kind: *kind,
-                    to: to_level.clone(),
-                })
-                    .into()
-            }
-            HandoffTarget::Discharge { kind, .. } => {
-                (&carepath_engine::pathway::AllowedMove::Discharge { kind: *kind }).into()
-            }
-        };
         Ok(Readiness {
             client_id,
-            target: target_move,
+            target: target_move(&target),
             ready: gates.iter().all(|g| g.met),
             gates: gates
                 .into_iter()
@@ -261,7 +249,7 @@ impl Query {
             .map(|d| DisclosureRecord {
                 recipient: Organization(d.recipient),
                 consent_id: d.consent.map(|c| c.0),
-                event_id: d.event.map(|e| e.0).filter(|e| !e.is_nil()),
+                event_id: d.event.map(|e| e.0),
                 what: d.what,
                 at: d.at,
             })

@@ -343,7 +343,7 @@ impl Client {
     }
 }
 
-fn target_move(t: &d::HandoffTarget) -> Move {
+pub(crate) fn target_move(t: &d::HandoffTarget) -> Move {
     match t {
         d::HandoffTarget::Transition { kind, to_level, .. } => {
             (&pathway::AllowedMove::Transition {

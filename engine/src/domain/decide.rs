@@ -10,7 +10,7 @@ use super::policy;
 use super::state::*;
 use crate::ids::*;
 use crate::pathway::{AllowedMove, DischargeKind, Gate, Level, LevelId, Pathway, TransitionKind};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use std::collections::BTreeMap;
 
 /// What the engine knows about the organizations a command names.
@@ -165,8 +165,7 @@ fn register(
         return Err(DecisionError::not_found("organization", home_org));
     }
     if let Some(y) = birth_year {
-        let this_year = ctx.now.date_naive().format("%Y").to_string();
-        let this_year: i32 = this_year.parse().unwrap_or(9999);
+        let this_year = ctx.now.year();
         if !(1900..=this_year).contains(&y) {
             return Err(DecisionError::bad(format!(
                 "birth year {y} is not between 1900 and {this_year}"

@@ -2,7 +2,7 @@
 
 use super::entities::*;
 use super::{Store, StoreError};
-use crate::domain::{ClientState, Disclosure, ReferralStatus};
+use crate::domain::{ClientState, ReferralStatus};
 use crate::ids::*;
 use crate::pathway::LevelId;
 use chrono::{DateTime, Utc};
@@ -130,21 +130,25 @@ impl Store {
             .collect())
     }
 
-    /// Record a disclosure made by reading (an API read by another organization).
-    pub async fn record_disclosure(
+    /// Record a disclosure made by reading (an API read by another organization): no event
+    /// goes with it.
+    pub async fn record_read_disclosure(
         &self,
         client: ClientId,
-        d: &Disclosure,
+        recipient: OrgId,
+        consent: Option<ConsentId>,
+        what: &str,
+        at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let _writer = self.writer().await;
         disclosure::Entity::insert(disclosure::ActiveModel {
             id: Set(Uuid::now_v7()),
             client_id: Set(client.0),
-            recipient_org: Set(d.recipient.0),
-            consent_id: Set(d.consent.map(|c| c.0)),
+            recipient_org: Set(recipient.0),
+            consent_id: Set(consent.map(|c| c.0)),
             event_id: Set(None),
-            what: Set(d.what.clone()),
-            disclosed_at: Set(d.at),
+            what: Set(what.to_owned()),
+            disclosed_at: Set(at),
         })
         .exec_without_returning(&self.db)
         .await?;
