@@ -23,6 +23,20 @@ pub fn page_size(first: Option<i32>) -> Result<u64> {
     }
 }
 
+/// A connection page from `limit + 1` fetched rows: the extra row only says there is more.
+fn page<R, T: async_graphql::OutputType>(
+    mut rows: Vec<R>,
+    limit: u64,
+    has_previous: bool,
+    edge: impl FnMut(R) -> Edge<String, T, EmptyFields>,
+) -> Connection<String, T, EmptyFields, EmptyFields> {
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let mut c = Connection::new(has_previous, more);
+    c.edges.extend(rows.into_iter().map(edge));
+    c
+}
+
 fn uuid_cursor(after: Option<String>) -> Result<Option<Uuid>> {
     after
         .map(|a| {
@@ -69,7 +83,7 @@ impl Query {
         let limit = page_size(first)?;
         let level = level_arg(ctx, level)?;
         let after = uuid_cursor(after)?;
-        let mut rows = engine(ctx)
+        let rows = engine(ctx)
             .list_clients(
                 actor(ctx)?,
                 level,
@@ -79,14 +93,9 @@ impl Query {
             )
             .await
             .gql()?;
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
-        let mut c = Connection::new(after.is_some(), more);
-        c.edges.extend(
-            rows.into_iter()
-                .map(|(s, view)| Edge::new(s.id.to_string(), Client { s, view })),
-        );
-        Ok(c)
+        Ok(page(rows, limit, after.is_some(), |(s, view)| {
+            Edge::new(s.id.to_string(), Client { s, view })
+        }))
     }
 
     /// Per level and provider: active clients, capacity, open slots, pending referrals.
@@ -120,7 +129,7 @@ impl Query {
     ) -> Result<Connection<String, Referral, EmptyFields, EmptyFields>> {
         let limit = page_size(first)?;
         let after = uuid_cursor(after)?;
-        let mut rows = engine(ctx)
+        let rows = engine(ctx)
             .inbox(
                 actor(ctx)?,
                 provider_id.map(OrgId),
@@ -130,14 +139,9 @@ impl Query {
             )
             .await
             .gql()?;
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
-        let mut c = Connection::new(after.is_some(), more);
-        c.edges.extend(
-            rows.into_iter()
-                .map(|(r, client)| Edge::new(r.id.to_string(), Referral { r, client })),
-        );
-        Ok(c)
+        Ok(page(rows, limit, after.is_some(), |(r, client)| {
+            Edge::new(r.id.to_string(), Referral { r, client })
+        }))
     }
 
     /// Each gate the move needs, met or unmet, with why. Without `toLevel`: a discharge of
@@ -221,18 +225,13 @@ impl Query {
                 .parse::<i64>()
                 .map_err(|_| bad_input("after is not a cursor from this connection"))?,
         };
-        let mut rows = engine(ctx)
+        let rows = engine(ctx)
             .read_events(actor(ctx)?, ClientId(client_id), after_seq, limit + 1)
             .await
             .gql()?;
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
-        let mut c = Connection::new(after_seq > 0, more);
-        c.edges.extend(
-            rows.into_iter()
-                .map(|e| Edge::new(e.seq.to_string(), CareEvent(e))),
-        );
-        Ok(c)
+        Ok(page(rows, limit, after_seq > 0, |e| {
+            Edge::new(e.seq.to_string(), CareEvent(e))
+        }))
     }
 
     /// The 42 CFR Part 2 accounting: what went to whom, when, under which consent.
