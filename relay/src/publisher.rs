@@ -18,7 +18,33 @@ use tokio::sync::watch;
 const LEASE: &str = "outbox";
 /// After a commit signal, wait this long before reading the outbox, to publish in rounds.
 const LINGER: Duration = Duration::from_millis(5);
-const LEASE_TTL_SECS: i64 = 15;
+const LEASE_TTL: Duration = Duration::from_secs(15);
+
+/// The relay lease as this process holds it. It is written to the database only when a
+/// third of its time has passed since the last renewal (or when not held), not on every
+/// round: a round costs the outbox read and the mark, nothing more.
+#[derive(Default)]
+struct Lease {
+    /// When the last renewal that succeeded was asked for (the lease lasts `LEASE_TTL`
+    /// from a moment no earlier than this).
+    renewed: Option<Instant>,
+}
+
+impl Lease {
+    async fn hold(&mut self, engine: &Engine, holder: &str) -> Result<bool, RoundError> {
+        if self.renewed.is_some_and(|at| at.elapsed() < LEASE_TTL / 3) {
+            return Ok(true);
+        }
+        let asked = Instant::now();
+        let ttl = chrono::Duration::from_std(LEASE_TTL).expect("lease TTL fits");
+        let held = engine
+            .store()
+            .acquire_lease(LEASE, holder, ttl, engine.clock().now())
+            .await?;
+        self.renewed = held.then_some(asked);
+        Ok(held)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 enum RoundError {
@@ -93,19 +119,24 @@ async fn relay_on(
     topology::declare(&ch).await?;
     ch.confirm_select(ConfirmSelectOptions::default()).await?;
     let store = engine.store();
+    let mut lease = Lease::default();
+    // True once a read found nothing more to publish: then the next read waits for a commit
+    // signal (a commit during the round left one) or the polling interval.
+    let mut drained = false;
+    let mut leader = false;
     loop {
+        if drained {
+            tokio::select! {
+                // Linger a moment after a commit so its neighbours ride in the same round.
+                _ = engine.committed().notified() => tokio::time::sleep(LINGER).await,
+                _ = tokio::time::sleep(if leader { opts.poll } else { Duration::from_secs(2) }) => {}
+                _ = stop.changed() => {}
+            }
+        }
         if *stop.borrow() {
             return Ok(());
         }
-        let now = engine.clock().now();
-        let leader = store
-            .acquire_lease(
-                LEASE,
-                &opts.holder,
-                chrono::Duration::seconds(LEASE_TTL_SECS),
-                now,
-            )
-            .await?;
+        leader = lease.hold(engine, &opts.holder).await?;
         status.leader.store(leader, Ordering::Relaxed);
         let batch = if leader {
             store.unpublished(opts.batch).await?
@@ -113,12 +144,7 @@ async fn relay_on(
             Vec::new()
         };
         if batch.is_empty() {
-            tokio::select! {
-                // Linger a moment after a commit so its neighbours ride in the same round.
-                _ = engine.committed().notified() => tokio::time::sleep(LINGER).await,
-                _ = tokio::time::sleep(if leader { opts.poll } else { Duration::from_secs(2) }) => {}
-                _ = stop.changed() => {}
-            }
+            drained = true;
             continue;
         }
         backoff.reset();
@@ -170,6 +196,8 @@ async fn relay_on(
             .fetch_add(done.len() as u64, Ordering::Relaxed);
         metrics::counter!("carepath_events_published_total").increment(done.len() as u64);
         metrics::histogram!("carepath_relay_round_seconds").record(started.elapsed().as_secs_f64());
+        // A short batch emptied the outbox as it was read; a full one may have left more.
+        drained = failed.is_empty() && (batch.len() as u64) < opts.batch;
         if !failed.is_empty() {
             tracing::warn!(
                 unroutable,
