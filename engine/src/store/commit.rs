@@ -2,13 +2,13 @@
 
 use super::entities::*;
 use super::{Store, StoreError};
-use crate::domain::{Decision, EventData, TimerOp};
+use crate::domain::{Decision, DeclineCode, EventData, OccupancyChange, Referral, TimerOp};
 use crate::ids::{OrgId, TimerId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    ExprTrait, QueryFilter, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, ExprTrait,
+    QueryFilter, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -37,7 +37,17 @@ impl Store {
     pub async fn commit(&self, c: Commit<'_>) -> Result<(), StoreError> {
         let _writer = self.writer().await;
         let tx = self.db.begin().await?;
-        match write(&tx, &c).await {
+        // PostgreSQL writes a command's decision in one statement; a timer's firing (which
+        // must mark the timer fired once) and SQLite go statement by statement.
+        let written = if self.backend() == DbBackend::Postgres && c.fired_timer.is_none() {
+            match super::commit_pg::write(&tx, &c).await {
+                Ok(w) => check_written(&tx, &c, w).await,
+                Err(e) => Err(e),
+            }
+        } else {
+            write(&tx, &c).await
+        };
+        match written {
             Ok(()) => {
                 tx.commit()
                     .await
@@ -87,7 +97,10 @@ async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreErro
             })
             .exec_without_returning(tx)
             .await
-            .map_err(|e| StoreError::from_write(e, "client already exists"))?;
+            .map_err(|e| match StoreError::from_write(e, "") {
+                StoreError::Conflict(_) => client_conflict(c),
+                other => other,
+            })?;
         }
         Some(prev) => {
             let res = client::Entity::update_many()
@@ -109,10 +122,7 @@ async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreErro
                 .exec(tx)
                 .await?;
             if res.rows_affected != 1 {
-                return Err(StoreError::Conflict(format!(
-                    "client {} changed since version {prev}",
-                    s.id
-                )));
+                return Err(client_conflict(c));
             }
         }
     }
@@ -161,25 +171,13 @@ async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreErro
         };
         let res = update.exec(tx).await?;
         if res.rows_affected != 1 && ch.delta > 0 {
-            let exists = provider_level::Entity::find()
-                .filter(filter)
-                .one(tx)
-                .await?
-                .is_some();
-            let (provider, level) = (ch.provider.to_string(), ch.level.to_string());
-            return Err(if exists {
-                StoreError::NoCapacity { provider, level }
-            } else {
-                StoreError::NotOffered { provider, level }
-            });
+            return Err(slot_not_taken(tx, ch).await);
         }
     }
 
     // 4. Events and their outbox rows (the PostgreSQL trigger of migration 4 wakes relays).
     if !d.events.is_empty() {
-        if tx.get_database_backend() == DbBackend::Postgres {
-            insert_events_and_outbox(tx, c).await?;
-        } else {
+        {
             let mut events = Vec::with_capacity(d.events.len());
             let mut outbox_rows = Vec::with_capacity(d.events.len());
             for e in &d.events {
@@ -213,22 +211,8 @@ async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreErro
     }
 
     // 5. The referral projection (inbox, denial log).
-    let touched: Vec<Uuid> = d
-        .events
-        .iter()
-        .filter_map(|e| match &e.data {
-            EventData::ReferralSent { referral, .. }
-            | EventData::ReferralAccepted { referral, .. }
-            | EventData::ReferralDeclined { referral, .. }
-            | EventData::ReferralWithdrawn { referral, .. }
-            | EventData::ReferralExpired { referral, .. } => Some(referral.0),
-            EventData::TransitionCompleted { referral, .. }
-            | EventData::ClientAdmitted { referral, .. } => referral.map(|r| r.0),
-            _ => None,
-        })
-        .collect();
     let mut rows = Vec::new();
-    for r in s.referrals.iter().filter(|r| touched.contains(&r.id.0)) {
+    for r in touched_referrals(d) {
         rows.push(referral::ActiveModel {
             id: Set(r.id.0),
             client_id: Set(client_id),
@@ -236,12 +220,7 @@ async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreErro
             provider_id: Set(r.provider.0),
             to_level: Set(r.to_level.0.clone()),
             status: Set(r.status.as_str().to_owned()),
-            decline_code: Set(r.decline.as_ref().map(|d| {
-                serde_json::to_value(d.code)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            })),
+            decline_code: Set(r.decline.as_ref().map(|d| decline_code(d.code))),
             decline_note: Set(r.decline.as_ref().and_then(|d| d.note.clone())),
             sent_at: Set(r.sent_at),
             answer_by: Set(r.answer_by),
@@ -332,59 +311,75 @@ async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreErro
     Ok(())
 }
 
-fn payload(e: &crate::domain::CareEvent) -> Result<serde_json::Value, StoreError> {
+pub(super) fn payload(e: &crate::domain::CareEvent) -> Result<serde_json::Value, StoreError> {
     serde_json::to_value(&e.data).map_err(|err| StoreError::Corrupt(err.to_string()))
 }
 
-/// PostgreSQL: the events and their outbox rows in one statement (one round trip).
-async fn insert_events_and_outbox(
+/// The referrals whose rows the decision's events change (the inbox and denial log).
+pub(super) fn touched_referrals(d: &Decision) -> impl Iterator<Item = &Referral> {
+    let touched: Vec<Uuid> = d
+        .events
+        .iter()
+        .filter_map(|e| match &e.data {
+            EventData::ReferralSent { referral, .. }
+            | EventData::ReferralAccepted { referral, .. }
+            | EventData::ReferralDeclined { referral, .. }
+            | EventData::ReferralWithdrawn { referral, .. }
+            | EventData::ReferralExpired { referral, .. } => Some(referral.0),
+            EventData::TransitionCompleted { referral, .. }
+            | EventData::ClientAdmitted { referral, .. } => referral.map(|r| r.0),
+            _ => None,
+        })
+        .collect();
+    d.state
+        .referrals
+        .iter()
+        .filter(move |r| touched.contains(&r.id.0))
+}
+
+/// A decline code as stored (its serialized name).
+pub(super) fn decline_code(code: DeclineCode) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The client row was not written: someone changed it first (or registered the id).
+fn client_conflict(c: &Commit<'_>) -> StoreError {
+    let id = c.decision.state.id;
+    StoreError::Conflict(match c.prev_version {
+        Some(prev) => format!("client {id} changed since version {prev}"),
+        None => format!("client {id} already exists"),
+    })
+}
+
+/// Why a slot the decision takes was not taken: the level is full, or not offered.
+async fn slot_not_taken(tx: &DatabaseTransaction, ch: &OccupancyChange) -> StoreError {
+    let exists = provider_level::Entity::find()
+        .filter(provider_level::Column::OrgId.eq(ch.provider.0))
+        .filter(provider_level::Column::Level.eq(ch.level.as_str()))
+        .one(tx)
+        .await;
+    let (provider, level) = (ch.provider.to_string(), ch.level.to_string());
+    match exists {
+        Ok(Some(_)) => StoreError::NoCapacity { provider, level },
+        Ok(None) => StoreError::NotOffered { provider, level },
+        Err(e) => StoreError::Db(e),
+    }
+}
+
+/// The guards of the one-statement write: the client row written, every slot taken.
+async fn check_written(
     tx: &DatabaseTransaction,
     c: &Commit<'_>,
+    w: super::commit_pg::Written,
 ) -> Result<(), StoreError> {
-    let events = &c.decision.events;
-    let mut sql = String::from(
-        "WITH e AS (INSERT INTO care_events \
-         (id, client_id, seq, event_type, level, actor_org, recipient_org, occurred_at, payload) VALUES ",
-    );
-    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(events.len() * 9 + 1);
-    for (i, e) in events.iter().enumerate() {
-        if i > 0 {
-            sql.push(',');
-        }
-        let b = values.len();
-        sql.push('(');
-        for k in 1..=9 {
-            if k > 1 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("${}", b + k));
-        }
-        sql.push(')');
-        values.extend([
-            e.id.0.into(),
-            e.client.0.into(),
-            e.seq.into(),
-            e.event_type().into(),
-            e.level.as_ref().map(|l| l.0.clone()).into(),
-            e.actor_org.map(|o| o.0).into(),
-            e.recipient_org.map(|o| o.0).into(),
-            e.at.into(),
-            payload(e)?.into(),
-        ]);
+    if w.clients != 1 {
+        return Err(client_conflict(c));
     }
-    values.push(c.now.into());
-    sql.push_str(&format!(
-        " RETURNING id, client_id, seq) \
-         INSERT INTO outbox (event_id, client_id, created_at) \
-         SELECT id, client_id, ${} FROM e ORDER BY seq",
-        values.len()
-    ));
-    tx.execute_raw(sea_orm::Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        values,
-    ))
-    .await
-    .map_err(|e| StoreError::from_write(e, "event sequence taken"))?;
-    Ok(())
+    match w.not_taken.first() {
+        Some(ch) => Err(slot_not_taken(tx, ch).await),
+        None => Ok(()),
+    }
 }

@@ -6,6 +6,7 @@
 
 mod api;
 mod commit;
+mod commit_pg;
 pub mod entities;
 mod outbox;
 mod queries;
