@@ -3,6 +3,7 @@
 use crate::on_both_backends;
 use crate::support::*;
 use carepath_engine::domain::*;
+use carepath_engine::pathway::TransitionKind;
 use carepath_engine::{Error, Request};
 use chrono::Duration;
 
@@ -124,7 +125,69 @@ async fn stale_expected_version_is_a_conflict(b: Backend) {
     assert_eq!(w.state(c).await.version, v);
 }
 
+/// Clients crossing between two providers in opposite directions at once: every move
+/// commits (no deadlock between the providers' occupancy rows) and the counts add up.
+async fn crossing_moves_all_commit(b: Backend) {
+    let w = World::new(b).await;
+    let mut at_first = Vec::new();
+    let mut at_second = Vec::new();
+    for _ in 0..5 {
+        at_first.push(w.client_at("iop", 12.0).await);
+        let c = w.register().await;
+        w.consent_all(c).await;
+        w.cm(
+            c,
+            Command::Admit {
+                level: lvl("iop"),
+                provider: w.iop2,
+                planned_hours_per_week: 12.0,
+                track: None,
+                overrides: vec![],
+            },
+        )
+        .await;
+        at_second.push(c);
+    }
+    for _round in 0..3 {
+        let mut moves = Vec::new();
+        for (clients, to) in [(&at_first, w.iop2), (&at_second, w.iop)] {
+            for &c in clients.iter() {
+                let r = w.refer(c, "iop", &[to]).await[0];
+                w.accept(c, to, r).await.expect("accept");
+                moves.push(c);
+            }
+        }
+        let tasks: Vec<_> = moves
+            .into_iter()
+            .map(|c| {
+                let engine = w.engine.clone();
+                let request = Request {
+                    client: Some(c),
+                    actor: w.cm,
+                    expected_version: None,
+                    idempotency_key: None,
+                    command: w.transition(TransitionKind::Lateral, "iop", 12.0),
+                };
+                tokio::spawn(async move { engine.execute(request).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().expect("every crossing move commits");
+        }
+        std::mem::swap(&mut at_first, &mut at_second);
+    }
+    let census = w.engine.census().await.unwrap();
+    for provider in [w.iop, w.iop2] {
+        let row = census.iter().find(|r| r.provider == provider).unwrap();
+        assert_eq!(row.occupied, 5);
+    }
+    for c in at_first {
+        assert_eq!(w.state(c).await.placement.unwrap().provider, w.iop);
+    }
+}
+
 on_both_backends!(
+    crossing_moves_all_commit,
     same_version_exactly_one_wins,
     racing_writers_lose_nothing,
     stale_expected_version_is_a_conflict

@@ -10,6 +10,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, ExprTrait,
     QueryFilter, TransactionTrait,
 };
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// The idempotency record written with a command's effects.
@@ -41,7 +42,8 @@ impl Store {
         // must mark the timer fired once) and SQLite go statement by statement.
         let written = if self.backend() == DbBackend::Postgres && c.fired_timer.is_none() {
             match super::commit_pg::write(&tx, &c).await {
-                Ok(w) => check_written(&tx, &c, w).await,
+                Ok(1) => apply_occupancy(&tx, &c.decision.occupancy).await,
+                Ok(_) => Err(client_conflict(&c)),
                 Err(e) => Err(e),
             }
         } else {
@@ -143,37 +145,8 @@ async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreErro
         }
     }
 
-    // 3. Occupancy: release before taking, so a move within one provider and level works.
-    let mut changes: Vec<_> = d.occupancy.iter().collect();
-    changes.sort_by_key(|c| c.delta);
-    for ch in changes {
-        let filter = provider_level::Column::OrgId
-            .eq(ch.provider.0)
-            .and(provider_level::Column::Level.eq(ch.level.as_str()));
-        let mut update = provider_level::Entity::update_many()
-            .col_expr(
-                provider_level::Column::Occupied,
-                Expr::col(provider_level::Column::Occupied).add(ch.delta),
-            )
-            .filter(filter.clone());
-        update = if ch.delta > 0 {
-            update.filter(
-                Expr::col(provider_level::Column::Occupied)
-                    .add(ch.delta)
-                    .lte(Expr::col(provider_level::Column::Capacity)),
-            )
-        } else {
-            update.filter(
-                Expr::col(provider_level::Column::Occupied)
-                    .add(ch.delta)
-                    .gte(0),
-            )
-        };
-        let res = update.exec(tx).await?;
-        if res.rows_affected != 1 && ch.delta > 0 {
-            return Err(slot_not_taken(tx, ch).await);
-        }
-    }
+    // 3. Occupancy.
+    apply_occupancy(tx, &d.occupancy).await?;
 
     // 4. Events and their outbox rows (the PostgreSQL trigger of migration 4 wakes relays).
     if !d.events.is_empty() {
@@ -354,6 +327,53 @@ fn client_conflict(c: &Commit<'_>) -> StoreError {
     })
 }
 
+/// Occupancy changes, netted per provider and level (a move within one provider and level
+/// keeps its slot) and applied in one global order — after the client row — so that two
+/// commands moving clients across the same providers in opposite directions cannot deadlock.
+/// A slot taken must be free; a slot released never takes the count below zero.
+pub(super) async fn apply_occupancy(
+    tx: &DatabaseTransaction,
+    changes: &[OccupancyChange],
+) -> Result<(), StoreError> {
+    for ch in net_occupancy(changes) {
+        let guard = if ch.delta > 0 {
+            Expr::col(provider_level::Column::Occupied)
+                .add(ch.delta)
+                .lte(Expr::col(provider_level::Column::Capacity))
+        } else {
+            Expr::col(provider_level::Column::Occupied)
+                .add(ch.delta)
+                .gte(0)
+        };
+        let res = provider_level::Entity::update_many()
+            .col_expr(
+                provider_level::Column::Occupied,
+                Expr::col(provider_level::Column::Occupied).add(ch.delta),
+            )
+            .filter(provider_level::Column::OrgId.eq(ch.provider.0))
+            .filter(provider_level::Column::Level.eq(ch.level.as_str()))
+            .filter(guard)
+            .exec(tx)
+            .await?;
+        if res.rows_affected != 1 && ch.delta > 0 {
+            return Err(slot_not_taken(tx, &ch).await);
+        }
+    }
+    Ok(())
+}
+
+/// Changes summed per (provider, level), in that order; rows whose changes cancel out are
+/// left alone.
+fn net_occupancy(changes: &[OccupancyChange]) -> Vec<OccupancyChange> {
+    let mut net: BTreeMap<(Uuid, &str), OccupancyChange> = BTreeMap::new();
+    for ch in changes {
+        net.entry((ch.provider.0, ch.level.as_str()))
+            .and_modify(|n| n.delta += ch.delta)
+            .or_insert_with(|| ch.clone());
+    }
+    net.into_values().filter(|n| n.delta != 0).collect()
+}
+
 /// Why a slot the decision takes was not taken: the level is full, or not offered.
 async fn slot_not_taken(tx: &DatabaseTransaction, ch: &OccupancyChange) -> StoreError {
     let exists = provider_level::Entity::find()
@@ -369,17 +389,32 @@ async fn slot_not_taken(tx: &DatabaseTransaction, ch: &OccupancyChange) -> Store
     }
 }
 
-/// The guards of the one-statement write: the client row written, every slot taken.
-async fn check_written(
-    tx: &DatabaseTransaction,
-    c: &Commit<'_>,
-    w: super::commit_pg::Written,
-) -> Result<(), StoreError> {
-    if w.clients != 1 {
-        return Err(client_conflict(c));
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::OrgId;
+    use crate::pathway::LevelId;
+
+    fn change(provider: OrgId, level: &str, delta: i32) -> OccupancyChange {
+        OccupancyChange {
+            provider,
+            level: LevelId::new(level),
+            delta,
+        }
     }
-    match w.not_taken.first() {
-        Some(ch) => Err(slot_not_taken(tx, ch).await),
-        None => Ok(()),
+
+    #[test]
+    fn occupancy_nets_per_provider_and_level_in_one_order() {
+        let (a, b) = (OrgId::new(), OrgId::new());
+        let net = net_occupancy(&[
+            change(b, "outpatient", 1),
+            change(a, "iop", -1),
+            change(b, "iop", -1),
+            change(a, "iop", 1),
+        ]);
+        // a < b: ids are time-ordered.
+        assert_eq!(net, vec![change(b, "iop", -1), change(b, "outpatient", 1)]);
+        let reversed = net_occupancy(&[change(b, "outpatient", 1), change(b, "iop", -1)]);
+        assert_eq!(reversed, net);
     }
 }

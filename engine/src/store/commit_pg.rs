@@ -1,20 +1,20 @@
 //! PostgreSQL: a decision written in one statement.
 //!
 //! The client row, the events and their outbox rows, the referral projection, timers,
-//! disclosures, occupancy and the idempotency record go to the database as one statement of
+//! disclosures and the idempotency record go to the database as one statement of
 //! data-modifying CTEs, with the rows of each table as one JSON parameter
 //! (`jsonb_to_recordset`), so the SQL text is the same whatever the decision holds and stays
 //! prepared on the connection. Every CTE but the client's writes only when the client row was
-//! written (`EXISTS (SELECT FROM c)`); the statement answers how many client rows it wrote and
-//! which slots it took, and the caller rolls the transaction back when a guard did not hold.
+//! written (`EXISTS (SELECT FROM c)`); the statement answers how many client rows it wrote,
+//! and the caller rolls the transaction back when that is not one. Occupancy follows, from
+//! the shared path, in its one global order.
 //!
 //! Two writes of one row in one statement are not allowed, so the decision's timer operations
-//! and occupancy changes are first reduced to one per row, with the result of applying them
-//! in order.
+//! are first reduced to one per timer, with the result of applying them in order.
 
 use super::StoreError;
 use super::commit::{Commit, decline_code};
-use crate::domain::{OccupancyChange, TimerOp};
+use crate::domain::TimerOp;
 use crate::ids::TimerId;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
@@ -33,52 +33,39 @@ const UPDATE_CLIENT: &str = "WITH c AS (\
 
 /// Everything else, gated on the client row.
 const REST: &str = ", \
-occ AS (UPDATE provider_levels p SET occupied = p.occupied + x.delta \
-    FROM jsonb_to_recordset($10) AS x(org_id uuid, level text, delta int) \
-    WHERE p.org_id = x.org_id AND p.level = x.level AND EXISTS (SELECT FROM c) \
-    AND ((x.delta < 0 AND p.occupied + x.delta >= 0) OR (x.delta > 0 AND p.occupied + x.delta <= p.capacity)) \
-    RETURNING x.org_id, x.level, x.delta), \
 e AS (INSERT INTO care_events (id, client_id, seq, event_type, level, actor_org, recipient_org, occurred_at, payload) \
     SELECT x.id, $1, x.seq, x.event_type, x.level, x.actor_org, x.recipient_org, x.occurred_at, x.payload \
-    FROM jsonb_to_recordset($11) AS x(id uuid, seq bigint, event_type text, level text, actor_org uuid, \
+    FROM jsonb_to_recordset($10) AS x(id uuid, seq bigint, event_type text, level text, actor_org uuid, \
     recipient_org uuid, occurred_at timestamptz, payload jsonb) WHERE EXISTS (SELECT FROM c) RETURNING id, seq), \
 o AS (INSERT INTO outbox (event_id, client_id, created_at) SELECT id, $1, $9 FROM e ORDER BY seq), \
 r AS (INSERT INTO referrals (id, client_id, group_id, provider_id, to_level, status, decline_code, decline_note, sent_at, answer_by, answered_at) \
     SELECT x.id, $1, x.group_id, x.provider_id, x.to_level, x.status, x.decline_code, x.decline_note, x.sent_at, x.answer_by, x.answered_at \
-    FROM jsonb_to_recordset($12) AS x(id uuid, group_id uuid, provider_id uuid, to_level text, status text, \
+    FROM jsonb_to_recordset($11) AS x(id uuid, group_id uuid, provider_id uuid, to_level text, status text, \
     decline_code text, decline_note text, sent_at timestamptz, answer_by timestamptz, answered_at timestamptz) \
     WHERE EXISTS (SELECT FROM c) \
     ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, decline_code = EXCLUDED.decline_code, \
     decline_note = EXCLUDED.decline_note, answered_at = EXCLUDED.answered_at), \
 ts AS (INSERT INTO timers (id, client_id, key, kind, due_at, status, payload, fired_at) \
     SELECT x.id, $1, x.key, x.kind, x.due_at, x.status, x.payload, NULL \
-    FROM jsonb_to_recordset($13) AS x(id uuid, key text, kind text, due_at timestamptz, status text, payload jsonb) \
+    FROM jsonb_to_recordset($12) AS x(id uuid, key text, kind text, due_at timestamptz, status text, payload jsonb) \
     WHERE EXISTS (SELECT FROM c) \
     ON CONFLICT (id) DO UPDATE SET due_at = EXCLUDED.due_at, status = EXCLUDED.status), \
 tc AS (UPDATE timers SET status = 'cancelled' \
-    WHERE id IN (SELECT x::uuid FROM jsonb_array_elements_text($14) AS x) AND status = 'pending' \
+    WHERE id IN (SELECT x::uuid FROM jsonb_array_elements_text($13) AS x) AND status = 'pending' \
     AND EXISTS (SELECT FROM c)), \
 d AS (INSERT INTO disclosures (id, client_id, recipient_org, consent_id, event_id, what, disclosed_at) \
     SELECT x.id, $1, x.recipient_org, x.consent_id, x.event_id, x.what, x.disclosed_at \
-    FROM jsonb_to_recordset($15) AS x(id uuid, recipient_org uuid, consent_id uuid, event_id uuid, what text, \
+    FROM jsonb_to_recordset($14) AS x(id uuid, recipient_org uuid, consent_id uuid, event_id uuid, what text, \
     disclosed_at timestamptz) WHERE EXISTS (SELECT FROM c)), \
 i AS (INSERT INTO idempotency (actor_org, key, request_hash, client_id, response, created_at) \
     SELECT x.actor_org, x.key, x.request_hash, $1, x.response, $9 \
-    FROM jsonb_to_recordset($16) AS x(actor_org uuid, key text, request_hash text, response jsonb) \
+    FROM jsonb_to_recordset($15) AS x(actor_org uuid, key text, request_hash text, response jsonb) \
     WHERE EXISTS (SELECT FROM c)) \
-SELECT (SELECT count(*) FROM c) AS clients, \
-    (SELECT coalesce(jsonb_agg(jsonb_build_array(org_id, level)), '[]') FROM occ WHERE delta > 0) AS taken";
+SELECT (SELECT count(*) FROM c) AS clients";
 
-/// What the statement wrote, for the caller's guards.
-pub(super) struct Written {
-    /// Client rows written: 1, or 0 when the version check failed (or the id exists).
-    pub clients: i64,
-    /// Slots the decision takes that were not taken (no room, or not offered).
-    pub not_taken: Vec<OccupancyChange>,
-}
-
-/// Write the decision (one with no fired timer) in one statement.
-pub(super) async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<Written, StoreError> {
+/// Write the decision (one with no fired timer) in one statement; how many client rows it
+/// wrote: 1, or 0 when the version check failed (or the id is taken).
+pub(super) async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<i64, StoreError> {
     let d = c.decision;
     let s = &d.state;
     let state = serde_json::to_value(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -86,7 +73,6 @@ pub(super) async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<Wr
         None => (INSERT_CLIENT, s.home_org.0.into()),
         Some(prev) => (UPDATE_CLIENT, prev.into()),
     };
-    let occupancy = net_occupancy(&d.occupancy);
     let (schedules, cancels) = net_timers(s.id, &d.timers)?;
     let events = d
         .events
@@ -146,11 +132,6 @@ pub(super) async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<Wr
             })
         })
         .collect();
-    let occupancy_rows: Vec<Json> = occupancy
-        .iter()
-        .map(|o| json!({ "org_id": o.provider.0, "level": o.level.as_str(), "delta": o.delta }))
-        .collect();
-
     let values: Vec<Value> = vec![
         s.id.0.into(),
         second,
@@ -161,7 +142,6 @@ pub(super) async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<Wr
         s.last_seq.into(),
         state.into(),
         c.now.into(),
-        Json::Array(occupancy_rows).into(),
         Json::Array(events).into(),
         Json::Array(referrals).into(),
         Json::Array(schedules).into(),
@@ -184,27 +164,7 @@ pub(super) async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<Wr
             )
         })?
         .ok_or_else(|| StoreError::Corrupt("the commit statement returned no row".into()))?;
-    let clients: i64 = row.try_get("", "clients")?;
-    let taken: Json = row.try_get("", "taken")?;
-    let taken: Vec<(uuid::Uuid, String)> =
-        serde_json::from_value(taken).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let not_taken = occupancy
-        .into_iter()
-        .filter(|o| o.delta > 0 && !taken.contains(&(o.provider.0, o.level.0.clone())))
-        .collect();
-    Ok(Written { clients, not_taken })
-}
-
-/// Occupancy changes summed per provider and level; rows whose changes cancel out are left
-/// alone (a move within one provider and level keeps its slot).
-fn net_occupancy(changes: &[OccupancyChange]) -> Vec<OccupancyChange> {
-    let mut net: BTreeMap<(uuid::Uuid, String), OccupancyChange> = BTreeMap::new();
-    for ch in changes {
-        net.entry((ch.provider.0, ch.level.0.clone()))
-            .and_modify(|n| n.delta += ch.delta)
-            .or_insert_with(|| ch.clone());
-    }
-    net.into_values().filter(|n| n.delta != 0).collect()
+    Ok(row.try_get("", "clients")?)
 }
 
 /// Timer operations reduced to one per timer, as applying them in order would leave it:
@@ -266,32 +226,7 @@ fn ts(t: &DateTime<Utc>) -> String {
 mod tests {
     use super::*;
     use crate::domain::TimerKind;
-    use crate::ids::{ClientId, OrgId};
-    use crate::pathway::LevelId;
-
-    fn change(provider: OrgId, level: &str, delta: i32) -> OccupancyChange {
-        OccupancyChange {
-            provider,
-            level: LevelId::new(level),
-            delta,
-        }
-    }
-
-    #[test]
-    fn occupancy_nets_per_provider_and_level() {
-        let (a, b) = (OrgId::new(), OrgId::new());
-        let net = net_occupancy(&[
-            change(a, "iop", -1),
-            change(b, "outpatient", 1),
-            change(a, "iop", 1),
-        ]);
-        assert_eq!(
-            net,
-            vec![change(b, "outpatient", 1)]
-                .into_iter()
-                .collect::<Vec<_>>()
-        );
-    }
+    use crate::ids::ClientId;
 
     #[test]
     fn timers_reduce_to_what_applying_them_in_order_leaves() {
