@@ -9,6 +9,7 @@
 
 mod client;
 mod consumer;
+mod cpu;
 mod journey;
 mod seed;
 
@@ -174,27 +175,8 @@ impl Server {
 
     /// CPU seconds used so far (user + system).
     fn cpu_seconds(&self) -> f64 {
-        let Ok(s) = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())) else {
-            return 0.0;
-        };
-        let after = s.rsplit_once(')').map_or("", |(_, r)| r);
-        let f: Vec<&str> = after.split_whitespace().collect();
-        let ticks: u64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0)
-            + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0);
-        ticks as f64 / 100.0
+        cpu::process_seconds(&self.child.id().to_string())
     }
-}
-
-/// CPU seconds (user + system) a process has used, from /proc.
-fn cpu_seconds(pid: &str) -> f64 {
-    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let after = s.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0)
-        + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0);
-    ticks as f64 / 100.0
 }
 
 fn pct(h: &Histogram<u64>, q: f64) -> f64 {
@@ -296,7 +278,8 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
     c.latencies.lock().expect("h").reset();
 
     let cpu0 = server.cpu_seconds();
-    let tool_cpu0 = cpu_seconds("self");
+    let tool_cpu0 = cpu::process_seconds("self");
+    let machine0 = cpu::Snapshot::take();
     let started = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut workers = Vec::new();
@@ -325,7 +308,15 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = server.cpu_seconds() - cpu0;
-    let tool_cpu = cpu_seconds("self") - tool_cpu0;
+    let tool_cpu = cpu::process_seconds("self") - tool_cpu0;
+    let (server_pid, tool_pid) = (server.child.id(), std::process::id());
+    let split = cpu::Snapshot::take().since(&machine0, |pid, comm| match comm {
+        _ if pid == server_pid => Some("server"),
+        _ if pid == tool_pid => Some("tool"),
+        "postgres" => Some("postgres"),
+        "beam.smp" => Some("rabbitmq"),
+        _ => None,
+    });
 
     // Every event of every journey, on RabbitMQ.
     let expected: u64 = {
@@ -416,6 +407,19 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
     println!(
         "load tool CPU       {tool_cpu:.2} s (HTTP client and consumer, same machine), wall {elapsed:.2} s × 2 cores"
     );
+    // Per committed mutation, where the machine's CPU went (PostgreSQL: its processes alive
+    // at the end of the journeys, the server's pool among them).
+    let per = |s: f64| 1000.0 * s / mutations.max(1) as f64;
+    let (pg, mq) = (split.of("postgres"), split.of("rabbitmq"));
+    println!(
+        "CPU per mutation    {:.3} ms machine = server {:.3} + PostgreSQL {:.3} + RabbitMQ {:.3} + load tool {:.3} + rest {:.3}",
+        per(split.machine),
+        per(cpu),
+        per(pg),
+        per(mq),
+        per(tool_cpu),
+        per(split.machine - cpu - pg - mq - tool_cpu),
+    );
     println!("\n== checks");
     let discharged = clients.len();
     println!(
@@ -447,12 +451,19 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
             a.concurrency,
             a.pgbench_seconds,
         ) {
-            Ok(tps) => {
+            Ok(run) => {
+                let tps = run.tps;
                 println!(
                     "\n== pgbench transition.sql, concurrency {}, {} s",
                     a.concurrency, a.pgbench_seconds
                 );
                 println!("pgbench tps         {tps:.1}");
+                println!(
+                    "CPU per transaction {:.3} ms machine = pgbench client {:.3} + PostgreSQL and the rest {:.3}",
+                    run.machine_ms,
+                    run.client_ms,
+                    run.machine_ms - run.client_ms
+                );
                 println!("level transitions / pgbench   {:.3}", engine_tps / tps);
                 println!(
                     "committed mutations / pgbench {:.3}  (each is what transition.sql models)",
@@ -473,13 +484,21 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What pgbench did: its rate, and the machine's CPU per transaction (all of it, and pgbench's
+/// own client's share).
+struct PgbenchRun {
+    tps: f64,
+    machine_ms: f64,
+    client_ms: f64,
+}
+
 /// pgbench's rate on the durable-transition script, in a database of its own.
 fn pgbench(
     admin_url: &str,
     script: &std::path::Path,
     clients: usize,
     seconds: u64,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<PgbenchRun> {
     let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
     let db_url = format!("{base}/carepath_baseline");
     let sh = |cmd: &mut Command| -> anyhow::Result<String> {
@@ -502,6 +521,7 @@ fn pgbench(
     sh(Command::new("psql")
         .args([db_url.as_str(), "-q", "-f"])
         .arg(&schema))?;
+    let (machine0, children0) = (cpu::machine_seconds(), cpu::children_seconds());
     let out = sh(Command::new("pgbench")
         .args([
             "-n",
@@ -517,13 +537,18 @@ fn pgbench(
         ])
         .arg(script)
         .arg(&db_url))?;
-    let tps = out
+    let tps: f64 = out
         .lines()
         .find(|l| l.starts_with("tps = "))
         .and_then(|l| l.split_whitespace().nth(2))
         .and_then(|x| x.parse().ok())
         .context("no tps line in pgbench's output")?;
-    Ok(tps)
+    let txns = (tps * seconds as f64).max(1.0);
+    Ok(PgbenchRun {
+        tps,
+        machine_ms: 1000.0 * (cpu::machine_seconds() - machine0) / txns,
+        client_ms: 1000.0 * (cpu::children_seconds() - children0) / txns,
+    })
 }
 
 async fn time_queries(c: &client::Client, token: &str, repeat: usize) -> anyhow::Result<()> {

@@ -9,8 +9,9 @@ use crate::ids::OrgId;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, ExprTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    ExprTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, Statement,
+    TransactionTrait,
 };
 
 /// The channel the engine notifies on commit (PostgreSQL LISTEN/NOTIFY).
@@ -39,14 +40,15 @@ impl Store {
              FROM outbox o JOIN care_events e ON e.id = o.event_id \
              WHERE o.published_at IS NULL ORDER BY o.id LIMIT {placeholder}"
         );
-        let rows = self
-            .db
+        let tx = self.outbox_reader().await?;
+        let rows = tx
             .query_all_raw(Statement::from_sql_and_values(
                 backend,
                 sql,
                 [(limit as i64).into()],
             ))
             .await?;
+        tx.commit().await?;
         rows.iter()
             .map(|row| {
                 let outbox_id: i64 = row.try_get("", "outbox_id")?;
@@ -75,20 +77,41 @@ impl Store {
 
     /// How many events wait, and since when the oldest.
     pub async fn outbox_lag(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
+        let tx = self.outbox_reader().await?;
         let oldest = outbox::Entity::find()
             .filter(outbox::Column::PublishedAt.is_null())
             .order_by_asc(outbox::Column::Id)
-            .one(&self.db)
+            .one(&tx)
             .await?
             .map(|r| r.created_at);
-        if oldest.is_none() {
-            return Ok((0, None));
-        }
-        let n = outbox::Entity::find()
-            .filter(outbox::Column::PublishedAt.is_null())
-            .count(&self.db)
-            .await?;
+        let n = match oldest {
+            None => 0,
+            Some(_) => {
+                outbox::Entity::find()
+                    .filter(outbox::Column::PublishedAt.is_null())
+                    .count(&tx)
+                    .await?
+            }
+        };
+        tx.commit().await?;
         Ok((n, oldest))
+    }
+
+    /// A read-only transaction for reading unpublished rows. On PostgreSQL it reads them by
+    /// plain index scans of the partial index of unpublished rows: that index keeps an entry
+    /// for every row published since the table was last vacuumed; a plain index scan marks
+    /// those entries dead as it passes them (later scans skip them, and PostgreSQL drops them
+    /// when the page fills), where a bitmap scan — which the planner picks for a few expected
+    /// rows — visits every one of them, and their heap pages, on every read.
+    async fn outbox_reader(&self) -> Result<DatabaseTransaction, StoreError> {
+        let tx = self.db.begin().await?;
+        if self.is_postgres() {
+            tx.execute_unprepared(
+                "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off",
+            )
+            .await?;
+        }
+        Ok(tx)
     }
 
     /// Take or renew the lease `name` for `holder` until `now + ttl`. True if held.

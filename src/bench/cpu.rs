@@ -1,0 +1,143 @@
+//! Where the machine's CPU went during a run, from /proc: the server, PostgreSQL's processes,
+//! RabbitMQ, the load tool itself, and the rest (kernel threads, anything else).
+
+use std::collections::HashMap;
+
+/// CPU seconds (user + system) a process has used, from /proc; `pid` may be "self".
+pub fn process_seconds(pid: &str) -> f64 {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    stat_seconds(&s).1
+}
+
+/// (command name, CPU seconds) from the text of /proc/PID/stat.
+fn stat_seconds(stat: &str) -> (&str, f64) {
+    let comm = stat
+        .split_once('(')
+        .and_then(|(_, r)| r.rsplit_once(')'))
+        .map_or("", |(c, _)| c);
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0)
+        + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0);
+    (comm, ticks as f64 / 100.0)
+}
+
+/// CPU seconds used by this process's children that have ended and been waited for.
+pub fn children_seconds() -> f64 {
+    let Ok(s) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    let after = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: i64 = f.get(13).and_then(|x| x.parse().ok()).unwrap_or(0)
+        + f.get(14).and_then(|x| x.parse().ok()).unwrap_or(0);
+    ticks as f64 / 100.0
+}
+
+/// Busy CPU seconds of the whole machine (all but idle and iowait), from /proc/stat.
+pub fn machine_seconds() -> f64 {
+    let Ok(s) = std::fs::read_to_string("/proc/stat") else {
+        return 0.0;
+    };
+    let Some(line) = s.lines().next() else {
+        return 0.0;
+    };
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let busy: u64 = v
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, x)| x)
+        .sum();
+    busy as f64 / 100.0
+}
+
+/// A snapshot of CPU used so far: the machine, and per process.
+pub struct Snapshot {
+    machine: f64,
+    processes: HashMap<u32, (String, f64)>,
+}
+
+impl Snapshot {
+    pub fn take() -> Self {
+        let mut processes = HashMap::new();
+        if let Ok(dir) = std::fs::read_dir("/proc") {
+            for entry in dir.flatten() {
+                let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse().ok()) else {
+                    continue;
+                };
+                if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                    let (comm, secs) = stat_seconds(&s);
+                    processes.insert(pid, (comm.to_owned(), secs));
+                }
+            }
+        }
+        Self {
+            machine: machine_seconds(),
+            processes,
+        }
+    }
+
+    /// CPU seconds since `before` of the machine, and of the processes whose command name
+    /// `group` puts in a group (processes that ended meanwhile are not counted).
+    pub fn since(
+        &self,
+        before: &Snapshot,
+        group: impl Fn(u32, &str) -> Option<&'static str>,
+    ) -> Split {
+        let mut groups: Vec<(&'static str, f64)> = Vec::new();
+        for (pid, (comm, secs)) in &self.processes {
+            let Some(g) = group(*pid, comm) else { continue };
+            let used = secs - before.processes.get(pid).map_or(0.0, |(_, s)| *s);
+            match groups.iter_mut().find(|(name, _)| *name == g) {
+                Some((_, total)) => *total += used,
+                None => groups.push((g, used)),
+            }
+        }
+        Split {
+            machine: self.machine - before.machine,
+            groups,
+        }
+    }
+}
+
+/// CPU seconds of the machine and of each group.
+pub struct Split {
+    pub machine: f64,
+    pub groups: Vec<(&'static str, f64)>,
+}
+
+impl Split {
+    pub fn of(&self, group: &str) -> f64 {
+        self.groups
+            .iter()
+            .find(|(g, _)| *g == group)
+            .map_or(0.0, |(_, s)| *s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_name_and_ticks_even_with_spaces_and_parens_in_the_name() {
+        let stat = "42 (tokio (rt) w) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0";
+        assert_eq!(stat_seconds(stat), ("tokio (rt) w", 3.0));
+    }
+
+    #[test]
+    fn this_process_has_used_some_cpu() {
+        let x: u64 = (0..2_000_000u64).map(|i| i % 7).sum();
+        assert!(x > 0);
+        let now = Snapshot::take();
+        assert!(now.machine > 0.0);
+        assert!(now.processes.contains_key(&std::process::id()));
+    }
+}
