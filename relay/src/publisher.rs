@@ -1,5 +1,5 @@
 //! The outbox relay: unpublished events, in order, published with publisher confirms and the
-//! mandatory flag, many in flight at once; a row is marked published only on an ack with no
+//! mandatory flag, many in flight at once; a row leaves the outbox only on an ack with no
 //! returned message. Broker down: back off and retry while events wait in the outbox.
 
 use crate::topology::{self, EVENTS_EXCHANGE};
@@ -190,7 +190,7 @@ async fn relay_on(
                 }
             }
         }
-        store.mark_published(&done, engine.clock().now()).await?;
+        store.remove_published(&done).await?;
         status
             .published
             .fetch_add(done.len() as u64, Ordering::Relaxed);

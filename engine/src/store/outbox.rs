@@ -1,4 +1,4 @@
-//! The outbox as the relay sees it: unpublished rows in order, marking them published, the
+//! The outbox as the relay sees it: unpublished rows in order, taking published ones out, the
 //! lag, the relay lease, and the AMQP senders.
 
 use super::entities::*;
@@ -61,15 +61,16 @@ impl Store {
             .collect()
     }
 
-    pub async fn mark_published(&self, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Take published events out of the outbox (the broker acked them with nothing returned).
+    /// A delete, not an update: it writes no new row version and no index entries, and the
+    /// outbox holds only what waits. `care_events` is the durable record of every event.
+    pub async fn remove_published(&self, ids: &[i64]) -> Result<(), StoreError> {
         if ids.is_empty() {
             return Ok(());
         }
         let _writer = self.writer().await;
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::PublishedAt, Expr::value(Some(now)))
+        outbox::Entity::delete_many()
             .filter(outbox::Column::Id.is_in(ids.iter().copied()))
-            .filter(outbox::Column::PublishedAt.is_null())
             .exec(&self.db)
             .await?;
         Ok(())
