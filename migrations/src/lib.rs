@@ -6,6 +6,7 @@ mod m20261123_000001_init;
 mod m20261123_000002_api_tokens;
 mod m20261123_000003_relay;
 mod m20261123_000004_outbox_notify;
+mod m20261123_000005_outbox_waiting_only;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_api_tokens::Migration),
             Box::new(m20261123_000003_relay::Migration),
             Box::new(m20261123_000004_outbox_notify::Migration),
+            Box::new(m20261123_000005_outbox_waiting_only::Migration),
         ]
     }
 }

@@ -169,7 +169,6 @@ async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreErro
                     event_id: Set(e.id.0),
                     client_id: Set(client_id),
                     created_at: Set(c.now),
-                    published_at: Set(None),
                     ..Default::default()
                 });
             }

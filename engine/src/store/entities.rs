@@ -115,7 +115,6 @@ pub mod outbox {
         pub event_id: Uuid,
         pub client_id: Uuid,
         pub created_at: DateTimeUtc,
-        pub published_at: Option<DateTimeUtc>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

@@ -38,7 +38,7 @@ impl Store {
             "SELECT o.id AS outbox_id, e.id, e.client_id, e.seq, e.event_type, e.level, \
              e.actor_org, e.recipient_org, e.occurred_at, e.payload \
              FROM outbox o JOIN care_events e ON e.id = o.event_id \
-             WHERE o.published_at IS NULL ORDER BY o.id LIMIT {placeholder}"
+             ORDER BY o.id LIMIT {placeholder}"
         );
         let tx = self.outbox_reader().await?;
         let rows = tx
@@ -80,30 +80,24 @@ impl Store {
     pub async fn outbox_lag(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
         let tx = self.outbox_reader().await?;
         let oldest = outbox::Entity::find()
-            .filter(outbox::Column::PublishedAt.is_null())
             .order_by_asc(outbox::Column::Id)
             .one(&tx)
             .await?
             .map(|r| r.created_at);
         let n = match oldest {
             None => 0,
-            Some(_) => {
-                outbox::Entity::find()
-                    .filter(outbox::Column::PublishedAt.is_null())
-                    .count(&tx)
-                    .await?
-            }
+            Some(_) => outbox::Entity::find().count(&tx).await?,
         };
         tx.commit().await?;
         Ok((n, oldest))
     }
 
-    /// A read-only transaction for reading unpublished rows. On PostgreSQL it reads them by
-    /// plain index scans of the partial index of unpublished rows: that index keeps an entry
-    /// for every row published since the table was last vacuumed; a plain index scan marks
-    /// those entries dead as it passes them (later scans skip them, and PostgreSQL drops them
-    /// when the page fills), where a bitmap scan — which the planner picks for a few expected
-    /// rows — visits every one of them, and their heap pages, on every read.
+    /// A read-only transaction for reading the outbox. On PostgreSQL it reads by plain index
+    /// scans of the primary key: until the table is vacuumed, the index keeps an entry for
+    /// every row published (deleted) since; a plain index scan marks those entries dead as it
+    /// passes them (later scans skip them, and PostgreSQL drops them when the page fills),
+    /// where a bitmap scan or a sequential scan — which the planner picks for a table it
+    /// believes small — visits every dead row's page on every read.
     async fn outbox_reader(&self) -> Result<DatabaseTransaction, StoreError> {
         let tx = self.db.begin().await?;
         if self.is_postgres() {

@@ -302,11 +302,8 @@ impl Store {
             .collect())
     }
 
-    /// Outbox rows not yet published, oldest first (the relay's backlog).
+    /// Events waiting in the outbox (the relay's backlog).
     pub async fn unpublished_count(&self) -> Result<u64, StoreError> {
-        Ok(outbox::Entity::find()
-            .filter(outbox::Column::PublishedAt.is_null())
-            .count(&self.db)
-            .await?)
+        Ok(outbox::Entity::find().count(&self.db).await?)
     }
 }
