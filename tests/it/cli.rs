@@ -105,4 +105,21 @@ async fn bench_runs_and_checks_itself() {
         "{stdout}"
     );
     assert!(stdout.contains("mutation latency"), "{stdout}");
+    // Where the CPU went: the machine's and the server's share per mutation, both measured.
+    let split = stdout
+        .lines()
+        .find(|l| l.starts_with("CPU per mutation"))
+        .unwrap_or_else(|| panic!("no CPU split in {stdout}"));
+    let figure = |after: &str| -> f64 {
+        split
+            .split_once(after)
+            .and_then(|(_, r)| r.split_whitespace().next())
+            .and_then(|x| x.parse().ok())
+            .unwrap_or_else(|| panic!("no {after:?} figure in {split}"))
+    };
+    let (machine, server) = (figure("CPU per mutation"), figure("server"));
+    assert!(
+        machine > 0.0 && server > 0.0 && server <= machine,
+        "{split}"
+    );
 }
