@@ -22,6 +22,17 @@ pub struct Seen {
     pub latency_us: Option<Histogram<u64>>,
 }
 
+impl Seen {
+    fn histogram() -> Histogram<u64> {
+        Histogram::new_with_bounds(1, 600_000_000, 3).expect("histogram bounds")
+    }
+
+    /// The commit→consumer latencies so far; what arrives next counts anew.
+    pub fn take_latencies(&mut self) -> Option<Histogram<u64>> {
+        self.latency_us.replace(Self::histogram())
+    }
+}
+
 /// Bind a private queue to every event and count into `seen` until the connection ends.
 pub async fn start(
     amqp_url: &str,
@@ -67,7 +78,7 @@ pub async fn start(
             FieldTable::default(),
         )
         .await?;
-    seen.lock().expect("seen").latency_us = Some(Histogram::new_with_bounds(1, 600_000_000, 3)?);
+    seen.lock().expect("seen").latency_us = Some(Seen::histogram());
     Ok(tokio::spawn(async move {
         let _conn = conn;
         while let Some(Ok(d)) = consumer.next().await {

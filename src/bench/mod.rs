@@ -53,6 +53,10 @@ pub struct RunArgs {
     /// Cap on mutations per second across all workers (default: as fast as it goes).
     #[arg(long)]
     rate: Option<f64>,
+    /// Then walk half as many clients again, paced at half the mutation rate just measured,
+    /// and report that phase's latencies (the "at half the maximum rate" figures).
+    #[arg(long)]
+    half_rate: bool,
     /// Active clients to seed before the run (server memory with a large census).
     #[arg(long, default_value_t = 0)]
     seed_clients: usize,
@@ -179,6 +183,55 @@ impl Server {
     }
 }
 
+/// Walk the clients numbered `range` through the continuum, `concurrency` at a time: their ids,
+/// and the mutations and level transitions committed.
+async fn walk(
+    c: &client::Client,
+    cast: &journey::Cast,
+    range: std::ops::Range<usize>,
+    concurrency: usize,
+) -> anyhow::Result<(Vec<String>, u64, u64)> {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(range.start));
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (c, cast, next, end) = (c.clone(), cast.clone(), next.clone(), range.end);
+        workers.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= end {
+                    return Ok::<_, anyhow::Error>(out);
+                }
+                out.push(journey::run(&c, &cast, i).await?);
+            }
+        }));
+    }
+    let mut clients = Vec::new();
+    let (mut mutations, mut transitions) = (0u64, 0u64);
+    for w in workers {
+        for (id, t) in w.await?? {
+            mutations += t.mutations;
+            transitions += t.transitions;
+            clients.push(id);
+        }
+    }
+    Ok((clients, mutations, transitions))
+}
+
+/// Wait until nothing new has reached the consumer for a second (at most a minute).
+async fn settle(seen: &Mutex<consumer::Seen>) {
+    let started = Instant::now();
+    let mut last = seen.lock().expect("seen").messages;
+    while started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = seen.lock().expect("seen").messages;
+        if now == last {
+            return;
+        }
+        last = now;
+    }
+}
+
 fn pct(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
@@ -281,33 +334,14 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
     let tool_cpu0 = cpu::process_seconds("self");
     let machine0 = cpu::Snapshot::take();
     let started = Instant::now();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut workers = Vec::new();
-    for _ in 0..a.concurrency {
-        let (c, cast, next) = (c.clone(), cast.clone(), next.clone());
-        let n = a.clients;
-        workers.push(tokio::spawn(async move {
-            let mut out = Vec::new();
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= n {
-                    return Ok::<_, anyhow::Error>(out);
-                }
-                out.push(journey::run(&c, &cast, i).await?);
-            }
-        }));
-    }
-    let mut clients = Vec::new();
-    let (mut mutations, mut transitions) = (0u64, 0u64);
-    for w in workers {
-        for (id, t) in w.await?? {
-            mutations += t.mutations;
-            transitions += t.transitions;
-            clients.push(id);
-        }
-    }
+    let (mut clients, mutations, transitions) =
+        walk(&c, &cast, 0..a.clients, a.concurrency).await?;
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = server.cpu_seconds() - cpu0;
+    let stages = reqwest::get(format!("{}/metrics", server.url))
+        .await?
+        .text()
+        .await?;
     let tool_cpu = cpu::process_seconds("self") - tool_cpu0;
     let (server_pid, tool_pid) = (server.child.id(), std::process::id());
     let split = cpu::Snapshot::take().since(&machine0, |pid, comm| match comm {
@@ -317,6 +351,23 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
         "beam.smp" => Some("rabbitmq"),
         _ => None,
     });
+
+    // Phase 1's latencies, once its last events have arrived (nothing new for a second).
+    settle(&seen).await;
+    let lat = c.latencies.lock().expect("h").clone();
+    let to_consumer = seen.lock().expect("seen").take_latencies();
+    let half = if a.half_rate {
+        let rate = mutations as f64 / elapsed / 2.0;
+        let paced = client::Client::new(&server.url, client::Pacer::new(Some(rate)));
+        let n = (a.clients / 2).max(1);
+        let (more, _, _) = walk(&paced, &cast, a.clients..a.clients + n, a.concurrency).await?;
+        clients.extend(more);
+        settle(&seen).await;
+        let lat = paced.latencies.lock().expect("h").clone();
+        Some((rate, n, lat, seen.lock().expect("seen").take_latencies()))
+    } else {
+        None
+    };
 
     // Every event of every journey, on RabbitMQ.
     let expected: u64 = {
@@ -341,14 +392,9 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let peak_rss_kb = server.proc_status("VmHWM:").unwrap_or(0);
-    let stages = reqwest::get(format!("{}/metrics", server.url))
-        .await?
-        .text()
-        .await?;
     drop(server);
     consumer.abort();
     let seen = seen.lock().expect("seen");
-    let lat = c.latencies.lock().expect("h");
     let gaps = seen
         .sequences
         .values()
@@ -364,7 +410,7 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
         .count();
 
     println!("\n== engine ({backend}, relay on)");
-    println!("journeys            {} in {elapsed:.2} s", clients.len());
+    println!("journeys            {} in {elapsed:.2} s", a.clients);
     println!("transitions/s       {:.1}", transitions as f64 / elapsed);
     println!(
         "mutations/s         {:.1}  ({mutations} mutations)",
@@ -377,7 +423,7 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
         pct(&lat, 0.99),
         lat.max() as f64 / 1000.0
     );
-    if let Some(h) = &seen.latency_us {
+    if let Some(h) = &to_consumer {
         println!(
             "commit→consumer     p50 {:.2} ms  p99 {:.2} ms",
             pct(h, 0.5),
@@ -420,11 +466,30 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
         per(tool_cpu),
         per(split.machine - cpu - pg - mq - tool_cpu),
     );
+    if let Some((rate, n, lat, to_consumer)) = &half {
+        println!("\n== half the rate: {n} more journeys paced at {rate:.1} mutations/s");
+        println!(
+            "mutation latency    p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+            pct(lat, 0.5),
+            pct(lat, 0.95),
+            pct(lat, 0.99),
+            lat.max() as f64 / 1000.0
+        );
+        if let Some(h) = to_consumer {
+            println!(
+                "commit→consumer     p50 {:.2} ms  p99 {:.2} ms",
+                pct(h, 0.5),
+                pct(h, 0.99)
+            );
+        }
+    }
     println!("\n== checks");
+    // Every client walked (both phases) was checked discharged above.
+    let walked = a.clients + half.as_ref().map_or(0, |h| h.1);
     let discharged = clients.len();
     println!(
         "every client discharged     {}",
-        if discharged == a.clients { "yes" } else { "NO" }
+        if discharged == walked { "yes" } else { "NO" }
     );
     println!(
         "events on RabbitMQ          {} unique of {expected} committed ({} messages, {} duplicates by ce-id)",
@@ -433,7 +498,7 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
         seen.duplicates
     );
     println!("clients with a sequence gap {gaps}");
-    let ok = discharged == a.clients
+    let ok = discharged == walked
         && seen.ids.len() as u64 == expected
         && seen.duplicates == 0
         && gaps == 0;

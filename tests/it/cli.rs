@@ -81,6 +81,7 @@ async fn bench_runs_and_checks_itself() {
                 "4",
                 "--concurrency",
                 "2",
+                "--half-rate",
                 "--pgbench-script",
                 "/nonexistent",
                 "--amqp-url",
@@ -122,4 +123,10 @@ async fn bench_runs_and_checks_itself() {
         machine > 0.0 && server > 0.0 && server <= machine,
         "{split}"
     );
+    // The second phase, at half the measured rate, reports its own latencies.
+    let half = stdout
+        .split_once("== half the rate")
+        .unwrap_or_else(|| panic!("no half-rate phase in {stdout}"))
+        .1;
+    assert!(half.contains("mutation latency    p50"), "{stdout}");
 }
