@@ -2,8 +2,10 @@
 
 use super::entities::*;
 use super::{Store, StoreError};
-use crate::domain::{Decision, DeclineCode, EventData, OccupancyChange, Referral, TimerOp};
-use crate::ids::{OrgId, TimerId};
+use crate::domain::{
+    Decision, DeclineCode, EventData, OccupancyChange, Referral, TimerKind, TimerOp,
+};
+use crate::ids::{ClientId, OrgId, TimerId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -215,39 +217,41 @@ async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreErro
             .await?;
     }
 
-    // 6. Timers.
-    for op in &d.timers {
-        match op {
-            TimerOp::Schedule { key, due_at, kind } => {
-                let id = TimerId::for_key(s.id, key);
-                timer::Entity::insert(timer::ActiveModel {
-                    id: Set(id.0),
+    // 6. Timers, one row each as the decision's operations leave it.
+    let timers = net_timers(s.id, &d.timers);
+    if !timers.schedules.is_empty() {
+        let rows = timers
+            .schedules
+            .iter()
+            .map(|t| {
+                Ok(timer::ActiveModel {
+                    id: Set(t.id),
                     client_id: Set(client_id),
-                    key: Set(key.clone()),
-                    kind: Set(kind.name().to_owned()),
-                    due_at: Set(*due_at),
-                    status: Set("pending".to_owned()),
-                    payload: Set(serde_json::to_value(kind)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?),
+                    key: Set(t.key.to_owned()),
+                    kind: Set(t.kind.name().to_owned()),
+                    due_at: Set(t.due_at),
+                    status: Set(t.status().to_owned()),
+                    payload: Set(t.payload()?),
                     fired_at: Set(None),
                 })
-                .on_conflict(
-                    OnConflict::column(timer::Column::Id)
-                        .update_columns([timer::Column::DueAt, timer::Column::Status])
-                        .to_owned(),
-                )
-                .exec_without_returning(tx)
-                .await?;
-            }
-            TimerOp::Cancel { key } => {
-                timer::Entity::update_many()
-                    .col_expr(timer::Column::Status, Expr::value("cancelled"))
-                    .filter(timer::Column::Id.eq(TimerId::for_key(s.id, key).0))
-                    .filter(timer::Column::Status.eq("pending"))
-                    .exec(tx)
-                    .await?;
-            }
-        }
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        timer::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::column(timer::Column::Id)
+                    .update_columns([timer::Column::DueAt, timer::Column::Status])
+                    .to_owned(),
+            )
+            .exec_without_returning(tx)
+            .await?;
+    }
+    if !timers.cancels.is_empty() {
+        timer::Entity::update_many()
+            .col_expr(timer::Column::Status, Expr::value("cancelled"))
+            .filter(timer::Column::Id.is_in(timers.cancels))
+            .filter(timer::Column::Status.eq("pending"))
+            .exec(tx)
+            .await?;
     }
 
     // 7. Disclosures (42 CFR 2.24 accounting).
@@ -324,6 +328,79 @@ fn client_conflict(c: &Commit<'_>) -> StoreError {
         Some(prev) => format!("client {id} changed since version {prev}"),
         None => format!("client {id} already exists"),
     })
+}
+
+/// A timer as the decision leaves it: scheduled (pending), or scheduled and then cancelled.
+pub(super) struct TimerRow<'a> {
+    pub id: Uuid,
+    pub key: &'a str,
+    pub kind: &'a TimerKind,
+    pub due_at: DateTime<Utc>,
+    pub cancelled: bool,
+}
+
+impl TimerRow<'_> {
+    pub fn status(&self) -> &'static str {
+        if self.cancelled {
+            "cancelled"
+        } else {
+            "pending"
+        }
+    }
+
+    pub fn payload(&self) -> Result<serde_json::Value, StoreError> {
+        serde_json::to_value(self.kind).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+/// A decision's timer operations, one per timer.
+pub(super) struct NetTimers<'a> {
+    /// Upserted with their status.
+    pub schedules: Vec<TimerRow<'a>>,
+    /// Only cancelled: cancelled if pending.
+    pub cancels: Vec<Uuid>,
+}
+
+/// Timer operations reduced to one per timer, as applying them in order would leave it:
+/// the last schedule wins and is written cancelled when a cancel follows it; a timer only
+/// cancelled is cancelled if pending. (One statement may not write a row twice.)
+pub(super) fn net_timers(client: ClientId, ops: &[TimerOp]) -> NetTimers<'_> {
+    let mut net: BTreeMap<Uuid, Option<TimerRow<'_>>> = BTreeMap::new();
+    for op in ops {
+        match op {
+            TimerOp::Schedule { key, due_at, kind } => {
+                let id = TimerId::for_key(client, key).0;
+                let row = TimerRow {
+                    id,
+                    key,
+                    kind,
+                    due_at: *due_at,
+                    cancelled: false,
+                };
+                net.insert(id, Some(row));
+            }
+            TimerOp::Cancel { key } => {
+                let id = TimerId::for_key(client, key).0;
+                match net.get_mut(&id) {
+                    Some(Some(row)) => row.cancelled = true,
+                    _ => {
+                        net.insert(id, None);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = NetTimers {
+        schedules: Vec::new(),
+        cancels: Vec::new(),
+    };
+    for (id, row) in net {
+        match row {
+            Some(row) => out.schedules.push(row),
+            None => out.cancels.push(id),
+        }
+    }
+    out
 }
 
 /// Occupancy changes, netted per provider and level (a move within one provider and level
@@ -415,5 +492,40 @@ mod tests {
         assert_eq!(net, vec![change(b, "iop", -1), change(b, "outpatient", 1)]);
         let reversed = net_occupancy(&[change(b, "outpatient", 1), change(b, "iop", -1)]);
         assert_eq!(reversed, net);
+    }
+
+    #[test]
+    fn timers_reduce_to_what_applying_them_in_order_leaves() {
+        let client = ClientId::new();
+        let due = chrono::Utc::now();
+        let kind = TimerKind::ReferralDeadline {
+            referral: crate::ids::ReferralId(Uuid::nil()),
+        };
+        let schedule = |key: &str| TimerOp::Schedule {
+            key: key.into(),
+            due_at: due,
+            kind: kind.clone(),
+        };
+        let cancel = |key: &str| TimerOp::Cancel { key: key.into() };
+        let ops = [
+            schedule("a"),
+            cancel("a"),
+            cancel("b"),
+            schedule("c"),
+            cancel("d"),
+            schedule("d"),
+        ];
+        let net = net_timers(client, &ops);
+        let status = |key: &str| {
+            net.schedules
+                .iter()
+                .find(|r| r.key == key)
+                .map(|r| r.status())
+        };
+        assert_eq!(status("a"), Some("cancelled"));
+        assert_eq!(status("c"), Some("pending"));
+        assert_eq!(status("d"), Some("pending"));
+        assert_eq!(status("b"), None);
+        assert_eq!(net.cancels, vec![TimerId::for_key(client, "b").0]);
     }
 }

@@ -9,17 +9,14 @@
 //! and the caller rolls the transaction back when that is not one. Occupancy follows, from
 //! the shared path, in its one global order.
 //!
-//! Two writes of one row in one statement are not allowed, so the decision's timer operations
-//! are first reduced to one per timer, with the result of applying them in order.
+//! Two writes of one row in one statement are not allowed: the decision's timer operations
+//! are reduced to one per timer first (`commit::net_timers`, shared with the other path).
 
 use super::StoreError;
 use super::commit::{Commit, decline_code};
-use crate::domain::TimerOp;
-use crate::ids::TimerId;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
 use serde_json::{Value as Json, json};
-use std::collections::BTreeMap;
 
 /// The client row when the client is being registered: `$2` is the home organization.
 const INSERT_CLIENT: &str = "WITH c AS (\
@@ -73,7 +70,22 @@ pub(super) async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<i6
         None => (INSERT_CLIENT, s.home_org.0.into()),
         Some(prev) => (UPDATE_CLIENT, prev.into()),
     };
-    let (schedules, cancels) = net_timers(s.id, &d.timers)?;
+    let timers = super::commit::net_timers(s.id, &d.timers);
+    let schedules = timers
+        .schedules
+        .iter()
+        .map(|t| {
+            Ok(json!({
+                "id": t.id,
+                "key": t.key,
+                "kind": t.kind.name(),
+                "due_at": ts(&t.due_at),
+                "status": t.status(),
+                "payload": t.payload()?,
+            }))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let cancels: Vec<Json> = timers.cancels.iter().map(|id| json!(id)).collect();
     let events = d
         .events
         .iter()
@@ -167,55 +179,6 @@ pub(super) async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<i6
     Ok(row.try_get("", "clients")?)
 }
 
-/// Timer operations reduced to one per timer, as applying them in order would leave it:
-/// the last schedule wins and is written `cancelled` when a cancel follows it; a timer only
-/// cancelled is cancelled if pending. Returns (schedule rows, ids to cancel).
-fn net_timers(
-    client: crate::ids::ClientId,
-    ops: &[TimerOp],
-) -> Result<(Vec<Json>, Vec<Json>), StoreError> {
-    // Per timer id: the last schedule (with its status) or a bare cancel.
-    let mut net: BTreeMap<uuid::Uuid, Option<Json>> = BTreeMap::new();
-    for op in ops {
-        match op {
-            TimerOp::Schedule { key, due_at, kind } => {
-                let id = TimerId::for_key(client, key).0;
-                let payload =
-                    serde_json::to_value(kind).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                net.insert(
-                    id,
-                    Some(json!({
-                        "id": id,
-                        "key": key,
-                        "kind": kind.name(),
-                        "due_at": ts(due_at),
-                        "status": "pending",
-                        "payload": payload,
-                    })),
-                );
-            }
-            TimerOp::Cancel { key } => {
-                let id = TimerId::for_key(client, key).0;
-                match net.get_mut(&id) {
-                    Some(Some(row)) => row["status"] = json!("cancelled"),
-                    _ => {
-                        net.insert(id, None);
-                    }
-                }
-            }
-        }
-    }
-    let mut schedules = Vec::new();
-    let mut cancels = Vec::new();
-    for (id, op) in net {
-        match op {
-            Some(row) => schedules.push(row),
-            None => cancels.push(json!(id)),
-        }
-    }
-    Ok((schedules, cancels))
-}
-
 /// A timestamp as PostgreSQL keeps it: microseconds, truncated (as the binary encoding of a
 /// bound parameter does).
 fn ts(t: &DateTime<Utc>) -> String {
@@ -225,45 +188,6 @@ fn ts(t: &DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::TimerKind;
-    use crate::ids::ClientId;
-
-    #[test]
-    fn timers_reduce_to_what_applying_them_in_order_leaves() {
-        let client = ClientId::new();
-        let due = Utc::now();
-        let kind = TimerKind::ReferralDeadline {
-            referral: crate::ids::ReferralId(uuid::Uuid::nil()),
-        };
-        let schedule = |key: &str| TimerOp::Schedule {
-            key: key.into(),
-            due_at: due,
-            kind: kind.clone(),
-        };
-        let cancel = |key: &str| TimerOp::Cancel { key: key.into() };
-        let (s, c) = net_timers(
-            client,
-            &[
-                schedule("a"),
-                cancel("a"),
-                cancel("b"),
-                schedule("c"),
-                cancel("d"),
-                schedule("d"),
-            ],
-        )
-        .unwrap();
-        let status = |key: &str| {
-            s.iter()
-                .find(|r| r["key"] == json!(key))
-                .map(|r| r["status"].clone())
-        };
-        assert_eq!(status("a"), Some(json!("cancelled")));
-        assert_eq!(status("c"), Some(json!("pending")));
-        assert_eq!(status("d"), Some(json!("pending")));
-        assert_eq!(status("b"), None);
-        assert_eq!(c, vec![json!(TimerId::for_key(client, "b").0)]);
-    }
 
     #[test]
     fn timestamps_truncate_to_microseconds() {
