@@ -96,20 +96,24 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Run(a) => run_journeys(a).await,
         BenchCmd::Seed(a) => {
             let store = prepare(&a.database_url, false).await?;
-            let started = Instant::now();
-            seed::population(&store, a.clients).await?;
-            println!(
-                "seeded {} active clients in {:.1} s",
-                a.clients,
-                started.elapsed().as_secs_f64()
-            );
-            Ok(())
+            seed_population(&store, a.clients).await
         }
         BenchCmd::Queries(a) => {
             let c = client::Client::new(&a.url, client::Pacer::new(None));
             time_queries(&c, &a.token, a.repeat).await
         }
     }
+}
+
+/// Seed `clients` active clients and say how long it took.
+async fn seed_population(store: &Store, clients: usize) -> anyhow::Result<()> {
+    let started = Instant::now();
+    seed::population(store, clients).await?;
+    println!(
+        "seeded {clients} active clients in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Connect (creating a PostgreSQL database named `carepath_bench*` anew when `fresh`) and
@@ -304,13 +308,7 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
     };
     let store = prepare(&db_url, true).await?;
     if a.seed_clients > 0 {
-        let t = Instant::now();
-        seed::population(&store, a.seed_clients).await?;
-        println!(
-            "seeded {} active clients in {:.1} s",
-            a.seed_clients,
-            t.elapsed().as_secs_f64()
-        );
+        seed_population(&store, a.seed_clients).await?;
     }
     let cast = setup_cast(store.clone()).await?;
     let seen = Arc::new(Mutex::new(consumer::Seen::default()));
