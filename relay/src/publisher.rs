@@ -22,7 +22,7 @@ const LEASE_TTL: Duration = Duration::from_secs(15);
 
 /// The relay lease as this process holds it. It is written to the database only when a
 /// third of its time has passed since the last renewal (or when not held), not on every
-/// round: a round costs the outbox read and the mark, nothing more.
+/// round: a round costs the outbox read and the delete, nothing more.
 #[derive(Default)]
 struct Lease {
     /// When the last renewal that succeeded was asked for (the lease lasts `LEASE_TTL`
