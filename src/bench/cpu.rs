@@ -3,14 +3,6 @@
 
 use std::collections::HashMap;
 
-/// CPU seconds (user + system) a process has used, from /proc; `pid` may be "self".
-pub fn process_seconds(pid: &str) -> f64 {
-    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    stat_seconds(&s).1
-}
-
 /// (command name, CPU seconds) from the text of /proc/PID/stat.
 fn stat_seconds(stat: &str) -> (&str, f64) {
     let comm = stat

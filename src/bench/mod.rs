@@ -180,11 +180,6 @@ impl Server {
             .parse()
             .ok()
     }
-
-    /// CPU seconds used so far (user + system).
-    fn cpu_seconds(&self) -> f64 {
-        cpu::process_seconds(&self.child.id().to_string())
-    }
 }
 
 /// Walk the clients numbered `range` through the continuum, `concurrency` at a time: their ids,
@@ -328,19 +323,11 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
     c.query(&cast.cm, "{ census { level } }", json!({})).await?;
     c.latencies.lock().expect("h").reset();
 
-    let cpu0 = server.cpu_seconds();
-    let tool_cpu0 = cpu::process_seconds("self");
     let machine0 = cpu::Snapshot::take();
     let started = Instant::now();
     let (mut clients, mutations, transitions) =
         walk(&c, &cast, 0..a.clients, a.concurrency).await?;
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu = server.cpu_seconds() - cpu0;
-    let stages = reqwest::get(format!("{}/metrics", server.url))
-        .await?
-        .text()
-        .await?;
-    let tool_cpu = cpu::process_seconds("self") - tool_cpu0;
     let (server_pid, tool_pid) = (server.child.id(), std::process::id());
     let split = cpu::Snapshot::take().since(&machine0, |pid, comm| match comm {
         _ if pid == server_pid => Some("server"),
@@ -349,6 +336,11 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
         "beam.smp" => Some("rabbitmq"),
         _ => None,
     });
+    let (cpu, tool_cpu) = (split.of("server"), split.of("tool"));
+    let stages = reqwest::get(format!("{}/metrics", server.url))
+        .await?
+        .text()
+        .await?;
 
     // Phase 1's latencies, once its last events have arrived (nothing new for a second).
     settle(&seen).await;
