@@ -301,9 +301,4 @@ impl Store {
             })
             .collect())
     }
-
-    /// Events waiting in the outbox (the relay's backlog).
-    pub async fn unpublished_count(&self) -> Result<u64, StoreError> {
-        Ok(outbox::Entity::find().count(&self.db).await?)
-    }
 }
