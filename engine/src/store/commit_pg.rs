@@ -3,11 +3,12 @@
 //! The client row, the events and their outbox rows, the referral projection, timers,
 //! disclosures and the idempotency record go to the database as one statement of
 //! data-modifying CTEs, with the rows of each table as one JSON parameter
-//! (`jsonb_to_recordset`), so the SQL text is the same whatever the decision holds and stays
-//! prepared on the connection. Every CTE but the client's writes only when the client row was
-//! written (`EXISTS (SELECT FROM c)`); the statement answers how many client rows it wrote,
-//! and the caller rolls the transaction back when that is not one. Occupancy follows, from
-//! the shared path, in its one global order.
+//! (`jsonb_to_recordset`), so the SQL text depends only on which tables get rows (a few dozen
+//! texts, each prepared once per connection). A table that gets no row is left out: each one
+//! in the statement is opened, locked and initialized, rows or not. Every CTE but the
+//! client's writes only when the client row was written (`EXISTS (SELECT FROM c)`); the
+//! statement answers how many client rows it wrote, and the caller rolls the transaction back
+//! when that is not one. Occupancy follows, from the shared path, in its one global order.
 //!
 //! Two writes of one row in one statement are not allowed: the decision's timer operations
 //! are reduced to one per timer first (`commit::net_timers`, shared with the other path).
@@ -28,37 +29,73 @@ const UPDATE_CLIENT: &str = "WITH c AS (\
     UPDATE clients SET status = $3, level = $4, provider_id = $5, version = $6, last_seq = $7, \
     state = $8, updated_at = $9 WHERE id = $1 AND version = $2 RETURNING id)";
 
-/// Everything else, gated on the client row.
-const REST: &str = ", \
+/// The events and their outbox rows; `$P` is the events' parameter.
+const EVENTS: &str = ", \
 e AS (INSERT INTO care_events (id, client_id, seq, event_type, level, actor_org, recipient_org, occurred_at, payload) \
     SELECT x.id, $1, x.seq, x.event_type, x.level, x.actor_org, x.recipient_org, x.occurred_at, x.payload \
-    FROM jsonb_to_recordset($10) AS x(id uuid, seq bigint, event_type text, level text, actor_org uuid, \
+    FROM jsonb_to_recordset($P) AS x(id uuid, seq bigint, event_type text, level text, actor_org uuid, \
     recipient_org uuid, occurred_at timestamptz, payload jsonb) WHERE EXISTS (SELECT FROM c) RETURNING id, seq), \
-o AS (INSERT INTO outbox (event_id, client_id, created_at) SELECT id, $1, $9 FROM e ORDER BY seq), \
+o AS (INSERT INTO outbox (event_id, client_id, created_at) SELECT id, $1, $9 FROM e ORDER BY seq)";
+
+const REFERRALS: &str = ", \
 r AS (INSERT INTO referrals (id, client_id, group_id, provider_id, to_level, status, decline_code, decline_note, sent_at, answer_by, answered_at) \
     SELECT x.id, $1, x.group_id, x.provider_id, x.to_level, x.status, x.decline_code, x.decline_note, x.sent_at, x.answer_by, x.answered_at \
-    FROM jsonb_to_recordset($11) AS x(id uuid, group_id uuid, provider_id uuid, to_level text, status text, \
+    FROM jsonb_to_recordset($P) AS x(id uuid, group_id uuid, provider_id uuid, to_level text, status text, \
     decline_code text, decline_note text, sent_at timestamptz, answer_by timestamptz, answered_at timestamptz) \
     WHERE EXISTS (SELECT FROM c) \
     ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, decline_code = EXCLUDED.decline_code, \
-    decline_note = EXCLUDED.decline_note, answered_at = EXCLUDED.answered_at), \
+    decline_note = EXCLUDED.decline_note, answered_at = EXCLUDED.answered_at)";
+
+const TIMER_SCHEDULES: &str = ", \
 ts AS (INSERT INTO timers (id, client_id, key, kind, due_at, status, payload, fired_at) \
     SELECT x.id, $1, x.key, x.kind, x.due_at, x.status, x.payload, NULL \
-    FROM jsonb_to_recordset($12) AS x(id uuid, key text, kind text, due_at timestamptz, status text, payload jsonb) \
+    FROM jsonb_to_recordset($P) AS x(id uuid, key text, kind text, due_at timestamptz, status text, payload jsonb) \
     WHERE EXISTS (SELECT FROM c) \
-    ON CONFLICT (id) DO UPDATE SET due_at = EXCLUDED.due_at, status = EXCLUDED.status), \
+    ON CONFLICT (id) DO UPDATE SET due_at = EXCLUDED.due_at, status = EXCLUDED.status)";
+
+/// By primary key only: the ids as one array, and the status test written so that no index
+/// serves it — with `id IN (SELECT …) AND status = 'pending'` the planner read the pending
+/// timers of every client (`timers_due`) to cancel one.
+const TIMER_CANCELS: &str = ", \
 tc AS (UPDATE timers SET status = 'cancelled' \
-    WHERE id IN (SELECT x::uuid FROM jsonb_array_elements_text($13) AS x) AND status = 'pending' \
-    AND EXISTS (SELECT FROM c)), \
+    WHERE id = ANY (ARRAY(SELECT x::uuid FROM jsonb_array_elements_text($P) AS x)) \
+    AND (status = 'pending') IS TRUE \
+    AND EXISTS (SELECT FROM c))";
+
+const DISCLOSURES: &str = ", \
 d AS (INSERT INTO disclosures (id, client_id, recipient_org, consent_id, event_id, what, disclosed_at) \
     SELECT x.id, $1, x.recipient_org, x.consent_id, x.event_id, x.what, x.disclosed_at \
-    FROM jsonb_to_recordset($14) AS x(id uuid, recipient_org uuid, consent_id uuid, event_id uuid, what text, \
-    disclosed_at timestamptz) WHERE EXISTS (SELECT FROM c)), \
+    FROM jsonb_to_recordset($P) AS x(id uuid, recipient_org uuid, consent_id uuid, event_id uuid, what text, \
+    disclosed_at timestamptz) WHERE EXISTS (SELECT FROM c))";
+
+const IDEMPOTENCY: &str = ", \
 i AS (INSERT INTO idempotency (actor_org, key, request_hash, client_id, response, created_at) \
     SELECT x.actor_org, x.key, x.request_hash, $1, x.response, $9 \
-    FROM jsonb_to_recordset($15) AS x(actor_org uuid, key text, request_hash text, response jsonb) \
-    WHERE EXISTS (SELECT FROM c)) \
-SELECT (SELECT count(*) FROM c) AS clients";
+    FROM jsonb_to_recordset($P) AS x(actor_org uuid, key text, request_hash text, response jsonb) \
+    WHERE EXISTS (SELECT FROM c))";
+
+const ANSWER: &str = " SELECT (SELECT count(*) FROM c) AS clients";
+
+/// The statement for one decision: the client row, then only the parts that have rows (a
+/// part with none would still open, lock and initialize its table and indexes), each with the
+/// next parameter number. At most 2 × 2⁶ texts, each prepared once per connection.
+fn statement(
+    head: &str,
+    parts: impl IntoIterator<Item = (&'static str, Vec<Json>)>,
+    values: &mut Vec<Value>,
+) -> String {
+    let mut sql = String::with_capacity(3072);
+    sql.push_str(head);
+    for (part, rows) in parts {
+        if rows.is_empty() {
+            continue;
+        }
+        values.push(Json::Array(rows).into());
+        sql.push_str(&part.replace("$P", &format!("${}", values.len())));
+    }
+    sql.push_str(ANSWER);
+    sql
+}
 
 /// Write the decision (one with no fired timer) in one statement; how many client rows it
 /// wrote: 1, or 0 when the version check failed (or the id is taken).
@@ -144,7 +181,7 @@ pub(super) async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<i6
             })
         })
         .collect();
-    let values: Vec<Value> = vec![
+    let mut values: Vec<Value> = vec![
         s.id.0.into(),
         second,
         s.status.as_str().into(),
@@ -154,14 +191,19 @@ pub(super) async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<i6
         s.last_seq.into(),
         state.into(),
         c.now.into(),
-        Json::Array(events).into(),
-        Json::Array(referrals).into(),
-        Json::Array(schedules).into(),
-        Json::Array(cancels).into(),
-        Json::Array(disclosures).into(),
-        Json::Array(idempotency).into(),
     ];
-    let sql = format!("{head}{REST}");
+    let sql = statement(
+        head,
+        [
+            (EVENTS, events),
+            (REFERRALS, referrals),
+            (TIMER_SCHEDULES, schedules),
+            (TIMER_CANCELS, cancels),
+            (DISCLOSURES, disclosures),
+            (IDEMPOTENCY, idempotency),
+        ],
+        &mut values,
+    );
     let row = tx
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
