@@ -1,12 +1,13 @@
 //! A large population for the query figures: active clients spread over the levels and the
-//! providers, written in bulk. Each client's state is what the engine itself decides for a
-//! registration and an admission; its event log is not written (it would only slow the seed).
+//! providers, written in bulk. Each client's state, and its pending timers (the continued-stay
+//! review every admission arms), are what the engine itself decides for a registration and
+//! an admission; its event log is not written (it would only slow the seed).
 
 use anyhow::Context as _;
 use carepath_engine::domain::{
-    self, Actor, Command, Context, Envelope, OrgDirectory, OrgInfo, Role,
+    self, Actor, Command, Context, Envelope, OrgDirectory, OrgInfo, Role, TimerOp,
 };
-use carepath_engine::ids::{ClientId, OrgId};
+use carepath_engine::ids::{ClientId, OrgId, TimerId};
 use carepath_engine::pathway::{self, LevelId};
 use carepath_engine::store::Store;
 use sea_orm::{ConnectionTrait, Statement, Value};
@@ -76,12 +77,22 @@ pub async fn population(store: &Store, clients: usize) -> anyhow::Result<()> {
             "?".into()
         }
     };
+    // One row of `n` placeholders, numbered on from what `values` already holds.
+    let row = |values: &[Value], n: usize| {
+        let b = values.len();
+        let marks: Vec<String> = (1..=n).map(|i| p(b + i)).collect();
+        format!("({})", marks.join(","))
+    };
     for chunk_start in (0..clients).step_by(500) {
         let n = (clients - chunk_start).min(500);
         let mut sql = String::from(
             "INSERT INTO clients (id, home_org, status, level, provider_id, version, last_seq, state, created_at, updated_at) VALUES ",
         );
         let mut values: Vec<Value> = Vec::with_capacity(n * 10);
+        let mut timer_sql = String::from(
+            "INSERT INTO timers (id, client_id, key, kind, due_at, status, payload) VALUES ",
+        );
+        let mut timer_values: Vec<Value> = Vec::with_capacity(n * 7);
         for k in 0..n {
             let i = chunk_start + k;
             let (provider, level) = providers[i % providers.len()];
@@ -103,7 +114,7 @@ pub async fn population(store: &Store, clients: usize) -> anyhow::Result<()> {
             )
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .state;
-            let s = domain::decide(
+            let admitted = domain::decide(
                 Some(&s),
                 &env(Command::Admit {
                     level: LevelId::new(level),
@@ -114,26 +125,13 @@ pub async fn population(store: &Store, clients: usize) -> anyhow::Result<()> {
                 }),
                 &ctx,
             )
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .state;
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let s = admitted.state;
             *occupied.entry((provider, level)).or_insert(0) += 1;
             if k > 0 {
                 sql.push(',');
             }
-            let b = values.len();
-            sql.push_str(&format!(
-                "({},{},{},{},{},{},{},{},{},{})",
-                p(b + 1),
-                p(b + 2),
-                p(b + 3),
-                p(b + 4),
-                p(b + 5),
-                p(b + 6),
-                p(b + 7),
-                p(b + 8),
-                p(b + 9),
-                p(b + 10)
-            ));
+            sql.push_str(&row(&values, 10));
             values.extend([
                 id.0.into(),
                 home.0.into(),
@@ -146,10 +144,36 @@ pub async fn population(store: &Store, clients: usize) -> anyhow::Result<()> {
                 now.into(),
                 now.into(),
             ]);
+            for op in &admitted.timers {
+                if let TimerOp::Schedule { key, due_at, kind } = op {
+                    if !timer_values.is_empty() {
+                        timer_sql.push(',');
+                    }
+                    timer_sql.push_str(&row(&timer_values, 7));
+                    timer_values.extend([
+                        TimerId::for_key(id, key).0.into(),
+                        id.0.into(),
+                        key.clone().into(),
+                        kind.name().into(),
+                        (*due_at).into(),
+                        "pending".into(),
+                        serde_json::to_value(kind)?.into(),
+                    ]);
+                }
+            }
         }
         db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
             .await
             .context("inserting seeded clients")?;
+        if !timer_values.is_empty() {
+            db.execute_raw(Statement::from_sql_and_values(
+                backend,
+                timer_sql,
+                timer_values,
+            ))
+            .await
+            .context("inserting seeded timers")?;
+        }
         if chunk_start % 100_000 == 0 && chunk_start > 0 {
             eprintln!("  {chunk_start} clients seeded");
         }
