@@ -38,11 +38,21 @@ pub struct Commit<'a> {
 
 impl Store {
     pub async fn commit(&self, c: Commit<'_>) -> Result<(), StoreError> {
+        // PostgreSQL writes a command's decision in one statement. With no occupancy to
+        // change after it, that statement is the whole transaction (autocommit: no BEGIN
+        // and COMMIT round trips); otherwise the occupancy rows follow it in a transaction,
+        // after the client row (the one lock order). A timer's firing (which must mark the
+        // timer fired once) and SQLite go statement by statement.
+        let one_statement = self.backend() == DbBackend::Postgres && c.fired_timer.is_none();
+        if one_statement && net_occupancy(&c.decision.occupancy).is_empty() {
+            return match super::commit_pg::write(&self.db, &c).await? {
+                1 => Ok(()),
+                _ => Err(client_conflict(&c)),
+            };
+        }
         let _writer = self.writer().await;
         let tx = self.db.begin().await?;
-        // PostgreSQL writes a command's decision in one statement; a timer's firing (which
-        // must mark the timer fired once) and SQLite go statement by statement.
-        let written = if self.backend() == DbBackend::Postgres && c.fired_timer.is_none() {
+        let written = if one_statement {
             match super::commit_pg::write(&tx, &c).await {
                 Ok(1) => apply_occupancy(&tx, &c.decision.occupancy).await,
                 Ok(_) => Err(client_conflict(&c)),

@@ -16,7 +16,7 @@
 use super::StoreError;
 use super::commit::{Commit, decline_code};
 use chrono::{DateTime, SecondsFormat, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use serde_json::{Value as Json, json};
 
 /// The client row when the client is being registered: `$2` is the home organization.
@@ -97,9 +97,10 @@ fn statement(
     sql
 }
 
-/// Write the decision (one with no fired timer) in one statement; how many client rows it
-/// wrote: 1, or 0 when the version check failed (or the id is taken).
-pub(super) async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<i64, StoreError> {
+/// Write the decision (one with no fired timer) in one statement, on its own (autocommit) or
+/// inside the caller's transaction; how many client rows it wrote: 1, or 0 when the version
+/// check failed (or the id is taken) — and then it wrote nothing.
+pub(super) async fn write(db: &impl ConnectionTrait, c: &Commit<'_>) -> Result<i64, StoreError> {
     let d = c.decision;
     let s = &d.state;
     let state = serde_json::to_value(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -204,7 +205,7 @@ pub(super) async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<i6
         ],
         &mut values,
     );
-    let row = tx
+    let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             sql,
