@@ -6,6 +6,17 @@ fn carepath() -> Command {
     Command::new(env!("CARGO_BIN_EXE_carepath"))
 }
 
+/// The standard output of a run that must have succeeded (else both outputs, in the panic).
+fn succeeded(out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 fn root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -18,12 +29,7 @@ fn bundled_workflows_pass_the_check() {
         .arg(root().join("workflows/ma-bsas.toml"))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(stdout.contains("asam-continuum.toml: ok"));
     assert!(stdout.contains("Acute treatment services (ATS)"));
 }
@@ -95,12 +101,7 @@ async fn bench_runs_and_checks_itself() {
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(
         stdout.contains("result                      OK"),
         "{stdout}"
