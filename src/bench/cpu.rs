@@ -28,31 +28,62 @@ pub fn children_seconds() -> f64 {
     ticks as f64 / 100.0
 }
 
-/// Busy CPU seconds of the whole machine (all but idle and iowait), from /proc/stat.
-pub fn machine_seconds() -> f64 {
-    let Ok(s) = std::fs::read_to_string("/proc/stat") else {
-        return 0.0;
-    };
-    let Some(line) = s.lines().next() else {
-        return 0.0;
-    };
-    let v: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    let busy: u64 = v
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != 3 && *i != 4)
-        .map(|(_, x)| x)
-        .sum();
-    busy as f64 / 100.0
+/// The whole machine's CPU seconds so far, from /proc/stat's first line.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Machine {
+    /// Running anything: user, nice, system, irq, softirq (guest time is already in user).
+    pub busy: f64,
+    /// Wanted to run but the virtual machine's host ran something else: not this machine's
+    /// work, so not in `busy`; it is why the machine's speed drifts.
+    pub steal: f64,
+    /// Everything, idle and iowait included.
+    pub all: f64,
+}
+
+impl Machine {
+    pub fn read() -> Self {
+        std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|s| s.lines().next().map(Self::parse))
+            .unwrap_or_default()
+    }
+
+    fn parse(line: &str) -> Self {
+        let v: Vec<f64> = line
+            .split_whitespace()
+            .skip(1)
+            .map(|x| x.parse::<f64>().unwrap_or(0.0) / 100.0)
+            .collect();
+        let at = |i: usize| v.get(i).copied().unwrap_or(0.0);
+        // user nice system idle iowait irq softirq steal guest guest_nice
+        Self {
+            busy: at(0) + at(1) + at(2) + at(5) + at(6),
+            steal: at(7),
+            all: (0..8).map(at).sum(),
+        }
+    }
+
+    pub fn since(self, before: Machine) -> Machine {
+        Machine {
+            busy: self.busy - before.busy,
+            steal: self.steal - before.steal,
+            all: self.all - before.all,
+        }
+    }
+
+    /// The share of the cores' time the host took.
+    pub fn steal_share(&self) -> f64 {
+        if self.all > 0.0 {
+            self.steal / self.all
+        } else {
+            0.0
+        }
+    }
 }
 
 /// A snapshot of CPU used so far: the machine, and per process.
 pub struct Snapshot {
-    machine: f64,
+    machine: Machine,
     processes: HashMap<u32, (String, f64)>,
 }
 
@@ -71,7 +102,7 @@ impl Snapshot {
             }
         }
         Self {
-            machine: machine_seconds(),
+            machine: Machine::read(),
             processes,
         }
     }
@@ -93,7 +124,7 @@ impl Snapshot {
             }
         }
         Split {
-            machine: self.machine - before.machine,
+            machine: self.machine.since(before.machine),
             groups,
         }
     }
@@ -101,7 +132,7 @@ impl Snapshot {
 
 /// CPU seconds of the machine and of each group.
 pub struct Split {
-    pub machine: f64,
+    pub machine: Machine,
     pub groups: Vec<(&'static str, f64)>,
 }
 
@@ -125,11 +156,20 @@ mod tests {
     }
 
     #[test]
+    fn steal_and_guest_are_not_the_machines_work() {
+        let m = Machine::parse("cpu  1000 100 300 5000 50 10 40 200 70 0");
+        assert_eq!(m.busy, 14.5);
+        assert_eq!(m.steal, 2.0);
+        assert_eq!(m.all, 67.0);
+        assert!((m.steal_share() - 2.0 / 67.0).abs() < 1e-12);
+    }
+
+    #[test]
     fn this_process_has_used_some_cpu() {
         let x: u64 = (0..2_000_000u64).map(|i| i % 7).sum();
         assert!(x > 0);
         let now = Snapshot::take();
-        assert!(now.machine > 0.0);
+        assert!(now.machine.busy > 0.0);
         assert!(now.processes.contains_key(&std::process::id()));
     }
 }

@@ -449,12 +449,16 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
     let (pg, mq) = (split.of("postgres"), split.of("rabbitmq"));
     println!(
         "CPU per mutation    {:.3} ms machine = server {:.3} + PostgreSQL {:.3} + RabbitMQ {:.3} + load tool {:.3} + rest {:.3}",
-        per(split.machine),
+        per(split.machine.busy),
         per(cpu),
         per(pg),
         per(mq),
         per(tool_cpu),
-        per(split.machine - cpu - pg - mq - tool_cpu),
+        per(split.machine.busy - cpu - pg - mq - tool_cpu),
+    );
+    println!(
+        "host steal          {:.1} % of the cores' time (the VM's host ran something else; not counted above)",
+        100.0 * split.machine.steal_share()
     );
     if let Some((rate, n, lat, to_consumer)) = &half {
         println!("\n== half the rate: {n} more journeys paced at {rate:.1} mutations/s");
@@ -519,6 +523,10 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
                     run.client_ms,
                     run.machine_ms - run.client_ms
                 );
+                println!(
+                    "host steal          {:.1} % of the cores' time",
+                    100.0 * run.steal_share
+                );
                 println!("level transitions / pgbench   {:.3}", engine_tps / tps);
                 println!(
                     "committed mutations / pgbench {:.3}  (each is what transition.sql models)",
@@ -544,6 +552,8 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
 struct PgbenchRun {
     tps: f64,
     machine_ms: f64,
+    /// The share of the cores' time the virtual machine's host took during the run.
+    steal_share: f64,
     client_ms: f64,
 }
 
@@ -576,7 +586,7 @@ fn pgbench(
     sh(Command::new("psql")
         .args([db_url.as_str(), "-q", "-f"])
         .arg(&schema))?;
-    let (machine0, children0) = (cpu::machine_seconds(), cpu::children_seconds());
+    let (machine0, children0) = (cpu::Machine::read(), cpu::children_seconds());
     let out = sh(Command::new("pgbench")
         .args([
             "-n",
@@ -599,9 +609,11 @@ fn pgbench(
         .and_then(|x| x.parse().ok())
         .context("no tps line in pgbench's output")?;
     let txns = (tps * seconds as f64).max(1.0);
+    let machine = cpu::Machine::read().since(machine0);
     Ok(PgbenchRun {
         tps,
-        machine_ms: 1000.0 * (cpu::machine_seconds() - machine0) / txns,
+        steal_share: machine.steal_share(),
+        machine_ms: 1000.0 * machine.busy / txns,
         client_ms: 1000.0 * (cpu::children_seconds() - children0) / txns,
     })
 }

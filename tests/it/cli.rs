@@ -124,6 +124,14 @@ async fn bench_runs_and_checks_itself() {
         machine > 0.0 && server > 0.0 && server <= machine,
         "{split}"
     );
+    // The host's share, which the machine figure leaves out, is a percentage.
+    let steal: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("host steal"))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|x| x.parse().ok())
+        .unwrap_or_else(|| panic!("no host steal figure in {stdout}"));
+    assert!((0.0..=100.0).contains(&steal), "{stdout}");
     // The second phase, at half the measured rate, reports its own latencies.
     let half = stdout
         .split_once("== half the rate")
