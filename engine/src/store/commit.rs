@@ -44,7 +44,8 @@ impl Store {
         // after the client row (the one lock order). A timer's firing (which must mark the
         // timer fired once) and SQLite go statement by statement.
         let one_statement = self.backend() == DbBackend::Postgres && c.fired_timer.is_none();
-        if one_statement && net_occupancy(&c.decision.occupancy).is_empty() {
+        let occupancy = net_occupancy(&c.decision.occupancy);
+        if one_statement && occupancy.is_empty() {
             return match super::commit_pg::write(&self.db, &c).await? {
                 1 => Ok(()),
                 _ => Err(client_conflict(&c)),
@@ -54,12 +55,12 @@ impl Store {
         let tx = self.db.begin().await?;
         let written = if one_statement {
             match super::commit_pg::write(&tx, &c).await {
-                Ok(1) => apply_occupancy(&tx, &c.decision.occupancy).await,
+                Ok(1) => apply_occupancy(&tx, &occupancy).await,
                 Ok(_) => Err(client_conflict(&c)),
                 Err(e) => Err(e),
             }
         } else {
-            write(&tx, &c).await
+            write(&tx, &c, &occupancy).await
         };
         match written {
             Ok(()) => {
@@ -88,7 +89,11 @@ impl Store {
     }
 }
 
-async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreError> {
+async fn write(
+    tx: &DatabaseTransaction,
+    c: &Commit<'_>,
+    occupancy: &[OccupancyChange],
+) -> Result<(), StoreError> {
     let d = c.decision;
     let s = &d.state;
     let client_id = s.id.0;
@@ -158,40 +163,38 @@ async fn write(tx: &DatabaseTransaction, c: &Commit<'_>) -> Result<(), StoreErro
     }
 
     // 3. Occupancy.
-    apply_occupancy(tx, &d.occupancy).await?;
+    apply_occupancy(tx, occupancy).await?;
 
     // 4. Events and their outbox rows (the PostgreSQL trigger of migration 4 wakes relays).
     if !d.events.is_empty() {
-        {
-            let mut events = Vec::with_capacity(d.events.len());
-            let mut outbox_rows = Vec::with_capacity(d.events.len());
-            for e in &d.events {
-                events.push(care_event::ActiveModel {
-                    id: Set(e.id.0),
-                    client_id: Set(client_id),
-                    seq: Set(e.seq),
-                    event_type: Set(e.event_type().to_owned()),
-                    level: Set(e.level.as_ref().map(|l| l.0.clone())),
-                    actor_org: Set(e.actor_org.map(|o| o.0)),
-                    recipient_org: Set(e.recipient_org.map(|o| o.0)),
-                    occurred_at: Set(e.at),
-                    payload: Set(payload(e)?),
-                });
-                outbox_rows.push(outbox::ActiveModel {
-                    event_id: Set(e.id.0),
-                    client_id: Set(client_id),
-                    created_at: Set(c.now),
-                    ..Default::default()
-                });
-            }
-            care_event::Entity::insert_many(events)
-                .exec_without_returning(tx)
-                .await
-                .map_err(|e| StoreError::from_write(e, "event sequence taken"))?;
-            outbox::Entity::insert_many(outbox_rows)
-                .exec_without_returning(tx)
-                .await?;
+        let mut events = Vec::with_capacity(d.events.len());
+        let mut outbox_rows = Vec::with_capacity(d.events.len());
+        for e in &d.events {
+            events.push(care_event::ActiveModel {
+                id: Set(e.id.0),
+                client_id: Set(client_id),
+                seq: Set(e.seq),
+                event_type: Set(e.event_type().to_owned()),
+                level: Set(e.level.as_ref().map(|l| l.0.clone())),
+                actor_org: Set(e.actor_org.map(|o| o.0)),
+                recipient_org: Set(e.recipient_org.map(|o| o.0)),
+                occurred_at: Set(e.at),
+                payload: Set(payload(e)?),
+            });
+            outbox_rows.push(outbox::ActiveModel {
+                event_id: Set(e.id.0),
+                client_id: Set(client_id),
+                created_at: Set(c.now),
+                ..Default::default()
+            });
         }
+        care_event::Entity::insert_many(events)
+            .exec_without_returning(tx)
+            .await
+            .map_err(|e| StoreError::from_write(e, "event sequence taken"))?;
+        outbox::Entity::insert_many(outbox_rows)
+            .exec_without_returning(tx)
+            .await?;
     }
 
     // 5. The referral projection (inbox, denial log).
@@ -415,15 +418,15 @@ pub(super) fn net_timers(client: ClientId, ops: &[TimerOp]) -> NetTimers<'_> {
     out
 }
 
-/// Occupancy changes, netted per provider and level (a move within one provider and level
-/// keeps its slot) and applied in one global order — after the client row — so that two
-/// commands moving clients across the same providers in opposite directions cannot deadlock.
-/// A slot taken must be free; a slot released never takes the count below zero.
+/// Occupancy changes as `net_occupancy` leaves them (one per provider and level, in one
+/// global order), applied after the client row, so that two commands moving clients across
+/// the same providers in opposite directions cannot deadlock. A slot taken must be free; a
+/// slot released never takes the count below zero.
 pub(super) async fn apply_occupancy(
     tx: &DatabaseTransaction,
     changes: &[OccupancyChange],
 ) -> Result<(), StoreError> {
-    for ch in net_occupancy(changes) {
+    for ch in changes {
         let guard = if ch.delta > 0 {
             Expr::col(provider_level::Column::Occupied)
                 .add(ch.delta)
@@ -444,14 +447,14 @@ pub(super) async fn apply_occupancy(
             .exec(tx)
             .await?;
         if res.rows_affected != 1 && ch.delta > 0 {
-            return Err(slot_not_taken(tx, &ch).await);
+            return Err(slot_not_taken(tx, ch).await);
         }
     }
     Ok(())
 }
 
-/// Changes summed per (provider, level), in that order; rows whose changes cancel out are
-/// left alone.
+/// Changes summed per (provider, level), in that order (a move within one provider and level
+/// keeps its slot); rows whose changes cancel out are left alone. Computed once per commit.
 fn net_occupancy(changes: &[OccupancyChange]) -> Vec<OccupancyChange> {
     let mut net: BTreeMap<(Uuid, &str), OccupancyChange> = BTreeMap::new();
     for ch in changes {
