@@ -9,23 +9,24 @@ fn stat_seconds(stat: &str) -> (&str, f64) {
         .split_once('(')
         .and_then(|(_, r)| r.rsplit_once(')'))
         .map_or("", |(c, _)| c);
-    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0)
-        + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0);
-    (comm, ticks as f64 / 100.0)
+    // utime + stime
+    (comm, ticks_after_comm(stat, 11, 12))
 }
 
 /// CPU seconds used by this process's children that have ended and been waited for.
 pub fn children_seconds() -> f64 {
-    let Ok(s) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    let after = s.rsplit_once(')').map_or("", |(_, r)| r);
+    std::fs::read_to_string("/proc/self/stat")
+        // cutime + cstime
+        .map_or(0.0, |s| ticks_after_comm(&s, 13, 14))
+}
+
+/// Seconds in the two tick fields `a` and `b` of a /proc/PID/stat text, counted from the
+/// field after the command name (which may hold spaces and parentheses).
+fn ticks_after_comm(stat: &str, a: usize, b: usize) -> f64 {
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: i64 = f.get(13).and_then(|x| x.parse().ok()).unwrap_or(0)
-        + f.get(14).and_then(|x| x.parse().ok()).unwrap_or(0);
-    ticks as f64 / 100.0
+    let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    (field(a) + field(b)) as f64 / 100.0
 }
 
 /// The whole machine's CPU seconds so far, from /proc/stat's first line.
