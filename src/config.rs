@@ -24,6 +24,9 @@ pub struct Config {
     pub event_source: String,
     /// `/readyz` fails when an event has waited in the outbox longer than this.
     pub relay_stuck_secs: u64,
+    /// Milliseconds between the relay's reads of the outbox when nothing wakes it (a commit
+    /// in this process, or on PostgreSQL a NOTIFY from another).
+    pub relay_poll_ms: u64,
     /// Seconds between timer sweeps.
     pub timer_interval_secs: u64,
     /// Days an idempotency record is kept.
@@ -43,6 +46,7 @@ impl Default for Config {
             relay_enabled: true,
             event_source: "/carepath".into(),
             relay_stuck_secs: 60,
+            relay_poll_ms: 500,
             timer_interval_secs: 5,
             idempotency_days: 7,
             log_format: "text".into(),

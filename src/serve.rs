@@ -33,6 +33,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let mut opts = carepath_relay::Options::new(config.amqp_url.clone());
         opts.source = config.event_source.clone();
         opts.stuck_after = Duration::from_secs(config.relay_stuck_secs);
+        opts.poll = Duration::from_millis(config.relay_poll_ms);
         if config.database_url.starts_with("postgres") {
             opts.postgres_url = Some(config.database_url.clone());
         }

@@ -7,6 +7,7 @@ mod m20261123_000002_api_tokens;
 mod m20261123_000003_relay;
 mod m20261123_000004_outbox_notify;
 mod m20261123_000005_outbox_waiting_only;
+mod m20261123_000006_notify_after_commit;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_relay::Migration),
             Box::new(m20261123_000004_outbox_notify::Migration),
             Box::new(m20261123_000005_outbox_waiting_only::Migration),
+            Box::new(m20261123_000006_notify_after_commit::Migration),
         ]
     }
 }

@@ -361,6 +361,45 @@ async fn two_processes_share_the_stream(b: Backend) {
     }
 }
 
+/// PostgreSQL: a commit in a process that does not relay wakes the relay of another at once
+/// (the engine's NOTIFY after the commit), long before that relay would poll.
+#[tokio::test]
+async fn a_commit_elsewhere_wakes_the_relay() {
+    let vh = TestVhost::new();
+    let queue = broker::bind_queue(&vh.url(), "#").await;
+    let n = Net::with_env(
+        Backend::Postgres,
+        &[
+            ("CAREPATH_AMQP_URL", &vh.url()),
+            ("CAREPATH_RELAY_POLL_MS", "600000"),
+        ],
+    )
+    .await;
+    // The relay is up and has drained the outbox: this process's own commit reached the broker.
+    n.register().await;
+    let first = broker::drain(&vh.url(), &queue, StdDuration::from_secs(30), |m| {
+        !m.is_empty()
+    })
+    .await;
+    assert_eq!(first.len(), 1);
+    // A second process on the same database with no relay of its own.
+    let quiet = crate::server::TestServer::attach(&n.s, &[]).await;
+    let d = quiet
+        .ok(
+            &n.cm,
+            &format!("mutation {{ registerClient(input: {{ birthYear: 1990 }}) {RESULT} }}"),
+            json!({}),
+        )
+        .await;
+    let c = d["registerClient"]["clientId"].as_str().unwrap().to_owned();
+    let msgs = broker::drain(&vh.url(), &queue, StdDuration::from_secs(30), |m| {
+        !m.is_empty()
+    })
+    .await;
+    assert_eq!(msgs.len(), 1, "woken by the other process's commit");
+    assert_eq!(msgs[0].header("ce-subject"), Some(c));
+}
+
 /// No broker at all: the API keeps serving, events wait in the outbox, `/metrics` shows the
 /// backlog and `/readyz` says the relay is stuck once the oldest event is older than allowed.
 async fn broker_down_events_wait_and_readyz_says_so(b: Backend) {

@@ -37,7 +37,18 @@ pub struct Commit<'a> {
 }
 
 impl Store {
+    /// Write the decision (one transaction), then tell relays in other processes that
+    /// events wait (PostgreSQL; after the commit, never inside it).
     pub async fn commit(&self, c: Commit<'_>) -> Result<(), StoreError> {
+        let has_events = !c.decision.events.is_empty();
+        self.write_decision(c).await?;
+        if has_events {
+            self.announce_commit();
+        }
+        Ok(())
+    }
+
+    async fn write_decision(&self, c: Commit<'_>) -> Result<(), StoreError> {
         // PostgreSQL writes a command's decision in one statement. With no occupancy to
         // change after it, that statement is the whole transaction (autocommit: no BEGIN
         // and COMMIT round trips); otherwise the occupancy rows follow it in a transaction,
@@ -165,7 +176,7 @@ async fn write(
     // 3. Occupancy.
     apply_occupancy(tx, occupancy).await?;
 
-    // 4. Events and their outbox rows (the PostgreSQL trigger of migration 4 wakes relays).
+    // 4. Events and their outbox rows.
     if !d.events.is_empty() {
         let mut events = Vec::with_capacity(d.events.len());
         let mut outbox_rows = Vec::with_capacity(d.events.len());

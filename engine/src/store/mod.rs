@@ -4,6 +4,7 @@
 //! check (a stale version writes nothing), the care events, one outbox row per event, the
 //! referral projection, timers, disclosures, occupancy, and the idempotency record.
 
+mod announce;
 mod api;
 mod commit;
 mod commit_pg;
@@ -53,6 +54,8 @@ pub struct Store {
     /// SQLite has one writer at a time: writers of this process queue here instead of
     /// spinning in SQLite's busy handler.
     sqlite_writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// PostgreSQL: wakes relays in other processes after a commit.
+    announcer: Option<std::sync::Arc<announce::Announcer>>,
 }
 
 impl Store {
@@ -84,7 +87,22 @@ impl Store {
     pub fn from_connection(db: DatabaseConnection) -> Self {
         let sqlite_writer = (db.get_database_backend() == DbBackend::Sqlite)
             .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
-        Self { db, sqlite_writer }
+        let announcer = (db.get_database_backend() == DbBackend::Postgres)
+            .then(|| std::sync::Arc::new(announce::Announcer::default()));
+        Self {
+            db,
+            sqlite_writer,
+            announcer,
+        }
+    }
+
+    /// Events were committed: tell relays in other processes (PostgreSQL NOTIFY, sent after
+    /// the commit by a task of its own, at most one per [`announce::EVERY`]). A relay in this
+    /// process hears of commits from the engine directly.
+    pub(crate) fn announce_commit(&self) {
+        if let Some(a) = &self.announcer {
+            a.announce(&self.db);
+        }
     }
 
     /// Held for the length of a write transaction on SQLite; nothing on PostgreSQL.
