@@ -3,36 +3,41 @@
 use crate::on_both_backends;
 use crate::support::*;
 use carepath_engine::domain::*;
+use carepath_engine::ids::ClientId;
 use carepath_engine::pathway::TransitionKind;
 use carepath_engine::{Error, Request};
 use chrono::Duration;
 
-async fn same_version_exactly_one_wins(b: Backend) {
-    let w = World::new(b).await;
-    let c = w.client_at("iop", 12.0).await;
-    let before = w.state(c).await;
-    let tasks: Vec<_> = (0..8)
-        .map(|i| {
-            let engine = w.engine.clone();
-            let actor = w.cm;
-            let version = before.version;
-            tokio::spawn(async move {
-                engine
-                    .execute(Request {
-                        client: Some(c),
-                        actor,
-                        expected_version: Some(version),
-                        idempotency_key: None,
-                        command: Command::RecordAssessment {
-                            recommended_level: lvl("iop"),
-                            dimensions: [i % 5, 0, 0, 0, 0, 0],
-                            assessed_at: None,
-                        },
-                    })
-                    .await
+/// An assessment of `c` on `version`, on a task of its own.
+fn assess_at(
+    w: &World,
+    c: ClientId,
+    version: i64,
+    i: u8,
+) -> tokio::task::JoinHandle<Result<carepath_engine::Outcome, Error>> {
+    let engine = w.engine.clone();
+    let actor = w.cm;
+    tokio::spawn(async move {
+        engine
+            .execute(Request {
+                client: Some(c),
+                actor,
+                expected_version: Some(version),
+                idempotency_key: None,
+                command: Command::RecordAssessment {
+                    recommended_level: lvl("iop"),
+                    dimensions: [i % 5, 0, 0, 0, 0, 0],
+                    assessed_at: None,
+                },
             })
-        })
-        .collect();
+            .await
+    })
+}
+
+/// Wins and conflicts among finished writers; anything else fails the test.
+async fn tally(
+    tasks: Vec<tokio::task::JoinHandle<Result<carepath_engine::Outcome, Error>>>,
+) -> (usize, usize) {
     let mut wins = 0;
     let mut conflicts = 0;
     for t in tasks {
@@ -44,11 +49,43 @@ async fn same_version_exactly_one_wins(b: Backend) {
             Err(other) => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!((wins, conflicts), (1, 7));
+    (wins, conflicts)
+}
+
+async fn same_version_exactly_one_wins(b: Backend) {
+    let w = World::new(b).await;
+    let c = w.client_at("iop", 12.0).await;
+    let before = w.state(c).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| assess_at(&w, c, before.version, i))
+        .collect();
+    assert_eq!(tally(tasks).await, (1, 7));
     let after = w.state(c).await;
     assert_eq!(after.version, before.version + 1);
     assert_eq!(after.assessments.len(), before.assessments.len() + 1);
     assert_eq!(w.events(c).await.len() as i64, before.last_seq + 1);
+}
+
+/// Writers to many clients at once, two on each client's same version: on SQLite they share
+/// transactions (group commit), and the loser of each pair takes nothing of the others down.
+async fn a_conflict_takes_no_neighbour_down(b: Backend) {
+    let w = World::new(b).await;
+    let mut clients = Vec::new();
+    for _ in 0..6 {
+        let c = w.client_at("iop", 12.0).await;
+        clients.push((c, w.state(c).await));
+    }
+    let tasks: Vec<_> = clients
+        .iter()
+        .flat_map(|(c, before)| [0, 1].map(|i| assess_at(&w, *c, before.version, i)))
+        .collect();
+    assert_eq!(tally(tasks).await, (6, 6));
+    for (c, before) in &clients {
+        let after = w.state(*c).await;
+        assert_eq!(after.version, before.version + 1);
+        assert_eq!(after.assessments.len(), before.assessments.len() + 1);
+        assert_eq!(w.events(*c).await.len() as i64, before.last_seq + 1);
+    }
 }
 
 /// Without expected versions, racing writers either commit or get a conflict: every commit
@@ -187,6 +224,7 @@ async fn crossing_moves_all_commit(b: Backend) {
 }
 
 on_both_backends!(
+    a_conflict_takes_no_neighbour_down,
     crossing_moves_all_commit,
     same_version_exactly_one_wins,
     racing_writers_lose_nothing,

@@ -53,7 +53,11 @@ impl Store {
         // change after it, that statement is the whole transaction (autocommit: no BEGIN
         // and COMMIT round trips); otherwise the occupancy rows follow it in a transaction,
         // after the client row (the one lock order). A timer's firing (which must mark the
-        // timer fired once) and SQLite go statement by statement.
+        // timer fired once) go statement by statement; SQLite too, in a savepoint of a
+        // transaction shared with the other decisions waiting for its one writer.
+        if let (Some(group), Some(writer)) = (&self.sqlite_group, &self.sqlite_writer) {
+            return group.commit(&self.db, writer, c).await;
+        }
         let one_statement = self.backend() == DbBackend::Postgres && c.fired_timer.is_none();
         let occupancy = net_occupancy(&c.decision.occupancy);
         if one_statement && occupancy.is_empty() {
@@ -100,7 +104,7 @@ impl Store {
     }
 }
 
-async fn write(
+pub(super) async fn write(
     tx: &DatabaseTransaction,
     c: &Commit<'_>,
     occupancy: &[OccupancyChange],
@@ -466,7 +470,7 @@ pub(super) async fn apply_occupancy(
 
 /// Changes summed per (provider, level), in that order (a move within one provider and level
 /// keeps its slot); rows whose changes cancel out are left alone. Computed once per commit.
-fn net_occupancy(changes: &[OccupancyChange]) -> Vec<OccupancyChange> {
+pub(super) fn net_occupancy(changes: &[OccupancyChange]) -> Vec<OccupancyChange> {
     let mut net: BTreeMap<(Uuid, &str), OccupancyChange> = BTreeMap::new();
     for ch in changes {
         net.entry((ch.provider.0, ch.level.as_str()))

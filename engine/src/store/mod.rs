@@ -9,6 +9,7 @@ mod api;
 mod commit;
 mod commit_pg;
 pub mod entities;
+mod group_commit;
 mod outbox;
 mod queries;
 
@@ -54,6 +55,8 @@ pub struct Store {
     /// SQLite has one writer at a time: writers of this process queue here instead of
     /// spinning in SQLite's busy handler.
     sqlite_writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// SQLite: decisions waiting for the one writer are committed together.
+    sqlite_group: Option<std::sync::Arc<group_commit::GroupCommit>>,
     /// PostgreSQL: wakes relays in other processes after a commit.
     announcer: Option<std::sync::Arc<announce::Announcer>>,
 }
@@ -89,11 +92,14 @@ impl Store {
     pub fn from_connection(db: DatabaseConnection) -> Self {
         let sqlite_writer = (db.get_database_backend() == DbBackend::Sqlite)
             .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
+        let sqlite_group = (db.get_database_backend() == DbBackend::Sqlite)
+            .then(|| std::sync::Arc::new(group_commit::GroupCommit::default()));
         let announcer = (db.get_database_backend() == DbBackend::Postgres)
             .then(|| std::sync::Arc::new(announce::Announcer::default()));
         Self {
             db,
             sqlite_writer,
+            sqlite_group,
             announcer,
         }
     }

@@ -1,0 +1,133 @@
+//! SQLite: group commit. SQLite has one writer, and a durable commit waits for its WAL to
+//! reach the disk (`synchronous = FULL`); one transaction per command queued every command
+//! behind the one before it and its flush, with the cores half idle. Decisions from any
+//! number of callers are queued to one task that writes the waiting ones in one transaction,
+//! each inside a savepoint of its own: a decision that fails (a stale version, no open slot,
+//! an idempotency key used twice) is rolled back to its savepoint and answered with its
+//! error, the others commit together, and one flush serves them all.
+
+use super::StoreError;
+use super::commit::{Commit, IdempotencyRecord, net_occupancy, write};
+use crate::domain::Decision;
+use crate::ids::TimerId;
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// The most decisions one transaction writes.
+const MAX_BATCH: usize = 64;
+
+#[derive(Debug, Default)]
+pub(crate) struct GroupCommit {
+    /// The writing task's queue, started on the first commit. When the last handle on the
+    /// store goes, the task ends.
+    queue: OnceLock<mpsc::Sender<Queued>>,
+}
+
+/// A decision waiting to be written, with its own copy of what [`Commit`] borrows.
+struct Queued {
+    prev_version: Option<i64>,
+    decision: Decision,
+    fired_timer: Option<TimerId>,
+    idempotency: Option<IdempotencyRecord>,
+    now: DateTime<Utc>,
+    answer: oneshot::Sender<Result<(), StoreError>>,
+}
+
+impl Queued {
+    fn commit(&mut self) -> Commit<'_> {
+        Commit {
+            prev_version: self.prev_version,
+            decision: &self.decision,
+            fired_timer: self.fired_timer,
+            idempotency: self.idempotency.take(),
+            now: self.now,
+        }
+    }
+}
+
+impl GroupCommit {
+    /// Write `c` with whatever else is waiting; answers once the transaction that holds it
+    /// has committed (or `c` failed on its own).
+    pub(crate) async fn commit(
+        &self,
+        db: &DatabaseConnection,
+        writer: &Arc<Mutex<()>>,
+        c: Commit<'_>,
+    ) -> Result<(), StoreError> {
+        let queue = self.queue.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+            tokio::spawn(write_batches(db.clone(), writer.clone(), rx));
+            tx
+        });
+        let (answer, answered) = oneshot::channel();
+        let queued = Queued {
+            prev_version: c.prev_version,
+            decision: c.decision.clone(),
+            fired_timer: c.fired_timer,
+            idempotency: c.idempotency,
+            now: c.now,
+            answer,
+        };
+        queue.send(queued).await.map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Db(DbErr::Custom("the SQLite writer has stopped".into()))
+}
+
+/// The writing task: takes what waits (at least one, at most [`MAX_BATCH`]) and writes it.
+async fn write_batches(
+    db: DatabaseConnection,
+    writer: Arc<Mutex<()>>,
+    mut queue: mpsc::Receiver<Queued>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let _writer = writer.lock().await;
+        let answers = write_batch(&db, &mut batch).await;
+        for (q, answer) in batch.drain(..).zip(answers) {
+            // A caller that has gone away is not told.
+            let _ = q.answer.send(answer);
+        }
+    }
+}
+
+/// One transaction; each decision in a savepoint of its own. The answers, in order.
+async fn write_batch(db: &DatabaseConnection, batch: &mut [Queued]) -> Vec<Result<(), StoreError>> {
+    let tx = match db.begin().await {
+        Ok(tx) => tx,
+        Err(e) => return batch.iter().map(|_| Err(shared(&e))).collect(),
+    };
+    let mut answers = Vec::with_capacity(batch.len());
+    for q in batch.iter_mut() {
+        let c = q.commit();
+        let occupancy = net_occupancy(&c.decision.occupancy);
+        let answer = match tx.begin().await {
+            Ok(savepoint) => match write(&savepoint, &c, &occupancy).await {
+                Ok(()) => savepoint.commit().await.map_err(StoreError::from),
+                Err(e) => {
+                    let _ = savepoint.rollback().await;
+                    Err(e)
+                }
+            },
+            Err(e) => Err(e.into()),
+        };
+        answers.push(answer);
+    }
+    if let Err(e) = tx.commit().await {
+        let failed = shared(&e);
+        for a in answers.iter_mut().filter(|a| a.is_ok()) {
+            *a = Err(StoreError::Db(DbErr::Custom(failed.to_string())));
+        }
+    }
+    answers
+}
+
+/// One failure answered to every decision it took down.
+fn shared(e: &DbErr) -> StoreError {
+    StoreError::Db(DbErr::Custom(e.to_string()))
+}
