@@ -23,14 +23,19 @@ fn durable() -> ExchangeDeclareOptions {
     }
 }
 
-pub async fn declare(ch: &Channel) -> lapin::Result<()> {
+/// The events exchange alone: what a consumer of events declares before binding its queue.
+pub async fn declare_events(ch: &Channel) -> lapin::Result<()> {
     ch.exchange_declare(
         EVENTS_EXCHANGE.into(),
         ExchangeKind::Topic,
         durable(),
         FieldTable::default(),
     )
-    .await?;
+    .await
+}
+
+pub async fn declare(ch: &Channel) -> lapin::Result<()> {
+    declare_events(ch).await?;
     ch.exchange_declare(
         DEAD_EXCHANGE.into(),
         ExchangeKind::Fanout,

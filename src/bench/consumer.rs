@@ -3,12 +3,9 @@
 
 use futures::StreamExt;
 use hdrhistogram::Histogram;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions,
-    QueueDeclareOptions,
-};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use lapin::{Connection, ConnectionProperties};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -40,16 +37,7 @@ pub async fn start(
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let conn = Connection::connect(amqp_url, ConnectionProperties::default()).await?;
     let ch = conn.create_channel().await?;
-    ch.exchange_declare(
-        "carepath.events".into(),
-        ExchangeKind::Topic,
-        ExchangeDeclareOptions {
-            durable: true,
-            ..Default::default()
-        },
-        FieldTable::default(),
-    )
-    .await?;
+    carepath_relay::topology::declare_events(&ch).await?;
     let queue = format!("carepath.bench.{}", uuid::Uuid::new_v4().simple());
     ch.queue_declare(
         queue.as_str().into(),
@@ -63,7 +51,7 @@ pub async fn start(
     .await?;
     ch.queue_bind(
         queue.as_str().into(),
-        "carepath.events".into(),
+        carepath_relay::topology::EVENTS_EXCHANGE.into(),
         "#".into(),
         QueueBindOptions::default(),
         FieldTable::default(),

@@ -1,11 +1,9 @@
 //! RabbitMQ for tests: a vhost of the test's own (and users in it), removed when it ends;
 //! a queue bound to `carepath.events` to read what the relay published.
 
-use lapin::options::{
-    BasicAckOptions, BasicGetOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
-};
+use lapin::options::{BasicAckOptions, BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::process::Command;
@@ -118,17 +116,7 @@ pub async fn connect(url: &str) -> Connection {
 pub async fn bind_queue(url: &str, binding: &str) -> String {
     let conn = connect(url).await;
     let ch = conn.create_channel().await.unwrap();
-    ch.exchange_declare(
-        "carepath.events".into(),
-        ExchangeKind::Topic,
-        ExchangeDeclareOptions {
-            durable: true,
-            ..Default::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
+    carepath_relay::topology::declare_events(&ch).await.unwrap();
     let name = format!("test_{}", uuid::Uuid::new_v4().simple());
     ch.queue_declare(
         name.as_str().into(),
@@ -142,7 +130,7 @@ pub async fn bind_queue(url: &str, binding: &str) -> String {
     .unwrap();
     ch.queue_bind(
         name.as_str().into(),
-        "carepath.events".into(),
+        carepath_relay::topology::EVENTS_EXCHANGE.into(),
         binding.into(),
         QueueBindOptions::default(),
         FieldTable::default(),
