@@ -5,7 +5,6 @@ use carepath_engine::ids::*;
 use carepath_engine::pathway::{self, LevelId, TransitionKind};
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use std::collections::BTreeMap;
 use std::hint::black_box;
 
 fn org(n: u128) -> OrgId {
@@ -16,7 +15,7 @@ fn bench(c: &mut Criterion) {
     let pathway = pathway::default_pathway();
     let home = org(1);
     let (detox, residential, residential2, pharmacy) = (org(10), org(20), org(21), org(30));
-    let mut dir = BTreeMap::new();
+    let mut orgs = OrgDirectory::default();
     for (id, levels) in [
         (home, vec![]),
         (pharmacy, vec![]),
@@ -24,9 +23,8 @@ fn bench(c: &mut Criterion) {
         (residential, vec![LevelId::new("residential")]),
         (residential2, vec![LevelId::new("residential")]),
     ] {
-        dir.insert(id, OrgInfo { id, levels });
+        orgs.add(id, levels);
     }
-    let orgs = OrgDirectory(dir);
     let now = Utc.with_ymd_and_hms(2026, 5, 4, 9, 0, 0).unwrap();
     let ctx = Context {
         pathway: &pathway,

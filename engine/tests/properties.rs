@@ -27,38 +27,20 @@ fn fixture() -> Fixture {
     let pathway = pathway::default_pathway();
     let home = OrgId(uuid::Uuid::from_u128(1));
     let pharmacy = OrgId(uuid::Uuid::from_u128(2));
-    let mut dir = BTreeMap::new();
-    dir.insert(
-        home,
-        OrgInfo {
-            id: home,
-            levels: vec![],
-        },
-    );
-    dir.insert(
-        pharmacy,
-        OrgInfo {
-            id: pharmacy,
-            levels: vec![],
-        },
-    );
+    let mut orgs = OrgDirectory::default();
+    orgs.add(home, vec![]);
+    orgs.add(pharmacy, vec![]);
     let mut providers = Vec::new();
     for (i, level) in LEVELS.iter().enumerate() {
         for j in 0..2u128 {
             let id = OrgId(uuid::Uuid::from_u128(100 + 10 * i as u128 + j));
-            dir.insert(
-                id,
-                OrgInfo {
-                    id,
-                    levels: vec![LevelId::new(*level)],
-                },
-            );
+            orgs.add(id, vec![LevelId::new(*level)]);
             providers.push((id, *level));
         }
     }
     Fixture {
         pathway,
-        orgs: OrgDirectory(dir),
+        orgs,
         home,
         providers,
         pharmacy,

@@ -5,7 +5,7 @@
 
 use anyhow::Context as _;
 use carepath_engine::domain::{
-    self, Actor, Command, Context, Envelope, OrgDirectory, OrgInfo, Role, TimerOp,
+    self, Actor, Command, Context, Envelope, OrgDirectory, Role, TimerOp,
 };
 use carepath_engine::ids::{ClientId, OrgId, TimerId};
 use carepath_engine::pathway::{self, LevelId};
@@ -31,14 +31,8 @@ pub async fn population(store: &Store, clients: usize) -> anyhow::Result<()> {
     store
         .upsert_org(home, "Seeded case management", now)
         .await?;
-    let mut dir = BTreeMap::new();
-    dir.insert(
-        home,
-        OrgInfo {
-            id: home,
-            levels: vec![],
-        },
-    );
+    let mut orgs = OrgDirectory::default();
+    orgs.add(home, vec![]);
     let mut providers = Vec::new();
     for (level, _) in LEVELS {
         for i in 0..PROVIDERS_PER_LEVEL {
@@ -49,17 +43,10 @@ pub async fn population(store: &Store, clients: usize) -> anyhow::Result<()> {
             store
                 .set_capacity(id, &LevelId::new(level), 1_000_000)
                 .await?;
-            dir.insert(
-                id,
-                OrgInfo {
-                    id,
-                    levels: vec![LevelId::new(level)],
-                },
-            );
+            orgs.add(id, vec![LevelId::new(level)]);
             providers.push((id, level));
         }
     }
-    let orgs = OrgDirectory(dir);
     let ctx = Context {
         pathway: &pathway,
         now,

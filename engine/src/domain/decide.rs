@@ -28,6 +28,12 @@ impl OrgDirectory {
     pub fn get(&self, id: OrgId) -> Option<&OrgInfo> {
         self.0.get(&id)
     }
+
+    /// Add an organization offering `levels` (none for a pharmacy or a case-management
+    /// program), or replace it.
+    pub fn add(&mut self, id: OrgId, levels: Vec<LevelId>) {
+        self.0.insert(id, OrgInfo { id, levels });
+    }
 }
 
 /// The inputs besides state and command.
