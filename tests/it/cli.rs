@@ -74,7 +74,8 @@ fn broken_fixtures_fail_naming_file_and_line() {
 }
 
 /// The load tool runs end to end (real server, relay, a consumer on RabbitMQ) and its own
-/// checks pass: every client discharged, every event once, no sequence gap.
+/// checks pass: every client discharged, every event once, no sequence gap — beside a seeded
+/// population.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_runs_and_checks_itself() {
     let vh = crate::broker::TestVhost::new();
@@ -88,6 +89,8 @@ async fn bench_runs_and_checks_itself() {
                 "--concurrency",
                 "2",
                 "--half-rate",
+                "--seed-clients",
+                "50",
                 "--pgbench-script",
                 "/nonexistent",
                 "--amqp-url",
@@ -107,6 +110,8 @@ async fn bench_runs_and_checks_itself() {
         "{stdout}"
     );
     assert!(stdout.contains("mutation latency"), "{stdout}");
+    // The seeded population is there beside the journeys' clients.
+    assert!(stdout.contains("seeded 50 active clients"), "{stdout}");
     // Where the CPU went: the machine's and the server's share per mutation, both measured.
     let split = stdout
         .lines()
