@@ -10,5 +10,6 @@ mod concurrency;
 mod gates;
 mod idempotency;
 mod journey;
+mod migrations;
 mod relay;
 mod timers;
