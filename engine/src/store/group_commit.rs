@@ -119,9 +119,8 @@ async fn write_batch(db: &DatabaseConnection, batch: &mut [Queued]) -> Vec<Resul
         answers.push(answer);
     }
     if let Err(e) = tx.commit().await {
-        let failed = shared(&e);
         for a in answers.iter_mut().filter(|a| a.is_ok()) {
-            *a = Err(StoreError::Db(DbErr::Custom(failed.to_string())));
+            *a = Err(shared(&e));
         }
     }
     answers
