@@ -9,8 +9,8 @@ use crate::ids::{ClientId, OrgId, TimerId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, ExprTrait,
-    QueryFilter, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, ExprTrait, QueryFilter,
+    TransactionTrait,
 };
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -53,12 +53,13 @@ impl Store {
         // change after it, that statement is the whole transaction (autocommit: no BEGIN
         // and COMMIT round trips); otherwise the occupancy rows follow it in a transaction,
         // after the client row (the one lock order). A timer's firing (which must mark the
-        // timer fired once) go statement by statement; SQLite too, in a savepoint of a
+        // timer fired once) goes statement by statement; SQLite too, in a savepoint of a
         // transaction shared with the other decisions waiting for its one writer.
-        if let (Some(group), Some(writer)) = (&self.sqlite_group, &self.sqlite_writer) {
-            return group.commit(&self.db, writer, c).await;
+        if let Some(group) = &self.sqlite_group {
+            return group.commit(&self.db, c).await;
         }
-        let one_statement = self.backend() == DbBackend::Postgres && c.fired_timer.is_none();
+        // PostgreSQL from here.
+        let one_statement = c.fired_timer.is_none();
         let occupancy = net_occupancy(&c.decision.occupancy);
         if one_statement && occupancy.is_empty() {
             return match super::commit_pg::write(&self.db, &c).await? {
@@ -66,7 +67,6 @@ impl Store {
                 _ => Err(client_conflict(&c)),
             };
         }
-        let _writer = self.writer().await;
         let tx = self.db.begin().await?;
         let written = if one_statement {
             match super::commit_pg::write(&tx, &c).await {

@@ -18,8 +18,11 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 /// The most decisions one transaction writes.
 const MAX_BATCH: usize = 64;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct GroupCommit {
+    /// The store's writer lock, held by the task for each batch: other writes of this
+    /// process (the relay's deletes, leases, administration) take turns with it.
+    writer: Arc<Mutex<()>>,
     /// The writing task's queue, started on the first commit. When the last handle on the
     /// store goes, the task ends.
     queue: OnceLock<mpsc::Sender<Queued>>,
@@ -48,17 +51,23 @@ impl Queued {
 }
 
 impl GroupCommit {
+    pub(crate) fn new(writer: Arc<Mutex<()>>) -> Self {
+        Self {
+            writer,
+            queue: OnceLock::new(),
+        }
+    }
+
     /// Write `c` with whatever else is waiting; answers once the transaction that holds it
     /// has committed (or `c` failed on its own).
     pub(crate) async fn commit(
         &self,
         db: &DatabaseConnection,
-        writer: &Arc<Mutex<()>>,
         c: Commit<'_>,
     ) -> Result<(), StoreError> {
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-            tokio::spawn(write_batches(db.clone(), writer.clone(), rx));
+            tokio::spawn(write_batches(db.clone(), self.writer.clone(), rx));
             tx
         });
         let (answer, answered) = oneshot::channel();

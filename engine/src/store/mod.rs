@@ -90,11 +90,13 @@ impl Store {
     }
 
     pub fn from_connection(db: DatabaseConnection) -> Self {
-        let sqlite_writer = (db.get_database_backend() == DbBackend::Sqlite)
+        let backend = db.get_database_backend();
+        let sqlite_writer = (backend == DbBackend::Sqlite)
             .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
-        let sqlite_group = (db.get_database_backend() == DbBackend::Sqlite)
-            .then(|| std::sync::Arc::new(group_commit::GroupCommit::default()));
-        let announcer = (db.get_database_backend() == DbBackend::Postgres)
+        let sqlite_group = sqlite_writer
+            .clone()
+            .map(|w| std::sync::Arc::new(group_commit::GroupCommit::new(w)));
+        let announcer = (backend == DbBackend::Postgres)
             .then(|| std::sync::Arc::new(announce::Announcer::default()));
         Self {
             db,
