@@ -235,6 +235,24 @@ fn pct(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
 
+/// A phase's mutation latencies and, when events arrived, its commit→consumer latencies.
+fn print_latencies(mutations: &Histogram<u64>, to_consumer: Option<&Histogram<u64>>) {
+    println!(
+        "mutation latency    p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        pct(mutations, 0.5),
+        pct(mutations, 0.95),
+        pct(mutations, 0.99),
+        mutations.max() as f64 / 1000.0
+    );
+    if let Some(h) = to_consumer {
+        println!(
+            "commit→consumer     p50 {:.2} ms  p99 {:.2} ms",
+            pct(h, 0.5),
+            pct(h, 0.99)
+        );
+    }
+}
+
 async fn setup_cast(store: Store) -> anyhow::Result<journey::Cast> {
     let engine = Engine::new(
         store,
@@ -406,20 +424,7 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
         "mutations/s         {:.1}  ({mutations} mutations)",
         mutations as f64 / elapsed
     );
-    println!(
-        "mutation latency    p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
-        pct(&lat, 0.5),
-        pct(&lat, 0.95),
-        pct(&lat, 0.99),
-        lat.max() as f64 / 1000.0
-    );
-    if let Some(h) = &to_consumer {
-        println!(
-            "commit→consumer     p50 {:.2} ms  p99 {:.2} ms",
-            pct(h, 0.5),
-            pct(h, 0.99)
-        );
-    }
+    print_latencies(&lat, to_consumer.as_ref());
     println!("server peak RSS     {:.1} MB", peak_rss_kb as f64 / 1024.0);
     for stage in ["load", "decide", "commit"] {
         let q = |quantile: &str| {
@@ -462,20 +467,7 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
     );
     if let Some((rate, n, lat, to_consumer)) = &half {
         println!("\n== half the rate: {n} more journeys paced at {rate:.1} mutations/s");
-        println!(
-            "mutation latency    p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
-            pct(lat, 0.5),
-            pct(lat, 0.95),
-            pct(lat, 0.99),
-            lat.max() as f64 / 1000.0
-        );
-        if let Some(h) = to_consumer {
-            println!(
-                "commit→consumer     p50 {:.2} ms  p99 {:.2} ms",
-                pct(h, 0.5),
-                pct(h, 0.99)
-            );
-        }
+        print_latencies(lat, to_consumer.as_ref());
     }
     println!("\n== checks");
     // Every client walked (both phases) was checked discharged above.
