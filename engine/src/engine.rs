@@ -17,8 +17,9 @@ use tokio::sync::{Notify, broadcast};
 pub struct Published {
     pub event: domain::CareEvent,
     pub home_org: OrgId,
-    /// Organizations an active consent named when the event was committed.
-    pub shared_with: Vec<OrgId>,
+    /// The organizations besides the record holder the event goes to
+    /// ([`domain::audience::audience`] at the commit).
+    pub audience: Vec<OrgId>,
 }
 
 /// A command as a caller sends it.
@@ -262,19 +263,15 @@ impl Engine {
         self.inner.committed.notify_one();
         if self.inner.live.receiver_count() > 0 {
             let s = &decision.state;
-            let mut shared_with: Vec<OrgId> = s
-                .consents
-                .iter()
-                .filter(|c| s.consent_active(c, now))
-                .flat_map(|c| c.recipients.iter().copied())
-                .collect();
-            shared_with.sort();
-            shared_with.dedup();
             for event in &decision.events {
+                let audience = domain::audience::audience(event, s, now)
+                    .into_iter()
+                    .map(|r| r.org)
+                    .collect();
                 let _ = self.inner.live.send(Arc::new(Published {
                     event: event.clone(),
                     home_org: s.home_org,
-                    shared_with: shared_with.clone(),
+                    audience,
                 }));
             }
         }

@@ -10,10 +10,12 @@ pub mod domain;
 mod engine;
 mod error;
 pub mod ids;
+mod outbox;
 pub mod pathway;
 mod reads;
 pub mod store;
 
 pub use engine::{Engine, EventRef, Outcome, Published, Request};
 pub use error::Error;
+pub use outbox::Outgoing;
 pub use reads::token_hash;

@@ -49,7 +49,7 @@ impl Subscription {
                             });
                             if type_ok
                                 && level_ok
-                                && may_see_event(&who, &p.event, p.home_org, &p.shared_with)
+                                && may_see_event(&who, &p.event, p.home_org, &p.audience)
                             {
                                 return Some((CareEvent(p.event.clone()), rx));
                             }

@@ -2,6 +2,7 @@
 //! attributes in `ce-*` headers, the data as the JSON body, `content-type` as the property.
 
 use carepath_engine::domain::CareEvent;
+use carepath_engine::ids::OrgId;
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use serde_json::json;
@@ -13,18 +14,45 @@ pub const TYPE_PREFIX: &str = "org.carepath.";
 pub const REDISCLOSURE_NOTICE: &str =
     "42 CFR part 2 prohibits unauthorized use or disclosure of these records.";
 
-/// Routing key `<aggregate>.<event>.<level>`, `none` for events about no level.
-pub fn routing_key(e: &CareEvent) -> String {
+/// Which copy of an event a message is: every event goes to the organization holding the
+/// client's record (`own`), and a copy to each other organization it goes to (`to`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Copy {
+    Own,
+    To,
+}
+
+impl Copy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Copy::Own => "own",
+            Copy::To => "to",
+        }
+    }
+}
+
+/// Routing key `<organization>.<own|to>.<aggregate>.<event>.<level>`, `none` for events
+/// about no level. The organization comes first so RabbitMQ topic permissions (`^<org>\.`)
+/// keep each organization to its own copies.
+pub fn routing_key(org: OrgId, copy: Copy, e: &CareEvent) -> String {
     format!(
-        "{}.{}",
+        "{org}.{}.{}.{}",
+        copy.as_str(),
         e.event_type(),
         e.level.as_ref().map_or("none", |l| l.as_str())
     )
 }
 
-/// The AMQP message for a care event: routing key, properties (with the `ce-*` headers) and
-/// body. The body carries the minimum necessary: the event's data and its sequence number.
-pub fn encode(e: &CareEvent, source: &str) -> (String, BasicProperties, Vec<u8>) {
+/// The AMQP message for one copy of a care event, for `org`: routing key, properties (with
+/// the `ce-*` headers) and body. The body carries the minimum necessary: the event's data and
+/// its sequence number; a copy to another organization names it and carries the 42 CFR 2.32
+/// notice.
+pub fn encode(
+    e: &CareEvent,
+    source: &str,
+    org: OrgId,
+    copy: Copy,
+) -> (String, BasicProperties, Vec<u8>) {
     let mut headers = FieldTable::default();
     let mut put = |k: &str, v: String| {
         headers.insert(
@@ -49,7 +77,11 @@ pub fn encode(e: &CareEvent, source: &str) -> (String, BasicProperties, Vec<u8>)
         "level": e.level,
         "data": e.data,
     });
-    if let Some(org) = e.recipient_org {
+    let recipient = match copy {
+        Copy::To => Some(org),
+        Copy::Own => e.recipient_org,
+    };
+    if let Some(org) = recipient {
         body["recipientOrg"] = json!(org);
         body["redisclosureNotice"] = json!(REDISCLOSURE_NOTICE);
     }
@@ -61,7 +93,7 @@ pub fn encode(e: &CareEvent, source: &str) -> (String, BasicProperties, Vec<u8>)
         .with_app_id("carepath".into())
         .with_headers(headers);
     (
-        routing_key(e),
+        routing_key(org, copy, e),
         props,
         serde_json::to_vec(&body).expect("event serializes"),
     )

@@ -2,14 +2,15 @@
 //! mandatory flag, many in flight at once; a row leaves the outbox only on an ack with no
 //! returned message. Broker down: back off and retry while events wait in the outbox.
 
+use crate::cloudevents::Copy;
 use crate::topology::{self, EVENTS_EXCHANGE};
 use crate::{Backoff, Options, Status, cloudevents, connect};
-use carepath_engine::Engine;
 use carepath_engine::ids::ClientId;
 use carepath_engine::store::CommitListener;
+use carepath_engine::{Engine, Outgoing};
 use lapin::Confirmation;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -54,6 +55,8 @@ enum RoundError {
     Timeout(Duration),
     #[error("database: {0}")]
     Store(#[from] carepath_engine::store::StoreError),
+    #[error("{0}")]
+    Engine(#[from] carepath_engine::Error),
 }
 
 /// Run the relay until `stop` turns true.
@@ -118,8 +121,8 @@ async fn relay_on(
     let ch = conn.create_channel().await?;
     topology::declare(&ch).await?;
     ch.confirm_select(ConfirmSelectOptions::default()).await?;
-    let store = engine.store();
     let mut lease = Lease::default();
+    let mut complaints = Complaints::new();
     // True once a read found nothing more to publish: then the next read waits for a commit
     // signal (a commit during the round left one) or the polling interval.
     let mut drained = false;
@@ -139,7 +142,7 @@ async fn relay_on(
         leader = lease.hold(engine, &opts.holder).await?;
         status.leader.store(leader, Ordering::Relaxed);
         let batch = if leader {
-            store.unpublished(opts.batch).await?
+            engine.outbox_batch(opts.batch).await?
         } else {
             Vec::new()
         };
@@ -149,67 +152,158 @@ async fn relay_on(
         }
         backoff.reset();
         let started = Instant::now();
-        let mut pending = Vec::with_capacity(batch.len());
-        for item in &batch {
-            let (key, props, body) = cloudevents::encode(&item.event, &opts.source);
-            let publish = ch.basic_publish(
-                EVENTS_EXCHANGE.into(),
-                key.into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..BasicPublishOptions::default()
-                },
-                &body,
-                props,
-            );
-            let confirm = tokio::time::timeout(opts.publish_timeout, publish)
-                .await
-                .map_err(|_| RoundError::Timeout(opts.publish_timeout))??;
-            pending.push((item, confirm));
-        }
-        // Per client, only the events up to its first failure count: the rest go again,
-        // after it, so the order is kept.
-        let mut failed: HashSet<ClientId> = HashSet::new();
-        let mut done = Vec::with_capacity(batch.len());
-        let (mut unroutable, mut refused) = (0usize, 0usize);
-        for (item, confirm) in pending {
-            let confirmation = tokio::time::timeout(opts.publish_timeout, confirm)
-                .await
-                .map_err(|_| RoundError::Timeout(opts.publish_timeout))??;
-            let client = item.event.client;
-            match confirmation {
-                Confirmation::Ack(None) if !failed.contains(&client) => done.push(item.outbox_id),
-                Confirmation::Ack(None) => {}
-                Confirmation::Ack(Some(_)) => {
-                    unroutable += 1;
-                    failed.insert(client);
-                }
-                Confirmation::Nack(_) | Confirmation::NotRequested => {
-                    refused += 1;
-                    failed.insert(client);
-                }
-            }
-        }
-        store.remove_published(&done).await?;
+        let mut round = Round::default();
+        // Whatever happens to the round, the events the broker took leave the outbox: an
+        // acked message is never published again because another failed.
+        let published = round.publish(&ch, &batch, opts).await;
+        engine
+            .outbox_published(&round.done)
+            .await
+            .map_err(RoundError::Engine)?;
+        published?;
         status
             .published
-            .fetch_add(done.len() as u64, Ordering::Relaxed);
-        metrics::counter!("carepath_events_published_total").increment(done.len() as u64);
+            .fetch_add(round.done.len() as u64, Ordering::Relaxed);
+        metrics::counter!("carepath_events_published_total").increment(round.done.len() as u64);
         metrics::histogram!("carepath_relay_round_seconds").record(started.elapsed().as_secs_f64());
         // A short batch emptied the outbox as it was read; a full one may have left more.
-        drained = failed.is_empty() && (batch.len() as u64) < opts.batch;
-        if !failed.is_empty() {
-            tracing::warn!(
-                unroutable,
-                refused,
-                clients = failed.len(),
-                "events not accepted by the broker stay in the outbox (unroutable: bind a queue to carepath.events)"
-            );
+        drained = round.failed.is_empty() && (batch.len() as u64) < opts.batch;
+        if !round.failed.is_empty() {
+            complaints.add(round.unroutable, round.refused);
             tokio::select! {
                 _ = tokio::time::sleep(backoff.step()) => {}
                 _ = stop.changed() => {}
             }
         }
+    }
+}
+
+/// One round: the batch published in waves. A wave holds each client's next event (every copy
+/// of it), all in flight at once; a client's next event goes out only once the broker took
+/// every copy of the one before. A client whose event the broker refused or returned stops
+/// there for this round — its later events stay in the outbox and go after it — while every
+/// other client goes on: per-client order holds on every queue, and nothing the broker took
+/// is sent again for another event's fate.
+#[derive(Default)]
+struct Round<'a> {
+    done: Vec<&'a Outgoing>,
+    failed: HashSet<ClientId>,
+    unroutable: u64,
+    refused: u64,
+}
+
+impl<'a> Round<'a> {
+    async fn publish(
+        &mut self,
+        ch: &lapin::Channel,
+        batch: &'a [Outgoing],
+        opts: &Options,
+    ) -> Result<(), RoundError> {
+        let mut lanes: Vec<VecDeque<&'a Outgoing>> = Vec::new();
+        let mut lane_of: HashMap<ClientId, usize> = HashMap::new();
+        for item in batch {
+            let lane = *lane_of.entry(item.event.client).or_insert_with(|| {
+                lanes.push(VecDeque::new());
+                lanes.len() - 1
+            });
+            lanes[lane].push_back(item);
+        }
+        loop {
+            let wave: Vec<&'a Outgoing> = lanes.iter_mut().filter_map(|l| l.pop_front()).collect();
+            if wave.is_empty() {
+                return Ok(());
+            }
+            let mut pending = Vec::with_capacity(wave.len() * 2);
+            for (i, item) in wave.iter().enumerate() {
+                let copies = std::iter::once((item.home_org, Copy::Own))
+                    .chain(item.recipients.iter().map(|r| (r.org, Copy::To)));
+                for (org, copy) in copies {
+                    let (key, props, body) =
+                        cloudevents::encode(&item.event, &opts.source, org, copy);
+                    let publish = ch.basic_publish(
+                        EVENTS_EXCHANGE.into(),
+                        key.into(),
+                        BasicPublishOptions {
+                            mandatory: true,
+                            ..BasicPublishOptions::default()
+                        },
+                        &body,
+                        props,
+                    );
+                    let confirm = tokio::time::timeout(opts.publish_timeout, publish)
+                        .await
+                        .map_err(|_| RoundError::Timeout(opts.publish_timeout))??;
+                    pending.push((i, confirm));
+                }
+            }
+            let mut ok = vec![true; wave.len()];
+            for (i, confirm) in pending {
+                let confirmation = tokio::time::timeout(opts.publish_timeout, confirm)
+                    .await
+                    .map_err(|_| RoundError::Timeout(opts.publish_timeout))??;
+                match confirmation {
+                    Confirmation::Ack(None) => {}
+                    // With the alternate exchange in place nothing is unroutable; a message
+                    // comes back only when that exchange's queue is gone.
+                    Confirmation::Ack(Some(_)) => {
+                        self.unroutable += 1;
+                        ok[i] = false;
+                    }
+                    Confirmation::Nack(_) | Confirmation::NotRequested => {
+                        self.refused += 1;
+                        ok[i] = false;
+                    }
+                }
+            }
+            for (item, ok) in wave.into_iter().zip(ok) {
+                if ok {
+                    self.done.push(item);
+                } else {
+                    let client = item.event.client;
+                    self.failed.insert(client);
+                    lanes[lane_of[&client]].clear();
+                }
+            }
+        }
+    }
+}
+
+/// Messages the broker returned or refused, told in one line at most every
+/// [`COMPLAINT_EVERY`], with the counts since the last line: no event's content or id.
+struct Complaints {
+    unroutable: u64,
+    refused: u64,
+    last: Option<Instant>,
+}
+
+const COMPLAINT_EVERY: Duration = Duration::from_secs(30);
+
+impl Complaints {
+    fn new() -> Self {
+        Self {
+            unroutable: 0,
+            refused: 0,
+            last: None,
+        }
+    }
+
+    fn add(&mut self, unroutable: u64, refused: u64) {
+        self.unroutable += unroutable;
+        self.refused += refused;
+        metrics::counter!("carepath_relay_unroutable_total").increment(unroutable);
+        metrics::counter!("carepath_relay_refused_total").increment(refused);
+        if self.last.is_some_and(|at| at.elapsed() < COMPLAINT_EVERY) {
+            return;
+        }
+        tracing::warn!(
+            returned = self.unroutable,
+            refused = self.refused,
+            "the broker returned or refused messages; their events stay in the outbox and go again \
+             (returned: is the queue carepath.unrouted gone?)"
+        );
+        self.unroutable = 0;
+        self.refused = 0;
+        self.last = Some(Instant::now());
     }
 }
 

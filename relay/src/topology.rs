@@ -1,5 +1,9 @@
 //! The broker topology, declared at start and after every reconnect (idempotent):
-//! - `carepath.events`: durable topic exchange, routing key `<aggregate>.<event>.<level>`;
+//! - `carepath.events`: durable topic exchange, routing key
+//!   `<organization>.<own|to>.<aggregate>.<event>.<level>` (one copy of an event per
+//!   organization it goes to), with `carepath.unrouted` as its alternate exchange;
+//! - `carepath.unrouted` fanout exchange → quorum queue `carepath.unrouted`: every copy no
+//!   consumer's binding matched is kept there, neither dropped nor returned to the relay;
 //! - `carepath.inbound` exchange → quorum queue `carepath.inbound` (delivery limit, dead
 //!   letters to `carepath.dead`);
 //! - `carepath.dead` fanout exchange → queue `carepath.dead`.
@@ -9,6 +13,11 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, ExchangeKind};
 
 pub const EVENTS_EXCHANGE: &str = "carepath.events";
+/// The binding that receives every event exactly once: the record holder's copy. Copies to
+/// other organizations (`<org>.to.…`) repeat events already in it.
+pub const EVERY_EVENT_ONCE: &str = "*.own.#";
+pub const UNROUTED_EXCHANGE: &str = "carepath.unrouted";
+pub const UNROUTED_QUEUE: &str = "carepath.unrouted";
 pub const INBOUND_EXCHANGE: &str = "carepath.inbound";
 pub const INBOUND_QUEUE: &str = "carepath.inbound";
 pub const DEAD_EXCHANGE: &str = "carepath.dead";
@@ -23,15 +32,50 @@ fn durable() -> ExchangeDeclareOptions {
     }
 }
 
-/// The events exchange alone: what a consumer of events declares before binding its queue.
+fn quorum() -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    args
+}
+
+const DURABLE_QUEUE: QueueDeclareOptions = QueueDeclareOptions {
+    passive: false,
+    durable: true,
+    exclusive: false,
+    auto_delete: false,
+    nowait: false,
+};
+
+/// The events exchange and its alternate exchange and queue: what the relay publishes to, and
+/// what a consumer of events with the right to configure them declares before binding.
 pub async fn declare_events(ch: &Channel) -> lapin::Result<()> {
     ch.exchange_declare(
-        EVENTS_EXCHANGE.into(),
-        ExchangeKind::Topic,
+        UNROUTED_EXCHANGE.into(),
+        ExchangeKind::Fanout,
         durable(),
         FieldTable::default(),
     )
-    .await
+    .await?;
+    ch.queue_declare(UNROUTED_QUEUE.into(), DURABLE_QUEUE, quorum())
+        .await?;
+    ch.queue_bind(
+        UNROUTED_QUEUE.into(),
+        UNROUTED_EXCHANGE.into(),
+        "".into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await?;
+    let mut args = FieldTable::default();
+    args.insert(
+        "alternate-exchange".into(),
+        AMQPValue::LongString(UNROUTED_EXCHANGE.into()),
+    );
+    ch.exchange_declare(EVENTS_EXCHANGE.into(), ExchangeKind::Topic, durable(), args)
+        .await
 }
 
 pub async fn declare(ch: &Channel) -> lapin::Result<()> {
@@ -50,11 +94,7 @@ pub async fn declare(ch: &Channel) -> lapin::Result<()> {
         FieldTable::default(),
     )
     .await?;
-    let durable_queue = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
-    };
-    ch.queue_declare(DEAD_QUEUE.into(), durable_queue, FieldTable::default())
+    ch.queue_declare(DEAD_QUEUE.into(), DURABLE_QUEUE, FieldTable::default())
         .await?;
     ch.queue_bind(
         DEAD_QUEUE.into(),
@@ -64,11 +104,7 @@ pub async fn declare(ch: &Channel) -> lapin::Result<()> {
         FieldTable::default(),
     )
     .await?;
-    let mut args = FieldTable::default();
-    args.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
-    );
+    let mut args = quorum();
     args.insert(
         "x-delivery-limit".into(),
         AMQPValue::LongLongInt(DELIVERY_LIMIT),
@@ -77,7 +113,7 @@ pub async fn declare(ch: &Channel) -> lapin::Result<()> {
         "x-dead-letter-exchange".into(),
         AMQPValue::LongString(DEAD_EXCHANGE.into()),
     );
-    ch.queue_declare(INBOUND_QUEUE.into(), durable_queue, args)
+    ch.queue_declare(INBOUND_QUEUE.into(), DURABLE_QUEUE, args)
         .await?;
     ch.queue_bind(
         INBOUND_QUEUE.into(),

@@ -52,7 +52,7 @@ pub async fn start(
     ch.queue_bind(
         queue.as_str().into(),
         carepath_relay::topology::EVENTS_EXCHANGE.into(),
-        "#".into(),
+        carepath_relay::topology::EVERY_EVENT_ONCE.into(),
         QueueBindOptions::default(),
         FieldTable::default(),
     )

@@ -31,7 +31,11 @@ impl Net {
     }
 
     pub async fn with_env(b: Backend, env: &[(&str, &str)]) -> Self {
-        let s = TestServer::start_with(b, env).await;
+        Self::on(TestServer::start_with(b, env).await).await
+    }
+
+    /// A network on a server already started.
+    pub async fn on(s: TestServer) -> Self {
         let home = s.org("Harbor Case Management", &[]).await;
         let mut providers = Vec::new();
         let mut partners = Vec::new();

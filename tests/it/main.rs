@@ -7,6 +7,7 @@ mod support;
 mod api;
 mod cli;
 mod concurrency;
+mod delivery;
 mod gates;
 mod idempotency;
 mod journey;

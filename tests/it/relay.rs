@@ -4,6 +4,7 @@ use crate::api::{DISCHARGE, Net, RESULT};
 use crate::broker::{self, TestVhost};
 use crate::on_both_backends;
 use crate::support::Backend;
+use carepath_relay::topology::EVERY_EVENT_ONCE;
 use chrono::{Duration, Utc};
 use lapin::BasicProperties;
 use lapin::options::BasicPublishOptions;
@@ -12,7 +13,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
-async fn event_count(n: &Net, client: &str) -> usize {
+pub(crate) async fn event_count(n: &Net, client: &str) -> usize {
     let d = n
         .cm(
             "query($c: UUID!) { careEvents(clientId: $c, first: 100) { edges { node { seq } } } }",
@@ -44,7 +45,7 @@ fn check_cloudevents(msgs: &[broker::Received], client: &str) {
             .strip_prefix("org.carepath.")
             .expect("ce-type prefix");
         assert!(
-            m.routing_key.starts_with(&format!("{event_type}.")),
+            m.routing_key.contains(&format!(".own.{event_type}.")),
             "{} vs {ce_type}",
             m.routing_key
         );
@@ -74,7 +75,7 @@ fn check_cloudevents(msgs: &[broker::Received], client: &str) {
     }
 }
 
-async fn walk(n: &Net, c: &str, during: impl AsyncFn(&str)) {
+pub(crate) async fn walk(n: &Net, c: &str, during: impl AsyncFn(&str)) {
     n.consent(c).await;
     n.admit(c, "detox", 40.0).await;
     for (i, (level, hours)) in [
@@ -101,7 +102,7 @@ async fn walk(n: &Net, c: &str, during: impl AsyncFn(&str)) {
 
 async fn journey_events_arrive_in_order(b: Backend) {
     let vh = TestVhost::new();
-    let queue = broker::bind_queue(&vh.url(), "#").await;
+    let queue = broker::bind_queue(&vh.url(), EVERY_EVENT_ONCE).await;
     let n = Net::with_env(b, &[("CAREPATH_AMQP_URL", &vh.url())]).await;
     let c = n.register().await;
     walk(&n, &c, async |_| {}).await;
@@ -121,7 +122,8 @@ async fn journey_events_arrive_in_order(b: Backend) {
         "transition.completed.outpatient",
         "discharge.completed.outpatient",
     ] {
-        assert!(keys.contains(&k), "no {k} in {keys:?}");
+        let k = format!("{}.own.{k}", n.home);
+        assert!(keys.contains(&k.as_str()), "no {k} in {keys:?}");
     }
     // The outbox is empty and the relay healthy.
     let (status, _) = n.s.get("/readyz").await;
@@ -131,7 +133,7 @@ async fn journey_events_arrive_in_order(b: Backend) {
 
 async fn broker_outage_loses_nothing(b: Backend) {
     let vh = TestVhost::new();
-    let queue = broker::bind_queue(&vh.url(), "#").await;
+    let queue = broker::bind_queue(&vh.url(), EVERY_EVENT_ONCE).await;
     let n = Net::with_env(b, &[("CAREPATH_AMQP_URL", &vh.url())]).await;
     let c = n.register().await;
     walk(&n, &c, async |_| {
@@ -307,7 +309,7 @@ async fn inbound_booking_satisfies_the_gate(b: Backend) {
 
 async fn two_processes_share_the_stream(b: Backend) {
     let vh = TestVhost::new();
-    let queue = broker::bind_queue(&vh.url(), "#").await;
+    let queue = broker::bind_queue(&vh.url(), EVERY_EVENT_ONCE).await;
     let n = Net::with_env(b, &[("CAREPATH_AMQP_URL", &vh.url())]).await;
     // A second server on the same database and broker.
     let second = crate::server::TestServer::attach(&n.s, &[("CAREPATH_AMQP_URL", &vh.url())]).await;
@@ -366,7 +368,7 @@ async fn two_processes_share_the_stream(b: Backend) {
 #[tokio::test]
 async fn a_commit_elsewhere_wakes_the_relay() {
     let vh = TestVhost::new();
-    let queue = broker::bind_queue(&vh.url(), "#").await;
+    let queue = broker::bind_queue(&vh.url(), EVERY_EVENT_ONCE).await;
     let n = Net::with_env(
         Backend::Postgres,
         &[

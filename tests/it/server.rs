@@ -33,6 +33,15 @@ impl Drop for TestServer {
 
 impl TestServer {
     pub async fn start_with(backend: Backend, env: &[(&str, &str)]) -> Self {
+        Self::start_logged(backend, env, None).await
+    }
+
+    /// A server whose log (stderr) goes to `log` instead of the test's own stderr.
+    pub async fn start_logged(
+        backend: Backend,
+        env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Self {
         let db = TestDb::new(backend).await;
         let store = db.store().await;
         let engine = Engine::new(
@@ -40,7 +49,7 @@ impl TestServer {
             Arc::new(pathway::default_pathway()),
             Arc::new(SystemClock),
         );
-        let (url, child) = Self::spawn(&db.url, env).await;
+        let (url, child) = Self::spawn(&db.url, env, log).await;
         let db_url = db.url.clone();
         TestServer {
             url,
@@ -55,7 +64,7 @@ impl TestServer {
     /// Another server process on `first`'s database.
     pub async fn attach(first: &TestServer, env: &[(&str, &str)]) -> Self {
         let db_url = first.db_url.clone();
-        let (url, child) = Self::spawn(&db_url, env).await;
+        let (url, child) = Self::spawn(&db_url, env, None).await;
         TestServer {
             url,
             engine: first.engine.clone(),
@@ -66,7 +75,11 @@ impl TestServer {
         }
     }
 
-    async fn spawn(db_url: &str, env: &[(&str, &str)]) -> (String, Child) {
+    async fn spawn(
+        db_url: &str,
+        env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> (String, Child) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_carepath"));
         cmd.arg("serve")
             .env("CAREPATH_DATABASE_URL", db_url)
@@ -86,7 +99,10 @@ impl TestServer {
                 },
             )
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(match log {
+                Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+                None => Stdio::inherit(),
+            });
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -1,6 +1,7 @@
 //! The domain, pure: the client aggregate, commands, events, gates, who-may-do-what and the
 //! decision function. No I/O, no clock: time and organizations come in as arguments.
 
+pub mod audience;
 mod command;
 mod decide;
 mod error;

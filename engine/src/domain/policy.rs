@@ -136,32 +136,25 @@ pub fn require_full(actor: &Actor, state: &ClientState) -> Result<(), DecisionEr
     }
 }
 
-/// Whether a subscriber may be sent an event. `shared_with`: the organizations an active
-/// consent named when the event was committed.
+/// Whether a live subscriber may be sent an event. `audience`: the organizations besides the
+/// record holder the event goes to now ([`super::audience::audience`]).
 pub fn may_see_event(
     actor: &Actor,
     event: &super::CareEvent,
     home_org: crate::ids::OrgId,
-    shared_with: &[crate::ids::OrgId],
+    audience: &[crate::ids::OrgId],
 ) -> bool {
     let t = event.event_type();
+    let reached = home_org == actor.org || audience.contains(&actor.org);
     match actor.role {
         Role::Admin => true,
         Role::CaseManager | Role::Supervisor => home_org == actor.org,
-        Role::Partner => t.starts_with("referral.") && event.recipient_org == Some(actor.org),
-        Role::AftercareCoordinator => {
-            (home_org == actor.org || shared_with.contains(&actor.org))
-                && [
-                    "discharge.",
-                    "handoff.",
-                    "transition.",
-                    "followup.",
-                    "aftercare.",
-                    "mat.refill.",
-                ]
-                .iter()
-                .any(|p| t.starts_with(p))
+        Role::Partner => {
+            t.starts_with("referral.")
+                && event.recipient_org == Some(actor.org)
+                && audience.contains(&actor.org)
         }
+        Role::AftercareCoordinator => reached && super::audience::is_coordination(t),
         Role::System => false,
     }
 }

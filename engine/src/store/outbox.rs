@@ -5,7 +5,7 @@ use super::entities::*;
 use super::queries::event_from_row;
 use super::{Store, StoreError};
 use crate::domain::CareEvent;
-use crate::ids::OrgId;
+use crate::ids::{ClientId, ConsentId, EventId, OrgId};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -22,6 +22,19 @@ pub const OUTBOX_CHANNEL: &str = "carepath_outbox";
 pub struct OutboxItem {
     pub outbox_id: i64,
     pub event: CareEvent,
+    /// The organization holding the client's record.
+    pub home_org: OrgId,
+}
+
+/// An event delivered to another organization, for the Part 2 accounting.
+#[derive(Clone, Debug)]
+pub struct DeliveredDisclosure {
+    pub client: ClientId,
+    pub event: EventId,
+    pub recipient: OrgId,
+    pub consent: Option<ConsentId>,
+    pub what: String,
+    pub at: DateTime<Utc>,
 }
 
 impl Store {
@@ -35,9 +48,10 @@ impl Store {
             "?"
         };
         let sql = format!(
-            "SELECT o.id AS outbox_id, e.id, e.client_id, e.seq, e.event_type, e.level, \
-             e.actor_org, e.recipient_org, e.occurred_at, e.payload \
+            "SELECT o.id AS outbox_id, c.home_org AS home_org, e.id, e.client_id, e.seq, \
+             e.event_type, e.level, e.actor_org, e.recipient_org, e.occurred_at, e.payload \
              FROM outbox o JOIN care_events e ON e.id = o.event_id \
+             JOIN clients c ON c.id = e.client_id \
              ORDER BY o.id LIMIT {placeholder}"
         );
         let tx = self.outbox_reader().await?;
@@ -52,27 +66,41 @@ impl Store {
         rows.iter()
             .map(|row| {
                 let outbox_id: i64 = row.try_get("", "outbox_id")?;
+                let home_org: uuid::Uuid = row.try_get("", "home_org")?;
                 let model = care_event::Model::from_query_result(row, "")?;
                 Ok(OutboxItem {
                     outbox_id,
                     event: event_from_row(model)?,
+                    home_org: OrgId(home_org),
                 })
             })
             .collect()
     }
 
-    /// Take published events out of the outbox (the broker acked them with nothing returned).
-    /// A delete, not an update: it writes no new row version and no index entries, and the
-    /// outbox holds only what waits. `care_events` is the durable record of every event.
-    pub async fn remove_published(&self, ids: &[i64]) -> Result<(), StoreError> {
-        if ids.is_empty() {
+    /// Take published events out of the outbox (the broker acked every copy with nothing
+    /// returned) and record the copies that went to other organizations as disclosures, in
+    /// one transaction. A delete, not an update: it writes no new row version and no index
+    /// entries, and the outbox holds only what waits. `care_events` is the durable record of
+    /// every event. A disclosure already recorded for the same event and recipient (by the
+    /// decision, a subscription, or an earlier publication) is not recorded again.
+    pub async fn remove_published(
+        &self,
+        ids: &[i64],
+        disclosures: &[DeliveredDisclosure],
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() && disclosures.is_empty() {
             return Ok(());
         }
         let _writer = self.writer().await;
-        outbox::Entity::delete_many()
-            .filter(outbox::Column::Id.is_in(ids.iter().copied()))
-            .exec(&self.db)
-            .await?;
+        let tx = self.db.begin().await?;
+        if !ids.is_empty() {
+            outbox::Entity::delete_many()
+                .filter(outbox::Column::Id.is_in(ids.iter().copied()))
+                .exec(&tx)
+                .await?;
+        }
+        insert_disclosures(&tx, disclosures).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -186,6 +214,37 @@ impl Store {
     pub fn is_postgres(&self) -> bool {
         self.db.get_database_backend() == DbBackend::Postgres
     }
+}
+
+/// Insert disclosures, skipping any (event, recipient) already recorded.
+pub(super) async fn insert_disclosures(
+    conn: &impl ConnectionTrait,
+    disclosures: &[DeliveredDisclosure],
+) -> Result<(), StoreError> {
+    if disclosures.is_empty() {
+        return Ok(());
+    }
+    let rows = disclosures.iter().map(|d| disclosure::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        client_id: Set(d.client.0),
+        recipient_org: Set(d.recipient.0),
+        consent_id: Set(d.consent.map(|c| c.0)),
+        event_id: Set(Some(d.event.0)),
+        what: Set(d.what.clone()),
+        disclosed_at: Set(d.at),
+    });
+    disclosure::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([
+                disclosure::Column::EventId,
+                disclosure::Column::RecipientOrg,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
 }
 
 /// PostgreSQL: a connection LISTENing for commits that wrote outbox rows, from any process.

@@ -83,6 +83,26 @@ impl Store {
         Ok(Some(state))
     }
 
+    /// The clients among `ids` that exist, in one query.
+    pub async fn load_clients(
+        &self,
+        ids: &[ClientId],
+    ) -> Result<std::collections::HashMap<ClientId, ClientState>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let rows = client::Entity::find()
+            .filter(client::Column::Id.is_in(ids.iter().map(|c| c.0)))
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let state: ClientState = serde_json::from_value(row.state).map_err(corrupt)?;
+                Ok((state.id, state))
+            })
+            .collect()
+    }
+
     /// The organizations among `ids` that exist, with the levels they offer.
     pub async fn load_orgs(&self, ids: &[OrgId]) -> Result<OrgDirectory, StoreError> {
         if ids.is_empty() {

@@ -1,0 +1,186 @@
+//! To whom an event goes beyond the organization holding the record (42 CFR Part 2): decided
+//! when the event leaves — by the broker or to a live subscriber — from the client as it is
+//! then, so a consent revoked after the commit stops what had not left yet.
+
+use super::event::CareEvent;
+use super::state::ClientState;
+use crate::ids::{ConsentId, OrgId};
+use chrono::{DateTime, Utc};
+
+/// Event types an organization named in an active consent receives to coordinate care
+/// (aftercare, MAT refills, follow-up): the client's handoffs, transitions and discharges.
+pub const COORDINATION_PREFIXES: [&str; 6] = [
+    "discharge.",
+    "handoff.",
+    "transition.",
+    "followup.",
+    "aftercare.",
+    "mat.refill.",
+];
+
+/// Whether an event of this type goes to the organizations an active consent names.
+pub fn is_coordination(event_type: &str) -> bool {
+    COORDINATION_PREFIXES
+        .iter()
+        .any(|p| event_type.starts_with(p))
+}
+
+/// An organization other than the record holder that an event goes to, and on what basis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    pub org: OrgId,
+    /// The consent that allows it; `None` when the organization is treating the client (its
+    /// current placement), which needs none.
+    pub consent: Option<ConsentId>,
+}
+
+/// Whether the event might go to anyone but the record holder, before the client is read:
+/// when not, [`audience`] is empty whatever the client's consents say.
+pub fn may_leave(event: &CareEvent) -> bool {
+    event.recipient_org.is_some() || is_coordination(event.event_type())
+}
+
+/// The organizations besides `state.home_org` that `event` goes to at `now`, in a stable
+/// order: the organization it is addressed to, when a consent in force names it or it is
+/// treating the client; and for coordination events every other organization a consent in
+/// force names.
+pub fn audience(event: &CareEvent, state: &ClientState, now: DateTime<Utc>) -> Vec<Recipient> {
+    let mut out: Vec<Recipient> = Vec::new();
+    let mut add = |org: OrgId, consent: Option<ConsentId>| {
+        if org != state.home_org && !out.iter().any(|r| r.org == org) {
+            out.push(Recipient { org, consent });
+        }
+    };
+    if let Some(org) = event.recipient_org {
+        match state.active_consent_for(org, now) {
+            Some(c) => add(org, Some(c.id)),
+            None if state.is_inside(org) => add(org, None),
+            None => {}
+        }
+    }
+    if is_coordination(event.event_type()) {
+        for c in state
+            .consents
+            .iter()
+            .filter(|c| state.consent_active(c, now))
+        {
+            for &org in &c.recipients {
+                add(org, Some(c.id));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::EventData;
+    use crate::domain::state::{ClientStatus, Consent, ConsentExpiry};
+    use crate::ids::{ClientId, EventId};
+    use crate::pathway::{DischargeKind, LevelId};
+    use chrono::TimeZone;
+
+    fn org(n: u128) -> OrgId {
+        OrgId(uuid::Uuid::from_u128(n))
+    }
+
+    fn client(consents: Vec<Consent>) -> ClientState {
+        let id = ClientId(uuid::Uuid::from_u128(99));
+        ClientState {
+            id,
+            home_org: org(1),
+            birth_year: None,
+            version: 1,
+            last_seq: 1,
+            status: ClientStatus::Registered,
+            episode: None,
+            placement: None,
+            consents,
+            referrals: vec![],
+            assessments: vec![],
+            mat_plan: None,
+            mat_bookings: vec![],
+            aftercare: vec![],
+            handoff: None,
+            last_discharge: None,
+        }
+    }
+
+    fn consent(n: u128, recipients: Vec<OrgId>, revoked: bool) -> Consent {
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        Consent {
+            id: ConsentId(uuid::Uuid::from_u128(n)),
+            recipients,
+            purpose: "treatment".into(),
+            information: "placement and referrals".into(),
+            signed_on: at.date_naive(),
+            recorded_at: at,
+            expiry: ConsentExpiry::Never,
+            episode: None,
+            revoked_at: revoked.then_some(at),
+        }
+    }
+
+    fn event(recipient: Option<OrgId>, data: EventData) -> CareEvent {
+        CareEvent {
+            id: EventId(uuid::Uuid::from_u128(7)),
+            client: ClientId(uuid::Uuid::from_u128(99)),
+            seq: 2,
+            at: Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap(),
+            level: None,
+            actor_org: Some(org(1)),
+            recipient_org: recipient,
+            data,
+        }
+    }
+
+    fn discharge() -> EventData {
+        EventData::DischargePlanned {
+            kind: DischargeKind::Planned,
+            on: chrono::NaiveDate::from_ymd_opt(2026, 2, 3).unwrap(),
+            from_level: LevelId("iop".into()),
+        }
+    }
+
+    #[test]
+    fn a_coordination_event_goes_to_every_consented_organization_once() {
+        let s = client(vec![
+            consent(10, vec![org(2), org(3)], false),
+            consent(11, vec![org(3), org(1)], false),
+            consent(12, vec![org(4)], true),
+        ]);
+        let now = Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap();
+        let got = audience(&event(None, discharge()), &s, now);
+        let orgs: Vec<_> = got.iter().map(|r| r.org).collect();
+        assert_eq!(
+            orgs,
+            vec![org(2), org(3)],
+            "the home org and revoked consents are out"
+        );
+        assert!(got.iter().all(|r| r.consent.is_some()));
+        assert!(may_leave(&event(None, discharge())));
+    }
+
+    #[test]
+    fn an_addressed_event_needs_a_consent_in_force() {
+        let data = EventData::AssessmentRecorded {
+            assessment: crate::ids::AssessmentId(uuid::Uuid::from_u128(5)),
+            recommended_level: LevelId("iop".into()),
+        };
+        let now = Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap();
+        let revoked = client(vec![consent(10, vec![org(2)], true)]);
+        assert!(audience(&event(Some(org(2)), data.clone()), &revoked, now).is_empty());
+        let consented = client(vec![consent(10, vec![org(2), org(3)], false)]);
+        let got = audience(&event(Some(org(2)), data.clone()), &consented, now);
+        assert_eq!(
+            got,
+            vec![Recipient {
+                org: org(2),
+                consent: Some(ConsentId(uuid::Uuid::from_u128(10)))
+            }],
+            "not a coordination event: only the addressee"
+        );
+        assert!(!may_leave(&event(None, data)));
+    }
+}

@@ -1,0 +1,80 @@
+//! The outbox as the relay sees it through the engine: each waiting event with the
+//! organizations it goes to *now* (decided by [`domain::audience`] from the client as it is
+//! when the event leaves, so a consent revoked after the commit stops it), and, once the
+//! broker has taken every copy, the event out of the outbox and its copies to other
+//! organizations into the disclosure accounting, together.
+
+use crate::domain::{self, CareEvent};
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::ids::{ClientId, OrgId};
+use crate::store::DeliveredDisclosure;
+use std::collections::HashSet;
+
+/// An event waiting in the outbox and where it goes.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub outbox_id: i64,
+    pub event: CareEvent,
+    /// The organization holding the record: it always gets the event.
+    pub home_org: OrgId,
+    /// The other organizations it goes to, each on its consent (or as the treating provider).
+    pub recipients: Vec<domain::audience::Recipient>,
+}
+
+impl Engine {
+    /// Up to `limit` waiting events in outbox order (per client, commit order), each with its
+    /// recipients as of now. Reads the clients only of events that may leave the record
+    /// holder.
+    pub async fn outbox_batch(&self, limit: u64) -> Result<Vec<Outgoing>, Error> {
+        let items = self.store().unpublished(limit).await?;
+        let leaving: Vec<ClientId> = items
+            .iter()
+            .filter(|i| domain::audience::may_leave(&i.event))
+            .map(|i| i.event.client)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let clients = self.store().load_clients(&leaving).await?;
+        let now = self.clock().now();
+        Ok(items
+            .into_iter()
+            .map(|i| {
+                let recipients = match clients.get(&i.event.client) {
+                    Some(state) if domain::audience::may_leave(&i.event) => {
+                        domain::audience::audience(&i.event, state, now)
+                    }
+                    _ => Vec::new(),
+                };
+                Outgoing {
+                    outbox_id: i.outbox_id,
+                    event: i.event,
+                    home_org: i.home_org,
+                    recipients,
+                }
+            })
+            .collect())
+    }
+
+    /// The broker took every copy of these events: out of the outbox, and each copy that went
+    /// to another organization recorded as a disclosure (once per event and recipient).
+    pub async fn outbox_published(&self, done: &[&Outgoing]) -> Result<(), Error> {
+        let now = self.clock().now();
+        let ids: Vec<i64> = done.iter().map(|o| o.outbox_id).collect();
+        let disclosures: Vec<DeliveredDisclosure> = done
+            .iter()
+            .flat_map(|o| {
+                o.recipients.iter().map(move |r| DeliveredDisclosure {
+                    client: o.event.client,
+                    event: o.event.id,
+                    recipient: r.org,
+                    consent: r.consent,
+                    what: format!("event {} on the message broker", o.event.event_type()),
+                    at: now,
+                })
+            })
+            .collect();
+        self.store().remove_published(&ids, &disclosures).await?;
+        Ok(())
+    }
+}
