@@ -81,7 +81,8 @@ enum TokensCmd {
 
 #[derive(Debug, Subcommand)]
 enum OrgsCmd {
-    /// Let a RabbitMQ user speak for an organization on the inbound queue.
+    /// Let a RabbitMQ user speak for an organization on the inbound queue, and restrict it on
+    /// the broker to that organization's events and queues (through the management API).
     LinkAmqpUser {
         #[arg(long)]
         org: uuid::Uuid,
@@ -181,11 +182,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 engine.store().org_exists(OrgId(org)).await?,
                 "no organization {org}"
             );
+            // The broker first: a user linked in the database but not restricted on the
+            // broker would read every organization's events.
+            let vhost = carepath_relay::access::vhost_of(&config.amqp_url)?;
+            let management = carepath_relay::access::Management::new(&config.amqp_management_url)?;
+            let grant_user = user.clone();
+            tokio::task::spawn_blocking(move || {
+                management.grant_org(&vhost, &grant_user, OrgId(org))
+            })
+            .await??;
             engine
                 .store()
                 .link_amqp_sender(&user, OrgId(org), chrono::Utc::now())
                 .await?;
-            println!("{user} speaks for {org}");
+            println!(
+                "{user} speaks for {org}; on RabbitMQ it may bind only {org}.# on {} and use only queues named {}…",
+                carepath_relay::topology::EVENTS_EXCHANGE,
+                carepath_relay::access::queue_prefix(OrgId(org))
+            );
         }
         Cmd::Workflows { .. } | Cmd::GraphqlSchema | Cmd::Bench { .. } => {
             unreachable!("handled above")

@@ -18,6 +18,9 @@ pub struct Config {
     pub pathway: Option<PathBuf>,
     /// RabbitMQ.
     pub amqp_url: String,
+    /// RabbitMQ's management API (`orgs link-amqp-user` writes the linked user's permissions
+    /// through it).
+    pub amqp_management_url: String,
     /// Publish events and consume inbound messages (off: events wait in the outbox).
     pub relay_enabled: bool,
     /// The CloudEvents `source` of published events.
@@ -43,6 +46,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             pathway: None,
             amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            amqp_management_url: "http://guest:guest@127.0.0.1:15672".into(),
             relay_enabled: true,
             event_source: "/carepath".into(),
             relay_stuck_secs: 60,

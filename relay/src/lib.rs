@@ -2,6 +2,7 @@
 //! **Architecture invariant:** the only crate that knows AMQP; the engine knows only its
 //! outbox rows.
 
+pub mod access;
 pub mod cloudevents;
 mod inbound;
 mod publisher;

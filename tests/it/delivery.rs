@@ -143,3 +143,206 @@ on_both_backends!(
     a_narrow_binding_gets_each_match_once,
     nobody_bound_the_outbox_drains_and_the_log_stays_quiet,
 );
+
+/// `carepath orgs link-amqp-user` for the test's database and vhost.
+fn link_amqp_user(n: &Net, vh: &TestVhost, org: carepath_engine::ids::OrgId, user: &str) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_carepath"))
+        .args([
+            "orgs",
+            "link-amqp-user",
+            "--org",
+            &org.to_string(),
+            "--user",
+            user,
+        ])
+        .env("CAREPATH_DATABASE_URL", &n.s.db_url)
+        .env("CAREPATH_AMQP_URL", vh.url())
+        .output()
+        .expect("run carepath");
+    assert!(
+        out.status.success(),
+        "link-amqp-user failed: {}{}\n(the RabbitMQ management plugin must be on: \
+         `rabbitmq-plugins enable rabbitmq_management`, as .ci/run does)",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// What the broker answers a user trying `what` on a channel of its own: Ok, or the error.
+async fn try_on_broker(
+    url: &str,
+    what: impl AsyncFnOnce(&lapin::Channel) -> lapin::Result<()>,
+) -> lapin::Result<()> {
+    let conn = broker::connect(url).await;
+    let ch = conn.create_channel().await.unwrap();
+    let r = what(&ch).await;
+    let _ = conn.close(200, "done".into()).await;
+    r
+}
+
+fn refused(r: lapin::Result<()>, what: &str) {
+    let e = r.expect_err(&format!("{what}: allowed"));
+    assert!(e.to_string().contains("ACCESS_REFUSED"), "{what}: {e}");
+}
+
+async fn declare_and_bind(ch: &lapin::Channel, queue: &str, key: &str) -> lapin::Result<()> {
+    use lapin::options::{QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+    ch.queue_declare(
+        queue.into(),
+        QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await?;
+    ch.queue_bind(
+        queue.into(),
+        carepath_relay::topology::EVENTS_EXCHANGE.into(),
+        key.into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+}
+
+/// A partner's linked broker user receives the copies addressed to its organization, and the
+/// broker refuses it every binding, queue and consumer that could reach another's.
+async fn an_organization_reads_only_its_own_copies(b: Backend) {
+    let mut vh = TestVhost::new();
+    let n = Net::with_env(b, &[("CAREPATH_AMQP_URL", &vh.url())]).await;
+    let partner = n.provider("residential");
+    let (user, url) = vh.add_user("residential");
+    link_amqp_user(&n, &vh, partner, &user);
+    // The home organization's queue, declared by an internal (unrestricted) user.
+    let home_queue = format!("carepath.org.{}.all", n.home);
+    try_on_broker(&vh.url(), async |ch| {
+        carepath_relay::topology::declare_events(ch).await?;
+        declare_and_bind(ch, &home_queue, &format!("{}.#", n.home)).await
+    })
+    .await
+    .expect("the admin binds anything");
+
+    let inbox = format!("carepath.org.{partner}.inbox");
+    try_on_broker(&url, async |ch| {
+        declare_and_bind(ch, &inbox, &format!("{partner}.#")).await
+    })
+    .await
+    .expect("its own queue, its own copies");
+    for key in ["#", "*.own.#", &format!("{}.#", n.home), "*.to.#"] {
+        refused(
+            try_on_broker(&url, async |ch| declare_and_bind(ch, &inbox, key).await).await,
+            &format!("binding {key}"),
+        );
+    }
+    refused(
+        try_on_broker(&url, async |ch| {
+            declare_and_bind(ch, "mine", &format!("{partner}.#")).await
+        })
+        .await,
+        "a queue outside its prefix",
+    );
+    for queue in [home_queue.as_str(), UNROUTED_QUEUE] {
+        refused(
+            try_on_broker(&url, async |ch| {
+                ch.basic_get(queue.into(), Default::default())
+                    .await
+                    .map(|_| ())
+            })
+            .await,
+            &format!("reading {queue}"),
+        );
+    }
+
+    let c = n.register().await;
+    walk(&n, &c, async |_| {}).await;
+    outbox_drains(&n).await;
+    let got = broker::drain(&url, &inbox, Duration::from_secs(10), |m| {
+        m.iter()
+            .any(|m| m.routing_key.ends_with(".discharge.completed.outpatient"))
+    })
+    .await;
+    let keys: Vec<&str> = got.iter().map(|m| m.routing_key.as_str()).collect();
+    for k in [
+        "referral.sent.residential",
+        "referral.accepted.residential",
+        "transition.completed.residential",
+        "discharge.completed.outpatient",
+    ] {
+        assert!(
+            keys.contains(&format!("{partner}.to.{k}").as_str()),
+            "no {k} in {keys:?}"
+        );
+    }
+    for m in &got {
+        assert!(
+            m.routing_key.starts_with(&format!("{partner}.to.")),
+            "{}",
+            m.routing_key
+        );
+        assert_eq!(m.body["recipientOrg"], json!(partner.to_string()));
+        assert!(
+            m.body["redisclosureNotice"]
+                .as_str()
+                .unwrap()
+                .contains("42 CFR")
+        );
+    }
+    assert!(
+        !keys.iter().any(|k| k.contains(".referral.sent.php")),
+        "another provider's referral: {keys:?}"
+    );
+    // Each copy that left is in the accounting.
+    let d = n
+        .cm(
+            "query($c: UUID!) { disclosures(clientId: $c) { recipient { id } what } }",
+            json!({ "c": c }),
+        )
+        .await;
+    let broker_disclosures = d["disclosures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["recipient"]["id"] == json!(partner.to_string()))
+        .count();
+    assert!(broker_disclosures >= got.len() - 3, "{d}");
+}
+
+/// A consent revoked while its events wait in the outbox (the broker unreachable): the
+/// copies addressed to the organization it named never leave; the record holder's do.
+async fn a_consent_revoked_before_relay_stops_the_copies(b: Backend) {
+    let vh = TestVhost::new();
+    // No relay on this server: events wait.
+    let n = Net::with_env(b, &[]).await;
+    let partner = n.provider("residential");
+    let c = n.register().await;
+    let consent = n.consent(&c).await;
+    n.admit(&c, "detox", 40.0).await;
+    n.refer(&c, "residential").await;
+    n.cm(
+        "mutation($c: UUID!, $k: UUID!) { revokeConsent(clientId: $c, consentId: $k) { version } }",
+        json!({ "c": c, "k": consent }),
+    )
+    .await;
+    let total = event_count(&n, &c).await;
+    let own = broker::bind_queue(&vh.url(), carepath_relay::topology::EVERY_EVENT_ONCE).await;
+    let theirs = broker::bind_queue(&vh.url(), &format!("{partner}.#")).await;
+    // Now a relay.
+    let _relay = TestServer::attach(&n.s, &[("CAREPATH_AMQP_URL", &vh.url())]).await;
+    let all = broker::drain(&vh.url(), &own, Duration::from_secs(30), |m| {
+        m.len() >= total
+    })
+    .await;
+    assert_eq!(all.len(), total, "the record holder gets every event");
+    outbox_drains(&n).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let leaked = broker::drain(&vh.url(), &theirs, Duration::from_secs(2), |_| false).await;
+    let keys: Vec<&str> = leaked.iter().map(|m| m.routing_key.as_str()).collect();
+    assert!(keys.is_empty(), "sent after the revocation: {keys:?}");
+}
+
+on_both_backends!(
+    an_organization_reads_only_its_own_copies,
+    a_consent_revoked_before_relay_stops_the_copies,
+);

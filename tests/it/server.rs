@@ -19,7 +19,7 @@ pub struct TestServer {
     pub engine: Engine,
     child: Child,
     http: reqwest::Client,
-    db_url: String,
+    pub db_url: String,
     /// The database, dropped with the server that created it.
     _db: Option<TestDb>,
 }
