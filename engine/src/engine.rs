@@ -170,11 +170,34 @@ impl Engine {
         self.execute_inner(req, None).await
     }
 
+    /// A caller that pinned no version means "apply to the latest": when another command
+    /// changed the client between our load and our commit, load, decide and commit again
+    /// (at most [`MAX_RACE_RETRIES`] times, after a short jittered pause). The answer is then
+    /// that of the command applied to the latest state — which may be a refusal, such as a
+    /// move that no longer applies — and `Conflict` only when the races never end. A pinned
+    /// `expectedVersion` that is stale is a conflict at once; a timer's firing is not retried
+    /// (the next sweep sees the client as it is).
     async fn execute_inner(
         &self,
         req: Request,
         fired_timer: Option<TimerId>,
     ) -> Result<Outcome, Error> {
+        let retry = req.expected_version.is_none() && fired_timer.is_none();
+        let mut attempt = 0;
+        loop {
+            match self.attempt(&req, fired_timer).await {
+                Err(Error::Conflict(_)) if retry && attempt < MAX_RACE_RETRIES => {
+                    attempt += 1;
+                    metrics::counter!("carepath_version_race_retries_total").increment(1);
+                    tokio::time::sleep(race_pause(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn attempt(&self, req: &Request, fired_timer: Option<TimerId>) -> Result<Outcome, Error> {
+        let req = req.clone();
         let store = &self.inner.store;
         let client = match (&req.command, req.client) {
             (Command::RegisterClient { .. }, id) => id.unwrap_or_default(),
@@ -401,6 +424,17 @@ impl Engine {
     pub async fn census(&self) -> Result<Vec<CensusRow>, Error> {
         Ok(self.inner.store.census().await?)
     }
+}
+
+/// Retries of a command with no pinned version that lost a race to another writer.
+pub const MAX_RACE_RETRIES: u32 = 12;
+
+/// The pause before retry `attempt` (1, 2, …): up to 1, 2, 4, 8… ms, capped at 50 ms, at
+/// random within that, so racing writers do not meet again in step.
+fn race_pause(attempt: u32) -> std::time::Duration {
+    let ceiling_us = (1000u64 << attempt.min(6)).min(50_000);
+    let r = (uuid::Uuid::new_v4().as_u128() as u64) % ceiling_us;
+    std::time::Duration::from_micros(ceiling_us / 4 + r * 3 / 4)
 }
 
 /// What makes two requests "the same" for idempotency: the command, the client when the
