@@ -57,6 +57,19 @@ enum Cmd {
     },
     /// Print the GraphQL schema (SDL), as committed in graphql/schema.graphql.
     GraphqlSchema,
+    /// A client's 42 CFR Part 2 accounting of disclosures (§2.24) as CSV on standard output:
+    /// when, to whom, what, under which consent or other legal basis.
+    Disclosures {
+        /// Client id.
+        #[arg(long)]
+        client: uuid::Uuid,
+        /// From this moment on (RFC 3339, or a date: its start in UTC).
+        #[arg(long, value_parser = parse_moment)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Before this moment (RFC 3339, or a date: its start in UTC).
+        #[arg(long, value_parser = parse_moment)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// Load benchmark: journeys over GraphQL and RabbitMQ, beside pgbench.
     Bench {
         #[command(subcommand)]
@@ -129,6 +142,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Cmd::Serve => {
             serve::run(config).await?;
+        }
+        Cmd::Disclosures { client, from, to } => {
+            let engine = engine(&config).await?;
+            let admin = Actor {
+                org: OrgId(uuid::Uuid::nil()),
+                role: Role::Admin,
+            };
+            let rows = engine
+                .read_disclosures(&admin, carepath_engine::ids::ClientId(client), from, to)
+                .await?;
+            let orgs: Vec<OrgId> = rows.iter().map(|r| r.recipient).collect();
+            let names = engine.store().org_names(&orgs).await?;
+            let mut out = csv::Writer::from_writer(std::io::stdout().lock());
+            out.write_record([
+                "disclosed_at",
+                "recipient_id",
+                "recipient_name",
+                "what",
+                "consent_id",
+                "legal_basis",
+                "event_id",
+            ])?;
+            for r in rows {
+                out.write_record([
+                    r.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    r.recipient.to_string(),
+                    names.get(&r.recipient).cloned().unwrap_or_default(),
+                    r.what,
+                    r.consent.map(|c| c.to_string()).unwrap_or_default(),
+                    r.legal_basis.unwrap_or_default(),
+                    r.event.map(|e| e.to_string()).unwrap_or_default(),
+                ])?;
+            }
+            out.flush()?;
         }
         Cmd::Migrate => {
             let store = connect(&config).await?;
@@ -206,6 +253,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A moment on the command line: RFC 3339, or a date (its start, UTC).
+fn parse_moment(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+        .map_err(|_| format!("\"{s}\" is neither an RFC 3339 time nor a YYYY-MM-DD date"))
 }
 
 fn check_workflows(files: &[PathBuf]) -> ExitCode {

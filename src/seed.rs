@@ -94,6 +94,7 @@ impl Seeder<'_> {
                 planned_hours_per_week: hours,
                 track: None,
                 overrides: vec![],
+                emergency: None,
             },
         )
         .await?;
@@ -203,6 +204,7 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
             planned_hours_per_week: 2.0,
             track: None,
             overrides: vec![],
+            emergency: None,
         },
     )
     .await?;

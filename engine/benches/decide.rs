@@ -87,6 +87,7 @@ fn bench(c: &mut Criterion) {
             planned_hours_per_week: 40.0,
             track: None,
             overrides: vec![],
+            emergency: None,
         },
     );
     step(
@@ -131,6 +132,7 @@ fn bench(c: &mut Criterion) {
             planned_hours_per_week: 30.0,
             track: None,
             overrides: vec![],
+            emergency: None,
         },
     );
     let mut g = c.benchmark_group("decide");

@@ -18,4 +18,4 @@ pub mod store;
 pub use engine::{Engine, EventRef, Outcome, Published, Request};
 pub use error::Error;
 pub use outbox::Outgoing;
-pub use reads::token_hash;
+pub use reads::{ReferralRead, token_hash};

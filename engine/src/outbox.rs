@@ -18,7 +18,7 @@ pub struct Outgoing {
     pub event: CareEvent,
     /// The organization holding the record: it always gets the event.
     pub home_org: OrgId,
-    /// The other organizations it goes to, each on its consent (or as the treating provider).
+    /// The other organizations it goes to, each on the consent that names it.
     pub recipients: Vec<domain::audience::Recipient>,
 }
 
@@ -68,7 +68,8 @@ impl Engine {
                     client: o.event.client,
                     event: o.event.id,
                     recipient: r.org,
-                    consent: r.consent,
+                    consent: Some(r.consent),
+                    legal_basis: None,
                     what: format!("event {} on the message broker", o.event.event_type()),
                     at: now,
                 })

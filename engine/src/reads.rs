@@ -3,14 +3,14 @@
 
 use crate::domain::{
     self, Actor, ClientState, ClientView, DecisionError, GateReport, HandoffTarget, Referral,
-    ReferralStatus, Role,
+    ReferralStatus, ReferralView, Role,
 };
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::*;
 use crate::pathway::LevelId;
 use crate::store::{ClientFilter, DisclosureRow};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
 /// Hash of a bearer token as stored.
@@ -19,6 +19,15 @@ pub fn token_hash(token: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// A referral as a reader may see it: `client` and `to_level` are `None` when they are
+/// withheld from it (the provider it was addressed to, once no consent names it).
+#[derive(Clone, Debug)]
+pub struct ReferralRead {
+    pub referral: Referral,
+    pub client: Option<ClientId>,
+    pub to_level: Option<LevelId>,
 }
 
 impl Engine {
@@ -152,8 +161,8 @@ impl Engine {
                     self.disclose_read(actor, &state, consent, view).await?;
                     out.push((state, view));
                 }
-                // Without consent the client is left out of the page.
-                Err(DecisionError::ConsentRequired { .. }) => {}
+                // Without standing the client is left out of the page.
+                Err(DecisionError::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -161,30 +170,53 @@ impl Engine {
     }
 
     /// One referral: for the organization holding the record, or the provider it is
-    /// addressed to. Anyone else is told it does not exist.
+    /// addressed to (without anything about the client once no consent names it). Anyone
+    /// else is told it does not exist. A read by another organization is a disclosure.
     pub async fn read_referral(
         &self,
         actor: &Actor,
         id: ReferralId,
-    ) -> Result<(Referral, ClientId), Error> {
+    ) -> Result<ReferralRead, Error> {
         let not_found = || Error::NotFound(format!("referral {id}"));
         let row = self.store().referral_row(id).await?.ok_or_else(not_found)?;
-        let allowed = match actor.role {
-            Role::Admin => true,
-            Role::Partner => row.provider == actor.org,
-            Role::CaseManager | Role::Supervisor => true,
-            _ => false,
-        };
-        if !allowed {
-            return Err(not_found());
-        }
         let state = self.load(row.client).await?;
-        if matches!(actor.role, Role::CaseManager | Role::Supervisor) && state.home_org != actor.org
-        {
-            return Err(not_found());
+        let referral = state.referral(id).ok_or_else(not_found)?;
+        self.referral_read(actor, &state, referral).await
+    }
+
+    /// `referral` as `actor` may see it, recording the disclosure the read makes.
+    async fn referral_read(
+        &self,
+        actor: &Actor,
+        state: &ClientState,
+        referral: &Referral,
+    ) -> Result<ReferralRead, Error> {
+        let view = domain::referral_access(actor, state, referral, self.clock().now())?;
+        match view {
+            ReferralView::Full { discloses, consent } => {
+                if discloses {
+                    self.store()
+                        .record_read_disclosure(
+                            state.id,
+                            actor.org,
+                            consent,
+                            "referral read by the receiving provider",
+                            self.clock().now(),
+                        )
+                        .await?;
+                }
+                Ok(ReferralRead {
+                    referral: referral.clone(),
+                    client: Some(state.id),
+                    to_level: Some(referral.to_level.clone()),
+                })
+            }
+            ReferralView::Withheld => Ok(ReferralRead {
+                referral: referral.clone(),
+                client: None,
+                to_level: None,
+            }),
         }
-        let referral = state.referral(id).cloned().ok_or_else(not_found)?;
-        Ok((referral, row.client))
     }
 
     /// A provider's referrals: a partner's own inbox, or any provider's for an admin.
@@ -195,7 +227,7 @@ impl Engine {
         status: Option<ReferralStatus>,
         after: Option<ReferralId>,
         limit: u64,
-    ) -> Result<Vec<(Referral, ClientId)>, Error> {
+    ) -> Result<Vec<ReferralRead>, Error> {
         let provider = match actor.role {
             Role::Partner if provider.is_none_or(|p| p == actor.org) => actor.org,
             Role::Admin => provider.ok_or_else(|| {
@@ -213,7 +245,7 @@ impl Engine {
             if let Some(state) = self.store().load_client(row.client).await?
                 && let Some(r) = state.referral(row.id)
             {
-                out.push((r.clone(), row.client));
+                out.push(self.referral_read(actor, &state, r).await?);
             }
         }
         Ok(out)
@@ -232,15 +264,23 @@ impl Engine {
         Ok(self.store().events(client, after_seq, limit).await?)
     }
 
-    /// The Part 2 accounting of disclosures, for the organization holding the record.
+    /// The Part 2 accounting of disclosures (42 CFR 2.24), for the organization holding the
+    /// record: every disclosure at or after `from` and before `to`, oldest first.
     pub async fn read_disclosures(
         &self,
         actor: &Actor,
         client: ClientId,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
     ) -> Result<Vec<DisclosureRow>, Error> {
+        if let (Some(f), Some(t)) = (from, to)
+            && t < f
+        {
+            return Err(Error::BadInput("`to` comes before `from`".into()));
+        }
         let state = self.load(client).await?;
         domain::require_full(actor, &state)?;
-        Ok(self.store().disclosures(client).await?)
+        Ok(self.store().disclosures(client, from, to).await?)
     }
 
     /// Each gate a move needs, met or not, with why. For the record holder, or a

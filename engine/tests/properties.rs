@@ -187,6 +187,7 @@ fn resolve(
                 planned_hours_per_week: f32::from(*hours),
                 track: None,
                 overrides: vec![],
+                emergency: None,
             },
         ),
         Step::Consent {
@@ -419,6 +420,7 @@ fn resolve(
                         })
                         .into_iter()
                         .collect(),
+                    emergency: None,
                 },
             )
         }

@@ -6,7 +6,7 @@ use crate::error::{OrGraphql, bad_input};
 use crate::types::*;
 use async_graphql::{Context, Enum, InputObject, Object, Result};
 use carepath_engine::Request;
-use carepath_engine::domain::{self as d, Command};
+use carepath_engine::domain::{self as d, Command, MedicalEmergency};
 use carepath_engine::ids::*;
 use carepath_engine::pathway::LevelId;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -59,6 +59,11 @@ pub struct AdmitInput {
     pub track: Option<String>,
     #[graphql(validator(max_items = 5))]
     pub overrides: Option<Vec<GateOverrideInput>>,
+    /// A bona fide medical emergency, declared by the clinician with its reason (42 CFR 2.51):
+    /// moves the client to withdrawal management or residential care at an organization no
+    /// consent names. Recorded as a disclosure on that basis; raises `disclosure.emergency`.
+    #[graphql(validator(max_length = 500))]
+    pub medical_emergency: Option<String>,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -151,6 +156,11 @@ pub struct TransitionInput {
     pub track: Option<String>,
     #[graphql(validator(max_items = 5))]
     pub overrides: Option<Vec<GateOverrideInput>>,
+    /// A bona fide medical emergency, declared by the clinician with its reason (42 CFR 2.51):
+    /// moves the client to withdrawal management or residential care at an organization no
+    /// consent names. Recorded as a disclosure on that basis; raises `disclosure.emergency`.
+    #[graphql(validator(max_length = 500))]
+    pub medical_emergency: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -268,6 +278,9 @@ impl Mutation {
             planned_hours_per_week: input.planned_hours_per_week as f32,
             track: input.track,
             overrides: overrides(input.overrides),
+            emergency: input
+                .medical_emergency
+                .map(|reason| MedicalEmergency { reason }),
         };
         run(
             ctx,
@@ -582,6 +595,9 @@ impl Mutation {
             planned_hours_per_week: input.planned_hours_per_week as f32,
             track: input.track,
             overrides: overrides(input.overrides),
+            emergency: input
+                .medical_emergency
+                .map(|reason| MedicalEmergency { reason }),
         };
         run(
             ctx,

@@ -8,7 +8,7 @@ use async_graphql::{Context, Object, Result};
 use carepath_engine::domain::{self as d, HandoffTarget};
 use carepath_engine::ids::*;
 use carepath_engine::pathway::LevelId;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 pub const DEFAULT_PAGE: i32 = 20;
@@ -111,11 +111,11 @@ impl Query {
     }
 
     async fn referral(&self, ctx: &Context<'_>, id: Uuid) -> Result<Referral> {
-        let (r, client) = engine(ctx)
+        Ok(engine(ctx)
             .read_referral(actor(ctx)?, ReferralId(id))
             .await
-            .gql()?;
-        Ok(Referral { r, client })
+            .gql()?
+            .into())
     }
 
     /// A partner provider's referrals (an admin names the provider).
@@ -139,8 +139,8 @@ impl Query {
             )
             .await
             .gql()?;
-        Ok(page(rows, limit, after.is_some(), |(r, client)| {
-            Edge::new(r.id.to_string(), Referral { r, client })
+        Ok(page(rows, limit, after.is_some(), |r| {
+            Edge::new(r.referral.id.to_string(), Referral::from(r))
         }))
     }
 
@@ -234,20 +234,25 @@ impl Query {
         }))
     }
 
-    /// The 42 CFR Part 2 accounting: what went to whom, when, under which consent.
+    /// The 42 CFR Part 2 accounting (§2.24): every disclosure of the client's record — to
+    /// whom, when, what, under which consent or other legal basis — made at or after `from`
+    /// and before `to`.
     async fn disclosures(
         &self,
         ctx: &Context<'_>,
         client_id: Uuid,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
     ) -> Result<Vec<DisclosureRecord>> {
         Ok(engine(ctx)
-            .read_disclosures(actor(ctx)?, ClientId(client_id))
+            .read_disclosures(actor(ctx)?, ClientId(client_id), from, to)
             .await
             .gql()?
             .into_iter()
             .map(|d| DisclosureRecord {
                 recipient: Organization(d.recipient),
                 consent_id: d.consent.map(|c| c.0),
+                legal_basis: d.legal_basis,
                 event_id: d.event.map(|e| e.0),
                 what: d.what,
                 at: d.at,

@@ -205,7 +205,19 @@ impl From<&pathway::Pathway> for Pathway {
 #[derive(Clone)]
 pub struct Referral {
     pub r: d::Referral,
-    pub client: ClientId,
+    /// `None` when withheld from the reader (see `clientId`).
+    pub client: Option<ClientId>,
+    pub to_level: Option<carepath_engine::pathway::LevelId>,
+}
+
+impl From<carepath_engine::ReferralRead> for Referral {
+    fn from(r: carepath_engine::ReferralRead) -> Self {
+        Referral {
+            r: r.referral,
+            client: r.client,
+            to_level: r.to_level,
+        }
+    }
 }
 
 #[Object]
@@ -217,14 +229,17 @@ impl Referral {
     async fn group_id(&self) -> Uuid {
         self.r.group.0
     }
-    async fn client_id(&self) -> Uuid {
-        self.client.0
+    /// Null for the provider the referral was addressed to once no consent names it any
+    /// more (42 CFR Part 2: nothing more about the client reaches it).
+    async fn client_id(&self) -> Option<Uuid> {
+        self.client.map(|c| c.0)
     }
     async fn provider(&self) -> Organization {
         Organization(self.r.provider)
     }
-    async fn to_level(&self) -> &str {
-        self.r.to_level.as_str()
+    /// Null when withheld, as `clientId`.
+    async fn to_level(&self) -> Option<&str> {
+        self.to_level.as_ref().map(|l| l.as_str())
     }
     async fn status(&self) -> ReferralStatus {
         self.r.status.into()
@@ -431,7 +446,8 @@ impl Client {
             .filter(|r| self.view == ClientView::Full || r.provider == me)
             .map(|r| Referral {
                 r: r.clone(),
-                client: self.s.id,
+                client: Some(self.s.id),
+                to_level: Some(r.to_level.clone()),
             })
             .collect())
     }
@@ -590,6 +606,9 @@ pub struct Readiness {
 pub struct DisclosureRecord {
     pub recipient: Organization,
     pub consent_id: Option<Uuid>,
+    /// The legal basis when no consent covers it (a medical emergency under 42 CFR 2.51,
+    /// with the declared reason).
+    pub legal_basis: Option<String>,
     pub event_id: Option<Uuid>,
     pub what: String,
     pub at: DateTime<Utc>,

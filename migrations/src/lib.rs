@@ -8,7 +8,7 @@ mod m20261123_000003_relay;
 mod m20261123_000004_outbox_notify;
 mod m20261123_000005_outbox_waiting_only;
 mod m20261123_000006_notify_after_commit;
-mod m20261124_000010_disclosure_once_per_event;
+mod m20261124_000010_disclosure_basis;
 
 pub struct Migrator;
 
@@ -22,7 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_outbox_notify::Migration),
             Box::new(m20261123_000005_outbox_waiting_only::Migration),
             Box::new(m20261123_000006_notify_after_commit::Migration),
-            Box::new(m20261124_000010_disclosure_once_per_event::Migration),
+            Box::new(m20261124_000010_disclosure_basis::Migration),
         ]
     }
 }

@@ -101,6 +101,20 @@ pub async fn population(store: &Store, clients: usize) -> anyhow::Result<()> {
             )
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .state;
+            // Admission at another organization needs a consent naming it.
+            let s = domain::decide(
+                Some(&s),
+                &env(Command::RecordConsent {
+                    recipients: vec![provider],
+                    purpose: "treatment".into(),
+                    information: "level of care".into(),
+                    expiry: domain::ConsentExpiry::EndOfTreatment,
+                    signed_on: now.date_naive(),
+                }),
+                &ctx,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .state;
             let admitted = domain::decide(
                 Some(&s),
                 &env(Command::Admit {
@@ -109,6 +123,7 @@ pub async fn population(store: &Store, clients: usize) -> anyhow::Result<()> {
                     planned_hours_per_week: hours,
                     track: None,
                     overrides: vec![],
+                    emergency: None,
                 }),
                 &ctx,
             )

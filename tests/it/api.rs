@@ -83,13 +83,15 @@ impl Net {
     }
 
     pub async fn consent(&self, client: &str) -> String {
-        let mut recipients: Vec<String> = self
-            .providers
-            .iter()
-            .map(|(_, id)| id.to_string())
-            .collect();
-        recipients.push(self.pharmacy.to_string());
-        recipients.push(self.hub.to_string());
+        let mut recipients: Vec<OrgId> = self.providers.iter().map(|(_, id)| *id).collect();
+        recipients.push(self.pharmacy);
+        recipients.push(self.hub);
+        self.consent_to(client, &recipients).await
+    }
+
+    /// A consent naming only `recipients`; its id.
+    pub async fn consent_to(&self, client: &str, recipients: &[OrgId]) -> String {
+        let recipients: Vec<String> = recipients.iter().map(|o| o.to_string()).collect();
         let d = self
             .cm(
                 &format!(
@@ -432,6 +434,7 @@ async fn subscription_receives_the_discharge(b: Backend) {
 async fn every_error_code(b: Backend) {
     let n = Net::new(b).await;
     let c = n.register().await;
+    n.consent_to(&c, &[n.provider("iop")]).await;
     n.admit(&c, "iop", 12.0).await;
     let v = n.version(&c).await;
 
@@ -713,13 +716,30 @@ async fn partners_see_only_their_own(b: Backend) {
         json!(n.provider("residential").to_string())
     );
 
-    // A client without consent: nothing.
+    // A client the partner has no standing with (moved there on a declared medical
+    // emergency, no consent naming it): nothing, not even that the client exists — the
+    // same answer as for an id that does not exist.
     let d = n.register().await;
-    n.admit(&d, "residential", 30.0).await;
+    n.cm(
+        "mutation($c: UUID!, $p: UUID!) { admit(input: { clientId: $c, level: \"residential\", providerId: $p, plannedHoursPerWeek: 30, medicalEmergency: \"overdose, no consent possible\" }) { version } }",
+        json!({ "c": d, "p": n.provider("residential") }),
+    )
+    .await;
     let (code, _) =
         n.s.code(Some(n.partner("residential")), q, json!({ "c": d }))
             .await;
-    assert_eq!(code, "CONSENT_REQUIRED");
+    assert_eq!(code, "NOT_FOUND");
+    let (code_unknown, _) =
+        n.s.code(
+            Some(n.partner("residential")),
+            q,
+            json!({ "c": uuid::Uuid::new_v4() }),
+        )
+        .await;
+    assert_eq!(
+        code_unknown, code,
+        "no standing and no such client look alike"
+    );
     let listed =
         n.s.ok(
             n.partner("residential"),
@@ -748,7 +768,121 @@ async fn partners_see_only_their_own(b: Backend) {
     let _ = n.home;
 }
 
+/// Once the consent naming it is revoked, the provider a referral was addressed to still sees
+/// its referral (id, status, dates) but nothing about the client: no client id, no level.
+/// While the consent stands, each read is a disclosure. The accounting can be asked for a
+/// period, and a crisis step-up on a declared medical emergency is in it with its basis.
+async fn revocation_withholds_the_client_from_referral_reads(b: Backend) {
+    let n = Net::new(b).await;
+    let c = n.register().await;
+    let consent = n.consent(&c).await;
+    n.admit(&c, "iop", 12.0).await;
+    let r = n.refer(&c, "residential").await;
+    let one = "query($r: UUID!) { referral(id: $r) { id clientId toLevel status } }";
+    let inbox = "{ referralInbox { edges { node { id clientId toLevel status } } } }";
+    let partner = n.partner("residential");
+    let d = n.s.ok(partner, one, json!({ "r": r })).await;
+    assert_eq!(d["referral"]["clientId"], json!(c));
+    assert_eq!(d["referral"]["toLevel"], json!("residential"));
+    let disclosures = "query($c: UUID!, $from: DateTime, $to: DateTime) { disclosures(clientId: $c, from: $from, to: $to) { what recipient { id } consentId legalBasis at } }";
+    let all = n
+        .cm(disclosures, json!({ "c": c, "from": null, "to": null }))
+        .await;
+    let reads = |d: &Value| {
+        d["disclosures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["what"] == json!("referral read by the receiving provider"))
+            .count()
+    };
+    assert_eq!(reads(&all), 1, "the referral read is a disclosure: {all}");
+
+    n.cm(
+        "mutation($c: UUID!, $k: UUID!) { revokeConsent(clientId: $c, consentId: $k) { version } }",
+        json!({ "c": c, "k": consent }),
+    )
+    .await;
+    let d = n.s.ok(partner, one, json!({ "r": r })).await;
+    assert_eq!(d["referral"]["id"], json!(r));
+    assert_eq!(d["referral"]["status"], json!("WITHDRAWN"));
+    assert_eq!(d["referral"]["clientId"], Value::Null);
+    assert_eq!(d["referral"]["toLevel"], Value::Null);
+    let d = n.s.ok(partner, inbox, json!({})).await;
+    let node = &d["referralInbox"]["edges"][0]["node"];
+    assert_eq!(node["id"], json!(r));
+    assert_eq!(node["clientId"], Value::Null);
+    assert_eq!(node["toLevel"], Value::Null);
+    let after = n
+        .cm(disclosures, json!({ "c": c, "from": null, "to": null }))
+        .await;
+    assert_eq!(reads(&after), 1, "withheld reads disclose nothing: {after}");
+
+    // A crisis: step up to detox with no consent, on a declared medical emergency (the
+    // clinician's assessment still recommends the level).
+    n.cm(
+        "mutation($c: UUID!) { recordAssessment(input: { clientId: $c, recommendedLevel: \"detox\", dimensions: [4,3,2,2,3,3] }) { version } }",
+        json!({ "c": c }),
+    )
+    .await;
+    let out = n
+        .cm(
+            &format!("mutation($c: UUID!, $p: UUID!) {{ transition(input: {{ clientId: $c, kind: STEP_UP, toLevel: \"detox\", providerId: $p, plannedHoursPerWeek: 40, medicalEmergency: \"acute withdrawal, seizure history\" }}) {RESULT} }}"),
+            json!({ "c": c, "p": n.provider("detox") }),
+        )
+        .await;
+    let types: Vec<&str> = out["transition"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(types.contains(&"disclosure.emergency"), "{types:?}");
+    let since = Utc::now() - Duration::seconds(30);
+    let recent = n
+        .cm(disclosures, json!({ "c": c, "from": since, "to": null }))
+        .await;
+    let emergency: Vec<&Value> = recent["disclosures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["legalBasis"].as_str().is_some())
+        .collect();
+    assert_eq!(emergency.len(), 1, "{recent}");
+    assert_eq!(
+        emergency[0]["recipient"]["id"],
+        json!(n.provider("detox").to_string())
+    );
+    assert_eq!(emergency[0]["consentId"], Value::Null);
+    assert!(
+        emergency[0]["legalBasis"]
+            .as_str()
+            .unwrap()
+            .contains("acute withdrawal")
+    );
+    let none = n
+        .cm(
+            disclosures,
+            json!({ "c": c, "from": null, "to": since - Duration::days(1) }),
+        )
+        .await;
+    assert_eq!(
+        none["disclosures"],
+        json!([]),
+        "nothing before the client existed"
+    );
+    let (code, _) =
+        n.s.code(
+            Some(&n.cm),
+            disclosures,
+            json!({ "c": c, "from": since, "to": since - Duration::days(1) }),
+        )
+        .await;
+    assert_eq!(code, "BAD_INPUT");
+}
+
 on_both_backends!(
+    revocation_withholds_the_client_from_referral_reads,
     journey_over_http,
     subscription_receives_the_discharge,
     every_error_code,

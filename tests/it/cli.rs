@@ -144,3 +144,61 @@ async fn bench_runs_and_checks_itself() {
         .1;
     assert!(half.contains("mutation latency    p50"), "{stdout}");
 }
+
+/// `carepath disclosures` writes a client's Part 2 accounting as CSV, for a period.
+async fn disclosures_export_as_csv(b: crate::support::Backend) {
+    let w = crate::support::World::new(b).await;
+    let c = w.client_at("detox", 40.0).await;
+    w.refer(c, "residential", &[w.residential]).await;
+    let run = |extra: &[&str]| {
+        let out = carepath()
+            .args(["disclosures", "--client", &c.to_string()])
+            .args(extra)
+            .env("CAREPATH_DATABASE_URL", &w._db.url)
+            .output()
+            .expect("run carepath");
+        succeeded(&out)
+    };
+    let csv = run(&[]);
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header,
+        [
+            "disclosed_at",
+            "recipient_id",
+            "recipient_name",
+            "what",
+            "consent_id",
+            "legal_basis",
+            "event_id"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert_eq!(&rows[0][1], w.detox.to_string());
+    assert_eq!(&rows[0][3], "admission to level detox");
+    assert!(!rows[0][4].is_empty(), "under a consent: {csv}");
+    assert_eq!(&rows[1][1], w.residential.to_string());
+    assert!(!rows[1][2].is_empty(), "the recipient's name: {csv}");
+    // A period before any of it: the header alone.
+    let before = (crate::support::start_time() - chrono::Duration::days(1)).date_naive();
+    let empty = run(&["--to", &before.to_string()]);
+    assert_eq!(empty.lines().count(), 1, "{empty}");
+    // A bad moment is refused by name.
+    let out = carepath()
+        .args([
+            "disclosures",
+            "--client",
+            &c.to_string(),
+            "--from",
+            "yesterday",
+        ])
+        .env("CAREPATH_DATABASE_URL", &w._db.url)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("yesterday"));
+}
+
+crate::on_both_backends!(disclosures_export_as_csv);

@@ -180,6 +180,7 @@ async fn crossing_moves_all_commit(b: Backend) {
                 planned_hours_per_week: 12.0,
                 track: None,
                 overrides: vec![],
+                emergency: None,
             },
         )
         .await;

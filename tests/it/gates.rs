@@ -60,8 +60,63 @@ async fn accepted_referral_gate(b: Backend) {
 async fn consent_gate_and_referral_without_consent(b: Backend) {
     let w = World::new(b).await;
     let c = w.register().await;
-    w.admit(c, "detox", 40.0).await;
-    // No consent: the referral itself is refused, naming the organization.
+    // No consent: admission at another organization is refused, naming it.
+    let admit = |emergency: Option<&str>| Command::Admit {
+        level: lvl("detox"),
+        provider: w.detox,
+        planned_hours_per_week: 40.0,
+        track: None,
+        overrides: vec![],
+        emergency: emergency.map(|r| MedicalEmergency { reason: r.into() }),
+    };
+    let e = w.run(w.cm, Some(c), admit(None)).await;
+    match refused_without_change(&w, c, e).await {
+        Error::Rejected(DecisionError::ConsentRequired { orgs }) => {
+            assert_eq!(orgs, vec![w.detox])
+        }
+        other => panic!("expected ConsentRequired, got {other:?}"),
+    }
+    // A declared medical emergency (42 CFR 2.51) admits to detox without consent; recorded
+    // on that basis, with an event for review.
+    let out = w
+        .cm(c, admit(Some("seizure risk, unresponsive to outreach")))
+        .await;
+    let types: Vec<&str> = out.events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["client.admitted", "disclosure.emergency"]);
+    // Only to withdrawal management or residential care.
+    let other = w.register().await;
+    let e = w
+        .run(
+            w.cm,
+            Some(other),
+            Command::Admit {
+                level: lvl("iop"),
+                provider: w.iop,
+                planned_hours_per_week: 12.0,
+                track: None,
+                overrides: vec![],
+                emergency: Some(MedicalEmergency {
+                    reason: "crisis".into(),
+                }),
+            },
+        )
+        .await;
+    assert!(
+        matches!(
+            refused_without_change(&w, other, e).await,
+            Error::Rejected(DecisionError::BadInput(_))
+        ),
+        "no emergency entry to IOP"
+    );
+    let d = w.engine.store().disclosures(c, None, None).await.unwrap();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].recipient, w.detox);
+    assert_eq!(d[0].consent, None);
+    assert_eq!(
+        d[0].legal_basis.as_deref(),
+        Some("medical emergency (42 CFR 2.51): seizure risk, unresponsive to outreach")
+    );
+    // No referral rides on the emergency: a referral needs a consent.
     let e = w
         .run(
             w.cm,
@@ -89,7 +144,8 @@ async fn consent_gate_and_referral_without_consent(b: Backend) {
             [c.0]
         )
         .await,
-        0
+        1,
+        "only the emergency admission"
     );
 
     let consent = w.consent_all(c).await;
@@ -110,6 +166,7 @@ async fn consent_gate_and_referral_without_consent(b: Backend) {
                 planned_hours_per_week: 30.0,
                 track: None,
                 overrides: vec![],
+                emergency: None,
             },
         )
         .await;
@@ -130,6 +187,7 @@ async fn consent_gate_and_referral_without_consent(b: Backend) {
                     gate: Gate::Consent,
                     reason: "urgent".into(),
                 }],
+                emergency: None,
             },
         )
         .await;
@@ -392,6 +450,7 @@ async fn capacity_is_never_exceeded(b: Backend) {
         .unwrap();
     w.client_at("php", 25.0).await;
     let c = w.register().await;
+    w.consent_all(c).await;
     let e = w
         .run(
             w.cm,
@@ -402,6 +461,7 @@ async fn capacity_is_never_exceeded(b: Backend) {
                 planned_hours_per_week: 25.0,
                 track: None,
                 overrides: vec![],
+                emergency: None,
             },
         )
         .await;
@@ -450,8 +510,10 @@ async fn roles_are_enforced_by_the_engine(b: Backend) {
         e,
         Err(Error::Rejected(DecisionError::Forbidden(_)))
     ));
-    // A coordinator books only for clients whose consent names it.
+    // A coordinator books only for clients whose consent names it; for any other it is as
+    // if the client did not exist.
     let d = w.register().await;
+    w.consent_to(d, vec![w.iop]).await;
     w.admit(d, "iop", 12.0).await;
     let e = w
         .run(
@@ -464,10 +526,10 @@ async fn roles_are_enforced_by_the_engine(b: Backend) {
             },
         )
         .await;
-    assert!(matches!(
-        e,
-        Err(Error::Rejected(DecisionError::ConsentRequired { .. }))
-    ));
+    assert!(
+        matches!(e, Err(Error::Rejected(DecisionError::NotFound { .. }))),
+        "{e:?}"
+    );
 }
 
 async fn fan_out_first_acceptance_wins_and_declines_are_logged(b: Backend) {

@@ -53,6 +53,7 @@ async fn same_key_same_input_replays(b: Backend) {
         planned_hours_per_week: 40.0,
         track: None,
         overrides: vec![],
+        emergency: None,
     };
     let a = w
         .engine

@@ -126,14 +126,14 @@ async fn detox_to_planned_discharge(b: Backend) {
         .await,
         1
     );
-    // Part 2 accounting: five referrals sent out, four handoffs.
+    // Part 2 accounting: the admission, five referrals sent out, four handoffs.
     assert_eq!(
         w.count_with(
             "SELECT COUNT(*) FROM disclosures WHERE client_id = $1",
             [c.0]
         )
         .await,
-        9
+        10
     );
     // Follow-up checks at 7 and 30 days are waiting.
     let timers = w.engine.store().pending_timers(c).await.unwrap();

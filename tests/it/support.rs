@@ -301,21 +301,30 @@ impl World {
 
     /// Consent naming every partner organization.
     pub async fn consent_all(&self, client: ClientId) -> ConsentId {
+        self.consent_to(
+            client,
+            vec![
+                self.detox,
+                self.residential,
+                self.residential2,
+                self.php,
+                self.iop,
+                self.iop2,
+                self.outpatient,
+                self.pharmacy,
+                self.coordination,
+            ],
+        )
+        .await
+    }
+
+    /// A consent naming only `recipients`.
+    pub async fn consent_to(&self, client: ClientId, recipients: Vec<OrgId>) -> ConsentId {
         let out = self
             .cm(
                 client,
                 Command::RecordConsent {
-                    recipients: vec![
-                        self.detox,
-                        self.residential,
-                        self.residential2,
-                        self.php,
-                        self.iop,
-                        self.iop2,
-                        self.outpatient,
-                        self.pharmacy,
-                        self.coordination,
-                    ],
+                    recipients,
                     purpose: "treatment".into(),
                     information: "level of care and referrals".into(),
                     expiry: ConsentExpiry::On(self.today() + Duration::days(365)),
@@ -335,6 +344,7 @@ impl World {
                 planned_hours_per_week: hours,
                 track: None,
                 overrides: vec![],
+                emergency: None,
             },
         )
         .await;
@@ -400,6 +410,7 @@ impl World {
             planned_hours_per_week: hours,
             track: None,
             overrides: vec![],
+            emergency: None,
         }
     }
 

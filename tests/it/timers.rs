@@ -135,6 +135,7 @@ async fn readmission_makes_followup_stale(b: Backend) {
             planned_hours_per_week: 12.0,
             track: None,
             overrides: vec![],
+            emergency: None,
         },
     )
     .await;

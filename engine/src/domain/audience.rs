@@ -25,13 +25,12 @@ pub fn is_coordination(event_type: &str) -> bool {
         .any(|p| event_type.starts_with(p))
 }
 
-/// An organization other than the record holder that an event goes to, and on what basis.
+/// An organization other than the record holder that an event goes to, and the consent
+/// that allows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Recipient {
     pub org: OrgId,
-    /// The consent that allows it; `None` when the organization is treating the client (its
-    /// current placement), which needs none.
-    pub consent: Option<ConsentId>,
+    pub consent: ConsentId,
 }
 
 /// Whether the event might go to anyone but the record holder, before the client is read:
@@ -41,22 +40,21 @@ pub fn may_leave(event: &CareEvent) -> bool {
 }
 
 /// The organizations besides `state.home_org` that `event` goes to at `now`, in a stable
-/// order: the organization it is addressed to, when a consent in force names it or it is
-/// treating the client; and for coordination events every other organization a consent in
-/// force names.
+/// order: the organization it is addressed to, when a consent in force names it; and for
+/// coordination events every other organization a consent in force names. Only a consent
+/// counts: a provider the client was moved to on a medical emergency (42 CFR 2.51) got what
+/// the emergency needed with the move, and nothing more after it.
 pub fn audience(event: &CareEvent, state: &ClientState, now: DateTime<Utc>) -> Vec<Recipient> {
     let mut out: Vec<Recipient> = Vec::new();
-    let mut add = |org: OrgId, consent: Option<ConsentId>| {
+    let mut add = |org: OrgId, consent: ConsentId| {
         if org != state.home_org && !out.iter().any(|r| r.org == org) {
             out.push(Recipient { org, consent });
         }
     };
-    if let Some(org) = event.recipient_org {
-        match state.active_consent_for(org, now) {
-            Some(c) => add(org, Some(c.id)),
-            None if state.is_inside(org) => add(org, None),
-            None => {}
-        }
+    if let Some(org) = event.recipient_org
+        && let Some(c) = state.active_consent_for(org, now)
+    {
+        add(org, c.id);
     }
     if is_coordination(event.event_type()) {
         for c in state
@@ -65,7 +63,7 @@ pub fn audience(event: &CareEvent, state: &ClientState, now: DateTime<Utc>) -> V
             .filter(|c| state.consent_active(c, now))
         {
             for &org in &c.recipients {
-                add(org, Some(c.id));
+                add(org, c.id);
             }
         }
     }
@@ -158,7 +156,6 @@ mod tests {
             vec![org(2), org(3)],
             "the home org and revoked consents are out"
         );
-        assert!(got.iter().all(|r| r.consent.is_some()));
         assert!(may_leave(&event(None, discharge())));
     }
 
@@ -177,7 +174,7 @@ mod tests {
             got,
             vec![Recipient {
                 org: org(2),
-                consent: Some(ConsentId(uuid::Uuid::from_u128(10)))
+                consent: ConsentId(uuid::Uuid::from_u128(10))
             }],
             "not a coordination event: only the addressee"
         );

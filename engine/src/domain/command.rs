@@ -56,6 +56,15 @@ pub struct GateOverride {
     pub reason: String,
 }
 
+/// A clinician's declaration of a bona fide medical emergency (42 CFR 2.51): the client is
+/// moved to withdrawal management or residential care at an organization no consent names.
+/// The move is a disclosure on that basis, recorded with the reason, and raises
+/// `disclosure.emergency` for review.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MedicalEmergency {
+    pub reason: String,
+}
+
 /// A command and what it comes with.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
@@ -81,6 +90,8 @@ pub enum Command {
         track: Option<String>,
         #[serde(default)]
         overrides: Vec<GateOverride>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        emergency: Option<MedicalEmergency>,
     },
     RecordConsent {
         recipients: Vec<OrgId>,
@@ -141,6 +152,8 @@ pub enum Command {
         track: Option<String>,
         #[serde(default)]
         overrides: Vec<GateOverride>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        emergency: Option<MedicalEmergency>,
     },
     Discharge {
         kind: DischargeKind,

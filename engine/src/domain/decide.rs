@@ -100,7 +100,15 @@ pub fn decide(
             planned_hours_per_week,
             track,
             overrides,
-        } => d.admit(level, *provider, *planned_hours_per_week, track, overrides)?,
+            emergency,
+        } => d.admit(
+            level,
+            *provider,
+            *planned_hours_per_week,
+            track,
+            overrides,
+            emergency.as_ref(),
+        )?,
         Command::RecordConsent {
             recipients,
             purpose,
@@ -141,13 +149,17 @@ pub fn decide(
             planned_hours_per_week,
             track,
             overrides,
+            emergency,
         } => d.transition(
             *kind,
             to_level,
             *provider,
             *planned_hours_per_week,
             track,
-            overrides,
+            Exceptions {
+                overrides,
+                emergency: emergency.as_ref(),
+            },
         )?,
         Command::Discharge {
             kind,
@@ -199,6 +211,49 @@ fn register(
     let mut d = Draft::new(state, actor_org, ctx);
     d.emit(None, None, EventData::ClientRegistered { home_org });
     Ok(d.finish())
+}
+
+/// What a move may pass without: gates a supervisor overrides, and the consent a declared
+/// medical emergency stands in for.
+#[derive(Clone, Copy)]
+struct Exceptions<'a> {
+    overrides: &'a [GateOverride],
+    emergency: Option<&'a MedicalEmergency>,
+}
+
+/// Why a move may take the client's record to the receiving organization.
+#[derive(Clone, Debug, PartialEq)]
+enum Basis {
+    /// No disclosure: the organization holds the record or is treating the client.
+    Inside,
+    Consent(ConsentId),
+    /// 42 CFR 2.51, with the clinician's reason.
+    Emergency(String),
+    /// None: the move is refused.
+    Missing,
+}
+
+impl Basis {
+    /// The pathway's gates for the move. A declared emergency stands in for the consent
+    /// gate and for the accepted referral (no referral can go where no consent names); the
+    /// clinical gates (a reassessment recommending the level, MAT continuity) still hold.
+    fn gates_to_check(&self, gates: &[Gate]) -> Vec<Gate> {
+        let emergency = matches!(self, Basis::Emergency(_));
+        gates
+            .iter()
+            .copied()
+            .filter(|g| !(emergency && matches!(g, Gate::Consent | Gate::AcceptedReferral)))
+            .collect()
+    }
+
+    fn require(&self, provider: OrgId) -> Result<(), DecisionError> {
+        match self {
+            Basis::Missing => Err(DecisionError::ConsentRequired {
+                orgs: vec![provider],
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The decision being built.
@@ -394,6 +449,77 @@ impl<'a> Draft<'a> {
         Ok(overrides.to_vec())
     }
 
+    /// On what basis the client's record may go to `provider` for a move to `level`.
+    fn disclosure_basis(
+        &self,
+        provider: OrgId,
+        level: &Level,
+        emergency: Option<&MedicalEmergency>,
+    ) -> Result<Basis, DecisionError> {
+        if let Some(e) = emergency {
+            Self::text("medical emergency reason", &e.reason)?;
+            if !level.admits_in_emergency() {
+                return Err(DecisionError::bad(format!(
+                    "a medical emergency (42 CFR 2.51) moves a client only to withdrawal \
+                     management or residential care, not to {}",
+                    level.id
+                )));
+            }
+        }
+        Ok(self.basis_for(provider, emergency))
+    }
+
+    fn basis_for(&self, provider: OrgId, emergency: Option<&MedicalEmergency>) -> Basis {
+        if self.s.is_inside(provider) {
+            Basis::Inside
+        } else if let Some(c) = self.s.active_consent_for(provider, self.now()) {
+            Basis::Consent(c.id)
+        } else if let Some(e) = emergency {
+            Basis::Emergency(e.reason.trim().to_owned())
+        } else {
+            Basis::Missing
+        }
+    }
+
+    /// Record the disclosure a move to `provider` makes, on its basis; a move on a medical
+    /// emergency also raises `disclosure.emergency` for review.
+    fn disclose(
+        &mut self,
+        provider: OrgId,
+        level: &LevelId,
+        basis: &Basis,
+        event: EventId,
+        what: String,
+    ) {
+        let (consent, legal_basis) = match basis {
+            Basis::Inside | Basis::Missing => return,
+            Basis::Consent(c) => (Some(*c), None),
+            Basis::Emergency(reason) => {
+                self.emit(
+                    Some(level.clone()),
+                    None,
+                    EventData::DisclosureEmergency {
+                        provider,
+                        level: level.clone(),
+                        event,
+                    },
+                );
+                (
+                    None,
+                    Some(format!("medical emergency (42 CFR 2.51): {reason}")),
+                )
+            }
+        };
+        self.disclosures.push(Disclosure {
+            recipient: provider,
+            consent,
+            legal_basis,
+            what,
+            event,
+            at: self.now(),
+        });
+    }
+
     // ---- timers and occupancy ---------------------------------------------------------------
 
     fn schedule(&mut self, key: String, due_at: DateTime<Utc>, kind: TimerKind) {
@@ -534,6 +660,7 @@ impl<'a> Draft<'a> {
         hours: f32,
         track: &Option<String>,
         overrides: &[GateOverride],
+        emergency: Option<&MedicalEmergency>,
     ) -> Result<(), DecisionError> {
         let level = self.level(level_id)?;
         let (readmission, required) = match self.s.status {
@@ -564,12 +691,15 @@ impl<'a> Draft<'a> {
             provider: Some(provider),
             on: self.today(),
         };
+        let basis = self.disclosure_basis(provider, level, emergency)?;
+        let required = basis.gates_to_check(&required);
         let overridden = self.pass_gates(&required, &mv, overrides)?;
+        basis.require(provider)?;
         let referral = self.accepted_referral(level_id, provider);
         let number = self.s.episode.as_ref().map_or(1, |e| e.number + 1);
         let seq = self.s.last_seq + 1;
         let episode = EpisodeId(EventId::for_seq(self.s.id, seq).0);
-        self.emit(
+        let event = self.emit(
             Some(level_id.clone()),
             Some(provider),
             EventData::ClientAdmitted {
@@ -580,6 +710,13 @@ impl<'a> Draft<'a> {
                 referral,
                 overridden,
             },
+        );
+        self.disclose(
+            provider,
+            level_id,
+            &basis,
+            event,
+            format!("admission to level {level_id}"),
         );
         self.s.episode = Some(Episode {
             id: episode,
@@ -761,6 +898,7 @@ impl<'a> Draft<'a> {
                 self.disclosures.push(Disclosure {
                     recipient: provider,
                     consent,
+                    legal_basis: None,
                     what: format!("referral for level {to_level}"),
                     event,
                     at: now,
@@ -1184,8 +1322,12 @@ impl<'a> Draft<'a> {
         provider: Option<OrgId>,
         hours: f32,
         track: &Option<String>,
-        overrides: &[GateOverride],
+        exceptions: Exceptions<'_>,
     ) -> Result<(), DecisionError> {
+        let Exceptions {
+            overrides,
+            emergency,
+        } = exceptions;
         let level = self.level(to_level)?;
         self.require_active(|| format!("{kind} to {to_level}"))?;
         if kind == TransitionKind::Readmission {
@@ -1244,12 +1386,10 @@ impl<'a> Draft<'a> {
             provider: Some(provider),
             on: self.today(),
         };
-        let overridden = self.pass_gates(&rule.gates, &mv, overrides)?;
-        let consent = self
-            .s
-            .active_consent_for(provider, self.now())
-            .map(|c| c.id);
-        let discloses = !self.s.is_inside(provider);
+        let basis = self.disclosure_basis(provider, level, emergency)?;
+        let gates = basis.gates_to_check(&rule.gates);
+        let overridden = self.pass_gates(&gates, &mv, overrides)?;
+        basis.require(provider)?;
 
         self.unplace();
         let referral = self.accepted_referral(to_level, provider);
@@ -1267,15 +1407,13 @@ impl<'a> Draft<'a> {
                 overridden,
             },
         );
-        if discloses {
-            self.disclosures.push(Disclosure {
-                recipient: provider,
-                consent,
-                what: format!("handoff to level {to_level}"),
-                event,
-                at: self.now(),
-            });
-        }
+        self.disclose(
+            provider,
+            to_level,
+            &basis,
+            event,
+            format!("handoff to level {to_level}"),
+        );
         self.place(level, provider, hours, track, seq);
         self.complete_referral(referral, to_level);
         self.s.handoff = None;
@@ -1343,16 +1481,10 @@ impl<'a> Draft<'a> {
             }
         };
         let event = self.emit(Some(from.level.clone()), provider, data);
-        if let Some(p) = provider
-            && !self.s.is_inside(p)
-        {
-            self.disclosures.push(Disclosure {
-                recipient: p,
-                consent: self.s.active_consent_for(p, self.now()).map(|c| c.id),
-                what: "transfer of care".into(),
-                event,
-                at: self.now(),
-            });
+        if let Some(p) = provider {
+            let basis = self.basis_for(p, None);
+            basis.require(p)?;
+            self.disclose(p, &from.level, &basis, event, "transfer of care".into());
         }
         for days in self.pathway().settings.followup_days.clone() {
             self.schedule(

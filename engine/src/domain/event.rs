@@ -187,11 +187,21 @@ pub enum EventData {
     },
     #[serde(rename = "followup.missed")]
     FollowupMissed { days: u32, episode: EpisodeId },
+    /// A move disclosed the record without consent on a declared medical emergency
+    /// (42 CFR 2.51): for the record holder's review. The reason is in the disclosure
+    /// accounting, not here.
+    #[serde(rename = "disclosure.emergency")]
+    DisclosureEmergency {
+        provider: OrgId,
+        level: LevelId,
+        /// The admission or transition event that made the disclosure.
+        event: EventId,
+    },
 }
 
 impl EventData {
     /// Every event type the engine emits.
-    pub const TYPES: [&'static str; 23] = [
+    pub const TYPES: [&'static str; 24] = [
         "client.registered",
         "client.admitted",
         "consent.recorded",
@@ -215,6 +225,7 @@ impl EventData {
         "review.due",
         "followup.due",
         "followup.missed",
+        "disclosure.emergency",
     ];
 
     pub fn event_type(&self) -> &'static str {
@@ -242,6 +253,7 @@ impl EventData {
             EventData::ReviewDue { .. } => "review.due",
             EventData::FollowupDue { .. } => "followup.due",
             EventData::FollowupMissed { .. } => "followup.missed",
+            EventData::DisclosureEmergency { .. } => "disclosure.emergency",
         }
     }
 }
@@ -264,6 +276,9 @@ pub enum TimerOp {
 pub struct Disclosure {
     pub recipient: OrgId,
     pub consent: Option<ConsentId>,
+    /// The legal basis when no consent covers it (e.g. a medical emergency, 42 CFR 2.51).
+    #[serde(default)]
+    pub legal_basis: Option<String>,
     pub what: String,
     pub event: EventId,
     pub at: DateTime<Utc>,

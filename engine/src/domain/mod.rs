@@ -14,5 +14,7 @@ pub use command::*;
 pub use decide::{Context, Decision, OrgDirectory, OrgInfo, decide};
 pub use error::DecisionError;
 pub use event::*;
-pub use policy::{ClientView, authorize, may_see_event, read_access, require_full};
+pub use policy::{
+    ClientView, ReferralView, authorize, may_see_event, read_access, referral_access, require_full,
+};
 pub use state::*;

@@ -60,9 +60,9 @@ pub fn authorize(
                 if s.home_org == actor.org || s.active_consent_for(actor.org, now).is_some() {
                     Ok(())
                 } else {
-                    Err(DecisionError::ConsentRequired {
-                        orgs: vec![actor.org],
-                    })
+                    // No standing with the client: not even whether it exists (that it is
+                    // in care somewhere is itself Part 2 information).
+                    Err(DecisionError::not_found("client", s.id))
                 }
             }
             _ => deny("an aftercare coordinator may only book aftercare and MAT refills"),
@@ -117,11 +117,58 @@ pub fn read_access(
             }
             match state.active_consent_for(actor.org, now) {
                 Some(c) => Ok((view, Some(c.id))),
-                None => Err(DecisionError::ConsentRequired {
-                    orgs: vec![actor.org],
-                }),
+                // No standing: the same answer as for an id that does not exist.
+                None => Err(DecisionError::not_found("client", state.id)),
             }
         }
+    }
+}
+
+/// How much of a referral a reader may see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReferralView {
+    /// Everything, the client's id and the level included. `disclosure`: the consent under
+    /// which the read discloses the client to another organization (`None`: no disclosure,
+    /// or the reader is treating the client).
+    Full {
+        discloses: bool,
+        consent: Option<crate::ids::ConsentId>,
+    },
+    /// The provider it was addressed to, after the consent naming it was revoked or expired:
+    /// the referral's own id, status and dates, nothing about the client (no client id, no
+    /// level).
+    Withheld,
+}
+
+/// Whether `actor` may read `referral` of `state`, and how much. Anyone else is told it
+/// does not exist.
+pub fn referral_access(
+    actor: &Actor,
+    state: &ClientState,
+    referral: &super::Referral,
+    now: DateTime<Utc>,
+) -> Result<ReferralView, DecisionError> {
+    let not_found = || Err(DecisionError::not_found("referral", referral.id));
+    let full = ReferralView::Full {
+        discloses: false,
+        consent: None,
+    };
+    match actor.role {
+        Role::Admin => Ok(full),
+        Role::CaseManager | Role::Supervisor if state.home_org == actor.org => Ok(full),
+        Role::Partner if referral.provider == actor.org => {
+            if state.is_inside(actor.org) {
+                Ok(full)
+            } else if let Some(c) = state.active_consent_for(actor.org, now) {
+                Ok(ReferralView::Full {
+                    discloses: true,
+                    consent: Some(c.id),
+                })
+            } else {
+                Ok(ReferralView::Withheld)
+            }
+        }
+        _ => not_found(),
     }
 }
 

@@ -186,6 +186,16 @@ pub struct Level {
     pub aliases: Vec<String>,
 }
 
+impl Level {
+    /// Withdrawal management or residential care (an ASAM 3rd-edition code `*-WM`, `3.x` or
+    /// `4`): where a clinician may move a client on a declared medical emergency.
+    pub fn admits_in_emergency(&self) -> bool {
+        self.asam3
+            .iter()
+            .any(|c| c.ends_with("-WM") || c.starts_with("3.") || c.starts_with('4'))
+    }
+}
+
 /// A move the pathway allows: of `kind`, from one level to any of `to`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TransitionRule {

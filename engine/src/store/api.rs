@@ -35,6 +35,8 @@ pub struct ReferralRow {
 pub struct DisclosureRow {
     pub recipient: OrgId,
     pub consent: Option<ConsentId>,
+    /// The legal basis when no consent covers it (e.g. a medical emergency, 42 CFR 2.51).
+    pub legal_basis: Option<String>,
     pub event: Option<EventId>,
     pub what: String,
     pub at: DateTime<Utc>,
@@ -112,10 +114,21 @@ impl Store {
             .collect())
     }
 
-    pub async fn disclosures(&self, client: ClientId) -> Result<Vec<DisclosureRow>, StoreError> {
-        Ok(disclosure::Entity::find()
-            .filter(disclosure::Column::ClientId.eq(client.0))
-            .order_by_asc(disclosure::Column::DisclosedAt)
+    /// A client's disclosures made at or after `from` and before `to`, oldest first.
+    pub async fn disclosures(
+        &self,
+        client: ClientId,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<DisclosureRow>, StoreError> {
+        let mut q = disclosure::Entity::find().filter(disclosure::Column::ClientId.eq(client.0));
+        if let Some(from) = from {
+            q = q.filter(disclosure::Column::DisclosedAt.gte(from));
+        }
+        if let Some(to) = to {
+            q = q.filter(disclosure::Column::DisclosedAt.lt(to));
+        }
+        Ok(q.order_by_asc(disclosure::Column::DisclosedAt)
             .order_by_asc(disclosure::Column::Id)
             .all(&self.db)
             .await?
@@ -123,6 +136,7 @@ impl Store {
             .map(|d| DisclosureRow {
                 recipient: OrgId(d.recipient_org),
                 consent: d.consent_id.map(ConsentId),
+                legal_basis: d.legal_basis,
                 event: d.event_id.map(EventId),
                 what: d.what,
                 at: d.disclosed_at,
@@ -149,6 +163,7 @@ impl Store {
             event_id: Set(None),
             what: Set(what.to_owned()),
             disclosed_at: Set(at),
+            legal_basis: Set(None),
         })
         .exec_without_returning(&self.db)
         .await?;

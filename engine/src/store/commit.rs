@@ -294,6 +294,7 @@ pub(super) async fn write(
             event_id: Set(Some(x.event.0)),
             what: Set(x.what.clone()),
             disclosed_at: Set(x.at),
+            legal_basis: Set(x.legal_basis.clone()),
         });
         disclosure::Entity::insert_many(rows)
             .exec_without_returning(tx)

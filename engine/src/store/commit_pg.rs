@@ -63,10 +63,10 @@ tc AS (UPDATE timers SET status = 'cancelled' \
     AND EXISTS (SELECT FROM c))";
 
 const DISCLOSURES: &str = ", \
-d AS (INSERT INTO disclosures (id, client_id, recipient_org, consent_id, event_id, what, disclosed_at) \
-    SELECT x.id, $1, x.recipient_org, x.consent_id, x.event_id, x.what, x.disclosed_at \
+d AS (INSERT INTO disclosures (id, client_id, recipient_org, consent_id, event_id, what, disclosed_at, legal_basis) \
+    SELECT x.id, $1, x.recipient_org, x.consent_id, x.event_id, x.what, x.disclosed_at, x.legal_basis \
     FROM jsonb_to_recordset($P) AS x(id uuid, recipient_org uuid, consent_id uuid, event_id uuid, what text, \
-    disclosed_at timestamptz) WHERE EXISTS (SELECT FROM c))";
+    disclosed_at timestamptz, legal_basis text) WHERE EXISTS (SELECT FROM c))";
 
 const IDEMPOTENCY: &str = ", \
 i AS (INSERT INTO idempotency (actor_org, key, request_hash, client_id, response, created_at) \
@@ -167,6 +167,7 @@ pub(super) async fn write(db: &impl ConnectionTrait, c: &Commit<'_>) -> Result<i
                 "event_id": x.event.0,
                 "what": x.what,
                 "disclosed_at": ts(&x.at),
+                "legal_basis": x.legal_basis,
             })
         })
         .collect();

@@ -176,6 +176,7 @@ pub mod disclosure {
         pub event_id: Option<Uuid>,
         pub what: String,
         pub disclosed_at: DateTimeUtc,
+        pub legal_basis: Option<String>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

@@ -33,6 +33,8 @@ pub struct DeliveredDisclosure {
     pub event: EventId,
     pub recipient: OrgId,
     pub consent: Option<ConsentId>,
+    /// The basis when no consent covers it.
+    pub legal_basis: Option<String>,
     pub what: String,
     pub at: DateTime<Utc>,
 }
@@ -232,6 +234,7 @@ pub(super) async fn insert_disclosures(
         event_id: Set(Some(d.event.0)),
         what: Set(d.what.clone()),
         disclosed_at: Set(d.at),
+        legal_basis: Set(d.legal_basis.clone()),
     });
     disclosure::Entity::insert_many(rows)
         .on_conflict(
