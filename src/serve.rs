@@ -48,6 +48,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             opts.clone(),
             stop_rx.clone(),
         )));
+        tasks.push(tokio::spawn(carepath_relay::run_feed(
+            engine.clone(),
+            opts.clone(),
+            stop_rx.clone(),
+        )));
         let status = relay_status.clone();
         ready_checks.push(Box::new(move || status.problem(opts.stuck_after)));
     }

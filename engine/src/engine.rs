@@ -4,6 +4,7 @@ use crate::clock::Clock;
 use crate::domain::{self, Actor, ClientState, Command, Context, DecisionError, Envelope, Role};
 use crate::error::Error;
 use crate::ids::*;
+use crate::live::Published;
 use crate::pathway::{LevelId, Pathway};
 use crate::store::{CensusRow, Commit, IdempotencyRecord, Store, StoreError};
 use chrono::Duration;
@@ -11,16 +12,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tokio::sync::{Notify, broadcast};
-
-/// A committed event as live subscribers receive it, with what deciding who may see it needs.
-#[derive(Clone, Debug)]
-pub struct Published {
-    pub event: domain::CareEvent,
-    pub home_org: OrgId,
-    /// The organizations besides the record holder the event goes to
-    /// ([`domain::audience::audience`] at the commit).
-    pub audience: Vec<OrgId>,
-}
 
 /// A command as a caller sends it.
 #[derive(Clone, Debug)]
@@ -158,11 +149,8 @@ impl Engine {
         &self.inner.committed
     }
 
-    /// Committed events, live, for subscriptions in this process. A slow subscriber that
-    /// falls more than 4096 events behind is told it lagged; the log and the outbox are the
-    /// durable record.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
-        self.inner.live.subscribe()
+    pub(crate) fn live(&self) -> &broadcast::Sender<Arc<Published>> {
+        &self.inner.live
     }
 
     /// Run one command.
@@ -284,20 +272,6 @@ impl Engine {
             Err(e) => return Err(e.into()),
         }
         self.inner.committed.notify_one();
-        if self.inner.live.receiver_count() > 0 {
-            let s = &decision.state;
-            for event in &decision.events {
-                let audience = domain::audience::audience(event, s, now)
-                    .into_iter()
-                    .map(|r| r.org)
-                    .collect();
-                let _ = self.inner.live.send(Arc::new(Published {
-                    event: event.clone(),
-                    home_org: s.home_org,
-                    audience,
-                }));
-            }
-        }
         tracing::info!(
             client = %client,
             command = env.command.name(),

@@ -10,12 +10,14 @@ pub mod domain;
 mod engine;
 mod error;
 pub mod ids;
+mod live;
 mod outbox;
 pub mod pathway;
 mod reads;
 pub mod store;
 
-pub use engine::{Engine, EventRef, Outcome, Published, Request};
+pub use engine::{Engine, EventRef, Outcome, Request};
 pub use error::Error;
+pub use live::Published;
 pub use outbox::Outgoing;
 pub use reads::{ReferralRead, token_hash};

@@ -4,10 +4,12 @@
 
 pub mod access;
 pub mod cloudevents;
+mod feed;
 mod inbound;
 mod publisher;
 pub mod topology;
 
+pub use feed::run_feed;
 pub use inbound::run_inbound;
 pub use publisher::run_relay;
 

@@ -328,7 +328,9 @@ async fn journey_over_http(b: Backend) {
 }
 
 async fn subscription_receives_the_discharge(b: Backend) {
-    let n = Net::new(b).await;
+    // Subscriptions are fed from the broker, as on every replica.
+    let vh = crate::broker::TestVhost::new();
+    let n = Net::with_env(b, &[("CAREPATH_AMQP_URL", &vh.url())]).await;
     let c = n.register().await;
     n.consent(&c).await;
     n.admit(&c, "outpatient", 2.0).await;
@@ -336,45 +338,12 @@ async fn subscription_receives_the_discharge(b: Backend) {
 
     // A coordinator and an unrelated partner subscribe.
     let ws_url = n.s.url.replacen("http://", "ws://", 1) + "/graphql/ws";
-    let subscribe = |token: String| {
-        let ws_url = ws_url.clone();
-        async move {
-            use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
-            let mut req = ws_url.into_client_request().unwrap();
-            req.headers_mut().insert(
-                "Sec-WebSocket-Protocol",
-                "graphql-transport-ws".parse().unwrap(),
-            );
-            let (mut ws, _) = tokio_tungstenite::connect_async(req)
-                .await
-                .expect("websocket");
-            ws.send(Message::text(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } }).to_string()))
-                .await
-                .unwrap();
-            let ack = ws.next().await.unwrap().unwrap();
-            assert!(ack.to_text().unwrap().contains("connection_ack"), "{ack:?}");
-            ws.send(Message::text(
-                json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { careEvents(types: [\"discharge\", \"handoff\", \"aftercare\"]) { id clientId seq type level data } }" } })
-                    .to_string(),
-            ))
-            .await
-            .unwrap();
-            ws
-        }
-    };
-    let mut coordinator = subscribe(n.coordinator.clone()).await;
-    let mut partner = subscribe(n.partners[0].1.clone()).await;
+    let query = "subscription { careEvents(types: [\"discharge\", \"handoff\", \"aftercare\"]) { id clientId seq type level data } }";
+    let mut coordinator = n.s.subscribe(&n.coordinator, query).await;
+    let mut partner = n.s.subscribe(&n.partners[0].1, query).await;
     // The subscription is live once a probe event (a booking) comes through it.
-    let next = async |ws: &mut _, secs: u64| -> Option<Value> {
-        let ws: &mut tokio_tungstenite::WebSocketStream<
-            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-        > = ws;
-        let msg = tokio::time::timeout(std::time::Duration::from_secs(secs), ws.next())
-            .await
-            .ok()??
-            .ok()?;
-        serde_json::from_str(msg.to_text().ok()?).ok()
-    };
+    let next =
+        async |ws: &mut crate::server::Ws, secs: u64| crate::server::next_message(ws, secs).await;
     let mut live = false;
     for _ in 0..20 {
         n.book_aftercare(&c, 2).await;
@@ -405,6 +374,19 @@ async fn subscription_receives_the_discharge(b: Backend) {
     assert_eq!(ev["type"], json!("discharge.completed"));
     assert_eq!(ev["clientId"], json!(c));
     assert_eq!(ev["level"], json!("outpatient"));
+    // What reached the coordinator's organization is in the accounting.
+    let d = n
+        .cm(
+            "query($c: UUID!) { disclosures(clientId: $c) { recipient { id } eventId } }",
+            json!({ "c": c }),
+        )
+        .await;
+    assert!(
+        d["disclosures"].as_array().unwrap().iter().any(|x| {
+            x["eventId"] == ev["id"] && x["recipient"]["id"] == json!(n.hub.to_string())
+        }),
+        "{d}"
+    );
     // A partner gets nothing that is not about its own referrals.
     let nothing = tokio::time::timeout(std::time::Duration::from_millis(500), partner.next()).await;
     assert!(nothing.is_err(), "the partner received {nothing:?}");

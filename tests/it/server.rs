@@ -13,6 +13,19 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next message on a subscription as JSON, or `None` after `secs` seconds.
+pub async fn next_message(ws: &mut Ws, secs: u64) -> Option<Value> {
+    use futures::StreamExt;
+    let msg = tokio::time::timeout(Duration::from_secs(secs), ws.next())
+        .await
+        .ok()??
+        .ok()?;
+    serde_json::from_str(msg.to_text().ok()?).ok()
+}
+
 pub struct TestServer {
     pub url: String,
     /// An engine on the same database, for setting up organizations and tokens.
@@ -154,6 +167,37 @@ impl TestServer {
             .create_token(org, role, Some("test"))
             .await
             .expect("token")
+    }
+
+    /// A GraphQL subscription over WebSocket (graphql-transport-ws) as the holder of `token`,
+    /// acknowledged and subscribed.
+    pub async fn subscribe(&self, token: &str, query: &str) -> Ws {
+        use futures::SinkExt;
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+        let ws_url = self.url.replacen("http://", "ws://", 1) + "/graphql/ws";
+        let mut req = ws_url.into_client_request().unwrap();
+        req.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("websocket");
+        ws.send(Message::text(
+            json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } })
+                .to_string(),
+        ))
+        .await
+        .unwrap();
+        let ack = ws.next().await.unwrap().unwrap();
+        assert!(ack.to_text().unwrap().contains("connection_ack"), "{ack:?}");
+        ws.send(Message::text(
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }).to_string(),
+        ))
+        .await
+        .unwrap();
+        ws
     }
 
     /// POST a GraphQL request; the whole JSON response.

@@ -106,6 +106,16 @@ impl Store {
         Ok(())
     }
 
+    /// Record disclosures made by delivering events (a live subscription), skipping any
+    /// (event, recipient) already recorded.
+    pub async fn record_disclosures(
+        &self,
+        disclosures: &[DeliveredDisclosure],
+    ) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
+        insert_disclosures(&self.db, disclosures).await
+    }
+
     /// How many events wait, and since when the oldest.
     pub async fn outbox_lag(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
         let tx = self.outbox_reader().await?;

@@ -181,6 +181,20 @@ impl Store {
             .collect()
     }
 
+    /// The events among `ids` that exist (in no particular order).
+    pub async fn events_by_ids(&self, ids: &[EventId]) -> Result<Vec<CareEvent>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        care_event::Entity::find()
+            .filter(care_event::Column::Id.is_in(ids.iter().map(|e| e.0)))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(event_from_row)
+            .collect()
+    }
+
     /// Pending timers due at `now`, oldest first.
     pub async fn due_timers(
         &self,
