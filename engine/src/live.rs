@@ -9,7 +9,7 @@ use crate::domain::{self, Actor, CareEvent};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::{ClientId, EventId, OrgId};
-use crate::store::DeliveredDisclosure;
+use crate::store::NewDisclosure;
 use futures_core::Stream;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -104,7 +104,7 @@ impl Engine {
         event: &CareEvent,
         to: &domain::audience::Recipient,
     ) -> Result<(), Error> {
-        let d = DeliveredDisclosure {
+        let d = NewDisclosure {
             client: event.client,
             event: event.id,
             recipient: to.org,

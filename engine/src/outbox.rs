@@ -8,7 +8,7 @@ use crate::domain::{self, CareEvent};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::{ClientId, OrgId};
-use crate::store::DeliveredDisclosure;
+use crate::store::NewDisclosure;
 use std::collections::HashSet;
 
 /// An event waiting in the outbox and where it goes.
@@ -61,10 +61,10 @@ impl Engine {
     pub async fn outbox_published(&self, done: &[&Outgoing]) -> Result<(), Error> {
         let now = self.clock().now();
         let ids: Vec<i64> = done.iter().map(|o| o.outbox_id).collect();
-        let disclosures: Vec<DeliveredDisclosure> = done
+        let disclosures: Vec<NewDisclosure> = done
             .iter()
             .flat_map(|o| {
-                o.recipients.iter().map(move |r| DeliveredDisclosure {
+                o.recipients.iter().map(move |r| NewDisclosure {
                     client: o.event.client,
                     event: o.event.id,
                     recipient: r.org,

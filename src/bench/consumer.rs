@@ -1,5 +1,6 @@
-//! Counts what reaches RabbitMQ: every event, its ce-id, its per-client sequence, and the
-//! time from commit (`ce-time`) to arrival here.
+//! Counts what reaches RabbitMQ: every event (the record holder's copy), its ce-id, its
+//! per-client sequence, and the time from commit (`ce-time`) to arrival here; and the copies
+//! to other organizations, bound too so that none is left in `carepath.unrouted`.
 
 use futures::StreamExt;
 use hdrhistogram::Histogram;
@@ -12,6 +13,8 @@ use std::sync::{Arc, Mutex};
 #[derive(Default)]
 pub struct Seen {
     pub messages: u64,
+    /// Copies of events to organizations other than the record holder (`<org>.to.…`).
+    pub copies_to_others: u64,
     pub ids: HashSet<String>,
     pub duplicates: u64,
     /// Per client: the sequence numbers in arrival order.
@@ -30,7 +33,8 @@ impl Seen {
     }
 }
 
-/// Bind a private queue to every event and count into `seen` until the connection ends.
+/// Bind a private queue to every copy of every event and count into `seen` until the
+/// connection ends.
 pub async fn start(
     amqp_url: &str,
     seen: Arc<Mutex<Seen>>,
@@ -52,7 +56,7 @@ pub async fn start(
     ch.queue_bind(
         queue.as_str().into(),
         carepath_relay::topology::EVENTS_EXCHANGE.into(),
-        carepath_relay::topology::EVERY_EVENT_ONCE.into(),
+        "#".into(),
         QueueBindOptions::default(),
         FieldTable::default(),
     )
@@ -71,6 +75,11 @@ pub async fn start(
         let _conn = conn;
         while let Some(Ok(d)) = consumer.next().await {
             let now = chrono::Utc::now();
+            if d.routing_key.as_str().split('.').nth(1) == Some("to") {
+                seen.lock().expect("seen").copies_to_others += 1;
+                let _ = d.ack(BasicAckOptions::default()).await;
+                continue;
+            }
             let h = |n: &str| carepath_relay::cloudevents::header(&d.properties, n);
             {
                 let mut s = seen.lock().expect("seen");

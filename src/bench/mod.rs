@@ -483,6 +483,10 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
         seen.messages,
         seen.duplicates
     );
+    println!(
+        "copies to other orgs        {} (referrals, handoffs and coordination events, per consent)",
+        seen.copies_to_others
+    );
     println!("clients with a sequence gap {gaps}");
     let ok = discharged == walked
         && seen.ids.len() as u64 == expected

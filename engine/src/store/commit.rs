@@ -1,6 +1,7 @@
 //! The one write path: a decision and everything that goes with it, in one transaction.
 
 use super::entities::*;
+use super::outbox::NewDisclosure;
 use super::{Store, StoreError};
 use crate::domain::{
     Decision, DeclineCode, EventData, OccupancyChange, Referral, TimerKind, TimerOp,
@@ -286,19 +287,20 @@ pub(super) async fn write(
 
     // 7. Disclosures (42 CFR 2.24 accounting).
     if !d.disclosures.is_empty() {
-        let rows = d.disclosures.iter().map(|x| disclosure::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            client_id: Set(client_id),
-            recipient_org: Set(x.recipient.0),
-            consent_id: Set(x.consent.map(|c| c.0)),
-            event_id: Set(Some(x.event.0)),
-            what: Set(x.what.clone()),
-            disclosed_at: Set(x.at),
-            legal_basis: Set(x.legal_basis.clone()),
-        });
-        disclosure::Entity::insert_many(rows)
-            .exec_without_returning(tx)
-            .await?;
+        let rows: Vec<NewDisclosure> = d
+            .disclosures
+            .iter()
+            .map(|x| NewDisclosure {
+                client: d.state.id,
+                event: x.event,
+                recipient: x.recipient,
+                consent: x.consent,
+                legal_basis: x.legal_basis.clone(),
+                what: x.what.clone(),
+                at: x.at,
+            })
+            .collect();
+        super::outbox::insert_disclosures(tx, &rows).await?;
     }
 
     // 8. The idempotency record: a concurrent twin with the same key loses here.

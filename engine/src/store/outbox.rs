@@ -26,9 +26,10 @@ pub struct OutboxItem {
     pub home_org: OrgId,
 }
 
-/// An event delivered to another organization, for the Part 2 accounting.
+/// A disclosure to record (42 CFR 2.24 accounting): made by a decision, or by delivering an
+/// event to another organization.
 #[derive(Clone, Debug)]
-pub struct DeliveredDisclosure {
+pub struct NewDisclosure {
     pub client: ClientId,
     pub event: EventId,
     pub recipient: OrgId,
@@ -88,7 +89,7 @@ impl Store {
     pub async fn remove_published(
         &self,
         ids: &[i64],
-        disclosures: &[DeliveredDisclosure],
+        disclosures: &[NewDisclosure],
     ) -> Result<(), StoreError> {
         if ids.is_empty() && disclosures.is_empty() {
             return Ok(());
@@ -110,7 +111,7 @@ impl Store {
     /// (event, recipient) already recorded.
     pub async fn record_disclosures(
         &self,
-        disclosures: &[DeliveredDisclosure],
+        disclosures: &[NewDisclosure],
     ) -> Result<(), StoreError> {
         let _writer = self.writer().await;
         insert_disclosures(&self.db, disclosures).await
@@ -231,7 +232,7 @@ impl Store {
 /// Insert disclosures, skipping any (event, recipient) already recorded.
 pub(super) async fn insert_disclosures(
     conn: &impl ConnectionTrait,
-    disclosures: &[DeliveredDisclosure],
+    disclosures: &[NewDisclosure],
 ) -> Result<(), StoreError> {
     if disclosures.is_empty() {
         return Ok(());
