@@ -142,7 +142,11 @@ async fn consume(
                 delivery.ack(BasicAckOptions::default()).await?;
             }
             Err(Outcome::Invalid(reason)) => {
-                tracing::warn!(reason = %reason, "inbound message dead-lettered");
+                // The reason can quote the message (a bad value): it goes with the message
+                // to carepath.dead, never to the log.
+                tracing::warn!(
+                    "inbound message dead-lettered; the reason is in its x-carepath-reason header on carepath.dead"
+                );
                 metrics::counter!("carepath_inbound_total", "outcome" => "dead_lettered")
                     .increment(1);
                 match dead_letter(&dead, &delivery, &reason).await {
