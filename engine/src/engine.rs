@@ -86,7 +86,7 @@ impl Engine {
     }
 
     /// The organizations among `ids`, from the cache when every one is fresh in it.
-    async fn orgs(&self, ids: &[OrgId]) -> Result<domain::OrgDirectory, Error> {
+    pub(crate) async fn orgs(&self, ids: &[OrgId]) -> Result<domain::OrgDirectory, Error> {
         {
             let cache = self.inner.orgs.lock().expect("org cache");
             let fresh: Option<Vec<_>> = ids
@@ -109,6 +109,26 @@ impl Engine {
             cache.insert(*id, (info.clone(), now));
         }
         Ok(dir)
+    }
+
+    /// Among the organizations the clients' consents name, those that coordinate care (offer
+    /// no level of care): what [`domain::audience::audience`] sends coordination events to.
+    pub(crate) async fn coordinating_orgs<'a>(
+        &self,
+        states: impl Iterator<Item = &'a ClientState>,
+    ) -> Result<std::collections::BTreeSet<OrgId>, Error> {
+        let mut named: Vec<OrgId> = states
+            .flat_map(|s| s.consents.iter().flat_map(|c| c.recipients.iter().copied()))
+            .collect();
+        named.sort();
+        named.dedup();
+        let dir = self.orgs(&named).await?;
+        Ok(dir
+            .0
+            .values()
+            .filter(|o| o.levels.is_empty())
+            .map(|o| o.id)
+            .collect())
     }
 
     fn forget_org(&self, id: OrgId) {

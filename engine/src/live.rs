@@ -46,6 +46,7 @@ impl Engine {
             .into_iter()
             .collect();
         let states = self.store().load_clients(&clients).await?;
+        let coordinating = self.coordinating_orgs(states.values()).await?;
         let now = self.clock().now();
         let mut sent = 0;
         for id in ids {
@@ -55,7 +56,7 @@ impl Engine {
             let Some(state) = states.get(&event.client) else {
                 continue;
             };
-            let audience = domain::audience::audience(&event, state, now);
+            let audience = domain::audience::audience(&event, state, now, &coordinating);
             let _ = self.live().send(Arc::new(Published {
                 event,
                 home_org: state.home_org,

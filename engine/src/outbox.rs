@@ -36,13 +36,14 @@ impl Engine {
             .into_iter()
             .collect();
         let clients = self.store().load_clients(&leaving).await?;
+        let coordinating = self.coordinating_orgs(clients.values()).await?;
         let now = self.clock().now();
         Ok(items
             .into_iter()
             .map(|i| {
                 let recipients = match clients.get(&i.event.client) {
                     Some(state) if domain::audience::may_leave(&i.event) => {
-                        domain::audience::audience(&i.event, state, now)
+                        domain::audience::audience(&i.event, state, now, &coordinating)
                     }
                     _ => Vec::new(),
                 };

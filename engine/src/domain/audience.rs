@@ -2,10 +2,11 @@
 //! when the event leaves — by the broker or to a live subscriber — from the client as it is
 //! then, so a consent revoked after the commit stops what had not left yet.
 
-use super::event::CareEvent;
+use super::event::{CareEvent, EventData};
 use super::state::ClientState;
 use crate::ids::{ConsentId, OrgId};
 use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
 
 /// Event types an organization named in an active consent receives to coordinate care
 /// (aftercare, MAT refills, follow-up): the client's handoffs, transitions and discharges.
@@ -40,34 +41,102 @@ pub fn may_leave(event: &CareEvent) -> bool {
 }
 
 /// The organizations besides `state.home_org` that `event` goes to at `now`, in a stable
-/// order: the organization it is addressed to, when a consent in force names it; and for
-/// coordination events every other organization a consent in force names. Only a consent
-/// counts: a provider the client was moved to on a medical emergency (42 CFR 2.51) got what
-/// the emergency needed with the move, and nothing more after it.
-pub fn audience(event: &CareEvent, state: &ClientState, now: DateTime<Utc>) -> Vec<Recipient> {
+/// order, each on a consent in force that names it (nothing goes anywhere else; a provider the
+/// client was moved to on a medical emergency, 42 CFR 2.51, got what the emergency needed with
+/// the move, and nothing more after it):
+/// - the organization the event is addressed to;
+/// - for a coordination event, the minimum necessary beyond it: the organizations that
+///   coordinate care (`coordinating`: those offering no level of care — case management,
+///   aftercare coordination, pharmacies) and the providers party to the client's moves now —
+///   named in the event, the current placement, the planned handoff's receiving provider, and
+///   the providers of appointments and MAT bookings still to come. A provider the client left
+///   behind, or one only named in the consent, hears no more.
+pub fn audience(
+    event: &CareEvent,
+    state: &ClientState,
+    now: DateTime<Utc>,
+    coordinating: &BTreeSet<OrgId>,
+) -> Vec<Recipient> {
     let mut out: Vec<Recipient> = Vec::new();
-    let mut add = |org: OrgId, consent: ConsentId| {
-        if org != state.home_org && !out.iter().any(|r| r.org == org) {
-            out.push(Recipient { org, consent });
+    let mut add = |org: OrgId| {
+        if org != state.home_org
+            && !out.iter().any(|r| r.org == org)
+            && let Some(c) = state.active_consent_for(org, now)
+        {
+            out.push(Recipient { org, consent: c.id });
         }
     };
-    if let Some(org) = event.recipient_org
-        && let Some(c) = state.active_consent_for(org, now)
-    {
-        add(org, c.id);
+    if let Some(org) = event.recipient_org {
+        add(org);
     }
     if is_coordination(event.event_type()) {
+        let parties = parties(event, state, now);
         for c in state
             .consents
             .iter()
             .filter(|c| state.consent_active(c, now))
         {
             for &org in &c.recipients {
-                add(org, c.id);
+                if coordinating.contains(&org) || parties.contains(&org) {
+                    add(org);
+                }
             }
         }
     }
     out
+}
+
+/// The providers party to the client's moves at `now`, as far as `event` and the client say.
+fn parties(event: &CareEvent, state: &ClientState, now: DateTime<Utc>) -> BTreeSet<OrgId> {
+    let mut p = BTreeSet::new();
+    match &event.data {
+        EventData::TransitionCompleted {
+            from_provider,
+            to_provider,
+            ..
+        } => {
+            p.insert(*from_provider);
+            p.insert(*to_provider);
+        }
+        EventData::DischargeCompleted {
+            from_provider,
+            to_provider,
+            ..
+        } => {
+            p.insert(*from_provider);
+            p.extend(*to_provider);
+        }
+        EventData::DischargeUnplanned { from_provider, .. } => {
+            p.insert(*from_provider);
+        }
+        EventData::HandoffPlanned { target, .. } | EventData::HandoffReady { target, .. } => {
+            p.extend(target.provider());
+        }
+        EventData::AftercareScheduled { provider, .. }
+        | EventData::MatRefillScheduled { provider, .. }
+        | EventData::FollowupDue { provider, .. } => {
+            p.insert(*provider);
+        }
+        _ => {}
+    }
+    p.extend(state.placement.as_ref().map(|x| x.provider));
+    p.extend(state.handoff.as_ref().and_then(|h| h.target.provider()));
+    let today = now.date_naive();
+    p.extend(
+        state
+            .aftercare
+            .iter()
+            .filter(|a| a.at.date_naive() >= today)
+            .map(|a| a.provider),
+    );
+    p.extend(
+        state
+            .mat_bookings
+            .iter()
+            .filter(|b| b.on >= today)
+            .map(|b| b.provider),
+    );
+    p
 }
 
 #[cfg(test)]
@@ -142,14 +211,16 @@ mod tests {
     }
 
     #[test]
-    fn a_coordination_event_goes_to_every_consented_organization_once() {
+    fn a_coordination_event_goes_to_the_consented_coordinators_once() {
         let s = client(vec![
             consent(10, vec![org(2), org(3)], false),
             consent(11, vec![org(3), org(1)], false),
             consent(12, vec![org(4)], true),
         ]);
         let now = Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap();
-        let got = audience(&event(None, discharge()), &s, now);
+        // Organizations 2 and 3 coordinate care (no level of care); 4's consent was revoked.
+        let coordinating = BTreeSet::from([org(2), org(3), org(4)]);
+        let got = audience(&event(None, discharge()), &s, now, &coordinating);
         let orgs: Vec<_> = got.iter().map(|r| r.org).collect();
         assert_eq!(
             orgs,
@@ -157,6 +228,22 @@ mod tests {
             "the home org and revoked consents are out"
         );
         assert!(may_leave(&event(None, discharge())));
+        // A provider only named in the consent, party to nothing, hears nothing.
+        let only_two = BTreeSet::from([org(2)]);
+        let got = audience(&event(None, discharge()), &s, now, &only_two);
+        assert_eq!(got.iter().map(|r| r.org).collect::<Vec<_>>(), vec![org(2)]);
+        // The provider a transition takes the client to is party to it.
+        let moved = EventData::TransitionCompleted {
+            kind: crate::pathway::TransitionKind::StepDown,
+            from_level: LevelId("php".into()),
+            to_level: LevelId("iop".into()),
+            from_provider: org(9),
+            to_provider: org(3),
+            referral: None,
+            overridden: vec![],
+        };
+        let got = audience(&event(None, moved), &s, now, &BTreeSet::new());
+        assert_eq!(got.iter().map(|r| r.org).collect::<Vec<_>>(), vec![org(3)]);
     }
 
     #[test]
@@ -167,9 +254,10 @@ mod tests {
         };
         let now = Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap();
         let revoked = client(vec![consent(10, vec![org(2)], true)]);
-        assert!(audience(&event(Some(org(2)), data.clone()), &revoked, now).is_empty());
+        let all = BTreeSet::from([org(2), org(3)]);
+        assert!(audience(&event(Some(org(2)), data.clone()), &revoked, now, &all).is_empty());
         let consented = client(vec![consent(10, vec![org(2), org(3)], false)]);
-        let got = audience(&event(Some(org(2)), data.clone()), &consented, now);
+        let got = audience(&event(Some(org(2)), data.clone()), &consented, now, &all);
         assert_eq!(
             got,
             vec![Recipient {
