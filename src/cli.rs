@@ -206,19 +206,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 org: OrgId(uuid::Uuid::nil()),
                 role: Role::Admin,
             };
-            let id = OrgId::new();
-            engine.register_org(&admin, id, &name).await?;
-            for offer in offers {
+            let mut parsed = Vec::with_capacity(offers.len());
+            for offer in &offers {
                 let (level, capacity) = offer
                     .split_once('=')
                     .with_context(|| format!("--offers takes LEVEL=CAPACITY, got {offer:?}"))?;
                 let capacity: i32 = capacity
                     .parse()
                     .with_context(|| format!("capacity in {offer:?}"))?;
-                engine
-                    .set_capacity(&admin, id, &LevelId::new(level), capacity)
-                    .await?;
+                parsed.push((LevelId::new(level), capacity));
             }
+            let id = OrgId::new();
+            // Nothing is created when an offer is wrong.
+            engine.register_provider(&admin, id, &name, &parsed).await?;
             println!("{id}");
         }
         Cmd::Orgs {
@@ -266,12 +266,14 @@ fn parse_moment(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 }
 
 fn check_workflows(files: &[PathBuf]) -> ExitCode {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
     let mut failed = false;
     for f in files {
         match pathway::load_file(f) {
             Ok(p) => {
-                println!(
-                    "{}: ok — pathway \"{}\" v{}: {} levels, {} transitions, {} discharges",
+                let mut report = format!(
+                    "{}: ok — pathway \"{}\" v{}: {} levels, {} transitions, {} discharges\n",
                     f.display(),
                     p.id,
                     p.version,
@@ -280,15 +282,19 @@ fn check_workflows(files: &[PathBuf]) -> ExitCode {
                     p.discharges.len()
                 );
                 for l in &p.levels {
-                    println!(
-                        "  {:<18} ASAM3 {:<16} ASAM4 {:<10} {:<16} review every {} d  {}",
+                    report.push_str(&format!(
+                        "  {:<18} ASAM3 {:<16} ASAM4 {:<10} {:<16} review every {} d  {}\n",
                         l.id.as_str(),
                         l.asam3.join("/"),
                         l.asam4.join("/"),
                         l.weekly_hours.to_string(),
                         l.review_interval_days,
                         l.name
-                    );
+                    ));
+                }
+                // A reader that stopped early (`| head`) is not an error: stop writing.
+                if out.write_all(report.as_bytes()).is_err() {
+                    break;
                 }
             }
             Err(errors) => {

@@ -80,6 +80,14 @@ pub struct Overrides {
 }
 
 impl Config {
+    /// The configuration's keys, as in the file (and, upper-cased, after `CAREPATH_`).
+    fn keys() -> Vec<String> {
+        match serde_json::to_value(Config::default()) {
+            Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Load from `file` (if given; `carepath.toml` if present), the environment and flags.
     pub fn load(file: Option<&PathBuf>, flags: &Overrides) -> Result<Self, Box<figment::Error>> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
@@ -87,13 +95,14 @@ impl Config {
             Some(path) => fig = fig.merge(Toml::file_exact(path)),
             None => fig = fig.merge(Toml::file("carepath.toml")),
         }
-        fig.merge(
-            // CAREPATH_LOG is the log filter, CAREPATH_CONFIG the file; CAREPATH_TEST_* the tests'.
-            Env::prefixed("CAREPATH_").filter(|k| {
-                let k = k.as_str().to_ascii_lowercase();
-                k != "log" && k != "config" && !k.starts_with("test_")
-            }),
-        )
+        // Only the environment variables that name a key: others with the prefix (CAREPATH_LOG,
+        // the log filter; CAREPATH_CONFIG, the file; a script's CAREPATH_BIN) are not ours to
+        // refuse. Unknown keys in the file are still errors.
+        let keys = Config::keys();
+        fig.merge(Env::prefixed("CAREPATH_").filter(move |k| {
+            keys.iter()
+                .any(|known| k.as_str().eq_ignore_ascii_case(known))
+        }))
         .merge(Serialized::globals(flags))
         .extract()
         .map_err(Box::new)
@@ -122,6 +131,17 @@ mod tests {
             let c = Config::load(Some(&"c.toml".into()), &flags).map_err(|e| *e)?;
             assert_eq!(c.listen, "127.0.0.1:3");
             assert_eq!(c.database_url, Config::default().database_url);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_environment_variables_are_not_ours() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CAREPATH_BIN", "/usr/local/bin/carepath");
+            jail.set_env("CAREPATH_RELAY_POLL_MS", "250");
+            let c = Config::load(None, &Overrides::default()).map_err(|e| *e)?;
+            assert_eq!(c.relay_poll_ms, 250);
             Ok(())
         });
     }

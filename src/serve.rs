@@ -14,8 +14,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    // Tests and scripts read this line to find a random port.
-    println!("carepath listening on http://{addr}");
+    // Tests and scripts read this line to find a random port; in the JSON log format it is
+    // JSON too, so every line the process writes parses as JSON.
+    if config.log_format == "json" {
+        println!(
+            "{}",
+            serde_json::json!({ "message": "carepath listening", "address": format!("http://{addr}") })
+        );
+    } else {
+        println!("carepath listening on http://{addr}");
+    }
     tracing::info!(%addr, pathway = engine.pathway().id, "serving");
 
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -207,11 +207,26 @@ impl Engine {
     async fn attempt(&self, req: &Request, fired_timer: Option<TimerId>) -> Result<Outcome, Error> {
         let req = req.clone();
         let store = &self.inner.store;
+        if req.expected_version.is_some_and(|v| v < 0) {
+            return Err(Error::BadInput(
+                "expectedVersion is a client version: 0 or more".into(),
+            ));
+        }
         let client = match (&req.command, req.client) {
             (Command::RegisterClient { .. }, id) => id.unwrap_or_default(),
             (_, Some(id)) => id,
+            // An answer to a referral names the referral; its client is the engine's to find
+            // (after the caller was authenticated: the adapter built the actor first).
+            (
+                Command::AcceptReferral { referral }
+                | Command::DeclineReferral { referral, .. }
+                | Command::WithdrawReferral { referral },
+                None,
+            ) => self.client_of_referral(*referral).await?,
             (_, None) => return Err(Error::BadInput("a client id is required".into())),
         };
+        let mut req = req;
+        req.client = Some(client);
         let hash = request_hash(&req);
         if let Some(key) = &req.idempotency_key {
             if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
@@ -315,6 +330,15 @@ impl Engine {
         }
     }
 
+    async fn client_of_referral(&self, referral: ReferralId) -> Result<ClientId, Error> {
+        self.inner
+            .store
+            .referral_row(referral)
+            .await?
+            .map(|r| r.client)
+            .ok_or_else(|| Error::NotFound(format!("referral {referral}")))
+    }
+
     /// Fire the timers that are due; returns how many produced events.
     pub async fn fire_due_timers(&self, limit: u64) -> Result<usize, Error> {
         let now = self.inner.clock.now();
@@ -376,6 +400,35 @@ impl Engine {
         Ok(())
     }
 
+    fn check_offer(&self, level: &LevelId, capacity: i32) -> Result<(), Error> {
+        if self.inner.pathway.level(level).is_none() {
+            return Err(Error::BadInput(format!("unknown level \"{level}\"")));
+        }
+        if !(0..=100_000).contains(&capacity) {
+            return Err(Error::BadInput("capacity runs from 0 to 100000".into()));
+        }
+        Ok(())
+    }
+
+    /// Register a provider and what it offers, all or nothing: every offer is checked
+    /// before anything is written. Admins only.
+    pub async fn register_provider(
+        &self,
+        actor: &Actor,
+        id: OrgId,
+        name: &str,
+        offers: &[(LevelId, i32)],
+    ) -> Result<(), Error> {
+        for (level, capacity) in offers {
+            self.check_offer(level, *capacity)?;
+        }
+        self.register_org(actor, id, name).await?;
+        for (level, capacity) in offers {
+            self.set_capacity(actor, id, level, *capacity).await?;
+        }
+        Ok(())
+    }
+
     /// Set a provider's capacity at a level: admins, or a partner for its own organization.
     pub async fn set_capacity(
         &self,
@@ -391,12 +444,7 @@ impl Engine {
                 "capacity is set by an admin or by the provider itself".into(),
             ));
         }
-        if self.inner.pathway.level(level).is_none() {
-            return Err(Error::BadInput(format!("unknown level \"{level}\"")));
-        }
-        if !(0..=100_000).contains(&capacity) {
-            return Err(Error::BadInput("capacity runs from 0 to 100000".into()));
-        }
+        self.check_offer(level, capacity)?;
         if !self.inner.store.org_exists(org).await? {
             return Err(Error::NotFound(format!("organization {org}")));
         }

@@ -23,11 +23,10 @@ pub fn bad_input(message: impl Into<String>) -> async_graphql::Error {
     coded(BAD_INPUT, message)
 }
 
+pub const UNAUTHENTICATED_MESSAGE: &str = "a valid API token is required (Authorization: Bearer …)";
+
 pub fn unauthenticated() -> async_graphql::Error {
-    coded(
-        UNAUTHENTICATED,
-        "a valid API token is required (Authorization: Bearer …)",
-    )
+    coded(UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE)
 }
 
 fn json(v: impl serde::Serialize) -> Value {

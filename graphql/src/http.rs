@@ -7,8 +7,9 @@ use crate::{CarepathSchema, error};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use async_graphql::{Data, ErrorExtensions};
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
+use axum::extract::ws::{CloseFrame, Message};
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -70,7 +71,113 @@ async fn caller(engine: &Engine, token: Option<&str>) -> Result<Caller, carepath
     }
 }
 
-async fn graphql(State(s): State<AppState>, headers: HeaderMap, req: GraphQLRequest) -> Response {
+/// A request refused before it is executed: answered with its status and a GraphQL-shaped
+/// JSON body, code `BAD_INPUT` and a plain message.
+struct Refusal {
+    status: StatusCode,
+    message: String,
+}
+
+fn refused(status: StatusCode, message: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        message: message.into(),
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "errors": [{ "message": self.message, "extensions": { "code": error::BAD_INPUT } }]
+        });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// The body of `POST /graphql` as one GraphQL request: JSON (`application/json` or
+/// `application/graphql-response+json`) holding one object with `query`, optional
+/// `variables` (an object) and `operationName`. Anything else is refused, so a form another
+/// site posts (`text/plain`, `application/x-www-form-urlencoded`) never runs a mutation.
+fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<async_graphql::Request, Refusal> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    match content_type.as_deref() {
+        Some("application/json") | Some("application/graphql-response+json") => {}
+        other => {
+            return Err(refused(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "a GraphQL request is sent as application/json, not {}",
+                    other.unwrap_or("without a content type")
+                ),
+            ));
+        }
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        refused(
+            StatusCode::BAD_REQUEST,
+            format!("the request body is not JSON: {e}"),
+        )
+    })?;
+    let serde_json::Value::Object(fields) = &value else {
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            if value.is_array() {
+                "batched requests are not supported: send one request object".to_owned()
+            } else {
+                "the request body is a JSON object with `query`".to_owned()
+            },
+        ));
+    };
+    if !fields.get("query").is_some_and(|q| q.is_string()) {
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "the request needs `query`, a string",
+        ));
+    }
+    if fields
+        .get("variables")
+        .is_some_and(|v| !v.is_object() && !v.is_null())
+    {
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "`variables` is a JSON object",
+        ));
+    }
+    if fields
+        .get("operationName")
+        .is_some_and(|v| !v.is_string() && !v.is_null())
+    {
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "`operationName` is a string",
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        refused(
+            StatusCode::BAD_REQUEST,
+            format!("not a GraphQL request: {e}"),
+        )
+    })
+}
+
+async fn graphql(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let req = match parse_request(&headers, &body) {
+        Ok(r) => r,
+        Err(refusal) => return refusal.into_response(),
+    };
     let who = match caller(&s.engine, bearer(&headers)).await {
         Ok(c) => c,
         Err(e) => {
@@ -79,7 +186,6 @@ async fn graphql(State(s): State<AppState>, headers: HeaderMap, req: GraphQLRequ
         }
     };
     let req = req
-        .into_inner()
         .data(who)
         .data(DataLoader::new(OrgName(s.engine.clone()), tokio::spawn));
     let mut resp = s.schema.execute(req).await;
@@ -117,7 +223,13 @@ async fn ws(
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |stream| {
-            GraphQLWebSocket::new(stream, s.schema.clone(), protocol)
+            // graphql-transport-ws closes a refused connection_init with 4403 (Forbidden);
+            // async-graphql closes it with 1002, so the close frame is rewritten on its way.
+            let (sink, stream) = futures::StreamExt::split(stream);
+            let sink = futures::SinkExt::with(sink, |m: Message| {
+                futures::future::ready(Ok::<_, axum::Error>(forbidden_close(m)))
+            });
+            GraphQLWebSocket::new_with_pair(sink, stream, s.schema.clone(), protocol)
                 .on_connection_init(move |payload: serde_json::Value| async move {
                     // {"authorization": "Bearer …"} or {"token": "…"}
                     let token = payload
@@ -144,6 +256,21 @@ async fn ws(
                 })
                 .serve()
         })
+}
+
+/// The close frame for a refused connection_init (no valid token) gets the protocol's code.
+fn forbidden_close(m: Message) -> Message {
+    match m {
+        Message::Close(Some(frame))
+            if frame.code == 1002 && frame.reason.as_str() == error::UNAUTHENTICATED_MESSAGE =>
+        {
+            Message::Close(Some(CloseFrame {
+                code: 4403,
+                reason: "Forbidden".into(),
+            }))
+        }
+        other => other,
+    }
 }
 
 async fn readyz(State(s): State<AppState>) -> (StatusCode, String) {

@@ -229,17 +229,6 @@ async fn run(
     })
 }
 
-async fn client_of_referral(ctx: &Context<'_>, id: Uuid) -> Result<ClientId> {
-    let row = engine(ctx)
-        .store()
-        .referral_row(ReferralId(id))
-        .await
-        .map_err(|e| crate::error::to_graphql(e.into()))?;
-    row.map(|r| r.client).ok_or_else(|| {
-        crate::error::coded(crate::error::NOT_FOUND, format!("referral {id} not found"))
-    })
-}
-
 pub struct Mutation;
 
 #[Object]
@@ -375,10 +364,10 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let client = client_of_referral(ctx, referral_id).await?;
+        // The engine finds the referral's client, after the caller is authenticated.
         run(
             ctx,
-            Some(client),
+            None,
             expected_version,
             idempotency_key,
             Command::AcceptReferral {
@@ -395,7 +384,6 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let client = client_of_referral(ctx, input.referral_id).await?;
         let command = Command::DeclineReferral {
             referral: ReferralId(input.referral_id),
             reason: d::DeclineReason {
@@ -403,14 +391,7 @@ impl Mutation {
                 note: input.note,
             },
         };
-        run(
-            ctx,
-            Some(client),
-            expected_version,
-            idempotency_key,
-            command,
-        )
-        .await
+        run(ctx, None, expected_version, idempotency_key, command).await
     }
 
     async fn withdraw_referral(
@@ -420,10 +401,10 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let client = client_of_referral(ctx, referral_id).await?;
+        // The engine finds the referral's client, after the caller is authenticated.
         run(
             ctx,
-            Some(client),
+            None,
             expected_version,
             idempotency_key,
             Command::WithdrawReferral {

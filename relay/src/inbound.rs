@@ -280,7 +280,7 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
             let m: AftercareScheduled = serde_json::from_slice(&d.data).map_err(parse_err)?;
             own(m.provider_id)?;
             (
-                ClientId(m.client_id),
+                Some(ClientId(m.client_id)),
                 Role::AftercareCoordinator,
                 Command::ScheduleAftercare {
                     provider: org,
@@ -293,7 +293,7 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
             let m: RefillScheduled = serde_json::from_slice(&d.data).map_err(parse_err)?;
             own(m.provider_id)?;
             (
-                ClientId(m.client_id),
+                Some(ClientId(m.client_id)),
                 Role::AftercareCoordinator,
                 Command::ScheduleMatRefill {
                     provider: org,
@@ -305,12 +305,6 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
         "referral.accepted" | "referral.declined" => {
             let m: ReferralAnswer = serde_json::from_slice(&d.data).map_err(parse_err)?;
             let referral = ReferralId(m.referral_id);
-            let row = engine
-                .store()
-                .referral_row(referral)
-                .await
-                .map_err(|e| Outcome::Retry(e.to_string()))?
-                .ok_or_else(|| Outcome::Invalid(format!("referral {referral} not found")))?;
             let command = if kind == "referral.accepted" {
                 Command::AcceptReferral { referral }
             } else {
@@ -322,12 +316,13 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
                     reason: DeclineReason { code, note: m.note },
                 }
             };
-            (row.client, Role::Partner, command)
+            // The engine finds the referral's client.
+            (None, Role::Partner, command)
         }
         other => return Err(Outcome::Invalid(format!("unsupported ce-type {other}"))),
     };
     let request = Request {
-        client: Some(client),
+        client,
         actor: Actor { org, role },
         expected_version: None,
         idempotency_key: Some(format!("ce:{id}")),

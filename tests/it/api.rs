@@ -26,7 +26,7 @@ pub(crate) struct Net {
 }
 
 impl Net {
-    async fn new(b: Backend) -> Self {
+    pub async fn new(b: Backend) -> Self {
         Self::with_env(b, &[]).await
     }
 

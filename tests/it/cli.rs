@@ -202,3 +202,53 @@ async fn disclosures_export_as_csv(b: crate::support::Backend) {
 }
 
 crate::on_both_backends!(disclosures_export_as_csv);
+
+/// A wrong offer creates no organization; a reader that stops early is no crash.
+async fn orgs_create_is_all_or_nothing(b: crate::support::Backend) {
+    let db = crate::support::TestDb::new(b).await;
+    let store = db.store().await;
+    let before = store.census().await.unwrap().len();
+    let out = carepath()
+        .args([
+            "orgs",
+            "create",
+            "--name",
+            "Nowhere",
+            "--offers",
+            "iop=4",
+            "--offers",
+            "nosuchlevel=4",
+        ])
+        .env("CAREPATH_DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nosuchlevel"));
+    // Before the fix the organization was created and offered IOP before the bad offer.
+    assert_eq!(
+        store.census().await.unwrap().len(),
+        before,
+        "nothing was created"
+    );
+}
+
+crate::on_both_backends!(orgs_create_is_all_or_nothing);
+
+#[test]
+fn workflows_check_into_a_closed_pipe_does_not_panic() {
+    use std::process::Stdio;
+    let mut child = carepath()
+        .args(["workflows", "check"])
+        .arg(root().join("workflows/asam-continuum.toml"))
+        .arg(root().join("workflows/ma-bsas.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away at once, as `| head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+}

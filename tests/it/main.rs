@@ -8,6 +8,7 @@ mod api;
 mod cli;
 mod concurrency;
 mod delivery;
+mod edge;
 mod gates;
 mod idempotency;
 mod journey;

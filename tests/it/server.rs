@@ -129,7 +129,11 @@ impl TestServer {
                 .expect("read stdout");
             // Keep draining so the server never blocks on a full pipe.
             std::thread::spawn(move || for _ in lines {});
-            line.rsplit(' ').next().expect("address").to_owned()
+            match serde_json::from_str::<Value>(&line) {
+                // log_format = "json": the line is JSON too.
+                Ok(v) => v["address"].as_str().expect("address").to_owned(),
+                Err(_) => line.rsplit(' ').next().expect("address").to_owned(),
+            }
         });
         let url = tokio::time::timeout(Duration::from_secs(60), url)
             .await
@@ -213,6 +217,25 @@ impl TestServer {
         }
         let resp = req.send().await.expect("POST /graphql");
         resp.json().await.expect("a JSON response")
+    }
+
+    /// POST raw bytes to `/graphql` with `content_type` (and a token): status and body.
+    pub async fn post_raw(
+        &self,
+        token: Option<&str>,
+        content_type: &str,
+        body: &str,
+    ) -> (u16, String) {
+        let mut req = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .header("content-type", content_type)
+            .body(body.to_owned());
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("POST /graphql");
+        (resp.status().as_u16(), resp.text().await.expect("body"))
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {
