@@ -89,6 +89,17 @@ enum TokensCmd {
         role: String,
         #[arg(long)]
         label: Option<String>,
+        /// Days the token is valid (default: the configuration's token_days, 90).
+        #[arg(long)]
+        days: Option<u32>,
+    },
+    /// Every token: id, organization, role, label, created, expires, revoked (never the
+    /// token itself).
+    List,
+    /// Revoke a token by its id (from `tokens list`): refused at once, on every process.
+    Revoke {
+        #[arg(long)]
+        id: uuid::Uuid,
     },
 }
 
@@ -187,16 +198,66 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed::demo(&engine).await?;
         }
         Cmd::Tokens {
-            command: TokensCmd::Create { org, role, label },
+            command:
+                TokensCmd::Create {
+                    org,
+                    role,
+                    label,
+                    days,
+                },
         } => {
             let role = Role::parse(&role).with_context(|| {
                 format!("unknown role {role:?}: admin, case_manager, partner, aftercare_coordinator, supervisor")
             })?;
             let engine = engine(&config).await?;
             let token = engine
-                .create_token(OrgId(org), role, label.as_deref())
+                .create_token(
+                    OrgId(org),
+                    role,
+                    label.as_deref(),
+                    days.unwrap_or(config.token_days),
+                )
                 .await?;
             println!("{token}");
+        }
+        Cmd::Tokens {
+            command: TokensCmd::List,
+        } => {
+            let engine = engine(&config).await?;
+            let rows = engine.tokens().await?;
+            let mut out = csv::Writer::from_writer(std::io::stdout().lock());
+            out.write_record([
+                "id",
+                "organization_id",
+                "role",
+                "label",
+                "created_at",
+                "expires_at",
+                "revoked_at",
+            ])?;
+            let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .unwrap_or_default()
+            };
+            for t in rows {
+                out.write_record([
+                    t.id.to_string(),
+                    t.org.to_string(),
+                    t.role,
+                    t.label.unwrap_or_default(),
+                    time(Some(t.created_at)),
+                    time(t.expires_at),
+                    time(t.revoked_at),
+                ])?;
+            }
+            out.flush()?;
+        }
+        Cmd::Tokens {
+            command: TokensCmd::Revoke { id },
+        } => {
+            let engine = engine(&config).await?;
+            engine.revoke_token(id).await?;
+            println!("token {id} revoked");
         }
         Cmd::Orgs {
             command: OrgsCmd::Create { name, offers },

@@ -34,6 +34,8 @@ pub struct Config {
     pub timer_interval_secs: u64,
     /// Days an idempotency record is kept.
     pub idempotency_days: i64,
+    /// Days a new API token is valid (`tokens create --days` overrides it).
+    pub token_days: u32,
     /// `text` or `json`.
     pub log_format: String,
 }
@@ -53,6 +55,7 @@ impl Default for Config {
             relay_poll_ms: 500,
             timer_interval_secs: 5,
             idempotency_days: 7,
+            token_days: 90,
             log_format: "text".into(),
         }
     }

@@ -52,9 +52,6 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
-/// How long a verified token is trusted without asking the database again.
-pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// How long organization facts (existence, levels offered) are reused without asking the
 /// database. Organizations are never deleted; a level newly offered elsewhere is seen within
 /// this time (at once in the process that set it).
@@ -62,7 +59,6 @@ pub const ORG_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10
 
 struct Inner {
     orgs: std::sync::Mutex<std::collections::HashMap<OrgId, (domain::OrgInfo, std::time::Instant)>>,
-    tokens: std::sync::Mutex<std::collections::HashMap<String, (Actor, std::time::Instant)>>,
     store: Store,
     pathway: Arc<Pathway>,
     clock: Arc<dyn Clock>,
@@ -74,7 +70,6 @@ impl Engine {
     pub fn new(store: Store, pathway: Arc<Pathway>, clock: Arc<dyn Clock>) -> Self {
         Self {
             inner: Arc::new(Inner {
-                tokens: Default::default(),
                 orgs: Default::default(),
                 store,
                 pathway,
@@ -133,22 +128,6 @@ impl Engine {
 
     fn forget_org(&self, id: OrgId) {
         self.inner.orgs.lock().expect("org cache").remove(&id);
-    }
-
-    pub(crate) fn cached_token(&self, hash: &str) -> Option<Actor> {
-        let tokens = self.inner.tokens.lock().expect("token cache");
-        tokens
-            .get(hash)
-            .filter(|(_, at)| at.elapsed() < TOKEN_CACHE_TTL)
-            .map(|(a, _)| *a)
-    }
-
-    pub(crate) fn cache_token(&self, hash: String, actor: Actor) {
-        let mut tokens = self.inner.tokens.lock().expect("token cache");
-        if tokens.len() > 10_000 {
-            tokens.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
-        }
-        tokens.insert(hash, (actor, std::time::Instant::now()));
     }
 
     pub fn store(&self) -> &Store {

@@ -31,36 +31,39 @@ pub struct ReferralRead {
 }
 
 impl Engine {
-    /// The actor behind a bearer token. Known tokens are remembered for
-    /// [`crate::engine::TOKEN_CACHE_TTL`], so a revocation takes effect within that time.
+    /// The actor behind a bearer token: asked of the database every time (one lookup by the
+    /// hash's unique index), so a revoked or expired token is refused at once, on every
+    /// process.
     pub async fn authenticate(&self, token: &str) -> Result<Actor, Error> {
         let hash = token_hash(token);
-        if let Some(actor) = self.cached_token(&hash) {
-            return Ok(actor);
-        }
         let holder = self
             .store()
-            .token_holder(&hash)
+            .token_holder(&hash, self.clock().now())
             .await?
             .ok_or(Error::Unauthenticated)?;
         let role = Role::parse(&holder.role).ok_or(Error::Unauthenticated)?;
-        let actor = Actor {
+        Ok(Actor {
             org: holder.org,
             role,
-        };
-        self.cache_token(hash, actor);
-        Ok(actor)
+        })
     }
 
-    /// Create a token for an organization and role; returns the token, which is not stored.
+    /// Create a token for an organization and role, valid for `days`; returns the token,
+    /// which is not stored (its hash is).
     pub async fn create_token(
         &self,
         org: OrgId,
         role: Role,
         label: Option<&str>,
+        days: u32,
     ) -> Result<String, Error> {
         if role == Role::System {
             return Err(Error::BadInput("no token acts as the engine".into()));
+        }
+        if !(1..=3650).contains(&days) {
+            return Err(Error::BadInput(
+                "a token is valid for 1 to 3650 days".into(),
+            ));
         }
         if !self.store().org_exists(org).await? {
             return Err(Error::NotFound(format!("organization {org}")));
@@ -70,16 +73,34 @@ impl Engine {
             uuid::Uuid::new_v4().simple(),
             uuid::Uuid::new_v4().simple()
         );
+        let now = self.clock().now();
         self.store()
             .create_token(
                 org,
                 role.as_str(),
                 &token_hash(&token),
                 label,
-                self.clock().now(),
+                now,
+                now + chrono::Duration::days(i64::from(days)),
             )
             .await?;
         Ok(token)
+    }
+
+    /// Every token (never the token itself), oldest first.
+    pub async fn tokens(&self) -> Result<Vec<crate::store::TokenRow>, Error> {
+        Ok(self.store().tokens().await?)
+    }
+
+    /// Revoke a token by its id: refused from the next request on, on every process.
+    pub async fn revoke_token(&self, id: uuid::Uuid) -> Result<(), Error> {
+        if self.store().revoke_token(id, self.clock().now()).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound(format!(
+                "token {id} (or it is already revoked)"
+            )))
+        }
     }
 
     async fn load(&self, id: ClientId) -> Result<ClientState, Error> {

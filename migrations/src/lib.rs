@@ -9,6 +9,7 @@ mod m20261123_000004_outbox_notify;
 mod m20261123_000005_outbox_waiting_only;
 mod m20261123_000006_notify_after_commit;
 mod m20261124_000010_disclosure_basis;
+mod m20261124_000011_token_expiry;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_outbox_waiting_only::Migration),
             Box::new(m20261123_000006_notify_after_commit::Migration),
             Box::new(m20261124_000010_disclosure_basis::Migration),
+            Box::new(m20261124_000011_token_expiry::Migration),
         ]
     }
 }

@@ -286,7 +286,7 @@ async fn setup_cast(store: Store) -> anyhow::Result<journey::Cast> {
             pair.push((
                 id.to_string(),
                 engine
-                    .create_token(id, Role::Partner, Some("bench"))
+                    .create_token(id, Role::Partner, Some("bench"), 1)
                     .await?,
             ));
         }
@@ -294,10 +294,10 @@ async fn setup_cast(store: Store) -> anyhow::Result<journey::Cast> {
     }
     Ok(journey::Cast {
         cm: engine
-            .create_token(home, Role::CaseManager, Some("bench"))
+            .create_token(home, Role::CaseManager, Some("bench"), 1)
             .await?,
         coordinator: engine
-            .create_token(hub, Role::AftercareCoordinator, Some("bench"))
+            .create_token(hub, Role::AftercareCoordinator, Some("bench"), 1)
             .await?,
         pharmacy: pharmacy.to_string(),
         aftercare_clinic: providers[4][0].0.clone(),

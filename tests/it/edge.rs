@@ -169,3 +169,85 @@ on_both_backends!(
     a_bad_token_on_the_websocket_is_4403,
     json_logs_and_a_foreign_environment,
 );
+
+/// Tokens: listed without their secret, revoked from the command line and refused at once by
+/// every process (no cache), and refused once expired.
+async fn tokens_list_revoke_and_expire(b: Backend) {
+    let n = Net::new(b).await;
+    let other = TestServer::attach(&n.s, &[]).await;
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_carepath"))
+            .args(args)
+            .env("CAREPATH_DATABASE_URL", &n.s.db_url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let token = cli(&[
+        "tokens",
+        "create",
+        "--org",
+        &n.home.to_string(),
+        "--role",
+        "case_manager",
+        "--label",
+        "front desk",
+        "--days",
+        "30",
+    ])
+    .trim()
+    .to_owned();
+    let census = "{ census { level } }";
+    for s in [&n.s, &other] {
+        s.ok(&token, census, json!({})).await;
+    }
+    let list = cli(&["tokens", "list"]);
+    assert!(!list.contains(&token), "the token itself is never listed");
+    let row = list
+        .lines()
+        .find(|l| l.contains("front desk"))
+        .unwrap_or_else(|| panic!("{list}"));
+    let fields: Vec<&str> = row.split(',').collect();
+    let expires = chrono::DateTime::parse_from_rfc3339(fields[5]).expect("an expiry");
+    let days = (expires.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_days();
+    assert!((29..=30).contains(&days), "{row}");
+    cli(&["tokens", "revoke", "--id", fields[0]]);
+    for s in [&n.s, &other] {
+        let (code, _) = s.code(Some(&token), census, json!({})).await;
+        assert_eq!(code, "UNAUTHENTICATED", "refused at once on every process");
+    }
+    assert!(
+        cli(&["tokens", "list"])
+            .lines()
+            .any(|l| l.starts_with(fields[0]) && !l.ends_with(','))
+    );
+}
+
+/// A token past its expiry is refused.
+async fn an_expired_token_is_refused(b: Backend) {
+    let w = crate::support::World::new(b).await;
+    let token = w
+        .engine
+        .create_token(w.home, carepath_engine::domain::Role::CaseManager, None, 1)
+        .await
+        .unwrap();
+    assert!(w.engine.authenticate(&token).await.is_ok());
+    w.clock.advance(chrono::Duration::days(2));
+    assert!(matches!(
+        w.engine.authenticate(&token).await,
+        Err(carepath_engine::Error::Unauthenticated)
+    ));
+    assert!(matches!(
+        w.engine
+            .create_token(w.home, carepath_engine::domain::Role::CaseManager, None, 0)
+            .await,
+        Err(carepath_engine::Error::BadInput(_))
+    ));
+}
+
+on_both_backends!(tokens_list_revoke_and_expire, an_expired_token_is_refused);

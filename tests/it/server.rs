@@ -168,7 +168,7 @@ impl TestServer {
 
     pub async fn token(&self, org: OrgId, role: Role) -> String {
         self.engine
-            .create_token(org, role, Some("test"))
+            .create_token(org, role, Some("test"), 1)
             .await
             .expect("token")
     }

@@ -42,6 +42,18 @@ pub struct DisclosureRow {
     pub at: DateTime<Utc>,
 }
 
+/// A stored token, without its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRow {
+    pub id: Uuid,
+    pub org: OrgId,
+    pub role: String,
+    pub label: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
 /// A stored token's holder.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenHolder {
@@ -190,6 +202,7 @@ impl Store {
         token_hash: &str,
         label: Option<&str>,
         now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
     ) -> Result<Uuid, StoreError> {
         let id = Uuid::now_v7();
         api_token::Entity::insert(api_token::ActiveModel {
@@ -200,18 +213,29 @@ impl Store {
             label: Set(label.map(str::to_owned)),
             created_at: Set(now),
             revoked_at: Set(None),
+            expires_at: Set(Some(expires_at)),
         })
         .exec_without_returning(&self.db)
         .await?;
         Ok(id)
     }
 
-    pub async fn token_holder(&self, token_hash: &str) -> Result<Option<TokenHolder>, StoreError> {
+    /// Who holds the token with this hash, if it is neither revoked nor expired at `now`.
+    pub async fn token_holder(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenHolder>, StoreError> {
         Ok(api_token::Entity::find()
             .filter(
                 Condition::all()
                     .add(api_token::Column::TokenHash.eq(token_hash))
-                    .add(api_token::Column::RevokedAt.is_null()),
+                    .add(api_token::Column::RevokedAt.is_null())
+                    .add(
+                        Condition::any()
+                            .add(api_token::Column::ExpiresAt.is_null())
+                            .add(api_token::Column::ExpiresAt.gt(now)),
+                    ),
             )
             .one(&self.db)
             .await?
@@ -219,6 +243,26 @@ impl Store {
                 org: OrgId(t.org_id),
                 role: t.role,
             }))
+    }
+
+    /// Every token, oldest first (hashes left out).
+    pub async fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
+        Ok(api_token::Entity::find()
+            .order_by_asc(api_token::Column::CreatedAt)
+            .order_by_asc(api_token::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|t| TokenRow {
+                id: t.id,
+                org: OrgId(t.org_id),
+                role: t.role,
+                label: t.label,
+                created_at: t.created_at,
+                expires_at: t.expires_at,
+                revoked_at: t.revoked_at,
+            })
+            .collect())
     }
 
     pub async fn revoke_token(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {

@@ -198,6 +198,7 @@ pub mod api_token {
         pub label: Option<String>,
         pub created_at: DateTimeUtc,
         pub revoked_at: Option<DateTimeUtc>,
+        pub expires_at: Option<DateTimeUtc>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
