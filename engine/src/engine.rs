@@ -366,6 +366,7 @@ impl Engine {
             ));
         }
         let name = name.trim();
+        domain::input::check_text("an organization name", name)?;
         if name.is_empty() || name.chars().count() > 200 {
             return Err(Error::BadInput(
                 "an organization name has 1 to 200 characters".into(),

@@ -60,6 +60,9 @@ impl Engine {
         if role == Role::System {
             return Err(Error::BadInput("no token acts as the engine".into()));
         }
+        if let Some(l) = label {
+            domain::input::check_text("label", l)?;
+        }
         if !(1..=3650).contains(&days) {
             return Err(Error::BadInput(
                 "a token is valid for 1 to 3650 days".into(),
@@ -294,6 +297,11 @@ impl Engine {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> Result<Vec<DisclosureRow>, Error> {
+        for (what, t) in [("from", from), ("to", to)] {
+            if let Some(t) = t {
+                domain::input::check_time(what, t)?;
+            }
+        }
         if let (Some(f), Some(t)) = (from, to)
             && t < f
         {

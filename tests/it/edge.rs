@@ -251,3 +251,38 @@ async fn an_expired_token_is_refused(b: Backend) {
 }
 
 on_both_backends!(tokens_list_revoke_and_expire, an_expired_token_is_refused);
+
+/// What the schema fuzzer found answered `INTERNAL`: text with a NUL (no database stores it)
+/// and moments outside any care plan (PostgreSQL's timestamps end). Each is `BAD_INPUT`.
+async fn odd_values_are_bad_input_not_internal(b: Backend) {
+    let n = Net::new(b).await;
+    let c = n.register().await;
+    n.consent(&c).await;
+    n.admit(&c, "iop", 12.0).await;
+    let cases: Vec<(&str, Value)> = vec![
+        (
+            "mutation($c: UUID!, $r: [UUID!]!) { recordConsent(input: { clientId: $c, recipientIds: $r, purpose: \"a\\u0000b\", information: \"x\", expiry: NEVER, signedOn: \"2026-01-01\" }) { version } }",
+            json!({ "c": c, "r": [n.hub] }),
+        ),
+        (
+            "mutation($c: UUID!, $t: String!) { transition(input: { clientId: $c, kind: LATERAL, toLevel: \"iop\", plannedHoursPerWeek: 12, track: $t }) { version } }",
+            json!({ "c": c, "t": "evening\u{0}" }),
+        ),
+        (
+            "mutation($c: UUID!, $p: UUID!) { scheduleAftercare(input: { clientId: $c, providerId: $p, kind: OUTPATIENT, at: \"+200000-01-01T00:00:00Z\" }) { version } }",
+            json!({ "c": c, "p": n.provider("outpatient") }),
+        ),
+        (
+            "query($c: UUID!) { disclosures(clientId: $c, from: \"-200000-01-01T00:00:00Z\") { what } }",
+            json!({ "c": c }),
+        ),
+    ];
+    let v = n.version(&c).await;
+    for (q, vars) in cases {
+        let (code, e) = n.s.code(Some(&n.cm), q, vars).await;
+        assert_eq!(code, "BAD_INPUT", "{q}: {e}");
+    }
+    assert_eq!(n.version(&c).await, v, "nothing changed");
+}
+
+on_both_backends!(odd_values_are_bad_input_not_internal);

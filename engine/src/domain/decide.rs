@@ -64,6 +64,7 @@ pub fn decide(
     ctx: &Context<'_>,
 ) -> Result<Decision, DecisionError> {
     policy::authorize(&env.actor, &env.command, state, ctx.now)?;
+    super::input::check_command(&env.command)?;
     let actor_org = (env.actor.role != Role::System).then_some(env.actor.org);
 
     let state = match (&env.command, state) {

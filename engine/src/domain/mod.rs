@@ -7,6 +7,7 @@ mod decide;
 mod error;
 mod event;
 pub mod gates;
+pub mod input;
 mod policy;
 mod state;
 

@@ -1,0 +1,128 @@
+//! What any command's values must be before anything is decided: text without control
+//! characters (no database stores a NUL in text or JSON), and moments within the years care
+//! is planned in. A value outside is bad input, never a storage failure.
+
+use super::command::{Command, GateOverride};
+use super::error::DecisionError;
+use super::state::ConsentExpiry;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+
+/// The years a date or time in a command may fall in.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2999;
+
+/// Text a person typed: tabs and line breaks, but no other control character.
+pub fn check_text(what: &str, value: &str) -> Result<(), DecisionError> {
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(DecisionError::bad(format!(
+            "{what} contains a control character"
+        )));
+    }
+    Ok(())
+}
+
+pub fn check_date(what: &str, day: NaiveDate) -> Result<(), DecisionError> {
+    if YEARS.contains(&day.year()) {
+        Ok(())
+    } else {
+        Err(DecisionError::bad(format!(
+            "{what} {day} is outside the years {}–{}",
+            YEARS.start(),
+            YEARS.end()
+        )))
+    }
+}
+
+pub fn check_time(what: &str, at: DateTime<Utc>) -> Result<(), DecisionError> {
+    check_date(what, at.date_naive())
+}
+
+fn check_overrides(overrides: &[GateOverride]) -> Result<(), DecisionError> {
+    overrides
+        .iter()
+        .try_for_each(|o| check_text("override reason", &o.reason))
+}
+
+/// Every text, date and time a command carries.
+pub fn check_command(command: &Command) -> Result<(), DecisionError> {
+    match command {
+        Command::Admit {
+            track,
+            overrides,
+            emergency,
+            ..
+        }
+        | Command::Transition {
+            track,
+            overrides,
+            emergency,
+            ..
+        } => {
+            if let Some(t) = track {
+                check_text("track", t)?;
+            }
+            if let Some(e) = emergency {
+                check_text("medical emergency reason", &e.reason)?;
+            }
+            check_overrides(overrides)
+        }
+        Command::Discharge { overrides, .. } => check_overrides(overrides),
+        Command::RecordConsent {
+            purpose,
+            information,
+            expiry,
+            signed_on,
+            ..
+        } => {
+            check_text("purpose", purpose)?;
+            check_text("information", information)?;
+            check_date("signedOn", *signed_on)?;
+            if let ConsentExpiry::On(day) = expiry {
+                check_date("expiresOn", *day)?;
+            }
+            Ok(())
+        }
+        Command::DeclineReferral { reason, .. } => match &reason.note {
+            Some(n) => check_text("note", n),
+            None => Ok(()),
+        },
+        Command::RecordAssessment {
+            assessed_at: Some(at),
+            ..
+        } => check_time("assessedAt", *at),
+        Command::RecordMatPlan {
+            supply_through,
+            last_injection_on,
+            ..
+        } => {
+            if let Some(d) = supply_through {
+                check_date("supplyThrough", *d)?;
+            }
+            if let Some(d) = last_injection_on {
+                check_date("lastInjectionOn", *d)?;
+            }
+            Ok(())
+        }
+        Command::ScheduleAftercare { at, .. } => check_time("at", *at),
+        Command::ScheduleMatRefill { on, .. } | Command::PlanHandoff { on, .. } => {
+            check_date("on", *on)
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_and_far_dates_are_bad_input() {
+        assert!(check_text("purpose", "a\u{0}b").is_err());
+        assert!(check_text("note", "two\nlines\tand a tab").is_ok());
+        assert!(check_date("on", NaiveDate::from_ymd_opt(200_000, 1, 1).unwrap()).is_err());
+        assert!(check_date("on", NaiveDate::from_ymd_opt(1899, 12, 31).unwrap()).is_err());
+        assert!(check_date("on", NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()).is_ok());
+    }
+}
