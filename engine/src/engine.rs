@@ -204,8 +204,12 @@ impl Engine {
             ) => self.client_of_referral(*referral).await?,
             (_, None) => return Err(Error::BadInput("a client id is required".into())),
         };
+        // A referral's answer is hashed with the client it was found to be about, as when
+        // the caller named it (a new client's id is the engine's, not part of the request).
         let mut req = req;
-        req.client = Some(client);
+        if !matches!(req.command, Command::RegisterClient { .. }) {
+            req.client = Some(client);
+        }
         let hash = request_hash(&req);
         if let Some(key) = &req.idempotency_key {
             if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
