@@ -217,6 +217,7 @@ impl Engine {
                     "an idempotency key has 1 to {MAX_IDEMPOTENCY_KEY} bytes"
                 )));
             }
+            domain::input::check_text("the idempotency key", key)?;
             if let Some(previous) = self.replay(req.actor.org, key, &hash).await? {
                 return Ok(previous);
             }

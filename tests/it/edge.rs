@@ -276,6 +276,10 @@ async fn odd_values_are_bad_input_not_internal(b: Backend) {
             "query($c: UUID!) { disclosures(clientId: $c, from: \"-200000-01-01T00:00:00Z\") { what } }",
             json!({ "c": c }),
         ),
+        (
+            "mutation($c: UUID!, $k: String!) { endMatPlan(clientId: $c, idempotencyKey: $k) { version } }",
+            json!({ "c": c, "k": "key\u{0}" }),
+        ),
     ];
     let v = n.version(&c).await;
     for (q, vars) in cases {
