@@ -82,6 +82,14 @@ impl Net {
         d["registerClient"]["clientId"].as_str().unwrap().to_owned()
     }
 
+    /// A client registered, consented (every organization of the network) and admitted.
+    pub async fn admitted(&self, level: &str, hours: f64) -> String {
+        let c = self.register().await;
+        self.consent(&c).await;
+        self.admit(&c, level, hours).await;
+        c
+    }
+
     pub async fn consent(&self, client: &str) -> String {
         let mut recipients: Vec<OrgId> = self.providers.iter().map(|(_, id)| *id).collect();
         recipients.push(self.pharmacy);

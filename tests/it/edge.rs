@@ -93,9 +93,7 @@ async fn bad_requests_are_json_bad_input_and_run_nothing(b: Backend) {
 /// same: nothing is looked up before the caller is known.
 async fn anonymous_callers_learn_nothing(b: Backend) {
     let n = Net::new(b).await;
-    let c = n.register().await;
-    n.consent(&c).await;
-    n.admit(&c, "detox", 40.0).await;
+    let c = n.admitted("detox", 40.0).await;
     let real = n.refer(&c, "residential").await;
     let random = uuid::Uuid::new_v4().to_string();
     for token in [None, Some("cp_garbage")] {
@@ -256,9 +254,7 @@ on_both_backends!(tokens_list_revoke_and_expire, an_expired_token_is_refused);
 /// and moments outside any care plan (PostgreSQL's timestamps end). Each is `BAD_INPUT`.
 async fn odd_values_are_bad_input_not_internal(b: Backend) {
     let n = Net::new(b).await;
-    let c = n.register().await;
-    n.consent(&c).await;
-    n.admit(&c, "iop", 12.0).await;
+    let c = n.admitted("iop", 12.0).await;
     let cases: Vec<(&str, Value)> = vec![
         (
             "mutation($c: UUID!, $r: [UUID!]!) { recordConsent(input: { clientId: $c, recipientIds: $r, purpose: \"a\\u0000b\", information: \"x\", expiry: NEVER, signedOn: \"2026-01-01\" }) { version } }",
