@@ -6,15 +6,24 @@
 //! idempotency record in one transaction ([`store`]).
 
 pub mod clock;
-pub mod domain;
 mod engine;
 mod error;
-pub mod ids;
 mod live;
 mod outbox;
-pub mod pathway;
 mod reads;
 pub mod store;
+
+pub use carepath_domain as domain;
+pub use carepath_domain::ids;
+
+/// The pathway model (from the domain) and its loader (from `carepath-workflows`).
+pub mod pathway {
+    pub use carepath_domain::pathway::*;
+    pub use carepath_workflows::{
+        DEFAULT_PATHWAY_NAME, DEFAULT_PATHWAY_TOML, PathwayError, PathwayErrors, default_pathway,
+        load_file, parse,
+    };
+}
 
 pub use engine::{Engine, EventRef, Outcome, Request};
 pub use error::Error;

@@ -1,8 +1,8 @@
 //! Reading and validating a pathway file. Every problem is reported with the file, the line and
 //! the item it concerns, and all problems are reported at once.
 
-use super::asam;
-use super::model::*;
+use crate::asam;
+use carepath_domain::pathway::*;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -701,12 +701,9 @@ gates = ["aftercare_appointment"]
         for (name, text) in [
             (
                 "asam-continuum.toml",
-                include_str!("../../../workflows/asam-continuum.toml"),
+                include_str!("../asam-continuum.toml"),
             ),
-            (
-                "ma-bsas.toml",
-                include_str!("../../../workflows/ma-bsas.toml"),
-            ),
+            ("ma-bsas.toml", include_str!("../ma-bsas.toml")),
         ] {
             if let Err(e) = parse(name, text) {
                 panic!("{e}");

@@ -190,6 +190,16 @@ pub enum Medication {
 }
 
 impl Medication {
+    /// The name it is written under in events and pathways (snake case).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Medication::Buprenorphine => "buprenorphine",
+            Medication::Methadone => "methadone",
+            Medication::NaltrexoneOral => "naltrexone_oral",
+            Medication::NaltrexoneXr => "naltrexone_xr",
+        }
+    }
+
     /// Which bookings continue this medication.
     pub fn continued_by(self, kind: MatBookingKind) -> bool {
         match self {

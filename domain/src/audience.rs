@@ -142,10 +142,10 @@ fn parties(event: &CareEvent, state: &ClientState, now: DateTime<Utc>) -> BTreeS
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::EventData;
-    use crate::domain::state::{ClientStatus, Consent, ConsentExpiry};
+    use crate::event::EventData;
     use crate::ids::{ClientId, EventId};
     use crate::pathway::{DischargeKind, LevelId};
+    use crate::state::{ClientStatus, Consent, ConsentExpiry};
     use chrono::TimeZone;
 
     fn org(n: u128) -> OrgId {

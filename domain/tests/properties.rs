@@ -4,10 +4,10 @@
 //!   version by one; a completed move had every gate met or overridden by a supervisor;
 //! - a rejected command changes nothing (and deciding is deterministic).
 
-use carepath_engine::domain::gates::{self, MoveCheck};
-use carepath_engine::domain::*;
-use carepath_engine::ids::*;
-use carepath_engine::pathway::{self, DischargeKind, LevelId, Pathway, TransitionKind};
+use carepath_domain::gates::{self, MoveCheck};
+use carepath_domain::ids::*;
+use carepath_domain::pathway::{DischargeKind, LevelId, Pathway, TransitionKind};
+use carepath_domain::*;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, HashSet};
@@ -24,7 +24,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let pathway = pathway::default_pathway();
+    let pathway = carepath_workflows::default_pathway();
     let home = OrgId(uuid::Uuid::from_u128(1));
     let pharmacy = OrgId(uuid::Uuid::from_u128(2));
     let mut orgs = OrgDirectory::default();

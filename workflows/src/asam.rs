@@ -1,7 +1,7 @@
 //! What the ASAM Criteria (3rd edition) say about weekly clinical hours per level, so that a
 //! pathway cannot call a 25-hour program "IOP". Source: shared/DOMAIN.md.
 
-use super::HoursBand;
+use carepath_domain::pathway::HoursBand;
 
 /// The hours constraint a 3rd-edition code puts on a level's band, if the code is known.
 /// `None` for an unknown code; `Some(None)` for a known code with no hours rule (24-hour care).

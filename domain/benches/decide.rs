@@ -1,8 +1,8 @@
 //! The pure decision core's cost per command: `cargo bench -p carepath-engine --bench decide`.
 
-use carepath_engine::domain::*;
-use carepath_engine::ids::*;
-use carepath_engine::pathway::{self, LevelId, TransitionKind};
+use carepath_domain::ids::*;
+use carepath_domain::pathway::{LevelId, TransitionKind};
+use carepath_domain::*;
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -12,7 +12,7 @@ fn org(n: u128) -> OrgId {
 }
 
 fn bench(c: &mut Criterion) {
-    let pathway = pathway::default_pathway();
+    let pathway = carepath_workflows::default_pathway();
     let home = org(1);
     let (detox, residential, residential2, pharmacy) = (org(10), org(20), org(21), org(30));
     let mut orgs = OrgDirectory::default();

@@ -149,10 +149,7 @@ fn mat_continuity(state: &ClientState, pathway: &Pathway, now: DateTime<Utc>) ->
         .iter()
         .filter(|b| plan.medication.continued_by(b.kind) && b.on >= today)
         .min_by_key(|b| b.on);
-    let med = serde_json::to_value(plan.medication)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let med = plan.medication.as_str();
     match next {
         Some(b) if b.on <= deadline => (
             true,

@@ -247,8 +247,11 @@ pub struct Pathway {
 }
 
 impl Pathway {
+    /// The loader's constructor: `carepath_workflows::parse` checks every rule (levels exist,
+    /// hours bands, ASAM codes, gates) before it calls this. Anything else building a
+    /// pathway by hand takes that responsibility on itself.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
+    pub fn new(
         id: String,
         name: String,
         version: u32,
