@@ -1,20 +1,16 @@
 //! The command line.
 
 use crate::config::{Config, Overrides};
-use crate::{seed, serve, telemetry};
+use crate::startup::{self, open_engine as engine};
+use crate::{seed, telemetry};
 use anyhow::Context as _;
-use carepath_engine::Engine;
-use carepath_engine::clock::SystemClock;
 use carepath_engine::domain::{Actor, Role};
 use carepath_engine::ids::OrgId;
+use carepath_engine::pathway;
 use carepath_engine::pathway::LevelId;
-use carepath_engine::pathway::{self, Pathway};
-use carepath_engine::store::Store;
-use carepath_migrations::{Migrator, MigratorTrait};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -69,11 +65,6 @@ enum Cmd {
         /// Before this moment (RFC 3339, or a date: its start in UTC).
         #[arg(long, value_parser = parse_moment)]
         to: Option<chrono::DateTime<chrono::Utc>>,
-    },
-    /// Load benchmark: journeys over GraphQL and RabbitMQ, beside pgbench.
-    Bench {
-        #[command(subcommand)]
-        command: crate::bench::BenchCmd,
     },
 }
 
@@ -139,11 +130,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     {
         return Ok(check_workflows(files));
     }
-    if let Cmd::Bench { command } = cli.command {
-        telemetry::init("text");
-        crate::bench::run(command).await?;
-        return Ok(ExitCode::SUCCESS);
-    }
     if let Cmd::GraphqlSchema = &cli.command {
         print!("{}", carepath_graphql::sdl());
         return Ok(ExitCode::SUCCESS);
@@ -152,7 +138,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     telemetry::init(&config.log_format);
     match cli.command {
         Cmd::Serve => {
-            serve::run(config).await?;
+            startup::serve(config).await?;
         }
         Cmd::Disclosures { client, from, to } => {
             let engine = engine(&config).await?;
@@ -164,7 +150,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .read_disclosures(&admin, carepath_engine::ids::ClientId(client), from, to)
                 .await?;
             let orgs: Vec<OrgId> = rows.iter().map(|r| r.recipient).collect();
-            let names = engine.store().org_names(&orgs).await?;
+            let names = engine.org_names(&orgs).await?;
             let mut out = csv::Writer::from_writer(std::io::stdout().lock());
             out.write_record([
                 "disclosed_at",
@@ -189,8 +175,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.flush()?;
         }
         Cmd::Migrate => {
-            let store = connect(&config).await?;
-            migrate(&store).await?;
+            engine(&config).await?;
             println!("migrations applied");
         }
         Cmd::SeedDemo => {
@@ -286,8 +271,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: OrgsCmd::LinkAmqpUser { org, user },
         } => {
             let engine = engine(&config).await?;
+            let admin = Actor {
+                org: OrgId(uuid::Uuid::nil()),
+                role: Role::Admin,
+            };
             anyhow::ensure!(
-                engine.store().org_exists(OrgId(org)).await?,
+                !engine.org_names(&[OrgId(org)]).await?.is_empty(),
                 "no organization {org}"
             );
             // The broker first: a user linked in the database but not restricted on the
@@ -299,17 +288,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 management.grant_org(&vhost, &grant_user, OrgId(org))
             })
             .await??;
-            engine
-                .store()
-                .link_amqp_sender(&user, OrgId(org), chrono::Utc::now())
-                .await?;
+            engine.link_sender(&admin, &user, OrgId(org)).await?;
             println!(
                 "{user} speaks for {org}; on RabbitMQ it may bind only {org}.# on {} and use only queues named {}…",
                 carepath_relay::topology::EVENTS_EXCHANGE,
                 carepath_relay::access::queue_prefix(OrgId(org))
             );
         }
-        Cmd::Workflows { .. } | Cmd::GraphqlSchema | Cmd::Bench { .. } => {
+        Cmd::Workflows { .. } | Cmd::GraphqlSchema => {
             unreachable!("handled above")
         }
     }
@@ -368,56 +354,5 @@ fn check_workflows(files: &[PathBuf]) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    }
-}
-
-pub async fn connect(config: &Config) -> anyhow::Result<Store> {
-    Store::connect(&config.database_url, config.db_max_connections)
-        .await
-        .with_context(|| {
-            format!(
-                "connecting to the database ({})",
-                redact(&config.database_url)
-            )
-        })
-}
-
-pub async fn migrate(store: &Store) -> anyhow::Result<()> {
-    Migrator::up(store.db(), None)
-        .await
-        .context("migrating the database")
-}
-
-pub fn load_pathway(config: &Config) -> anyhow::Result<Pathway> {
-    match &config.pathway {
-        Some(path) => pathway::load_file(path).map_err(|e| anyhow::anyhow!("{e}")),
-        None => Ok(pathway::default_pathway()),
-    }
-}
-
-/// Connect, migrate, load the pathway: a ready engine.
-pub async fn engine(config: &Config) -> anyhow::Result<Engine> {
-    let pathway = load_pathway(config)?;
-    let store = connect(config).await?;
-    migrate(&store).await?;
-    Ok(Engine::new(store, Arc::new(pathway), Arc::new(SystemClock)))
-}
-
-/// A URL without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme + 3],
-                    &creds[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
     }
 }

@@ -110,12 +110,52 @@ impl Config {
         .extract()
         .map_err(Box::new)
     }
+
+    /// This configuration with `CAREPATH_*` variables given as pairs instead of read from the
+    /// environment, parsed as the environment's are (for an application built in-process, as
+    /// the integration tests do). A name that is no configuration key is an error.
+    pub fn with_vars(self, vars: &[(&str, &str)]) -> Result<Self, Box<figment::Error>> {
+        let keys = Config::keys();
+        let mut fig = Figment::from(Serialized::defaults(self));
+        for (name, value) in vars {
+            let key = name
+                .strip_prefix("CAREPATH_")
+                .map(str::to_ascii_lowercase)
+                .filter(|k| keys.contains(k))
+                .ok_or_else(|| {
+                    Box::new(figment::Error::from(format!(
+                        "{name} is not a configuration variable"
+                    )))
+                })?;
+            let value: figment::value::Value = value.parse().unwrap_or_else(|e| match e {});
+            fig = fig.merge((key, value));
+        }
+        fig.extract().map_err(Box::new)
+    }
 }
 
 #[cfg(test)]
 #[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error
 mod tests {
     use super::*;
+
+    #[test]
+    fn vars_as_pairs_parse_as_the_environment() {
+        let c = Config::default()
+            .with_vars(&[
+                ("CAREPATH_RELAY_STUCK_SECS", "3"),
+                ("CAREPATH_RELAY_ENABLED", "false"),
+                ("CAREPATH_AMQP_URL", "amqp://x/%2f"),
+            ])
+            .unwrap();
+        assert_eq!(c.relay_stuck_secs, 3);
+        assert!(!c.relay_enabled);
+        assert_eq!(c.amqp_url, "amqp://x/%2f");
+        let e = Config::default()
+            .with_vars(&[("CAREPATH_LOG", "debug")])
+            .unwrap_err();
+        assert!(e.to_string().contains("CAREPATH_LOG"), "{e}");
+    }
 
     #[test]
     fn layers_in_order() {

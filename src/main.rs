@@ -1,12 +1,6 @@
 //! `carepath`: the continuum-of-care referral and handoff engine.
 
-mod bench;
-mod cli;
-mod config;
-mod seed;
-mod serve;
-mod telemetry;
-
+use carepath::cli;
 use clap::Parser;
 use std::process::ExitCode;
 

@@ -4,7 +4,8 @@
 
 use super::command::{Command, GateOverride};
 use super::error::DecisionError;
-use super::state::ConsentExpiry;
+use super::state::{ConsentExpiry, HandoffTarget};
+use crate::pathway::{LevelId, Pathway};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 /// The years a date or time in a command may fall in.
@@ -45,8 +46,34 @@ fn check_overrides(overrides: &[GateOverride]) -> Result<(), DecisionError> {
         .try_for_each(|o| check_text("override reason", &o.reason))
 }
 
-/// Every text, date and time a command carries.
-pub fn check_command(command: &Command) -> Result<(), DecisionError> {
+/// Every level a command names is one of the pathway's.
+fn check_levels(command: &Command, pathway: &Pathway) -> Result<(), DecisionError> {
+    let named: Option<&LevelId> = match command {
+        Command::Admit { level, .. } => Some(level),
+        Command::Transition { to_level, .. } | Command::SendReferral { to_level, .. } => {
+            Some(to_level)
+        }
+        Command::RecordAssessment {
+            recommended_level, ..
+        } => Some(recommended_level),
+        Command::PlanHandoff {
+            target: HandoffTarget::Transition { to_level, .. },
+            ..
+        } => Some(to_level),
+        _ => None,
+    };
+    match named {
+        Some(level) if pathway.level(level).is_none() => {
+            Err(DecisionError::bad(format!("unknown level \"{level}\"")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Every level, text, date and time a command carries: checked by the engine before it
+/// reads anything, and by `decide` again.
+pub fn check_command(command: &Command, pathway: &Pathway) -> Result<(), DecisionError> {
+    check_levels(command, pathway)?;
     match command {
         Command::Admit {
             track,

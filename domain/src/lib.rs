@@ -13,7 +13,7 @@ mod error;
 mod event;
 pub mod gates;
 pub mod input;
-mod policy;
+pub mod policy;
 mod state;
 
 pub use command::*;

@@ -70,6 +70,27 @@ pub fn authorize(
     }
 }
 
+/// Administration (organizations, broker users, tokens): admins only. `what` completes
+/// "only an admin …" in the refusal.
+pub fn administer(actor: &Actor, what: &str) -> Result<(), DecisionError> {
+    if actor.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(DecisionError::Forbidden(format!("only an admin {what}")))
+    }
+}
+
+/// A provider's capacity: set by an admin, or by a partner for its own organization.
+pub fn set_capacity(actor: &Actor, provider: crate::ids::OrgId) -> Result<(), DecisionError> {
+    match actor.role {
+        Role::Admin => Ok(()),
+        Role::Partner if actor.org == provider => Ok(()),
+        _ => Err(DecisionError::Forbidden(
+            "capacity is set by an admin or by the provider itself".into(),
+        )),
+    }
+}
+
 fn has_overrides(command: &Command) -> bool {
     match command {
         Command::Admit { overrides, .. }

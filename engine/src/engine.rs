@@ -5,9 +5,8 @@ use crate::domain::{self, Actor, ClientState, Command, Context, DecisionError, E
 use crate::error::Error;
 use crate::ids::*;
 use crate::live::Published;
-use crate::pathway::{LevelId, Pathway};
+use crate::pathway::Pathway;
 use crate::store::{CensusRow, Commit, IdempotencyRecord, Store, StoreError};
-use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -67,7 +66,20 @@ struct Inner {
 }
 
 impl Engine {
-    pub fn new(store: Store, pathway: Arc<Pathway>, clock: Arc<dyn Clock>) -> Self {
+    /// Connect to the database at `database_url` (`sqlite://path?mode=rwc` or
+    /// `postgres://…`), bring its schema up to date, and build the engine on it.
+    pub async fn open(
+        database_url: &str,
+        max_connections: u32,
+        pathway: Arc<Pathway>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, Error> {
+        let store = Store::connect(database_url, max_connections).await?;
+        store.migrate().await?;
+        Ok(Self::new(store, pathway, clock))
+    }
+
+    fn new(store: Store, pathway: Arc<Pathway>, clock: Arc<dyn Clock>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 orgs: Default::default(),
@@ -126,11 +138,11 @@ impl Engine {
             .collect())
     }
 
-    fn forget_org(&self, id: OrgId) {
+    pub(crate) fn forget_org(&self, id: OrgId) {
         self.inner.orgs.lock().expect("org cache").remove(&id);
     }
 
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }
 
@@ -144,8 +156,13 @@ impl Engine {
 
     /// Signalled after every commit (the relay's in-process wake-up; a signal given while
     /// nobody waits is kept for the next wait).
-    pub fn committed(&self) -> &Notify {
+    pub(crate) fn committed(&self) -> &Notify {
         &self.inner.committed
+    }
+
+    /// Is the database answering?
+    pub async fn ping(&self) -> Result<(), Error> {
+        Ok(self.inner.store.ping().await?)
     }
 
     pub(crate) fn live(&self) -> &broadcast::Sender<Arc<Published>> {
@@ -186,6 +203,9 @@ impl Engine {
     async fn attempt(&self, req: &Request, fired_timer: Option<TimerId>) -> Result<Outcome, Error> {
         let req = req.clone();
         let store = &self.inner.store;
+        // Bad input is refused before anything is read (an unknown level is BAD_INPUT, not
+        // the NOT_FOUND of the client it names).
+        domain::input::check_command(&req.command, &self.inner.pathway)?;
         if req.expected_version.is_some_and(|v| v < 0) {
             return Err(Error::BadInput(
                 "expectedVersion is a client version: 0 or more".into(),
@@ -353,89 +373,6 @@ impl Engine {
             }
         }
         Ok(fired)
-    }
-
-    /// Drop idempotency records older than `days`.
-    pub async fn prune_idempotency(&self, days: i64) -> Result<u64, Error> {
-        let before = self.inner.clock.now() - Duration::days(days);
-        Ok(self.inner.store.prune_idempotency(before).await?)
-    }
-
-    // ---- organizations -----------------------------------------------------------------
-
-    /// Register (or rename) an organization. Admins only.
-    pub async fn register_org(&self, actor: &Actor, id: OrgId, name: &str) -> Result<(), Error> {
-        if actor.role != Role::Admin {
-            return Err(Error::Forbidden(
-                "only an admin registers organizations".into(),
-            ));
-        }
-        let name = name.trim();
-        domain::input::check_text("an organization name", name)?;
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(Error::BadInput(
-                "an organization name has 1 to 200 characters".into(),
-            ));
-        }
-        self.inner
-            .store
-            .upsert_org(id, name, self.inner.clock.now())
-            .await?;
-        self.forget_org(id);
-        Ok(())
-    }
-
-    fn check_offer(&self, level: &LevelId, capacity: i32) -> Result<(), Error> {
-        if self.inner.pathway.level(level).is_none() {
-            return Err(Error::BadInput(format!("unknown level \"{level}\"")));
-        }
-        if !(0..=100_000).contains(&capacity) {
-            return Err(Error::BadInput("capacity runs from 0 to 100000".into()));
-        }
-        Ok(())
-    }
-
-    /// Register a provider and what it offers, all or nothing: every offer is checked
-    /// before anything is written. Admins only.
-    pub async fn register_provider(
-        &self,
-        actor: &Actor,
-        id: OrgId,
-        name: &str,
-        offers: &[(LevelId, i32)],
-    ) -> Result<(), Error> {
-        for (level, capacity) in offers {
-            self.check_offer(level, *capacity)?;
-        }
-        self.register_org(actor, id, name).await?;
-        for (level, capacity) in offers {
-            self.set_capacity(actor, id, level, *capacity).await?;
-        }
-        Ok(())
-    }
-
-    /// Set a provider's capacity at a level: admins, or a partner for its own organization.
-    pub async fn set_capacity(
-        &self,
-        actor: &Actor,
-        org: OrgId,
-        level: &LevelId,
-        capacity: i32,
-    ) -> Result<(), Error> {
-        let allowed =
-            actor.role == Role::Admin || (actor.role == Role::Partner && actor.org == org);
-        if !allowed {
-            return Err(Error::Forbidden(
-                "capacity is set by an admin or by the provider itself".into(),
-            ));
-        }
-        self.check_offer(level, capacity)?;
-        if !self.inner.store.org_exists(org).await? {
-            return Err(Error::NotFound(format!("organization {org}")));
-        }
-        self.inner.store.set_capacity(org, level, capacity).await?;
-        self.forget_org(org);
-        Ok(())
     }
 
     // ---- reads ---------------------------------------------------------------------------

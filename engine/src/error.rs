@@ -40,9 +40,3 @@ impl From<StoreError> for Error {
         }
     }
 }
-
-impl From<sea_orm::DbErr> for Error {
-    fn from(e: sea_orm::DbErr) -> Self {
-        Error::Storage(StoreError::Db(e))
-    }
-}

@@ -5,13 +5,14 @@
 //! [`domain::decide`], and commits the new state, its events, outbox rows, timers and the
 //! idempotency record in one transaction ([`store`]).
 
+mod admin;
 pub mod clock;
 mod engine;
 mod error;
 mod live;
 mod outbox;
 mod reads;
-pub mod store;
+use carepath_store as store;
 
 pub use carepath_domain as domain;
 pub use carepath_domain::ids;
@@ -24,6 +25,9 @@ pub mod pathway {
         load_file, parse,
     };
 }
+
+/// Rows the engine's reads return as they are stored (no domain meaning to add).
+pub use store::{CensusRow, DisclosureRow, TokenRow};
 
 pub use engine::{Engine, EventRef, Outcome, Request};
 pub use error::Error;

@@ -9,7 +9,12 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::{ClientId, OrgId};
 use crate::store::NewDisclosure;
+use chrono::{DateTime, Utc};
 use std::collections::HashSet;
+use tokio::sync::watch;
+
+/// The lease that lets one process relay at a time.
+const RELAY_LEASE: &str = "outbox";
 
 /// An event waiting in the outbox and where it goes.
 #[derive(Clone, Debug)]
@@ -78,5 +83,64 @@ impl Engine {
             .collect();
         self.store().remove_published(&ids, &disclosures).await?;
         Ok(())
+    }
+
+    /// How many events wait in the outbox, and when the oldest was committed.
+    pub async fn outbox_lag(&self) -> Result<(u64, Option<DateTime<Utc>>), Error> {
+        Ok(self.store().outbox_lag().await?)
+    }
+
+    /// Take or renew the relay lease for `holder` for `ttl`: true while this holder relays.
+    pub async fn hold_relay_lease(
+        &self,
+        holder: &str,
+        ttl: chrono::Duration,
+    ) -> Result<bool, Error> {
+        Ok(self
+            .store()
+            .acquire_lease(RELAY_LEASE, holder, ttl, self.clock().now())
+            .await?)
+    }
+
+    /// Give the relay lease up (on shutdown), so another process takes over at once.
+    pub async fn release_relay_lease(&self, holder: &str) -> Result<(), Error> {
+        Ok(self.store().release_lease(RELAY_LEASE, holder).await?)
+    }
+
+    /// Resolves after the next commit of this process (or, while [`Self::listen_for_commits`]
+    /// runs, of any process); a commit made while nobody waited counts for the next wait.
+    pub async fn next_commit(&self) {
+        self.committed().notified().await
+    }
+
+    /// PostgreSQL: until `stop`, hear every process's commits (LISTEN) and wake
+    /// [`Self::next_commit`] for them; reconnects with a growing pause when the connection
+    /// is lost. Returns at once on SQLite, where only this process writes.
+    pub async fn listen_for_commits(&self, mut stop: watch::Receiver<bool>) {
+        let mut pause = std::time::Duration::from_millis(250);
+        while !*stop.borrow() {
+            match self.store().commit_listener().await {
+                None => return,
+                Some(Ok(mut listener)) => {
+                    pause = std::time::Duration::from_millis(250);
+                    loop {
+                        tokio::select! {
+                            heard = listener.next() => match heard {
+                                Ok(()) => self.committed().notify_one(),
+                                Err(_) => break,
+                            },
+                            _ = stop.changed() => return,
+                        }
+                    }
+                    tracing::warn!("LISTEN connection lost; polling meanwhile");
+                }
+                Some(Err(e)) => tracing::warn!(error = %e, "LISTEN failed; polling meanwhile"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => return,
+            }
+            pause = (pause * 2).min(std::time::Duration::from_secs(30));
+        }
     }
 }

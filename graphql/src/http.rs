@@ -274,7 +274,7 @@ fn forbidden_close(m: Message) -> Message {
 }
 
 async fn readyz(State(s): State<AppState>) -> (StatusCode, String) {
-    if let Err(e) = s.engine.store().ping().await {
+    if let Err(e) = s.engine.ping().await {
         tracing::warn!(error = %e, "database not reachable");
         return (
             StatusCode::SERVICE_UNAVAILABLE,

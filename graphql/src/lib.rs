@@ -5,6 +5,7 @@
 mod context;
 pub mod error;
 pub mod http;
+mod inputs;
 mod loaders;
 mod mutation;
 mod query;

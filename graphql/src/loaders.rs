@@ -13,10 +13,6 @@ impl Loader<OrgId> for OrgName {
     type Error = Arc<carepath_engine::Error>;
 
     async fn load(&self, keys: &[OrgId]) -> Result<HashMap<OrgId, String>, Self::Error> {
-        self.0
-            .store()
-            .org_names(keys)
-            .await
-            .map_err(|e| Arc::new(e.into()))
+        self.0.org_names(keys).await.map_err(Arc::new)
     }
 }

@@ -573,8 +573,8 @@ pub struct CensusRow {
     pub pending_referrals: i64,
 }
 
-impl From<carepath_engine::store::CensusRow> for CensusRow {
-    fn from(r: carepath_engine::store::CensusRow) -> Self {
+impl From<carepath_engine::CensusRow> for CensusRow {
+    fn from(r: carepath_engine::CensusRow) -> Self {
         CensusRow {
             level: r.level.to_string(),
             provider: Organization(r.provider),

@@ -256,8 +256,7 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
         .map(|u| u.as_str().to_owned())
         .ok_or_else(|| invalid("no user-id: the sender is unknown"))?;
     let org = engine
-        .store()
-        .amqp_sender_org(&user)
+        .sender_org(&user)
         .await
         .map_err(|e| Outcome::Retry(e.to_string()))?
         .ok_or_else(|| {

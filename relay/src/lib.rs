@@ -20,8 +20,6 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct Options {
     pub amqp_url: String,
-    /// For LISTEN/NOTIFY on PostgreSQL (wake on commit); `None` on SQLite.
-    pub postgres_url: Option<String>,
     /// The CloudEvents `source`.
     pub source: String,
     /// Events read and published per round, all in flight at once.
@@ -40,7 +38,6 @@ impl Options {
     pub fn new(amqp_url: impl Into<String>) -> Self {
         Self {
             amqp_url: amqp_url.into(),
-            postgres_url: None,
             source: "/carepath".into(),
             batch: 500,
             poll: Duration::from_millis(500),

@@ -6,7 +6,6 @@ use crate::cloudevents::Copy;
 use crate::topology::{self, EVENTS_EXCHANGE};
 use crate::{Backoff, Options, Status, cloudevents, connect};
 use carepath_engine::ids::ClientId;
-use carepath_engine::store::CommitListener;
 use carepath_engine::{Engine, Outgoing};
 use lapin::Confirmation;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -16,7 +15,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-const LEASE: &str = "outbox";
 /// After a commit signal, wait this long before reading the outbox, to publish in rounds.
 const LINGER: Duration = Duration::from_millis(5);
 const LEASE_TTL: Duration = Duration::from_secs(15);
@@ -38,10 +36,7 @@ impl Lease {
         }
         let asked = Instant::now();
         let ttl = chrono::Duration::from_std(LEASE_TTL).expect("lease TTL fits");
-        let held = engine
-            .store()
-            .acquire_lease(LEASE, holder, ttl, engine.clock().now())
-            .await?;
+        let held = engine.hold_relay_lease(holder, ttl).await?;
         self.renewed = held.then_some(asked);
         Ok(held)
     }
@@ -53,8 +48,6 @@ enum RoundError {
     Broker(#[from] lapin::Error),
     #[error("broker did not answer within {0:?}")]
     Timeout(Duration),
-    #[error("database: {0}")]
-    Store(#[from] carepath_engine::store::StoreError),
     #[error("{0}")]
     Engine(#[from] carepath_engine::Error),
 }
@@ -66,8 +59,9 @@ pub async fn run_relay(
     status: Arc<Status>,
     mut stop: watch::Receiver<bool>,
 ) {
-    if let Some(url) = opts.postgres_url.clone() {
-        tokio::spawn(listen_for_commits(engine.clone(), url, stop.clone()));
+    {
+        let (engine, stop) = (engine.clone(), stop.clone());
+        tokio::spawn(async move { engine.listen_for_commits(stop).await });
     }
     let lag = tokio::spawn(report_lag(engine.clone(), status.clone(), stop.clone()));
     let mut backoff = Backoff::new();
@@ -106,7 +100,7 @@ pub async fn run_relay(
         }
     }
     status.connected.store(false, Ordering::Relaxed);
-    let _ = engine.store().release_lease(LEASE, &opts.holder).await;
+    let _ = engine.release_relay_lease(&opts.holder).await;
     lag.abort();
 }
 
@@ -131,7 +125,7 @@ async fn relay_on(
         if drained {
             tokio::select! {
                 // Linger a moment after a commit so its neighbours ride in the same round.
-                _ = engine.committed().notified() => tokio::time::sleep(LINGER).await,
+                _ = engine.next_commit() => tokio::time::sleep(LINGER).await,
                 _ = tokio::time::sleep(if leader { opts.poll } else { Duration::from_secs(2) }) => {}
                 _ = stop.changed() => {}
             }
@@ -307,28 +301,10 @@ impl Complaints {
     }
 }
 
-/// PostgreSQL: commits anywhere (any process) wake this process's relay.
-async fn listen_for_commits(engine: Engine, url: String, stop: watch::Receiver<bool>) {
-    let mut backoff = Backoff::new();
-    while !*stop.borrow() {
-        match CommitListener::connect(&url).await {
-            Ok(mut listener) => {
-                backoff.reset();
-                while listener.next().await.is_ok() {
-                    engine.committed().notify_one();
-                }
-                tracing::warn!("LISTEN connection lost; polling meanwhile");
-            }
-            Err(e) => tracing::warn!(error = %e, "LISTEN failed; polling meanwhile"),
-        }
-        tokio::time::sleep(backoff.step()).await;
-    }
-}
-
 /// Backlog and the oldest waiting event's age, once a second, for `/metrics` and `/readyz`.
 async fn report_lag(engine: Engine, status: Arc<Status>, stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
-        match engine.store().outbox_lag().await {
+        match engine.outbox_lag().await {
             Ok((n, oldest)) => {
                 let age = oldest
                     .map(|t| (engine.clock().now() - t).num_milliseconds().max(1) as u64)

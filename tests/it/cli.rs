@@ -73,78 +73,6 @@ fn broken_fixtures_fail_naming_file_and_line() {
     }
 }
 
-/// The load tool runs end to end (real server, relay, a consumer on RabbitMQ) and its own
-/// checks pass: every client discharged, every event once, no sequence gap — beside a seeded
-/// population.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bench_runs_and_checks_itself() {
-    let vh = crate::broker::TestVhost::new();
-    let out = tokio::task::spawn_blocking(move || {
-        let out = carepath()
-            .args([
-                "bench",
-                "run",
-                "--clients",
-                "4",
-                "--concurrency",
-                "2",
-                "--half-rate",
-                "--seed-clients",
-                "50",
-                "--pgbench-script",
-                "/nonexistent",
-                "--amqp-url",
-            ])
-            .arg(vh.url())
-            .env("CAREPATH_LOG", "warn,lapin=off")
-            .output()
-            .unwrap();
-        drop(vh);
-        out
-    })
-    .await
-    .unwrap();
-    let stdout = succeeded(&out);
-    assert!(
-        stdout.contains("result                      OK"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("mutation latency"), "{stdout}");
-    // The seeded population is there beside the journeys' clients.
-    assert!(stdout.contains("seeded 50 active clients"), "{stdout}");
-    // Where the CPU went: the machine's and the server's share per mutation, both measured.
-    let split = stdout
-        .lines()
-        .find(|l| l.starts_with("CPU per mutation"))
-        .unwrap_or_else(|| panic!("no CPU split in {stdout}"));
-    let figure = |after: &str| -> f64 {
-        split
-            .split_once(after)
-            .and_then(|(_, r)| r.split_whitespace().next())
-            .and_then(|x| x.parse().ok())
-            .unwrap_or_else(|| panic!("no {after:?} figure in {split}"))
-    };
-    let (machine, server) = (figure("CPU per mutation"), figure("server"));
-    assert!(
-        machine > 0.0 && server > 0.0 && server <= machine,
-        "{split}"
-    );
-    // The host's share, which the machine figure leaves out, is a percentage.
-    let steal: f64 = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("host steal"))
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|x| x.parse().ok())
-        .unwrap_or_else(|| panic!("no host steal figure in {stdout}"));
-    assert!((0.0..=100.0).contains(&steal), "{stdout}");
-    // The second phase, at half the measured rate, reports its own latencies.
-    let half = stdout
-        .split_once("== half the rate")
-        .unwrap_or_else(|| panic!("no half-rate phase in {stdout}"))
-        .1;
-    assert!(half.contains("mutation latency    p50"), "{stdout}");
-}
-
 /// `carepath disclosures` writes a client's Part 2 accounting as CSV, for a period.
 async fn disclosures_export_as_csv(b: crate::support::Backend) {
     let w = crate::support::World::new(b).await;
@@ -206,8 +134,10 @@ crate::on_both_backends!(disclosures_export_as_csv);
 /// A wrong offer creates no organization; a reader that stops early is no crash.
 async fn orgs_create_is_all_or_nothing(b: crate::support::Backend) {
     let db = crate::support::TestDb::new(b).await;
-    let store = db.store().await;
-    let before = store.census().await.unwrap().len();
+    let engine = db
+        .engine(std::sync::Arc::new(carepath_engine::clock::SystemClock))
+        .await;
+    let before = engine.census().await.unwrap().len();
     let out = carepath()
         .args([
             "orgs",
@@ -226,7 +156,7 @@ async fn orgs_create_is_all_or_nothing(b: crate::support::Backend) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nosuchlevel"));
     // Before the fix the organization was created and offered IOP before the bad offer.
     assert_eq!(
-        store.census().await.unwrap().len(),
+        engine.census().await.unwrap().len(),
         before,
         "nothing was created"
     );

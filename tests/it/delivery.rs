@@ -48,14 +48,14 @@ fn assert_copies_once(messages: &[broker::Received]) {
 /// Wait until the outbox is empty.
 async fn outbox_drains(n: &Net) {
     for _ in 0..300 {
-        if n.s.engine.store().outbox_lag().await.unwrap().0 == 0 {
+        if n.s.engine.outbox_lag().await.unwrap().0 == 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!(
         "the outbox did not drain: {:?}",
-        n.s.engine.store().outbox_lag().await.unwrap()
+        n.s.engine.outbox_lag().await.unwrap()
     );
 }
 
@@ -104,7 +104,7 @@ async fn nobody_bound_the_outbox_drains_and_the_log_stays_quiet(b: Backend) {
     let vh = TestVhost::new();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("server.log");
-    let s = TestServer::start_logged(
+    let s = TestServer::start_process(
         b,
         &[
             ("CAREPATH_AMQP_URL", &vh.url()),

@@ -141,7 +141,7 @@ async fn a_bad_token_on_the_websocket_is_4403(b: Backend) {
 async fn json_logs_and_a_foreign_environment(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("server.log");
-    let s = TestServer::start_logged(
+    let s = TestServer::start_process(
         b,
         &[
             ("CAREPATH_LOG_FORMAT", "json"),

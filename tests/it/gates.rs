@@ -108,7 +108,11 @@ async fn consent_gate_and_referral_without_consent(b: Backend) {
         ),
         "no emergency entry to IOP"
     );
-    let d = w.engine.store().disclosures(c, None, None).await.unwrap();
+    let d = w
+        .engine
+        .read_disclosures(&w.admin, c, None, None)
+        .await
+        .unwrap();
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].recipient, w.detox);
     assert_eq!(d[0].consent, None);

@@ -130,12 +130,12 @@ async fn journey_events_arrive_in_order(b: Backend) {
     let (status, _) = n.s.get("/readyz").await;
     assert_eq!(status, 200);
     for _ in 0..100 {
-        if n.s.engine.store().outbox_lag().await.unwrap().0 == 0 {
+        if n.s.engine.outbox_lag().await.unwrap().0 == 0 {
             break;
         }
         tokio::time::sleep(StdDuration::from_millis(100)).await;
     }
-    assert_eq!(n.s.engine.store().outbox_lag().await.unwrap().0, 0);
+    assert_eq!(n.s.engine.outbox_lag().await.unwrap().0, 0);
 }
 
 async fn broker_outage_loses_nothing(b: Backend) {
@@ -214,8 +214,14 @@ async fn inbound_booking_satisfies_the_gate(b: Backend) {
     let clinic = n.provider("outpatient");
     let (user, url) = vh.add_user("scheduler");
     n.s.engine
-        .store()
-        .link_amqp_sender(&user, clinic, Utc::now())
+        .link_sender(
+            &carepath_engine::domain::Actor {
+                org: clinic,
+                role: carepath_engine::domain::Role::Admin,
+            },
+            &user,
+            clinic,
+        )
         .await
         .unwrap();
     let c = n.register().await;
@@ -419,17 +425,23 @@ async fn broker_down_events_wait_and_readyz_says_so(b: Backend) {
         dead.local_addr().unwrap().port()
     );
     drop(dead);
-    let n = Net::with_env(
-        b,
-        &[
-            ("CAREPATH_AMQP_URL", &url),
-            ("CAREPATH_RELAY_STUCK_SECS", "1"),
-        ],
+    // A process of its own: `/metrics` gauges are per process, and in-process servers of
+    // other tests would write the same ones.
+    let n = Net::on(
+        crate::server::TestServer::start_process(
+            b,
+            &[
+                ("CAREPATH_AMQP_URL", &url),
+                ("CAREPATH_RELAY_STUCK_SECS", "1"),
+            ],
+            None,
+        )
+        .await,
     )
     .await;
     let c = n.register().await;
     n.consent(&c).await;
-    assert_eq!(n.s.engine.store().outbox_lag().await.unwrap().0, 2);
+    assert_eq!(n.s.engine.outbox_lag().await.unwrap().0, 2);
     let mut last = (0, String::new());
     for _ in 0..100 {
         last = n.s.get("/readyz").await;
@@ -454,7 +466,7 @@ async fn broker_down_events_wait_and_readyz_says_so(b: Backend) {
     );
     // The API still answers, and the events are still there.
     n.admit(&c, "iop", 12.0).await;
-    assert_eq!(n.s.engine.store().outbox_lag().await.unwrap().0, 3);
+    assert_eq!(n.s.engine.outbox_lag().await.unwrap().0, 3);
 }
 
 on_both_backends!(

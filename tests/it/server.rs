@@ -1,12 +1,14 @@
-//! The real server, started as a process on a random port against a test database, and a
-//! client that speaks GraphQL to it over HTTP and WebSocket.
+//! The real server on a random port against a test database — built in this test's process
+//! by `carepath::startup` (as zero-to-production's `spawn_app`), or, where a test needs a
+//! process of its own (its log, its metrics, a second process on the same database), as
+//! `carepath serve` — and a client that speaks GraphQL to it over HTTP and WebSocket.
 
 use crate::support::{Backend, TestDb};
 use carepath_engine::Engine;
 use carepath_engine::clock::SystemClock;
 use carepath_engine::domain::Role;
 use carepath_engine::ids::OrgId;
-use carepath_engine::pathway::{self, LevelId};
+use carepath_engine::pathway::LevelId;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -26,11 +28,19 @@ pub async fn next_message(ws: &mut Ws, secs: u64) -> Option<Value> {
     serde_json::from_str(msg.to_text().ok()?).ok()
 }
 
+/// How the server runs.
+enum Running {
+    /// In this test's process; dropping the sender shuts it down.
+    InProcess(#[allow(dead_code)] tokio::sync::oneshot::Sender<()>),
+    /// `carepath serve` as a child process.
+    Process(Child),
+}
+
 pub struct TestServer {
     pub url: String,
     /// An engine on the same database, for setting up organizations and tokens.
     pub engine: Engine,
-    child: Child,
+    running: Running,
     http: reqwest::Client,
     pub db_url: String,
     /// The database, dropped with the server that created it.
@@ -39,35 +49,69 @@ pub struct TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Running::Process(child) = &mut self.running {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
 impl TestServer {
+    /// The application built in this process on a fresh database, serving on port 0; `env`:
+    /// `CAREPATH_*` settings, as `carepath serve` reads them from the environment. The relay
+    /// runs when `CAREPATH_AMQP_URL` is given (a vhost of the test's own).
     pub async fn start_with(backend: Backend, env: &[(&str, &str)]) -> Self {
-        Self::start_logged(backend, env, None).await
+        let db = TestDb::new(backend).await;
+        let relay = if env.iter().any(|(k, _)| *k == "CAREPATH_AMQP_URL") {
+            "true"
+        } else {
+            "false"
+        };
+        let mut vars = vec![
+            ("CAREPATH_DATABASE_URL", db.url.as_str()),
+            ("CAREPATH_LISTEN", "127.0.0.1:0"),
+            ("CAREPATH_TIMER_INTERVAL_SECS", "1"),
+            ("CAREPATH_RELAY_ENABLED", relay),
+        ];
+        vars.extend_from_slice(env);
+        let config = carepath::config::Config::default()
+            .with_vars(&vars)
+            .expect("test server settings");
+        let app = carepath::startup::Application::build(config)
+            .await
+            .expect("build the application");
+        let url = format!("http://{}", app.address().expect("bound address"));
+        let engine = app.engine().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        let db_url = db.url.clone();
+        TestServer {
+            url,
+            engine,
+            running: Running::InProcess(stop),
+            http: reqwest::Client::new(),
+            db_url,
+            _db: Some(db),
+        }
     }
 
-    /// A server whose log (stderr) goes to `log` instead of the test's own stderr.
-    pub async fn start_logged(
+    /// `carepath serve` as a process of its own on a fresh database, its log (stderr) to
+    /// `log`, or to the test's own stderr.
+    pub async fn start_process(
         backend: Backend,
         env: &[(&str, &str)],
         log: Option<&std::path::Path>,
     ) -> Self {
         let db = TestDb::new(backend).await;
-        let store = db.store().await;
-        let engine = Engine::new(
-            store,
-            Arc::new(pathway::default_pathway()),
-            Arc::new(SystemClock),
-        );
+        let engine = db.engine(Arc::new(SystemClock)).await;
         let (url, child) = Self::spawn(&db.url, env, log).await;
         let db_url = db.url.clone();
         TestServer {
             url,
             engine,
-            child,
+            running: Running::Process(child),
             http: reqwest::Client::new(),
             db_url,
             _db: Some(db),
@@ -81,7 +125,7 @@ impl TestServer {
         TestServer {
             url,
             engine: first.engine.clone(),
-            child,
+            running: Running::Process(child),
             http: reqwest::Client::new(),
             _db: None,
             db_url,

@@ -1,13 +1,11 @@
 //! Test support: a fresh database per test (SQLite file or PostgreSQL database), a world of
 //! organizations and actors, and helpers that speak the engine's commands.
 
-use carepath_engine::clock::ManualClock;
+use carepath_engine::clock::{Clock, ManualClock};
 use carepath_engine::domain::*;
 use carepath_engine::ids::*;
 use carepath_engine::pathway::{self, DischargeKind, LevelId, TransitionKind};
-use carepath_engine::store::Store;
 use carepath_engine::{Engine, Error, Outcome, Request};
-use carepath_migrations::{Migrator, MigratorTrait};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use sea_orm::{ConnectionTrait, Database};
 use std::sync::Arc;
@@ -91,12 +89,19 @@ impl TestDb {
         }
     }
 
-    pub async fn store(&self) -> Store {
-        let store = Store::connect(&self.url, 10)
+    /// The engine on this database, migrated, on `clock`.
+    pub async fn engine(&self, clock: Arc<dyn Clock>) -> Engine {
+        Engine::open(&self.url, 10, Arc::new(pathway::default_pathway()), clock)
             .await
-            .expect("connect test database");
-        Migrator::up(store.db(), None).await.expect("migrations");
-        store
+            .expect("open the test database")
+    }
+
+    /// A plain connection of the test's own, for what a test checks underneath the engine
+    /// (row counts, the schema) — never for what the product does.
+    pub async fn sql(&self) -> sea_orm::DatabaseConnection {
+        sea_orm::Database::connect(&self.url)
+            .await
+            .expect("connect test database")
     }
 }
 
@@ -138,6 +143,8 @@ pub fn lvl(s: &str) -> LevelId {
 pub struct World {
     pub engine: Engine,
     pub clock: ManualClock,
+    /// The test's own connection underneath the engine (row counts only).
+    pub sql: sea_orm::DatabaseConnection,
     /// Kept so the database lives as long as the world.
     pub _db: TestDb,
     pub home: OrgId,
@@ -158,13 +165,9 @@ pub struct World {
 impl World {
     pub async fn new(backend: Backend) -> Self {
         let db = TestDb::new(backend).await;
-        let store = db.store().await;
         let clock = ManualClock::new(start_time());
-        let engine = Engine::new(
-            store,
-            Arc::new(pathway::default_pathway()),
-            Arc::new(clock.clone()),
-        );
+        let engine = db.engine(Arc::new(clock.clone())).await;
+        let sql = db.sql().await;
         let home = OrgId::new();
         let admin = Actor {
             org: home,
@@ -199,6 +202,7 @@ impl World {
         World {
             engine,
             clock,
+            sql,
             _db: db,
             home,
             detox: orgs[0],
@@ -438,8 +442,7 @@ impl World {
 
     pub async fn events(&self, client: ClientId) -> Vec<CareEvent> {
         self.engine
-            .store()
-            .events(client, 0, 10_000)
+            .read_events(&self.admin, client, 0, 10_000)
             .await
             .expect("events")
     }
@@ -459,7 +462,7 @@ impl World {
     /// A `COUNT(*)` query with `$1`, `$2`… bound to ids (stored as UUID on PostgreSQL and
     /// as a blob on SQLite, so never compare them as text).
     pub async fn count_with<const N: usize>(&self, sql: &str, ids: [uuid::Uuid; N]) -> i64 {
-        let db = self.engine.store().db();
+        let db = &self.sql;
         let backend = db.get_database_backend();
         let mut sql = sql.to_owned();
         if backend == sea_orm::DbBackend::Sqlite {

@@ -8,8 +8,8 @@
 
 use super::StoreError;
 use super::commit::{Commit, IdempotencyRecord, net_occupancy, write};
-use crate::domain::Decision;
-use crate::ids::TimerId;
+use carepath_domain::Decision;
+use carepath_domain::ids::TimerId;
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use std::sync::{Arc, OnceLock};

@@ -4,8 +4,8 @@
 use super::entities::*;
 use super::queries::event_from_row;
 use super::{Store, StoreError};
-use crate::domain::CareEvent;
-use crate::ids::{ClientId, ConsentId, EventId, OrgId};
+use carepath_domain::CareEvent;
+use carepath_domain::ids::{ClientId, ConsentId, EventId, OrgId};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -195,15 +195,15 @@ impl Store {
         Ok(())
     }
 
-    /// Which organization a broker user speaks for on the inbound queue.
-    pub async fn amqp_sender_org(&self, user_id: &str) -> Result<Option<OrgId>, StoreError> {
+    /// Which organization an inbound sender (a broker user) speaks for.
+    pub async fn sender_org(&self, user_id: &str) -> Result<Option<OrgId>, StoreError> {
         Ok(amqp_sender::Entity::find_by_id(user_id.to_owned())
             .one(&self.db)
             .await?
             .map(|s| OrgId(s.org_id)))
     }
 
-    pub async fn link_amqp_sender(
+    pub async fn link_sender(
         &self,
         user_id: &str,
         org: OrgId,

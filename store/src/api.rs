@@ -2,9 +2,9 @@
 
 use super::entities::*;
 use super::{Store, StoreError};
-use crate::domain::{ClientState, ReferralStatus};
-use crate::ids::*;
-use crate::pathway::LevelId;
+use carepath_domain::ids::*;
+use carepath_domain::pathway::LevelId;
+use carepath_domain::{ClientState, ReferralStatus};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{

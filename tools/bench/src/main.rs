@@ -1,10 +1,15 @@
-//! `carepath bench`: client journeys end to end over GraphQL and RabbitMQ, side by side with
-//! PostgreSQL's own limit (pgbench on `shared/bench/transition.sql`).
+//! `carepath-bench`, the load tool: client journeys end to end over GraphQL and RabbitMQ, side
+//! by side with PostgreSQL's own limit (pgbench on `shared/bench/transition.sql`). It is its
+//! own workspace member, so the product binary links none of it (reqwest, hdrhistogram).
 //!
-//! `bench run` starts a fresh database and the real server as a child process, walks N
+//! It talks to the server only over HTTP and AMQP; what it sets up before the server starts
+//! (organizations, tokens, a seeded population) goes through the engine's own commands.
+//!
+//! `run` starts a fresh database and the real server (`carepath serve`, the binary built
+//! beside this one, or `--server`) as a child process, walks N
 //! synthetic clients detox → residential → PHP → IOP → outpatient → planned discharge at a
 //! fixed concurrency, counts the events on RabbitMQ, checks the result, then runs pgbench at
-//! the same concurrency and prints the ratio. `bench seed` makes a large population for the
+//! the same concurrency and prints the ratio. `seed` makes a large population for the
 //! query figures.
 
 mod client;
@@ -19,9 +24,7 @@ use carepath_engine::clock::SystemClock;
 use carepath_engine::domain::{Actor, Role};
 use carepath_engine::ids::OrgId;
 use carepath_engine::pathway::{self, LevelId};
-use carepath_engine::store::Store;
-use carepath_migrations::{Migrator, MigratorTrait};
-use clap::{Args, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use hdrhistogram::Histogram;
 use serde_json::json;
 use std::io::{BufRead, BufReader};
@@ -30,8 +33,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Carepath's load tool.
+#[derive(Debug, Parser)]
+#[command(name = "carepath-bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: BenchCmd,
+}
+
 #[derive(Debug, Subcommand)]
-pub enum BenchCmd {
+enum BenchCmd {
     /// Walk synthetic clients through the continuum and report throughput and latency.
     Run(RunArgs),
     /// Add a large population (clients across levels and providers) to a database.
@@ -41,7 +52,7 @@ pub enum BenchCmd {
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
+struct RunArgs {
     /// Database for the run: `sqlite://…` (default: a fresh file) or a PostgreSQL URL whose
     /// database name starts with `carepath_bench` (dropped and created anew).
     #[arg(long)]
@@ -70,10 +81,13 @@ pub struct RunArgs {
     /// PostgreSQL server for pgbench's own database.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pgbench_admin_url: String,
+    /// The `carepath` binary to serve with (default: the one built beside this tool).
+    #[arg(long)]
+    server: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
-pub struct SeedArgs {
+struct SeedArgs {
     #[arg(long)]
     database_url: String,
     #[arg(long, default_value_t = 1_000_000)]
@@ -81,7 +95,7 @@ pub struct SeedArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct QueryArgs {
+struct QueryArgs {
     /// The server, e.g. http://127.0.0.1:8080
     #[arg(long)]
     url: String,
@@ -91,12 +105,13 @@ pub struct QueryArgs {
     repeat: usize,
 }
 
-pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
-    match cmd {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
         BenchCmd::Run(a) => run_journeys(a).await,
         BenchCmd::Seed(a) => {
-            let store = prepare(&a.database_url, false).await?;
-            seed_population(&store, a.clients).await
+            let engine = prepare(&a.database_url, false).await?;
+            seed_population(&engine, a.clients).await
         }
         BenchCmd::Queries(a) => {
             let c = client::Client::new(&a.url, client::Pacer::new(None));
@@ -106,9 +121,9 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
 }
 
 /// Seed `clients` active clients and say how long it took.
-async fn seed_population(store: &Store, clients: usize) -> anyhow::Result<()> {
+async fn seed_population(engine: &Engine, clients: usize) -> anyhow::Result<()> {
     let started = Instant::now();
-    seed::population(store, clients).await?;
+    seed::population(engine, clients).await?;
     println!(
         "seeded {clients} active clients in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -116,9 +131,9 @@ async fn seed_population(store: &Store, clients: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Connect (creating a PostgreSQL database named `carepath_bench*` anew when `fresh`) and
-/// migrate.
-async fn prepare(url: &str, fresh: bool) -> anyhow::Result<Store> {
+/// The engine on `url` (creating a PostgreSQL database named `carepath_bench*` anew when
+/// `fresh`), its schema up to date.
+async fn prepare(url: &str, fresh: bool) -> anyhow::Result<Engine> {
     if fresh && url.starts_with("postgres") {
         let (base, name) = url.rsplit_once('/').context("a database name in the URL")?;
         ensure!(
@@ -135,9 +150,31 @@ async fn prepare(url: &str, fresh: bool) -> anyhow::Result<Store> {
             .await?;
         admin.close().await?;
     }
-    let store = Store::connect(url, 16).await?;
-    Migrator::up(store.db(), None).await?;
-    Ok(store)
+    Ok(Engine::open(
+        url,
+        16,
+        Arc::new(pathway::default_pathway()),
+        Arc::new(SystemClock),
+    )
+    .await?)
+}
+
+/// The `carepath` binary: `--server`, or the one cargo built beside this tool.
+fn server_binary(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    let exe = std::env::current_exe()?;
+    let beside = exe
+        .parent()
+        .context("the tool's directory")?
+        .join(format!("carepath{}", std::env::consts::EXE_SUFFIX));
+    ensure!(
+        beside.exists(),
+        "no server binary at {}: build it first (cargo build --release -p carepath) or pass --server",
+        beside.display()
+    );
+    Ok(beside)
 }
 
 struct Server {
@@ -153,8 +190,8 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(db: &str, amqp: &str) -> anyhow::Result<Self> {
-        let mut child = Command::new(std::env::current_exe()?)
+    fn start(binary: &std::path::Path, db: &str, amqp: &str) -> anyhow::Result<Self> {
+        let mut child = Command::new(binary)
             .arg("serve")
             .env("CAREPATH_DATABASE_URL", db)
             .env("CAREPATH_LISTEN", "127.0.0.1:0")
@@ -253,12 +290,7 @@ fn print_latencies(mutations: &Histogram<u64>, to_consumer: Option<&Histogram<u6
     }
 }
 
-async fn setup_cast(store: Store) -> anyhow::Result<journey::Cast> {
-    let engine = Engine::new(
-        store,
-        Arc::new(pathway::default_pathway()),
-        Arc::new(SystemClock),
-    );
+async fn setup_cast(engine: &Engine) -> anyhow::Result<journey::Cast> {
     let admin = Actor {
         org: OrgId(uuid::Uuid::nil()),
         role: Role::Admin,
@@ -319,16 +351,21 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
     } else {
         "SQLite"
     };
-    let store = prepare(&db_url, true).await?;
+    let binary = server_binary(a.server.clone())?;
+    let engine = prepare(&db_url, true).await?;
     if a.seed_clients > 0 {
-        seed_population(&store, a.seed_clients).await?;
+        seed_population(&engine, a.seed_clients).await?;
     }
-    let cast = setup_cast(store.clone()).await?;
+    let cast = setup_cast(&engine).await?;
+    // The seeded population's events wait in the outbox for the server's relay.
+    let seeded_events = engine.outbox_lag().await?.0;
+    // The server is its own process from here on; this one talks to it over HTTP and AMQP.
+    drop(engine);
     let seen = Arc::new(Mutex::new(consumer::Seen::default()));
     let consumer = consumer::start(&a.amqp_url, seen.clone())
         .await
         .context("RabbitMQ consumer")?;
-    let server = Server::start(&db_url, &a.amqp_url)?;
+    let server = Server::start(&binary, &db_url, &a.amqp_url)?;
     println!(
         "carepath bench: {} clients, concurrency {}, {backend}, server {} (pid {})",
         a.clients,
@@ -340,6 +377,14 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
     // Warm up the connection pool and the server.
     c.query(&cast.cm, "{ census { level } }", json!({})).await?;
     c.latencies.lock().expect("h").reset();
+    // The seeded population's events reach the consumer first, and count in no latency.
+    let wait = Instant::now();
+    while (seen.lock().expect("seen").ids.len() as u64) < seeded_events
+        && wait.elapsed() < Duration::from_secs(600)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    seen.lock().expect("seen").take_latencies();
 
     let machine0 = cpu::Snapshot::take();
     let started = Instant::now();
@@ -391,7 +436,7 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
                 .as_array()
                 .map_or(0, |e| e.len() as u64);
         }
-        sum
+        sum + seeded_events
     };
     let wait = Instant::now();
     while seen.lock().expect("seen").ids.len() < expected as usize

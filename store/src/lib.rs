@@ -59,11 +59,13 @@ pub struct Store {
     sqlite_group: Option<std::sync::Arc<group_commit::GroupCommit>>,
     /// PostgreSQL: wakes relays in other processes after a commit.
     announcer: Option<std::sync::Arc<announce::Announcer>>,
+    /// PostgreSQL: where a [`CommitListener`] connects to hear other processes' commits.
+    listen_url: Option<String>,
 }
 
 impl Store {
     /// Connect to `url` (`sqlite://path?mode=rwc` or `postgres://…`).
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbErr> {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.max_connections(max_connections)
             .min_connections(1)
@@ -86,10 +88,29 @@ impl Store {
             });
         }
         let db = Database::connect(opts).await?;
-        Ok(Self::from_connection(db))
+        let mut store = Self::from_connection(db);
+        if store.backend() == DbBackend::Postgres {
+            store.listen_url = Some(url.to_owned());
+        }
+        Ok(store)
     }
 
-    pub fn from_connection(db: DatabaseConnection) -> Self {
+    /// Bring the schema up to date (every migration not yet applied).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        use carepath_migrations::MigratorTrait;
+        Ok(carepath_migrations::Migrator::up(&self.db, None).await?)
+    }
+
+    /// PostgreSQL: a connection that hears every process's commits; `None` on SQLite, where
+    /// only this process writes.
+    pub async fn commit_listener(&self) -> Option<Result<CommitListener, StoreError>> {
+        match &self.listen_url {
+            Some(url) => Some(CommitListener::connect(url).await),
+            None => None,
+        }
+    }
+
+    fn from_connection(db: DatabaseConnection) -> Self {
         let backend = db.get_database_backend();
         let sqlite_writer = (backend == DbBackend::Sqlite)
             .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
@@ -103,6 +124,7 @@ impl Store {
             sqlite_writer,
             sqlite_group,
             announcer,
+            listen_url: None,
         }
     }
 
@@ -123,16 +145,12 @@ impl Store {
         }
     }
 
-    pub fn db(&self) -> &DatabaseConnection {
-        &self.db
-    }
-
     pub fn backend(&self) -> DbBackend {
         self.db.get_database_backend()
     }
 
     /// Is the database answering?
-    pub async fn ping(&self) -> Result<(), DbErr> {
-        self.db.ping().await
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        Ok(self.db.ping().await?)
     }
 }

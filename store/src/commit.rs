@@ -3,10 +3,10 @@
 use super::entities::*;
 use super::outbox::NewDisclosure;
 use super::{Store, StoreError};
-use crate::domain::{
+use carepath_domain::ids::{ClientId, OrgId, TimerId};
+use carepath_domain::{
     Decision, DeclineCode, EventData, OccupancyChange, Referral, TimerKind, TimerOp,
 };
-use crate::ids::{ClientId, OrgId, TimerId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -320,7 +320,7 @@ pub(super) async fn write(
     Ok(())
 }
 
-pub(super) fn payload(e: &crate::domain::CareEvent) -> Result<serde_json::Value, StoreError> {
+pub(super) fn payload(e: &carepath_domain::CareEvent) -> Result<serde_json::Value, StoreError> {
     serde_json::to_value(&e.data).map_err(|err| StoreError::Corrupt(err.to_string()))
 }
 
@@ -501,8 +501,8 @@ async fn slot_not_taken(tx: &DatabaseTransaction, ch: &OccupancyChange) -> Store
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::OrgId;
-    use crate::pathway::LevelId;
+    use carepath_domain::ids::OrgId;
+    use carepath_domain::pathway::LevelId;
 
     fn change(provider: OrgId, level: &str, delta: i32) -> OccupancyChange {
         OccupancyChange {
@@ -532,7 +532,7 @@ mod tests {
         let client = ClientId::new();
         let due = chrono::Utc::now();
         let kind = TimerKind::ReferralDeadline {
-            referral: crate::ids::ReferralId(Uuid::nil()),
+            referral: carepath_domain::ids::ReferralId(Uuid::nil()),
         };
         let schedule = |key: &str| TimerOp::Schedule {
             key: key.into(),

@@ -3,9 +3,9 @@
 
 use super::entities::*;
 use super::{Store, StoreError};
-use crate::domain::{CareEvent, ClientState, EventData, OrgDirectory, OrgInfo, TimerKind};
-use crate::ids::*;
-use crate::pathway::LevelId;
+use carepath_domain::ids::*;
+use carepath_domain::pathway::LevelId;
+use carepath_domain::{CareEvent, ClientState, EventData, OrgDirectory, OrgInfo, TimerKind};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{

@@ -1,0 +1,240 @@
+//! 42 CFR Part 2 consents: recorded, and revoked (which withdraws the open referrals no
+//! other consent covers).
+
+use super::draft::Draft;
+use crate::error::DecisionError;
+use crate::event::*;
+use crate::ids::*;
+use crate::state::*;
+use chrono::NaiveDate;
+
+impl Draft<'_> {
+    pub(super) fn record_consent(
+        &mut self,
+        recipients: &[OrgId],
+        purpose: &str,
+        information: &str,
+        expiry: ConsentExpiry,
+        signed_on: NaiveDate,
+    ) -> Result<(), DecisionError> {
+        if recipients.is_empty() {
+            return Err(DecisionError::bad("a consent names at least one recipient"));
+        }
+        for (i, r) in recipients.iter().enumerate() {
+            if recipients[..i].contains(r) {
+                return Err(DecisionError::bad(format!("recipient {r} listed twice")));
+            }
+            self.org(*r)?;
+        }
+        Self::text("purpose", purpose)?;
+        Self::text("information", information)?;
+        if signed_on > self.today() {
+            return Err(DecisionError::bad(
+                "a consent cannot be signed in the future",
+            ));
+        }
+        if let ConsentExpiry::On(day) = expiry
+            && day <= self.today()
+        {
+            return Err(DecisionError::bad(format!(
+                "the consent expires on {day}, which is not in the future"
+            )));
+        }
+        let id = ConsentId(EventId::for_seq(self.s.id, self.s.last_seq + 1).0);
+        self.emit(
+            self.current_level(),
+            None,
+            EventData::ConsentRecorded {
+                consent: id,
+                recipients: recipients.to_vec(),
+                expiry,
+            },
+        );
+        self.s.consents.push(Consent {
+            id,
+            recipients: recipients.to_vec(),
+            purpose: purpose.to_owned(),
+            information: information.to_owned(),
+            expiry,
+            signed_on,
+            recorded_at: self.now(),
+            episode: self.s.episode.as_ref().map(|e| e.id),
+            revoked_at: None,
+        });
+        Ok(())
+    }
+
+    pub(super) fn revoke_consent(&mut self, id: ConsentId) -> Result<(), DecisionError> {
+        let now = self.now();
+        let c = self
+            .s
+            .consents
+            .iter_mut()
+            .find(|c| c.id == id)
+            .ok_or_else(|| DecisionError::not_found("consent", id))?;
+        if c.revoked_at.is_some() {
+            return Err(DecisionError::Conflict(format!(
+                "consent {id} is already revoked"
+            )));
+        }
+        c.revoked_at = Some(now);
+        self.emit(
+            self.current_level(),
+            None,
+            EventData::ConsentRevoked { consent: id },
+        );
+        // Revocation stops further disclosure: open referrals to organizations no longer
+        // covered are withdrawn.
+        let state = self.s.clone();
+        self.withdraw_where(WithdrawReason::ConsentRevoked, |r| {
+            !state.is_inside(r.provider) && state.active_consent_for(r.provider, now).is_none()
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::command::*;
+    use crate::decide::fixture::*;
+    use crate::error::DecisionError;
+    use crate::event::*;
+    use crate::ids::*;
+    use crate::state::*;
+
+    fn consent(recipients: Vec<OrgId>, f: &Fixture) -> Command {
+        Command::RecordConsent {
+            recipients,
+            purpose: "treatment".into(),
+            information: "placement".into(),
+            expiry: ConsentExpiry::Never,
+            signed_on: f.today(),
+        }
+    }
+
+    #[test]
+    fn a_recorded_consent_is_kept_with_its_episode_and_announced_without_its_text() {
+        let f = Fixture::new();
+        let s = f.in_detox();
+        let d = f.run(&s, f.cm(), consent(vec![f.stranger, f.iop], &f));
+        assert_eq!(types(&d), ["consent.recorded"]);
+        let id = ConsentId(EventId::for_seq(f.client, s.last_seq + 1).0);
+        assert_eq!(
+            d.events[0].data,
+            EventData::ConsentRecorded {
+                consent: id,
+                recipients: vec![f.stranger, f.iop],
+                expiry: ConsentExpiry::Never,
+            }
+        );
+        assert_eq!(d.events[0].level, Some(level("detox")));
+        let c = d.state.consents.last().unwrap();
+        assert_eq!(c.id, id);
+        assert_eq!(c.purpose, "treatment");
+        assert_eq!(c.episode, s.episode.as_ref().map(|e| e.id));
+        assert_eq!(c.revoked_at, None);
+        assert!(d.state.active_consent_for(f.stranger, f.now).is_some());
+        assert!(d.timers.is_empty() && d.disclosures.is_empty());
+    }
+
+    #[test]
+    fn a_consent_is_refused_without_recipients_twice_the_same_or_out_of_time() {
+        let f = Fixture::new();
+        let s = f.registered();
+        assert!(matches!(
+            f.refuse(&s, f.cm(), consent(vec![], &f)),
+            DecisionError::BadInput(_)
+        ));
+        assert!(matches!(
+            f.refuse(&s, f.cm(), consent(vec![f.detox, f.detox], &f)),
+            DecisionError::BadInput(_)
+        ));
+        let unknown = OrgId(uuid::Uuid::from_u128(5555));
+        assert_eq!(
+            f.refuse(&s, f.cm(), consent(vec![unknown], &f)),
+            DecisionError::not_found("organization", unknown)
+        );
+        let Command::RecordConsent {
+            recipients,
+            purpose,
+            information,
+            ..
+        } = consent(vec![f.detox], &f)
+        else {
+            unreachable!()
+        };
+        let signed_tomorrow = Command::RecordConsent {
+            recipients: recipients.clone(),
+            purpose: purpose.clone(),
+            information: information.clone(),
+            expiry: ConsentExpiry::Never,
+            signed_on: f.days(1),
+        };
+        assert!(matches!(
+            f.refuse(&s, f.cm(), signed_tomorrow),
+            DecisionError::BadInput(_)
+        ));
+        let expires_today = Command::RecordConsent {
+            recipients,
+            purpose,
+            information,
+            expiry: ConsentExpiry::On(f.today()),
+            signed_on: f.today(),
+        };
+        assert!(matches!(
+            f.refuse(&s, f.cm(), expires_today),
+            DecisionError::BadInput(_)
+        ));
+    }
+
+    #[test]
+    fn revoking_withdraws_the_open_referrals_it_alone_covered() {
+        let f = Fixture::new();
+        let s = f.referred();
+        let (id, referral) = (s.consents[0].id, s.referrals[0].id);
+        let d = f.run(&s, f.cm(), Command::RevokeConsent { consent: id });
+        assert_eq!(types(&d), ["consent.revoked", "referral.withdrawn"]);
+        assert_eq!(d.events[0].data, EventData::ConsentRevoked { consent: id });
+        assert_eq!(d.state.consents[0].revoked_at, Some(f.now));
+        let r = &d.state.referrals[0];
+        assert_eq!(r.status, ReferralStatus::Withdrawn);
+        assert_eq!(r.withdraw_reason, Some(WithdrawReason::ConsentRevoked));
+        assert_eq!(
+            d.timers,
+            [TimerOp::Cancel {
+                key: format!("referral:{referral}")
+            }]
+        );
+    }
+
+    #[test]
+    fn revoking_keeps_referrals_another_consent_still_covers() {
+        let f = Fixture::new();
+        let s = f.referred();
+        let first = s.consents[0].id;
+        let s = f.run(&s, f.cm(), consent(vec![f.residential], &f)).state;
+        let d = f.run(&s, f.cm(), Command::RevokeConsent { consent: first });
+        assert_eq!(types(&d), ["consent.revoked"]);
+        assert_eq!(d.state.referrals[0].status, ReferralStatus::Pending);
+        assert!(d.timers.is_empty());
+    }
+
+    #[test]
+    fn a_consent_is_revoked_once_and_must_exist() {
+        let f = Fixture::new();
+        let s = f.consented();
+        let id = s.consents[0].id;
+        let s = f
+            .run(&s, f.cm(), Command::RevokeConsent { consent: id })
+            .state;
+        assert!(matches!(
+            f.refuse(&s, f.cm(), Command::RevokeConsent { consent: id }),
+            DecisionError::Conflict(_)
+        ));
+        let unknown = ConsentId(uuid::Uuid::from_u128(777));
+        assert_eq!(
+            f.refuse(&s, f.cm(), Command::RevokeConsent { consent: unknown }),
+            DecisionError::not_found("consent", unknown)
+        );
+    }
+}

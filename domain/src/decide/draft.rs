@@ -1,0 +1,496 @@
+//! The decision being built, and what every family of commands shares: opening a draft on
+//! the client (authorization, input, version), appending events, the checks on levels,
+//! organizations, hours and text, the gates and the disclosure basis of a move, timers,
+//! placement and occupancy, and withdrawing referrals.
+
+use super::{Context, Decision, OrgInfo};
+use crate::command::*;
+use crate::error::DecisionError;
+use crate::event::*;
+use crate::gates::{self, MoveCheck};
+use crate::ids::*;
+use crate::pathway::{AllowedMove, Gate, Level, LevelId, Pathway};
+use crate::policy;
+use crate::state::*;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+const MAX_TEXT: usize = 500;
+
+/// Authorization and input checks, before anything else is looked at; the organization the
+/// events are attributed to (`None` for the engine's own timers).
+pub(super) fn screen(
+    state: Option<&ClientState>,
+    env: &Envelope,
+    ctx: &Context<'_>,
+) -> Result<Option<OrgId>, DecisionError> {
+    policy::authorize(&env.actor, &env.command, state, ctx.now)?;
+    crate::input::check_command(&env.command, ctx.pathway)?;
+    Ok((env.actor.role != Role::System).then_some(env.actor.org))
+}
+
+/// What a move may pass without: gates a supervisor overrides, and the consent a declared
+/// medical emergency stands in for.
+#[derive(Clone, Copy)]
+pub(super) struct Exceptions<'a> {
+    pub(super) overrides: &'a [GateOverride],
+    pub(super) emergency: Option<&'a MedicalEmergency>,
+}
+
+/// Why a move may take the client's record to the receiving organization.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Basis {
+    /// No disclosure: the organization holds the record or is treating the client.
+    Inside,
+    Consent(ConsentId),
+    /// 42 CFR 2.51, with the clinician's reason.
+    Emergency(String),
+    /// None: the move is refused.
+    Missing,
+}
+
+impl Basis {
+    /// The pathway's gates for the move. A declared emergency stands in for the consent
+    /// gate and for the accepted referral (no referral can go where no consent names); the
+    /// clinical gates (a reassessment recommending the level, MAT continuity) still hold.
+    pub(super) fn gates_to_check(&self, gates: &[Gate]) -> Vec<Gate> {
+        let emergency = matches!(self, Basis::Emergency(_));
+        gates
+            .iter()
+            .copied()
+            .filter(|g| !(emergency && matches!(g, Gate::Consent | Gate::AcceptedReferral)))
+            .collect()
+    }
+
+    pub(super) fn require(&self, provider: OrgId) -> Result<(), DecisionError> {
+        match self {
+            Basis::Missing => Err(DecisionError::ConsentRequired {
+                orgs: vec![provider],
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The decision being built.
+pub(super) struct Draft<'a> {
+    pub(super) s: ClientState,
+    pub(super) events: Vec<CareEvent>,
+    pub(super) timers: Vec<TimerOp>,
+    pub(super) disclosures: Vec<Disclosure>,
+    pub(super) occupancy: Vec<OccupancyChange>,
+    actor_org: Option<OrgId>,
+    ctx: &'a Context<'a>,
+}
+
+impl<'a> Draft<'a> {
+    pub(super) fn new(s: ClientState, actor_org: Option<OrgId>, ctx: &'a Context<'a>) -> Self {
+        Self {
+            s,
+            events: Vec::new(),
+            timers: Vec::new(),
+            disclosures: Vec::new(),
+            occupancy: Vec::new(),
+            actor_org,
+            ctx,
+        }
+    }
+
+    /// A draft for a command on a registered client: authorized, its input checked, the
+    /// client known and at the version the caller expects.
+    pub(super) fn open(
+        state: Option<&ClientState>,
+        env: &Envelope,
+        ctx: &'a Context<'a>,
+    ) -> Result<Self, DecisionError> {
+        let actor_org = screen(state, env, ctx)?;
+        let Some(state) = state else {
+            return Err(DecisionError::not_found("client", env.client));
+        };
+        if let Some(expected) = env.expected_version
+            && expected != state.version
+        {
+            return Err(DecisionError::Conflict(format!(
+                "expected version {expected}, current version is {}",
+                state.version
+            )));
+        }
+        Ok(Self::new(state.clone(), actor_org, ctx))
+    }
+
+    pub(super) fn now(&self) -> DateTime<Utc> {
+        self.ctx.now
+    }
+
+    pub(super) fn today(&self) -> NaiveDate {
+        self.ctx.now.date_naive()
+    }
+
+    pub(super) fn pathway(&self) -> &'a Pathway {
+        self.ctx.pathway
+    }
+
+    pub(super) fn finish(mut self) -> Decision {
+        self.s.version += 1;
+        Decision {
+            state: self.s,
+            events: self.events,
+            timers: self.timers,
+            disclosures: self.disclosures,
+            occupancy: self.occupancy,
+        }
+    }
+
+    /// Append an event; returns its id.
+    pub(super) fn emit(
+        &mut self,
+        level: Option<LevelId>,
+        recipient: Option<OrgId>,
+        data: EventData,
+    ) -> EventId {
+        self.s.last_seq += 1;
+        let id = EventId::for_seq(self.s.id, self.s.last_seq);
+        self.events.push(CareEvent {
+            id,
+            client: self.s.id,
+            seq: self.s.last_seq,
+            at: self.ctx.now,
+            level,
+            actor_org: self.actor_org,
+            recipient_org: recipient.filter(|o| *o != self.s.home_org),
+            data,
+        });
+        id
+    }
+
+    pub(super) fn current_level(&self) -> Option<LevelId> {
+        self.s.level().cloned()
+    }
+
+    /// The decision of a command on a registered client: after every command a planned
+    /// handoff's readiness is refreshed (`handoff.ready`), then the version goes up by one.
+    pub(super) fn conclude(mut self) -> Decision {
+        self.refresh_handoff();
+        self.finish()
+    }
+
+    // ---- checks -------------------------------------------------------------------------
+
+    pub(super) fn level(&self, id: &LevelId) -> Result<&'a Level, DecisionError> {
+        self.pathway().level(id).ok_or_else(|| {
+            DecisionError::bad(format!(
+                "unknown level \"{id}\" in pathway {}",
+                self.pathway().id
+            ))
+        })
+    }
+
+    pub(super) fn org(&self, id: OrgId) -> Result<&'a OrgInfo, DecisionError> {
+        self.ctx
+            .orgs
+            .get(id)
+            .ok_or_else(|| DecisionError::not_found("organization", id))
+    }
+
+    pub(super) fn provider_offering(
+        &self,
+        id: OrgId,
+        level: &LevelId,
+    ) -> Result<(), DecisionError> {
+        let org = self.org(id)?;
+        if org.levels.contains(level) {
+            Ok(())
+        } else {
+            Err(DecisionError::bad(format!(
+                "organization {id} does not offer level {level}"
+            )))
+        }
+    }
+
+    pub(super) fn hours(&self, level: &Level, hours: f32) -> Result<(), DecisionError> {
+        if hours.is_finite() && level.weekly_hours.contains(hours) {
+            Ok(())
+        } else {
+            Err(DecisionError::bad(format!(
+                "planned {hours} h/week is outside {}'s band of {}",
+                level.id, level.weekly_hours
+            )))
+        }
+    }
+
+    pub(super) fn text(what: &str, value: &str) -> Result<(), DecisionError> {
+        if value.trim().is_empty() {
+            return Err(DecisionError::bad(format!("{what} is empty")));
+        }
+        if value.chars().count() > MAX_TEXT {
+            return Err(DecisionError::bad(format!(
+                "{what} is longer than {MAX_TEXT} characters"
+            )));
+        }
+        Ok(())
+    }
+
+    pub(super) fn invalid(&self, attempted: String) -> DecisionError {
+        let (from, allowed) = match self.s.status {
+            ClientStatus::Registered => (
+                "registered (not admitted)".to_owned(),
+                self.pathway()
+                    .admission_levels
+                    .iter()
+                    .map(|l| AllowedMove::Admission { to: l.clone() })
+                    .collect(),
+            ),
+            ClientStatus::Discharged => {
+                ("discharged".to_owned(), self.pathway().allowed_from(None))
+            }
+            ClientStatus::Active => {
+                let level = self.current_level();
+                (
+                    level.as_ref().map(|l| l.to_string()).unwrap_or_default(),
+                    self.pathway().allowed_from(level.as_ref()),
+                )
+            }
+        };
+        DecisionError::InvalidTransition {
+            from,
+            attempted,
+            allowed,
+        }
+    }
+
+    pub(super) fn require_active(
+        &self,
+        attempted: impl FnOnce() -> String,
+    ) -> Result<(), DecisionError> {
+        if self.s.status == ClientStatus::Active {
+            Ok(())
+        } else {
+            Err(self.invalid(attempted()))
+        }
+    }
+
+    /// Check gates and overrides; `Ok` with the overrides that were needed.
+    pub(super) fn pass_gates(
+        &self,
+        required: &[Gate],
+        mv: &MoveCheck<'_>,
+        overrides: &[GateOverride],
+    ) -> Result<Vec<GateOverride>, DecisionError> {
+        for o in overrides {
+            if o.gate == Gate::Consent {
+                return Err(DecisionError::bad(
+                    "the consent gate cannot be overridden (42 CFR Part 2)",
+                ));
+            }
+            if !required.contains(&o.gate) {
+                return Err(DecisionError::bad(format!(
+                    "gate {} is not required by this move",
+                    o.gate
+                )));
+            }
+            Self::text("override reason", &o.reason)?;
+        }
+        let reports = gates::evaluate(&self.s, self.pathway(), required, mv, self.now());
+        let unmet: Vec<GateReport> = reports
+            .into_iter()
+            .filter(|r| !r.met && !overrides.iter().any(|o| o.gate == r.gate))
+            .collect();
+        if !unmet.is_empty() {
+            return Err(DecisionError::GateUnmet { unmet });
+        }
+        Ok(overrides.to_vec())
+    }
+
+    /// On what basis the client's record may go to `provider` for a move to `level`.
+    pub(super) fn disclosure_basis(
+        &self,
+        provider: OrgId,
+        level: &Level,
+        emergency: Option<&MedicalEmergency>,
+    ) -> Result<Basis, DecisionError> {
+        if let Some(e) = emergency {
+            Self::text("medical emergency reason", &e.reason)?;
+            if !level.admits_in_emergency() {
+                return Err(DecisionError::bad(format!(
+                    "a medical emergency (42 CFR 2.51) moves a client only to withdrawal \
+                     management or residential care, not to {}",
+                    level.id
+                )));
+            }
+        }
+        Ok(self.basis_for(provider, emergency))
+    }
+
+    pub(super) fn basis_for(&self, provider: OrgId, emergency: Option<&MedicalEmergency>) -> Basis {
+        if self.s.is_inside(provider) {
+            Basis::Inside
+        } else if let Some(c) = self.s.active_consent_for(provider, self.now()) {
+            Basis::Consent(c.id)
+        } else if let Some(e) = emergency {
+            Basis::Emergency(e.reason.trim().to_owned())
+        } else {
+            Basis::Missing
+        }
+    }
+
+    /// Record the disclosure a move to `provider` makes, on its basis; a move on a medical
+    /// emergency also raises `disclosure.emergency` for review.
+    pub(super) fn disclose(
+        &mut self,
+        provider: OrgId,
+        level: &LevelId,
+        basis: &Basis,
+        event: EventId,
+        what: String,
+    ) {
+        let (consent, legal_basis) = match basis {
+            Basis::Inside | Basis::Missing => return,
+            Basis::Consent(c) => (Some(*c), None),
+            Basis::Emergency(reason) => {
+                self.emit(
+                    Some(level.clone()),
+                    None,
+                    EventData::DisclosureEmergency {
+                        provider,
+                        level: level.clone(),
+                        event,
+                    },
+                );
+                (
+                    None,
+                    Some(format!("medical emergency (42 CFR 2.51): {reason}")),
+                )
+            }
+        };
+        self.disclosures.push(Disclosure {
+            recipient: provider,
+            consent,
+            legal_basis,
+            what,
+            event,
+            at: self.now(),
+        });
+    }
+
+    // ---- timers and occupancy ---------------------------------------------------------------
+
+    pub(super) fn schedule(&mut self, key: String, due_at: DateTime<Utc>, kind: TimerKind) {
+        self.timers.push(TimerOp::Schedule { key, due_at, kind });
+    }
+
+    pub(super) fn cancel(&mut self, key: String) {
+        self.timers.push(TimerOp::Cancel { key });
+    }
+
+    pub(super) fn referral_timer_key(id: ReferralId) -> String {
+        format!("referral:{id}")
+    }
+
+    /// Place the client: occupancy, review timer.
+    pub(super) fn place(
+        &mut self,
+        level: &Level,
+        provider: OrgId,
+        hours: f32,
+        track: &Option<String>,
+        seq: i64,
+    ) {
+        let episode = self
+            .s
+            .episode
+            .as_ref()
+            .expect("placed within an episode")
+            .id;
+        let key = format!("review:{episode}:{seq}");
+        let due = self.now() + Duration::days(i64::from(level.review_interval_days));
+        self.schedule(
+            key.clone(),
+            due,
+            TimerKind::ReviewDue {
+                episode,
+                level: level.id.clone(),
+            },
+        );
+        self.occupancy.push(OccupancyChange {
+            provider,
+            level: level.id.clone(),
+            delta: 1,
+        });
+        self.s.placement = Some(Placement {
+            level: level.id.clone(),
+            provider,
+            planned_hours_per_week: hours,
+            track: track.clone(),
+            since: self.now(),
+            review_timer: key,
+        });
+    }
+
+    /// Leave the current placement: occupancy, review timer.
+    pub(super) fn unplace(&mut self) -> Option<Placement> {
+        let p = self.s.placement.take()?;
+        self.cancel(p.review_timer.clone());
+        self.occupancy.push(OccupancyChange {
+            provider: p.provider,
+            level: p.level.clone(),
+            delta: -1,
+        });
+        Some(p)
+    }
+
+    // ---- referrals (withdrawn by referral, consent and placement commands alike) --------
+
+    /// Withdraw open referrals matching `filter`.
+    pub(super) fn withdraw_where(
+        &mut self,
+        reason: WithdrawReason,
+        filter: impl Fn(&Referral) -> bool,
+    ) {
+        let ids: Vec<ReferralId> = self
+            .s
+            .referrals
+            .iter()
+            .filter(|r| matches!(r.status, ReferralStatus::Pending | ReferralStatus::Accepted))
+            .filter(|r| filter(r))
+            .map(|r| r.id)
+            .collect();
+        for id in ids {
+            self.withdraw(id, reason);
+        }
+    }
+
+    pub(super) fn withdraw(&mut self, id: ReferralId, reason: WithdrawReason) {
+        let now = self.now();
+        let r = self
+            .s
+            .referrals
+            .iter_mut()
+            .find(|r| r.id == id)
+            .expect("withdrawing a known referral");
+        let was_pending = r.status == ReferralStatus::Pending;
+        r.status = ReferralStatus::Withdrawn;
+        r.withdraw_reason = Some(reason);
+        r.answered_at.get_or_insert(now);
+        let (provider, to_level) = (r.provider, r.to_level.clone());
+        if was_pending {
+            self.cancel(Self::referral_timer_key(id));
+        }
+        self.emit(
+            Some(to_level.clone()),
+            Some(provider),
+            EventData::ReferralWithdrawn {
+                referral: id,
+                provider,
+                to_level,
+                reason,
+            },
+        );
+    }
+
+    pub(super) fn referral_mut(&mut self, id: ReferralId) -> &mut Referral {
+        self.s
+            .referrals
+            .iter_mut()
+            .find(|r| r.id == id)
+            .expect("known referral")
+    }
+}

@@ -1,0 +1,170 @@
+//! The decision core: `(state, command, pathway, now) → new state + events + effects`, or a
+//! typed error. Pure: no I/O, no clock, no randomness. Everything it wants to happen outside
+//! (timers, disclosures, occupancy) comes back as data to be committed in the same transaction.
+//!
+//! This module only dispatches: the `Draft` being built and what every command shares
+//! live in `draft.rs`, each family of commands in a file of its own (`placement`, `referrals`,
+//! `consent`, `care_plan`, `handoff`, `timers`).
+
+mod care_plan;
+mod consent;
+mod draft;
+#[cfg(test)]
+mod fixture;
+mod handoff;
+mod placement;
+mod referrals;
+mod timers;
+
+use super::command::*;
+use super::error::DecisionError;
+use super::event::{CareEvent, Disclosure, OccupancyChange, TimerOp};
+use super::state::*;
+use crate::ids::*;
+use crate::pathway::{LevelId, Pathway};
+use chrono::{DateTime, Utc};
+use draft::{Draft, Exceptions};
+use std::collections::BTreeMap;
+
+/// What the engine knows about the organizations a command names.
+#[derive(Clone, Debug, Default)]
+pub struct OrgDirectory(pub BTreeMap<OrgId, OrgInfo>);
+
+#[derive(Clone, Debug)]
+pub struct OrgInfo {
+    pub id: OrgId,
+    /// Levels of care it offers (empty for a pharmacy or a case-management program).
+    pub levels: Vec<LevelId>,
+}
+
+impl OrgDirectory {
+    pub fn get(&self, id: OrgId) -> Option<&OrgInfo> {
+        self.0.get(&id)
+    }
+
+    /// Add an organization offering `levels` (none for a pharmacy or a case-management
+    /// program), or replace it.
+    pub fn add(&mut self, id: OrgId, levels: Vec<LevelId>) {
+        self.0.insert(id, OrgInfo { id, levels });
+    }
+}
+
+/// The inputs besides state and command.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    pub pathway: &'a Pathway,
+    pub now: DateTime<Utc>,
+    pub orgs: &'a OrgDirectory,
+}
+
+/// An accepted command's consequences, committed together or not at all.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub state: ClientState,
+    pub events: Vec<CareEvent>,
+    pub timers: Vec<TimerOp>,
+    pub disclosures: Vec<Disclosure>,
+    pub occupancy: Vec<OccupancyChange>,
+}
+
+/// Decide a command. `state` is `None` only for a client not yet registered.
+pub fn decide(
+    state: Option<&ClientState>,
+    env: &Envelope,
+    ctx: &Context<'_>,
+) -> Result<Decision, DecisionError> {
+    if let Command::RegisterClient {
+        home_org,
+        birth_year,
+    } = &env.command
+    {
+        return placement::register_client(state, env, *home_org, *birth_year, ctx);
+    }
+    let mut d = Draft::open(state, env, ctx)?;
+    d.apply(&env.command)?;
+    Ok(d.conclude())
+}
+
+impl Draft<'_> {
+    /// Hand a command on a registered client to its family.
+    fn apply(&mut self, command: &Command) -> Result<(), DecisionError> {
+        match command {
+            Command::RegisterClient { .. } => unreachable!("decided by placement::register_client"),
+            Command::Admit {
+                level,
+                provider,
+                planned_hours_per_week,
+                track,
+                overrides,
+                emergency,
+            } => self.admit(
+                level,
+                *provider,
+                *planned_hours_per_week,
+                track,
+                overrides,
+                emergency.as_ref(),
+            ),
+            Command::RecordConsent {
+                recipients,
+                purpose,
+                information,
+                expiry,
+                signed_on,
+            } => self.record_consent(recipients, purpose, information, *expiry, *signed_on),
+            Command::RevokeConsent { consent } => self.revoke_consent(*consent),
+            Command::SendReferral {
+                to_level,
+                providers,
+            } => self.send_referral(to_level, providers),
+            Command::AcceptReferral { referral } => self.accept_referral(*referral),
+            Command::DeclineReferral { referral, reason } => {
+                self.decline_referral(*referral, reason)
+            }
+            Command::WithdrawReferral { referral } => self.withdraw_referral(*referral),
+            Command::RecordAssessment {
+                recommended_level,
+                dimensions,
+                assessed_at,
+            } => self.record_assessment(recommended_level, *dimensions, *assessed_at),
+            Command::RecordMatPlan {
+                medication,
+                supply_through,
+                last_injection_on,
+            } => self.record_mat_plan(*medication, *supply_through, *last_injection_on),
+            Command::EndMatPlan => self.end_mat_plan(),
+            Command::ScheduleAftercare { provider, kind, at } => {
+                self.schedule_aftercare(*provider, *kind, *at)
+            }
+            Command::ScheduleMatRefill { provider, kind, on } => {
+                self.schedule_mat_refill(*provider, *kind, *on)
+            }
+            Command::PlanHandoff { target, on } => self.plan_handoff(target, *on),
+            Command::Transition {
+                kind,
+                to_level,
+                provider,
+                planned_hours_per_week,
+                track,
+                overrides,
+                emergency,
+            } => self.transition(
+                *kind,
+                to_level,
+                *provider,
+                *planned_hours_per_week,
+                track,
+                Exceptions {
+                    overrides,
+                    emergency: emergency.as_ref(),
+                },
+            ),
+            Command::Discharge {
+                kind,
+                provider,
+                overrides,
+            } => self.discharge(*kind, *provider, overrides),
+            Command::FireTimer { timer } => self.fire_timer(timer),
+        }
+    }
+}

@@ -1,0 +1,473 @@
+//! Referrals: sent to one or more providers at once, answered by them (the first acceptance
+//! wins), withdrawn by the case manager.
+
+use super::draft::Draft;
+use crate::command::TimerKind;
+use crate::error::DecisionError;
+use crate::event::*;
+use crate::ids::*;
+use crate::pathway::LevelId;
+use crate::state::*;
+use chrono::Duration;
+
+const MAX_PROVIDERS_PER_REFERRAL: usize = 10;
+
+impl Draft<'_> {
+    pub(super) fn pending_referral(&self, id: ReferralId) -> Result<&Referral, DecisionError> {
+        let r = self
+            .s
+            .referral(id)
+            .ok_or_else(|| DecisionError::not_found("referral", id))?;
+        if r.status != ReferralStatus::Pending {
+            return Err(DecisionError::Conflict(format!(
+                "referral {id} is {}, not pending",
+                r.status.as_str()
+            )));
+        }
+        Ok(r)
+    }
+
+    pub(super) fn send_referral(
+        &mut self,
+        to_level: &LevelId,
+        providers: &[OrgId],
+    ) -> Result<(), DecisionError> {
+        self.level(to_level)?;
+        if providers.is_empty() {
+            return Err(DecisionError::bad(
+                "a referral goes to at least one provider",
+            ));
+        }
+        if providers.len() > MAX_PROVIDERS_PER_REFERRAL {
+            return Err(DecisionError::bad(format!(
+                "a referral goes to at most {MAX_PROVIDERS_PER_REFERRAL} providers at once"
+            )));
+        }
+        for (i, p) in providers.iter().enumerate() {
+            if providers[..i].contains(p) {
+                return Err(DecisionError::bad(format!("provider {p} listed twice")));
+            }
+            self.provider_offering(*p, to_level)?;
+            if self.s.referrals.iter().any(|r| {
+                r.provider == *p
+                    && &r.to_level == to_level
+                    && matches!(r.status, ReferralStatus::Pending | ReferralStatus::Accepted)
+            }) {
+                return Err(DecisionError::Conflict(format!(
+                    "a referral to {p} for {to_level} is already open"
+                )));
+            }
+        }
+        let now = self.now();
+        let missing: Vec<OrgId> = providers
+            .iter()
+            .copied()
+            .filter(|p| !self.s.is_inside(*p) && self.s.active_consent_for(*p, now).is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(DecisionError::ConsentRequired { orgs: missing });
+        }
+        let answer_by =
+            now + Duration::hours(i64::from(self.pathway().settings.referral_answer_hours));
+        let group = ReferralGroupId(EventId::for_seq(self.s.id, self.s.last_seq + 1).0);
+        for &provider in providers {
+            let consent = self.s.active_consent_for(provider, now).map(|c| c.id);
+            let referral = ReferralId(EventId::for_seq(self.s.id, self.s.last_seq + 1).0);
+            let event = self.emit(
+                Some(to_level.clone()),
+                Some(provider),
+                EventData::ReferralSent {
+                    referral,
+                    group,
+                    provider,
+                    to_level: to_level.clone(),
+                    answer_by,
+                    consent,
+                },
+            );
+            if !self.s.is_inside(provider) {
+                self.disclosures.push(Disclosure {
+                    recipient: provider,
+                    consent,
+                    legal_basis: None,
+                    what: format!("referral for level {to_level}"),
+                    event,
+                    at: now,
+                });
+            }
+            self.s.referrals.push(Referral {
+                id: referral,
+                group,
+                provider,
+                to_level: to_level.clone(),
+                status: ReferralStatus::Pending,
+                sent_at: now,
+                answer_by,
+                answered_at: None,
+                decline: None,
+                withdraw_reason: None,
+            });
+            self.schedule(
+                Self::referral_timer_key(referral),
+                answer_by,
+                TimerKind::ReferralDeadline { referral },
+            );
+        }
+        Ok(())
+    }
+
+    pub(super) fn accept_referral(&mut self, id: ReferralId) -> Result<(), DecisionError> {
+        let r = self.pending_referral(id)?.clone();
+        let now = self.now();
+        if !self.s.is_inside(r.provider) && self.s.active_consent_for(r.provider, now).is_none() {
+            return Err(DecisionError::ConsentRequired {
+                orgs: vec![r.provider],
+            });
+        }
+        {
+            let r = self.referral_mut(id);
+            r.status = ReferralStatus::Accepted;
+            r.answered_at = Some(now);
+        }
+        self.cancel(Self::referral_timer_key(id));
+        self.emit(
+            Some(r.to_level.clone()),
+            Some(r.provider),
+            EventData::ReferralAccepted {
+                referral: id,
+                provider: r.provider,
+                to_level: r.to_level.clone(),
+            },
+        );
+        // First acceptance wins: the rest of the group is withdrawn.
+        self.withdraw_where(WithdrawReason::AnotherProviderAccepted, |o| {
+            o.group == r.group && o.id != id && o.status == ReferralStatus::Pending
+        });
+        // Announce the handoff so coordinators can book what it needs.
+        if self.s.status == ClientStatus::Active && self.s.handoff.is_none() {
+            let from = self.current_level();
+            let kind = self
+                .pathway()
+                .transitions
+                .iter()
+                .find(|t| t.from == from && t.to.contains(&r.to_level))
+                .map(|t| t.kind);
+            if let Some(kind) = kind {
+                let target = HandoffTarget::Transition {
+                    kind,
+                    to_level: r.to_level.clone(),
+                    provider: Some(r.provider),
+                };
+                self.announce_handoff(target, self.today());
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn decline_referral(
+        &mut self,
+        id: ReferralId,
+        reason: &DeclineReason,
+    ) -> Result<(), DecisionError> {
+        let r = self.pending_referral(id)?.clone();
+        if let Some(note) = &reason.note {
+            Self::text("decline note", note)?;
+        }
+        let now = self.now();
+        {
+            let r = self.referral_mut(id);
+            r.status = ReferralStatus::Declined;
+            r.answered_at = Some(now);
+            r.decline = Some(reason.clone());
+        }
+        self.cancel(Self::referral_timer_key(id));
+        self.emit(
+            Some(r.to_level.clone()),
+            Some(r.provider),
+            EventData::ReferralDeclined {
+                referral: id,
+                provider: r.provider,
+                to_level: r.to_level,
+                reason: reason.code,
+            },
+        );
+        Ok(())
+    }
+
+    pub(super) fn withdraw_referral(&mut self, id: ReferralId) -> Result<(), DecisionError> {
+        let r = self
+            .s
+            .referral(id)
+            .ok_or_else(|| DecisionError::not_found("referral", id))?;
+        if !matches!(r.status, ReferralStatus::Pending | ReferralStatus::Accepted) {
+            return Err(DecisionError::Conflict(format!(
+                "referral {id} is {}, nothing to withdraw",
+                r.status.as_str()
+            )));
+        }
+        self.withdraw(id, WithdrawReason::CaseManager);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::command::*;
+    use crate::decide::fixture::*;
+    use crate::error::DecisionError;
+    use crate::event::*;
+    use crate::ids::*;
+    use crate::state::*;
+    use chrono::Duration;
+
+    fn send(providers: Vec<OrgId>) -> Command {
+        Command::SendReferral {
+            to_level: level("residential"),
+            providers,
+        }
+    }
+
+    /// In detox, referred to both residential programs at once.
+    fn referred_to_two(f: &Fixture) -> ClientState {
+        let s = f.in_detox();
+        f.run(&s, f.cm(), send(vec![f.residential, f.residential2]))
+            .state
+    }
+
+    #[test]
+    fn a_referral_to_two_providers_sends_one_each_in_a_group_with_a_deadline() {
+        let f = Fixture::new();
+        let s = f.in_detox();
+        let consent = s.consents[0].id;
+        let d = f.run(&s, f.cm(), send(vec![f.residential, f.residential2]));
+        assert_eq!(types(&d), ["referral.sent", "referral.sent"]);
+        let first = s.last_seq + 1;
+        let group = ReferralGroupId(EventId::for_seq(f.client, first).0);
+        let answer_by = f.now + Duration::hours(24);
+        let ids: Vec<ReferralId> = (first..first + 2)
+            .map(|seq| ReferralId(EventId::for_seq(f.client, seq).0))
+            .collect();
+        assert_eq!(
+            d.events[1].data,
+            EventData::ReferralSent {
+                referral: ids[1],
+                group,
+                provider: f.residential2,
+                to_level: level("residential"),
+                answer_by,
+                consent: Some(consent),
+            }
+        );
+        assert_eq!(d.events[0].recipient_org, Some(f.residential));
+        assert_eq!(
+            d.state
+                .referrals
+                .iter()
+                .map(|r| (r.id, r.group, r.status))
+                .collect::<Vec<_>>(),
+            [
+                (ids[0], group, ReferralStatus::Pending),
+                (ids[1], group, ReferralStatus::Pending)
+            ]
+        );
+        assert_eq!(
+            d.timers,
+            ids.iter()
+                .map(|&referral| TimerOp::Schedule {
+                    key: format!("referral:{referral}"),
+                    due_at: answer_by,
+                    kind: TimerKind::ReferralDeadline { referral },
+                })
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            d.disclosures
+                .iter()
+                .map(|x| (x.recipient, x.consent))
+                .collect::<Vec<_>>(),
+            [
+                (f.residential, Some(consent)),
+                (f.residential2, Some(consent))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_referral_is_refused_without_consent_to_the_wrong_level_or_when_one_is_open() {
+        let f = Fixture::new();
+        let s = f.in_detox();
+        assert_eq!(
+            f.refuse(&s, f.cm(), send(vec![f.residential, f.stranger])),
+            DecisionError::ConsentRequired {
+                orgs: vec![f.stranger]
+            }
+        );
+        // The IOP program offers no residential care.
+        assert!(matches!(
+            f.refuse(&s, f.cm(), send(vec![f.iop])),
+            DecisionError::BadInput(_)
+        ));
+        assert!(matches!(
+            f.refuse(&s, f.cm(), send(vec![])),
+            DecisionError::BadInput(_)
+        ));
+        assert!(matches!(
+            f.refuse(&s, f.cm(), send(vec![f.residential, f.residential])),
+            DecisionError::BadInput(_)
+        ));
+        let s = f.referred();
+        assert!(matches!(
+            f.refuse(&s, f.cm(), send(vec![f.residential])),
+            DecisionError::Conflict(_)
+        ));
+    }
+
+    #[test]
+    fn the_first_acceptance_wins_withdraws_the_rest_and_announces_the_handoff() {
+        let f = Fixture::new();
+        let s = referred_to_two(&f);
+        let (won, lost) = (s.referrals[0].id, s.referrals[1].id);
+        let d = f.run(
+            &s,
+            f.partner(f.residential),
+            Command::AcceptReferral { referral: won },
+        );
+        // No MAT plan: every gate of the step down is met at once, so it is ready too.
+        assert_eq!(
+            types(&d),
+            [
+                "referral.accepted",
+                "referral.withdrawn",
+                "handoff.planned",
+                "handoff.ready"
+            ]
+        );
+        assert_eq!(d.events[0].actor_org, Some(f.residential));
+        assert!(matches!(
+            d.events[1].data,
+            EventData::ReferralWithdrawn {
+                referral,
+                reason: WithdrawReason::AnotherProviderAccepted,
+                ..
+            } if referral == lost
+        ));
+        let status: Vec<_> = d.state.referrals.iter().map(|r| r.status).collect();
+        assert_eq!(
+            status,
+            [ReferralStatus::Accepted, ReferralStatus::Withdrawn]
+        );
+        assert_eq!(
+            d.timers,
+            [
+                TimerOp::Cancel {
+                    key: format!("referral:{won}")
+                },
+                TimerOp::Cancel {
+                    key: format!("referral:{lost}")
+                },
+            ]
+        );
+        let handoff = d.state.handoff.as_ref().unwrap();
+        assert_eq!(handoff.target.provider(), Some(f.residential));
+        assert!(handoff.ready);
+    }
+
+    #[test]
+    fn only_the_addressed_provider_answers_a_referral_once() {
+        let f = Fixture::new();
+        let s = referred_to_two(&f);
+        let referral = s.referrals[0].id;
+        let accept = || Command::AcceptReferral { referral };
+        assert!(matches!(
+            f.refuse(&s, f.cm(), accept()),
+            DecisionError::Forbidden(_)
+        ));
+        // Another provider is not told the referral exists.
+        assert_eq!(
+            f.refuse(&s, f.partner(f.residential2), accept()),
+            DecisionError::not_found("referral", referral)
+        );
+        let s = f.run(&s, f.partner(f.residential), accept()).state;
+        assert!(matches!(
+            f.refuse(&s, f.partner(f.residential), accept()),
+            DecisionError::Conflict(_)
+        ));
+    }
+
+    #[test]
+    fn a_decline_keeps_the_reason_and_stops_the_deadline() {
+        let f = Fixture::new();
+        let s = f.referred();
+        let referral = s.referrals[0].id;
+        let reason = DeclineReason {
+            code: DeclineCode::NoCapacity,
+            note: Some("full until June".into()),
+        };
+        let d = f.run(
+            &s,
+            f.partner(f.residential),
+            Command::DeclineReferral {
+                referral,
+                reason: reason.clone(),
+            },
+        );
+        assert_eq!(types(&d), ["referral.declined"]);
+        assert!(matches!(
+            d.events[0].data,
+            EventData::ReferralDeclined {
+                reason: DeclineCode::NoCapacity,
+                ..
+            }
+        ));
+        let r = &d.state.referrals[0];
+        assert_eq!(r.status, ReferralStatus::Declined);
+        assert_eq!(r.decline.as_ref(), Some(&reason));
+        assert_eq!(r.answered_at, Some(f.now));
+        assert_eq!(
+            d.timers,
+            [TimerOp::Cancel {
+                key: format!("referral:{referral}")
+            }]
+        );
+        let blank = Command::DeclineReferral {
+            referral,
+            reason: DeclineReason {
+                code: DeclineCode::Other,
+                note: Some("   ".into()),
+            },
+        };
+        assert!(matches!(
+            f.refuse(&s, f.partner(f.residential), blank),
+            DecisionError::BadInput(_)
+        ));
+    }
+
+    #[test]
+    fn a_case_manager_withdraws_an_open_referral_and_nothing_else() {
+        let f = Fixture::new();
+        let s = f.referred();
+        let referral = s.referrals[0].id;
+        let d = f.run(&s, f.cm(), Command::WithdrawReferral { referral });
+        assert_eq!(types(&d), ["referral.withdrawn"]);
+        assert_eq!(
+            d.state.referrals[0].withdraw_reason,
+            Some(WithdrawReason::CaseManager)
+        );
+        assert_eq!(
+            d.timers,
+            [TimerOp::Cancel {
+                key: format!("referral:{referral}")
+            }]
+        );
+        // Already withdrawn: nothing to withdraw.
+        assert!(matches!(
+            f.refuse(&d.state, f.cm(), Command::WithdrawReferral { referral }),
+            DecisionError::Conflict(_)
+        ));
+        let unknown = ReferralId(uuid::Uuid::from_u128(4242));
+        assert_eq!(
+            f.refuse(&s, f.cm(), Command::WithdrawReferral { referral: unknown }),
+            DecisionError::not_found("referral", unknown)
+        );
+    }
+}

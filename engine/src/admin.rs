@@ -1,0 +1,114 @@
+//! Administration through the engine: organizations and what they offer, the broker users
+//! that speak for an organization on the inbound queue, housekeeping. Who may do each is
+//! decided by the domain's policy ([`crate::domain::policy`]).
+
+use crate::domain::{Actor, policy};
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::ids::OrgId;
+use crate::pathway::LevelId;
+use chrono::Duration;
+use std::collections::HashMap;
+
+impl Engine {
+    /// Drop idempotency records older than `days`.
+    pub async fn prune_idempotency(&self, days: i64) -> Result<u64, Error> {
+        let before = self.clock().now() - Duration::days(days);
+        Ok(self.store().prune_idempotency(before).await?)
+    }
+
+    // ---- organizations -----------------------------------------------------------------
+
+    /// Register (or rename) an organization. Admins only.
+    pub async fn register_org(&self, actor: &Actor, id: OrgId, name: &str) -> Result<(), Error> {
+        policy::administer(actor, "registers organizations")?;
+        let name = name.trim();
+        crate::domain::input::check_text("an organization name", name)?;
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(Error::BadInput(
+                "an organization name has 1 to 200 characters".into(),
+            ));
+        }
+        self.store()
+            .upsert_org(id, name, self.clock().now())
+            .await?;
+        self.forget_org(id);
+        Ok(())
+    }
+
+    fn check_offer(&self, level: &LevelId, capacity: i32) -> Result<(), Error> {
+        if self.pathway().level(level).is_none() {
+            return Err(Error::BadInput(format!("unknown level \"{level}\"")));
+        }
+        if !(0..=100_000).contains(&capacity) {
+            return Err(Error::BadInput("capacity runs from 0 to 100000".into()));
+        }
+        Ok(())
+    }
+
+    /// Register a provider and what it offers, all or nothing: every offer is checked
+    /// before anything is written. Admins only.
+    pub async fn register_provider(
+        &self,
+        actor: &Actor,
+        id: OrgId,
+        name: &str,
+        offers: &[(LevelId, i32)],
+    ) -> Result<(), Error> {
+        for (level, capacity) in offers {
+            self.check_offer(level, *capacity)?;
+        }
+        self.register_org(actor, id, name).await?;
+        for (level, capacity) in offers {
+            self.set_capacity(actor, id, level, *capacity).await?;
+        }
+        Ok(())
+    }
+
+    /// Set a provider's capacity at a level: admins, or a partner for its own organization.
+    pub async fn set_capacity(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        level: &LevelId,
+        capacity: i32,
+    ) -> Result<(), Error> {
+        policy::set_capacity(actor, org)?;
+        self.check_offer(level, capacity)?;
+        if !self.store().org_exists(org).await? {
+            return Err(Error::NotFound(format!("organization {org}")));
+        }
+        self.store().set_capacity(org, level, capacity).await?;
+        self.forget_org(org);
+        Ok(())
+    }
+
+    /// The names of the organizations among `ids` (unknown ids are left out).
+    pub async fn org_names(&self, ids: &[OrgId]) -> Result<HashMap<OrgId, String>, Error> {
+        Ok(self.store().org_names(ids).await?)
+    }
+
+    /// Record that the broker user `user` speaks for `org` on the inbound queue. Admins only;
+    /// the organization must exist.
+    pub async fn link_sender(&self, actor: &Actor, user: &str, org: OrgId) -> Result<(), Error> {
+        policy::administer(actor, "links broker users")?;
+        crate::domain::input::check_text("a broker user", user)?;
+        if user.is_empty() || user.chars().count() > 200 {
+            return Err(Error::BadInput(
+                "a broker user has 1 to 200 characters".into(),
+            ));
+        }
+        if !self.store().org_exists(org).await? {
+            return Err(Error::NotFound(format!("organization {org}")));
+        }
+        self.store()
+            .link_sender(user, org, self.clock().now())
+            .await?;
+        Ok(())
+    }
+
+    /// The organization a broker user speaks for on the inbound queue, if any.
+    pub async fn sender_org(&self, user: &str) -> Result<Option<OrgId>, Error> {
+        Ok(self.store().sender_org(user).await?)
+    }
+}

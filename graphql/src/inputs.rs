@@ -1,0 +1,395 @@
+//! Mutation inputs and the one conversion of each into the engine command it asks for
+//! (`From`/`TryFrom` into [`Asked`]): a mutation resolver only hands its input over. What
+//! an input alone cannot be (ON_DATE without a date, six ratings) is refused here as
+//! `BAD_INPUT`; everything else — levels, providers, authorization — the engine decides.
+
+use crate::error::bad_input;
+use crate::types::*;
+use async_graphql::{Enum, Error, InputObject, Result};
+use carepath_engine::domain::{self as d, Command, MedicalEmergency};
+use carepath_engine::ids::*;
+use carepath_engine::pathway::LevelId;
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+#[derive(InputObject)]
+pub struct GateOverrideInput {
+    pub gate: Gate,
+    #[graphql(validator(min_length = 1, max_length = 500))]
+    pub reason: String,
+}
+
+#[derive(InputObject)]
+pub struct RegisterClientInput {
+    /// Defaults to the caller's organization.
+    pub home_org_id: Option<Uuid>,
+    #[graphql(validator(minimum = 1900, maximum = 2100))]
+    pub birth_year: Option<i32>,
+}
+
+#[derive(InputObject)]
+pub struct AdmitInput {
+    pub client_id: Uuid,
+    #[graphql(validator(max_length = 64))]
+    pub level: String,
+    pub provider_id: Uuid,
+    #[graphql(validator(minimum = 0, maximum = 168))]
+    pub planned_hours_per_week: f64,
+    #[graphql(validator(max_length = 64))]
+    pub track: Option<String>,
+    #[graphql(validator(max_items = 5))]
+    pub overrides: Option<Vec<GateOverrideInput>>,
+    /// A bona fide medical emergency, declared by the clinician with its reason (42 CFR 2.51):
+    /// moves the client to withdrawal management or residential care at an organization no
+    /// consent names. Recorded as a disclosure on that basis; raises `disclosure.emergency`.
+    #[graphql(validator(max_length = 500))]
+    pub medical_emergency: Option<String>,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ConsentExpiryKind {
+    OnDate,
+    EndOfTreatment,
+    Never,
+}
+
+#[derive(InputObject)]
+pub struct RecordConsentInput {
+    pub client_id: Uuid,
+    #[graphql(validator(min_items = 1, max_items = 50))]
+    pub recipient_ids: Vec<Uuid>,
+    #[graphql(validator(min_length = 1, max_length = 500))]
+    pub purpose: String,
+    #[graphql(validator(min_length = 1, max_length = 500))]
+    pub information: String,
+    pub expiry: ConsentExpiryKind,
+    /// Required with `expiry: ON_DATE`.
+    pub expires_on: Option<NaiveDate>,
+    pub signed_on: NaiveDate,
+}
+
+#[derive(InputObject)]
+pub struct SendReferralInput {
+    pub client_id: Uuid,
+    #[graphql(validator(max_length = 64))]
+    pub to_level: String,
+    #[graphql(validator(min_items = 1, max_items = 10))]
+    pub provider_ids: Vec<Uuid>,
+}
+
+#[derive(InputObject)]
+pub struct DeclineReferralInput {
+    pub referral_id: Uuid,
+    pub reason: DeclineCode,
+    #[graphql(validator(max_length = 500))]
+    pub note: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct RecordAssessmentInput {
+    pub client_id: Uuid,
+    #[graphql(validator(max_length = 64))]
+    pub recommended_level: String,
+    /// Risk 0-4 in each of the six ASAM dimensions, in order.
+    #[graphql(validator(min_items = 6, max_items = 6))]
+    pub dimensions: Vec<u8>,
+    pub assessed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(InputObject)]
+pub struct RecordMatPlanInput {
+    pub client_id: Uuid,
+    pub medication: Medication,
+    /// Last day covered by the supply in hand (buprenorphine, methadone, oral naltrexone).
+    pub supply_through: Option<NaiveDate>,
+    /// Extended-release naltrexone: day of the last injection.
+    pub last_injection_on: Option<NaiveDate>,
+}
+
+#[derive(InputObject)]
+pub struct ScheduleAftercareInput {
+    pub client_id: Uuid,
+    pub provider_id: Uuid,
+    pub kind: AftercareKind,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(InputObject)]
+pub struct ScheduleMatRefillInput {
+    pub client_id: Uuid,
+    pub provider_id: Uuid,
+    pub kind: MatBookingKind,
+    pub on: NaiveDate,
+}
+
+#[derive(InputObject)]
+pub struct TransitionInput {
+    pub client_id: Uuid,
+    pub kind: TransitionKind,
+    #[graphql(validator(max_length = 64))]
+    pub to_level: String,
+    /// Defaults to the provider that accepted the referral for `toLevel`.
+    pub provider_id: Option<Uuid>,
+    #[graphql(validator(minimum = 0, maximum = 168))]
+    pub planned_hours_per_week: f64,
+    #[graphql(validator(max_length = 64))]
+    pub track: Option<String>,
+    #[graphql(validator(max_items = 5))]
+    pub overrides: Option<Vec<GateOverrideInput>>,
+    /// A bona fide medical emergency, declared by the clinician with its reason (42 CFR 2.51):
+    /// moves the client to withdrawal management or residential care at an organization no
+    /// consent names. Recorded as a disclosure on that basis; raises `disclosure.emergency`.
+    #[graphql(validator(max_length = 500))]
+    pub medical_emergency: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct DischargeInput {
+    pub client_id: Uuid,
+    pub kind: DischargeKind,
+    /// The receiving organization of a transfer out.
+    pub provider_id: Option<Uuid>,
+    #[graphql(validator(max_items = 5))]
+    pub overrides: Option<Vec<GateOverrideInput>>,
+}
+
+#[derive(InputObject)]
+pub struct PlanHandoffInput {
+    pub client_id: Uuid,
+    /// A transition kind with `toLevel`, or a discharge with `dischargeKind`.
+    pub transition_kind: Option<TransitionKind>,
+    #[graphql(validator(max_length = 64))]
+    pub to_level: Option<String>,
+    pub discharge_kind: Option<DischargeKind>,
+    pub provider_id: Option<Uuid>,
+    pub on: NaiveDate,
+}
+
+#[derive(InputObject)]
+pub struct SetCapacityInput {
+    pub provider_id: Uuid,
+    #[graphql(validator(max_length = 64))]
+    pub level: String,
+    #[graphql(validator(minimum = 0, maximum = 100000))]
+    pub capacity: i32,
+}
+
+/// A mutation's input as the engine command it asks for, and the client it names (`None`:
+/// the engine finds it — a new client, or the client of a referral).
+pub struct Asked {
+    pub client: Option<ClientId>,
+    pub command: Command,
+}
+
+impl Asked {
+    pub fn for_client(client: Uuid, command: Command) -> Self {
+        Self {
+            client: Some(ClientId(client)),
+            command,
+        }
+    }
+
+    /// A command whose client the engine finds (a referral's answer).
+    pub fn found(command: Command) -> Self {
+        Self {
+            client: None,
+            command,
+        }
+    }
+}
+
+fn overrides(o: Option<Vec<GateOverrideInput>>) -> Vec<d::GateOverride> {
+    o.unwrap_or_default()
+        .into_iter()
+        .map(|o| d::GateOverride {
+            gate: o.gate.into(),
+            reason: o.reason,
+        })
+        .collect()
+}
+
+fn emergency(reason: Option<String>) -> Option<MedicalEmergency> {
+    reason.map(|reason| MedicalEmergency { reason })
+}
+
+impl From<AdmitInput> for Asked {
+    fn from(i: AdmitInput) -> Self {
+        Asked::for_client(
+            i.client_id,
+            Command::Admit {
+                level: LevelId::new(i.level),
+                provider: OrgId(i.provider_id),
+                planned_hours_per_week: i.planned_hours_per_week as f32,
+                track: i.track,
+                overrides: overrides(i.overrides),
+                emergency: emergency(i.medical_emergency),
+            },
+        )
+    }
+}
+
+impl TryFrom<RecordConsentInput> for Asked {
+    type Error = Error;
+
+    fn try_from(i: RecordConsentInput) -> Result<Self> {
+        let expiry = match (i.expiry, i.expires_on) {
+            (ConsentExpiryKind::OnDate, Some(day)) => d::ConsentExpiry::On(day),
+            (ConsentExpiryKind::OnDate, None) => {
+                return Err(bad_input("expiry ON_DATE needs expiresOn"));
+            }
+            (_, Some(_)) => return Err(bad_input("expiresOn goes with expiry ON_DATE only")),
+            (ConsentExpiryKind::EndOfTreatment, None) => d::ConsentExpiry::EndOfTreatment,
+            (ConsentExpiryKind::Never, None) => d::ConsentExpiry::Never,
+        };
+        Ok(Asked::for_client(
+            i.client_id,
+            Command::RecordConsent {
+                recipients: i.recipient_ids.into_iter().map(OrgId).collect(),
+                purpose: i.purpose,
+                information: i.information,
+                expiry,
+                signed_on: i.signed_on,
+            },
+        ))
+    }
+}
+
+impl From<SendReferralInput> for Asked {
+    fn from(i: SendReferralInput) -> Self {
+        Asked::for_client(
+            i.client_id,
+            Command::SendReferral {
+                to_level: LevelId::new(i.to_level),
+                providers: i.provider_ids.into_iter().map(OrgId).collect(),
+            },
+        )
+    }
+}
+
+impl From<DeclineReferralInput> for Asked {
+    fn from(i: DeclineReferralInput) -> Self {
+        Asked::found(Command::DeclineReferral {
+            referral: ReferralId(i.referral_id),
+            reason: d::DeclineReason {
+                code: i.reason.into(),
+                note: i.note,
+            },
+        })
+    }
+}
+
+impl TryFrom<RecordAssessmentInput> for Asked {
+    type Error = Error;
+
+    fn try_from(i: RecordAssessmentInput) -> Result<Self> {
+        let dimensions: [u8; 6] = i
+            .dimensions
+            .try_into()
+            .map_err(|_| bad_input("dimensions has six ratings"))?;
+        Ok(Asked::for_client(
+            i.client_id,
+            Command::RecordAssessment {
+                recommended_level: LevelId::new(i.recommended_level),
+                dimensions,
+                assessed_at: i.assessed_at,
+            },
+        ))
+    }
+}
+
+impl From<RecordMatPlanInput> for Asked {
+    fn from(i: RecordMatPlanInput) -> Self {
+        Asked::for_client(
+            i.client_id,
+            Command::RecordMatPlan {
+                medication: i.medication.into(),
+                supply_through: i.supply_through,
+                last_injection_on: i.last_injection_on,
+            },
+        )
+    }
+}
+
+impl From<ScheduleAftercareInput> for Asked {
+    fn from(i: ScheduleAftercareInput) -> Self {
+        Asked::for_client(
+            i.client_id,
+            Command::ScheduleAftercare {
+                provider: OrgId(i.provider_id),
+                kind: i.kind.into(),
+                at: i.at,
+            },
+        )
+    }
+}
+
+impl From<ScheduleMatRefillInput> for Asked {
+    fn from(i: ScheduleMatRefillInput) -> Self {
+        Asked::for_client(
+            i.client_id,
+            Command::ScheduleMatRefill {
+                provider: OrgId(i.provider_id),
+                kind: i.kind.into(),
+                on: i.on,
+            },
+        )
+    }
+}
+
+impl TryFrom<PlanHandoffInput> for Asked {
+    type Error = Error;
+
+    fn try_from(i: PlanHandoffInput) -> Result<Self> {
+        let provider = i.provider_id.map(OrgId);
+        let target = match (i.transition_kind, i.to_level, i.discharge_kind) {
+            (Some(kind), Some(to), None) => d::HandoffTarget::Transition {
+                kind: kind.into(),
+                to_level: LevelId::new(to),
+                provider,
+            },
+            (None, None, Some(kind)) => d::HandoffTarget::Discharge {
+                kind: kind.into(),
+                provider,
+            },
+            _ => {
+                return Err(bad_input(
+                    "give transitionKind with toLevel, or dischargeKind",
+                ));
+            }
+        };
+        Ok(Asked::for_client(
+            i.client_id,
+            Command::PlanHandoff { target, on: i.on },
+        ))
+    }
+}
+
+impl From<TransitionInput> for Asked {
+    fn from(i: TransitionInput) -> Self {
+        Asked::for_client(
+            i.client_id,
+            Command::Transition {
+                kind: i.kind.into(),
+                to_level: LevelId::new(i.to_level),
+                provider: i.provider_id.map(OrgId),
+                planned_hours_per_week: i.planned_hours_per_week as f32,
+                track: i.track,
+                overrides: overrides(i.overrides),
+                emergency: emergency(i.medical_emergency),
+            },
+        )
+    }
+}
+
+impl From<DischargeInput> for Asked {
+    fn from(i: DischargeInput) -> Self {
+        Asked::for_client(
+            i.client_id,
+            Command::Discharge {
+                kind: i.kind.into(),
+                provider: i.provider_id.map(OrgId),
+                overrides: overrides(i.overrides),
+            },
+        )
+    }
+}

@@ -1,0 +1,216 @@
+//! `startup`: builds the application from its configuration — the engine on its database, the
+//! HTTP router, the timer sweeper and the relay's tasks — and runs it until told to stop. The
+//! binary's `serve` and the integration tests (in-process, on port 0, as zero-to-production's
+//! `spawn_app` does) start it the same way.
+
+use crate::config::Config;
+use anyhow::Context as _;
+use carepath_engine::Engine;
+use carepath_engine::clock::SystemClock;
+use carepath_engine::pathway::{self, Pathway};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// The pathway the configuration names, or the bundled ASAM continuum.
+pub fn load_pathway(config: &Config) -> anyhow::Result<Pathway> {
+    match &config.pathway {
+        Some(path) => pathway::load_file(path).map_err(|e| anyhow::anyhow!("{e}")),
+        None => Ok(pathway::default_pathway()),
+    }
+}
+
+/// Load the pathway, connect, migrate: a ready engine.
+pub async fn open_engine(config: &Config) -> anyhow::Result<Engine> {
+    let pathway = load_pathway(config)?;
+    Engine::open(
+        &config.database_url,
+        config.db_max_connections,
+        Arc::new(pathway),
+        Arc::new(SystemClock),
+    )
+    .await
+    .with_context(|| format!("opening the database ({})", redact(&config.database_url)))
+}
+
+/// A URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The application, built and bound, not yet serving.
+pub struct Application {
+    engine: Engine,
+    listener: TcpListener,
+    config: Config,
+}
+
+impl Application {
+    /// Open the engine and bind the listening address (`127.0.0.1:0` picks a free port).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let engine = open_engine(&config).await?;
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        Ok(Self {
+            engine,
+            listener,
+            config,
+        })
+    }
+
+    pub fn address(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Serve until `shutdown` resolves, then stop the background tasks (each given up to
+    /// ten seconds to finish what it holds).
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            engine,
+            listener,
+            config,
+        } = self;
+        tracing::info!(addr = %listener.local_addr()?, pathway = engine.pathway().id, "serving");
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let sweeper = tokio::spawn(sweep_timers(
+            engine.clone(),
+            Duration::from_secs(config.timer_interval_secs.max(1)),
+            config.idempotency_days,
+            stop_rx.clone(),
+        ));
+
+        let relay_status = Arc::new(carepath_relay::Status::default());
+        let mut tasks = vec![sweeper];
+        let mut ready_checks: Vec<carepath_graphql::ReadyCheck> = Vec::new();
+        if config.relay_enabled {
+            let mut opts = carepath_relay::Options::new(config.amqp_url.clone());
+            opts.source = config.event_source.clone();
+            opts.stuck_after = Duration::from_secs(config.relay_stuck_secs);
+            opts.poll = Duration::from_millis(config.relay_poll_ms);
+            tasks.push(tokio::spawn(carepath_relay::run_relay(
+                engine.clone(),
+                opts.clone(),
+                relay_status.clone(),
+                stop_rx.clone(),
+            )));
+            tasks.push(tokio::spawn(carepath_relay::run_inbound(
+                engine.clone(),
+                opts.clone(),
+                stop_rx.clone(),
+            )));
+            tasks.push(tokio::spawn(carepath_relay::run_feed(
+                engine.clone(),
+                opts.clone(),
+                stop_rx.clone(),
+            )));
+            let status = relay_status.clone();
+            ready_checks.push(Box::new(move || status.problem(opts.stuck_after)));
+        }
+        let app = carepath_graphql::router(
+            engine.clone(),
+            carepath_graphql::metrics_handle(),
+            ready_checks,
+        )
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("HTTP server")?;
+        let _ = stop_tx.send(true);
+        for t in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+        Ok(())
+    }
+}
+
+/// `carepath serve`: build, say where it listens, serve until SIGINT or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let json = config.log_format == "json";
+    let app = Application::build(config).await?;
+    let addr = app.address()?;
+    // Tests and scripts read this line to find a random port; in the JSON log format it is
+    // JSON too, so every line the process writes parses as JSON.
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "message": "carepath listening", "address": format!("http://{addr}") })
+        );
+    } else {
+        println!("carepath listening on http://{addr}");
+    }
+    app.run_until(shutdown_signal()).await
+}
+
+/// Fire due timers every `every`; prune old idempotency records hourly.
+async fn sweep_timers(
+    engine: Engine,
+    every: Duration,
+    idempotency_days: i64,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticks: u64 = 0;
+    let prune_every = (3600 / every.as_secs().max(1)).max(1);
+    loop {
+        match engine.fire_due_timers(500).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(fired = n, "timers fired"),
+            Err(e) => tracing::warn!(error = %e, "timer sweep failed"),
+        }
+        if ticks.is_multiple_of(prune_every)
+            && let Err(e) = engine.prune_idempotency(idempotency_days).await
+        {
+            tracing::warn!(error = %e, "idempotency pruning failed");
+        }
+        ticks += 1;
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
