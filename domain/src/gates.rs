@@ -4,7 +4,7 @@ use super::error::DecisionError;
 use super::event::GateReport;
 use super::state::*;
 use crate::ids::OrgId;
-use crate::pathway::{Gate, LevelId, Pathway};
+use crate::pathway::{DischargeKind, Gate, LevelId, Pathway, TransitionKind};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 /// A move being checked: where to, with whom, on which day.
@@ -248,6 +248,77 @@ pub fn target_check(target: &HandoffTarget, on: NaiveDate) -> MoveCheck<'_> {
             provider: *provider,
             on,
         },
+    }
+}
+
+/// The organization a move to `to_level` goes to: the one named; else the provider that
+/// accepted the referral for that level; else, for a lateral move, the current one.
+pub fn receiving_provider(
+    state: &ClientState,
+    kind: TransitionKind,
+    to_level: &LevelId,
+    named: Option<OrgId>,
+) -> Option<OrgId> {
+    named
+        .or_else(|| {
+            state
+                .referrals
+                .iter()
+                .find(|r| r.status == ReferralStatus::Accepted && &r.to_level == to_level)
+                .map(|r| r.provider)
+        })
+        .or_else(|| {
+            (kind == TransitionKind::Lateral)
+                .then(|| state.placement.as_ref().map(|p| p.provider))
+                .flatten()
+        })
+}
+
+/// What a readiness check asks about: the move to a level (of whichever kind the pathway
+/// allows from where the client is), or a discharge.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReadinessAsk {
+    MoveTo {
+        level: LevelId,
+        provider: Option<OrgId>,
+    },
+    Discharge {
+        kind: DischargeKind,
+        provider: Option<OrgId>,
+    },
+}
+
+/// The move a readiness check is about, resolved as the move itself would be: the pathway's
+/// transition from the client's level to the one asked, to the organization it would go to
+/// ([`receiving_provider`]), so its consent gate is the one the move will meet.
+pub fn readiness_target(
+    state: &ClientState,
+    pathway: &Pathway,
+    ask: ReadinessAsk,
+) -> Result<HandoffTarget, DecisionError> {
+    match ask {
+        ReadinessAsk::MoveTo { level, provider } => {
+            let from = state.level();
+            let kind = pathway
+                .transitions
+                .iter()
+                .find(|t| t.from.as_ref() == from && t.to.contains(&level))
+                .map(|t| t.kind)
+                .ok_or_else(|| DecisionError::InvalidTransition {
+                    from: from.map_or_else(|| state.status.as_str().to_owned(), |l| l.to_string()),
+                    attempted: format!("a move to {level}"),
+                    allowed: pathway.allowed_from(from),
+                })?;
+            let provider = receiving_provider(state, kind, &level, provider);
+            Ok(HandoffTarget::Transition {
+                kind,
+                to_level: level,
+                provider,
+            })
+        }
+        ReadinessAsk::Discharge { kind, provider } => {
+            Ok(HandoffTarget::Discharge { kind, provider })
+        }
     }
 }
 

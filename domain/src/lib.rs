@@ -21,6 +21,7 @@ pub use decide::{Context, Decision, OrgDirectory, OrgInfo, decide};
 pub use error::DecisionError;
 pub use event::*;
 pub use policy::{
-    ClientView, ReferralView, authorize, may_see_event, read_access, referral_access, require_full,
+    ClientPart, ClientView, ReferralView, authorize, may_see_event, read_access, referral_access,
+    require_full, visible_referrals,
 };
 pub use state::*;

@@ -80,6 +80,21 @@ pub fn administer(actor: &Actor, what: &str) -> Result<(), DecisionError> {
     }
 }
 
+/// An organization's messages speak only for it: what a sender (a linked broker user) names
+/// as the acting organization must be its own.
+pub fn speaks_for(
+    sender: crate::ids::OrgId,
+    named: crate::ids::OrgId,
+) -> Result<(), DecisionError> {
+    if sender == named {
+        Ok(())
+    } else {
+        Err(DecisionError::Forbidden(format!(
+            "the sender speaks for organization {sender} and may not act for organization {named}"
+        )))
+    }
+}
+
 /// A provider's capacity: set by an admin, or by a partner for its own organization.
 pub fn set_capacity(actor: &Actor, provider: crate::ids::OrgId) -> Result<(), DecisionError> {
     match actor.role {
@@ -110,6 +125,49 @@ pub enum ClientView {
     /// An aftercare coordinator named in an active consent: what booking aftercare and MAT
     /// refills needs (level, planned handoff, MAT plan and bookings, appointments).
     Coordinator,
+}
+
+/// The parts of a client's record beyond its id, status and placement (which every reader
+/// with standing sees).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientPart {
+    BirthYear,
+    Consents,
+    Referrals,
+    Assessments,
+    MatPlan,
+    MatBookings,
+    Aftercare,
+    Handoff,
+    AllowedMoves,
+}
+
+impl ClientView {
+    /// Minimum necessary: the parts of the record this view shows. A partner sees the
+    /// referrals addressed to it ([`visible_referrals`]); a coordinator what booking aftercare
+    /// and MAT continuity needs.
+    pub fn shows(self, part: ClientPart) -> bool {
+        use ClientPart::*;
+        match self {
+            ClientView::Full => true,
+            ClientView::Partner => part == Referrals,
+            ClientView::Coordinator => matches!(part, MatPlan | MatBookings | Aftercare | Handoff),
+        }
+    }
+}
+
+/// The referrals of `state` a reader with `view` sees: every one for the record holder,
+/// those addressed to the reader's organization for a partner, none otherwise.
+pub fn visible_referrals<'a>(
+    actor: &'a Actor,
+    view: ClientView,
+    state: &'a ClientState,
+) -> impl Iterator<Item = &'a super::Referral> + 'a {
+    state.referrals.iter().filter(move |r| match view {
+        ClientView::Full => true,
+        ClientView::Partner => r.provider == actor.org,
+        ClientView::Coordinator => false,
+    })
 }
 
 /// Whether `actor` may read `state`, and how much; for another organization, the consent
@@ -224,5 +282,67 @@ pub fn may_see_event(
         }
         Role::AftercareCoordinator => reached && super::audience::is_coordination(t),
         Role::System => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_view_shows_only_its_parts() {
+        use ClientPart::*;
+        let all = [
+            BirthYear,
+            Consents,
+            Referrals,
+            Assessments,
+            MatPlan,
+            MatBookings,
+            Aftercare,
+            Handoff,
+            AllowedMoves,
+        ];
+        let shown = |v: ClientView| {
+            all.iter()
+                .copied()
+                .filter(|p| v.shows(*p))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shown(ClientView::Full), all);
+        assert_eq!(shown(ClientView::Partner), [Referrals]);
+        assert_eq!(
+            shown(ClientView::Coordinator),
+            [MatPlan, MatBookings, Aftercare, Handoff]
+        );
+    }
+
+    #[test]
+    fn administration_is_for_admins_and_capacity_for_the_provider_too() {
+        let org = crate::ids::OrgId(uuid::Uuid::from_u128(7));
+        let other = crate::ids::OrgId(uuid::Uuid::from_u128(8));
+        let as_ = |role| Actor { org, role };
+        assert!(administer(&as_(Role::Admin), "links broker users").is_ok());
+        for role in [
+            Role::CaseManager,
+            Role::Supervisor,
+            Role::Partner,
+            Role::AftercareCoordinator,
+            Role::System,
+        ] {
+            assert!(matches!(
+                administer(&as_(role), "registers organizations"),
+                Err(DecisionError::Forbidden(m)) if m == "only an admin registers organizations"
+            ));
+        }
+        assert!(set_capacity(&as_(Role::Admin), other).is_ok());
+        assert!(set_capacity(&as_(Role::Partner), org).is_ok());
+        assert!(set_capacity(&as_(Role::Partner), other).is_err());
+        assert!(set_capacity(&as_(Role::CaseManager), org).is_err());
+        assert!(speaks_for(org, org).is_ok());
+        assert!(matches!(
+            speaks_for(org, other),
+            Err(DecisionError::Forbidden(_))
+        ));
     }
 }

@@ -318,9 +318,9 @@ impl Engine {
         &self,
         actor: &Actor,
         client: ClientId,
-        target: &HandoffTarget,
+        ask: domain::gates::ReadinessAsk,
         on: Option<NaiveDate>,
-    ) -> Result<Vec<GateReport>, Error> {
+    ) -> Result<(HandoffTarget, Vec<GateReport>), Error> {
         let state = self.load(client).await?;
         let now = self.clock().now();
         let (view, consent) = domain::read_access(actor, &state, now)?;
@@ -331,12 +331,8 @@ impl Engine {
         }
         self.disclose_read(actor, &state, consent, view).await?;
         let on = on.unwrap_or(now.date_naive());
-        Ok(domain::gates::readiness(
-            &state,
-            self.pathway(),
-            target,
-            on,
-            now,
-        )?)
+        let target = domain::gates::readiness_target(&state, self.pathway(), ask)?;
+        let gates = domain::gates::readiness(&state, self.pathway(), &target, on, now)?;
+        Ok((target, gates))
     }
 }

@@ -5,8 +5,9 @@ use crate::error::{OrGraphql, bad_input};
 use crate::types::*;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Object, Result};
-use carepath_engine::domain::{self as d, HandoffTarget};
+use carepath_engine::domain::gates::ReadinessAsk;
 use carepath_engine::ids::*;
+use carepath_engine::pathway::DischargeKind as DischargeKindDomain;
 use carepath_engine::pathway::LevelId;
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
@@ -155,44 +156,16 @@ impl Query {
         provider_id: Option<Uuid>,
         on: Option<NaiveDate>,
     ) -> Result<Readiness> {
-        let eng = engine(ctx);
-        let a = actor(ctx)?;
-        let target = match to_level {
-            Some(level) => {
-                let level = level_arg(ctx, Some(level))?.expect("given");
-                let (state, _) = eng.read_client(a, ClientId(client_id)).await.gql()?;
-                let kind = eng
-                    .pathway()
-                    .transitions
-                    .iter()
-                    .find(|t| t.from.as_ref() == state.level() && t.to.contains(&level))
-                    .map(|t| t.kind)
-                    .ok_or_else(|| {
-                        crate::error::to_graphql(carepath_engine::Error::Rejected(
-                            d::DecisionError::InvalidTransition {
-                                from: state.level().map_or_else(
-                                    || state.status.as_str().to_owned(),
-                                    |l| l.to_string(),
-                                ),
-                                attempted: format!("a move to {level}"),
-                                allowed: eng.pathway().allowed_from(state.level()),
-                            },
-                        ))
-                    })?;
-                HandoffTarget::Transition {
-                    kind,
-                    to_level: level,
-                    provider: provider_id.map(OrgId),
-                }
-            }
-            None => HandoffTarget::Discharge {
-                kind: discharge_kind
-                    .map_or(carepath_engine::pathway::DischargeKind::Planned, Into::into),
-                provider: provider_id.map(OrgId),
+        let provider = provider_id.map(OrgId);
+        let ask = match level_arg(ctx, to_level)? {
+            Some(level) => ReadinessAsk::MoveTo { level, provider },
+            None => ReadinessAsk::Discharge {
+                kind: discharge_kind.map_or(DischargeKindDomain::Planned, Into::into),
+                provider,
             },
         };
-        let gates = eng
-            .read_readiness(a, ClientId(client_id), &target, on)
+        let (target, gates) = engine(ctx)
+            .read_readiness(actor(ctx)?, ClientId(client_id), ask, on)
             .await
             .gql()?;
         Ok(Readiness {

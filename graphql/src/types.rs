@@ -5,7 +5,7 @@ use crate::error::{FORBIDDEN, coded};
 use crate::loaders::OrgName;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, Json, Object, Result, SimpleObject};
-use carepath_engine::domain::{self as d, ClientView};
+use carepath_engine::domain::{self as d, ClientPart, ClientView};
 use carepath_engine::ids::*;
 use carepath_engine::pathway;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -346,8 +346,10 @@ pub struct Client {
 }
 
 impl Client {
-    fn need(&self, views: &[ClientView]) -> Result<()> {
-        if views.contains(&self.view) {
+    /// A part of the record outside the reader's view (decided by the domain's policy) is
+    /// FORBIDDEN.
+    fn need(&self, part: ClientPart) -> Result<()> {
+        if self.view.shows(part) {
             Ok(())
         } else {
             Err(coded(
@@ -402,7 +404,7 @@ impl Client {
         Organization(self.s.home_org)
     }
     async fn birth_year(&self) -> Result<Option<i32>> {
-        self.need(&[ClientView::Full])?;
+        self.need(ClientPart::BirthYear)?;
         Ok(self.s.birth_year)
     }
     async fn episode(&self) -> Option<Episode> {
@@ -413,7 +415,7 @@ impl Client {
         })
     }
     async fn consents(&self, ctx: &Context<'_>) -> Result<Vec<Consent>> {
-        self.need(&[ClientView::Full])?;
+        self.need(ClientPart::Consents)?;
         let now = engine(ctx).clock().now();
         Ok(self
             .s
@@ -437,13 +439,9 @@ impl Client {
     }
     /// All referrals for the record holder; a partner sees only those addressed to it.
     async fn referrals(&self, ctx: &Context<'_>) -> Result<Vec<Referral>> {
-        self.need(&[ClientView::Full, ClientView::Partner])?;
-        let me = actor(ctx)?.org;
-        Ok(self
-            .s
-            .referrals
-            .iter()
-            .filter(|r| self.view == ClientView::Full || r.provider == me)
+        self.need(ClientPart::Referrals)?;
+        let me = actor(ctx)?;
+        Ok(d::visible_referrals(me, self.view, &self.s)
             .map(|r| Referral {
                 r: r.clone(),
                 client: Some(self.s.id),
@@ -452,7 +450,7 @@ impl Client {
             .collect())
     }
     async fn assessments(&self) -> Result<Vec<Assessment>> {
-        self.need(&[ClientView::Full])?;
+        self.need(ClientPart::Assessments)?;
         Ok(self
             .s
             .assessments
@@ -466,7 +464,7 @@ impl Client {
             .collect())
     }
     async fn mat_plan(&self, ctx: &Context<'_>) -> Result<Option<MatPlan>> {
-        self.need(&[ClientView::Full, ClientView::Coordinator])?;
+        self.need(ClientPart::MatPlan)?;
         let pathway = engine(ctx).pathway();
         Ok(self.s.mat_plan.as_ref().map(|p| MatPlan {
             medication: p.medication.into(),
@@ -476,7 +474,7 @@ impl Client {
         }))
     }
     async fn mat_bookings(&self) -> Result<Vec<MatBooking>> {
-        self.need(&[ClientView::Full, ClientView::Coordinator])?;
+        self.need(ClientPart::MatBookings)?;
         Ok(self
             .s
             .mat_bookings
@@ -490,7 +488,7 @@ impl Client {
             .collect())
     }
     async fn aftercare(&self) -> Result<Vec<AftercareAppointment>> {
-        self.need(&[ClientView::Full, ClientView::Coordinator])?;
+        self.need(ClientPart::Aftercare)?;
         Ok(self
             .s
             .aftercare
@@ -504,7 +502,7 @@ impl Client {
             .collect())
     }
     async fn handoff(&self) -> Result<Option<PlannedHandoff>> {
-        self.need(&[ClientView::Full, ClientView::Coordinator])?;
+        self.need(ClientPart::Handoff)?;
         Ok(self.s.handoff.as_ref().map(|h| PlannedHandoff {
             target: target_move(&h.target),
             provider: h.target.provider().map(Organization),
@@ -514,7 +512,7 @@ impl Client {
     }
     /// What the pathway allows from where the client is.
     async fn allowed_moves(&self, ctx: &Context<'_>) -> Result<Vec<Move>> {
-        self.need(&[ClientView::Full])?;
+        self.need(ClientPart::AllowedMoves)?;
         let p = engine(ctx).pathway();
         let moves = match self.s.status {
             d::ClientStatus::Registered => p

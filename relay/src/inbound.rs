@@ -9,7 +9,7 @@ use crate::cloudevents::{SPEC_VERSION, TYPE_PREFIX, header};
 use crate::topology::{self, DEAD_EXCHANGE, INBOUND_QUEUE};
 use crate::{Backoff, Options, connect};
 use carepath_engine::domain::{
-    Actor, AftercareKind, Command, DeclineCode, DeclineReason, MatBookingKind, Role,
+    Actor, AftercareKind, Command, DeclineCode, DeclineReason, MatBookingKind, Role, policy,
 };
 use carepath_engine::ids::{ClientId, OrgId, ReferralId};
 use carepath_engine::{Engine, Error, Request};
@@ -266,13 +266,8 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
     let kind = ce_type.strip_prefix(TYPE_PREFIX).unwrap_or(&ce_type);
     let parse_err = |e: serde_json::Error| Outcome::Invalid(format!("{kind}: bad data: {e}"));
     let own = |provider: Uuid| {
-        if OrgId(provider) == org {
-            Ok(())
-        } else {
-            Err(Outcome::Invalid(format!(
-                "sender {user} speaks for organization {org} and may not act for organization {provider}"
-            )))
-        }
+        policy::speaks_for(org, OrgId(provider))
+            .map_err(|e| Outcome::Invalid(format!("sender {user}: {e}")))
     };
     let (client, role, command) = match kind {
         "aftercare.appointment.scheduled" => {

@@ -5,6 +5,7 @@ mod server;
 mod support;
 
 mod api;
+mod architecture;
 mod cli;
 mod concurrency;
 mod delivery;

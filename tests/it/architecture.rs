@@ -1,0 +1,171 @@
+//! ARCHITECTURE.md's boundaries, checked against the workspace's real dependency graph
+//! (`cargo metadata`): each invariant there that a crate boundary enforces names its test here.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+/// The workspace's packages and, from the resolved graph, each package's dependencies by kind.
+struct Graph {
+    /// package id → name
+    names: BTreeMap<String, String>,
+    /// package name → (dependency name, kinds: "normal", "dev", "build")
+    deps: BTreeMap<String, Vec<(String, BTreeSet<String>)>>,
+    members: BTreeSet<String>,
+}
+
+fn graph() -> Graph {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
+    let names: BTreeMap<String, String> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_owned(),
+                p["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let members = meta["workspace_members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| names[id.as_str().unwrap()].clone())
+        .collect();
+    let mut deps = BTreeMap::new();
+    for node in meta["resolve"]["nodes"].as_array().unwrap() {
+        let name = names[node["id"].as_str().unwrap()].clone();
+        let list = node["deps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let kinds = d["dep_kinds"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|k| k["kind"].as_str().unwrap_or("normal").to_owned())
+                    .collect();
+                (names[d["pkg"].as_str().unwrap()].clone(), kinds)
+            })
+            .collect();
+        deps.insert(name, list);
+    }
+    Graph {
+        names,
+        deps,
+        members,
+    }
+}
+
+impl Graph {
+    /// Workspace members that depend on `name` directly, in any kind.
+    fn dependents(&self, name: &str) -> BTreeSet<String> {
+        self.members
+            .iter()
+            .filter(|m| self.deps[*m].iter().any(|(d, _)| d == name))
+            .cloned()
+            .collect()
+    }
+
+    /// Direct dependencies of `name` that are built into it (normal kind).
+    fn normal(&self, name: &str) -> BTreeSet<String> {
+        self.deps[name]
+            .iter()
+            .filter(|(_, k)| k.contains("normal"))
+            .map(|(d, _)| d.clone())
+            .collect()
+    }
+
+    /// Everything linked into `name`: the closure over normal dependencies.
+    fn linked(&self, name: &str) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![name.to_owned()];
+        while let Some(n) = todo.pop() {
+            for d in self.normal(&n) {
+                if seen.insert(d.clone()) {
+                    todo.push(d);
+                }
+            }
+        }
+        seen
+    }
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// "No adapter can name the store": the store's only dependent is the engine.
+#[test]
+fn only_the_engine_reaches_the_store() {
+    let g = graph();
+    assert_eq!(g.dependents("carepath-store"), set(&["carepath-engine"]));
+    // Nor does any adapter reach the database underneath it.
+    for adapter in ["carepath-graphql", "carepath-relay", "carepath-engine"] {
+        assert!(
+            !g.normal(adapter).contains("sea-orm"),
+            "{adapter} depends on sea-orm"
+        );
+    }
+}
+
+/// "The domain is pure": no I/O crate, no clock, nothing but chrono, serde, uuid, thiserror.
+#[test]
+fn the_domain_is_pure() {
+    let g = graph();
+    assert_eq!(
+        g.normal("carepath-domain"),
+        set(&["chrono", "serde", "thiserror", "uuid"])
+    );
+    let linked = g.linked("carepath-domain");
+    for io in ["tokio", "sea-orm", "lapin", "axum", "async-graphql"] {
+        assert!(!linked.contains(io), "the domain links {io}");
+    }
+}
+
+/// "Only relay/ knows AMQP" and "only graphql/ knows async-graphql", among the product's
+/// crates (the load tool is no product crate).
+#[test]
+fn each_protocol_lives_in_its_adapter() {
+    let g = graph();
+    let product = g.linked("carepath");
+    assert!(product.contains("lapin") && product.contains("async-graphql"));
+    let amqp: BTreeSet<String> = g
+        .members
+        .iter()
+        .filter(|m| g.normal(m).contains("lapin"))
+        .cloned()
+        .collect();
+    assert_eq!(amqp, set(&["carepath-bench", "carepath-relay"]));
+    let graphql: BTreeSet<String> = g
+        .members
+        .iter()
+        .filter(|m| g.normal(m).contains("async-graphql"))
+        .cloned()
+        .collect();
+    assert_eq!(graphql, set(&["carepath-graphql"]));
+}
+
+/// "The load tool is out of the product": the binary links no HTTP client or histogram.
+#[test]
+fn the_product_binary_links_no_load_tool() {
+    let g = graph();
+    let linked = g.linked("carepath");
+    for tool in ["reqwest", "hdrhistogram", "carepath-bench"] {
+        assert!(!linked.contains(tool), "carepath links {tool}");
+    }
+    assert!(g.names.values().any(|n| n == "reqwest"), "the graph is read");
+}
