@@ -158,7 +158,7 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
     .await?;
 
     // In PHP and IOP.
-    s.client_at("php", 25.0, None).await?;
+    let c = s.client_at("php", 25.0, None).await?;
     let d = s.client_at("iop", 12.0, None).await?;
     s.run(
         Some(d),
@@ -258,18 +258,29 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
     println!("demo network seeded:");
     for row in engine.census().await? {
         println!(
-            "  {:<32} {:<12} {:>3}/{:<3} occupied, {} pending referrals",
+            "  {:<32} {} {:<12} {:>3}/{:<3} occupied, {} pending referrals",
             row.provider_name,
+            row.provider,
             row.level.as_str(),
             row.occupied,
             row.capacity,
             row.pending_referrals
         );
     }
-    println!(
-        "clients: {}",
-        [a, b, d, e, f, g, h].map(|c| c.to_string()).join(" ")
-    );
+    println!("  {:<32} {}", PHARMACY, org_id(PHARMACY));
     println!("home organization \"{HOME}\": {}", org_id(HOME));
+    println!("clients:");
+    for (id, what) in [
+        (a, "detox, referred to two residential programs"),
+        (b, "residential, PHP accepted, handoff planned"),
+        (c, "PHP"),
+        (d, "IOP, outpatient appointment booked"),
+        (e, "outpatient, stepped down from IOP"),
+        (f, "discharged as planned"),
+        (g, "left residential against medical advice"),
+        (h, "registered, waiting for a detox bed"),
+    ] {
+        println!("  {id}  {what}");
+    }
     Ok(())
 }

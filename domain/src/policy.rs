@@ -142,6 +142,20 @@ pub enum ClientPart {
     AllowedMoves,
 }
 
+impl ClientPart {
+    pub const ALL: [ClientPart; 9] = [
+        ClientPart::BirthYear,
+        ClientPart::Consents,
+        ClientPart::Referrals,
+        ClientPart::Assessments,
+        ClientPart::MatPlan,
+        ClientPart::MatBookings,
+        ClientPart::Aftercare,
+        ClientPart::Handoff,
+        ClientPart::AllowedMoves,
+    ];
+}
+
 impl ClientView {
     /// Minimum necessary: the parts of the record this view shows. A partner sees the
     /// referrals addressed to it ([`visible_referrals`]); a coordinator what booking aftercare
@@ -292,17 +306,7 @@ mod tests {
     #[test]
     fn each_view_shows_only_its_parts() {
         use ClientPart::*;
-        let all = [
-            BirthYear,
-            Consents,
-            Referrals,
-            Assessments,
-            MatPlan,
-            MatBookings,
-            Aftercare,
-            Handoff,
-            AllowedMoves,
-        ];
+        let all = ClientPart::ALL;
         let shown = |v: ClientView| {
             all.iter()
                 .copied()

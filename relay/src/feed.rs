@@ -104,7 +104,12 @@ async fn feed(
     loop {
         let chunk = tokio::select! {
             c = chunks.next() => c,
-            _ = stop.changed() => return Ok(()),
+            _ = stop.changed() => {
+                // Close the channel before the caller closes the connection: a channel left
+                // to close itself races the connection's close (lapin logs it as an error).
+                let _ = ch.close(200, "shutting down".into()).await;
+                return Ok(());
+            }
         };
         let Some(chunk) = chunk else {
             return Err(FeedError::Cancelled);

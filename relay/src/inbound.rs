@@ -129,7 +129,13 @@ async fn consume(
     loop {
         let delivery = tokio::select! {
             d = consumer.next() => d,
-            _ = stop.changed() => return Ok(()),
+            _ = stop.changed() => {
+                // Close the channels before the caller closes the connection: a channel left
+                // to close itself races the connection's close (lapin logs it as an error).
+                let _ = ch.close(200, "shutting down".into()).await;
+                let _ = dead.close(200, "shutting down".into()).await;
+                return Ok(());
+            }
         };
         let delivery = match delivery {
             Some(Ok(d)) => d,

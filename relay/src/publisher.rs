@@ -131,6 +131,8 @@ async fn relay_on(
             }
         }
         if *stop.borrow() {
+            // The channel before the connection (see feed.rs).
+            let _ = ch.close(200, "shutting down".into()).await;
             return Ok(());
         }
         leader = lease.hold(engine, &opts.holder).await?;

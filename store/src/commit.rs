@@ -1,55 +1,33 @@
 //! The one write path: a decision and everything that goes with it, in one transaction.
+//! What each table gets is [`Rows`] (`rows.rs`, shared with PostgreSQL's one statement in
+//! `commit_pg.rs`); here is the transaction around it, and the sea-orm writer used on SQLite
+//! and for a timer's firing.
 
 use super::entities::*;
-use super::outbox::NewDisclosure;
+use super::rows::{Commit, Rows};
 use super::{Store, StoreError};
-use carepath_domain::ids::{ClientId, OrgId, TimerId};
-use carepath_domain::{
-    Decision, DeclineCode, EventData, OccupancyChange, Referral, TimerKind, TimerOp,
-};
-use chrono::{DateTime, Utc};
+use carepath_domain::OccupancyChange;
+use carepath_domain::ids::TimerId;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, ExprTrait, QueryFilter,
     TransactionTrait,
 };
-use std::collections::BTreeMap;
-use uuid::Uuid;
-
-/// The idempotency record written with a command's effects.
-#[derive(Clone, Debug)]
-pub struct IdempotencyRecord {
-    pub actor_org: OrgId,
-    pub key: String,
-    pub request_hash: String,
-    pub response: serde_json::Value,
-}
-
-/// One decision to persist.
-#[derive(Debug)]
-pub struct Commit<'a> {
-    /// The version the decision was made on; `None` for a client being registered.
-    pub prev_version: Option<i64>,
-    pub decision: &'a Decision,
-    /// The timer whose firing produced the decision: marked fired, exactly once.
-    pub fired_timer: Option<TimerId>,
-    pub idempotency: Option<IdempotencyRecord>,
-    pub now: DateTime<Utc>,
-}
 
 impl Store {
     /// Write the decision (one transaction), then tell relays in other processes that
     /// events wait (PostgreSQL; after the commit, never inside it).
     pub async fn commit(&self, c: Commit<'_>) -> Result<(), StoreError> {
-        let has_events = !c.decision.events.is_empty();
-        self.write_decision(c).await?;
+        let rows = Rows::of(c)?;
+        let has_events = rows.has_events();
+        self.write_decision(rows).await?;
         if has_events {
             self.announce_commit();
         }
         Ok(())
     }
 
-    async fn write_decision(&self, c: Commit<'_>) -> Result<(), StoreError> {
+    async fn write_decision(&self, rows: Rows) -> Result<(), StoreError> {
         // PostgreSQL writes a command's decision in one statement. With no occupancy to
         // change after it, that statement is the whole transaction (autocommit: no BEGIN
         // and COMMIT round trips); otherwise the occupancy rows follow it in a transaction,
@@ -57,26 +35,25 @@ impl Store {
         // timer fired once) goes statement by statement; SQLite too, in a savepoint of a
         // transaction shared with the other decisions waiting for its one writer.
         if let Some(group) = &self.sqlite_group {
-            return group.commit(&self.db, c).await;
+            return group.commit(&self.db, rows).await;
         }
         // PostgreSQL from here.
-        let one_statement = c.fired_timer.is_none();
-        let occupancy = net_occupancy(&c.decision.occupancy);
-        if one_statement && occupancy.is_empty() {
-            return match super::commit_pg::write(&self.db, &c).await? {
+        let one_statement = rows.fired_timer.is_none();
+        if one_statement && rows.occupancy.is_empty() {
+            return match super::commit_pg::write(&self.db, &rows).await? {
                 1 => Ok(()),
-                _ => Err(client_conflict(&c)),
+                _ => Err(rows.client_conflict()),
             };
         }
         let tx = self.db.begin().await?;
         let written = if one_statement {
-            match super::commit_pg::write(&tx, &c).await {
-                Ok(1) => apply_occupancy(&tx, &occupancy).await,
-                Ok(_) => Err(client_conflict(&c)),
+            match super::commit_pg::write(&tx, &rows).await {
+                Ok(1) => apply_occupancy(&tx, &rows.occupancy).await,
+                Ok(_) => Err(rows.client_conflict()),
                 Err(e) => Err(e),
             }
         } else {
-            write(&tx, &c, &occupancy).await
+            write(&tx, rows).await
         };
         match written {
             Ok(()) => {
@@ -105,133 +82,134 @@ impl Store {
     }
 }
 
-pub(super) async fn write(
-    tx: &DatabaseTransaction,
-    c: &Commit<'_>,
-    occupancy: &[OccupancyChange],
-) -> Result<(), StoreError> {
-    let d = c.decision;
-    let s = &d.state;
-    let client_id = s.id.0;
-    let state_json = serde_json::to_value(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+/// Write a decision's rows statement by statement through sea-orm, inside `tx` (SQLite: a
+/// savepoint; PostgreSQL: a timer's firing): the client row under its version check, the
+/// fired timer, occupancy, events and their outbox rows, referrals, timers, disclosures and
+/// the idempotency record.
+pub(super) async fn write(tx: &DatabaseTransaction, rows: Rows) -> Result<(), StoreError> {
+    let conflict = rows.client_conflict();
+    let Rows {
+        client: c,
+        prev_version,
+        fired_timer,
+        occupancy,
+        events,
+        outbox,
+        referrals,
+        timers,
+        timer_cancels,
+        disclosures,
+        idempotency,
+    } = rows;
+    let (client_id, now) = (c.id, c.at);
 
     // 1. The client row, under the version check.
-    match c.prev_version {
+    match prev_version {
         None => {
             client::Entity::insert(client::ActiveModel {
-                id: Set(client_id),
-                home_org: Set(s.home_org.0),
-                status: Set(s.status.as_str().to_owned()),
-                level: Set(s.level().map(|l| l.0.clone())),
-                provider_id: Set(s.placement.as_ref().map(|p| p.provider.0)),
-                version: Set(s.version),
-                last_seq: Set(s.last_seq),
-                state: Set(state_json),
-                created_at: Set(c.now),
-                updated_at: Set(c.now),
+                id: Set(c.id),
+                home_org: Set(c.home_org),
+                status: Set(c.status.to_owned()),
+                level: Set(c.level),
+                provider_id: Set(c.provider_id),
+                version: Set(c.version),
+                last_seq: Set(c.last_seq),
+                state: Set(c.state),
+                created_at: Set(now),
+                updated_at: Set(now),
             })
             .exec_without_returning(tx)
             .await
             .map_err(|e| match StoreError::from_write(e, "") {
-                StoreError::Conflict(_) => client_conflict(c),
+                StoreError::Conflict(_) => conflict,
                 other => other,
             })?;
         }
         Some(prev) => {
             let res = client::Entity::update_many()
-                .col_expr(client::Column::Status, Expr::value(s.status.as_str()))
-                .col_expr(
-                    client::Column::Level,
-                    Expr::value(s.level().map(|l| l.0.clone())),
-                )
-                .col_expr(
-                    client::Column::ProviderId,
-                    Expr::value(s.placement.as_ref().map(|p| p.provider.0)),
-                )
-                .col_expr(client::Column::Version, Expr::value(s.version))
-                .col_expr(client::Column::LastSeq, Expr::value(s.last_seq))
-                .col_expr(client::Column::State, Expr::value(state_json))
-                .col_expr(client::Column::UpdatedAt, Expr::value(c.now))
+                .col_expr(client::Column::Status, Expr::value(c.status))
+                .col_expr(client::Column::Level, Expr::value(c.level))
+                .col_expr(client::Column::ProviderId, Expr::value(c.provider_id))
+                .col_expr(client::Column::Version, Expr::value(c.version))
+                .col_expr(client::Column::LastSeq, Expr::value(c.last_seq))
+                .col_expr(client::Column::State, Expr::value(c.state))
+                .col_expr(client::Column::UpdatedAt, Expr::value(now))
                 .filter(client::Column::Id.eq(client_id))
                 .filter(client::Column::Version.eq(prev))
                 .exec(tx)
                 .await?;
             if res.rows_affected != 1 {
-                return Err(client_conflict(c));
+                return Err(conflict);
             }
         }
     }
 
     // 2. A fired timer fires once.
-    if let Some(t) = c.fired_timer {
+    if let Some(t) = fired_timer {
         let res = timer::Entity::update_many()
             .col_expr(timer::Column::Status, Expr::value("fired"))
-            .col_expr(timer::Column::FiredAt, Expr::value(Some(c.now)))
-            .filter(timer::Column::Id.eq(t.0))
+            .col_expr(timer::Column::FiredAt, Expr::value(Some(now)))
+            .filter(timer::Column::Id.eq(t))
             .filter(timer::Column::Status.eq("pending"))
             .exec(tx)
             .await?;
         if res.rows_affected != 1 {
             return Err(StoreError::Conflict(format!(
-                "timer {t} already fired or cancelled"
+                "timer {} already fired or cancelled",
+                TimerId(t)
             )));
         }
     }
 
     // 3. Occupancy.
-    apply_occupancy(tx, occupancy).await?;
+    apply_occupancy(tx, &occupancy).await?;
 
     // 4. Events and their outbox rows.
-    if !d.events.is_empty() {
-        let mut events = Vec::with_capacity(d.events.len());
-        let mut outbox_rows = Vec::with_capacity(d.events.len());
-        for e in &d.events {
-            events.push(care_event::ActiveModel {
-                id: Set(e.id.0),
-                client_id: Set(client_id),
-                seq: Set(e.seq),
-                event_type: Set(e.event_type().to_owned()),
-                level: Set(e.level.as_ref().map(|l| l.0.clone())),
-                actor_org: Set(e.actor_org.map(|o| o.0)),
-                recipient_org: Set(e.recipient_org.map(|o| o.0)),
-                occurred_at: Set(e.at),
-                payload: Set(payload(e)?),
-            });
-            outbox_rows.push(outbox::ActiveModel {
-                event_id: Set(e.id.0),
-                client_id: Set(client_id),
-                created_at: Set(c.now),
-                ..Default::default()
-            });
-        }
+    if !events.is_empty() {
+        let events = events.into_iter().map(|e| care_event::ActiveModel {
+            id: Set(e.id),
+            client_id: Set(client_id),
+            seq: Set(e.seq),
+            event_type: Set(e.event_type.to_owned()),
+            level: Set(e.level),
+            actor_org: Set(e.actor_org),
+            recipient_org: Set(e.recipient_org),
+            occurred_at: Set(e.occurred_at),
+            payload: Set(e.payload),
+        });
         care_event::Entity::insert_many(events)
             .exec_without_returning(tx)
             .await
             .map_err(|e| StoreError::from_write(e, "event sequence taken"))?;
-        outbox::Entity::insert_many(outbox_rows)
+    }
+    if !outbox.is_empty() {
+        let outbox = outbox.into_iter().map(|o| outbox::ActiveModel {
+            event_id: Set(o.event_id),
+            client_id: Set(client_id),
+            created_at: Set(o.created_at),
+            ..Default::default()
+        });
+        outbox::Entity::insert_many(outbox)
             .exec_without_returning(tx)
             .await?;
     }
 
     // 5. The referral projection (inbox, denial log).
-    let mut rows = Vec::new();
-    for r in touched_referrals(d) {
-        rows.push(referral::ActiveModel {
-            id: Set(r.id.0),
+    if !referrals.is_empty() {
+        let referrals = referrals.into_iter().map(|r| referral::ActiveModel {
+            id: Set(r.id),
             client_id: Set(client_id),
-            group_id: Set(r.group.0),
-            provider_id: Set(r.provider.0),
-            to_level: Set(r.to_level.0.clone()),
-            status: Set(r.status.as_str().to_owned()),
-            decline_code: Set(r.decline.as_ref().map(|d| decline_code(d.code))),
-            decline_note: Set(r.decline.as_ref().and_then(|d| d.note.clone())),
+            group_id: Set(r.group_id),
+            provider_id: Set(r.provider_id),
+            to_level: Set(r.to_level),
+            status: Set(r.status.to_owned()),
+            decline_code: Set(r.decline_code),
+            decline_note: Set(r.decline_note),
             sent_at: Set(r.sent_at),
             answer_by: Set(r.answer_by),
             answered_at: Set(r.answered_at),
         });
-    }
-    if !rows.is_empty() {
-        referral::Entity::insert_many(rows)
+        referral::Entity::insert_many(referrals)
             .on_conflict(
                 OnConflict::column(referral::Column::Id)
                     .update_columns([
@@ -246,26 +224,19 @@ pub(super) async fn write(
             .await?;
     }
 
-    // 6. Timers, one row each as the decision's operations leave it.
-    let timers = net_timers(s.id, &d.timers);
-    if !timers.schedules.is_empty() {
-        let rows = timers
-            .schedules
-            .iter()
-            .map(|t| {
-                Ok(timer::ActiveModel {
-                    id: Set(t.id),
-                    client_id: Set(client_id),
-                    key: Set(t.key.to_owned()),
-                    kind: Set(t.kind.name().to_owned()),
-                    due_at: Set(t.due_at),
-                    status: Set(t.status().to_owned()),
-                    payload: Set(t.payload()?),
-                    fired_at: Set(None),
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        timer::Entity::insert_many(rows)
+    // 6. Timers, one row each as the decision's operations leave them.
+    if !timers.is_empty() {
+        let timers = timers.into_iter().map(|t| timer::ActiveModel {
+            id: Set(t.id),
+            client_id: Set(client_id),
+            key: Set(t.key),
+            kind: Set(t.kind.to_owned()),
+            due_at: Set(t.due_at),
+            status: Set(t.status.to_owned()),
+            payload: Set(t.payload),
+            fired_at: Set(None),
+        });
+        timer::Entity::insert_many(timers)
             .on_conflict(
                 OnConflict::column(timer::Column::Id)
                     .update_columns([timer::Column::DueAt, timer::Column::Status])
@@ -274,10 +245,10 @@ pub(super) async fn write(
             .exec_without_returning(tx)
             .await?;
     }
-    if !timers.cancels.is_empty() {
+    if !timer_cancels.is_empty() {
         timer::Entity::update_many()
             .col_expr(timer::Column::Status, Expr::value("cancelled"))
-            .filter(timer::Column::Id.is_in(timers.cancels))
+            .filter(timer::Column::Id.is_in(timer_cancels))
             // `IS TRUE` so no index serves it: the planner would otherwise AND in every
             // client's pending timers (`timers_due`) for a handful of ids.
             .filter(Expr::expr(timer::Column::Status.eq("pending")).is(true))
@@ -285,33 +256,40 @@ pub(super) async fn write(
             .await?;
     }
 
-    // 7. Disclosures (42 CFR 2.24 accounting).
-    if !d.disclosures.is_empty() {
-        let rows: Vec<NewDisclosure> = d
-            .disclosures
-            .iter()
-            .map(|x| NewDisclosure {
-                client: d.state.id,
-                event: x.event,
-                recipient: x.recipient,
-                consent: x.consent,
-                legal_basis: x.legal_basis.clone(),
-                what: x.what.clone(),
-                at: x.at,
-            })
-            .collect();
-        super::outbox::insert_disclosures(tx, &rows).await?;
+    // 7. Disclosures (42 CFR 2.24 accounting), skipping any (event, recipient) recorded.
+    if !disclosures.is_empty() {
+        let disclosures = disclosures.into_iter().map(|x| disclosure::ActiveModel {
+            id: Set(x.id),
+            client_id: Set(client_id),
+            recipient_org: Set(x.recipient_org),
+            consent_id: Set(x.consent_id),
+            event_id: Set(Some(x.event_id)),
+            what: Set(x.what),
+            disclosed_at: Set(x.disclosed_at),
+            legal_basis: Set(x.legal_basis),
+        });
+        disclosure::Entity::insert_many(disclosures)
+            .on_conflict(
+                OnConflict::columns([
+                    disclosure::Column::EventId,
+                    disclosure::Column::RecipientOrg,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(tx)
+            .await?;
     }
 
     // 8. The idempotency record: a concurrent twin with the same key loses here.
-    if let Some(idem) = &c.idempotency {
+    if let Some(idem) = idempotency {
         idempotency::Entity::insert(idempotency::ActiveModel {
-            actor_org: Set(idem.actor_org.0),
-            key: Set(idem.key.clone()),
-            request_hash: Set(idem.request_hash.clone()),
+            actor_org: Set(idem.actor_org),
+            key: Set(idem.key),
+            request_hash: Set(idem.request_hash),
             client_id: Set(Some(client_id)),
-            response: Set(idem.response.clone()),
-            created_at: Set(c.now),
+            response: Set(idem.response),
+            created_at: Set(now),
         })
         .exec_without_returning(tx)
         .await
@@ -320,123 +298,7 @@ pub(super) async fn write(
     Ok(())
 }
 
-pub(super) fn payload(e: &carepath_domain::CareEvent) -> Result<serde_json::Value, StoreError> {
-    serde_json::to_value(&e.data).map_err(|err| StoreError::Corrupt(err.to_string()))
-}
-
-/// The referrals whose rows the decision's events change (the inbox and denial log).
-pub(super) fn touched_referrals(d: &Decision) -> impl Iterator<Item = &Referral> {
-    let touched: Vec<Uuid> = d
-        .events
-        .iter()
-        .filter_map(|e| match &e.data {
-            EventData::ReferralSent { referral, .. }
-            | EventData::ReferralAccepted { referral, .. }
-            | EventData::ReferralDeclined { referral, .. }
-            | EventData::ReferralWithdrawn { referral, .. }
-            | EventData::ReferralExpired { referral, .. } => Some(referral.0),
-            EventData::TransitionCompleted { referral, .. }
-            | EventData::ClientAdmitted { referral, .. } => referral.map(|r| r.0),
-            _ => None,
-        })
-        .collect();
-    d.state
-        .referrals
-        .iter()
-        .filter(move |r| touched.contains(&r.id.0))
-}
-
-/// A decline code as stored (its serialized name).
-pub(super) fn decline_code(code: DeclineCode) -> String {
-    serde_json::to_value(code)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-/// The client row was not written: someone changed it first (or registered the id).
-fn client_conflict(c: &Commit<'_>) -> StoreError {
-    let id = c.decision.state.id;
-    StoreError::Conflict(match c.prev_version {
-        Some(prev) => format!("client {id} changed since version {prev}"),
-        None => format!("client {id} already exists"),
-    })
-}
-
-/// A timer as the decision leaves it: scheduled (pending), or scheduled and then cancelled.
-pub(super) struct TimerRow<'a> {
-    pub id: Uuid,
-    pub key: &'a str,
-    pub kind: &'a TimerKind,
-    pub due_at: DateTime<Utc>,
-    pub cancelled: bool,
-}
-
-impl TimerRow<'_> {
-    pub fn status(&self) -> &'static str {
-        if self.cancelled {
-            "cancelled"
-        } else {
-            "pending"
-        }
-    }
-
-    pub fn payload(&self) -> Result<serde_json::Value, StoreError> {
-        serde_json::to_value(self.kind).map_err(|e| StoreError::Corrupt(e.to_string()))
-    }
-}
-
-/// A decision's timer operations, one per timer.
-pub(super) struct NetTimers<'a> {
-    /// Upserted with their status.
-    pub schedules: Vec<TimerRow<'a>>,
-    /// Only cancelled: cancelled if pending.
-    pub cancels: Vec<Uuid>,
-}
-
-/// Timer operations reduced to one per timer, as applying them in order would leave it:
-/// the last schedule wins and is written cancelled when a cancel follows it; a timer only
-/// cancelled is cancelled if pending. (One statement may not write a row twice.)
-pub(super) fn net_timers(client: ClientId, ops: &[TimerOp]) -> NetTimers<'_> {
-    let mut net: BTreeMap<Uuid, Option<TimerRow<'_>>> = BTreeMap::new();
-    for op in ops {
-        match op {
-            TimerOp::Schedule { key, due_at, kind } => {
-                let id = TimerId::for_key(client, key).0;
-                let row = TimerRow {
-                    id,
-                    key,
-                    kind,
-                    due_at: *due_at,
-                    cancelled: false,
-                };
-                net.insert(id, Some(row));
-            }
-            TimerOp::Cancel { key } => {
-                let id = TimerId::for_key(client, key).0;
-                match net.get_mut(&id) {
-                    Some(Some(row)) => row.cancelled = true,
-                    _ => {
-                        net.insert(id, None);
-                    }
-                }
-            }
-        }
-    }
-    let mut out = NetTimers {
-        schedules: Vec::new(),
-        cancels: Vec::new(),
-    };
-    for (id, row) in net {
-        match row {
-            Some(row) => out.schedules.push(row),
-            None => out.cancels.push(id),
-        }
-    }
-    out
-}
-
-/// Occupancy changes as `net_occupancy` leaves them (one per provider and level, in one
+/// Occupancy changes as [`Rows::occupancy`] has them (one per provider and level, in one
 /// global order), applied after the client row, so that two commands moving clients across
 /// the same providers in opposite directions cannot deadlock. A slot taken must be free; a
 /// slot released never takes the count below zero.
@@ -471,18 +333,6 @@ pub(super) async fn apply_occupancy(
     Ok(())
 }
 
-/// Changes summed per (provider, level), in that order (a move within one provider and level
-/// keeps its slot); rows whose changes cancel out are left alone. Computed once per commit.
-pub(super) fn net_occupancy(changes: &[OccupancyChange]) -> Vec<OccupancyChange> {
-    let mut net: BTreeMap<(Uuid, &str), OccupancyChange> = BTreeMap::new();
-    for ch in changes {
-        net.entry((ch.provider.0, ch.level.as_str()))
-            .and_modify(|n| n.delta += ch.delta)
-            .or_insert_with(|| ch.clone());
-    }
-    net.into_values().filter(|n| n.delta != 0).collect()
-}
-
 /// Why a slot the decision takes was not taken: the level is full, or not offered.
 async fn slot_not_taken(tx: &DatabaseTransaction, ch: &OccupancyChange) -> StoreError {
     let exists = provider_level::Entity::find()
@@ -495,70 +345,5 @@ async fn slot_not_taken(tx: &DatabaseTransaction, ch: &OccupancyChange) -> Store
         Ok(Some(_)) => StoreError::NoCapacity { provider, level },
         Ok(None) => StoreError::NotOffered { provider, level },
         Err(e) => StoreError::Db(e),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use carepath_domain::ids::OrgId;
-    use carepath_domain::pathway::LevelId;
-
-    fn change(provider: OrgId, level: &str, delta: i32) -> OccupancyChange {
-        OccupancyChange {
-            provider,
-            level: LevelId::new(level),
-            delta,
-        }
-    }
-
-    #[test]
-    fn occupancy_nets_per_provider_and_level_in_one_order() {
-        let (a, b) = (OrgId::new(), OrgId::new());
-        let net = net_occupancy(&[
-            change(b, "outpatient", 1),
-            change(a, "iop", -1),
-            change(b, "iop", -1),
-            change(a, "iop", 1),
-        ]);
-        // a < b: ids are time-ordered.
-        assert_eq!(net, vec![change(b, "iop", -1), change(b, "outpatient", 1)]);
-        let reversed = net_occupancy(&[change(b, "outpatient", 1), change(b, "iop", -1)]);
-        assert_eq!(reversed, net);
-    }
-
-    #[test]
-    fn timers_reduce_to_what_applying_them_in_order_leaves() {
-        let client = ClientId::new();
-        let due = chrono::Utc::now();
-        let kind = TimerKind::ReferralDeadline {
-            referral: carepath_domain::ids::ReferralId(Uuid::nil()),
-        };
-        let schedule = |key: &str| TimerOp::Schedule {
-            key: key.into(),
-            due_at: due,
-            kind: kind.clone(),
-        };
-        let cancel = |key: &str| TimerOp::Cancel { key: key.into() };
-        let ops = [
-            schedule("a"),
-            cancel("a"),
-            cancel("b"),
-            schedule("c"),
-            cancel("d"),
-            schedule("d"),
-        ];
-        let net = net_timers(client, &ops);
-        let status = |key: &str| {
-            net.schedules
-                .iter()
-                .find(|r| r.key == key)
-                .map(|r| r.status())
-        };
-        assert_eq!(status("a"), Some("cancelled"));
-        assert_eq!(status("c"), Some("pending"));
-        assert_eq!(status("d"), Some("pending"));
-        assert_eq!(status("b"), None);
-        assert_eq!(net.cancels, vec![TimerId::for_key(client, "b").0]);
     }
 }

@@ -10,11 +10,12 @@
 //! statement answers how many client rows it wrote, and the caller rolls the transaction back
 //! when that is not one. Occupancy follows, from the shared path, in its one global order.
 //!
-//! Two writes of one row in one statement are not allowed: the decision's timer operations
-//! are reduced to one per timer first (`commit::net_timers`, shared with the other path).
+//! The rows are [`Rows`] (`rows.rs`), the same the sea-orm writer of the other path writes;
+//! here they only become JSON. Two writes of one row in one statement are not allowed: the
+//! rows have one timer per id (`rows.rs` nets the decision's timer operations).
 
 use super::StoreError;
-use super::commit::{Commit, decline_code};
+use super::rows::Rows;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use serde_json::{Value as Json, json};
@@ -29,13 +30,19 @@ const UPDATE_CLIENT: &str = "WITH c AS (\
     UPDATE clients SET status = $3, level = $4, provider_id = $5, version = $6, last_seq = $7, \
     state = $8, updated_at = $9 WHERE id = $1 AND version = $2 RETURNING id)";
 
-/// The events and their outbox rows; `$P` is the events' parameter.
+/// The events; `$P` is their parameter.
 const EVENTS: &str = ", \
 e AS (INSERT INTO care_events (id, client_id, seq, event_type, level, actor_org, recipient_org, occurred_at, payload) \
     SELECT x.id, $1, x.seq, x.event_type, x.level, x.actor_org, x.recipient_org, x.occurred_at, x.payload \
     FROM jsonb_to_recordset($P) AS x(id uuid, seq bigint, event_type text, level text, actor_org uuid, \
-    recipient_org uuid, occurred_at timestamptz, payload jsonb) WHERE EXISTS (SELECT FROM c) RETURNING id, seq), \
-o AS (INSERT INTO outbox (event_id, client_id, created_at) SELECT id, $1, $9 FROM e ORDER BY seq)";
+    recipient_org uuid, occurred_at timestamptz, payload jsonb) WHERE EXISTS (SELECT FROM c) RETURNING id, seq)";
+
+/// The outbox rows, one per event written (so only with [`EVENTS`]), in sequence order.
+const OUTBOX: &str = ", \
+o AS (INSERT INTO outbox (event_id, client_id, created_at) \
+    SELECT x.event_id, $1, x.created_at \
+    FROM jsonb_to_recordset($P) AS x(event_id uuid, created_at timestamptz) JOIN e ON e.id = x.event_id \
+    ORDER BY e.seq)";
 
 const REFERRALS: &str = ", \
 r AS (INSERT INTO referrals (id, client_id, group_id, provider_id, to_level, status, decline_code, decline_note, sent_at, answer_by, answered_at) \
@@ -78,7 +85,8 @@ const ANSWER: &str = " SELECT (SELECT count(*) FROM c) AS clients";
 
 /// The statement for one decision: the client row, then only the parts that have rows (a
 /// part with none would still open, lock and initialize its table and indexes), each with the
-/// next parameter number. At most 2 × 2⁶ texts, each prepared once per connection.
+/// next parameter number. At most 2 × 2⁶ texts (events and their outbox rows come together),
+/// each prepared once per connection.
 fn statement(
     head: &str,
     parts: impl IntoIterator<Item = (&'static str, Vec<Json>)>,
@@ -97,86 +105,95 @@ fn statement(
     sql
 }
 
-/// Write the decision (one with no fired timer) in one statement, on its own (autocommit) or
-/// inside the caller's transaction; how many client rows it wrote: 1, or 0 when the version
-/// check failed (or the id is taken) — and then it wrote nothing.
-pub(super) async fn write(db: &impl ConnectionTrait, c: &Commit<'_>) -> Result<i64, StoreError> {
-    let d = c.decision;
-    let s = &d.state;
-    let state = serde_json::to_value(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let (head, second): (&str, Value) = match c.prev_version {
-        None => (INSERT_CLIENT, s.home_org.0.into()),
+/// Write the decision's rows (a decision with no fired timer) in one statement, on its own
+/// (autocommit) or inside the caller's transaction; how many client rows it wrote: 1, or 0
+/// when the version check failed (or the id is taken) — and then it wrote nothing.
+/// Occupancy is not written here: the caller applies [`Rows::occupancy`] after it.
+pub(super) async fn write(db: &impl ConnectionTrait, rows: &Rows) -> Result<i64, StoreError> {
+    debug_assert!(
+        rows.fired_timer.is_none(),
+        "a timer's firing goes statement by statement"
+    );
+    let c = &rows.client;
+    let (head, second): (&str, Value) = match rows.prev_version {
+        None => (INSERT_CLIENT, c.home_org.into()),
         Some(prev) => (UPDATE_CLIENT, prev.into()),
     };
-    let timers = super::commit::net_timers(s.id, &d.timers);
-    let schedules = timers
-        .schedules
-        .iter()
-        .map(|t| {
-            Ok(json!({
-                "id": t.id,
-                "key": t.key,
-                "kind": t.kind.name(),
-                "due_at": ts(&t.due_at),
-                "status": t.status(),
-                "payload": t.payload()?,
-            }))
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let cancels: Vec<Json> = timers.cancels.iter().map(|id| json!(id)).collect();
-    let events = d
+    let events: Vec<Json> = rows
         .events
         .iter()
         .map(|e| {
-            Ok(json!({
-                "id": e.id.0,
+            json!({
+                "id": e.id,
                 "seq": e.seq,
-                "event_type": e.event_type(),
-                "level": e.level.as_ref().map(|l| l.as_str()),
-                "actor_org": e.actor_org.map(|o| o.0),
-                "recipient_org": e.recipient_org.map(|o| o.0),
-                "occurred_at": ts(&e.at),
-                "payload": super::commit::payload(e)?,
-            }))
+                "event_type": e.event_type,
+                "level": e.level,
+                "actor_org": e.actor_org,
+                "recipient_org": e.recipient_org,
+                "occurred_at": ts(&e.occurred_at),
+                "payload": e.payload,
+            })
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let referrals: Vec<Json> = super::commit::touched_referrals(d)
+        .collect();
+    let outbox: Vec<Json> = rows
+        .outbox
+        .iter()
+        .map(|o| json!({ "event_id": o.event_id, "created_at": ts(&o.created_at) }))
+        .collect();
+    let referrals: Vec<Json> = rows
+        .referrals
+        .iter()
         .map(|r| {
             json!({
-                "id": r.id.0,
-                "group_id": r.group.0,
-                "provider_id": r.provider.0,
-                "to_level": r.to_level.as_str(),
-                "status": r.status.as_str(),
-                "decline_code": r.decline.as_ref().map(|x| decline_code(x.code)),
-                "decline_note": r.decline.as_ref().and_then(|x| x.note.as_deref()),
+                "id": r.id,
+                "group_id": r.group_id,
+                "provider_id": r.provider_id,
+                "to_level": r.to_level,
+                "status": r.status,
+                "decline_code": r.decline_code,
+                "decline_note": r.decline_note,
                 "sent_at": ts(&r.sent_at),
                 "answer_by": ts(&r.answer_by),
                 "answered_at": r.answered_at.as_ref().map(ts),
             })
         })
         .collect();
-    let disclosures: Vec<Json> = d
+    let schedules: Vec<Json> = rows
+        .timers
+        .iter()
+        .map(|t| {
+            json!({
+                "id": t.id,
+                "key": t.key,
+                "kind": t.kind,
+                "due_at": ts(&t.due_at),
+                "status": t.status,
+                "payload": t.payload,
+            })
+        })
+        .collect();
+    let cancels: Vec<Json> = rows.timer_cancels.iter().map(|id| json!(id)).collect();
+    let disclosures: Vec<Json> = rows
         .disclosures
         .iter()
         .map(|x| {
             json!({
-                "id": uuid::Uuid::now_v7(),
-                "recipient_org": x.recipient.0,
-                "consent_id": x.consent.map(|c| c.0),
-                "event_id": x.event.0,
+                "id": x.id,
+                "recipient_org": x.recipient_org,
+                "consent_id": x.consent_id,
+                "event_id": x.event_id,
                 "what": x.what,
-                "disclosed_at": ts(&x.at),
+                "disclosed_at": ts(&x.disclosed_at),
                 "legal_basis": x.legal_basis,
             })
         })
         .collect();
-    let idempotency: Vec<Json> = c
+    let idempotency: Vec<Json> = rows
         .idempotency
         .iter()
         .map(|i| {
             json!({
-                "actor_org": i.actor_org.0,
+                "actor_org": i.actor_org,
                 "key": i.key,
                 "request_hash": i.request_hash,
                 "response": i.response,
@@ -184,20 +201,21 @@ pub(super) async fn write(db: &impl ConnectionTrait, c: &Commit<'_>) -> Result<i
         })
         .collect();
     let mut values: Vec<Value> = vec![
-        s.id.0.into(),
+        c.id.into(),
         second,
-        s.status.as_str().into(),
-        s.level().map(|l| l.0.clone()).into(),
-        s.placement.as_ref().map(|p| p.provider.0).into(),
-        s.version.into(),
-        s.last_seq.into(),
-        state.into(),
-        c.now.into(),
+        c.status.into(),
+        c.level.clone().into(),
+        c.provider_id.into(),
+        c.version.into(),
+        c.last_seq.into(),
+        c.state.clone().into(),
+        c.at.into(),
     ];
     let sql = statement(
         head,
         [
             (EVENTS, events),
+            (OUTBOX, outbox),
             (REFERRALS, referrals),
             (TIMER_SCHEDULES, schedules),
             (TIMER_CANCELS, cancels),

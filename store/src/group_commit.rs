@@ -7,10 +7,8 @@
 //! error, the others commit together, and one flush serves them all.
 
 use super::StoreError;
-use super::commit::{Commit, IdempotencyRecord, net_occupancy, write};
-use carepath_domain::Decision;
-use carepath_domain::ids::TimerId;
-use chrono::{DateTime, Utc};
+use super::commit::write;
+use super::rows::Rows;
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -28,26 +26,10 @@ pub(crate) struct GroupCommit {
     queue: OnceLock<mpsc::Sender<Queued>>,
 }
 
-/// A decision waiting to be written, with its own copy of what [`Commit`] borrows.
+/// A decision's rows waiting to be written (mapped by the caller, not the writing task).
 struct Queued {
-    prev_version: Option<i64>,
-    decision: Decision,
-    fired_timer: Option<TimerId>,
-    idempotency: Option<IdempotencyRecord>,
-    now: DateTime<Utc>,
+    rows: Rows,
     answer: oneshot::Sender<Result<(), StoreError>>,
-}
-
-impl Queued {
-    fn commit(&mut self) -> Commit<'_> {
-        Commit {
-            prev_version: self.prev_version,
-            decision: &self.decision,
-            fired_timer: self.fired_timer,
-            idempotency: self.idempotency.take(),
-            now: self.now,
-        }
-    }
 }
 
 impl GroupCommit {
@@ -58,12 +40,12 @@ impl GroupCommit {
         }
     }
 
-    /// Write `c` with whatever else is waiting; answers once the transaction that holds it
-    /// has committed (or `c` failed on its own).
+    /// Write `rows` with whatever else is waiting; answers once the transaction that holds
+    /// them has committed (or they failed on their own).
     pub(crate) async fn commit(
         &self,
         db: &DatabaseConnection,
-        c: Commit<'_>,
+        rows: Rows,
     ) -> Result<(), StoreError> {
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
@@ -71,15 +53,10 @@ impl GroupCommit {
             tx
         });
         let (answer, answered) = oneshot::channel();
-        let queued = Queued {
-            prev_version: c.prev_version,
-            decision: c.decision.clone(),
-            fired_timer: c.fired_timer,
-            idempotency: c.idempotency,
-            now: c.now,
-            answer,
-        };
-        queue.send(queued).await.map_err(|_| stopped())?;
+        queue
+            .send(Queued { rows, answer })
+            .await
+            .map_err(|_| stopped())?;
         answered.await.map_err(|_| stopped())?
     }
 }
@@ -97,26 +74,31 @@ async fn write_batches(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let _writer = writer.lock().await;
-        let answers = write_batch(&db, &mut batch).await;
-        for (q, answer) in batch.drain(..).zip(answers) {
+        for (answer, result) in write_batch(&db, batch.drain(..)).await {
             // A caller that has gone away is not told.
-            let _ = q.answer.send(answer);
+            let _ = answer.send(result);
         }
     }
 }
 
+type Answer = (
+    oneshot::Sender<Result<(), StoreError>>,
+    Result<(), StoreError>,
+);
+
 /// One transaction; each decision in a savepoint of its own. The answers, in order.
-async fn write_batch(db: &DatabaseConnection, batch: &mut [Queued]) -> Vec<Result<(), StoreError>> {
+async fn write_batch(
+    db: &DatabaseConnection,
+    batch: impl ExactSizeIterator<Item = Queued>,
+) -> Vec<Answer> {
     let tx = match db.begin().await {
         Ok(tx) => tx,
-        Err(e) => return batch.iter().map(|_| Err(shared(&e))).collect(),
+        Err(e) => return batch.map(|q| (q.answer, Err(shared(&e)))).collect(),
     };
     let mut answers = Vec::with_capacity(batch.len());
-    for q in batch.iter_mut() {
-        let c = q.commit();
-        let occupancy = net_occupancy(&c.decision.occupancy);
-        let answer = match tx.begin().await {
-            Ok(savepoint) => match write(&savepoint, &c, &occupancy).await {
+    for q in batch {
+        let result = match tx.begin().await {
+            Ok(savepoint) => match write(&savepoint, q.rows).await {
                 Ok(()) => savepoint.commit().await.map_err(StoreError::from),
                 Err(e) => {
                     let _ = savepoint.rollback().await;
@@ -125,10 +107,10 @@ async fn write_batch(db: &DatabaseConnection, batch: &mut [Queued]) -> Vec<Resul
             },
             Err(e) => Err(e.into()),
         };
-        answers.push(answer);
+        answers.push((q.answer, result));
     }
     if let Err(e) = tx.commit().await {
-        for a in answers.iter_mut().filter(|a| a.is_ok()) {
+        for (_, a) in answers.iter_mut().filter(|(_, a)| a.is_ok()) {
             *a = Err(shared(&e));
         }
     }

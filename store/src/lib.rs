@@ -2,7 +2,8 @@
 //!
 //! [`Store::commit`] writes one decision in one transaction: the client row under a version
 //! check (a stale version writes nothing), the care events, one outbox row per event, the
-//! referral projection, timers, disclosures, occupancy, and the idempotency record.
+//! referral projection, timers, disclosures, occupancy, and the idempotency record — the rows
+//! `rows.rs` maps the decision to, one mapping for both backends.
 
 mod announce;
 mod api;
@@ -12,11 +13,12 @@ pub mod entities;
 mod group_commit;
 mod outbox;
 mod queries;
+mod rows;
 
 pub use api::*;
-pub use commit::{Commit, IdempotencyRecord};
 pub use outbox::*;
 pub use queries::*;
+pub use rows::{Commit, IdempotencyRecord};
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, SqlErr};

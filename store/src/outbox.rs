@@ -230,7 +230,7 @@ impl Store {
 }
 
 /// Insert disclosures, skipping any (event, recipient) already recorded.
-pub(super) async fn insert_disclosures(
+async fn insert_disclosures(
     conn: &impl ConnectionTrait,
     disclosures: &[NewDisclosure],
 ) -> Result<(), StoreError> {

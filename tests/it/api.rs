@@ -238,6 +238,21 @@ async fn journey_over_http(b: Backend) {
                 json!(false),
                 "{ready}"
             );
+            // Asked without a provider, it checks the move the transition would make: to the
+            // provider that accepted, so the consent gate is that organization's.
+            let consent = ready["dischargeReadiness"]["gates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|g| g["gate"] == json!("CONSENT"))
+                .unwrap_or_else(|| panic!("no consent gate in {ready}"));
+            assert!(
+                consent["why"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&n.provider("outpatient").to_string()),
+                "{ready}"
+            );
             n.book_aftercare(&c, 3).await;
         }
         let d = n.step_down(&c, level, hours).await;

@@ -167,5 +167,8 @@ fn the_product_binary_links_no_load_tool() {
     for tool in ["reqwest", "hdrhistogram", "carepath-bench"] {
         assert!(!linked.contains(tool), "carepath links {tool}");
     }
-    assert!(g.names.values().any(|n| n == "reqwest"), "the graph is read");
+    assert!(
+        g.names.values().any(|n| n == "reqwest"),
+        "the graph is read"
+    );
 }

@@ -61,6 +61,14 @@ impl TestVhost {
         format!("amqp://guest:guest@127.0.0.1:5672/{}", self.name)
     }
 
+    /// How many client connections are open on this vhost.
+    pub fn connections(&self) -> usize {
+        rabbitmqctl(&["-q", "list_connections", "vhost"])
+            .lines()
+            .filter(|l| l.trim() == self.name)
+            .count()
+    }
+
     /// A broker user with rights in this vhost; returns its URL.
     pub fn add_user(&mut self, prefix: &str) -> (String, String) {
         let user = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());

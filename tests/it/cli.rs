@@ -182,3 +182,87 @@ fn workflows_check_into_a_closed_pipe_does_not_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success(), "{stderr}");
 }
+
+/// `seed-demo` prints every client it made and every organization's id, so a newcomer can
+/// try the API on them.
+async fn seed_demo_names_every_client_and_organization(b: crate::support::Backend) {
+    let db = crate::support::TestDb::new(b).await;
+    let out = carepath()
+        .arg("seed-demo")
+        .env("CAREPATH_DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    let stdout = succeeded(&out);
+    let clients: Vec<&str> = stdout
+        .split_once("clients:")
+        .unwrap_or_else(|| panic!("no clients in {stdout}"))
+        .1
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(clients.len(), 8, "{stdout}");
+    assert!(
+        clients.iter().all(|c| uuid::Uuid::parse_str(c).is_ok()),
+        "{stdout}"
+    );
+    // Each provider's census line carries its id.
+    let census = stdout.split_once("clients:").unwrap().0;
+    let ids = census
+        .split_whitespace()
+        .filter(|w| uuid::Uuid::parse_str(w).is_ok())
+        .count();
+    assert!(
+        ids >= 9,
+        "providers, pharmacy and home each with an id:\n{stdout}"
+    );
+}
+
+crate::on_both_backends!(seed_demo_names_every_client_and_organization);
+
+/// `carepath serve` stops on SIGTERM with the broker connected and says nothing is wrong: no
+/// error line (lapin logged the channels' close racing the connection's as errors).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_shutdown_logs_no_error() {
+    let vh = crate::broker::TestVhost::new();
+    let db = crate::support::TestDb::new(crate::support::Backend::Sqlite).await;
+    let mut child = carepath()
+        .arg("serve")
+        .env("CAREPATH_DATABASE_URL", &db.url)
+        .env("CAREPATH_LISTEN", "127.0.0.1:0")
+        .env("CAREPATH_AMQP_URL", vh.url())
+        .env("CAREPATH_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
+    // Wait until the relay's three connections are up: the inbound consumer says so last.
+    let started = std::time::Instant::now();
+    while vh.connections() < 3 && started.elapsed() < std::time::Duration::from_secs(30) {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(vh.connections() >= 3, "the relay never connected");
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let lines = log.join().unwrap();
+    assert!(
+        lines.iter().any(|l| l.contains("shutting down")),
+        "{lines:#?}"
+    );
+    let errors: Vec<&String> = lines.iter().filter(|l| l.contains("ERROR")).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}

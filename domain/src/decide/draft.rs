@@ -78,6 +78,9 @@ pub(super) struct Draft<'a> {
     pub(super) timers: Vec<TimerOp>,
     pub(super) disclosures: Vec<Disclosure>,
     pub(super) occupancy: Vec<OccupancyChange>,
+    /// The referrals created or changed so far (through [`Draft::add_referral`] and
+    /// [`Draft::referral_mut`], the only ways a family changes one).
+    touched: Vec<ReferralId>,
     actor_org: Option<OrgId>,
     ctx: &'a Context<'a>,
 }
@@ -90,6 +93,7 @@ impl<'a> Draft<'a> {
             timers: Vec::new(),
             disclosures: Vec::new(),
             occupancy: Vec::new(),
+            touched: Vec::new(),
             actor_org,
             ctx,
         }
@@ -131,12 +135,20 @@ impl<'a> Draft<'a> {
 
     pub(super) fn finish(mut self) -> Decision {
         self.s.version += 1;
+        let referrals = self
+            .s
+            .referrals
+            .iter()
+            .filter(|r| self.touched.contains(&r.id))
+            .cloned()
+            .collect();
         Decision {
             state: self.s,
             events: self.events,
             timers: self.timers,
             disclosures: self.disclosures,
             occupancy: self.occupancy,
+            referrals,
         }
     }
 
@@ -460,12 +472,7 @@ impl<'a> Draft<'a> {
 
     pub(super) fn withdraw(&mut self, id: ReferralId, reason: WithdrawReason) {
         let now = self.now();
-        let r = self
-            .s
-            .referrals
-            .iter_mut()
-            .find(|r| r.id == id)
-            .expect("withdrawing a known referral");
+        let r = self.referral_mut(id);
         let was_pending = r.status == ReferralStatus::Pending;
         r.status = ReferralStatus::Withdrawn;
         r.withdraw_reason = Some(reason);
@@ -486,11 +493,25 @@ impl<'a> Draft<'a> {
         );
     }
 
+    /// A referral to change; its row is written with the decision.
     pub(super) fn referral_mut(&mut self, id: ReferralId) -> &mut Referral {
+        self.touch(id);
         self.s
             .referrals
             .iter_mut()
             .find(|r| r.id == id)
             .expect("known referral")
+    }
+
+    /// A new referral; its row is written with the decision.
+    pub(super) fn add_referral(&mut self, referral: Referral) {
+        self.touch(referral.id);
+        self.s.referrals.push(referral);
+    }
+
+    fn touch(&mut self, id: ReferralId) {
+        if !self.touched.contains(&id) {
+            self.touched.push(id);
+        }
     }
 }

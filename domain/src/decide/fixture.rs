@@ -191,8 +191,22 @@ impl Fixture {
         command: Command,
     ) -> Decision {
         let name = command.name();
-        decide(Some(state), &self.env(actor, command), &self.ctx_at(now))
-            .unwrap_or_else(|e| panic!("{name} refused: {e}"))
+        let d = decide(Some(state), &self.env(actor, command), &self.ctx_at(now))
+            .unwrap_or_else(|e| panic!("{name} refused: {e}"));
+        // The referral rows the decision hands the store are exactly the referrals it
+        // created or changed.
+        let changed: Vec<&Referral> = d
+            .state
+            .referrals
+            .iter()
+            .filter(|r| state.referral(r.id) != Some(*r))
+            .collect();
+        assert_eq!(
+            d.referrals.iter().collect::<Vec<_>>(),
+            changed,
+            "{name}: the referrals to write"
+        );
+        d
     }
 
     pub(super) fn run(&self, state: &ClientState, actor: Actor, command: Command) -> Decision {

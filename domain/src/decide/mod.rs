@@ -1,6 +1,8 @@
 //! The decision core: `(state, command, pathway, now) → new state + events + effects`, or a
 //! typed error. Pure: no I/O, no clock, no randomness. Everything it wants to happen outside
-//! (timers, disclosures, occupancy) comes back as data to be committed in the same transaction.
+//! (timers, disclosures, occupancy, the referral rows it changes) comes back as data to be
+//! committed in the same transaction: the store writes what the decision says and works out
+//! nothing itself.
 //!
 //! This module only dispatches: the `Draft` being built and what every command shares
 //! live in `draft.rs`, each family of commands in a file of its own (`placement`, `referrals`,
@@ -65,6 +67,9 @@ pub struct Decision {
     pub timers: Vec<TimerOp>,
     pub disclosures: Vec<Disclosure>,
     pub occupancy: Vec<OccupancyChange>,
+    /// The referrals this decision created or changed, as it leaves them (in the state's
+    /// order): the rows of the referral projection (inbox, denial log) to write.
+    pub referrals: Vec<Referral>,
 }
 
 /// Decide a command. `state` is `None` only for a client not yet registered.

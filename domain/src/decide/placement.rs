@@ -200,15 +200,8 @@ impl Draft<'_> {
             .pathway()
             .transition_rule(kind, Some(&from.level), to_level)
             .ok_or_else(|| self.invalid(format!("{kind} to {to_level}")))?;
-        let provider = provider
-            .or_else(|| {
-                self.s
-                    .referrals
-                    .iter()
-                    .find(|r| r.status == ReferralStatus::Accepted && &r.to_level == to_level)
-                    .map(|r| r.provider)
-            })
-            .or((kind == TransitionKind::Lateral).then_some(from.provider));
+        // The same resolution a readiness check makes (`gates::readiness_target`).
+        let provider = gates::receiving_provider(&self.s, kind, to_level, provider);
         let Some(provider) = provider else {
             if rule.gates.contains(&Gate::AcceptedReferral) {
                 let mv = MoveCheck {
@@ -805,6 +798,16 @@ mod tests {
             }
             e => panic!("{e:?}"),
         }
+        // The consent signed before the first admission ended with that treatment: a new
+        // one for the readmission.
+        let consent = Command::RecordConsent {
+            recipients: vec![f.detox],
+            purpose: "treatment".into(),
+            information: "placement and referrals".into(),
+            expiry: ConsentExpiry::Never,
+            signed_on: f.today(),
+        };
+        let s = f.run(&s, f.cm(), consent).state;
         let s = f
             .run(
                 &s,

@@ -95,7 +95,7 @@ impl Draft<'_> {
                     at: now,
                 });
             }
-            self.s.referrals.push(Referral {
+            self.add_referral(Referral {
                 id: referral,
                 group,
                 provider,
@@ -370,6 +370,51 @@ mod tests {
         let handoff = d.state.handoff.as_ref().unwrap();
         assert_eq!(handoff.target.provider(), Some(f.residential));
         assert!(handoff.ready);
+    }
+
+    #[test]
+    fn a_decision_hands_over_the_referrals_it_created_or_changed_and_no_other() {
+        let f = Fixture::new();
+        let s = f.in_detox();
+        let d = f.run(&s, f.cm(), send(vec![f.residential, f.residential2]));
+        assert_eq!(d.referrals, d.state.referrals);
+        let s = d.state;
+        let (first, second) = (s.referrals[0].id, s.referrals[1].id);
+        // A decline changes one referral of the group: only its row is written.
+        let d = f.run(
+            &s,
+            f.partner(f.residential2),
+            Command::DeclineReferral {
+                referral: second,
+                reason: DeclineReason {
+                    code: DeclineCode::NoCapacity,
+                    note: None,
+                },
+            },
+        );
+        assert_eq!(d.referrals, [d.state.referrals[1].clone()]);
+        assert_eq!(d.referrals[0].status, ReferralStatus::Declined);
+        // A withdrawal by the case manager: that one.
+        let d = f.run(
+            &d.state,
+            f.cm(),
+            Command::WithdrawReferral { referral: first },
+        );
+        assert_eq!(
+            d.referrals
+                .iter()
+                .map(|r| (r.id, r.status))
+                .collect::<Vec<_>>(),
+            [(first, ReferralStatus::Withdrawn)]
+        );
+        // A command that changes no referral hands over none.
+        let assess = Command::RecordAssessment {
+            recommended_level: level("residential"),
+            dimensions: [2; 6],
+            assessed_at: None,
+        };
+        let d = f.run(&d.state, f.cm(), assess);
+        assert!(d.referrals.is_empty());
     }
 
     #[test]

@@ -2,79 +2,18 @@
 //! binary cargo built beside it: `cargo test --workspace` builds both), on a vhost of its own.
 
 use std::process::Command;
-use std::time::Duration;
 
-/// A RabbitMQ vhost of this test's own, removed when it ends.
-struct Vhost(String);
-
-fn rabbitmqctl(args: &[&str]) {
-    let out = Command::new("rabbitmqctl").args(args).output().unwrap_or_else(|e| {
-        panic!("rabbitmqctl could not run ({e}): this test needs RabbitMQ on this machine (start it with `rabbitmq-server -detached`, as .ci/run does)")
-    });
-    assert!(
-        out.status.success(),
-        "rabbitmqctl {args:?} failed: {}\nIs RabbitMQ running? Start it with `rabbitmq-server -detached` (.ci/run does).",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-impl Vhost {
-    fn new() -> Self {
-        if std::net::TcpStream::connect_timeout(
-            &"127.0.0.1:5672".parse().unwrap(),
-            Duration::from_secs(2),
-        )
-        .is_err()
-        {
-            panic!(
-                "RabbitMQ is not answering on 127.0.0.1:5672: start it with `rabbitmq-server -detached` (.ci/run does)"
-            );
-        }
-        let name = format!("carepath_bench_test_{}", uuid::Uuid::new_v4().simple());
-        rabbitmqctl(&["-q", "add_vhost", &name]);
-        rabbitmqctl(&[
-            "-q",
-            "set_permissions",
-            "-p",
-            &name,
-            "guest",
-            ".*",
-            ".*",
-            ".*",
-        ]);
-        Vhost(name)
-    }
-
-    fn url(&self) -> String {
-        format!("amqp://guest:guest@127.0.0.1:5672/{}", self.0)
-    }
-}
-
-impl Drop for Vhost {
-    fn drop(&mut self) {
-        let _ = Command::new("rabbitmqctl")
-            .args(["-q", "delete_vhost", &self.0])
-            .output();
-    }
-}
-
-/// The standard output of a run that must have succeeded (else both outputs, in the panic).
-fn succeeded(out: &std::process::Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
+/// The integration tests' RabbitMQ helpers: a vhost of this test's own, removed when it ends.
+#[allow(dead_code)]
+#[path = "../../../tests/it/broker.rs"]
+mod broker;
 
 /// The load tool runs end to end (real server, relay, a consumer on RabbitMQ) and its own
 /// checks pass: every client discharged, every event once, no sequence gap — beside a seeded
 /// population.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_runs_and_checks_itself() {
-    let vh = Vhost::new();
+    let vh = broker::TestVhost::new();
     let out = tokio::task::spawn_blocking(move || {
         let out = Command::new(env!("CARGO_BIN_EXE_carepath-bench"))
             .args([
@@ -99,7 +38,9 @@ async fn bench_runs_and_checks_itself() {
     })
     .await
     .unwrap();
-    let stdout = succeeded(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
     assert!(
         stdout.contains("result                      OK"),
         "{stdout}"
