@@ -256,7 +256,7 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
         .client;
 
     println!("demo network seeded:");
-    for row in engine.census().await? {
+    for row in engine.census(&s.admin).await? {
         println!(
             "  {:<32} {} {:<12} {:>3}/{:<3} occupied, {} pending referrals",
             row.provider_name,

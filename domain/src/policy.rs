@@ -80,6 +80,17 @@ pub fn administer(actor: &Actor, what: &str) -> Result<(), DecisionError> {
     }
 }
 
+/// The census (capacity, occupancy and pending referrals per provider and level) holds no
+/// client: every signed-in role reads it, the engine's own timers do not.
+pub fn read_census(actor: &Actor) -> Result<(), DecisionError> {
+    match actor.role {
+        Role::System => Err(DecisionError::Forbidden(
+            "the engine's timers read no census".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// An organization's messages speak only for it: what a sender (a linked broker user) names
 /// as the acting organization must be its own.
 pub fn speaks_for(

@@ -377,15 +377,10 @@ impl Engine {
 
     // ---- reads ---------------------------------------------------------------------------
 
-    pub async fn client(&self, id: ClientId) -> Result<ClientState, Error> {
-        self.inner
-            .store
-            .load_client(id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("client {id}")))
-    }
-
-    pub async fn census(&self) -> Result<Vec<CensusRow>, Error> {
+    /// Per provider and level: capacity, occupancy, pending referrals — organizations'
+    /// figures, no client in them; any signed-in role reads them (`policy::read_census`).
+    pub async fn census(&self, actor: &Actor) -> Result<Vec<CensusRow>, Error> {
+        domain::policy::read_census(actor)?;
         Ok(self.inner.store.census().await?)
     }
 }

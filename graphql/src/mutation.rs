@@ -270,7 +270,7 @@ impl Mutation {
         .await
         .gql()?;
         let row = eng
-            .census()
+            .census(actor(ctx)?)
             .await
             .gql()?
             .into_iter()

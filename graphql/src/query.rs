@@ -101,9 +101,8 @@ impl Query {
 
     /// Per level and provider: active clients, capacity, open slots, pending referrals.
     async fn census(&self, ctx: &Context<'_>) -> Result<Vec<CensusRow>> {
-        actor(ctx)?;
         Ok(engine(ctx)
-            .census()
+            .census(actor(ctx)?)
             .await
             .gql()?
             .into_iter()

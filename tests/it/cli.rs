@@ -137,7 +137,11 @@ async fn orgs_create_is_all_or_nothing(b: crate::support::Backend) {
     let engine = db
         .engine(std::sync::Arc::new(carepath_engine::clock::SystemClock))
         .await;
-    let before = engine.census().await.unwrap().len();
+    let admin = carepath_engine::domain::Actor {
+        org: carepath_engine::ids::OrgId(uuid::Uuid::nil()),
+        role: carepath_engine::domain::Role::Admin,
+    };
+    let before = engine.census(&admin).await.unwrap().len();
     let out = carepath()
         .args([
             "orgs",
@@ -156,7 +160,7 @@ async fn orgs_create_is_all_or_nothing(b: crate::support::Backend) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nosuchlevel"));
     // Before the fix the organization was created and offered IOP before the bad offer.
     assert_eq!(
-        engine.census().await.unwrap().len(),
+        engine.census(&admin).await.unwrap().len(),
         before,
         "nothing was created"
     );

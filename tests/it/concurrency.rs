@@ -214,7 +214,7 @@ async fn crossing_moves_all_commit(b: Backend) {
         }
         std::mem::swap(&mut at_first, &mut at_second);
     }
-    let census = w.engine.census().await.unwrap();
+    let census = w.engine.census(&w.admin).await.unwrap();
     for provider in [w.iop, w.iop2] {
         let row = census.iter().find(|r| r.provider == provider).unwrap();
         assert_eq!(row.occupied, 5);

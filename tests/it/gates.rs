@@ -479,7 +479,7 @@ async fn capacity_is_never_exceeded(b: Backend) {
         w.engine.set_capacity(&w.admin, w.php, &lvl("php"), 0).await,
         Err(Error::Conflict(_))
     ));
-    let census = w.engine.census().await.unwrap();
+    let census = w.engine.census(&w.admin).await.unwrap();
     let php = census.iter().find(|r| r.provider == w.php).unwrap();
     assert_eq!((php.capacity, php.occupied, php.open_slots()), (1, 1, 0));
 }

@@ -286,7 +286,11 @@ impl World {
     }
 
     pub async fn state(&self, client: ClientId) -> ClientState {
-        self.engine.client(client).await.expect("client")
+        self.engine
+            .read_client(&self.admin, client)
+            .await
+            .expect("client")
+            .0
     }
 
     pub async fn register(&self) -> ClientId {
