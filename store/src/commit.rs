@@ -4,7 +4,7 @@
 //! and for a timer's firing.
 
 use super::entities::*;
-use super::rows::{Commit, Rows};
+use super::rows::{Commit, DisclosureRow, Rows};
 use super::{Store, StoreError};
 use carepath_domain::OccupancyChange;
 use carepath_domain::ids::TimerId;
@@ -257,29 +257,11 @@ pub(super) async fn write(tx: &DatabaseTransaction, rows: Rows) -> Result<(), St
     }
 
     // 7. Disclosures (42 CFR 2.24 accounting), skipping any (event, recipient) recorded.
-    if !disclosures.is_empty() {
-        let disclosures = disclosures.into_iter().map(|x| disclosure::ActiveModel {
-            id: Set(x.id),
-            client_id: Set(client_id),
-            recipient_org: Set(x.recipient_org),
-            consent_id: Set(x.consent_id),
-            event_id: Set(Some(x.event_id)),
-            what: Set(x.what),
-            disclosed_at: Set(x.disclosed_at),
-            legal_basis: Set(x.legal_basis),
-        });
-        disclosure::Entity::insert_many(disclosures)
-            .on_conflict(
-                OnConflict::columns([
-                    disclosure::Column::EventId,
-                    disclosure::Column::RecipientOrg,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(tx)
-            .await?;
-    }
+    insert_disclosures(
+        tx,
+        disclosures.into_iter().map(|x| (client_id, x)).collect(),
+    )
+    .await?;
 
     // 8. The idempotency record: a concurrent twin with the same key loses here.
     if let Some(idem) = idempotency {
@@ -346,4 +328,39 @@ async fn slot_not_taken(tx: &DatabaseTransaction, ch: &OccupancyChange) -> Store
         Ok(None) => StoreError::NotOffered { provider, level },
         Err(e) => StoreError::Db(e),
     }
+}
+
+/// Insert disclosures (each with its client), skipping any (event, recipient) already
+/// recorded: the one writer of disclosure rows, for a decision's and for the relay's.
+pub(crate) async fn insert_disclosures(
+    conn: &impl sea_orm::ConnectionTrait,
+    disclosures: Vec<(uuid::Uuid, DisclosureRow)>,
+) -> Result<(), StoreError> {
+    if disclosures.is_empty() {
+        return Ok(());
+    }
+    let rows = disclosures
+        .into_iter()
+        .map(|(client_id, x)| disclosure::ActiveModel {
+            id: Set(x.id),
+            client_id: Set(client_id),
+            recipient_org: Set(x.recipient_org),
+            consent_id: Set(x.consent_id),
+            event_id: Set(Some(x.event_id)),
+            what: Set(x.what),
+            disclosed_at: Set(x.disclosed_at),
+            legal_basis: Set(x.legal_basis),
+        });
+    disclosure::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([
+                disclosure::Column::EventId,
+                disclosure::Column::RecipientOrg,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
 }

@@ -3,6 +3,7 @@
 
 use super::entities::*;
 use super::queries::event_from_row;
+use super::rows::DisclosureRow;
 use super::{Store, StoreError};
 use carepath_domain::CareEvent;
 use carepath_domain::ids::{ClientId, ConsentId, EventId, OrgId};
@@ -229,36 +230,29 @@ impl Store {
     }
 }
 
-/// Insert disclosures, skipping any (event, recipient) already recorded.
+/// The relay's disclosures as rows, written by the one disclosure writer.
 async fn insert_disclosures(
     conn: &impl ConnectionTrait,
     disclosures: &[NewDisclosure],
 ) -> Result<(), StoreError> {
-    if disclosures.is_empty() {
-        return Ok(());
-    }
-    let rows = disclosures.iter().map(|d| disclosure::ActiveModel {
-        id: Set(uuid::Uuid::now_v7()),
-        client_id: Set(d.client.0),
-        recipient_org: Set(d.recipient.0),
-        consent_id: Set(d.consent.map(|c| c.0)),
-        event_id: Set(Some(d.event.0)),
-        what: Set(d.what.clone()),
-        disclosed_at: Set(d.at),
-        legal_basis: Set(d.legal_basis.clone()),
-    });
-    disclosure::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::columns([
-                disclosure::Column::EventId,
-                disclosure::Column::RecipientOrg,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
+    let rows = disclosures
+        .iter()
+        .map(|d| {
+            (
+                d.client.0,
+                DisclosureRow {
+                    id: uuid::Uuid::now_v7(),
+                    recipient_org: d.recipient.0,
+                    consent_id: d.consent.map(|c| c.0),
+                    event_id: d.event.0,
+                    what: d.what.clone(),
+                    disclosed_at: d.at,
+                    legal_basis: d.legal_basis.clone(),
+                },
+            )
+        })
+        .collect();
+    super::commit::insert_disclosures(conn, rows).await
 }
 
 /// PostgreSQL: a connection LISTENing for commits that wrote outbox rows, from any process.

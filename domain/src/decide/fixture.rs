@@ -334,6 +334,14 @@ pub(super) fn admit(level: LevelId, provider: OrgId, hours: f32) -> Command {
     }
 }
 
+pub(super) fn discharge(kind: DischargeKind) -> Command {
+    Command::Discharge {
+        kind,
+        provider: None,
+        overrides: vec![],
+    }
+}
+
 pub(super) fn transition(
     kind: TransitionKind,
     to_level: LevelId,

@@ -685,15 +685,7 @@ mod tests {
         let referral = s.referrals[0].id;
         let episode = s.episode.as_ref().unwrap().id;
         let review = s.placement.as_ref().unwrap().review_timer.clone();
-        let d = f.run(
-            &s,
-            f.cm(),
-            Command::Discharge {
-                kind: DischargeKind::AgainstMedicalAdvice,
-                provider: None,
-                overrides: vec![],
-            },
-        );
+        let d = f.run(&s, f.cm(), discharge(DischargeKind::AgainstMedicalAdvice));
         assert_eq!(types(&d), ["referral.withdrawn", "discharge.unplanned"]);
         assert!(matches!(
             d.events[1].data,
@@ -737,15 +729,7 @@ mod tests {
     fn a_planned_discharge_needs_aftercare_and_an_unplanned_one_has_nothing_to_override() {
         let f = Fixture::new();
         let s = f.in_detox();
-        match f.refuse(
-            &s,
-            f.cm(),
-            Command::Discharge {
-                kind: DischargeKind::Planned,
-                provider: None,
-                overrides: vec![],
-            },
-        ) {
+        match f.refuse(&s, f.cm(), discharge(DischargeKind::Planned)) {
             DecisionError::GateUnmet { unmet } => {
                 assert_eq!(
                     unmet.iter().map(|r| r.gate).collect::<Vec<_>>(),
@@ -766,11 +750,7 @@ mod tests {
             f.refuse(&s, f.supervisor(), unplanned),
             DecisionError::BadInput(_)
         ));
-        let transfer = Command::Discharge {
-            kind: DischargeKind::TransferOut,
-            provider: None,
-            overrides: vec![],
-        };
+        let transfer = discharge(DischargeKind::TransferOut);
         assert!(matches!(
             f.refuse(&s, f.cm(), transfer),
             DecisionError::BadInput(_)
@@ -782,15 +762,7 @@ mod tests {
         let f = Fixture::new();
         let s = f.in_detox();
         let s = f
-            .run(
-                &s,
-                f.cm(),
-                Command::Discharge {
-                    kind: DischargeKind::AgainstMedicalAdvice,
-                    provider: None,
-                    overrides: vec![],
-                },
-            )
+            .run(&s, f.cm(), discharge(DischargeKind::AgainstMedicalAdvice))
             .state;
         match f.refuse(&s, f.cm(), admit(level("detox"), f.detox, 40.0)) {
             DecisionError::GateUnmet { unmet } => {

@@ -248,15 +248,7 @@ mod tests {
         let s = f.in_detox();
         let episode = s.episode.as_ref().unwrap().id;
         let discharged = f
-            .run(
-                &s,
-                f.cm(),
-                Command::Discharge {
-                    kind: DischargeKind::AgainstMedicalAdvice,
-                    provider: None,
-                    overrides: vec![],
-                },
-            )
+            .run(&s, f.cm(), discharge(DischargeKind::AgainstMedicalAdvice))
             .state;
         let due = f.now + Duration::days(7);
         let timer = || fire(TimerKind::Followup { episode, days: 7 });
