@@ -10,6 +10,7 @@ mod m20261123_000005_outbox_waiting_only;
 mod m20261123_000006_notify_after_commit;
 mod m20261124_000010_disclosure_basis;
 mod m20261124_000011_token_expiry;
+mod m20261202_000012_linked_senders;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_notify_after_commit::Migration),
             Box::new(m20261124_000010_disclosure_basis::Migration),
             Box::new(m20261124_000011_token_expiry::Migration),
+            Box::new(m20261202_000012_linked_senders::Migration),
         ]
     }
 }

@@ -220,12 +220,13 @@ pub mod relay_lease {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-pub mod amqp_sender {
+/// Broker users that speak for an organization on the inbound queue.
+pub mod linked_sender {
     use sea_orm::entity::prelude::*;
 
     #[sea_orm::model]
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "amqp_senders")]
+    #[sea_orm(table_name = "linked_senders")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub user_id: String,

@@ -1,5 +1,5 @@
 //! The outbox as the relay sees it: unpublished rows in order, taking published ones out, the
-//! lag, the relay lease, and the AMQP senders.
+//! lag, the relay lease, and the linked senders (broker users that speak for an organization).
 
 use super::entities::*;
 use super::queries::event_from_row;
@@ -198,7 +198,7 @@ impl Store {
 
     /// Which organization an inbound sender (a broker user) speaks for.
     pub async fn sender_org(&self, user_id: &str) -> Result<Option<OrgId>, StoreError> {
-        Ok(amqp_sender::Entity::find_by_id(user_id.to_owned())
+        Ok(linked_sender::Entity::find_by_id(user_id.to_owned())
             .one(&self.db)
             .await?
             .map(|s| OrgId(s.org_id)))
@@ -210,14 +210,14 @@ impl Store {
         org: OrgId,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        amqp_sender::Entity::insert(amqp_sender::ActiveModel {
+        linked_sender::Entity::insert(linked_sender::ActiveModel {
             user_id: Set(user_id.to_owned()),
             org_id: Set(org.0),
             created_at: Set(now),
         })
         .on_conflict(
-            OnConflict::column(amqp_sender::Column::UserId)
-                .update_column(amqp_sender::Column::OrgId)
+            OnConflict::column(linked_sender::Column::UserId)
+                .update_column(linked_sender::Column::OrgId)
                 .to_owned(),
         )
         .exec_without_returning(&self.db)

@@ -17,7 +17,7 @@
 //! **Writes that are not decisions** (elsewhere, each its own statement or transaction): a
 //! timer marked stale when its firing no longer applies (`Store::mark_timer_stale`,
 //! `commit.rs`); the relay's outbox deletes with the disclosures of the event copies it
-//! delivered, the disclosures of live deliveries, the relay lease and the AMQP senders
+//! delivered, the disclosures of live deliveries, the relay lease and the linked senders
 //! (`outbox.rs`); the disclosure a read by another organization leaves, and API tokens
 //! (`api.rs`); organizations, their levels and capacity, and pruning old idempotency records
 //! (`queries.rs`).
