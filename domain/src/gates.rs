@@ -158,14 +158,25 @@ fn mat_continuity(state: &ClientState, pathway: &Pathway, now: DateTime<Utc>) ->
                 b.kind, b.on
             ),
         ),
-        Some(b) => (
-            false,
-            format!(
-                "{med} covered through {through}; next booking on {} leaves {} gap day(s)",
-                b.on,
-                (b.on - deadline).num_days()
+        // A gap day is a day with no dose in hand: a booking on `through + 1` leaves none,
+        // but no margin either (one late pickup would be a missed dose).
+        Some(b) => match (b.on - through).num_days() - 1 {
+            gap if gap <= 0 => (
+                false,
+                format!(
+                    "{med} covered through {through}; next booking on {} leaves no margin: book it on or before {deadline}",
+                    b.on
+                ),
             ),
-        ),
+            gap => (
+                false,
+                format!(
+                    "{med} covered through {through}; next booking on {} leaves {gap} gap day{}",
+                    b.on,
+                    if gap == 1 { "" } else { "s" }
+                ),
+            ),
+        },
         None => (
             false,
             format!("{med} covered through {through}; nothing booked on or before {deadline}"),

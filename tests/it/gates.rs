@@ -235,7 +235,8 @@ async fn mat_continuity_gate(b: Backend) {
         on: today + Duration::days(days),
     };
 
-    // Buprenorphine: supply through day 3; a refill on day 5 leaves two gap days.
+    // Buprenorphine: supply through day 3; a refill on day 5 leaves one gap day (day 4, no
+    // dose in hand), one on day 4 none but no margin; either way the gate wants day 3.
     let c = w.client_at("iop", 12.0).await;
     w.book_aftercare(c, 2).await;
     w.cm(
@@ -261,7 +262,20 @@ async fn mat_continuity_gate(b: Backend) {
         .unwrap_err();
     match &e {
         Error::Rejected(DecisionError::GateUnmet { unmet }) => {
-            assert!(unmet[0].why.contains("2 gap day"), "{unmet:?}")
+            assert!(unmet[0].why.ends_with("leaves 1 gap day"), "{unmet:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    w.run(w.coordinator(), Some(c), book(MatBookingKind::Refill, 4))
+        .await
+        .unwrap();
+    match &w
+        .run(w.cm, Some(c), w.planned_discharge())
+        .await
+        .unwrap_err()
+    {
+        Error::Rejected(DecisionError::GateUnmet { unmet }) => {
+            assert!(unmet[0].why.contains("leaves no margin"), "{unmet:?}")
         }
         other => panic!("{other:?}"),
     }
