@@ -23,17 +23,20 @@ impl Engine {
     pub async fn register_org(&self, actor: &Actor, id: OrgId, name: &str) -> Result<(), Error> {
         policy::administer(actor, "registers organizations")?;
         let name = name.trim();
-        crate::domain::input::check_text("an organization name", name)?;
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(Error::BadInput(
-                "an organization name has 1 to 200 characters".into(),
-            ));
-        }
+        check_name("an organization name", name)?;
         self.store()
             .upsert_org(id, name, self.clock().now())
             .await?;
         self.forget_org(id);
         Ok(())
+    }
+
+    async fn require_org(&self, org: OrgId) -> Result<(), Error> {
+        if self.store().org_exists(org).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound(format!("organization {org}")))
+        }
     }
 
     fn check_offer(&self, level: &LevelId, capacity: i32) -> Result<(), Error> {
@@ -75,9 +78,7 @@ impl Engine {
     ) -> Result<(), Error> {
         policy::set_capacity(actor, org)?;
         self.check_offer(level, capacity)?;
-        if !self.store().org_exists(org).await? {
-            return Err(Error::NotFound(format!("organization {org}")));
-        }
+        self.require_org(org).await?;
         self.store().set_capacity(org, level, capacity).await?;
         self.forget_org(org);
         Ok(())
@@ -92,15 +93,8 @@ impl Engine {
     /// the organization must exist.
     pub async fn link_sender(&self, actor: &Actor, user: &str, org: OrgId) -> Result<(), Error> {
         policy::administer(actor, "links broker users")?;
-        crate::domain::input::check_text("a broker user", user)?;
-        if user.is_empty() || user.chars().count() > 200 {
-            return Err(Error::BadInput(
-                "a broker user has 1 to 200 characters".into(),
-            ));
-        }
-        if !self.store().org_exists(org).await? {
-            return Err(Error::NotFound(format!("organization {org}")));
-        }
+        check_name("a broker user", user)?;
+        self.require_org(org).await?;
         self.store()
             .link_sender(user, org, self.clock().now())
             .await?;
@@ -111,4 +105,13 @@ impl Engine {
     pub async fn sender_org(&self, user: &str) -> Result<Option<OrgId>, Error> {
         Ok(self.store().sender_org(user).await?)
     }
+}
+
+/// A name someone typed: 1 to 200 characters, no control character.
+fn check_name(what: &str, value: &str) -> Result<(), Error> {
+    crate::domain::input::check_text(what, value)?;
+    if value.is_empty() || value.chars().count() > 200 {
+        return Err(Error::BadInput(format!("{what} has 1 to 200 characters")));
+    }
+    Ok(())
 }

@@ -186,6 +186,9 @@ impl Engine {
         req: Request,
         fired_timer: Option<TimerId>,
     ) -> Result<Outcome, Error> {
+        // Bad input is refused before anything is read (an unknown level is BAD_INPUT, not
+        // the NOT_FOUND of the client it names), once, not on every retry.
+        domain::input::check_command(&req.command, &self.inner.pathway)?;
         let retry = req.expected_version.is_none() && fired_timer.is_none();
         let mut attempt = 0;
         loop {
@@ -203,9 +206,6 @@ impl Engine {
     async fn attempt(&self, req: &Request, fired_timer: Option<TimerId>) -> Result<Outcome, Error> {
         let req = req.clone();
         let store = &self.inner.store;
-        // Bad input is refused before anything is read (an unknown level is BAD_INPUT, not
-        // the NOT_FOUND of the client it names).
-        domain::input::check_command(&req.command, &self.inner.pathway)?;
         if req.expected_version.is_some_and(|v| v < 0) {
             return Err(Error::BadInput(
                 "expectedVersion is a client version: 0 or more".into(),

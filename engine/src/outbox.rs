@@ -117,12 +117,12 @@ impl Engine {
     /// [`Self::next_commit`] for them; reconnects with a growing pause when the connection
     /// is lost. Returns at once on SQLite, where only this process writes.
     pub async fn listen_for_commits(&self, mut stop: watch::Receiver<bool>) {
-        let mut pause = std::time::Duration::from_millis(250);
+        let mut backoff = crate::Backoff::new();
         while !*stop.borrow() {
             match self.store().commit_listener().await {
                 None => return,
                 Some(Ok(mut listener)) => {
-                    pause = std::time::Duration::from_millis(250);
+                    backoff.reset();
                     loop {
                         tokio::select! {
                             heard = listener.next() => match heard {
@@ -137,10 +137,9 @@ impl Engine {
                 Some(Err(e)) => tracing::warn!(error = %e, "LISTEN failed; polling meanwhile"),
             }
             tokio::select! {
-                _ = tokio::time::sleep(pause) => {}
+                _ = tokio::time::sleep(backoff.step()) => {}
                 _ = stop.changed() => return,
             }
-            pause = (pause * 2).min(std::time::Duration::from_secs(30));
         }
     }
 }

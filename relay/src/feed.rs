@@ -6,7 +6,8 @@
 //! event (delivery is at least once) is dropped by id.
 
 use crate::topology::{self, EVENTS_EXCHANGE, EVERY_EVENT_ONCE};
-use crate::{Backoff, Options, cloudevents, connect};
+use crate::{Options, cloudevents, connect};
+use carepath_engine::Backoff;
 use carepath_engine::Engine;
 use carepath_engine::ids::EventId;
 use futures::StreamExt;
@@ -105,9 +106,7 @@ async fn feed(
         let chunk = tokio::select! {
             c = chunks.next() => c,
             _ = stop.changed() => {
-                // Close the channel before the caller closes the connection: a channel left
-                // to close itself races the connection's close (lapin logs it as an error).
-                let _ = ch.close(200, "shutting down".into()).await;
+                crate::close_channels(&[&ch]).await;
                 return Ok(());
             }
         };

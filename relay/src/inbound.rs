@@ -7,7 +7,8 @@
 
 use crate::cloudevents::{SPEC_VERSION, TYPE_PREFIX, header};
 use crate::topology::{self, DEAD_EXCHANGE, INBOUND_QUEUE};
-use crate::{Backoff, Options, connect};
+use crate::{Options, connect};
+use carepath_engine::Backoff;
 use carepath_engine::domain::{
     Actor, AftercareKind, Command, DeclineCode, DeclineReason, MatBookingKind, Role, policy,
 };
@@ -130,10 +131,7 @@ async fn consume(
         let delivery = tokio::select! {
             d = consumer.next() => d,
             _ = stop.changed() => {
-                // Close the channels before the caller closes the connection: a channel left
-                // to close itself races the connection's close (lapin logs it as an error).
-                let _ = ch.close(200, "shutting down".into()).await;
-                let _ = dead.close(200, "shutting down".into()).await;
+                crate::close_channels(&[&ch, &dead]).await;
                 return Ok(());
             }
         };

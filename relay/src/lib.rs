@@ -81,24 +81,12 @@ impl Status {
     }
 }
 
-/// Exponential backoff between reconnection attempts.
-pub(crate) struct Backoff {
-    next: Duration,
-}
-
-impl Backoff {
-    pub fn new() -> Self {
-        Self {
-            next: Duration::from_millis(200),
-        }
-    }
-    pub fn reset(&mut self) {
-        self.next = Duration::from_millis(200);
-    }
-    pub fn step(&mut self) -> Duration {
-        let d = self.next;
-        self.next = (self.next * 2).min(Duration::from_secs(5));
-        d
+/// Close a task's channels on shutdown, before its caller closes the connection: a channel
+/// left to close itself when dropped races the connection's close, which lapin logs as an
+/// error.
+pub(crate) async fn close_channels(channels: &[&lapin::Channel]) {
+    for ch in channels {
+        let _ = ch.close(200, "shutting down".into()).await;
     }
 }
 

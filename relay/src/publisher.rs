@@ -4,7 +4,8 @@
 
 use crate::cloudevents::Copy;
 use crate::topology::{self, EVENTS_EXCHANGE};
-use crate::{Backoff, Options, Status, cloudevents, connect};
+use crate::{Options, Status, cloudevents, connect};
+use carepath_engine::Backoff;
 use carepath_engine::ids::ClientId;
 use carepath_engine::{Engine, Outgoing};
 use lapin::Confirmation;
@@ -131,8 +132,7 @@ async fn relay_on(
             }
         }
         if *stop.borrow() {
-            // The channel before the connection (see feed.rs).
-            let _ = ch.close(200, "shutting down".into()).await;
+            crate::close_channels(&[&ch]).await;
             return Ok(());
         }
         leader = lease.hold(engine, &opts.holder).await?;
