@@ -119,6 +119,14 @@ pub struct Level {
     pub weekly_hours: HoursBand,
     pub review_interval_days: u32,
     pub aliases: Vec<String>,
+    /// Hours a provider has to answer a referral to this level.
+    pub referral_answer_hours: u32,
+    /// Hours an accepted referral holds a slot before the handoff starts.
+    pub hold_hours: u32,
+    /// Days a client moving to this level has to arrive.
+    pub arrival_days: u32,
+    /// Whether leaving this level starts the follow-up checks (HEDIS FUI).
+    pub followup_on_exit: bool,
 }
 
 #[derive(SimpleObject, Clone)]
@@ -172,6 +180,10 @@ impl From<&pathway::Pathway> for Pathway {
                     },
                     review_interval_days: l.review_interval_days,
                     aliases: l.aliases.clone(),
+                    referral_answer_hours: l.referral_answer_hours,
+                    hold_hours: l.hold_hours,
+                    arrival_days: l.arrival_days,
+                    followup_on_exit: l.followup_on_exit,
                 })
                 .collect(),
             admission_levels: p.admission_levels.iter().map(ToString::to_string).collect(),

@@ -126,6 +126,10 @@ fn one() -> u32 {
 #[serde(deny_unknown_fields)]
 struct RawSettings {
     referral_answer_hours: Option<u32>,
+    hold_hours: Option<u32>,
+    arrival_days: Option<u32>,
+    transfer_arrival_days: Option<u32>,
+    lost_to_care_days: Option<u32>,
     aftercare_window_days: Option<u32>,
     reassessment_max_age_days: Option<u32>,
     xr_naltrexone_interval_days: Option<u32>,
@@ -145,6 +149,11 @@ struct RawLevel {
     review_interval_days: Spanned<u32>,
     #[serde(default)]
     aliases: Vec<String>,
+    referral_answer_hours: Option<Spanned<u32>>,
+    hold_hours: Option<Spanned<u32>>,
+    arrival_days: Option<Spanned<u32>>,
+    #[serde(default)]
+    followup_on_exit: bool,
 }
 
 #[derive(Deserialize)]
@@ -307,6 +316,21 @@ impl Validator<'_> {
                     "review_interval_days must be at least 1",
                 );
             }
+            let mut at_least_one = |v: &Option<Spanned<u32>>, name: &str, default: u32| match v {
+                Some(v) if *v.get_ref() == 0 => {
+                    self.err(v.span().start, &item, format!("{name} must be at least 1"));
+                    default
+                }
+                Some(v) => *v.get_ref(),
+                None => default,
+            };
+            let referral_answer_hours = at_least_one(
+                &l.referral_answer_hours,
+                "referral_answer_hours",
+                settings.referral_answer_hours,
+            );
+            let hold_hours = at_least_one(&l.hold_hours, "hold_hours", settings.hold_hours);
+            let arrival_days = at_least_one(&l.arrival_days, "arrival_days", settings.arrival_days);
             levels.push(Level {
                 id: LevelId::new(id),
                 name: l.name.clone(),
@@ -315,6 +339,10 @@ impl Validator<'_> {
                 weekly_hours: band,
                 review_interval_days: *l.review_interval_days.get_ref(),
                 aliases: l.aliases.clone(),
+                referral_answer_hours,
+                hold_hours,
+                arrival_days,
+                followup_on_exit: l.followup_on_exit,
             });
         }
         if levels.is_empty() && raw.levels.is_empty() {
@@ -518,6 +546,10 @@ impl Validator<'_> {
     fn settings(&mut self, raw: Option<&Spanned<RawSettings>>) -> Settings {
         let defaults = Settings {
             referral_answer_hours: 24,
+            hold_hours: 72,
+            arrival_days: 3,
+            transfer_arrival_days: 7,
+            lost_to_care_days: 14,
             aftercare_window_days: 7,
             reassessment_max_age_days: 30,
             xr_naltrexone_interval_days: 28,
@@ -530,6 +562,12 @@ impl Validator<'_> {
             referral_answer_hours: r
                 .referral_answer_hours
                 .unwrap_or(defaults.referral_answer_hours),
+            hold_hours: r.hold_hours.unwrap_or(defaults.hold_hours),
+            arrival_days: r.arrival_days.unwrap_or(defaults.arrival_days),
+            transfer_arrival_days: r
+                .transfer_arrival_days
+                .unwrap_or(defaults.transfer_arrival_days),
+            lost_to_care_days: r.lost_to_care_days.unwrap_or(defaults.lost_to_care_days),
             aftercare_window_days: r
                 .aftercare_window_days
                 .unwrap_or(defaults.aftercare_window_days),
@@ -543,6 +581,10 @@ impl Validator<'_> {
         };
         for (name, v) in [
             ("referral_answer_hours", s.referral_answer_hours),
+            ("hold_hours", s.hold_hours),
+            ("arrival_days", s.arrival_days),
+            ("transfer_arrival_days", s.transfer_arrival_days),
+            ("lost_to_care_days", s.lost_to_care_days),
             ("reassessment_max_age_days", s.reassessment_max_age_days),
             ("xr_naltrexone_interval_days", s.xr_naltrexone_interval_days),
         ] {

@@ -31,6 +31,10 @@ pub(super) fn default_pathway() -> Pathway {
         p.version,
         Settings {
             referral_answer_hours: p.settings.referral_answer_hours,
+            hold_hours: p.settings.hold_hours,
+            arrival_days: p.settings.arrival_days,
+            transfer_arrival_days: p.settings.transfer_arrival_days,
+            lost_to_care_days: p.settings.lost_to_care_days,
             aftercare_window_days: p.settings.aftercare_window_days,
             reassessment_max_age_days: p.settings.reassessment_max_age_days,
             xr_naltrexone_interval_days: p.settings.xr_naltrexone_interval_days,
@@ -49,6 +53,10 @@ pub(super) fn default_pathway() -> Pathway {
                 },
                 review_interval_days: l.review_interval_days,
                 aliases: l.aliases.clone(),
+                referral_answer_hours: l.referral_answer_hours,
+                hold_hours: l.hold_hours,
+                arrival_days: l.arrival_days,
+                followup_on_exit: l.followup_on_exit,
             })
             .collect(),
         level_ids(p.admission_levels.iter().map(|l| l.0.clone()).collect()),

@@ -184,6 +184,17 @@ pub struct Level {
     pub review_interval_days: u32,
     /// Other names this level is known by (a state's license names: the crosswalk).
     pub aliases: Vec<String>,
+    /// Hours a provider has to answer a referral to this level before it expires and is
+    /// escalated (hours for withdrawal management, days for outpatient).
+    pub referral_answer_hours: u32,
+    /// Hours an accepted referral holds a slot at this level before the handoff starts; the
+    /// hold is released (and the referral expires) when it passes unused.
+    pub hold_hours: u32,
+    /// Days a client moving to this level has to arrive before the handoff is missed.
+    pub arrival_days: u32,
+    /// Whether leaving this level (a discharge or a step down) starts the follow-up checks
+    /// (HEDIS FUI: withdrawal management and residential care).
+    pub followup_on_exit: bool,
 }
 
 impl Level {
@@ -217,8 +228,16 @@ pub struct DischargeRule {
 /// Pathway-wide numbers.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Settings {
-    /// Hours a provider has to answer a referral before it expires and is escalated.
+    /// Hours a provider has to answer a referral, for levels that set none of their own.
     pub referral_answer_hours: u32,
+    /// Hours an accepted referral holds a slot, for levels that set none of their own.
+    pub hold_hours: u32,
+    /// Days to arrive at a level that sets none of its own.
+    pub arrival_days: u32,
+    /// Days a client transferred out has to arrive at the receiving organization.
+    pub transfer_arrival_days: u32,
+    /// A missed appointment with no new booking within this many days is lost to care.
+    pub lost_to_care_days: u32,
     /// A planned discharge needs an aftercare appointment at most this many days after it.
     pub aftercare_window_days: u32,
     /// An assessment counts for the reassessment gate for this many days.
