@@ -167,7 +167,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     app.run_until(shutdown_signal()).await
 }
 
-/// Fire due timers every `every`; prune old idempotency records hourly.
+/// Fire due timers and offer freed slots to waitlists every `every`; prune old idempotency
+/// records hourly.
 async fn sweep_timers(
     engine: Engine,
     every: Duration,
@@ -181,6 +182,11 @@ async fn sweep_timers(
             Ok(0) => {}
             Ok(n) => tracing::info!(fired = n, "timers fired"),
             Err(e) => tracing::warn!(error = %e, "timer sweep failed"),
+        }
+        match engine.offer_freed_slots().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(offered = n, "freed slots offered to waitlists"),
+            Err(e) => tracing::warn!(error = %e, "waitlist sweep failed"),
         }
         if ticks.is_multiple_of(prune_every)
             && let Err(e) = engine.prune_idempotency(idempotency_days).await

@@ -10,13 +10,15 @@ use std::collections::BTreeSet;
 
 /// Event types an organization named in an active consent receives to coordinate care
 /// (aftercare, MAT refills, follow-up): the client's handoffs, transitions and discharges.
-pub const COORDINATION_PREFIXES: [&str; 6] = [
+pub const COORDINATION_PREFIXES: [&str; 8] = [
     "discharge.",
     "handoff.",
     "transition.",
     "followup.",
     "aftercare.",
     "mat.refill.",
+    "client.lost_to_care",
+    "client.reengaged",
 ];
 
 /// Whether an event of this type goes to the organizations an active consent names.
@@ -94,6 +96,11 @@ fn parties(event: &CareEvent, state: &ClientState, now: DateTime<Utc>) -> BTreeS
             from_provider,
             to_provider,
             ..
+        }
+        | EventData::HandoffStarted {
+            from_provider,
+            to_provider,
+            ..
         } => {
             p.insert(*from_provider);
             p.insert(*to_provider);
@@ -114,12 +121,14 @@ fn parties(event: &CareEvent, state: &ClientState, now: DateTime<Utc>) -> BTreeS
         }
         EventData::AftercareScheduled { provider, .. }
         | EventData::MatRefillScheduled { provider, .. }
-        | EventData::FollowupDue { provider, .. } => {
+        | EventData::FollowupDue { provider, .. }
+        | EventData::HandoffMissed { provider, .. } => {
             p.insert(*provider);
         }
         _ => {}
     }
     p.extend(state.placement.as_ref().map(|x| x.provider));
+    p.extend(state.transit.as_ref().map(|t| t.provider));
     p.extend(state.handoff.as_ref().and_then(|h| h.target.provider()));
     let today = now.date_naive();
     p.extend(
@@ -171,6 +180,8 @@ mod tests {
             aftercare: vec![],
             handoff: None,
             last_discharge: None,
+            transit: None,
+            lost_to_care: None,
         }
     }
 

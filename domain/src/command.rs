@@ -107,7 +107,17 @@ pub enum Command {
         to_level: LevelId,
         providers: Vec<OrgId>,
     },
+    /// The receiving provider has seen the referral (it still has to answer).
+    AcknowledgeReferral {
+        referral: ReferralId,
+    },
+    /// Accepting holds a slot at the receiving provider until the client arrives.
     AcceptReferral {
+        referral: ReferralId,
+    },
+    /// A provider with no open slot puts the referral on its waitlist; a freed slot goes to
+    /// the head of the list.
+    WaitlistReferral {
         referral: ReferralId,
     },
     DeclineReferral {
@@ -162,9 +172,19 @@ pub enum Command {
         #[serde(default)]
         overrides: Vec<GateOverride>,
     },
+    /// The receiving provider confirms that the client in transit arrived: the new
+    /// placement starts.
+    ConfirmArrival,
+    /// The receiving provider reports that the client in transit did not come.
+    ReportNoShow,
     /// A durable timer came due (sent by the sweeper).
     FireTimer {
         timer: TimerKind,
+    },
+    /// A slot freed at the provider of a waitlisted referral: the engine offers it to the
+    /// head of the waitlist (sent by the sweeper).
+    OfferFreedSlot {
+        referral: ReferralId,
     },
 }
 
@@ -176,7 +196,9 @@ impl Command {
             Command::RecordConsent { .. } => "record_consent",
             Command::RevokeConsent { .. } => "revoke_consent",
             Command::SendReferral { .. } => "send_referral",
+            Command::AcknowledgeReferral { .. } => "acknowledge_referral",
             Command::AcceptReferral { .. } => "accept_referral",
+            Command::WaitlistReferral { .. } => "waitlist_referral",
             Command::DeclineReferral { .. } => "decline_referral",
             Command::WithdrawReferral { .. } => "withdraw_referral",
             Command::RecordAssessment { .. } => "record_assessment",
@@ -187,7 +209,10 @@ impl Command {
             Command::PlanHandoff { .. } => "plan_handoff",
             Command::Transition { .. } => "transition",
             Command::Discharge { .. } => "discharge",
+            Command::ConfirmArrival => "confirm_arrival",
+            Command::ReportNoShow => "report_no_show",
             Command::FireTimer { .. } => "fire_timer",
+            Command::OfferFreedSlot { .. } => "offer_freed_slot",
         }
     }
 
@@ -234,6 +259,13 @@ pub enum TimerKind {
     ReviewDue { episode: EpisodeId, level: LevelId },
     /// A post-discharge follow-up check (HEDIS FUI: 7 and 30 days).
     Followup { episode: EpisodeId, days: u32 },
+    /// An accepted referral's hold on a slot runs out unless the handoff started.
+    HoldExpiry { referral: ReferralId },
+    /// A client in transit had to arrive by now.
+    ArrivalDeadline {
+        episode: EpisodeId,
+        departed_seq: i64,
+    },
 }
 
 impl TimerKind {
@@ -242,6 +274,8 @@ impl TimerKind {
             TimerKind::ReferralDeadline { .. } => "referral_deadline",
             TimerKind::ReviewDue { .. } => "review_due",
             TimerKind::Followup { .. } => "followup",
+            TimerKind::HoldExpiry { .. } => "hold_expiry",
+            TimerKind::ArrivalDeadline { .. } => "arrival_deadline",
         }
     }
 }

@@ -73,8 +73,27 @@ pub enum EventData {
         answer_by: DateTime<Utc>,
         consent: Option<ConsentId>,
     },
+    #[serde(rename = "referral.acknowledged")]
+    ReferralAcknowledged {
+        referral: ReferralId,
+        provider: OrgId,
+        to_level: LevelId,
+    },
+    /// A slot is held for the client at the provider until the handoff or the hold's end.
     #[serde(rename = "referral.accepted")]
     ReferralAccepted {
+        referral: ReferralId,
+        provider: OrgId,
+        to_level: LevelId,
+        /// Until when the slot is held if no handoff starts.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hold_until: Option<DateTime<Utc>>,
+        /// The engine gave the referral a freed slot from the provider's waitlist.
+        #[serde(default)]
+        from_waitlist: bool,
+    },
+    #[serde(rename = "referral.waitlisted")]
+    ReferralWaitlisted {
         referral: ReferralId,
         provider: OrgId,
         to_level: LevelId,
@@ -98,8 +117,12 @@ pub enum EventData {
         referral: ReferralId,
         provider: OrgId,
         to_level: LevelId,
-        /// No referral of its group is still pending or accepted: a person must act.
+        /// No referral of its group is still open or used: a person must act.
         escalate: bool,
+        /// An accepted referral whose hold ran out unused (not an unanswered one): its slot
+        /// was released.
+        #[serde(default)]
+        hold_released: bool,
     },
     #[serde(rename = "assessment.recorded")]
     AssessmentRecorded {
@@ -142,6 +165,31 @@ pub enum EventData {
         target: HandoffTarget,
         on: NaiveDate,
     },
+    /// The client left the sending placement for the receiving provider, which holds a
+    /// slot until arrival.
+    #[serde(rename = "handoff.started")]
+    HandoffStarted {
+        kind: TransitionKind,
+        from_level: LevelId,
+        to_level: LevelId,
+        from_provider: OrgId,
+        to_provider: OrgId,
+        referral: Option<ReferralId>,
+        arrive_by: DateTime<Utc>,
+        overridden: Vec<GateOverride>,
+    },
+    /// The client did not arrive: by the deadline, or the provider reported a no-show. The
+    /// slot held for the client is released.
+    #[serde(rename = "handoff.missed")]
+    HandoffMissed {
+        to_level: LevelId,
+        provider: OrgId,
+        referral: Option<ReferralId>,
+        arrive_by: DateTime<Utc>,
+        reason: MissReason,
+    },
+    /// The client is at the new level: on arrival confirmed by the receiving provider, or at
+    /// once for a move within one organization.
     #[serde(rename = "transition.completed")]
     TransitionCompleted {
         kind: TransitionKind,
@@ -190,6 +238,11 @@ pub enum EventData {
     /// A move disclosed the record without consent on a declared medical emergency
     /// (42 CFR 2.51): for the record holder's review. The reason is in the disclosure
     /// accounting, not here.
+    #[serde(rename = "client.lost_to_care")]
+    ClientLostToCare { reason: LostReason },
+    /// Back in reach of care after being lost to it.
+    #[serde(rename = "client.reengaged")]
+    ClientReengaged { reason: LostReason },
     #[serde(rename = "disclosure.emergency")]
     DisclosureEmergency {
         provider: OrgId,
@@ -201,13 +254,15 @@ pub enum EventData {
 
 impl EventData {
     /// Every event type the engine emits.
-    pub const TYPES: [&'static str; 24] = [
+    pub const TYPES: [&'static str; 30] = [
         "client.registered",
         "client.admitted",
         "consent.recorded",
         "consent.revoked",
         "referral.sent",
+        "referral.acknowledged",
         "referral.accepted",
+        "referral.waitlisted",
         "referral.declined",
         "referral.withdrawn",
         "referral.expired",
@@ -218,6 +273,8 @@ impl EventData {
         "mat.refill.scheduled",
         "handoff.planned",
         "handoff.ready",
+        "handoff.started",
+        "handoff.missed",
         "transition.completed",
         "discharge.planned",
         "discharge.completed",
@@ -225,6 +282,8 @@ impl EventData {
         "review.due",
         "followup.due",
         "followup.missed",
+        "client.lost_to_care",
+        "client.reengaged",
         "disclosure.emergency",
     ];
 
@@ -235,7 +294,9 @@ impl EventData {
             EventData::ConsentRecorded { .. } => "consent.recorded",
             EventData::ConsentRevoked { .. } => "consent.revoked",
             EventData::ReferralSent { .. } => "referral.sent",
+            EventData::ReferralAcknowledged { .. } => "referral.acknowledged",
             EventData::ReferralAccepted { .. } => "referral.accepted",
+            EventData::ReferralWaitlisted { .. } => "referral.waitlisted",
             EventData::ReferralDeclined { .. } => "referral.declined",
             EventData::ReferralWithdrawn { .. } => "referral.withdrawn",
             EventData::ReferralExpired { .. } => "referral.expired",
@@ -246,6 +307,8 @@ impl EventData {
             EventData::MatRefillScheduled { .. } => "mat.refill.scheduled",
             EventData::HandoffPlanned { .. } => "handoff.planned",
             EventData::HandoffReady { .. } => "handoff.ready",
+            EventData::HandoffStarted { .. } => "handoff.started",
+            EventData::HandoffMissed { .. } => "handoff.missed",
             EventData::TransitionCompleted { .. } => "transition.completed",
             EventData::DischargePlanned { .. } => "discharge.planned",
             EventData::DischargeCompleted { .. } => "discharge.completed",
@@ -253,6 +316,8 @@ impl EventData {
             EventData::ReviewDue { .. } => "review.due",
             EventData::FollowupDue { .. } => "followup.due",
             EventData::FollowupMissed { .. } => "followup.missed",
+            EventData::ClientLostToCare { .. } => "client.lost_to_care",
+            EventData::ClientReengaged { .. } => "client.reengaged",
             EventData::DisclosureEmergency { .. } => "disclosure.emergency",
         }
     }
@@ -284,10 +349,43 @@ pub struct Disclosure {
     pub at: DateTime<Utc>,
 }
 
-/// A change in a provider's occupied slots at a level.
+/// Why a handoff was missed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissReason {
+    /// The arrival deadline passed.
+    Deadline,
+    /// The receiving provider reported that the client did not come.
+    NoShow,
+}
+
+/// A change in a provider's slots at a level: those occupied by clients in care and those
+/// held for clients on their way (an accepted referral, a handoff under way). Both count
+/// against capacity.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OccupancyChange {
     pub provider: OrgId,
     pub level: LevelId,
-    pub delta: i32,
+    pub occupied: i32,
+    pub held: i32,
+}
+
+impl OccupancyChange {
+    pub fn occupy(provider: OrgId, level: LevelId, delta: i32) -> Self {
+        Self {
+            provider,
+            level,
+            occupied: delta,
+            held: 0,
+        }
+    }
+
+    pub fn hold(provider: OrgId, level: LevelId, delta: i32) -> Self {
+        Self {
+            provider,
+            level,
+            occupied: 0,
+            held: delta,
+        }
+    }
 }

@@ -4,7 +4,7 @@ use super::error::DecisionError;
 use super::event::GateReport;
 use super::state::*;
 use crate::ids::OrgId;
-use crate::pathway::{DischargeKind, Gate, LevelId, Pathway, TransitionKind};
+use crate::pathway::{AllowedMove, DischargeKind, Gate, LevelId, Pathway, TransitionKind};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 /// A move being checked: where to, with whom, on which day.
@@ -297,6 +297,34 @@ pub enum ReadinessAsk {
         kind: DischargeKind,
         provider: Option<OrgId>,
     },
+}
+
+/// The moves the pathway allows from where the client is: admissions for a client never
+/// admitted, readmissions for a discharged one, the level's moves for one in care. On the way
+/// to a provider only a discharge (leaving care in transit); after a missed arrival, the
+/// moves from the level the client left (a re-route).
+pub fn allowed_moves(state: &ClientState, pathway: &Pathway) -> Vec<AllowedMove> {
+    match (state.status, &state.transit) {
+        (ClientStatus::Registered, _) => pathway
+            .admission_levels
+            .iter()
+            .map(|l| AllowedMove::Admission { to: l.clone() })
+            .collect(),
+        (ClientStatus::Discharged, _) => pathway.allowed_from(None),
+        (ClientStatus::Active, _) => pathway.allowed_from(state.level()),
+        (ClientStatus::InTransit, Some(t)) => {
+            let moves = pathway.allowed_from(Some(&t.from_level));
+            if t.missed {
+                moves
+            } else {
+                moves
+                    .into_iter()
+                    .filter(|m| matches!(m, AllowedMove::Discharge { .. }))
+                    .collect()
+            }
+        }
+        (ClientStatus::InTransit, None) => Vec::new(),
+    }
 }
 
 /// The move a readiness check is about, resolved as the move itself would be: the pathway's

@@ -20,11 +20,11 @@ pub fn authorize(
     now: DateTime<Utc>,
 ) -> Result<(), DecisionError> {
     let deny = |why: &str| Err(DecisionError::Forbidden(why.to_owned()));
-    if let Command::FireTimer { .. } = command {
+    if let Command::FireTimer { .. } | Command::OfferFreedSlot { .. } = command {
         return if actor.role == Role::System {
             Ok(())
         } else {
-            deny("only the engine fires timers")
+            deny("only the engine fires timers and offers freed slots")
         };
     }
     if has_overrides(command) && actor.role != Role::Supervisor {
@@ -39,21 +39,34 @@ pub fn authorize(
                 deny("a case manager registers clients of their own organization")
             }
             _ if !own_client(state) => deny("the client belongs to another organization"),
-            Command::AcceptReferral { .. } | Command::DeclineReferral { .. } => {
+            Command::AcknowledgeReferral { .. }
+            | Command::AcceptReferral { .. }
+            | Command::DeclineReferral { .. }
+            | Command::WaitlistReferral { .. } => {
                 deny("only the receiving provider answers a referral")
             }
+            // The record holder may record an arrival or a no-show the receiving provider
+            // reported by other means (a phone call).
             _ => Ok(()),
         },
         Role::Partner => match (command, state) {
             (
-                Command::AcceptReferral { referral } | Command::DeclineReferral { referral, .. },
+                Command::AcknowledgeReferral { referral }
+                | Command::AcceptReferral { referral }
+                | Command::DeclineReferral { referral, .. }
+                | Command::WaitlistReferral { referral },
                 Some(s),
             ) => match s.referral(*referral) {
                 Some(r) if r.provider == actor.org => Ok(()),
                 // Not revealing whether the referral exists.
                 _ => Err(DecisionError::not_found("referral", referral)),
             },
-            _ => deny("a partner may only answer referrals addressed to it"),
+            // The provider a client is on the way to confirms the arrival or the no-show.
+            (Command::ConfirmArrival | Command::ReportNoShow, Some(s)) => match &s.transit {
+                Some(t) if t.provider == actor.org => Ok(()),
+                _ => Err(DecisionError::not_found("client", s.id)),
+            },
+            _ => deny("a partner may only answer referrals addressed to it and confirm arrivals"),
         },
         Role::AftercareCoordinator => match (command, state) {
             (Command::ScheduleAftercare { .. } | Command::ScheduleMatRefill { .. }, Some(s)) => {

@@ -28,6 +28,13 @@ pub struct ClientState {
     pub aftercare: Vec<AftercareAppointment>,
     pub handoff: Option<PlannedHandoff>,
     pub last_discharge: Option<DischargeRecord>,
+    /// A move under way: the client left the sending placement and has not yet arrived.
+    #[serde(default)]
+    pub transit: Option<Transit>,
+    /// Open while the client is out of reach of care (a missed arrival, a missed appointment
+    /// with nothing booked since, a MAT supply run out); closed by re-engagement.
+    #[serde(default)]
+    pub lost_to_care: Option<LostToCare>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -37,6 +44,8 @@ pub enum ClientStatus {
     Registered,
     /// In care at a level with a provider.
     Active,
+    /// Between levels: left the sending placement, not yet arrived at the receiving one.
+    InTransit,
     /// Discharged; may be readmitted.
     Discharged,
 }
@@ -46,6 +55,7 @@ impl ClientStatus {
         match self {
             ClientStatus::Registered => "registered",
             ClientStatus::Active => "active",
+            ClientStatus::InTransit => "in_transit",
             ClientStatus::Discharged => "discharged",
         }
     }
@@ -99,32 +109,81 @@ pub struct Consent {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// Where a referral stands, as HL7 BSeR / Gravity SDOHCC track the loop (DOMAIN.md gives
+/// the mapping to FHIR Task status and BSeR business status).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReferralStatus {
-    /// Sent, awaiting an answer (FHIR Task `requested`).
+    /// Sent, awaiting an answer (Task `requested`).
     Pending,
+    /// The provider has seen it and not yet answered (Task `received`).
+    Acknowledged,
+    /// The provider will take the client when a slot frees (EpisodeOfCare `waitlist`).
+    Waitlisted,
+    /// Accepted: a slot is held for the client (Task `accepted`, BSeR 3.0).
     Accepted,
-    /// FHIR `rejected` with a reason.
+    /// The client is on the way: the handoff started with this referral (BSeR 5.1.1).
+    Scheduled,
+    /// Task `rejected` with a reason (BSeR 4.0).
     Declined,
-    /// FHIR `cancelled`.
+    /// Task `cancelled` (BSeR 6.0).
     Withdrawn,
-    /// No answer before the deadline.
+    /// No answer before the deadline, or a hold that was never used (Task `failed`).
     Expired,
-    /// The client moved to the provider: the handoff used this referral.
+    /// The client arrived (Task `completed`, BSeR 7.0 "event completed").
     Completed,
+    /// The client did not arrive (BSeR 5.1.2, unattended).
+    NoShow,
 }
 
 impl ReferralStatus {
+    pub const ALL: [ReferralStatus; 10] = [
+        ReferralStatus::Pending,
+        ReferralStatus::Acknowledged,
+        ReferralStatus::Waitlisted,
+        ReferralStatus::Accepted,
+        ReferralStatus::Scheduled,
+        ReferralStatus::Declined,
+        ReferralStatus::Withdrawn,
+        ReferralStatus::Expired,
+        ReferralStatus::Completed,
+        ReferralStatus::NoShow,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReferralStatus::Pending => "pending",
+            ReferralStatus::Acknowledged => "acknowledged",
+            ReferralStatus::Waitlisted => "waitlisted",
             ReferralStatus::Accepted => "accepted",
+            ReferralStatus::Scheduled => "scheduled",
             ReferralStatus::Declined => "declined",
             ReferralStatus::Withdrawn => "withdrawn",
             ReferralStatus::Expired => "expired",
             ReferralStatus::Completed => "completed",
+            ReferralStatus::NoShow => "no_show",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Sent and not yet answered: the provider may acknowledge, accept, decline or waitlist.
+    pub fn awaits_answer(self) -> bool {
+        matches!(self, ReferralStatus::Pending | ReferralStatus::Acknowledged)
+    }
+
+    /// Still in play: not answered, waitlisted, accepted or under way.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            ReferralStatus::Pending
+                | ReferralStatus::Acknowledged
+                | ReferralStatus::Waitlisted
+                | ReferralStatus::Accepted
+                | ReferralStatus::Scheduled
+        )
     }
 }
 
@@ -169,6 +228,9 @@ pub struct Referral {
     pub answered_at: Option<DateTime<Utc>>,
     pub decline: Option<DeclineReason>,
     pub withdraw_reason: Option<WithdrawReason>,
+    /// When the provider acknowledged it (time to acknowledge is a measure).
+    #[serde(default)]
+    pub acknowledged_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -297,6 +359,59 @@ pub struct PlannedHandoff {
     pub ready: bool,
 }
 
+/// A move under way: the client left `from_level` at `from_provider` and is expected at
+/// `to_level` with `provider` by `arrive_by`. A slot is held for the client there until
+/// arrival (when it becomes occupancy) or a miss (when it is released).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Transit {
+    pub kind: TransitionKind,
+    pub from_level: LevelId,
+    pub from_provider: OrgId,
+    pub to_level: LevelId,
+    pub provider: OrgId,
+    pub planned_hours_per_week: f32,
+    pub track: Option<String>,
+    /// The accepted referral the move uses, now `scheduled`.
+    pub referral: Option<ReferralId>,
+    pub overridden: Vec<crate::command::GateOverride>,
+    pub departed_at: DateTime<Utc>,
+    pub arrive_by: DateTime<Utc>,
+    /// The key of the arrival-deadline timer.
+    pub timer: String,
+    /// Whether the slot at the receiving provider is still held for the client.
+    pub holds_slot: bool,
+    /// The deadline passed, or the provider reported a no-show.
+    pub missed: bool,
+}
+
+/// Why a client is counted lost to care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LostReason {
+    /// Never arrived at the provider a handoff went to.
+    MissedArrival,
+    /// Missed an appointment and nothing was booked since.
+    MissedAppointment,
+    /// The MAT supply ran out with nothing dispensed.
+    MatSupplyLapsed,
+}
+
+impl LostReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LostReason::MissedArrival => "missed_arrival",
+            LostReason::MissedAppointment => "missed_appointment",
+            LostReason::MatSupplyLapsed => "mat_supply_lapsed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LostToCare {
+    pub reason: LostReason,
+    pub since: DateTime<Utc>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DischargeRecord {
     pub kind: DischargeKind,
@@ -308,6 +423,16 @@ pub struct DischargeRecord {
 impl ClientState {
     pub fn level(&self) -> Option<&LevelId> {
         self.placement.as_ref().map(|p| &p.level)
+    }
+
+    /// Where the client is expected: the placement's level and provider, or while in
+    /// transit the receiving ones (the columns the census and lists filter on).
+    pub fn whereabouts(&self) -> Option<(&LevelId, OrgId)> {
+        match (&self.placement, &self.transit) {
+            (Some(p), _) => Some((&p.level, p.provider)),
+            (None, Some(t)) => Some((&t.to_level, t.provider)),
+            (None, None) => None,
+        }
     }
 
     pub fn referral(&self, id: ReferralId) -> Option<&Referral> {

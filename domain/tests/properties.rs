@@ -165,9 +165,25 @@ enum Step {
     Decline {
         pick: usize,
     },
+    Acknowledge {
+        pick: usize,
+    },
+    Waitlist {
+        pick: usize,
+    },
+    /// The engine offers a freed slot to a waitlisted referral.
+    OfferSlot {
+        pick: usize,
+    },
     Withdraw {
         pick: usize,
     },
+    /// The provider a client in transit goes to confirms the arrival (`by_case_manager`: the
+    /// record holder records it).
+    Arrive {
+        by_case_manager: bool,
+    },
+    NoShow,
     /// `level: None`: the level of the newest open referral, else the `pick`-th level a move
     /// from where the client is may lead to.
     Assess {
@@ -245,6 +261,11 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(level, pick, providers)| Step::Refer { level, pick, providers }),
         4 => (idx(), prop::bool::weighted(0.1)).prop_map(|(pick, wrong_partner)| Step::Accept { pick, wrong_partner }),
         1 => idx().prop_map(|pick| Step::Decline { pick }),
+        1 => idx().prop_map(|pick| Step::Acknowledge { pick }),
+        1 => idx().prop_map(|pick| Step::Waitlist { pick }),
+        1 => idx().prop_map(|pick| Step::OfferSlot { pick }),
+        3 => any::<bool>().prop_map(|by_case_manager| Step::Arrive { by_case_manager }),
+        1 => Just(Step::NoShow),
         1 => idx().prop_map(|pick| Step::Withdraw { pick }),
         2 => (prop::option::weighted(0.5, level()), idx(), 0u8..30)
             .prop_map(|(level, pick, days_ago)| Step::Assess { level, pick, days_ago }),
@@ -278,9 +299,10 @@ fn handoff() -> impl Strategy<Value = Vec<Step>> {
         prop::option::weighted(0.3, 0u8..10),
         prop::option::weighted(0.3, (0u8..4, 0u8..6)),
         0u8..48,
+        prop_oneof![6 => Just(Some(Step::Arrive { by_case_manager: false })), 1 => Just(Some(Step::NoShow)), 1 => Just(None)],
     )
         .prop_map(
-            |(consent, pick, providers, accept, days_ago, aftercare, refill, hours)| {
+            |(consent, pick, providers, accept, days_ago, aftercare, refill, hours, then)| {
                 let mut steps = Vec::new();
                 if consent {
                     steps.push(Step::Consent {
@@ -313,6 +335,7 @@ fn handoff() -> impl Strategy<Value = Vec<Step>> {
                     steps.push(Step::Refill { kind, days });
                 }
                 steps.push(Step::Handoff { pick, hours });
+                steps.extend(then);
                 steps
             },
         )
@@ -527,6 +550,48 @@ fn resolve(
                         note: None,
                     },
                 },
+            )
+        }
+        Step::Acknowledge { pick } | Step::Waitlist { pick } | Step::OfferSlot { pick } => {
+            let r = pick_ref(*pick);
+            let referral = r.as_ref().map(|r| r.id).unwrap_or_default();
+            let org = r.as_ref().map_or(f.pharmacy, |r| r.provider);
+            let partner = Actor {
+                org,
+                role: Role::Partner,
+            };
+            match step {
+                Step::Acknowledge { .. } => (partner, Command::AcknowledgeReferral { referral }),
+                Step::Waitlist { .. } => (partner, Command::WaitlistReferral { referral }),
+                _ => (
+                    Actor {
+                        org: OrgId(uuid::Uuid::nil()),
+                        role: Role::System,
+                    },
+                    Command::OfferFreedSlot { referral },
+                ),
+            }
+        }
+        Step::Arrive { by_case_manager } => {
+            let org = s.transit.as_ref().map_or(f.pharmacy, |t| t.provider);
+            let actor = if *by_case_manager {
+                cm
+            } else {
+                Actor {
+                    org,
+                    role: Role::Partner,
+                }
+            };
+            (actor, Command::ConfirmArrival)
+        }
+        Step::NoShow => {
+            let org = s.transit.as_ref().map_or(f.pharmacy, |t| t.provider);
+            (
+                Actor {
+                    org,
+                    role: Role::Partner,
+                },
+                Command::ReportNoShow,
             )
         }
         Step::Withdraw { pick } => (
@@ -801,7 +866,7 @@ fn resolve(
 }
 
 /// What must hold of every state any sequence reaches.
-fn check_state(f: &Fixture, s: &ClientState, occupancy: &BTreeMap<(OrgId, LevelId), i32>) {
+fn check_state(f: &Fixture, s: &ClientState, occupancy: &BTreeMap<(OrgId, LevelId), (i32, i32)>) {
     match s.status {
         ClientStatus::Active => {
             let p = s
@@ -824,13 +889,61 @@ fn check_state(f: &Fixture, s: &ClientState, occupancy: &BTreeMap<(OrgId, LevelI
         }
         _ => assert!(s.placement.is_none(), "only an active client is placed"),
     }
-    for ((org, level), n) in occupancy {
+    match s.status {
+        ClientStatus::InTransit => {
+            let t = s
+                .transit
+                .as_ref()
+                .expect("a client in transit has a transit");
+            assert!(s.episode.is_some());
+            assert!(
+                f.orgs.get(t.provider).unwrap().levels.contains(&t.to_level),
+                "the receiving provider offers the level"
+            );
+            assert_eq!(t.holds_slot, !t.missed, "a slot is held until a miss");
+        }
+        _ => assert!(
+            s.transit.is_none(),
+            "only a client in transit has a transit"
+        ),
+    }
+    for ((org, level), (occupied, held)) in occupancy {
         let here = s
             .placement
             .as_ref()
             .is_some_and(|p| p.provider == *org && &p.level == level);
-        assert_eq!(*n, i32::from(here), "occupancy follows the placement");
+        assert_eq!(
+            *occupied,
+            i32::from(here),
+            "occupancy follows the placement"
+        );
+        // A slot is held for each accepted referral, and for a transit until it ends.
+        let holds = s
+            .referrals
+            .iter()
+            .filter(|r| {
+                r.status == ReferralStatus::Accepted && r.provider == *org && &r.to_level == level
+            })
+            .count()
+            + usize::from(
+                s.transit
+                    .as_ref()
+                    .is_some_and(|t| t.holds_slot && t.provider == *org && &t.to_level == level),
+            );
+        assert_eq!(
+            *held, holds as i32,
+            "holds follow the referrals and the transit"
+        );
     }
+    let scheduled = s
+        .referrals
+        .iter()
+        .filter(|r| r.status == ReferralStatus::Scheduled)
+        .count();
+    assert!(
+        scheduled <= 1 && (scheduled == 0 || s.transit.as_ref().is_some_and(|t| !t.missed)),
+        "a scheduled referral is the transit's"
+    );
     // First acceptance wins: at most one referral of a group accepted or completed.
     let mut groups = BTreeMap::new();
     for r in &s.referrals {
@@ -867,8 +980,20 @@ fn check_decision(f: &Fixture, prev: &ClientState, d: &Decision, now: DateTime<U
         prev.level().filter(|_| prev.status == ClientStatus::Active),
         s.level(),
     );
+    // The move a transition event completes: one started earlier (an arrival), or one
+    // started and completed now (within one organization).
+    let arrival = prev.status == ClientStatus::InTransit
+        && d.events
+            .iter()
+            .any(|e| matches!(e.data, EventData::TransitionCompleted { .. }));
+    if arrival {
+        let t = prev.transit.as_ref().expect("in transit");
+        assert_eq!(after, Some(&t.to_level));
+        assert_eq!(s.placement.as_ref().map(|p| p.provider), Some(t.provider));
+    }
     for e in &d.events {
         match &e.data {
+            EventData::TransitionCompleted { .. } if arrival => {}
             EventData::TransitionCompleted {
                 kind,
                 from_level,
@@ -876,9 +1001,26 @@ fn check_decision(f: &Fixture, prev: &ClientState, d: &Decision, now: DateTime<U
                 to_provider,
                 overridden,
                 ..
+            }
+            | EventData::HandoffStarted {
+                kind,
+                from_level,
+                to_level,
+                to_provider,
+                overridden,
+                ..
             } => {
-                assert_eq!(Some(from_level), before);
-                assert_eq!(Some(to_level), after);
+                let from = match (&prev.placement, &prev.transit) {
+                    (Some(p), _) => Some(&p.level),
+                    (None, Some(t)) if t.missed => Some(&t.from_level),
+                    _ => None,
+                };
+                assert_eq!(Some(from_level), from);
+                if let EventData::TransitionCompleted { .. } = e.data {
+                    assert_eq!(Some(to_level), after);
+                } else {
+                    assert_eq!(s.transit.as_ref().map(|t| &t.to_level), Some(to_level));
+                }
                 let rule = f
                     .pathway
                     .transition_rule(*kind, Some(from_level), to_level)
@@ -957,6 +1099,7 @@ fn check_decision(f: &Fixture, prev: &ClientState, d: &Decision, now: DateTime<U
             d.events.iter().any(|e| matches!(
                 e.data,
                 EventData::TransitionCompleted { .. }
+                    | EventData::HandoffStarted { .. }
                     | EventData::DischargeCompleted { .. }
                     | EventData::DischargeUnplanned { .. }
                     | EventData::ClientAdmitted { .. }
@@ -1043,8 +1186,11 @@ fn edge_of(p: &Pathway, s: &ClientState, command: &Command) -> Option<Edge> {
                 kind: TransitionKind::Readmission,
                 to: level.clone(),
             }),
-        (Command::Transition { kind, to_level, .. }, ClientStatus::Active) => {
-            let from = s.level()?;
+        (
+            Command::Transition { kind, to_level, .. },
+            ClientStatus::Active | ClientStatus::InTransit,
+        ) => {
+            let from = departure(s)?;
             (*kind != TransitionKind::Readmission)
                 .then(|| p.transition_rule(*kind, Some(from), to_level))
                 .flatten()
@@ -1054,13 +1200,25 @@ fn edge_of(p: &Pathway, s: &ClientState, command: &Command) -> Option<Edge> {
                     to: to_level.clone(),
                 })
         }
-        (Command::Discharge { kind, .. }, ClientStatus::Active) => {
-            let from = s.level()?;
+        (Command::Discharge { kind, .. }, ClientStatus::Active | ClientStatus::InTransit) => {
+            let from = s
+                .level()
+                .or_else(|| s.transit.as_ref().map(|t| &t.from_level))?;
             p.discharge_rule(*kind, from).map(|_| Edge::Discharge {
                 kind: *kind,
                 from: from.clone(),
             })
         }
+        _ => None,
+    }
+}
+
+/// Where a move starts from: the placement, or after a missed arrival the level the client
+/// left; a client on the way to a provider may not move.
+fn departure(s: &ClientState) -> Option<&LevelId> {
+    match (&s.placement, &s.transit) {
+        (Some(p), _) => Some(&p.level),
+        (None, Some(t)) if t.missed => Some(&t.from_level),
         _ => None,
     }
 }
@@ -1184,7 +1342,7 @@ fn run(f: &Fixture, steps: Vec<Step>) -> Walk {
     )
     .expect("register")
     .state;
-    let mut occupancy: BTreeMap<(OrgId, LevelId), i32> = BTreeMap::new();
+    let mut occupancy: BTreeMap<(OrgId, LevelId), (i32, i32)> = BTreeMap::new();
     let mut timers: BTreeMap<String, (DateTime<Utc>, TimerKind)> = BTreeMap::new();
     let mut seen_events = HashSet::new();
     let mut tally: BTreeMap<&'static str, usize> = BTreeMap::new();
@@ -1193,10 +1351,14 @@ fn run(f: &Fixture, steps: Vec<Step>) -> Walk {
     let mut apply =
         |state: &mut ClientState,
          d: Decision,
-         occupancy: &mut BTreeMap<(OrgId, LevelId), i32>,
+         occupancy: &mut BTreeMap<(OrgId, LevelId), (i32, i32)>,
          timers: &mut BTreeMap<String, (DateTime<Utc>, TimerKind)>| {
             for o in &d.occupancy {
-                *occupancy.entry((o.provider, o.level.clone())).or_insert(0) += o.delta;
+                let slot = occupancy
+                    .entry((o.provider, o.level.clone()))
+                    .or_insert((0, 0));
+                slot.0 += o.occupied;
+                slot.1 += o.held;
             }
             for t in &d.timers {
                 match t {
@@ -1323,6 +1485,10 @@ fn random_walks(pathway: Pathway) {
         );
     }
     for kind in [
+        "handoff.started",
+        "handoff.missed",
+        "referral.waitlisted",
+        "client.lost_to_care",
         "transition.completed",
         "discharge.completed",
         "discharge.unplanned",
@@ -1398,6 +1564,9 @@ fn a_guided_walk_passes_the_same_checks() {
             override_gate: None,
             supervisor: false,
         });
+        steps.push(Step::Arrive {
+            by_case_manager: level % 2 == 0,
+        });
         steps.push(Step::Advance { hours: 100 });
     }
     steps.push(Step::Aftercare { days: 3 });
@@ -1411,7 +1580,9 @@ fn a_guided_walk_passes_the_same_checks() {
     let walk = run(&fixture(asam_continuum()), steps);
     let (state, tally) = (walk.state, walk.tally);
     assert_eq!(state.status, ClientStatus::Discharged);
+    assert_eq!(tally.get("handoff.started"), Some(&4), "{tally:?}");
     assert_eq!(tally.get("transition.completed"), Some(&4), "{tally:?}");
+    assert_eq!(tally.get("handoff.missed"), None, "{tally:?}");
     assert_eq!(tally.get("discharge.completed"), Some(&1), "{tally:?}");
     assert_eq!(tally.get("followup.due"), Some(&2), "{tally:?}");
 }

@@ -217,8 +217,10 @@ impl Engine {
             // An answer to a referral names the referral; its client is the engine's to find
             // (after the caller was authenticated: the adapter built the actor first).
             (
-                Command::AcceptReferral { referral }
+                Command::AcknowledgeReferral { referral }
+                | Command::AcceptReferral { referral }
                 | Command::DeclineReferral { referral, .. }
+                | Command::WaitlistReferral { referral }
                 | Command::WithdrawReferral { referral },
                 None,
             ) => self.client_of_referral(*referral).await?,
@@ -375,7 +377,46 @@ impl Engine {
         Ok(fired)
     }
 
+    /// Give each slot neither occupied nor held to the head of its provider's waitlist for
+    /// that level (level-triggered: whatever freed the slot, the next sweep sees it; a slot
+    /// someone else took first is no longer offered). Returns how many were offered.
+    pub async fn offer_freed_slots(&self) -> Result<usize, Error> {
+        let heads = self.inner.store.waitlist_heads().await?;
+        let mut offered = 0;
+        for head in heads {
+            let req = Request {
+                client: Some(head.client),
+                actor: Actor {
+                    org: OrgId(uuid::Uuid::nil()),
+                    role: Role::System,
+                },
+                expected_version: None,
+                idempotency_key: None,
+                command: Command::OfferFreedSlot {
+                    referral: head.referral,
+                },
+            };
+            match self.execute_inner(req, None).await {
+                Ok(_) => offered += 1,
+                // Off the waitlist meanwhile, or the slot went to someone else first.
+                Err(Error::Rejected(DecisionError::StaleTimer(_)))
+                | Err(Error::NoCapacity { .. })
+                | Err(Error::Conflict(_)) => {}
+                Err(e) => {
+                    tracing::warn!(referral = %head.referral, error = %e, "offering a freed slot failed");
+                }
+            }
+        }
+        Ok(offered)
+    }
+
     // ---- reads ---------------------------------------------------------------------------
+
+    /// A waitlisted referral's place on its provider's waitlist (1 = next); `None` when it is
+    /// not waitlisted. For a referral the caller was allowed to read.
+    pub async fn waitlist_position(&self, referral: ReferralId) -> Result<Option<u64>, Error> {
+        Ok(self.inner.store.waitlist_position(referral).await?)
+    }
 
     /// Per provider and level: capacity, occupancy, pending referrals — organizations'
     /// figures, no client in them; any signed-in role reads them (`policy::read_census`).

@@ -122,6 +122,74 @@ impl Mutation {
         run(ctx, input, expected_version, idempotency_key).await
     }
 
+    /// The receiving provider has seen the referral; its answer is still due by `answerBy`.
+    async fn acknowledge_referral(
+        &self,
+        ctx: &Context<'_>,
+        referral_id: Uuid,
+        expected_version: Option<i64>,
+        idempotency_key: Option<String>,
+    ) -> Result<MutationResult> {
+        let command = Command::AcknowledgeReferral {
+            referral: ReferralId(referral_id),
+        };
+        run(
+            ctx,
+            Asked::found(command),
+            expected_version,
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// No open slot now: the referral waits on the provider's list, and the first slot that
+    /// frees is held for the head of the list (`referral.accepted` with `fromWaitlist`).
+    async fn waitlist_referral(
+        &self,
+        ctx: &Context<'_>,
+        referral_id: Uuid,
+        expected_version: Option<i64>,
+        idempotency_key: Option<String>,
+    ) -> Result<MutationResult> {
+        let command = Command::WaitlistReferral {
+            referral: ReferralId(referral_id),
+        };
+        run(
+            ctx,
+            Asked::found(command),
+            expected_version,
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// The provider the client is on the way to confirms the arrival: the held slot becomes
+    /// the client's and the new placement starts (`transition.completed`). The record
+    /// holder's case manager may record it too.
+    async fn confirm_arrival(
+        &self,
+        ctx: &Context<'_>,
+        client_id: Uuid,
+        expected_version: Option<i64>,
+        idempotency_key: Option<String>,
+    ) -> Result<MutationResult> {
+        let asked = Asked::for_client(client_id, Command::ConfirmArrival);
+        run(ctx, asked, expected_version, idempotency_key).await
+    }
+
+    /// The provider the client is on the way to reports that they did not come
+    /// (`handoff.missed`, `client.lost_to_care`); the held slot is released.
+    async fn report_no_show(
+        &self,
+        ctx: &Context<'_>,
+        client_id: Uuid,
+        expected_version: Option<i64>,
+        idempotency_key: Option<String>,
+    ) -> Result<MutationResult> {
+        let asked = Asked::for_client(client_id, Command::ReportNoShow);
+        run(ctx, asked, expected_version, idempotency_key).await
+    }
+
     async fn accept_referral(
         &self,
         ctx: &Context<'_>,

@@ -32,7 +32,10 @@ remote_enum!(
     DischargeKind = "carepath_engine::pathway::DischargeKind" { Planned, AgainstMedicalAdvice, Administrative, TransferOut }
 );
 remote_enum!(
-    ReferralStatus = "carepath_engine::domain::ReferralStatus" { Pending, Accepted, Declined, Withdrawn, Expired, Completed }
+    /// Where a referral stands, after HL7 BSeR / Gravity SDOHCC: sent (`PENDING`), received
+    /// (`ACKNOWLEDGED`), `WAITLISTED`, `ACCEPTED` (a slot held), `SCHEDULED` (the client on
+    /// the way), `COMPLETED` (arrived), `NO_SHOW`, `DECLINED`, `WITHDRAWN`, `EXPIRED`.
+    ReferralStatus = "carepath_engine::domain::ReferralStatus" { Pending, Acknowledged, Waitlisted, Accepted, Scheduled, Declined, Withdrawn, Expired, Completed, NoShow }
 );
 remote_enum!(
     /// Why a provider declined (105 CMR 164.070 denial log).
@@ -51,7 +54,11 @@ remote_enum!(
     AftercareKind = "carepath_engine::domain::AftercareKind" { Outpatient, Prescriber, Counseling, PeerRecovery, PrimaryCare }
 );
 remote_enum!(
-    ClientStatus = "carepath_engine::domain::ClientStatus" { Registered, Active, Discharged }
+    ClientStatus = "carepath_engine::domain::ClientStatus" { Registered, Active, InTransit, Discharged }
+);
+remote_enum!(
+    /// Why a client is counted lost to care.
+    LostReason = "carepath_engine::domain::LostReason" { MissedArrival, MissedAppointment, MatSupplyLapsed }
 );
 
 /// The level of care a move leads to, when it is a transition; a discharge otherwise.
@@ -274,6 +281,40 @@ impl Referral {
     async fn withdraw_reason(&self) -> Option<WithdrawReason> {
         self.r.withdraw_reason.map(Into::into)
     }
+    /// When the provider acknowledged it.
+    async fn acknowledged_at(&self) -> Option<DateTime<Utc>> {
+        self.r.acknowledged_at
+    }
+    /// While `WAITLISTED`: its place on the provider's waitlist for the level (1 = next).
+    async fn waitlist_position(&self, ctx: &Context<'_>) -> Result<Option<u64>> {
+        if self.r.status != d::ReferralStatus::Waitlisted {
+            return Ok(None);
+        }
+        Ok(engine(ctx).waitlist_position(self.r.id).await?)
+    }
+}
+
+/// A move under way: the client left one provider and is expected at another.
+#[derive(SimpleObject, Clone)]
+pub struct Transit {
+    pub kind: TransitionKind,
+    pub from_level: String,
+    pub from_provider: Organization,
+    pub to_level: String,
+    pub provider: Organization,
+    pub referral_id: Option<Uuid>,
+    pub departed_at: DateTime<Utc>,
+    /// The arrival deadline (the level's `arrivalDays`).
+    pub arrive_by: DateTime<Utc>,
+    /// The deadline passed or the provider reported a no-show.
+    pub missed: bool,
+}
+
+/// Why and since when a client is out of reach of care.
+#[derive(SimpleObject, Clone)]
+pub struct LostToCare {
+    pub reason: LostReason,
+    pub since: DateTime<Utc>,
 }
 
 #[derive(SimpleObject, Clone)]
@@ -412,6 +453,29 @@ impl Client {
             since: p.since,
         })
     }
+    /// The move under way, while the client is `IN_TRANSIT`.
+    async fn transit(&self) -> Option<Transit> {
+        self.s.transit.as_ref().map(|t| Transit {
+            kind: t.kind.into(),
+            from_level: t.from_level.to_string(),
+            from_provider: Organization(t.from_provider),
+            to_level: t.to_level.to_string(),
+            provider: Organization(t.provider),
+            referral_id: t.referral.map(|r| r.0),
+            departed_at: t.departed_at,
+            arrive_by: t.arrive_by,
+            missed: t.missed,
+        })
+    }
+    /// Set while the client is lost to care (a missed arrival, a missed appointment with
+    /// nothing booked since, a MAT supply run out); cleared on re-engagement.
+    async fn lost_to_care(&self) -> Result<Option<LostToCare>> {
+        self.need(ClientPart::Handoff)?;
+        Ok(self.s.lost_to_care.as_ref().map(|l| LostToCare {
+            reason: l.reason.into(),
+            since: l.since,
+        }))
+    }
     async fn home_organization(&self) -> Organization {
         Organization(self.s.home_org)
     }
@@ -526,16 +590,10 @@ impl Client {
     async fn allowed_moves(&self, ctx: &Context<'_>) -> Result<Vec<Move>> {
         self.need(ClientPart::AllowedMoves)?;
         let p = engine(ctx).pathway();
-        let moves = match self.s.status {
-            d::ClientStatus::Registered => p
-                .admission_levels
-                .iter()
-                .map(|l| pathway::AllowedMove::Admission { to: l.clone() })
-                .collect(),
-            d::ClientStatus::Discharged => p.allowed_from(None),
-            d::ClientStatus::Active => p.allowed_from(self.s.level()),
-        };
-        Ok(moves.iter().map(Move::from).collect())
+        Ok(d::gates::allowed_moves(&self.s, p)
+            .iter()
+            .map(Move::from)
+            .collect())
     }
 }
 
@@ -579,8 +637,15 @@ pub struct CensusRow {
     pub provider: Organization,
     pub capacity: i32,
     pub active_clients: i32,
+    /// Slots held for clients on their way (accepted referrals, handoffs under way).
+    pub held_slots: i32,
+    /// Clients on their way here: a handoff started, the arrival not yet confirmed.
+    pub in_transit: i64,
+    /// Neither occupied nor held.
     pub open_slots: i32,
+    /// Sent and not yet answered.
     pub pending_referrals: i64,
+    pub waitlisted: i64,
 }
 
 impl From<carepath_engine::CensusRow> for CensusRow {
@@ -590,8 +655,11 @@ impl From<carepath_engine::CensusRow> for CensusRow {
             provider: Organization(r.provider),
             capacity: r.capacity,
             active_clients: r.occupied,
+            held_slots: r.held,
+            in_transit: r.in_transit,
             open_slots: r.open_slots(),
             pending_referrals: r.pending_referrals,
+            waitlisted: r.waitlisted,
         }
     }
 }

@@ -77,6 +77,12 @@ struct ReferralAnswer {
     note: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ClientOnly {
+    client_id: Uuid,
+}
+
 /// Run the consumer until `stop` turns true; reconnects (and re-applies prefetch) by itself.
 pub async fn run_inbound(engine: Engine, opts: Options, mut stop: watch::Receiver<bool>) {
     let mut backoff = Backoff::new();
@@ -300,22 +306,43 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
                 },
             )
         }
-        "referral.accepted" | "referral.declined" => {
+        "referral.acknowledged"
+        | "referral.accepted"
+        | "referral.waitlisted"
+        | "referral.declined" => {
             let m: ReferralAnswer = serde_json::from_slice(&d.data).map_err(parse_err)?;
             let referral = ReferralId(m.referral_id);
-            let command = if kind == "referral.accepted" {
-                Command::AcceptReferral { referral }
-            } else {
-                let code = m
-                    .reason
-                    .ok_or_else(|| invalid("referral.declined needs a reason"))?;
-                Command::DeclineReferral {
-                    referral,
-                    reason: DeclineReason { code, note: m.note },
+            if kind != "referral.declined" && (m.reason.is_some() || m.note.is_some()) {
+                return Err(invalid(
+                    "only referral.declined carries a reason and a note",
+                ));
+            }
+            let command = match kind {
+                "referral.acknowledged" => Command::AcknowledgeReferral { referral },
+                "referral.accepted" => Command::AcceptReferral { referral },
+                "referral.waitlisted" => Command::WaitlistReferral { referral },
+                _ => {
+                    let code = m
+                        .reason
+                        .ok_or_else(|| invalid("referral.declined needs a reason"))?;
+                    Command::DeclineReferral {
+                        referral,
+                        reason: DeclineReason { code, note: m.note },
+                    }
                 }
             };
             // The engine finds the referral's client.
             (None, Role::Partner, command)
+        }
+        // The provider a client is on the way to: arrived, or did not come.
+        "handoff.arrived" | "handoff.no_show" => {
+            let m: ClientOnly = serde_json::from_slice(&d.data).map_err(parse_err)?;
+            let command = if kind == "handoff.arrived" {
+                Command::ConfirmArrival
+            } else {
+                Command::ReportNoShow
+            };
+            (Some(ClientId(m.client_id)), Role::Partner, command)
         }
         other => return Err(Outcome::Invalid(format!("unsupported ce-type {other}"))),
     };

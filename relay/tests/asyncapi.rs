@@ -16,8 +16,12 @@ fn asyncapi_documents_every_event_type() {
     for t in [
         "aftercare.appointment.scheduled",
         "mat.refill.scheduled",
+        "referral.acknowledged",
         "referral.accepted",
+        "referral.waitlisted",
         "referral.declined",
+        "handoff.arrived",
+        "handoff.no_show",
     ] {
         assert!(
             doc.contains(&format!("name: {t}")),

@@ -282,33 +282,40 @@ pub(super) async fn write(tx: &DatabaseTransaction, rows: Rows) -> Result<(), St
 
 /// Occupancy changes as [`Rows::occupancy`] has them (one per provider and level, in one
 /// global order), applied after the client row, so that two commands moving clients across
-/// the same providers in opposite directions cannot deadlock. A slot taken must be free; a
-/// slot released never takes the count below zero.
+/// the same providers in opposite directions cannot deadlock. A change that takes slots
+/// (occupied plus held grows) needs them free within the capacity; a held slot becoming an
+/// occupied one needs none; no count goes below zero (a release of what is not there is left
+/// alone).
 pub(super) async fn apply_occupancy(
     tx: &DatabaseTransaction,
     changes: &[OccupancyChange],
 ) -> Result<(), StoreError> {
     for ch in changes {
-        let guard = if ch.delta > 0 {
-            Expr::col(provider_level::Column::Occupied)
-                .add(ch.delta)
-                .lte(Expr::col(provider_level::Column::Capacity))
-        } else {
-            Expr::col(provider_level::Column::Occupied)
-                .add(ch.delta)
-                .gte(0)
-        };
-        let res = provider_level::Entity::update_many()
+        let (occupied, held) = (
+            Expr::col(provider_level::Column::Occupied),
+            Expr::col(provider_level::Column::Held),
+        );
+        let taken = ch.occupied + ch.held;
+        let mut q = provider_level::Entity::update_many()
             .col_expr(
                 provider_level::Column::Occupied,
-                Expr::col(provider_level::Column::Occupied).add(ch.delta),
+                occupied.clone().add(ch.occupied),
             )
+            .col_expr(provider_level::Column::Held, held.clone().add(ch.held))
             .filter(provider_level::Column::OrgId.eq(ch.provider.0))
             .filter(provider_level::Column::Level.eq(ch.level.as_str()))
-            .filter(guard)
-            .exec(tx)
-            .await?;
-        if res.rows_affected != 1 && ch.delta > 0 {
+            .filter(occupied.clone().add(ch.occupied).gte(0))
+            .filter(held.clone().add(ch.held).gte(0));
+        if taken > 0 {
+            q = q.filter(
+                occupied
+                    .add(held)
+                    .add(taken)
+                    .lte(Expr::col(provider_level::Column::Capacity)),
+            );
+        }
+        let res = q.exec(tx).await?;
+        if res.rows_affected != 1 && (taken > 0 || ch.occupied > 0) {
             return Err(slot_not_taken(tx, ch).await);
         }
     }

@@ -29,6 +29,8 @@ pub mod provider_level {
         pub level: String,
         pub capacity: i32,
         pub occupied: i32,
+        /// Slots held for clients on their way (accepted referrals, handoffs under way).
+        pub held: i32,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

@@ -37,14 +37,30 @@ pub struct CensusRow {
     pub provider_name: String,
     pub level: LevelId,
     pub capacity: i32,
+    /// Clients in care there.
     pub occupied: i32,
+    /// Slots held for clients on their way: accepted referrals and handoffs under way.
+    pub held: i32,
+    /// Clients on their way there now (a handoff started, the arrival not yet confirmed).
+    pub in_transit: i64,
+    /// Referrals sent and not yet answered (acknowledged ones included).
     pub pending_referrals: i64,
+    /// Referrals waiting for a slot to free.
+    pub waitlisted: i64,
 }
 
 impl CensusRow {
+    /// Slots neither occupied nor held.
     pub fn open_slots(&self) -> i32 {
-        Ord::max(self.capacity - self.occupied, 0)
+        Ord::max(self.capacity - self.occupied - self.held, 0)
     }
+}
+
+/// A waitlisted referral at the head of its provider's waitlist for a level with a free slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitlistHead {
+    pub referral: ReferralId,
+    pub client: ClientId,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -261,6 +277,7 @@ impl Store {
             level: Set(level.0.clone()),
             capacity: Set(capacity),
             occupied: Set(0),
+            held: Set(0),
         })
         .on_conflict(
             OnConflict::columns([provider_level::Column::OrgId, provider_level::Column::Level])
@@ -276,12 +293,17 @@ impl Store {
             .col_expr(provider_level::Column::Capacity, Expr::value(capacity))
             .filter(provider_level::Column::OrgId.eq(org.0))
             .filter(provider_level::Column::Level.eq(level.as_str()))
-            .filter(Expr::col(provider_level::Column::Occupied).lte(capacity))
+            .filter(
+                Expr::col(provider_level::Column::Occupied)
+                    .add(Expr::col(provider_level::Column::Held))
+                    .lte(capacity),
+            )
             .exec(&self.db)
             .await?;
         if res.rows_affected != 1 {
             return Err(StoreError::Conflict(format!(
-                "capacity {capacity} is below the clients already at {level}"
+                "capacity {capacity} is below the clients already at {level} and the slots \
+                 held for clients on their way"
             )));
         }
         Ok(())
@@ -307,32 +329,117 @@ impl Store {
             .into_iter()
             .map(|o| (o.id, o.name))
             .collect();
-        let pending: Vec<(uuid::Uuid, String, i64)> = referral::Entity::find()
-            .select_only()
-            .column(referral::Column::ProviderId)
-            .column(referral::Column::ToLevel)
-            .column_as(Expr::col(referral::Column::Id).count(), "n")
-            .filter(referral::Column::Status.eq("pending"))
-            .group_by(referral::Column::ProviderId)
-            .group_by(referral::Column::ToLevel)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        let pending: BTreeMap<(uuid::Uuid, String), i64> =
-            pending.into_iter().map(|(p, l, n)| ((p, l), n)).collect();
+        let referrals_by = |statuses: &'static [&'static str]| {
+            referral::Entity::find()
+                .select_only()
+                .column(referral::Column::ProviderId)
+                .column(referral::Column::ToLevel)
+                .column_as(Expr::col(referral::Column::Id).count(), "n")
+                .filter(referral::Column::Status.is_in(statuses.iter().copied()))
+                .group_by(referral::Column::ProviderId)
+                .group_by(referral::Column::ToLevel)
+                .into_tuple::<(uuid::Uuid, String, i64)>()
+                .all(&self.db)
+        };
+        let counts = |rows: Vec<(uuid::Uuid, String, i64)>| -> BTreeMap<(uuid::Uuid, String), i64> {
+            rows.into_iter().map(|(p, l, n)| ((p, l), n)).collect()
+        };
+        let pending = counts(referrals_by(&["pending", "acknowledged"]).await?);
+        let waitlisted = counts(referrals_by(&["waitlisted"]).await?);
+        let in_transit = counts(
+            client::Entity::find()
+                .select_only()
+                .column(client::Column::ProviderId)
+                .column(client::Column::Level)
+                .column_as(Expr::col(client::Column::Id).count(), "n")
+                .filter(client::Column::Status.eq("in_transit"))
+                .group_by(client::Column::ProviderId)
+                .group_by(client::Column::Level)
+                .into_tuple::<(Option<uuid::Uuid>, Option<String>, i64)>()
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .filter_map(|(p, l, n)| Some((p?, l?, n)))
+                .collect(),
+        );
         Ok(levels
             .into_iter()
-            .map(|l| CensusRow {
-                provider: OrgId(l.org_id),
-                provider_name: names.get(&l.org_id).cloned().unwrap_or_default(),
-                pending_referrals: pending
-                    .get(&(l.org_id, l.level.clone()))
-                    .copied()
-                    .unwrap_or(0),
-                level: LevelId(l.level),
-                capacity: l.capacity,
-                occupied: l.occupied,
+            .map(|l| {
+                let key = (l.org_id, l.level.clone());
+                CensusRow {
+                    provider: OrgId(l.org_id),
+                    provider_name: names.get(&l.org_id).cloned().unwrap_or_default(),
+                    pending_referrals: pending.get(&key).copied().unwrap_or(0),
+                    waitlisted: waitlisted.get(&key).copied().unwrap_or(0),
+                    in_transit: in_transit.get(&key).copied().unwrap_or(0),
+                    level: LevelId(l.level),
+                    capacity: l.capacity,
+                    occupied: l.occupied,
+                    held: l.held,
+                }
             })
             .collect())
+    }
+
+    /// The referrals a freed slot goes to: for each provider and level with slots neither
+    /// occupied nor held, that many from the head of its waitlist (in the order they were
+    /// waitlisted).
+    pub async fn waitlist_heads(&self) -> Result<Vec<WaitlistHead>, StoreError> {
+        let open: Vec<provider_level::Model> = provider_level::Entity::find()
+            .filter(
+                Expr::col(provider_level::Column::Occupied)
+                    .add(Expr::col(provider_level::Column::Held))
+                    .lt(Expr::col(provider_level::Column::Capacity)),
+            )
+            .all(&self.db)
+            .await?;
+        let mut heads = Vec::new();
+        for l in open {
+            let free = u64::try_from(l.capacity - l.occupied - l.held).unwrap_or(0);
+            let rows = referral::Entity::find()
+                .filter(referral::Column::ProviderId.eq(l.org_id))
+                .filter(referral::Column::ToLevel.eq(l.level.as_str()))
+                .filter(referral::Column::Status.eq("waitlisted"))
+                .order_by_asc(referral::Column::AnsweredAt)
+                .order_by_asc(referral::Column::Id)
+                .limit(free)
+                .all(&self.db)
+                .await?;
+            heads.extend(rows.into_iter().map(|r| WaitlistHead {
+                referral: ReferralId(r.id),
+                client: ClientId(r.client_id),
+            }));
+        }
+        Ok(heads)
+    }
+
+    /// A waitlisted referral's place on its provider's waitlist for its level (1 = next).
+    pub async fn waitlist_position(&self, referral: ReferralId) -> Result<Option<u64>, StoreError> {
+        let Some(r) = referral::Entity::find_by_id(referral.0)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if r.status != "waitlisted" {
+            return Ok(None);
+        }
+        let answered = r.answered_at;
+        let ahead = referral::Entity::find()
+            .filter(referral::Column::ProviderId.eq(r.provider_id))
+            .filter(referral::Column::ToLevel.eq(r.to_level.as_str()))
+            .filter(referral::Column::Status.eq("waitlisted"))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(referral::Column::AnsweredAt.lt(answered))
+                    .add(
+                        sea_orm::Condition::all()
+                            .add(referral::Column::AnsweredAt.eq(answered))
+                            .add(referral::Column::Id.lt(r.id)),
+                    ),
+            )
+            .count(&self.db)
+            .await?;
+        Ok(Some(ahead + 1))
     }
 }

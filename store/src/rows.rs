@@ -180,8 +180,9 @@ impl Rows {
                 id: s.id.0,
                 home_org: s.home_org.0,
                 status: s.status.as_str(),
-                level: s.level().map(|l| l.0.clone()),
-                provider_id: s.placement.as_ref().map(|p| p.provider.0),
+                // Where the client is, or is on the way to.
+                level: s.whereabouts().map(|(l, _)| l.0.clone()),
+                provider_id: s.whereabouts().map(|(_, p)| p.0),
                 version: s.version,
                 last_seq: s.last_seq,
                 state: json(s)?,
@@ -332,15 +333,21 @@ fn net_timers(client: ClientId, ops: &[TimerOp]) -> Result<(Vec<TimerRow>, Vec<U
 }
 
 /// Changes summed per (provider, level), in that order (a move within one provider and level
-/// keeps its slot); rows whose changes cancel out are left alone.
+/// keeps its slot; an arrival turns a held slot into an occupied one); rows whose changes
+/// cancel out are left alone.
 fn net_occupancy(changes: &[OccupancyChange]) -> Vec<OccupancyChange> {
     let mut net: BTreeMap<(Uuid, &str), OccupancyChange> = BTreeMap::new();
     for ch in changes {
         net.entry((ch.provider.0, ch.level.as_str()))
-            .and_modify(|n| n.delta += ch.delta)
+            .and_modify(|n| {
+                n.occupied += ch.occupied;
+                n.held += ch.held;
+            })
             .or_insert_with(|| ch.clone());
     }
-    net.into_values().filter(|n| n.delta != 0).collect()
+    net.into_values()
+        .filter(|n| n.occupied != 0 || n.held != 0)
+        .collect()
 }
 
 #[cfg(test)]
@@ -355,11 +362,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn change(provider: OrgId, level: &str, delta: i32) -> OccupancyChange {
-        OccupancyChange {
-            provider,
-            level: LevelId::new(level),
-            delta,
-        }
+        OccupancyChange::occupy(provider, LevelId::new(level), delta)
     }
 
     fn at(hour: u32) -> DateTime<Utc> {
@@ -379,6 +382,20 @@ mod tests {
         assert_eq!(net, vec![change(b, "iop", -1), change(b, "outpatient", 1)]);
         let reversed = net_occupancy(&[change(b, "outpatient", 1), change(b, "iop", -1)]);
         assert_eq!(reversed, net);
+        // An arrival: the held slot becomes an occupied one, in one row change.
+        let arrival = net_occupancy(&[
+            OccupancyChange::hold(a, LevelId::new("iop"), -1),
+            change(a, "iop", 1),
+        ]);
+        assert_eq!(
+            arrival,
+            [OccupancyChange {
+                provider: a,
+                level: LevelId::new("iop"),
+                occupied: 1,
+                held: -1
+            }]
+        );
     }
 
     #[test]
@@ -443,6 +460,7 @@ mod tests {
             answered_at: Some(at(10)),
             decline,
             withdraw_reason,
+            acknowledged_at: None,
         };
         let referrals = vec![
             referral(
@@ -485,6 +503,8 @@ mod tests {
             aftercare: Vec::new(),
             handoff: None,
             last_discharge: None,
+            transit: None,
+            lost_to_care: None,
         };
         let event = |seq: i64, data| CareEvent {
             id: EventId::for_seq(client, seq),

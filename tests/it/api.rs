@@ -154,12 +154,28 @@ impl Net {
         )
     }
 
+    /// Start the step down (its answer is returned) and confirm the arrival as the
+    /// receiving provider.
     pub async fn step_down(&self, client: &str, level: &str, hours: f64) -> Value {
-        self.cm(
-            &Self::transition_query(),
-            json!({ "c": client, "k": "STEP_DOWN", "l": level, "h": hours }),
-        )
-        .await
+        let started = self
+            .cm(
+                &Self::transition_query(),
+                json!({ "c": client, "k": "STEP_DOWN", "l": level, "h": hours }),
+            )
+            .await;
+        self.arrive(client, level).await;
+        started
+    }
+
+    /// The provider at `level` confirms that the client arrived.
+    pub async fn arrive(&self, client: &str, level: &str) -> Value {
+        self.s
+            .ok(
+                self.partner(level),
+                &format!("mutation($c: UUID!) {{ confirmArrival(clientId: $c) {RESULT} }}"),
+                json!({ "c": client }),
+            )
+            .await
     }
 
     pub async fn book_aftercare(&self, client: &str, days: i64) {
@@ -262,7 +278,16 @@ async fn journey_over_http(b: Backend) {
             .iter()
             .map(|e| e["type"].as_str().unwrap())
             .collect();
-        assert!(types.contains(&"transition.completed"), "{types:?}");
+        assert!(types.contains(&"handoff.started"), "{types:?}");
+        let placed = n
+            .cm(
+                "query($c: UUID!) { client(id: $c) { status level transit { toLevel } } }",
+                json!({ "c": c }),
+            )
+            .await;
+        assert_eq!(placed["client"]["status"], json!("ACTIVE"), "{placed}");
+        assert_eq!(placed["client"]["level"], json!(level), "{placed}");
+        assert_eq!(placed["client"]["transit"], Value::Null, "{placed}");
     }
     let ready = n
         .cm(

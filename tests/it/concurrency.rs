@@ -212,12 +212,32 @@ async fn crossing_moves_all_commit(b: Backend) {
         for t in tasks {
             t.await.unwrap().expect("every crossing move commits");
         }
+        // Every client is on the way; the receiving providers confirm them, in parallel too.
+        let arrivals: Vec<_> = at_first
+            .iter()
+            .chain(at_second.iter())
+            .map(|&c| {
+                let engine = w.engine.clone();
+                let to = if at_first.contains(&c) { w.iop2 } else { w.iop };
+                let request = Request {
+                    client: Some(c),
+                    actor: w.partner(to),
+                    expected_version: None,
+                    idempotency_key: None,
+                    command: Command::ConfirmArrival,
+                };
+                tokio::spawn(async move { engine.execute(request).await })
+            })
+            .collect();
+        for t in arrivals {
+            t.await.unwrap().expect("every arrival commits");
+        }
         std::mem::swap(&mut at_first, &mut at_second);
     }
     let census = w.engine.census(&w.admin).await.unwrap();
     for provider in [w.iop, w.iop2] {
         let row = census.iter().find(|r| r.provider == provider).unwrap();
-        assert_eq!(row.occupied, 5);
+        assert_eq!((row.occupied, row.held, row.in_transit), (5, 0, 0));
     }
     for c in at_first {
         assert_eq!(w.state(c).await.placement.unwrap().provider, w.iop);
@@ -254,7 +274,8 @@ async fn racing_moves_one_wins_the_rest_no_longer_apply(b: Backend) {
         }
     }
     assert_eq!((won, no_longer), (1, 19));
-    assert_eq!(w.state(c).await.level().unwrap().as_str(), "outpatient");
+    let s = w.state(c).await;
+    assert_eq!(s.transit.unwrap().to_level.as_str(), "outpatient");
 }
 
 on_both_backends!(

@@ -74,7 +74,11 @@ async fn a_narrow_binding_gets_each_match_once(b: Backend) {
         .filter(|(_, t)| t.starts_with("handoff."))
         .map(|(id, _)| id.as_str())
         .collect();
-    assert_eq!(wanted.len(), 8, "planned and ready, four times: {events:?}");
+    assert_eq!(
+        wanted.len(),
+        12,
+        "planned, ready and started, four times: {events:?}"
+    );
     outbox_drains(&n).await;
     // Anything that would come twice comes within the relay's backoff; wait past it.
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -49,7 +49,7 @@ async fn accepted_referral_gate(b: Backend) {
         .await;
     assert_eq!(unmet(&e.unwrap_err()), vec![Gate::AcceptedReferral]);
     w.accept(c, w.residential, r).await.unwrap();
-    w.cm(
+    w.move_to(
         c,
         w.transition(TransitionKind::StepDown, "residential", 30.0),
     )
@@ -202,7 +202,7 @@ async fn consent_gate_and_referral_without_consent(b: Backend) {
 
     w.consent_all(c).await;
     w.refer_accepted(c, "residential").await;
-    w.cm(
+    w.move_to(
         c,
         w.transition(TransitionKind::StepDown, "residential", 30.0),
     )
@@ -377,7 +377,7 @@ async fn reassessment_gate(b: Backend) {
         vec![Gate::Reassessment]
     );
     w.cm(c, assess("iop", 2)).await;
-    w.cm(c, step_up).await;
+    w.move_to(c, step_up).await;
     assert_eq!(w.state(c).await.level().unwrap().as_str(), "iop");
 }
 
@@ -591,7 +591,7 @@ async fn fan_out_first_acceptance_wins_and_declines_are_logged(b: Backend) {
         Error::Rejected(DecisionError::Conflict(_))
     ));
     // The step-down goes to the provider that accepted.
-    w.cm(c, w.transition(TransitionKind::StepDown, "iop", 12.0))
+    w.move_to(c, w.transition(TransitionKind::StepDown, "iop", 12.0))
         .await;
     assert_eq!(w.state(c).await.placement.unwrap().provider, w.iop2);
 }

@@ -41,23 +41,25 @@ async fn detox_to_planned_discharge(b: Backend) {
         .refer(c, "residential", &[w.residential, w.residential2])
         .await;
     w.accept(c, w.residential, refs[0]).await.unwrap();
-    w.cm(c, w.transition(StepDown, "residential", 30.0)).await;
+    w.move_to(c, w.transition(StepDown, "residential", 30.0))
+        .await;
 
     w.clock.advance(Duration::days(10));
     bridge_mat(&w, c, 7).await;
     w.refer_accepted(c, "php").await;
-    w.cm(c, w.transition(StepDown, "php", 25.0)).await;
+    w.move_to(c, w.transition(StepDown, "php", 25.0)).await;
 
     w.clock.advance(Duration::days(14));
     bridge_mat(&w, c, 7).await;
     w.refer_accepted(c, "iop").await;
-    w.cm(c, w.transition(StepDown, "iop", 12.0)).await;
+    w.move_to(c, w.transition(StepDown, "iop", 12.0)).await;
 
     w.clock.advance(Duration::days(42));
     bridge_mat(&w, c, 7).await;
     w.refer_accepted(c, "outpatient").await;
     w.book_aftercare(c, 3).await;
-    w.cm(c, w.transition(StepDown, "outpatient", 2.0)).await;
+    w.move_to(c, w.transition(StepDown, "outpatient", 2.0))
+        .await;
 
     w.clock.advance(Duration::days(60));
     bridge_mat(&w, c, 7).await;
@@ -91,6 +93,7 @@ async fn detox_to_planned_discharge(b: Backend) {
         "mat.plan.recorded",
         "mat.refill.scheduled",
         "aftercare.scheduled",
+        "handoff.started",
         "transition.completed",
         "discharge.completed",
     ] {
@@ -104,9 +107,15 @@ async fn detox_to_planned_discharge(b: Backend) {
         4
     );
 
-    // Everyone's bed is free again; the losing residential referral was withdrawn.
+    // Everyone's bed is free again, no slot is still held; the losing residential referral
+    // was withdrawn.
     assert_eq!(
         w.count("SELECT COALESCE(SUM(occupied), 0) FROM provider_levels")
+            .await,
+        0
+    );
+    assert_eq!(
+        w.count("SELECT COALESCE(SUM(held), 0) FROM provider_levels")
             .await,
         0
     );

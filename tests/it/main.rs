@@ -11,6 +11,7 @@ mod concurrency;
 mod delivery;
 mod edge;
 mod gates;
+mod handoff;
 mod idempotency;
 mod journey;
 mod migrations;

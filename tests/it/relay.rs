@@ -162,7 +162,7 @@ async fn broker_outage_loses_nothing(b: Backend) {
 }
 
 /// Publish a CloudEvent on `carepath.inbound` as `url`'s user.
-async fn send(url: &str, user: &str, ce_type: &str, id: &str, body: Vec<u8>) {
+pub(crate) async fn send(url: &str, user: &str, ce_type: &str, id: &str, body: Vec<u8>) {
     let conn = broker::connect(url).await;
     let ch = conn.create_channel().await.unwrap();
     ch.confirm_select(Default::default()).await.unwrap();

@@ -422,6 +422,29 @@ impl World {
         }
     }
 
+    /// The provider the client is on the way to confirms the arrival.
+    pub async fn arrive(&self, client: ClientId) -> Outcome {
+        let to = self
+            .state(client)
+            .await
+            .transit
+            .expect("the client is in transit")
+            .provider;
+        self.run(self.partner(to), Some(client), Command::ConfirmArrival)
+            .await
+            .expect("arrival confirmed")
+    }
+
+    /// A move started by the case manager, and the arrival confirmed by the receiving
+    /// provider (a move within one organization completes at once).
+    pub async fn move_to(&self, client: ClientId, command: Command) -> Outcome {
+        let started = self.cm(client, command).await;
+        if self.state(client).await.transit.is_some() {
+            self.arrive(client).await;
+        }
+        started
+    }
+
     pub fn planned_discharge(&self) -> Command {
         Command::Discharge {
             kind: DischargeKind::Planned,

@@ -9,7 +9,7 @@ use crate::error::DecisionError;
 use crate::event::*;
 use crate::gates::{self, MoveCheck};
 use crate::ids::*;
-use crate::pathway::{AllowedMove, Gate, Level, LevelId, Pathway};
+use crate::pathway::{Gate, Level, LevelId, Pathway};
 use crate::policy;
 use crate::state::*;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -242,30 +242,26 @@ impl<'a> Draft<'a> {
     }
 
     pub(super) fn invalid(&self, attempted: String) -> DecisionError {
-        let (from, allowed) = match self.s.status {
-            ClientStatus::Registered => (
-                "registered (not admitted)".to_owned(),
-                self.pathway()
-                    .admission_levels
-                    .iter()
-                    .map(|l| AllowedMove::Admission { to: l.clone() })
-                    .collect(),
+        let from = match (self.s.status, &self.s.transit) {
+            (ClientStatus::Registered, _) => "registered (not admitted)".to_owned(),
+            (ClientStatus::Discharged, _) => "discharged".to_owned(),
+            (ClientStatus::Active, _) => self
+                .current_level()
+                .map(|l| l.to_string())
+                .unwrap_or_default(),
+            (ClientStatus::InTransit, Some(t)) if t.missed => {
+                format!("{} (missed the arrival at {})", t.from_level, t.to_level)
+            }
+            (ClientStatus::InTransit, Some(t)) => format!(
+                "in transit to {} (confirm the arrival or report a no-show first)",
+                t.to_level
             ),
-            ClientStatus::Discharged => {
-                ("discharged".to_owned(), self.pathway().allowed_from(None))
-            }
-            ClientStatus::Active => {
-                let level = self.current_level();
-                (
-                    level.as_ref().map(|l| l.to_string()).unwrap_or_default(),
-                    self.pathway().allowed_from(level.as_ref()),
-                )
-            }
+            (ClientStatus::InTransit, None) => "in transit".to_owned(),
         };
         DecisionError::InvalidTransition {
             from,
             attempted,
-            allowed,
+            allowed: gates::allowed_moves(&self.s, self.pathway()),
         }
     }
 
@@ -422,11 +418,8 @@ impl<'a> Draft<'a> {
                 level: level.id.clone(),
             },
         );
-        self.occupancy.push(OccupancyChange {
-            provider,
-            level: level.id.clone(),
-            delta: 1,
-        });
+        self.occupancy
+            .push(OccupancyChange::occupy(provider, level.id.clone(), 1));
         self.s.placement = Some(Placement {
             level: level.id.clone(),
             provider,
@@ -441,17 +434,25 @@ impl<'a> Draft<'a> {
     pub(super) fn unplace(&mut self) -> Option<Placement> {
         let p = self.s.placement.take()?;
         self.cancel(p.review_timer.clone());
-        self.occupancy.push(OccupancyChange {
-            provider: p.provider,
-            level: p.level.clone(),
-            delta: -1,
-        });
+        self.occupancy
+            .push(OccupancyChange::occupy(p.provider, p.level.clone(), -1));
         Some(p)
+    }
+
+    /// Hold a slot at `provider`'s `level` (`delta` 1), or release one (-1).
+    pub(super) fn hold_slot(&mut self, provider: OrgId, level: &LevelId, delta: i32) {
+        self.occupancy
+            .push(OccupancyChange::hold(provider, level.clone(), delta));
+    }
+
+    pub(super) fn hold_timer_key(id: ReferralId) -> String {
+        format!("hold:{id}")
     }
 
     // ---- referrals (withdrawn by referral, consent and placement commands alike) --------
 
-    /// Withdraw open referrals matching `filter`.
+    /// Withdraw open referrals matching `filter` (a `scheduled` one is the transit's to
+    /// end: see [`Draft::end_transit`]).
     pub(super) fn withdraw_where(
         &mut self,
         reason: WithdrawReason,
@@ -461,7 +462,7 @@ impl<'a> Draft<'a> {
             .s
             .referrals
             .iter()
-            .filter(|r| matches!(r.status, ReferralStatus::Pending | ReferralStatus::Accepted))
+            .filter(|r| r.status.is_open() && r.status != ReferralStatus::Scheduled)
             .filter(|r| filter(r))
             .map(|r| r.id)
             .collect();
@@ -473,13 +474,17 @@ impl<'a> Draft<'a> {
     pub(super) fn withdraw(&mut self, id: ReferralId, reason: WithdrawReason) {
         let now = self.now();
         let r = self.referral_mut(id);
-        let was_pending = r.status == ReferralStatus::Pending;
+        let was = r.status;
         r.status = ReferralStatus::Withdrawn;
         r.withdraw_reason = Some(reason);
         r.answered_at.get_or_insert(now);
         let (provider, to_level) = (r.provider, r.to_level.clone());
-        if was_pending {
+        if was.awaits_answer() {
             self.cancel(Self::referral_timer_key(id));
+        }
+        if was == ReferralStatus::Accepted {
+            self.cancel(Self::hold_timer_key(id));
+            self.hold_slot(provider, &to_level, -1);
         }
         self.emit(
             Some(to_level.clone()),

@@ -122,7 +122,9 @@ impl Draft<'_> {
                 to_level,
                 providers,
             } => self.send_referral(to_level, providers),
+            Command::AcknowledgeReferral { referral } => self.acknowledge_referral(*referral),
             Command::AcceptReferral { referral } => self.accept_referral(*referral),
+            Command::WaitlistReferral { referral } => self.waitlist_referral(*referral),
             Command::DeclineReferral { referral, reason } => {
                 self.decline_referral(*referral, reason)
             }
@@ -169,7 +171,10 @@ impl Draft<'_> {
                 provider,
                 overrides,
             } => self.discharge(*kind, *provider, overrides),
+            Command::ConfirmArrival => self.confirm_arrival(),
+            Command::ReportNoShow => self.report_no_show(),
             Command::FireTimer { timer } => self.fire_timer(timer),
+            Command::OfferFreedSlot { referral } => self.offer_freed_slot(*referral),
         }
     }
 }

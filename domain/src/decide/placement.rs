@@ -64,10 +64,19 @@ fn register(
         aftercare: Vec::new(),
         handoff: None,
         last_discharge: None,
+        transit: None,
+        lost_to_care: None,
     };
     let mut d = Draft::new(state, actor_org, ctx);
     d.emit(None, None, EventData::ClientRegistered { home_org });
     Ok(d.finish())
+}
+
+/// Where a move or a discharge starts from.
+struct Departure {
+    level: LevelId,
+    provider: OrgId,
+    track: Option<String>,
 }
 
 impl Draft<'_> {
@@ -97,7 +106,9 @@ impl Draft<'_> {
                     None => return Err(self.invalid(format!("readmission to {level_id}"))),
                 }
             }
-            ClientStatus::Active => return Err(self.invalid(format!("admission to {level_id}"))),
+            ClientStatus::Active | ClientStatus::InTransit => {
+                return Err(self.invalid(format!("admission to {level_id}")));
+            }
         };
         self.provider_offering(provider, level_id)?;
         self.hours(level, hours)?;
@@ -144,6 +155,7 @@ impl Draft<'_> {
         self.s.status = ClientStatus::Active;
         self.place(level, provider, hours, track, seq);
         self.complete_referral(referral, level_id);
+        self.reengage();
         Ok(())
     }
 
@@ -165,12 +177,42 @@ impl Draft<'_> {
         if let Some(id) = used {
             let now = self.now();
             let r = self.referral_mut(id);
+            let was = r.status;
             r.status = ReferralStatus::Completed;
             r.answered_at.get_or_insert(now);
+            let (provider, to_level) = (r.provider, r.to_level.clone());
+            // The slot it held is now occupied by the client.
+            if was == ReferralStatus::Accepted {
+                self.cancel(Self::hold_timer_key(id));
+                self.hold_slot(provider, &to_level, -1);
+            }
         }
         self.withdraw_where(WithdrawReason::ClientMoved, |r| &r.to_level == level);
     }
 
+    /// Where a move starts from: the placement, or after a missed arrival the level and
+    /// provider the client left (a re-route). A client on the way may not move again
+    /// before the arrival is confirmed or missed.
+    fn departure(&self, attempted: impl FnOnce() -> String) -> Result<Departure, DecisionError> {
+        match (&self.s.status, &self.s.placement, &self.s.transit) {
+            (ClientStatus::Active, Some(p), _) => Ok(Departure {
+                level: p.level.clone(),
+                provider: p.provider,
+                track: p.track.clone(),
+            }),
+            (ClientStatus::InTransit, _, Some(t)) if t.missed => Ok(Departure {
+                level: t.from_level.clone(),
+                provider: t.from_provider,
+                track: None,
+            }),
+            _ => Err(self.invalid(attempted())),
+        }
+    }
+
+    /// Start a move: the client leaves the sending placement and is in transit to the
+    /// receiving provider, which holds a slot until the arrival is confirmed
+    /// ([`Draft::confirm_arrival`]) or missed. A move within one organization completes at
+    /// once: the client never leaves its care.
     pub(super) fn transition(
         &mut self,
         kind: TransitionKind,
@@ -185,17 +227,12 @@ impl Draft<'_> {
             emergency,
         } = exceptions;
         let level = self.level(to_level)?;
-        self.require_active(|| format!("{kind} to {to_level}"))?;
+        let from = self.departure(|| format!("{kind} to {to_level}"))?;
         if kind == TransitionKind::Readmission {
             return Err(DecisionError::bad(
                 "a readmission is an admission of a discharged client",
             ));
         }
-        let from = self
-            .s
-            .placement
-            .clone()
-            .expect("active client has a placement");
         let rule = self
             .pathway()
             .transition_rule(kind, Some(&from.level), to_level)
@@ -240,20 +277,45 @@ impl Draft<'_> {
         let overridden = self.pass_gates(&gates, &mv, overrides)?;
         basis.require(provider)?;
 
+        let within_one_org = self.s.placement.is_some() && provider == from.provider;
         self.unplace();
+        // A re-route after a missed arrival: that transit is over (its slot already freed).
+        self.s.transit = None;
         let referral = self.accepted_referral(to_level, provider);
         let seq = self.s.last_seq + 1;
+        if within_one_org {
+            self.emit(
+                Some(to_level.clone()),
+                Some(provider),
+                EventData::TransitionCompleted {
+                    kind,
+                    from_level: from.level,
+                    to_level: to_level.clone(),
+                    from_provider: from.provider,
+                    to_provider: provider,
+                    referral,
+                    overridden,
+                },
+            );
+            self.s.status = ClientStatus::Active;
+            self.place(level, provider, hours, track, seq);
+            self.complete_referral(referral, to_level);
+            self.s.handoff = None;
+            return Ok(());
+        }
+        let arrive_by = self.now() + Duration::days(i64::from(level.arrival_days));
         let event = self.emit(
             Some(to_level.clone()),
             Some(provider),
-            EventData::TransitionCompleted {
+            EventData::HandoffStarted {
                 kind,
                 from_level: from.level.clone(),
                 to_level: to_level.clone(),
                 from_provider: from.provider,
                 to_provider: provider,
                 referral,
-                overridden,
+                arrive_by,
+                overridden: overridden.clone(),
             },
         );
         self.disclose(
@@ -263,10 +325,204 @@ impl Draft<'_> {
             event,
             format!("handoff to level {to_level}"),
         );
-        self.place(level, provider, hours, track, seq);
-        self.complete_referral(referral, to_level);
+        // The accepted referral's hold now waits for the arrival; a move without one holds
+        // a slot of its own.
+        match referral {
+            Some(id) => {
+                self.cancel(Self::hold_timer_key(id));
+                self.referral_mut(id).status = ReferralStatus::Scheduled;
+            }
+            None => self.hold_slot(provider, to_level, 1),
+        }
+        self.withdraw_where(WithdrawReason::ClientMoved, |r| &r.to_level == to_level);
+        let episode = self.episode_id();
+        let timer = format!("arrival:{episode}:{seq}");
+        self.schedule(
+            timer.clone(),
+            arrive_by,
+            TimerKind::ArrivalDeadline {
+                episode,
+                departed_seq: seq,
+            },
+        );
+        self.s.transit = Some(Transit {
+            kind,
+            from_level: from.level,
+            from_provider: from.provider,
+            to_level: to_level.clone(),
+            provider,
+            planned_hours_per_week: hours,
+            track: track.clone(),
+            referral,
+            overridden,
+            departed_at: self.now(),
+            arrive_by,
+            timer,
+            holds_slot: true,
+            missed: false,
+        });
+        self.s.status = ClientStatus::InTransit;
         self.s.handoff = None;
         Ok(())
+    }
+
+    pub(super) fn episode_id(&self) -> EpisodeId {
+        self.s
+            .episode
+            .as_ref()
+            .expect("a client in care has an episode")
+            .id
+    }
+
+    fn transit_under_way(&self, attempted: &str) -> Result<Transit, DecisionError> {
+        match &self.s.transit {
+            Some(t) if self.s.status == ClientStatus::InTransit => Ok(t.clone()),
+            _ => Err(self.invalid(attempted.to_owned())),
+        }
+    }
+
+    /// The receiving provider confirms the arrival: the held slot becomes occupancy and the
+    /// new placement starts. A late arrival (after a miss) takes a slot if one is open, and
+    /// brings the client back in reach of care.
+    pub(super) fn confirm_arrival(&mut self) -> Result<(), DecisionError> {
+        let t = self.transit_under_way("confirming an arrival")?;
+        let level = self.level(&t.to_level)?;
+        if !t.missed {
+            self.cancel(t.timer.clone());
+        }
+        if t.holds_slot {
+            self.hold_slot(t.provider, &t.to_level, -1);
+        }
+        let seq = self.s.last_seq + 1;
+        self.emit(
+            Some(t.to_level.clone()),
+            Some(t.provider),
+            EventData::TransitionCompleted {
+                kind: t.kind,
+                from_level: t.from_level.clone(),
+                to_level: t.to_level.clone(),
+                from_provider: t.from_provider,
+                to_provider: t.provider,
+                referral: t.referral,
+                overridden: t.overridden.clone(),
+            },
+        );
+        if let Some(id) = t.referral {
+            let now = self.now();
+            let r = self.referral_mut(id);
+            r.status = ReferralStatus::Completed;
+            r.answered_at.get_or_insert(now);
+        }
+        self.s.transit = None;
+        self.s.status = ClientStatus::Active;
+        self.place(level, t.provider, t.planned_hours_per_week, &t.track, seq);
+        self.reengage();
+        Ok(())
+    }
+
+    /// The receiving provider reports that the client did not come.
+    pub(super) fn report_no_show(&mut self) -> Result<(), DecisionError> {
+        let t = self.transit_under_way("reporting a no-show")?;
+        if t.missed {
+            return Err(DecisionError::Conflict(
+                "the arrival was already missed".into(),
+            ));
+        }
+        self.cancel(t.timer.clone());
+        self.miss(MissReason::NoShow);
+        Ok(())
+    }
+
+    /// The handoff under way is missed: the held slot is released, the referral marked a
+    /// no-show, and the client counted lost to care (the sending case manager's outreach).
+    pub(super) fn miss(&mut self, reason: MissReason) {
+        let t = self.s.transit.clone().expect("a transit under way");
+        if t.holds_slot {
+            self.hold_slot(t.provider, &t.to_level, -1);
+        }
+        if let Some(id) = t.referral {
+            self.referral_mut(id).status = ReferralStatus::NoShow;
+        }
+        self.emit(
+            Some(t.to_level.clone()),
+            Some(t.provider),
+            EventData::HandoffMissed {
+                to_level: t.to_level.clone(),
+                provider: t.provider,
+                referral: t.referral,
+                arrive_by: t.arrive_by,
+                reason,
+            },
+        );
+        if let Some(transit) = &mut self.s.transit {
+            transit.missed = true;
+            transit.holds_slot = false;
+        }
+        self.lose(LostReason::MissedArrival);
+    }
+
+    /// A transit that ends without an arrival (the client is discharged on the way): its
+    /// slot, timer and referral are released.
+    fn abandon_transit(&mut self, reason: WithdrawReason) {
+        let Some(t) = self.s.transit.take() else {
+            return;
+        };
+        if !t.missed {
+            self.cancel(t.timer.clone());
+        }
+        if t.holds_slot {
+            self.hold_slot(t.provider, &t.to_level, -1);
+        }
+        if let Some(id) = t.referral
+            && self.s.referral(id).map(|r| r.status) == Some(ReferralStatus::Scheduled)
+        {
+            // The transit held the slot (released above): withdraw without a second release.
+            let (provider, to_level) = (t.provider, t.to_level.clone());
+            let now = self.now();
+            let r = self.referral_mut(id);
+            r.status = ReferralStatus::Withdrawn;
+            r.withdraw_reason = Some(reason);
+            r.answered_at.get_or_insert(now);
+            self.emit(
+                Some(to_level.clone()),
+                Some(provider),
+                EventData::ReferralWithdrawn {
+                    referral: id,
+                    provider,
+                    to_level,
+                    reason,
+                },
+            );
+        }
+    }
+
+    /// The client is out of reach of care (once: a second reason while lost adds nothing).
+    pub(super) fn lose(&mut self, reason: LostReason) {
+        if self.s.lost_to_care.is_some() {
+            return;
+        }
+        self.emit(
+            self.current_level(),
+            None,
+            EventData::ClientLostToCare { reason },
+        );
+        self.s.lost_to_care = Some(LostToCare {
+            reason,
+            since: self.now(),
+        });
+    }
+
+    /// Back in reach of care: closes a lost-to-care episode opened for any reason.
+    pub(super) fn reengage(&mut self) {
+        if let Some(lost) = self.s.lost_to_care.take() {
+            self.emit(
+                self.current_level(),
+                None,
+                EventData::ClientReengaged {
+                    reason: lost.reason,
+                },
+            );
+        }
     }
 
     pub(super) fn discharge(
@@ -275,12 +531,20 @@ impl Draft<'_> {
         provider: Option<OrgId>,
         overrides: &[GateOverride],
     ) -> Result<(), DecisionError> {
-        self.require_active(|| format!("discharge ({kind})"))?;
-        let from = self
-            .s
-            .placement
-            .clone()
-            .expect("active client has a placement");
+        // From a placement, or on the way to one (the client left care in transit).
+        let from = match (&self.s.status, &self.s.placement, &self.s.transit) {
+            (ClientStatus::Active, Some(p), _) => Departure {
+                level: p.level.clone(),
+                provider: p.provider,
+                track: p.track.clone(),
+            },
+            (ClientStatus::InTransit, _, Some(t)) => Departure {
+                level: t.from_level.clone(),
+                provider: t.from_provider,
+                track: None,
+            },
+            _ => return Err(self.invalid(format!("discharge ({kind})"))),
+        };
         let rule = self
             .pathway()
             .discharge_rule(kind, &from.level)
@@ -310,6 +574,7 @@ impl Draft<'_> {
             .expect("active client has an episode")
             .id;
         self.unplace();
+        self.abandon_transit(WithdrawReason::ClientDischarged);
         self.withdraw_where(WithdrawReason::ClientDischarged, |_| true);
         let data = if kind.is_unplanned() {
             EventData::DischargeUnplanned {
@@ -481,11 +746,7 @@ mod tests {
         );
         assert_eq!(
             d.occupancy,
-            [OccupancyChange {
-                provider: f.detox,
-                level: level("detox"),
-                delta: 1
-            }]
+            [OccupancyChange::occupy(f.detox, level("detox"), 1)]
         );
         assert_eq!(d.disclosures.len(), 1);
         assert_eq!(d.disclosures[0].consent, Some(consent));
@@ -558,24 +819,28 @@ mod tests {
     }
 
     #[test]
-    fn a_step_down_moves_the_client_to_the_provider_that_accepted_the_referral() {
+    fn a_step_down_starts_a_handoff_that_holds_the_slot_until_the_provider_confirms_arrival() {
         let f = Fixture::new();
         let s = f.accepted();
         let referral = s.referrals[0].id;
+        let episode = s.episode.as_ref().unwrap().id;
         let old_review = s.placement.as_ref().unwrap().review_timer.clone();
         let d = f.run(
             &s,
             f.cm(),
             transition(TransitionKind::StepDown, level("residential"), None, 30.0),
         );
-        assert_eq!(types(&d), ["transition.completed"]);
+        assert_eq!(types(&d), ["handoff.started"]);
+        // Residential care gives two days to arrive.
+        let arrive_by = f.now + Duration::days(2);
         match &d.events[0].data {
-            EventData::TransitionCompleted {
+            EventData::HandoffStarted {
                 from_level,
                 to_level,
                 from_provider,
                 to_provider,
                 referral: used,
+                arrive_by: by,
                 overridden,
                 ..
             } => {
@@ -585,32 +850,319 @@ mod tests {
                 );
                 assert_eq!((*from_provider, *to_provider), (f.detox, f.residential));
                 assert_eq!(*used, Some(referral));
+                assert_eq!(*by, arrive_by);
                 assert!(overridden.is_empty());
             }
             other => panic!("{other:?}"),
         }
-        let placement = d.state.placement.as_ref().unwrap();
+        assert_eq!(d.events[0].recipient_org, Some(f.residential));
+        assert_eq!(d.state.status, ClientStatus::InTransit);
+        assert_eq!(d.state.placement, None);
+        assert_eq!(d.state.referrals[0].status, ReferralStatus::Scheduled);
+        assert_eq!(d.state.handoff, None);
+        let seq = s.last_seq + 1;
+        let arrival_key = format!("arrival:{episode}:{seq}");
+        assert_eq!(
+            d.timers,
+            [
+                TimerOp::Cancel { key: old_review },
+                TimerOp::Cancel {
+                    key: format!("hold:{referral}")
+                },
+                TimerOp::Schedule {
+                    key: arrival_key.clone(),
+                    due_at: arrive_by,
+                    kind: TimerKind::ArrivalDeadline {
+                        episode,
+                        departed_seq: seq
+                    },
+                },
+            ]
+        );
+        // The detox bed frees; the residential slot stays held (since the acceptance).
+        assert_eq!(
+            d.occupancy,
+            [OccupancyChange::occupy(f.detox, level("detox"), -1)]
+        );
+        assert_eq!(d.disclosures.len(), 1);
+        assert_eq!(d.disclosures[0].recipient, f.residential);
+        // On the way, the client cannot move again.
+        assert!(matches!(
+            f.refuse(
+                &d.state,
+                f.cm(),
+                transition(TransitionKind::StepDown, level("iop"), Some(f.iop), 12.0)
+            ),
+            DecisionError::InvalidTransition { .. }
+        ));
+        // Only the provider the client is going to confirms (another is told nothing).
+        assert_eq!(
+            f.refuse(&d.state, f.partner(f.residential2), Command::ConfirmArrival),
+            DecisionError::not_found("client", f.client)
+        );
+
+        let arrived = f.run(&d.state, f.partner(f.residential), Command::ConfirmArrival);
+        assert_eq!(types(&arrived), ["transition.completed"]);
+        match &arrived.events[0].data {
+            EventData::TransitionCompleted {
+                from_level,
+                to_level,
+                to_provider,
+                referral: used,
+                ..
+            } => {
+                assert_eq!(
+                    (from_level, to_level, *to_provider, *used),
+                    (
+                        &level("detox"),
+                        &level("residential"),
+                        f.residential,
+                        Some(referral)
+                    )
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let s = &arrived.state;
+        assert_eq!(s.status, ClientStatus::Active);
+        assert_eq!(s.transit, None);
+        let placement = s.placement.as_ref().unwrap();
         assert_eq!(
             (&placement.level, placement.provider),
             (&level("residential"), f.residential)
         );
-        assert_eq!(d.state.referrals[0].status, ReferralStatus::Completed);
-        assert_eq!(d.state.handoff, None);
-        assert_eq!(d.timers[0], TimerOp::Cancel { key: old_review });
+        assert_eq!(s.referrals[0].status, ReferralStatus::Completed);
+        // The held slot becomes occupancy.
+        assert_eq!(
+            arrived.occupancy,
+            [
+                OccupancyChange::hold(f.residential, level("residential"), -1),
+                OccupancyChange::occupy(f.residential, level("residential"), 1),
+            ]
+        );
+        assert_eq!(arrived.timers[0], TimerOp::Cancel { key: arrival_key });
         assert!(matches!(
-            &d.timers[1],
-            TimerOp::Schedule { kind: TimerKind::ReviewDue { level: l, .. }, due_at, .. }
-                if *l == level("residential") && *due_at == f.now + Duration::days(7)
+            &arrived.timers[1],
+            TimerOp::Schedule { kind: TimerKind::ReviewDue { level: l, .. }, .. }
+                if *l == level("residential")
+        ));
+        // Nothing to confirm twice.
+        assert!(matches!(
+            f.refuse(s, f.cm(), Command::ConfirmArrival),
+            DecisionError::InvalidTransition { .. }
         ));
         assert_eq!(
-            d.occupancy
-                .iter()
-                .map(|o| (o.provider, o.delta))
-                .collect::<Vec<_>>(),
-            [(f.detox, -1), (f.residential, 1)]
+            f.refuse(s, f.partner(f.residential), Command::ConfirmArrival),
+            DecisionError::not_found("client", f.client)
         );
-        assert_eq!(d.disclosures.len(), 1);
-        assert_eq!(d.disclosures[0].recipient, f.residential);
+    }
+
+    #[test]
+    fn a_missed_arrival_frees_the_slot_and_counts_the_client_lost_until_they_arrive_late() {
+        let f = Fixture::new();
+        let s = f.accepted();
+        let referral = s.referrals[0].id;
+        let s = f
+            .run(
+                &s,
+                f.cm(),
+                transition(TransitionKind::StepDown, level("residential"), None, 30.0),
+            )
+            .state;
+        let t = s.transit.clone().unwrap();
+        let late = t.arrive_by + Duration::minutes(1);
+        let missed = f.run_at(
+            late,
+            &s,
+            f.system(),
+            Command::FireTimer {
+                timer: TimerKind::ArrivalDeadline {
+                    episode: s.episode.as_ref().unwrap().id,
+                    departed_seq: s.last_seq,
+                },
+            },
+        );
+        assert_eq!(types(&missed), ["handoff.missed", "client.lost_to_care"]);
+        assert!(matches!(
+            missed.events[0].data,
+            EventData::HandoffMissed {
+                reason: MissReason::Deadline,
+                ..
+            }
+        ));
+        assert_eq!(
+            missed.events[1].data,
+            EventData::ClientLostToCare {
+                reason: LostReason::MissedArrival
+            }
+        );
+        assert_eq!(
+            missed.occupancy,
+            [OccupancyChange::hold(
+                f.residential,
+                level("residential"),
+                -1
+            )]
+        );
+        let s = missed.state;
+        assert_eq!(s.referral(referral).unwrap().status, ReferralStatus::NoShow);
+        assert!(s.transit.as_ref().unwrap().missed);
+        assert_eq!(s.status, ClientStatus::InTransit);
+        // A second deadline or no-show report finds nothing left to miss.
+        assert!(matches!(
+            f.refuse_at(late, &s, f.partner(f.residential), Command::ReportNoShow),
+            DecisionError::Conflict(_)
+        ));
+        // The client turns up a day late: the provider takes them if a slot is open.
+        let arrived = f.run_at(
+            late + Duration::days(1),
+            &s,
+            f.partner(f.residential),
+            Command::ConfirmArrival,
+        );
+        assert_eq!(
+            types(&arrived),
+            ["transition.completed", "client.reengaged"]
+        );
+        assert_eq!(
+            arrived.occupancy,
+            [OccupancyChange::occupy(
+                f.residential,
+                level("residential"),
+                1
+            )]
+        );
+        assert_eq!(arrived.state.lost_to_care, None);
+        assert_eq!(
+            arrived.state.referral(referral).unwrap().status,
+            ReferralStatus::Completed
+        );
+    }
+
+    #[test]
+    fn after_a_reported_no_show_the_client_may_be_sent_elsewhere_or_discharged() {
+        let f = Fixture::new();
+        let s = f.accepted();
+        let s = f
+            .run(
+                &s,
+                f.cm(),
+                transition(TransitionKind::StepDown, level("residential"), None, 30.0),
+            )
+            .state;
+        let d = f.run(&s, f.partner(f.residential), Command::ReportNoShow);
+        assert_eq!(types(&d), ["handoff.missed", "client.lost_to_care"]);
+        assert!(matches!(
+            d.timers[0],
+            TimerOp::Cancel { ref key } if key.starts_with("arrival:")
+        ));
+        let s = d.state;
+        // From where they left (detox), to the other residential program, by a supervisor
+        // who vouches for the bed: a new handoff.
+        let reroute = Command::Transition {
+            kind: TransitionKind::StepDown,
+            to_level: level("residential"),
+            provider: Some(f.residential2),
+            planned_hours_per_week: 30.0,
+            track: None,
+            overrides: vec![GateOverride {
+                gate: Gate::AcceptedReferral,
+                reason: "bed confirmed by phone".into(),
+            }],
+            emergency: None,
+        };
+        let d2 = f.run(&s, f.supervisor(), reroute);
+        assert_eq!(types(&d2), ["handoff.started"]);
+        // No referral: the move holds a slot of its own.
+        assert_eq!(
+            d2.occupancy,
+            [OccupancyChange::hold(
+                f.residential2,
+                level("residential"),
+                1
+            )]
+        );
+        assert_eq!(d2.state.transit.as_ref().unwrap().provider, f.residential2);
+        // Or discharged from the way: nothing to release after the miss.
+        let gone = f.run(&s, f.cm(), discharge(DischargeKind::Administrative));
+        assert_eq!(types(&gone), ["discharge.unplanned"]);
+        assert!(gone.occupancy.is_empty());
+        assert_eq!(gone.state.transit, None);
+        assert_eq!(gone.state.status, ClientStatus::Discharged);
+        // Discharged on the way before any miss: the hold and the referral are released.
+        let s = f
+            .run(
+                &f.accepted(),
+                f.cm(),
+                transition(TransitionKind::StepDown, level("residential"), None, 30.0),
+            )
+            .state;
+        let gone = f.run(&s, f.cm(), discharge(DischargeKind::AgainstMedicalAdvice));
+        assert_eq!(types(&gone), ["referral.withdrawn", "discharge.unplanned"]);
+        assert_eq!(
+            gone.occupancy,
+            [OccupancyChange::hold(
+                f.residential,
+                level("residential"),
+                -1
+            )]
+        );
+    }
+
+    #[test]
+    fn a_move_within_one_organization_completes_at_once() {
+        let f = Fixture::new();
+        let s = f.in_detox();
+        // The same residential program, another track: a lateral move, no transit.
+        let s = f
+            .run(
+                &s,
+                f.supervisor(),
+                Command::Transition {
+                    kind: TransitionKind::StepDown,
+                    to_level: level("residential"),
+                    provider: Some(f.residential),
+                    planned_hours_per_week: 30.0,
+                    track: None,
+                    overrides: vec![GateOverride {
+                        gate: Gate::AcceptedReferral,
+                        reason: "bed confirmed by phone".into(),
+                    }],
+                    emergency: None,
+                },
+            )
+            .state;
+        let s = f
+            .run(&s, f.partner(f.residential), Command::ConfirmArrival)
+            .state;
+        let d = f.run(
+            &s,
+            f.cm(),
+            Command::Transition {
+                kind: TransitionKind::Lateral,
+                to_level: level("residential"),
+                provider: Some(f.residential),
+                planned_hours_per_week: 30.0,
+                track: Some("evening".into()),
+                overrides: vec![],
+                emergency: None,
+            },
+        );
+        assert_eq!(types(&d), ["transition.completed"]);
+        assert_eq!(d.state.status, ClientStatus::Active);
+        assert_eq!(d.state.transit, None);
+        assert_eq!(
+            d.state.placement.as_ref().unwrap().track.as_deref(),
+            Some("evening")
+        );
+        // Occupancy nets to nothing at that provider and level.
+        assert_eq!(
+            d.occupancy,
+            [
+                OccupancyChange::occupy(f.residential, level("residential"), -1),
+                OccupancyChange::occupy(f.residential, level("residential"), 1),
+            ]
+        );
     }
 
     #[test]
@@ -665,7 +1217,7 @@ mod tests {
         // A supervisor may let it through without the referral; the override is recorded.
         let d = f.run(&s, f.supervisor(), overriding(Gate::AcceptedReferral, held));
         match &d.events[0].data {
-            EventData::TransitionCompleted {
+            EventData::HandoffStarted {
                 referral,
                 overridden,
                 ..
@@ -721,8 +1273,10 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(d.occupancy.len(), 1);
-        assert_eq!(d.occupancy[0].delta, -1);
+        assert_eq!(
+            d.occupancy,
+            [OccupancyChange::occupy(f.detox, level("detox"), -1)]
+        );
     }
 
     #[test]

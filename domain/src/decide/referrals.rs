@@ -13,18 +13,28 @@ use chrono::Duration;
 const MAX_PROVIDERS_PER_REFERRAL: usize = 10;
 
 impl Draft<'_> {
-    pub(super) fn pending_referral(&self, id: ReferralId) -> Result<&Referral, DecisionError> {
+    /// A referral in one of `allowed` statuses (`what` names them in the refusal).
+    fn referral_in(
+        &self,
+        id: ReferralId,
+        allowed: impl Fn(ReferralStatus) -> bool,
+        what: &str,
+    ) -> Result<&Referral, DecisionError> {
         let r = self
             .s
             .referral(id)
             .ok_or_else(|| DecisionError::not_found("referral", id))?;
-        if r.status != ReferralStatus::Pending {
+        if !allowed(r.status) {
             return Err(DecisionError::Conflict(format!(
-                "referral {id} is {}, not pending",
+                "referral {id} is {}, not {what}",
                 r.status.as_str()
             )));
         }
         Ok(r)
+    }
+
+    pub(super) fn pending_referral(&self, id: ReferralId) -> Result<&Referral, DecisionError> {
+        self.referral_in(id, ReferralStatus::awaits_answer, "awaiting an answer")
     }
 
     pub(super) fn send_referral(
@@ -48,11 +58,12 @@ impl Draft<'_> {
                 return Err(DecisionError::bad(format!("provider {p} listed twice")));
             }
             self.provider_offering(*p, to_level)?;
-            if self.s.referrals.iter().any(|r| {
-                r.provider == *p
-                    && &r.to_level == to_level
-                    && matches!(r.status, ReferralStatus::Pending | ReferralStatus::Accepted)
-            }) {
+            if self
+                .s
+                .referrals
+                .iter()
+                .any(|r| r.provider == *p && &r.to_level == to_level && r.status.is_open())
+            {
                 return Err(DecisionError::Conflict(format!(
                     "a referral to {p} for {to_level} is already open"
                 )));
@@ -68,7 +79,7 @@ impl Draft<'_> {
             return Err(DecisionError::ConsentRequired { orgs: missing });
         }
         let answer_by =
-            now + Duration::hours(i64::from(self.pathway().settings.referral_answer_hours));
+            now + Duration::hours(i64::from(self.level(to_level)?.referral_answer_hours));
         let group = ReferralGroupId(EventId::for_seq(self.s.id, self.s.last_seq + 1).0);
         for &provider in providers {
             let consent = self.s.active_consent_for(provider, now).map(|c| c.id);
@@ -106,6 +117,7 @@ impl Draft<'_> {
                 answered_at: None,
                 decline: None,
                 withdraw_reason: None,
+                acknowledged_at: None,
             });
             self.schedule(
                 Self::referral_timer_key(referral),
@@ -116,20 +128,72 @@ impl Draft<'_> {
         Ok(())
     }
 
+    /// The provider has seen the referral; its answer is still due by the deadline.
+    pub(super) fn acknowledge_referral(&mut self, id: ReferralId) -> Result<(), DecisionError> {
+        let r = self
+            .referral_in(id, |s| s == ReferralStatus::Pending, "pending")?
+            .clone();
+        let now = self.now();
+        {
+            let r = self.referral_mut(id);
+            r.status = ReferralStatus::Acknowledged;
+            r.acknowledged_at = Some(now);
+        }
+        self.emit(
+            Some(r.to_level.clone()),
+            Some(r.provider),
+            EventData::ReferralAcknowledged {
+                referral: id,
+                provider: r.provider,
+                to_level: r.to_level,
+            },
+        );
+        Ok(())
+    }
+
+    /// Accept: a slot is held at the provider (the store refuses the acceptance of a full
+    /// provider) until the handoff starts or the hold runs out.
     pub(super) fn accept_referral(&mut self, id: ReferralId) -> Result<(), DecisionError> {
         let r = self.pending_referral(id)?.clone();
+        self.take_slot_for(r, false)
+    }
+
+    /// A slot freed at the provider of a waitlisted referral, the head of its waitlist.
+    pub(super) fn offer_freed_slot(&mut self, id: ReferralId) -> Result<(), DecisionError> {
+        let Some(r) = self.s.referral(id).cloned() else {
+            return Err(DecisionError::StaleTimer("unknown referral".into()));
+        };
+        if r.status != ReferralStatus::Waitlisted {
+            return Err(DecisionError::StaleTimer(
+                "the referral left the waitlist".into(),
+            ));
+        }
+        self.take_slot_for(r, true)
+    }
+
+    fn take_slot_for(&mut self, r: Referral, from_waitlist: bool) -> Result<(), DecisionError> {
+        let id = r.id;
         let now = self.now();
         if !self.s.is_inside(r.provider) && self.s.active_consent_for(r.provider, now).is_none() {
             return Err(DecisionError::ConsentRequired {
                 orgs: vec![r.provider],
             });
         }
+        let hold_until = now + Duration::hours(i64::from(self.level(&r.to_level)?.hold_hours));
         {
             let r = self.referral_mut(id);
             r.status = ReferralStatus::Accepted;
             r.answered_at = Some(now);
         }
-        self.cancel(Self::referral_timer_key(id));
+        if !from_waitlist {
+            self.cancel(Self::referral_timer_key(id));
+        }
+        self.hold_slot(r.provider, &r.to_level, 1);
+        self.schedule(
+            Self::hold_timer_key(id),
+            hold_until,
+            TimerKind::HoldExpiry { referral: id },
+        );
         self.emit(
             Some(r.to_level.clone()),
             Some(r.provider),
@@ -137,11 +201,15 @@ impl Draft<'_> {
                 referral: id,
                 provider: r.provider,
                 to_level: r.to_level.clone(),
+                hold_until: Some(hold_until),
+                from_waitlist,
             },
         );
         // First acceptance wins: the rest of the group is withdrawn.
         self.withdraw_where(WithdrawReason::AnotherProviderAccepted, |o| {
-            o.group == r.group && o.id != id && o.status == ReferralStatus::Pending
+            o.group == r.group
+                && o.id != id
+                && (o.status.awaits_answer() || o.status == ReferralStatus::Waitlisted)
         });
         // Announce the handoff so coordinators can book what it needs.
         if self.s.status == ClientStatus::Active && self.s.handoff.is_none() {
@@ -164,12 +232,41 @@ impl Draft<'_> {
         Ok(())
     }
 
+    /// No open slot now: the provider will take the client when one frees. The waitlist is
+    /// an answer (the deadline no longer runs); its order is the order of waitlisting.
+    pub(super) fn waitlist_referral(&mut self, id: ReferralId) -> Result<(), DecisionError> {
+        let r = self.pending_referral(id)?.clone();
+        let now = self.now();
+        {
+            let r = self.referral_mut(id);
+            r.status = ReferralStatus::Waitlisted;
+            r.answered_at = Some(now);
+        }
+        self.cancel(Self::referral_timer_key(id));
+        self.emit(
+            Some(r.to_level.clone()),
+            Some(r.provider),
+            EventData::ReferralWaitlisted {
+                referral: id,
+                provider: r.provider,
+                to_level: r.to_level,
+            },
+        );
+        Ok(())
+    }
+
     pub(super) fn decline_referral(
         &mut self,
         id: ReferralId,
         reason: &DeclineReason,
     ) -> Result<(), DecisionError> {
-        let r = self.pending_referral(id)?.clone();
+        let r = self
+            .referral_in(
+                id,
+                |s| s.awaits_answer() || s == ReferralStatus::Waitlisted,
+                "awaiting an answer or waitlisted",
+            )?
+            .clone();
         if let Some(note) = &reason.note {
             Self::text("decline note", note)?;
         }
@@ -180,7 +277,9 @@ impl Draft<'_> {
             r.answered_at = Some(now);
             r.decline = Some(reason.clone());
         }
-        self.cancel(Self::referral_timer_key(id));
+        if r.status.awaits_answer() {
+            self.cancel(Self::referral_timer_key(id));
+        }
         self.emit(
             Some(r.to_level.clone()),
             Some(r.provider),
@@ -199,7 +298,13 @@ impl Draft<'_> {
             .s
             .referral(id)
             .ok_or_else(|| DecisionError::not_found("referral", id))?;
-        if !matches!(r.status, ReferralStatus::Pending | ReferralStatus::Accepted) {
+        if r.status == ReferralStatus::Scheduled {
+            return Err(DecisionError::Conflict(format!(
+                "referral {id} is scheduled: the client is on the way (confirm the arrival, \
+                 report a no-show, or discharge)"
+            )));
+        }
+        if !r.status.is_open() {
             return Err(DecisionError::Conflict(format!(
                 "referral {id} is {}, nothing to withdraw",
                 r.status.as_str()
@@ -362,10 +467,24 @@ mod tests {
                 TimerOp::Cancel {
                     key: format!("referral:{won}")
                 },
+                // Residential care holds an accepted slot for two days.
+                TimerOp::Schedule {
+                    key: format!("hold:{won}"),
+                    due_at: f.now + Duration::hours(48),
+                    kind: TimerKind::HoldExpiry { referral: won },
+                },
                 TimerOp::Cancel {
                     key: format!("referral:{lost}")
                 },
             ]
+        );
+        assert_eq!(
+            d.occupancy,
+            [OccupancyChange::hold(
+                f.residential,
+                level("residential"),
+                1
+            )]
         );
         let handoff = d.state.handoff.as_ref().unwrap();
         assert_eq!(handoff.target.provider(), Some(f.residential));
@@ -415,6 +534,140 @@ mod tests {
         };
         let d = f.run(&d.state, f.cm(), assess);
         assert!(d.referrals.is_empty());
+    }
+
+    #[test]
+    fn a_full_provider_acknowledges_waitlists_and_a_freed_slot_accepts_from_its_waitlist() {
+        let f = Fixture::new();
+        let s = referred_to_two(&f);
+        let (first, second) = (s.referrals[0].id, s.referrals[1].id);
+        let ack = Command::AcknowledgeReferral { referral: first };
+        assert!(matches!(
+            f.refuse(&s, f.cm(), ack.clone()),
+            DecisionError::Forbidden(_)
+        ));
+        let d = f.run(&s, f.partner(f.residential), ack.clone());
+        assert_eq!(types(&d), ["referral.acknowledged"]);
+        assert_eq!(d.state.referrals[0].status, ReferralStatus::Acknowledged);
+        assert_eq!(d.state.referrals[0].acknowledged_at, Some(f.now));
+        // The answer is still due: the deadline keeps running.
+        assert!(d.timers.is_empty());
+        assert!(matches!(
+            f.refuse(&d.state, f.partner(f.residential), ack),
+            DecisionError::Conflict(_)
+        ));
+
+        let waitlist = Command::WaitlistReferral { referral: first };
+        let d = f.run(&d.state, f.partner(f.residential), waitlist.clone());
+        assert_eq!(types(&d), ["referral.waitlisted"]);
+        assert_eq!(d.state.referrals[0].status, ReferralStatus::Waitlisted);
+        assert_eq!(
+            d.timers,
+            [TimerOp::Cancel {
+                key: format!("referral:{first}")
+            }]
+        );
+        assert!(d.occupancy.is_empty(), "a waitlist holds no slot");
+        assert!(matches!(
+            f.refuse(&d.state, f.partner(f.residential), waitlist),
+            DecisionError::Conflict(_)
+        ));
+
+        // Only the engine offers a freed slot.
+        let offer = Command::OfferFreedSlot { referral: first };
+        assert!(matches!(
+            f.refuse(&d.state, f.partner(f.residential), offer.clone()),
+            DecisionError::Forbidden(_)
+        ));
+        let offered = f.run(&d.state, f.system(), offer.clone());
+        assert_eq!(
+            types(&offered)[..2],
+            ["referral.accepted", "referral.withdrawn"]
+        );
+        assert!(matches!(
+            offered.events[0].data,
+            EventData::ReferralAccepted {
+                from_waitlist: true,
+                ..
+            }
+        ));
+        assert_eq!(
+            offered.occupancy,
+            [OccupancyChange::hold(
+                f.residential,
+                level("residential"),
+                1
+            )]
+        );
+        assert_eq!(
+            offered.state.referral(second).unwrap().status,
+            ReferralStatus::Withdrawn
+        );
+        // Offered once: the next sweep finds it off the waitlist.
+        assert!(matches!(
+            f.refuse(&offered.state, f.system(), offer),
+            DecisionError::StaleTimer(_)
+        ));
+    }
+
+    #[test]
+    fn an_accepted_slot_left_unused_expires_and_its_hold_is_released() {
+        let f = Fixture::new();
+        let s = f.accepted();
+        let referral = s.referrals[0].id;
+        let fire = Command::FireTimer {
+            timer: TimerKind::HoldExpiry { referral },
+        };
+        let later = f.now + Duration::hours(49);
+        let d = f.run_at(later, &s, f.system(), fire.clone());
+        assert_eq!(types(&d), ["referral.expired"]);
+        assert!(matches!(
+            d.events[0].data,
+            EventData::ReferralExpired {
+                escalate: true,
+                hold_released: true,
+                ..
+            }
+        ));
+        assert_eq!(
+            d.occupancy,
+            [OccupancyChange::hold(
+                f.residential,
+                level("residential"),
+                -1
+            )]
+        );
+        assert_eq!(d.state.referrals[0].status, ReferralStatus::Expired);
+        // Withdrawn while accepted: the hold goes too.
+        let d = f.run(&s, f.cm(), Command::WithdrawReferral { referral });
+        assert_eq!(
+            d.occupancy,
+            [OccupancyChange::hold(
+                f.residential,
+                level("residential"),
+                -1
+            )]
+        );
+        assert!(d.timers.contains(&TimerOp::Cancel {
+            key: format!("hold:{referral}")
+        }));
+        // Used by a handoff: the hold timer is stale.
+        let s = f
+            .run(
+                &s,
+                f.cm(),
+                transition(
+                    crate::pathway::TransitionKind::StepDown,
+                    level("residential"),
+                    None,
+                    30.0,
+                ),
+            )
+            .state;
+        assert!(matches!(
+            f.refuse_at(later, &s, f.system(), fire),
+            DecisionError::StaleTimer(_)
+        ));
     }
 
     #[test]

@@ -9,6 +9,31 @@ use crate::state::*;
 use chrono::Duration;
 
 impl Draft<'_> {
+    /// A referral runs out: unanswered by its deadline, or accepted and never used within
+    /// its hold (`hold_released`). With nothing left of its group a person must act.
+    fn expire(&mut self, r: Referral, hold_released: bool) {
+        {
+            let now = self.now();
+            let r = self.referral_mut(r.id);
+            r.status = ReferralStatus::Expired;
+            r.answered_at.get_or_insert(now);
+        }
+        let escalate = !self.s.referrals.iter().any(|o| {
+            o.group == r.group && (o.status.is_open() || o.status == ReferralStatus::Completed)
+        });
+        self.emit(
+            Some(r.to_level.clone()),
+            Some(r.provider),
+            EventData::ReferralExpired {
+                referral: r.id,
+                provider: r.provider,
+                to_level: r.to_level,
+                escalate,
+                hold_released,
+            },
+        );
+    }
+
     pub(super) fn fire_timer(&mut self, timer: &TimerKind) -> Result<(), DecisionError> {
         let stale = |why: &str| Err(DecisionError::StaleTimer(why.to_owned()));
         match timer {
@@ -16,34 +41,32 @@ impl Draft<'_> {
                 let Some(r) = self.s.referral(*referral).cloned() else {
                     return stale("unknown referral");
                 };
-                if r.status != ReferralStatus::Pending {
+                if !r.status.awaits_answer() {
                     return stale("referral already answered");
                 }
-                {
-                    let now = self.now();
-                    let r = self.referral_mut(*referral);
-                    r.status = ReferralStatus::Expired;
-                    r.answered_at = Some(now);
+                self.expire(r, false);
+            }
+            TimerKind::HoldExpiry { referral } => {
+                let Some(r) = self.s.referral(*referral).cloned() else {
+                    return stale("unknown referral");
+                };
+                if r.status != ReferralStatus::Accepted {
+                    return stale("the hold was used or released");
                 }
-                let escalate = !self.s.referrals.iter().any(|o| {
-                    o.group == r.group
-                        && matches!(
-                            o.status,
-                            ReferralStatus::Pending
-                                | ReferralStatus::Accepted
-                                | ReferralStatus::Completed
-                        )
+                self.hold_slot(r.provider, &r.to_level, -1);
+                self.expire(r, true);
+            }
+            TimerKind::ArrivalDeadline {
+                episode,
+                departed_seq,
+            } => {
+                let due = self.s.transit.as_ref().is_some_and(|t| {
+                    !t.missed && t.timer == format!("arrival:{episode}:{departed_seq}")
                 });
-                self.emit(
-                    Some(r.to_level.clone()),
-                    Some(r.provider),
-                    EventData::ReferralExpired {
-                        referral: r.id,
-                        provider: r.provider,
-                        to_level: r.to_level,
-                        escalate,
-                    },
-                );
+                if !due {
+                    return stale("the client arrived or the handoff ended");
+                }
+                self.miss(MissReason::Deadline);
             }
             TimerKind::ReviewDue { episode, level } => {
                 let current = self.s.episode.as_ref().map(|e| e.id);
@@ -154,6 +177,7 @@ mod tests {
                 provider: f.residential,
                 to_level: level("residential"),
                 escalate: true,
+                hold_released: false,
             }
         );
         assert_eq!(d.events[0].actor_org, None, "the engine's own timer");

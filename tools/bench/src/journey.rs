@@ -115,6 +115,13 @@ pub async fn run(c: &Client, cast: &Cast, index: usize) -> anyhow::Result<(Strin
             json!({ "c": id, "l": level, "h": hours }),
         )
         .await?;
+        // The receiving provider confirms the arrival: the new placement starts.
+        m(
+            &cast.providers[i][pick].1,
+            &format!("mutation($c: UUID!) {{ confirmArrival(clientId: $c) {R} }}"),
+            json!({ "c": id }),
+        )
+        .await?;
         t.transitions += 1;
     }
     m(
