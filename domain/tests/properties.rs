@@ -24,7 +24,7 @@ use std::fmt;
 const CASES: u32 = 1000;
 
 /// Steps name a level or a provider by an index taken modulo how many there are; indices are
-/// drawn below a multiple of every pathway's level count (5 and 6) so none is favoured.
+/// drawn below a multiple of every pathway's level count (6 each) so none is favoured.
 const SLOTS: usize = 60;
 
 /// The pathways shipped in `workflows/`: the property and the coverage hold for each.
@@ -1534,25 +1534,40 @@ fn random_command_sequences_stay_within_the_ma_bsas_pathway() {
 /// Random sequences rarely walk the whole continuum; this one does, through the same checks.
 #[test]
 fn a_guided_walk_passes_the_same_checks() {
+    let f = fixture(asam_continuum());
+    let index = |id: &str| {
+        f.levels
+            .iter()
+            .position(|l| l.as_str() == id)
+            .expect("a level of the default pathway")
+    };
     let mut steps = vec![
         Step::Consent {
             recipients: None,
             pharmacy: true,
         },
         Step::Admit {
-            level: 0,
+            level: index("detox"),
             provider: 0,
             hours: 40,
         },
     ];
-    for (level, hours) in [(1usize, 30u8), (2, 25), (3, 12), (4, 2)] {
+    let down = [
+        ("residential", 30u8),
+        ("php", 25),
+        ("iop", 12),
+        ("outpatient", 2),
+    ];
+    for (i, (level, hours)) in down.into_iter().enumerate() {
+        let level = index(level);
         steps.push(Step::Refer {
             level: Some(level),
             pick: 0,
             providers: vec![0, 1],
         });
+        // The first of the two referrals just sent.
         steps.push(Step::Accept {
-            pick: 2 * (level - 1),
+            pick: 2 * i,
             wrong_partner: false,
         });
         steps.push(Step::Aftercare { days: 2 });
@@ -1577,7 +1592,7 @@ fn a_guided_walk_passes_the_same_checks() {
         supervisor: false,
     });
     steps.push(Step::Advance { hours: 24 * 31 });
-    let walk = run(&fixture(asam_continuum()), steps);
+    let walk = run(&f, steps);
     let (state, tally) = (walk.state, walk.tally);
     assert_eq!(state.status, ClientStatus::Discharged);
     assert_eq!(tally.get("handoff.started"), Some(&4), "{tally:?}");

@@ -144,7 +144,7 @@ struct RawLevel {
     #[serde(default)]
     asam3: Vec<Spanned<String>>,
     #[serde(default)]
-    asam4: Vec<String>,
+    asam4: Vec<Spanned<String>>,
     weekly_hours: Spanned<RawBand>,
     review_interval_days: Spanned<u32>,
     #[serde(default)]
@@ -258,6 +258,8 @@ impl Validator<'_> {
 
         // Levels.
         let mut known: BTreeMap<String, usize> = BTreeMap::new();
+        // Each 4th-edition code, with the level that claimed it first and on which line.
+        let mut asam4_claims: BTreeMap<String, (String, usize)> = BTreeMap::new();
         let mut levels = Vec::new();
         for raw_level in &raw.levels {
             let start = raw_level.span().start;
@@ -309,6 +311,43 @@ impl Validator<'_> {
                     Some(None) => {}
                 }
             }
+            for code in &l.asam4 {
+                let at = code.span().start;
+                let code = code.get_ref();
+                if !asam::is_asam4_code(code) {
+                    self.err(
+                        at,
+                        &item,
+                        format!(
+                            "unknown ASAM 4th-edition code \"{code}\" (known: {})",
+                            asam::ASAM4_CODES.join(", ")
+                        ),
+                    );
+                    continue;
+                }
+                match asam4_claims.get(code) {
+                    Some((other, line)) if *other == id => {
+                        let line = *line;
+                        self.err(
+                            at,
+                            &item,
+                            format!(
+                                "ASAM 4th-edition code \"{code}\" listed twice (first on line {line})"
+                            ),
+                        );
+                    }
+                    Some((other, line)) => {
+                        let msg = format!(
+                            "ASAM 4th-edition code \"{code}\" is already claimed by level \"{other}\" \
+                             (line {line}): a 4th-edition code belongs to one level of a pathway"
+                        );
+                        self.err(at, &item, msg);
+                    }
+                    None => {
+                        asam4_claims.insert(code.clone(), (id.clone(), self.lines.line(at)));
+                    }
+                }
+            }
             if *l.review_interval_days.get_ref() == 0 {
                 self.err(
                     l.review_interval_days.span().start,
@@ -335,7 +374,7 @@ impl Validator<'_> {
                 id: LevelId::new(id),
                 name: l.name.clone(),
                 asam3: l.asam3.iter().map(|c| c.get_ref().clone()).collect(),
-                asam4: l.asam4.clone(),
+                asam4: l.asam4.iter().map(|c| c.get_ref().clone()).collect(),
                 weekly_hours: band,
                 review_interval_days: *l.review_interval_days.get_ref(),
                 aliases: l.aliases.clone(),
@@ -447,6 +486,31 @@ impl Validator<'_> {
                 );
             }
             let gates = self.gates(&t.gates, &item);
+            // A step-down to outpatient (ASAM 1) trades daily or 24-hour care for weekly
+            // visits: the first visit is booked before the move, whichever level it leaves
+            // (the client stays "directly connected", 105 CMR 164.075; DOMAIN.md).
+            if kind == Some(TransitionKind::StepDown)
+                && !gates.contains(&Gate::AftercareAppointment)
+            {
+                for to in &t.to {
+                    let outpatient = levels.iter().any(|l| {
+                        l.id.as_str() == to.get_ref()
+                            && l.asam3.iter().any(|c| asam::is_outpatient(c))
+                    });
+                    if outpatient {
+                        self.err(
+                            to.span().start,
+                            &item,
+                            format!(
+                                "a step-down to \"{}\" (ASAM 1, outpatient) needs the \
+                                 aftercare_appointment gate: the first visit is booked before \
+                                 the move (a rule of its own if the other targets need none)",
+                                to.get_ref()
+                            ),
+                        );
+                    }
+                }
+            }
             if let Some(kind) = kind {
                 transitions.push(TransitionRule {
                     kind,
@@ -634,7 +698,7 @@ levels = ["iop"]
 kind = "step_down"
 from = "iop"
 to = ["outpatient"]
-gates = ["accepted_referral"]
+gates = ["accepted_referral", "aftercare_appointment"]
 
 [[discharges]]
 kind = "planned"
@@ -655,7 +719,7 @@ gates = ["aftercare_appointment"]
 
     #[test]
     fn unknown_gate_names_file_line_and_item() {
-        let text = MINIMAL.replace("gates = [\"accepted_referral\"]", "gates = [\"bed_check\"]");
+        let text = MINIMAL.replace("[\"accepted_referral\", ", "[\"bed_check\", ");
         let e = errors(&text);
         assert_eq!(e.len(), 1, "{e:?}");
         assert_eq!(e[0].file, "t.toml");
@@ -720,6 +784,104 @@ gates = ["aftercare_appointment"]
     }
 
     #[test]
+    fn a_20_hour_iop_is_iop_and_more_is_not() {
+        let p = parse(
+            "t.toml",
+            &MINIMAL.replace("min = 9, max = 19", "min = 9, max = 20"),
+        )
+        .expect("9-20 h/week is IOP");
+        assert_eq!(p.levels[0].weekly_hours.max, 20.0);
+        for band in ["min = 9, max = 25", "min = 9, max = 20.5"] {
+            let e = errors(&MINIMAL.replace("min = 9, max = 19", band));
+            assert!(
+                e.iter().any(|e| e.line == 10
+                    && e.item == "level \"iop\""
+                    && e.message
+                        .contains("contradict ASAM 2.1, which is at most 20 h/week")),
+                "{band}: {e:?}"
+            );
+        }
+        // Partial hospitalization starts at 20: the hour both may claim.
+        let php = MINIMAL
+            .replace("asam3 = [\"2.1\"]", "asam3 = [\"2.5\"]")
+            .replace("min = 9, max = 19", "min = 20, max = 30");
+        parse("t.toml", &php).expect("20-30 h/week is PHP");
+    }
+
+    #[test]
+    fn a_4th_edition_code_belongs_to_one_level() {
+        let text = MINIMAL
+            .replace(
+                "asam3 = [\"2.1\"]",
+                "asam3 = [\"2.1\"]\nasam4 = [\"2.1\", \"1.5\"]",
+            )
+            .replace("asam3 = [\"1\"]", "asam3 = [\"1\"]\nasam4 = [\"1.5\"]");
+        let e = errors(&text);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!((e[0].file.as_str(), e[0].line), ("t.toml", 18), "{}", e[0]);
+        assert_eq!(e[0].item, "level \"outpatient\"");
+        assert!(
+            e[0].message
+                .contains("\"1.5\" is already claimed by level \"iop\" (line 10)"),
+            "{}",
+            e[0]
+        );
+        // Twice in one level is a slip of its own.
+        let e = errors(&MINIMAL.replace(
+            "asam3 = [\"2.1\"]",
+            "asam3 = [\"2.1\"]\nasam4 = [\"2.1\", \"2.1\"]",
+        ));
+        assert!(
+            e.iter()
+                .any(|e| e.line == 10 && e.message.contains("\"2.1\" listed twice")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_4th_edition_code() {
+        // 1-WM is a 3rd-edition code: the 4th edition folds withdrawal management into its
+        // levels. 2.7 and 1.7 exist.
+        for code in ["1-WM", "2.2", "4.0"] {
+            let text = MINIMAL.replace(
+                "asam3 = [\"2.1\"]",
+                &format!("asam3 = [\"2.1\"]\nasam4 = [\"2.7\", \"{code}\"]"),
+            );
+            let e = errors(&text);
+            assert_eq!(e.len(), 1, "{code}: {e:?}");
+            assert_eq!((e[0].line, e[0].item.as_str()), (10, "level \"iop\""));
+            assert!(
+                e[0].message
+                    .starts_with(&format!("unknown ASAM 4th-edition code \"{code}\"")),
+                "{}",
+                e[0]
+            );
+        }
+        let text = MINIMAL.replace(
+            "asam3 = [\"1\"]",
+            "asam3 = [\"1\"]\nasam4 = [\"1.5\", \"1.7\"]",
+        );
+        parse("t.toml", &text).expect("1.5 and 1.7 are 4th-edition codes");
+    }
+
+    #[test]
+    fn a_step_down_to_outpatient_books_the_first_visit() {
+        let text = MINIMAL.replace(", \"aftercare_appointment\"]", "]");
+        let e = errors(&text);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].line, 26, "{}", e[0]);
+        assert!(e[0].item.starts_with("transition #1 (step_down from iop)"));
+        assert!(
+            e[0].message.contains(
+                "a step-down to \"outpatient\" (ASAM 1, outpatient) needs the \
+                 aftercare_appointment gate"
+            ),
+            "{}",
+            e[0]
+        );
+    }
+
+    #[test]
     fn syntax_error_has_a_line() {
         let e = errors("[pathway]\nid = \"x\"\nname = \n");
         assert_eq!(e[0].line, 3, "{e:?}");
@@ -750,6 +912,94 @@ gates = ["aftercare_appointment"]
             if let Err(e) = parse(name, text) {
                 panic!("{e}");
             }
+            // Each level sets its own answer, hold and arrival times (the header says what
+            // they are): the [settings] defaults are for pathways written before them.
+            let raw: toml::Table = toml::from_str(text).unwrap();
+            for level in raw["levels"].as_array().unwrap() {
+                for key in ["referral_answer_hours", "hold_hours", "arrival_days"] {
+                    assert!(level.get(key).is_some(), "{name}: {level:?} sets no {key}");
+                }
+            }
         }
+    }
+
+    #[test]
+    fn the_default_pathway_has_ambulatory_withdrawal_management() {
+        let p = parse(
+            "asam-continuum.toml",
+            include_str!("../asam-continuum.toml"),
+        )
+        .unwrap();
+        let level = |id: &str| p.level_by_str(id).unwrap();
+        let amb = level("ambulatory_detox");
+        assert_eq!(amb.asam3, ["1-WM", "2-WM"]);
+        assert!(
+            amb.followup_on_exit,
+            "HEDIS FUI counts withdrawal management"
+        );
+        // Outpatient care: a declared medical emergency does not send anyone there.
+        assert!(!amb.admits_in_emergency());
+        assert!(level("detox").admits_in_emergency());
+        assert!(level("detox").asam3.contains(&"3.2-WM".to_owned()));
+        let (amb, detox, outpatient) = (
+            LevelId::new("ambulatory_detox"),
+            LevelId::new("detox"),
+            LevelId::new("outpatient"),
+        );
+        assert!(p.admission_levels.contains(&amb));
+        for (kind, from, to) in [
+            (TransitionKind::StepDown, &detox, &amb),
+            (TransitionKind::StepUp, &amb, &detox),
+            (TransitionKind::StepDown, &amb, &outpatient),
+            (TransitionKind::StepUp, &outpatient, &amb),
+            (TransitionKind::Lateral, &amb, &amb),
+            (TransitionKind::Lateral, &detox, &detox),
+        ] {
+            assert!(
+                p.transition_rule(kind, Some(from), to).is_some(),
+                "{kind} {from} -> {to}"
+            );
+        }
+        assert!(
+            p.transition_rule(TransitionKind::Readmission, None, &amb)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn bundled_pathways_follow_the_4th_edition_and_book_every_step_down_to_outpatient() {
+        for (name, text) in [
+            (
+                "asam-continuum.toml",
+                include_str!("../asam-continuum.toml"),
+            ),
+            ("ma-bsas.toml", include_str!("../ma-bsas.toml")),
+        ] {
+            let p = parse(name, text).unwrap();
+            let outpatient = p.level_by_str("outpatient").unwrap();
+            assert_eq!(outpatient.asam4, ["1.5"], "{name}");
+            let iop = p.levels.iter().find(|l| l.asam3 == ["2.1"]).unwrap();
+            assert!(iop.weekly_hours.contains(20.0), "{name}: a 20-hour IOP");
+            let step_downs_to_outpatient: Vec<_> = p
+                .transitions
+                .iter()
+                .filter(|t| t.kind == TransitionKind::StepDown && t.to.contains(&outpatient.id))
+                .collect();
+            // From every level above outpatient.
+            assert_eq!(step_downs_to_outpatient.len(), p.levels.len() - 1, "{name}");
+            for t in step_downs_to_outpatient {
+                assert!(
+                    t.gates.contains(&Gate::AftercareAppointment),
+                    "{name}: {t:?}"
+                );
+            }
+        }
+        let ma = parse("ma-bsas.toml", include_str!("../ma-bsas.toml")).unwrap();
+        let ats = LevelId::new("ats");
+        assert!(
+            ma.transition_rule(TransitionKind::Lateral, Some(&ats), &ats)
+                .is_some(),
+            "hospital to ATS"
+        );
     }
 }

@@ -198,12 +198,14 @@ pub struct Level {
 }
 
 impl Level {
-    /// Withdrawal management or residential care (an ASAM 3rd-edition code `*-WM`, `3.x` or
-    /// `4`): where a clinician may move a client on a declared medical emergency.
+    /// 24-hour withdrawal management or residential care (an ASAM 3rd-edition code `3.x`,
+    /// `3.x-WM`, `4` or `4-WM`): where a clinician may move a client on a declared medical
+    /// emergency. Ambulatory withdrawal management (`1-WM`, `2-WM`) is outpatient care: not
+    /// where an emergency takes anyone.
     pub fn admits_in_emergency(&self) -> bool {
         self.asam3
             .iter()
-            .any(|c| c.ends_with("-WM") || c.starts_with("3.") || c.starts_with('4'))
+            .any(|c| c.starts_with("3.") || c.starts_with('4'))
     }
 }
 
