@@ -264,7 +264,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let id = OrgId::new();
             // Nothing is created when an offer is wrong.
-            engine.register_provider(&admin, id, &name, &parsed).await?;
+            engine
+                .register_provider(&admin, id, &name, &parsed, &[])
+                .await?;
             println!("{id}");
         }
         Cmd::Orgs {

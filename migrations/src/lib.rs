@@ -11,6 +11,7 @@ mod m20261123_000006_notify_after_commit;
 mod m20261124_000010_disclosure_basis;
 mod m20261124_000011_token_expiry;
 mod m20261202_000012_linked_senders;
+mod m20261202_000014_mat_services;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000010_disclosure_basis::Migration),
             Box::new(m20261124_000011_token_expiry::Migration),
             Box::new(m20261202_000012_linked_senders::Migration),
+            Box::new(m20261202_000014_mat_services::Migration),
         ]
     }
 }

@@ -3,7 +3,7 @@
 use crate::on_both_backends;
 use crate::server::TestServer;
 use crate::support::Backend;
-use carepath_engine::domain::Role;
+use carepath_engine::domain::{MatService, Role};
 use carepath_engine::ids::OrgId;
 use chrono::{Duration, Utc};
 use futures::{SinkExt, StreamExt};
@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 pub(crate) const RESULT: &str = "{ clientId version replayed createdIds events { id seq type } }";
 
-/// A network: a case-management program, a provider at each level, a pharmacy, a
-/// coordination hub; and a token for each role.
+/// A network: a case-management program, a provider at each level, a pharmacy (MAT service
+/// `pharmacy`), a coordination hub; and a token for each role.
 pub(crate) struct Net {
     pub s: TestServer,
     pub home: OrgId,
@@ -44,7 +44,7 @@ impl Net {
             providers.push((level, id));
             partners.push((id, s.token(id, Role::Partner).await));
         }
-        let pharmacy = s.org("Pharmacy", &[]).await;
+        let pharmacy = s.mat_provider("Pharmacy", &[MatService::Pharmacy]).await;
         let hub = s.org("Aftercare hub", &[]).await;
         Net {
             cm: s.token(home, Role::CaseManager).await,
