@@ -4,7 +4,7 @@ use crate::config::{Config, Overrides};
 use crate::startup::{self, open_engine as engine};
 use crate::{seed, telemetry};
 use anyhow::Context as _;
-use carepath_engine::domain::{Actor, Role};
+use carepath_engine::domain::{Actor, MatService, Role};
 use carepath_engine::ids::OrgId;
 use carepath_engine::pathway;
 use carepath_engine::pathway::LevelId;
@@ -111,6 +111,20 @@ enum OrgsCmd {
         /// Levels it offers, as LEVEL=CAPACITY (repeatable), e.g. --offers iop=40.
         #[arg(long)]
         offers: Vec<String>,
+        /// MAT services it provides, comma-separated: otp (methadone dosing), prescriber
+        /// (prescriber visits, refills), pharmacy (refills), injection (extended-release
+        /// naltrexone); e.g. --mat-services otp,prescriber. A MAT booking goes only to an
+        /// organization that provides its service.
+        #[arg(long, value_delimiter = ',', value_parser = parse_mat_service)]
+        mat_services: Vec<MatService>,
+    },
+    /// Set the MAT services an organization provides, replacing those it had.
+    SetMatServices {
+        #[arg(long)]
+        org: uuid::Uuid,
+        /// Comma-separated, as for `orgs create`; left out, the organization provides none.
+        #[arg(long, value_delimiter = ',', value_parser = parse_mat_service)]
+        mat_services: Vec<MatService>,
     },
 }
 
@@ -245,7 +259,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("token {id} revoked");
         }
         Cmd::Orgs {
-            command: OrgsCmd::Create { name, offers },
+            command:
+                OrgsCmd::Create {
+                    name,
+                    offers,
+                    mat_services,
+                },
         } => {
             let engine = engine(&config).await?;
             let admin = Actor {
@@ -264,8 +283,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let id = OrgId::new();
             // Nothing is created when an offer is wrong.
-            engine.register_provider(&admin, id, &name, &parsed).await?;
+            engine
+                .register_provider(&admin, id, &name, &parsed, &mat_services)
+                .await?;
             println!("{id}");
+        }
+        Cmd::Orgs {
+            command: OrgsCmd::SetMatServices { org, mat_services },
+        } => {
+            let engine = engine(&config).await?;
+            let admin = Actor {
+                org: OrgId(uuid::Uuid::nil()),
+                role: Role::Admin,
+            };
+            engine
+                .set_mat_services(&admin, OrgId(org), &mat_services)
+                .await?;
+            let names: Vec<&str> = mat_services.iter().map(|s| s.as_str()).collect();
+            println!(
+                "{org} provides: {}",
+                if names.is_empty() {
+                    "no MAT service".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            );
         }
         Cmd::Orgs {
             command: OrgsCmd::LinkAmqpUser { org, user },
@@ -303,6 +345,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// A moment on the command line: RFC 3339, or a date (its start, UTC).
+fn parse_mat_service(s: &str) -> Result<MatService, String> {
+    MatService::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = MatService::ALL.iter().map(|m| m.as_str()).collect();
+        format!("\"{s}\" is not a MAT service; one of {}", all.join(", "))
+    })
+}
+
 fn parse_moment(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&chrono::Utc));

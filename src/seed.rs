@@ -26,6 +26,7 @@ const PROVIDERS: [(&str, &str, i32); 7] = [
     ("Eastside Evening IOP", "iop", 24),
     ("Community Outpatient Clinic", "outpatient", 200),
 ];
+/// Fills buprenorphine refills (MAT service `pharmacy`).
 const PHARMACY: &str = "Main Street Pharmacy";
 
 struct Seeder<'a> {
@@ -129,9 +130,16 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
         org: org_id(HOME),
         role: Role::Admin,
     };
-    for name in [HOME, PHARMACY] {
-        engine.register_org(&admin, org_id(name), name).await?;
-    }
+    engine.register_org(&admin, org_id(HOME), HOME).await?;
+    engine
+        .register_provider(
+            &admin,
+            org_id(PHARMACY),
+            PHARMACY,
+            &[],
+            &[MatService::Pharmacy],
+        )
+        .await?;
     for (name, level, capacity) in PROVIDERS {
         engine.register_org(&admin, org_id(name), name).await?;
         engine
@@ -269,7 +277,11 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
             row.pending_referrals
         );
     }
-    println!("  {:<32} {}", PHARMACY, org_id(PHARMACY));
+    println!(
+        "  {:<32} {} pharmacy (MAT refills)",
+        PHARMACY,
+        org_id(PHARMACY)
+    );
     println!("home organization \"{HOME}\": {}", org_id(HOME));
     println!("clients:");
     for (id, what) in [

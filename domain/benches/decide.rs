@@ -16,9 +16,9 @@ fn bench(c: &mut Criterion) {
     let home = org(1);
     let (detox, residential, residential2, pharmacy) = (org(10), org(20), org(21), org(30));
     let mut orgs = OrgDirectory::default();
+    orgs.add_with_mat(pharmacy, vec![], &[MatService::Pharmacy]);
     for (id, levels) in [
         (home, vec![]),
-        (pharmacy, vec![]),
         (detox, vec![LevelId::new("detox")]),
         (residential, vec![LevelId::new("residential")]),
         (residential2, vec![LevelId::new("residential")]),

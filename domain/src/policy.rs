@@ -130,6 +130,13 @@ pub fn set_capacity(actor: &Actor, provider: crate::ids::OrgId) -> Result<(), De
     }
 }
 
+/// The MAT services an organization provides (which MAT bookings it can take): set by an
+/// admin only, never by the organization itself — an opioid treatment program is a certified
+/// one, and a partner that called itself one would take methadone dosing it cannot give.
+pub fn set_mat_services(actor: &Actor) -> Result<(), DecisionError> {
+    administer(actor, "sets the MAT services an organization provides")
+}
+
 fn has_overrides(command: &Command) -> bool {
     match command {
         Command::Admit { overrides, .. }
@@ -367,6 +374,14 @@ mod tests {
         assert!(set_capacity(&as_(Role::Partner), org).is_ok());
         assert!(set_capacity(&as_(Role::Partner), other).is_err());
         assert!(set_capacity(&as_(Role::CaseManager), org).is_err());
+        assert!(set_mat_services(&as_(Role::Admin)).is_ok());
+        for role in [Role::Partner, Role::AftercareCoordinator, Role::CaseManager] {
+            assert!(matches!(
+                set_mat_services(&as_(role)),
+                Err(DecisionError::Forbidden(m))
+                    if m == "only an admin sets the MAT services an organization provides"
+            ));
+        }
         assert!(speaks_for(org, org).is_ok());
         assert!(matches!(
             speaks_for(org, other),

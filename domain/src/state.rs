@@ -298,6 +298,78 @@ pub enum MatBookingKind {
     Injection,
 }
 
+impl MatBookingKind {
+    /// The name it is written under in events (snake case).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatBookingKind::Refill => "refill",
+            MatBookingKind::PrescriberVisit => "prescriber_visit",
+            MatBookingKind::OtpDosing => "otp_dosing",
+            MatBookingKind::Injection => "injection",
+        }
+    }
+
+    /// The MAT services an organization must provide (any one of them) to take this
+    /// booking: methadone for opioid use disorder is dispensed only by an opioid treatment
+    /// program (42 CFR Part 8); a buprenorphine or oral naltrexone refill is filled by a
+    /// pharmacy or renewed by the prescriber; a prescriber visit is a prescriber's; an
+    /// extended-release naltrexone injection is given by a clinic that gives injections.
+    pub fn delivered_by(self) -> &'static [MatService] {
+        match self {
+            MatBookingKind::Refill => &[MatService::Pharmacy, MatService::Prescriber],
+            MatBookingKind::PrescriberVisit => &[MatService::Prescriber],
+            MatBookingKind::OtpDosing => &[MatService::Otp],
+            MatBookingKind::Injection => &[MatService::Injection],
+        }
+    }
+}
+
+/// A medication-for-OUD service an organization provides (it may provide several, or none):
+/// what decides which MAT bookings it can take ([`MatBookingKind::delivered_by`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatService {
+    /// An opioid treatment program: the only place methadone for OUD is dispensed (dosing,
+    /// guest dosing, take-homes).
+    Otp,
+    /// A practitioner who prescribes buprenorphine or naltrexone: prescriber visits, and
+    /// refills renewed (or dispensed) at the office.
+    Prescriber,
+    /// A pharmacy: fills buprenorphine and oral naltrexone prescriptions.
+    Pharmacy,
+    /// A prescriber or clinic that gives extended-release naltrexone injections.
+    Injection,
+}
+
+impl MatService {
+    pub const ALL: [MatService; 4] = [
+        MatService::Otp,
+        MatService::Prescriber,
+        MatService::Pharmacy,
+        MatService::Injection,
+    ];
+
+    /// Its name in storage, on the command line and in messages (snake case).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatService::Otp => "otp",
+            MatService::Prescriber => "prescriber",
+            MatService::Pharmacy => "pharmacy",
+            MatService::Injection => "injection",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for MatService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MatBooking {
     pub id: BookingId,

@@ -60,7 +60,9 @@ fn fixture(pathway: Pathway) -> Fixture {
     let outside = OrgId(uuid::Uuid::from_u128(3));
     let mut orgs = OrgDirectory::default();
     orgs.add(home, vec![]);
-    orgs.add(pharmacy, vec![]);
+    // Every MAT booking goes to it, so it provides every MAT service: a booking is refused
+    // for the plan it does not continue, not for where it is booked (unit-tested apart).
+    orgs.add_with_mat(pharmacy, vec![], &MatService::ALL);
     orgs.add(outside, vec![]);
     let levels: Vec<LevelId> = pathway.levels.iter().map(|l| l.id.clone()).collect();
     let mut providers = Vec::new();

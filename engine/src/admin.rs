@@ -1,14 +1,15 @@
-//! Administration through the engine: organizations and what they offer, the broker users
-//! that speak for an organization on the inbound queue, housekeeping. Who may do each is
-//! decided by the domain's policy ([`crate::domain::policy`]).
+//! Administration through the engine: organizations and what they offer (levels of care and
+//! capacity, MAT services), the broker users that speak for an organization on the inbound
+//! queue, housekeeping. Who may do each is decided by the domain's policy
+//! ([`crate::domain::policy`]).
 
-use crate::domain::{Actor, policy};
+use crate::domain::{Actor, MatService, policy};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::OrgId;
 use crate::pathway::LevelId;
 use chrono::Duration;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 impl Engine {
     /// Drop idempotency records older than `days`.
@@ -49,14 +50,16 @@ impl Engine {
         Ok(())
     }
 
-    /// Register a provider and what it offers, all or nothing: every offer is checked
-    /// before anything is written. Admins only.
+    /// Register a provider, what it offers (levels of care, each with its capacity) and the
+    /// MAT services it provides (replacing any it had), all or nothing: every offer is
+    /// checked before anything is written. Admins only.
     pub async fn register_provider(
         &self,
         actor: &Actor,
         id: OrgId,
         name: &str,
         offers: &[(LevelId, i32)],
+        mat_services: &[MatService],
     ) -> Result<(), Error> {
         for (level, capacity) in offers {
             self.check_offer(level, *capacity)?;
@@ -65,7 +68,37 @@ impl Engine {
         for (level, capacity) in offers {
             self.set_capacity(actor, id, level, *capacity).await?;
         }
+        self.set_mat_services(actor, id, mat_services).await
+    }
+
+    /// Set the MAT services an organization provides (which MAT bookings it can take),
+    /// replacing those it had. Admins only; the organization must exist.
+    pub async fn set_mat_services(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        services: &[MatService],
+    ) -> Result<(), Error> {
+        policy::set_mat_services(actor)?;
+        self.require_org(org).await?;
+        self.store().set_mat_services(org, services).await?;
+        self.forget_org(org);
         Ok(())
+    }
+
+    /// The MAT services each organization among `ids` provides (unknown ids are left out),
+    /// as commands see them (the organization cache, [`crate::engine::ORG_CACHE_TTL`]).
+    pub async fn mat_services(
+        &self,
+        ids: &[OrgId],
+    ) -> Result<HashMap<OrgId, BTreeSet<MatService>>, Error> {
+        Ok(self
+            .orgs(ids)
+            .await?
+            .0
+            .into_iter()
+            .map(|(id, info)| (id, info.mat_services))
+            .collect())
     }
 
     /// Set a provider's capacity at a level: admins, or a partner for its own organization.

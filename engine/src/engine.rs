@@ -51,9 +51,10 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
-/// How long organization facts (existence, levels offered) are reused without asking the
-/// database. Organizations are never deleted; a level newly offered elsewhere is seen within
-/// this time (at once in the process that set it).
+/// How long organization facts (existence, levels offered, MAT services provided) are reused
+/// without asking the database. Organizations are never deleted; a level newly offered or a
+/// MAT service changed elsewhere is seen within this time (at once in the process that set
+/// it).
 pub const ORG_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 struct Inner {

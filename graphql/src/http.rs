@@ -2,7 +2,7 @@
 //! WebSocket (graphql-transport-ws) on `/graphql/ws`, `/healthz`, `/readyz`, `/metrics`.
 
 use crate::context::Caller;
-use crate::loaders::OrgName;
+use crate::loaders::Orgs;
 use crate::{CarepathSchema, error};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
@@ -187,7 +187,7 @@ async fn graphql(
     };
     let req = req
         .data(who)
-        .data(DataLoader::new(OrgName(s.engine.clone()), tokio::spawn));
+        .data(DataLoader::new(Orgs(s.engine.clone()), tokio::spawn));
     let mut resp = s.schema.execute(req).await;
     // Parse and validation errors (bad syntax, wrong types, unknown enum values, limits)
     // carry no code of their own: they are bad input.
@@ -251,7 +251,7 @@ async fn ws(
                     }
                     let mut data = Data::default();
                     data.insert(who);
-                    data.insert(DataLoader::new(OrgName(engine.clone()), tokio::spawn));
+                    data.insert(DataLoader::new(Orgs(engine.clone()), tokio::spawn));
                     Ok(data)
                 })
                 .serve()

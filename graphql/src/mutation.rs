@@ -347,17 +347,36 @@ impl Mutation {
         Ok(row.into())
     }
 
-    /// Register an organization (admins).
+    /// Register an organization (admins), with the MAT services it provides (none unless
+    /// given): a MAT booking goes only to an organization that provides its service.
     async fn register_organization(
         &self,
         ctx: &Context<'_>,
         #[graphql(validator(min_length = 1, max_length = 200))] name: String,
+        #[graphql(default)] mat_services: Vec<MatService>,
     ) -> Result<Organization> {
         let id = OrgId::new();
+        let services: Vec<_> = mat_services.into_iter().map(Into::into).collect();
         engine(ctx)
-            .register_org(actor(ctx)?, id, &name)
+            .register_provider(actor(ctx)?, id, &name, &[], &services)
             .await
             .gql()?;
         Ok(Organization(id))
+    }
+
+    /// Set the MAT services an organization provides, replacing those it had (admins).
+    async fn set_mat_services(
+        &self,
+        ctx: &Context<'_>,
+        organization_id: Uuid,
+        services: Vec<MatService>,
+    ) -> Result<Organization> {
+        let org = OrgId(organization_id);
+        let services: Vec<_> = services.into_iter().map(Into::into).collect();
+        engine(ctx)
+            .set_mat_services(actor(ctx)?, org, &services)
+            .await
+            .gql()?;
+        Ok(Organization(org))
     }
 }

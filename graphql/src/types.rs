@@ -2,7 +2,7 @@
 
 use crate::context::{actor, engine};
 use crate::error::{FORBIDDEN, coded};
-use crate::loaders::OrgName;
+use crate::loaders::{MatServicesOf, Orgs};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, Json, Object, Result, SimpleObject};
 use carepath_engine::domain::{self as d, ClientPart, ClientView};
@@ -49,6 +49,12 @@ remote_enum!(
 );
 remote_enum!(
     MatBookingKind = "carepath_engine::domain::MatBookingKind" { Refill, PrescriberVisit, OtpDosing, Injection }
+);
+remote_enum!(
+    /// A MAT service an organization provides: what decides which MAT bookings it can take
+    /// (OTP dosing at an `OTP`; a refill at a `PHARMACY` or a `PRESCRIBER`; a prescriber
+    /// visit at a `PRESCRIBER`; an extended-release naltrexone injection where `INJECTION`).
+    MatService = "carepath_engine::domain::MatService" { Otp, Prescriber, Pharmacy, Injection }
 );
 remote_enum!(
     AftercareKind = "carepath_engine::domain::AftercareKind" { Outpatient, Prescriber, Counseling, PeerRecovery, PrimaryCare }
@@ -106,8 +112,19 @@ impl Organization {
         self.0.0
     }
     async fn name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        let loader = ctx.data_unchecked::<DataLoader<OrgName>>();
+        let loader = ctx.data_unchecked::<DataLoader<Orgs>>();
         Ok(loader.load_one(self.0).await?)
+    }
+    /// The MAT services it provides: which MAT bookings it can take.
+    async fn mat_services(&self, ctx: &Context<'_>) -> Result<Vec<MatService>> {
+        let loader = ctx.data_unchecked::<DataLoader<Orgs>>();
+        Ok(loader
+            .load_one(MatServicesOf(self.0))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 }
 

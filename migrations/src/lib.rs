@@ -12,6 +12,7 @@ mod m20261124_000010_disclosure_basis;
 mod m20261124_000011_token_expiry;
 mod m20261202_000012_linked_senders;
 mod m20261202_000013_slot_holds;
+mod m20261202_000014_mat_services;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000011_token_expiry::Migration),
             Box::new(m20261202_000012_linked_senders::Migration),
             Box::new(m20261202_000013_slot_holds::Migration),
+            Box::new(m20261202_000014_mat_services::Migration),
         ]
     }
 }

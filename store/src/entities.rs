@@ -36,6 +36,23 @@ pub mod provider_level {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// The MAT services an organization provides, one row each (`MatService::as_str`).
+pub mod organization_mat_service {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "organization_mat_services")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub service: String,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod client {
     use sea_orm::entity::prelude::*;
 

@@ -5,12 +5,14 @@ use super::entities::*;
 use super::{Store, StoreError};
 use carepath_domain::ids::*;
 use carepath_domain::pathway::LevelId;
-use carepath_domain::{CareEvent, ClientState, EventData, OrgDirectory, OrgInfo, TimerKind};
+use carepath_domain::{
+    CareEvent, ClientState, EventData, MatService, OrgDirectory, OrgInfo, TimerKind,
+};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, TransactionTrait,
 };
 use std::collections::BTreeMap;
 
@@ -119,7 +121,8 @@ impl Store {
             .collect()
     }
 
-    /// The organizations among `ids` that exist, with the levels they offer.
+    /// The organizations among `ids` that exist, with the levels they offer and the MAT
+    /// services they provide.
     pub async fn load_orgs(&self, ids: &[OrgId]) -> Result<OrgDirectory, StoreError> {
         if ids.is_empty() {
             return Ok(OrgDirectory::default());
@@ -137,17 +140,30 @@ impl Store {
                     OrgInfo {
                         id: OrgId(o.id),
                         levels: Vec::new(),
+                        mat_services: Default::default(),
                     },
                 )
             })
             .collect();
         let levels = provider_level::Entity::find()
-            .filter(provider_level::Column::OrgId.is_in(keys))
+            .filter(provider_level::Column::OrgId.is_in(keys.clone()))
             .all(&self.db)
             .await?;
         for l in levels {
             if let Some(info) = dir.get_mut(&OrgId(l.org_id)) {
                 info.levels.push(LevelId(l.level));
+            }
+        }
+        let services = organization_mat_service::Entity::find()
+            .filter(organization_mat_service::Column::OrgId.is_in(keys))
+            .all(&self.db)
+            .await?;
+        for row in services {
+            let service = MatService::parse(&row.service).ok_or_else(|| {
+                StoreError::Corrupt(format!("unknown MAT service {:?}", row.service))
+            })?;
+            if let Some(info) = dir.get_mut(&OrgId(row.org_id)) {
+                info.mat_services.insert(service);
             }
         }
         Ok(OrgDirectory(dir))
@@ -261,6 +277,36 @@ impl Store {
         )
         .exec_without_returning(&self.db)
         .await?;
+        Ok(())
+    }
+
+    /// Replace the MAT services an organization provides with `services`, in one
+    /// transaction.
+    pub async fn set_mat_services(
+        &self,
+        org: OrgId,
+        services: &[MatService],
+    ) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
+        let tx = self.db.begin().await?;
+        organization_mat_service::Entity::delete_many()
+            .filter(organization_mat_service::Column::OrgId.eq(org.0))
+            .exec(&tx)
+            .await?;
+        let mut rows: Vec<&str> = services.iter().map(|s| s.as_str()).collect();
+        rows.sort_unstable();
+        rows.dedup();
+        if !rows.is_empty() {
+            organization_mat_service::Entity::insert_many(rows.into_iter().map(|service| {
+                organization_mat_service::ActiveModel {
+                    org_id: Set(org.0),
+                    service: Set(service.to_owned()),
+                }
+            }))
+            .exec_without_returning(&tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

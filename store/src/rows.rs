@@ -19,7 +19,7 @@
 //! `commit.rs`); the relay's outbox deletes with the disclosures of the event copies it
 //! delivered, the disclosures of live deliveries, the relay lease and the linked senders
 //! (`outbox.rs`); the disclosure a read by another organization leaves, and API tokens
-//! (`api.rs`); organizations, their levels and capacity, and pruning old idempotency records
+//! (`api.rs`); organizations, their levels and capacity and MAT services, and pruning old idempotency records
 //! (`queries.rs`).
 
 use carepath_domain::ids::{ClientId, OrgId, TimerId};

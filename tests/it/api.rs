@@ -3,7 +3,7 @@
 use crate::on_both_backends;
 use crate::server::TestServer;
 use crate::support::Backend;
-use carepath_engine::domain::Role;
+use carepath_engine::domain::{MatService, Role};
 use carepath_engine::ids::OrgId;
 use chrono::{Duration, Utc};
 use futures::{SinkExt, StreamExt};
@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 pub(crate) const RESULT: &str = "{ clientId version replayed createdIds events { id seq type } }";
 
-/// A network: a case-management program, a provider at each level, a pharmacy, a
-/// coordination hub; and a token for each role.
+/// A network: a case-management program, a provider at each level, a pharmacy (MAT service
+/// `pharmacy`), a coordination hub; and a token for each role.
 pub(crate) struct Net {
     pub s: TestServer,
     pub home: OrgId,
@@ -44,7 +44,7 @@ impl Net {
             providers.push((level, id));
             partners.push((id, s.token(id, Role::Partner).await));
         }
-        let pharmacy = s.org("Pharmacy", &[]).await;
+        let pharmacy = s.mat_provider("Pharmacy", &[MatService::Pharmacy]).await;
         let hub = s.org("Aftercare hub", &[]).await;
         Net {
             cm: s.token(home, Role::CaseManager).await,
@@ -911,7 +911,112 @@ async fn revocation_withholds_the_client_from_referral_reads(b: Backend) {
     assert_eq!(code, "BAD_INPUT");
 }
 
+/// A MAT booking names an organization that can deliver it: methadone dosing booked at a
+/// pharmacy is refused as `BAD_INPUT`, naming the pharmacy and the service it lacks, and
+/// changes nothing; at an OTP — registered over GraphQL with its service — it is taken. Only
+/// an admin sets an organization's services, and `Organization.matServices` shows them.
+async fn methadone_dosing_goes_to_an_otp(b: Backend) {
+    let n = Net::new(b).await;
+    let admin = n.s.token(n.home, Role::Admin).await;
+    let registered =
+        n.s.ok(
+            &admin,
+            "mutation { registerOrganization(name: \"Harbor OTP\", matServices: [OTP]) { id name matServices } }",
+            json!({}),
+        )
+        .await;
+    let otp = &registered["registerOrganization"];
+    assert_eq!(otp["name"], json!("Harbor OTP"), "{registered}");
+    assert_eq!(otp["matServices"], json!(["OTP"]), "{registered}");
+    let otp = otp["id"].as_str().unwrap().to_owned();
+
+    let c = n.admitted("residential", 30.0).await;
+    let today = Utc::now().date_naive();
+    n.cm(
+        &format!("mutation($c: UUID!, $s: NaiveDate!) {{ recordMatPlan(input: {{ clientId: $c, medication: METHADONE, supplyThrough: $s }}) {RESULT} }}"),
+        json!({ "c": c, "s": today + Duration::days(2) }),
+    )
+    .await;
+    let dosing = format!(
+        "mutation($c: UUID!, $p: UUID!, $on: NaiveDate!) {{ scheduleMatRefill(input: {{ clientId: $c, providerId: $p, kind: OTP_DOSING, on: $on }}) {RESULT} }}"
+    );
+    let at = |provider: &str| json!({ "c": c, "p": provider, "on": today + Duration::days(1) });
+    let bookings = async || {
+        n.cm(
+            "query($c: UUID!) { client(id: $c) { version matBookings { kind provider { id matServices } } } }",
+            json!({ "c": c }),
+        )
+        .await["client"]
+            .clone()
+    };
+    let before = bookings().await;
+
+    // At the pharmacy: refused, naming it and what it lacks; nothing changed.
+    let pharmacy = n.pharmacy.to_string();
+    let (code, e) = n.s.code(Some(&n.coordinator), &dosing, at(&pharmacy)).await;
+    assert_eq!(code, "BAD_INPUT", "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains(&pharmacy), "{message}");
+    assert!(
+        message.contains("does not provide otp (its MAT services: pharmacy)"),
+        "{message}"
+    );
+    assert_eq!(bookings().await, before);
+    assert_eq!(before["matBookings"], json!([]));
+
+    // At the OTP: taken.
+    let d = n.s.ok(&n.coordinator, &dosing, at(&otp)).await;
+    assert_eq!(
+        d["scheduleMatRefill"]["events"][0]["type"],
+        json!("mat.refill.scheduled")
+    );
+    let after = bookings().await;
+    assert_eq!(
+        after["matBookings"],
+        json!([{ "kind": "OTP_DOSING", "provider": { "id": otp, "matServices": ["OTP"] } }])
+    );
+
+    // Only an admin changes an organization's services.
+    let set = "mutation($o: UUID!, $s: [MatService!]!) { setMatServices(organizationId: $o, services: $s) { id matServices } }";
+    for token in [&n.cm, &n.coordinator, n.partner("residential")] {
+        let (code, _) =
+            n.s.code(Some(token), set, json!({ "o": pharmacy, "s": ["OTP"] }))
+                .await;
+        assert_eq!(code, "FORBIDDEN");
+    }
+    let (code, _) =
+        n.s.code(
+            Some(&admin),
+            set,
+            json!({ "o": uuid::Uuid::new_v4(), "s": ["OTP"] }),
+        )
+        .await;
+    assert_eq!(code, "NOT_FOUND");
+    let (code, _) =
+        n.s.code(
+            Some(&admin),
+            set,
+            json!({ "o": pharmacy, "s": ["METHADONE"] }),
+        )
+        .await;
+    assert_eq!(code, "BAD_INPUT");
+    // The pharmacy, made an OTP too, now takes the dosing.
+    let changed =
+        n.s.ok(
+            &admin,
+            set,
+            json!({ "o": pharmacy, "s": ["PHARMACY", "OTP", "OTP"] }),
+        )
+        .await;
+    assert_eq!(
+        changed["setMatServices"]["matServices"],
+        json!(["OTP", "PHARMACY"])
+    );
+    n.s.ok(&n.coordinator, &dosing, at(&pharmacy)).await;
+}
+
 on_both_backends!(
+    methadone_dosing_goes_to_an_otp,
     revocation_withholds_the_client_from_referral_reads,
     journey_over_http,
     subscription_receives_the_discharge,

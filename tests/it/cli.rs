@@ -168,6 +168,81 @@ async fn orgs_create_is_all_or_nothing(b: crate::support::Backend) {
 
 crate::on_both_backends!(orgs_create_is_all_or_nothing);
 
+/// `orgs create --mat-services` records what the organization provides, `orgs
+/// set-mat-services` replaces it, and a service that does not exist is refused by name.
+async fn orgs_record_their_mat_services(b: crate::support::Backend) {
+    use carepath_engine::domain::MatService;
+    use carepath_engine::ids::OrgId;
+    let db = crate::support::TestDb::new(b).await;
+    let run = |args: &[&str]| {
+        carepath()
+            .args(args)
+            .env("CAREPATH_DATABASE_URL", &db.url)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "orgs",
+        "create",
+        "--name",
+        "Harbor OTP",
+        "--mat-services",
+        "otp,prescriber",
+    ]);
+    let org = OrgId(uuid::Uuid::parse_str(succeeded(&out).trim()).expect("the new id"));
+    let engine = db
+        .engine(std::sync::Arc::new(carepath_engine::clock::SystemClock))
+        .await;
+    let services = async || engine.mat_services(&[org]).await.unwrap()[&org].clone();
+    assert_eq!(
+        services().await,
+        [MatService::Otp, MatService::Prescriber].into()
+    );
+    let out = run(&[
+        "orgs",
+        "set-mat-services",
+        "--org",
+        &org.to_string(),
+        "--mat-services",
+        "injection",
+    ]);
+    assert!(succeeded(&out).contains("provides: injection"));
+    // The engine here caches organizations for a while: read what was stored.
+    let stored = async || {
+        db.engine(std::sync::Arc::new(carepath_engine::clock::SystemClock))
+            .await
+            .mat_services(&[org])
+            .await
+            .unwrap()[&org]
+            .clone()
+    };
+    assert_eq!(stored().await, [MatService::Injection].into());
+    // Left out: none.
+    succeeded(&run(&[
+        "orgs",
+        "set-mat-services",
+        "--org",
+        &org.to_string(),
+    ]));
+    assert!(stored().await.is_empty());
+    let out = run(&[
+        "orgs",
+        "create",
+        "--name",
+        "Nowhere",
+        "--mat-services",
+        "otp,methadone",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("\"methadone\" is not a MAT service"),
+        "{stderr}"
+    );
+}
+
+crate::on_both_backends!(orgs_record_their_mat_services);
+
 #[test]
 fn workflows_check_into_a_closed_pipe_does_not_panic() {
     use std::process::Stdio;

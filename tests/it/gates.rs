@@ -229,8 +229,13 @@ async fn aftercare_appointment_gate(b: Backend) {
 async fn mat_continuity_gate(b: Backend) {
     let w = World::new(b).await;
     let today = w.today();
+    // Each booking at an organization that provides its MAT service.
     let book = |kind: MatBookingKind, days: i64| Command::ScheduleMatRefill {
-        provider: w.pharmacy,
+        provider: match kind {
+            MatBookingKind::Refill => w.pharmacy,
+            MatBookingKind::OtpDosing => w.otp,
+            MatBookingKind::PrescriberVisit | MatBookingKind::Injection => w.prescriber,
+        },
         kind,
         on: today + Duration::days(days),
     };

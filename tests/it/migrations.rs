@@ -3,7 +3,7 @@
 use crate::on_both_backends;
 use crate::support::{Backend, TestDb};
 use carepath_engine::clock::SystemClock;
-use carepath_engine::domain::{Actor, Role};
+use carepath_engine::domain::{Actor, MatService, Role};
 use carepath_engine::ids::OrgId;
 use carepath_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
@@ -72,6 +72,14 @@ async fn down_to_nothing_and_up_again(b: Backend) {
         .await
         .expect("write after migrating again");
     assert_eq!(engine.org_names(&[org]).await.unwrap()[&org], "Harbor");
+    engine
+        .set_mat_services(&admin, org, &[MatService::Otp])
+        .await
+        .expect("MAT services after migrating again");
+    assert_eq!(
+        engine.mat_services(&[org]).await.unwrap()[&org],
+        [MatService::Otp].into()
+    );
 }
 
 on_both_backends!(down_to_nothing_and_up_again);

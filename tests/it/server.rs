@@ -6,7 +6,7 @@
 use crate::support::{Backend, TestDb};
 use carepath_engine::Engine;
 use carepath_engine::clock::SystemClock;
-use carepath_engine::domain::Role;
+use carepath_engine::domain::{MatService, Role};
 use carepath_engine::ids::OrgId;
 use carepath_engine::pathway::LevelId;
 use serde_json::{Value, json};
@@ -207,6 +207,21 @@ impl TestServer {
                 .await
                 .expect("capacity");
         }
+        id
+    }
+
+    /// A registered organization offering no level of care and providing the MAT
+    /// `services`.
+    pub async fn mat_provider(&self, name: &str, services: &[MatService]) -> OrgId {
+        let admin = carepath_engine::domain::Actor {
+            org: OrgId(uuid::Uuid::nil()),
+            role: Role::Admin,
+        };
+        let id = OrgId::new();
+        self.engine
+            .register_provider(&admin, id, name, &[], services)
+            .await
+            .expect("MAT provider");
         id
     }
 

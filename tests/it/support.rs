@@ -155,7 +155,12 @@ pub struct World {
     pub iop: OrgId,
     pub iop2: OrgId,
     pub outpatient: OrgId,
+    /// MAT service `pharmacy` (refills).
     pub pharmacy: OrgId,
+    /// An opioid treatment program (MAT service `otp`: methadone dosing).
+    pub otp: OrgId,
+    /// MAT services `prescriber` and `injection` (prescriber visits, refills, injections).
+    pub prescriber: OrgId,
     pub coordination: OrgId,
     pub admin: Actor,
     pub cm: Actor,
@@ -196,6 +201,24 @@ impl World {
             orgs.push(id);
         }
         engine
+            .set_mat_services(&admin, orgs[7], &[MatService::Pharmacy])
+            .await
+            .expect("pharmacy");
+        let mat_org = async |name: &str, services: &[MatService]| {
+            let id = OrgId::new();
+            engine
+                .register_provider(&admin, id, name, &[], services)
+                .await
+                .expect("MAT provider");
+            id
+        };
+        let otp = mat_org("otp", &[MatService::Otp]).await;
+        let prescriber = mat_org(
+            "prescriber",
+            &[MatService::Prescriber, MatService::Injection],
+        )
+        .await;
+        engine
             .register_org(&admin, home, "home")
             .await
             .expect("home org");
@@ -213,6 +236,8 @@ impl World {
             iop2: orgs[5],
             outpatient: orgs[6],
             pharmacy: orgs[7],
+            otp,
+            prescriber,
             coordination: orgs[8],
             admin,
             cm: Actor {

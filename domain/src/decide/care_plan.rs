@@ -1,6 +1,7 @@
 //! The client's care plan: assessments, the MAT plan, aftercare appointments and MAT refill
 //! bookings (what the clinical gates of a move look at).
 
+use super::OrgInfo;
 use super::draft::Draft;
 use crate::error::DecisionError;
 use crate::event::*;
@@ -145,7 +146,7 @@ impl Draft<'_> {
         kind: MatBookingKind,
         on: NaiveDate,
     ) -> Result<(), DecisionError> {
-        self.org(provider)?;
+        let org = self.org(provider)?;
         let plan = self
             .s
             .mat_plan
@@ -156,6 +157,9 @@ impl Draft<'_> {
                 "a {kind:?} booking does not continue {:?}",
                 plan.medication
             )));
+        }
+        if !org.delivers(kind) {
+            return Err(DecisionError::bad(lacks(org, kind)));
         }
         if on < self.today() {
             return Err(DecisionError::bad("a refill cannot be booked in the past"));
@@ -180,6 +184,24 @@ impl Draft<'_> {
         });
         Ok(())
     }
+}
+
+/// Why `org` cannot take a `kind` booking: what it lacks (the services that could take it)
+/// and what it provides.
+fn lacks(org: &OrgInfo, kind: MatBookingKind) -> String {
+    let needs: Vec<&str> = kind.delivered_by().iter().map(|s| s.as_str()).collect();
+    let provides: Vec<&str> = org.mat_services.iter().map(|s| s.as_str()).collect();
+    format!(
+        "organization {} cannot take {} bookings: it does not provide {} (its MAT services: {})",
+        org.id,
+        kind.as_str(),
+        needs.join(" or "),
+        if provides.is_empty() {
+            "none".to_owned()
+        } else {
+            provides.join(", ")
+        }
+    )
 }
 
 #[cfg(test)]
@@ -408,5 +430,183 @@ mod tests {
             (b.provider, b.kind, b.on),
             (f.pharmacy, MatBookingKind::Refill, f.days(2))
         );
+    }
+
+    #[test]
+    fn a_mat_booking_goes_to_an_organization_that_provides_its_service() {
+        let f = Fixture::new();
+        let s = f.in_detox();
+        let plan = |medication| {
+            let (supply, injected) = match medication {
+                Medication::NaltrexoneXr => (None, Some(f.days(-20))),
+                _ => (Some(f.days(3)), None),
+            };
+            f.run(&s, f.cm(), mat_plan(medication, supply, injected))
+                .state
+        };
+        let book = |provider, kind| Command::ScheduleMatRefill {
+            provider,
+            kind,
+            on: f.days(2),
+        };
+        // (medication, booking, organization, taken?): the pharmacy provides `pharmacy`, the
+        // OTP `otp`, the prescriber `prescriber` and `injection`, the home program none.
+        let cases = [
+            (
+                Medication::Methadone,
+                MatBookingKind::OtpDosing,
+                f.otp,
+                true,
+            ),
+            (
+                Medication::Methadone,
+                MatBookingKind::OtpDosing,
+                f.pharmacy,
+                false,
+            ),
+            (
+                Medication::Methadone,
+                MatBookingKind::OtpDosing,
+                f.prescriber,
+                false,
+            ),
+            (
+                Medication::Buprenorphine,
+                MatBookingKind::Refill,
+                f.pharmacy,
+                true,
+            ),
+            (
+                Medication::Buprenorphine,
+                MatBookingKind::Refill,
+                f.prescriber,
+                true,
+            ),
+            (
+                Medication::Buprenorphine,
+                MatBookingKind::Refill,
+                f.otp,
+                false,
+            ),
+            (
+                Medication::Buprenorphine,
+                MatBookingKind::PrescriberVisit,
+                f.prescriber,
+                true,
+            ),
+            (
+                Medication::Buprenorphine,
+                MatBookingKind::PrescriberVisit,
+                f.pharmacy,
+                false,
+            ),
+            (
+                Medication::NaltrexoneOral,
+                MatBookingKind::Refill,
+                f.pharmacy,
+                true,
+            ),
+            (
+                Medication::NaltrexoneOral,
+                MatBookingKind::Refill,
+                f.home,
+                false,
+            ),
+            (
+                Medication::NaltrexoneXr,
+                MatBookingKind::Injection,
+                f.prescriber,
+                true,
+            ),
+            (
+                Medication::NaltrexoneXr,
+                MatBookingKind::Injection,
+                f.pharmacy,
+                false,
+            ),
+            (
+                Medication::NaltrexoneXr,
+                MatBookingKind::Injection,
+                f.otp,
+                false,
+            ),
+        ];
+        for (medication, kind, provider, taken) in cases {
+            let s = plan(medication);
+            let case = format!("{medication:?} {kind:?} at {provider}");
+            if taken {
+                let d = f.run(&s, f.cm(), book(provider, kind));
+                assert_eq!(types(&d), ["mat.refill.scheduled"], "{case}");
+                assert_eq!(d.state.mat_bookings[0].provider, provider, "{case}");
+            } else {
+                // Refused as bad input, naming the organization and what it lacks; nothing
+                // changes (`refuse` checks).
+                let DecisionError::BadInput(why) = f.refuse(&s, f.cm(), book(provider, kind))
+                else {
+                    panic!("{case}: not bad input");
+                };
+                assert!(why.contains(&provider.to_string()), "{case}: {why}");
+                let needs: Vec<&str> = kind.delivered_by().iter().map(|s| s.as_str()).collect();
+                assert!(
+                    why.contains(&format!("does not provide {}", needs.join(" or "))),
+                    "{case}: {why}"
+                );
+            }
+        }
+        // What it provides is said too, or that it provides none.
+        let DecisionError::BadInput(why) = f.refuse(
+            &plan(Medication::Methadone),
+            f.cm(),
+            book(f.prescriber, MatBookingKind::OtpDosing),
+        ) else {
+            panic!("not bad input");
+        };
+        assert_eq!(
+            why,
+            format!(
+                "organization {} cannot take otp_dosing bookings: it does not provide otp \
+                 (its MAT services: prescriber, injection)",
+                f.prescriber
+            )
+        );
+        let DecisionError::BadInput(why) = f.refuse(
+            &plan(Medication::Buprenorphine),
+            f.cm(),
+            book(f.home, MatBookingKind::Refill),
+        ) else {
+            panic!("not bad input");
+        };
+        assert!(
+            why.ends_with("does not provide pharmacy or prescriber (its MAT services: none)"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn every_booking_that_continues_a_medication_has_a_service_to_take_it() {
+        for medication in [
+            Medication::Buprenorphine,
+            Medication::Methadone,
+            Medication::NaltrexoneOral,
+            Medication::NaltrexoneXr,
+        ] {
+            for kind in [
+                MatBookingKind::Refill,
+                MatBookingKind::PrescriberVisit,
+                MatBookingKind::OtpDosing,
+                MatBookingKind::Injection,
+            ] {
+                if medication.continued_by(kind) {
+                    assert!(!kind.delivered_by().is_empty(), "{medication:?} {kind:?}");
+                }
+            }
+        }
+        // Methadone dosing is an OTP's alone.
+        assert_eq!(MatBookingKind::OtpDosing.delivered_by(), [MatService::Otp]);
+        // Each is read back from the name it is stored and typed under.
+        for service in MatService::ALL {
+            assert_eq!(MatService::parse(service.as_str()), Some(service));
+        }
+        assert_eq!(MatService::parse("OTP"), None);
     }
 }

@@ -102,7 +102,12 @@ pub(super) struct Fixture {
     pub(super) residential: OrgId,
     pub(super) residential2: OrgId,
     pub(super) iop: OrgId,
+    /// Fills prescriptions (MAT service `pharmacy`).
     pub(super) pharmacy: OrgId,
+    /// An opioid treatment program (`otp`).
+    pub(super) otp: OrgId,
+    /// An office-based prescriber that also gives injections (`prescriber`, `injection`).
+    pub(super) prescriber: OrgId,
     /// A detox and residential provider no consent names.
     pub(super) stranger: OrgId,
 }
@@ -120,11 +125,19 @@ impl Fixture {
             residential2: org(21),
             iop: org(40),
             pharmacy: org(30),
+            otp: org(31),
+            prescriber: org(32),
             stranger: org(99),
         };
         let mut orgs = OrgDirectory::default();
         orgs.add(f.home, vec![]);
-        orgs.add(f.pharmacy, vec![]);
+        orgs.add_with_mat(f.pharmacy, vec![], &[MatService::Pharmacy]);
+        orgs.add_with_mat(f.otp, vec![], &[MatService::Otp]);
+        orgs.add_with_mat(
+            f.prescriber,
+            vec![],
+            &[MatService::Prescriber, MatService::Injection],
+        );
         orgs.add(f.detox, vec![level("detox")]);
         orgs.add(f.residential, vec![level("residential")]);
         orgs.add(f.residential2, vec![level("residential")]);

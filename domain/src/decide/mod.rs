@@ -26,7 +26,7 @@ use crate::ids::*;
 use crate::pathway::{LevelId, Pathway};
 use chrono::{DateTime, Utc};
 use draft::{Draft, Exceptions};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the engine knows about the organizations a command names.
 #[derive(Clone, Debug, Default)]
@@ -37,6 +37,18 @@ pub struct OrgInfo {
     pub id: OrgId,
     /// Levels of care it offers (empty for a pharmacy or a case-management program).
     pub levels: Vec<LevelId>,
+    /// The MAT services it provides: which MAT bookings it can take
+    /// ([`MatBookingKind::delivered_by`]).
+    pub mat_services: BTreeSet<MatService>,
+}
+
+impl OrgInfo {
+    /// Whether it provides a service that can take a `kind` booking.
+    pub fn delivers(&self, kind: MatBookingKind) -> bool {
+        kind.delivered_by()
+            .iter()
+            .any(|s| self.mat_services.contains(s))
+    }
 }
 
 impl OrgDirectory {
@@ -45,9 +57,22 @@ impl OrgDirectory {
     }
 
     /// Add an organization offering `levels` (none for a pharmacy or a case-management
-    /// program), or replace it.
+    /// program) and no MAT service, or replace it.
     pub fn add(&mut self, id: OrgId, levels: Vec<LevelId>) {
-        self.0.insert(id, OrgInfo { id, levels });
+        self.add_with_mat(id, levels, &[]);
+    }
+
+    /// Add an organization offering `levels` and providing `mat_services`, or replace it.
+    pub fn add_with_mat(&mut self, id: OrgId, levels: Vec<LevelId>, mat_services: &[MatService]) {
+        let mat_services = mat_services.iter().copied().collect();
+        self.0.insert(
+            id,
+            OrgInfo {
+                id,
+                levels,
+                mat_services,
+            },
+        );
     }
 }
 

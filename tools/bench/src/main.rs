@@ -21,7 +21,7 @@ mod seed;
 use anyhow::{Context as _, bail, ensure};
 use carepath_engine::Engine;
 use carepath_engine::clock::SystemClock;
-use carepath_engine::domain::{Actor, Role};
+use carepath_engine::domain::{Actor, MatService, Role};
 use carepath_engine::ids::OrgId;
 use carepath_engine::pathway::{self, LevelId};
 use clap::{Args, Parser, Subcommand};
@@ -307,6 +307,10 @@ async fn setup_cast(engine: &Engine) -> anyhow::Result<journey::Cast> {
     };
     let home = org("Bench case management", None).await?;
     let pharmacy = org("Bench pharmacy", None).await?;
+    // The journeys book buprenorphine refills there.
+    engine
+        .set_mat_services(&admin, pharmacy, &[MatService::Pharmacy])
+        .await?;
     let hub = org("Bench aftercare hub", None).await?;
     let mut providers = Vec::new();
     let mut recipients = vec![pharmacy.to_string(), hub.to_string()];

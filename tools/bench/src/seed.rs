@@ -39,6 +39,7 @@ pub async fn population(engine: &Engine, clients: usize) -> anyhow::Result<()> {
                     id,
                     &format!("Seeded {level} {i}"),
                     &[(LevelId::new(level), 100_000)],
+                    &[],
                 )
                 .await?;
             providers.push((id, level, hours));
