@@ -10,13 +10,16 @@ use std::collections::BTreeSet;
 
 /// Event types an organization named in an active consent receives to coordinate care
 /// (aftercare, MAT refills, follow-up): the client's handoffs, transitions and discharges.
-pub const COORDINATION_PREFIXES: [&str; 8] = [
+pub const COORDINATION_PREFIXES: [&str; 11] = [
     "discharge.",
     "handoff.",
     "transition.",
     "followup.",
     "aftercare.",
     "mat.refill.",
+    "mat.dose.",
+    "mat.visit.",
+    "mat.booking.",
     "client.lost_to_care",
     "client.reengaged",
 ];
@@ -121,7 +124,17 @@ fn parties(event: &CareEvent, state: &ClientState, now: DateTime<Utc>) -> BTreeS
         }
         EventData::AftercareScheduled { provider, .. }
         | EventData::MatRefillScheduled { provider, .. }
-        | EventData::FollowupDue { provider, .. }
+        | EventData::FollowupMet { provider, .. }
+        | EventData::AftercareAttended { provider, .. }
+        | EventData::AftercareMissed { provider, .. }
+        | EventData::AftercareCancelled { provider, .. }
+        | EventData::AftercareRescheduled { provider, .. }
+        | EventData::MatDoseDispensed { provider, .. }
+        | EventData::MatRefillPickedUp { provider, .. }
+        | EventData::MatVisitAttended { provider, .. }
+        | EventData::MatBookingMissed { provider, .. }
+        | EventData::MatBookingCancelled { provider, .. }
+        | EventData::MatBookingRescheduled { provider, .. }
         | EventData::HandoffMissed { provider, .. } => {
             p.insert(*provider);
         }
@@ -182,6 +195,7 @@ mod tests {
             last_discharge: None,
             transit: None,
             lost_to_care: None,
+            placements: Vec::new(),
         }
     }
 

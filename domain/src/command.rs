@@ -148,6 +148,12 @@ pub enum Command {
         kind: MatBookingKind,
         on: NaiveDate,
     },
+    /// What became of an aftercare appointment or a MAT booking: kept (a visit, a dose or
+    /// refill dispensed), missed, cancelled, or moved to another time.
+    RecordBookingOutcome {
+        booking: BookingId,
+        outcome: OutcomeReport,
+    },
     /// Announce a handoff ahead of time so coordinators can book for it.
     PlanHandoff {
         target: HandoffTarget,
@@ -206,6 +212,7 @@ impl Command {
             Command::EndMatPlan => "end_mat_plan",
             Command::ScheduleAftercare { .. } => "schedule_aftercare",
             Command::ScheduleMatRefill { .. } => "schedule_mat_refill",
+            Command::RecordBookingOutcome { .. } => "record_booking_outcome",
             Command::PlanHandoff { .. } => "plan_handoff",
             Command::Transition { .. } => "transition",
             Command::Discharge { .. } => "discharge",
@@ -249,6 +256,24 @@ impl Command {
     }
 }
 
+/// What a provider, pharmacy or coordinator reports about a booking.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum OutcomeReport {
+    /// Kept. For a refill or an OTP dose (take-home doses included), the last day the
+    /// supply dispensed covers; an injection covers its interval from the booking's day.
+    Attended {
+        #[serde(default)]
+        supply_through: Option<NaiveDate>,
+    },
+    NoShow,
+    Cancelled,
+    /// Moved to another time (still to happen).
+    Rescheduled {
+        to: DateTime<Utc>,
+    },
+}
+
 /// What a durable timer is for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "timer", rename_all = "snake_case")]
@@ -257,8 +282,22 @@ pub enum TimerKind {
     ReferralDeadline { referral: ReferralId },
     /// A continued-stay review is due at the client's level.
     ReviewDue { episode: EpisodeId, level: LevelId },
-    /// A post-discharge follow-up check (HEDIS FUI: 7 and 30 days).
-    Followup { episode: EpisodeId, days: u32 },
+    /// A follow-up check `days` after an exit from high-intensity care (HEDIS FUI: 7 and
+    /// 30 days), at `since` (older timers: the last discharge).
+    Followup {
+        episode: EpisodeId,
+        days: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<DateTime<Utc>>,
+    },
+    /// A missed appointment or MAT booking: lost to care unless something was booked or kept
+    /// since `missed_at`.
+    NoShowCheck {
+        booking: BookingId,
+        missed_at: DateTime<Utc>,
+    },
+    /// The MAT supply ran out `through` this day and a day passed with nothing dispensed.
+    MatLapse { through: NaiveDate },
     /// An accepted referral's hold on a slot runs out unless the handoff started.
     HoldExpiry { referral: ReferralId },
     /// A client in transit had to arrive by now.
@@ -275,6 +314,8 @@ impl TimerKind {
             TimerKind::ReviewDue { .. } => "review_due",
             TimerKind::Followup { .. } => "followup",
             TimerKind::HoldExpiry { .. } => "hold_expiry",
+            TimerKind::NoShowCheck { .. } => "no_show_check",
+            TimerKind::MatLapse { .. } => "mat_lapse",
             TimerKind::ArrivalDeadline { .. } => "arrival_deadline",
         }
     }

@@ -144,6 +144,57 @@ pub enum EventData {
         kind: AftercareKind,
         at: DateTime<Utc>,
     },
+    #[serde(rename = "aftercare.appointment.attended")]
+    AftercareAttended {
+        booking: BookingId,
+        provider: OrgId,
+        kind: AftercareKind,
+    },
+    #[serde(rename = "aftercare.appointment.missed")]
+    AftercareMissed {
+        booking: BookingId,
+        provider: OrgId,
+        kind: AftercareKind,
+    },
+    #[serde(rename = "aftercare.appointment.cancelled")]
+    AftercareCancelled { booking: BookingId, provider: OrgId },
+    #[serde(rename = "aftercare.appointment.rescheduled")]
+    AftercareRescheduled {
+        booking: BookingId,
+        provider: OrgId,
+        at: DateTime<Utc>,
+    },
+    /// An OTP dose (take-home doses included) or an injection was given.
+    #[serde(rename = "mat.dose.dispensed")]
+    MatDoseDispensed {
+        booking: BookingId,
+        provider: OrgId,
+        kind: MatBookingKind,
+        /// The last day covered now.
+        covered_through: Option<NaiveDate>,
+    },
+    #[serde(rename = "mat.refill.picked_up")]
+    MatRefillPickedUp {
+        booking: BookingId,
+        provider: OrgId,
+        covered_through: Option<NaiveDate>,
+    },
+    #[serde(rename = "mat.visit.attended")]
+    MatVisitAttended { booking: BookingId, provider: OrgId },
+    #[serde(rename = "mat.booking.missed")]
+    MatBookingMissed {
+        booking: BookingId,
+        provider: OrgId,
+        kind: MatBookingKind,
+    },
+    #[serde(rename = "mat.booking.cancelled")]
+    MatBookingCancelled { booking: BookingId, provider: OrgId },
+    #[serde(rename = "mat.booking.rescheduled")]
+    MatBookingRescheduled {
+        booking: BookingId,
+        provider: OrgId,
+        on: NaiveDate,
+    },
     #[serde(rename = "mat.refill.scheduled")]
     MatRefillScheduled {
         booking: BookingId,
@@ -226,11 +277,12 @@ pub enum EventData {
     },
     #[serde(rename = "review.due")]
     ReviewDue { level: LevelId, episode: EpisodeId },
-    #[serde(rename = "followup.due")]
-    FollowupDue {
+    /// An attended visit (aftercare, a MAT visit or dose, an arrival at a lower level) within
+    /// `days` of an exit from withdrawal management or residential care (HEDIS FUI).
+    #[serde(rename = "followup.met")]
+    FollowupMet {
         days: u32,
         episode: EpisodeId,
-        appointment: BookingId,
         provider: OrgId,
     },
     #[serde(rename = "followup.missed")]
@@ -254,7 +306,7 @@ pub enum EventData {
 
 impl EventData {
     /// Every event type the engine emits.
-    pub const TYPES: [&'static str; 30] = [
+    pub const TYPES: [&'static str; 40] = [
         "client.registered",
         "client.admitted",
         "consent.recorded",
@@ -270,6 +322,16 @@ impl EventData {
         "mat.plan.recorded",
         "mat.plan.ended",
         "aftercare.scheduled",
+        "aftercare.appointment.attended",
+        "aftercare.appointment.missed",
+        "aftercare.appointment.cancelled",
+        "aftercare.appointment.rescheduled",
+        "mat.dose.dispensed",
+        "mat.refill.picked_up",
+        "mat.visit.attended",
+        "mat.booking.missed",
+        "mat.booking.cancelled",
+        "mat.booking.rescheduled",
         "mat.refill.scheduled",
         "handoff.planned",
         "handoff.ready",
@@ -280,7 +342,7 @@ impl EventData {
         "discharge.completed",
         "discharge.unplanned",
         "review.due",
-        "followup.due",
+        "followup.met",
         "followup.missed",
         "client.lost_to_care",
         "client.reengaged",
@@ -304,6 +366,16 @@ impl EventData {
             EventData::MatPlanRecorded { .. } => "mat.plan.recorded",
             EventData::MatPlanEnded => "mat.plan.ended",
             EventData::AftercareScheduled { .. } => "aftercare.scheduled",
+            EventData::AftercareAttended { .. } => "aftercare.appointment.attended",
+            EventData::AftercareMissed { .. } => "aftercare.appointment.missed",
+            EventData::AftercareCancelled { .. } => "aftercare.appointment.cancelled",
+            EventData::AftercareRescheduled { .. } => "aftercare.appointment.rescheduled",
+            EventData::MatDoseDispensed { .. } => "mat.dose.dispensed",
+            EventData::MatRefillPickedUp { .. } => "mat.refill.picked_up",
+            EventData::MatVisitAttended { .. } => "mat.visit.attended",
+            EventData::MatBookingMissed { .. } => "mat.booking.missed",
+            EventData::MatBookingCancelled { .. } => "mat.booking.cancelled",
+            EventData::MatBookingRescheduled { .. } => "mat.booking.rescheduled",
             EventData::MatRefillScheduled { .. } => "mat.refill.scheduled",
             EventData::HandoffPlanned { .. } => "handoff.planned",
             EventData::HandoffReady { .. } => "handoff.ready",
@@ -314,7 +386,7 @@ impl EventData {
             EventData::DischargeCompleted { .. } => "discharge.completed",
             EventData::DischargeUnplanned { .. } => "discharge.unplanned",
             EventData::ReviewDue { .. } => "review.due",
-            EventData::FollowupDue { .. } => "followup.due",
+            EventData::FollowupMet { .. } => "followup.met",
             EventData::FollowupMissed { .. } => "followup.missed",
             EventData::ClientLostToCare { .. } => "client.lost_to_care",
             EventData::ClientReengaged { .. } => "client.reengaged",

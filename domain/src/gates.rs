@@ -104,6 +104,7 @@ fn aftercare(state: &ClientState, pathway: &Pathway, mv: &MoveCheck<'_>) -> (boo
     let hit = state
         .aftercare
         .iter()
+        .filter(|a| counts(&a.outcome))
         .filter(|a| {
             let day = a.at.date_naive();
             day >= mv.on && day <= last
@@ -147,7 +148,7 @@ fn mat_continuity(state: &ClientState, pathway: &Pathway, now: DateTime<Utc>) ->
     let next = state
         .mat_bookings
         .iter()
-        .filter(|b| plan.medication.continued_by(b.kind) && b.on >= today)
+        .filter(|b| b.outcome.is_none() && plan.medication.continued_by(b.kind) && b.on >= today)
         .min_by_key(|b| b.on);
     let med = plan.medication.as_str();
     match next {

@@ -2,7 +2,7 @@
 //! characters (no database stores a NUL in text or JSON), and moments within the years care
 //! is planned in. A value outside is bad input, never a storage failure.
 
-use super::command::{Command, GateOverride};
+use super::command::{Command, GateOverride, OutcomeReport};
 use super::error::DecisionError;
 use super::state::{ConsentExpiry, HandoffTarget};
 use crate::pathway::{LevelId, Pathway};
@@ -133,6 +133,13 @@ pub fn check_command(command: &Command, pathway: &Pathway) -> Result<(), Decisio
             Ok(())
         }
         Command::ScheduleAftercare { at, .. } => check_time("at", *at),
+        Command::RecordBookingOutcome { outcome, .. } => match outcome {
+            OutcomeReport::Attended {
+                supply_through: Some(d),
+            } => check_date("supplyThrough", *d),
+            OutcomeReport::Rescheduled { to } => check_time("rescheduledTo", *to),
+            _ => Ok(()),
+        },
         Command::ScheduleMatRefill { on, .. } | Command::PlanHandoff { on, .. } => {
             check_date("on", *on)
         }

@@ -61,6 +61,24 @@ pub fn authorize(
                 // Not revealing whether the referral exists.
                 _ => Err(DecisionError::not_found("referral", referral)),
             },
+            // The provider of a booking says what became of it.
+            (Command::RecordBookingOutcome { booking, .. }, Some(s)) => {
+                let provider = s
+                    .aftercare
+                    .iter()
+                    .find(|a| a.id == *booking)
+                    .map(|a| a.provider)
+                    .or_else(|| {
+                        s.mat_bookings
+                            .iter()
+                            .find(|b| b.id == *booking)
+                            .map(|b| b.provider)
+                    });
+                match provider {
+                    Some(p) if p == actor.org => Ok(()),
+                    _ => Err(DecisionError::not_found("booking", booking)),
+                }
+            }
             // The provider a client is on the way to confirms the arrival or the no-show.
             (Command::ConfirmArrival | Command::ReportNoShow, Some(s)) => match &s.transit {
                 Some(t) if t.provider == actor.org => Ok(()),
@@ -69,7 +87,12 @@ pub fn authorize(
             _ => deny("a partner may only answer referrals addressed to it and confirm arrivals"),
         },
         Role::AftercareCoordinator => match (command, state) {
-            (Command::ScheduleAftercare { .. } | Command::ScheduleMatRefill { .. }, Some(s)) => {
+            (
+                Command::ScheduleAftercare { .. }
+                | Command::ScheduleMatRefill { .. }
+                | Command::RecordBookingOutcome { .. },
+                Some(s),
+            ) => {
                 if s.home_org == actor.org || s.active_consent_for(actor.org, now).is_some() {
                     Ok(())
                 } else {
@@ -78,7 +101,10 @@ pub fn authorize(
                     Err(DecisionError::not_found("client", s.id))
                 }
             }
-            _ => deny("an aftercare coordinator may only book aftercare and MAT refills"),
+            _ => deny(
+                "an aftercare coordinator may only book aftercare and MAT refills and record \
+                 what became of them",
+            ),
         },
     }
 }

@@ -35,6 +35,18 @@ pub struct ClientState {
     /// with nothing booked since, a MAT supply run out); closed by re-engagement.
     #[serde(default)]
     pub lost_to_care: Option<LostToCare>,
+    /// Every placement the client started, in order (the levels of each episode over time).
+    #[serde(default)]
+    pub placements: Vec<PlacementRecord>,
+}
+
+/// A placement as it started: where, and when the client arrived.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlacementRecord {
+    pub episode: EpisodeId,
+    pub level: LevelId,
+    pub provider: OrgId,
+    pub since: DateTime<Utc>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -377,6 +389,41 @@ pub struct MatBooking {
     pub kind: MatBookingKind,
     pub on: NaiveDate,
     pub booked_at: DateTime<Utc>,
+    /// What happened, once the provider or the coordinator said so.
+    #[serde(default)]
+    pub outcome: Option<BookingOutcome>,
+}
+
+/// What became of a booked appointment, MAT dose, refill or injection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attendance {
+    /// Kept: the visit took place, the dose or refill was dispensed.
+    Attended,
+    NoShow,
+    Cancelled,
+}
+
+impl Attendance {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Attendance::Attended => "attended",
+            Attendance::NoShow => "no_show",
+            Attendance::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingOutcome {
+    pub attendance: Attendance,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A booking still to happen or kept: what a gate may count on.
+pub fn counts(outcome: &Option<BookingOutcome>) -> bool {
+    outcome.is_none_or(|o| o.attendance == Attendance::Attended)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -396,6 +443,9 @@ pub struct AftercareAppointment {
     pub kind: AftercareKind,
     pub at: DateTime<Utc>,
     pub booked_at: DateTime<Utc>,
+    /// What happened, once the provider or the coordinator said so.
+    #[serde(default)]
+    pub outcome: Option<BookingOutcome>,
 }
 
 /// Where a handoff takes the client.

@@ -186,6 +186,14 @@ enum Step {
         by_case_manager: bool,
     },
     NoShow,
+    /// What became of the `pick`-th booking (aftercare first, then MAT), reported by its
+    /// provider: 0 attended, 1 attended with a supply date, 2 no-show, 3 cancelled,
+    /// 4 rescheduled.
+    Outcome {
+        pick: usize,
+        kind: u8,
+        days: u8,
+    },
     /// `level: None`: the level of the newest open referral, else the `pick`-th level a move
     /// from where the client is may lead to.
     Assess {
@@ -268,6 +276,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => idx().prop_map(|pick| Step::OfferSlot { pick }),
         3 => any::<bool>().prop_map(|by_case_manager| Step::Arrive { by_case_manager }),
         1 => Just(Step::NoShow),
+        3 => (idx(), 0u8..5, 0u8..10).prop_map(|(pick, kind, days)| Step::Outcome { pick, kind, days }),
         1 => idx().prop_map(|pick| Step::Withdraw { pick }),
         2 => (prop::option::weighted(0.5, level()), idx(), 0u8..30)
             .prop_map(|(level, pick, days_ago)| Step::Assess { level, pick, days_ago }),
@@ -369,6 +378,17 @@ fn discharge() -> impl Strategy<Value = Vec<Step>> {
             }
             if let Some((kind, days)) = refill {
                 steps.push(Step::Refill { kind, days });
+                // The day comes, and the pharmacy or OTP says what it dispensed.
+                if days > 0 {
+                    steps.push(Step::Advance {
+                        hours: u16::from(days) * 24,
+                    });
+                }
+                steps.push(Step::Outcome {
+                    pick: 1,
+                    kind: 1,
+                    days: 7,
+                });
             }
             steps.push(Step::Discharge {
                 kind,
@@ -585,6 +605,40 @@ fn resolve(
                 }
             };
             (actor, Command::ConfirmArrival)
+        }
+        Step::Outcome { pick, kind, days } => {
+            // Odd picks: a MAT booking first.
+            let aftercare = s.aftercare.iter().map(|a| (a.id, a.provider));
+            let mat = s.mat_bookings.iter().map(|b| (b.id, b.provider));
+            let bookings: Vec<(BookingId, OrgId)> = if pick % 2 == 1 {
+                mat.chain(aftercare).collect()
+            } else {
+                aftercare.chain(mat).collect()
+            };
+            let (booking, org) = bookings
+                .get(pick % bookings.len().max(1))
+                .copied()
+                .unwrap_or((BookingId(uuid::Uuid::nil()), f.pharmacy));
+            let outcome = match kind {
+                0 => OutcomeReport::Attended {
+                    supply_through: None,
+                },
+                1 => OutcomeReport::Attended {
+                    supply_through: Some(today + chrono::Duration::days(i64::from(*days))),
+                },
+                2 => OutcomeReport::NoShow,
+                3 => OutcomeReport::Cancelled,
+                _ => OutcomeReport::Rescheduled {
+                    to: now + chrono::Duration::days(i64::from(*days)),
+                },
+            };
+            (
+                Actor {
+                    org,
+                    role: Role::Partner,
+                },
+                Command::RecordBookingOutcome { booking, outcome },
+            )
         }
         Step::NoShow => {
             let org = s.transit.as_ref().map_or(f.pharmacy, |t| t.provider);
@@ -1487,6 +1541,8 @@ fn random_walks(pathway: Pathway) {
         );
     }
     for kind in [
+        "aftercare.appointment.attended",
+        "aftercare.appointment.missed",
         "handoff.started",
         "handoff.missed",
         "referral.waitlisted",
@@ -1506,6 +1562,16 @@ fn random_walks(pathway: Pathway) {
             totals.get(kind)
         );
     }
+
+    let dispensed: usize = [
+        "mat.refill.picked_up",
+        "mat.dose.dispensed",
+        "mat.visit.attended",
+    ]
+    .iter()
+    .map(|k| totals.get(k).copied().unwrap_or(0))
+    .sum();
+    assert!(dispensed >= 5, "{id}: only {dispensed} MAT bookings kept");
 
     // Transition coverage: each edge taken and refused at least once.
     let coverage = coverage.into_inner();
@@ -1601,5 +1667,8 @@ fn a_guided_walk_passes_the_same_checks() {
     assert_eq!(tally.get("transition.completed"), Some(&4), "{tally:?}");
     assert_eq!(tally.get("handoff.missed"), None, "{tally:?}");
     assert_eq!(tally.get("discharge.completed"), Some(&1), "{tally:?}");
-    assert_eq!(tally.get("followup.due"), Some(&2), "{tally:?}");
+    // Residential care ended with the step down to PHP: both checks count the arrival there
+    // (an attended visit at a lower level); the outpatient discharge starts none.
+    assert_eq!(tally.get("followup.met"), Some(&2), "{tally:?}");
+    assert_eq!(tally.get("followup.missed"), None, "{tally:?}");
 }

@@ -122,6 +122,29 @@ pub struct ScheduleMatRefillInput {
     pub on: NaiveDate,
 }
 
+/// What became of an aftercare appointment or a MAT booking.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum BookingOutcomeKind {
+    /// Kept: the visit took place, the dose or refill was dispensed.
+    Attended,
+    NoShow,
+    Cancelled,
+    /// Moved to `rescheduledTo` (still to happen).
+    Rescheduled,
+}
+
+#[derive(InputObject)]
+pub struct RecordBookingOutcomeInput {
+    pub client_id: Uuid,
+    pub booking_id: Uuid,
+    pub outcome: BookingOutcomeKind,
+    /// With ATTENDED, for a refill (required) or OTP doses with take-homes: the last day
+    /// the supply dispensed covers.
+    pub supply_through: Option<NaiveDate>,
+    /// With RESCHEDULED (required): the new time.
+    pub rescheduled_to: Option<DateTime<Utc>>,
+}
+
 #[derive(InputObject)]
 pub struct TransitionInput {
     pub client_id: Uuid,
@@ -320,6 +343,34 @@ impl From<ScheduleAftercareInput> for Asked {
                 at: i.at,
             },
         )
+    }
+}
+
+impl TryFrom<RecordBookingOutcomeInput> for Asked {
+    type Error = Error;
+
+    fn try_from(i: RecordBookingOutcomeInput) -> Result<Self> {
+        use BookingOutcomeKind as K;
+        let outcome = match (i.outcome, i.supply_through, i.rescheduled_to) {
+            (K::Attended, supply_through, None) => d::OutcomeReport::Attended { supply_through },
+            (K::Rescheduled, None, Some(to)) => d::OutcomeReport::Rescheduled { to },
+            (K::Rescheduled, _, None) => return Err(bad_input("RESCHEDULED needs rescheduledTo")),
+            (K::NoShow, None, None) => d::OutcomeReport::NoShow,
+            (K::Cancelled, None, None) => d::OutcomeReport::Cancelled,
+            (_, Some(_), _) => {
+                return Err(bad_input("supplyThrough goes with ATTENDED only"));
+            }
+            (_, _, Some(_)) => {
+                return Err(bad_input("rescheduledTo goes with RESCHEDULED only"));
+            }
+        };
+        Ok(Asked::for_client(
+            i.client_id,
+            Command::RecordBookingOutcome {
+                booking: BookingId(i.booking_id),
+                outcome,
+            },
+        ))
     }
 }
 

@@ -123,6 +123,20 @@ impl Mutation {
     }
 
     /// The receiving provider has seen the referral; its answer is still due by `answerBy`.
+    /// What became of an aftercare appointment or a MAT booking, from its provider (partner
+    /// token), the coordinator who booked it, or the case manager: a kept visit counts for
+    /// the follow-up checks (HEDIS FUI), a dose or refill extends the MAT supply, a no-show
+    /// with nothing booked since is lost to care after the pathway's `lostToCareDays`.
+    async fn record_booking_outcome(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordBookingOutcomeInput,
+        expected_version: Option<i64>,
+        idempotency_key: Option<String>,
+    ) -> Result<MutationResult> {
+        run(ctx, input, expected_version, idempotency_key).await
+    }
+
     async fn acknowledge_referral(
         &self,
         ctx: &Context<'_>,

@@ -63,6 +63,10 @@ remote_enum!(
     ClientStatus = "carepath_engine::domain::ClientStatus" { Registered, Active, InTransit, Discharged }
 );
 remote_enum!(
+    /// What became of a booking.
+    Attendance = "carepath_engine::domain::Attendance" { Attended, NoShow, Cancelled }
+);
+remote_enum!(
     /// Why a client is counted lost to care.
     LostReason = "carepath_engine::domain::LostReason" { MissedArrival, MissedAppointment, MatSupplyLapsed }
 );
@@ -388,6 +392,8 @@ pub struct MatBooking {
     pub provider: Organization,
     pub kind: MatBookingKind,
     pub on: NaiveDate,
+    /// Null while still to happen.
+    pub outcome: Option<Attendance>,
 }
 
 #[derive(SimpleObject, Clone)]
@@ -396,6 +402,8 @@ pub struct AftercareAppointment {
     pub provider: Organization,
     pub kind: AftercareKind,
     pub at: DateTime<Utc>,
+    /// Null while still to happen.
+    pub outcome: Option<Attendance>,
 }
 
 #[derive(SimpleObject, Clone)]
@@ -577,6 +585,7 @@ impl Client {
                 provider: Organization(b.provider),
                 kind: b.kind.into(),
                 on: b.on,
+                outcome: b.outcome.map(|o| o.attendance.into()),
             })
             .collect())
     }
@@ -591,6 +600,7 @@ impl Client {
                 provider: Organization(a.provider),
                 kind: a.kind.into(),
                 at: a.at,
+                outcome: a.outcome.map(|o| o.attendance.into()),
             })
             .collect())
     }

@@ -10,9 +10,10 @@ use crate::topology::{self, DEAD_EXCHANGE, INBOUND_QUEUE};
 use crate::{Options, connect};
 use carepath_engine::Backoff;
 use carepath_engine::domain::{
-    Actor, AftercareKind, Command, DeclineCode, DeclineReason, MatBookingKind, Role, policy,
+    Actor, AftercareKind, Command, DeclineCode, DeclineReason, MatBookingKind, OutcomeReport, Role,
+    policy,
 };
-use carepath_engine::ids::{ClientId, OrgId, ReferralId};
+use carepath_engine::ids::{BookingId, ClientId, OrgId, ReferralId};
 use carepath_engine::{Engine, Error, Request};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
@@ -75,6 +76,14 @@ struct ReferralAnswer {
     referral_id: Uuid,
     reason: Option<DeclineCode>,
     note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct BookingKept {
+    client_id: Uuid,
+    booking_id: Uuid,
+    supply_through: Option<NaiveDate>,
 }
 
 #[derive(Deserialize)]
@@ -333,6 +342,32 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
             };
             // The engine finds the referral's client.
             (None, Role::Partner, command)
+        }
+        // The provider of a booking: what became of it.
+        "aftercare.appointment.attended"
+        | "aftercare.appointment.missed"
+        | "mat.dose.dispensed"
+        | "mat.refill.picked_up" => {
+            let m: BookingKept = serde_json::from_slice(&d.data).map_err(parse_err)?;
+            let outcome = match kind {
+                "aftercare.appointment.missed" => {
+                    if m.supply_through.is_some() {
+                        return Err(invalid("a missed appointment dispenses nothing"));
+                    }
+                    OutcomeReport::NoShow
+                }
+                _ => OutcomeReport::Attended {
+                    supply_through: m.supply_through,
+                },
+            };
+            (
+                Some(ClientId(m.client_id)),
+                Role::Partner,
+                Command::RecordBookingOutcome {
+                    booking: BookingId(m.booking_id),
+                    outcome,
+                },
+            )
         }
         // The provider a client is on the way to: arrived, or did not come.
         "handoff.arrived" | "handoff.no_show" => {

@@ -22,6 +22,10 @@ fn asyncapi_documents_every_event_type() {
         "referral.declined",
         "handoff.arrived",
         "handoff.no_show",
+        "aftercare.appointment.attended",
+        "aftercare.appointment.missed",
+        "mat.dose.dispensed",
+        "mat.refill.picked_up",
     ] {
         assert!(
             doc.contains(&format!("name: {t}")),

@@ -505,6 +505,7 @@ mod tests {
             last_discharge: None,
             transit: None,
             lost_to_care: None,
+            placements: Vec::new(),
         };
         let event = |seq: i64, data| CareEvent {
             id: EventId::for_seq(client, seq),

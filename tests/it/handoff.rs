@@ -339,8 +339,108 @@ async fn the_receiving_provider_closes_the_loop_over_graphql_and_amqp(b: Backend
     );
 }
 
+/// What became of bookings, told by their providers: an aftercare visit kept (GraphQL, the
+/// clinic's partner token), a refill picked up (AMQP, the pharmacy's broker user) that
+/// extends the supply in hand; a stranger is told the booking does not exist.
+async fn booking_outcomes_arrive_over_graphql_and_amqp(b: Backend) {
+    let mut vh = TestVhost::new();
+    let n = Net::with_env(b, &[("CAREPATH_AMQP_URL", &vh.url())]).await;
+    let (user, url) = vh.add_user("pharmacy-system");
+    n.s.engine
+        .link_sender(
+            &Actor {
+                org: n.pharmacy,
+                role: Role::Admin,
+            },
+            &user,
+            n.pharmacy,
+        )
+        .await
+        .unwrap();
+    let c = n.admitted("outpatient", 2.0).await;
+    let today = chrono::Utc::now().date_naive();
+    n.cm(
+        &format!("mutation($c: UUID!, $s: NaiveDate!) {{ recordMatPlan(input: {{ clientId: $c, medication: BUPRENORPHINE, supplyThrough: $s }}) {RESULT} }}"),
+        json!({ "c": c, "s": today + Duration::days(1) }),
+    )
+    .await;
+    let refill = n.s.ok(
+        &n.coordinator,
+        &format!("mutation($c: UUID!, $p: UUID!, $on: NaiveDate!) {{ scheduleMatRefill(input: {{ clientId: $c, providerId: $p, kind: REFILL, on: $on }}) {RESULT} }}"),
+        json!({ "c": c, "p": n.pharmacy, "on": today }),
+    )
+    .await;
+    let refill = refill["scheduleMatRefill"]["events"][0]["id"].clone();
+    let visit = n.s.ok(
+        &n.coordinator,
+        &format!("mutation($c: UUID!, $p: UUID!, $at: DateTime!) {{ scheduleAftercare(input: {{ clientId: $c, providerId: $p, kind: COUNSELING, at: $at }}) {RESULT} }}"),
+        json!({ "c": c, "p": n.provider("outpatient"), "at": chrono::Utc::now() }),
+    )
+    .await;
+    let visit = visit["scheduleAftercare"]["events"][0]["id"].clone();
+
+    let record = "mutation($c: UUID!, $b: UUID!) { recordBookingOutcome(input: { clientId: $c, bookingId: $b, outcome: ATTENDED }) { events { type } } }";
+    let (code, _) =
+        n.s.code(
+            Some(n.partner("iop")),
+            record,
+            json!({ "c": c, "b": visit }),
+        )
+        .await;
+    assert_eq!(code, "NOT_FOUND");
+    let kept =
+        n.s.ok(
+            n.partner("outpatient"),
+            record,
+            json!({ "c": c, "b": visit }),
+        )
+        .await;
+    assert_eq!(
+        kept["recordBookingOutcome"]["events"][0]["type"],
+        json!("aftercare.appointment.attended")
+    );
+
+    let through = today + Duration::days(28);
+    send(
+        &url,
+        &user,
+        "mat.refill.picked_up",
+        "picked-1",
+        serde_json::to_vec(
+            &json!({ "clientId": c, "bookingId": refill, "supplyThrough": through }),
+        )
+        .unwrap(),
+    )
+    .await;
+    let q = "query($c: UUID!) { client(id: $c) { matPlan { supplyThrough } matBookings { outcome } aftercare { outcome } } }";
+    let mut seen = json!(null);
+    for _ in 0..100 {
+        seen = n.cm(q, json!({ "c": c })).await;
+        if seen["client"]["matBookings"][0]["outcome"] == json!("ATTENDED") {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    assert_eq!(
+        seen["client"]["matBookings"][0]["outcome"],
+        json!("ATTENDED"),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["client"]["matPlan"]["supplyThrough"],
+        json!(through.to_string()),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["client"]["aftercare"][0]["outcome"],
+        json!("ATTENDED"),
+        "{seen}"
+    );
+}
+
 on_both_backends!(
     a_step_down_never_arrived_is_missed_at_the_deadline_and_frees_the_hold,
     a_full_provider_waitlists_and_the_freed_slot_goes_to_the_head,
     the_receiving_provider_closes_the_loop_over_graphql_and_amqp,
+    booking_outcomes_arrive_over_graphql_and_amqp,
 );

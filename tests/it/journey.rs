@@ -144,14 +144,16 @@ async fn detox_to_planned_discharge(b: Backend) {
         .await,
         10
     );
-    // Follow-up checks at 7 and 30 days are waiting.
+    // Waiting: the follow-up checks at 7 and 30 days after the exit from residential care
+    // (the step down to PHP; an outpatient discharge starts none), and the watch on the MAT
+    // supply.
     let pending = w
         .count_with(
             "SELECT COUNT(*) FROM timers WHERE client_id = $1 AND status = 'pending'",
             [c.0],
         )
         .await;
-    assert_eq!(pending, 2);
+    assert_eq!(pending, 3);
 }
 
 async fn unplanned_discharge_is_never_blocked(b: Backend) {

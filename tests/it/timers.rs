@@ -3,6 +3,8 @@
 use crate::on_both_backends;
 use crate::support::*;
 use carepath_engine::domain::*;
+use carepath_engine::ids::{ClientId, OrgId};
+use carepath_engine::pathway::TransitionKind;
 use chrono::Duration;
 
 async fn referral_deadline_expires_and_escalates(b: Backend) {
@@ -73,87 +75,108 @@ async fn continued_stay_review_recurs(b: Backend) {
     assert_eq!(reviews, 2);
 }
 
-async fn post_discharge_followups(b: Backend) {
+/// HEDIS FUI: after an exit from residential care, the 7- and 30-day checks count a visit
+/// that took place, not a booking; a missed visit with nothing booked since is lost to care;
+/// an outpatient discharge starts no checks.
+async fn followups_count_visits_that_took_place(b: Backend) {
     let w = World::new(b).await;
-    let c = w.client_at("outpatient", 2.0).await;
-    w.book_aftercare(c, 5).await;
-    w.cm(c, w.planned_discharge()).await;
-    let gone = w.client_at("residential", 30.0).await;
-    w.cm(
-        gone,
-        Command::Discharge {
-            kind: carepath_engine::pathway::DischargeKind::AgainstMedicalAdvice,
-            provider: None,
-            overrides: vec![],
+    let kept = w.client_at("residential", 30.0).await;
+    w.book_aftercare(kept, 5).await;
+    w.cm(kept, w.planned_discharge()).await;
+    let missed = w.client_at("residential", 30.0).await;
+    w.book_aftercare(missed, 3).await;
+    w.cm(missed, w.planned_discharge()).await;
+    let out = w.client_at("outpatient", 2.0).await;
+    w.book_aftercare(out, 5).await;
+    w.cm(out, w.planned_discharge()).await;
+
+    let report = |c: ClientId, outcome: OutcomeReport| {
+        let w = &w;
+        async move {
+            let booking = w.state(c).await.aftercare[0].id;
+            w.run(
+                w.partner(w.outpatient),
+                Some(c),
+                Command::RecordBookingOutcome { booking, outcome },
+            )
+            .await
+            .expect("outcome recorded")
+        }
+    };
+    w.clock.advance(Duration::days(3) + Duration::hours(1));
+    report(missed, OutcomeReport::NoShow).await;
+    w.clock.advance(Duration::days(2));
+    report(
+        kept,
+        OutcomeReport::Attended {
+            supply_through: None,
         },
     )
     .await;
-    w.clock.advance(Duration::days(7) + Duration::minutes(1));
+    w.clock.advance(Duration::days(2));
     assert_eq!(w.engine.fire_due_timers(100).await.unwrap(), 2);
-    w.clock.advance(Duration::days(23));
+    // Fourteen days after the no-show with nothing booked: lost to care.
+    w.clock.advance(Duration::days(10) + Duration::hours(1));
+    assert_eq!(w.engine.fire_due_timers(100).await.unwrap(), 1);
+    w.clock.advance(Duration::days(13));
     assert_eq!(w.engine.fire_due_timers(100).await.unwrap(), 2);
     let kinds = |events: Vec<CareEvent>| -> Vec<(String, u32)> {
         events
             .into_iter()
             .filter_map(|e| match e.data {
-                EventData::FollowupDue { days, .. } => Some(("due".into(), days)),
+                EventData::FollowupMet { days, .. } => Some(("met".into(), days)),
                 EventData::FollowupMissed { days, .. } => Some(("missed".into(), days)),
+                EventData::ClientLostToCare { .. } => Some(("lost".into(), 0)),
                 _ => None,
             })
             .collect()
     };
     assert_eq!(
-        kinds(w.events(c).await),
-        vec![("due".into(), 7), ("due".into(), 30)]
+        kinds(w.events(kept).await),
+        vec![("met".into(), 7), ("met".into(), 30)]
     );
     assert_eq!(
-        kinds(w.events(gone).await),
-        vec![("missed".into(), 7), ("missed".into(), 30)]
+        kinds(w.events(missed).await),
+        vec![
+            ("missed".into(), 7),
+            ("lost".into(), 0),
+            ("missed".into(), 30)
+        ]
+    );
+    assert_eq!(kinds(w.events(out).await), vec![]);
+    assert_eq!(
+        w.state(missed).await.lost_to_care.map(|l| l.reason),
+        Some(LostReason::MissedAppointment)
     );
 }
 
-async fn readmission_makes_followup_stale(b: Backend) {
+/// A step down from residential care is an exit too: the arrival at the lower level is the
+/// visit both checks count.
+async fn a_step_down_is_followed_up_by_the_arrival(b: Backend) {
     let w = World::new(b).await;
-    let c = w.client_at("outpatient", 2.0).await;
-    w.book_aftercare(c, 2).await;
-    w.cm(c, w.planned_discharge()).await;
-    w.clock.advance(Duration::days(3));
-    w.cm(
-        c,
-        Command::RecordAssessment {
-            recommended_level: lvl("iop"),
-            dimensions: [2; 6],
-            assessed_at: None,
-        },
-    )
-    .await;
-    w.cm(
-        c,
-        Command::Admit {
-            level: lvl("iop"),
-            provider: w.iop,
-            planned_hours_per_week: 12.0,
-            track: None,
-            overrides: vec![],
-            emergency: None,
-        },
-    )
-    .await;
-    assert_eq!(w.state(c).await.episode.as_ref().unwrap().number, 2);
-    let v = w.state(c).await.version;
-    w.clock.advance(Duration::days(5));
-    assert_eq!(w.engine.fire_due_timers(100).await.unwrap(), 0);
-    assert_eq!(w.state(c).await.version, v, "a stale timer changes nothing");
-    assert_eq!(
-        w.count("SELECT COUNT(*) FROM timers WHERE status = 'stale'")
-            .await,
-        1
-    );
+    let c = w.client_at("residential", 30.0).await;
+    w.refer_accepted(c, "iop").await;
+    w.cm(c, w.transition(TransitionKind::StepDown, "iop", 12.0))
+        .await;
+    w.clock.advance(Duration::days(2));
+    w.arrive(c).await;
+    w.clock.advance(Duration::days(29));
+    w.engine.fire_due_timers(100).await.unwrap();
+    let met: Vec<(u32, OrgId)> = w
+        .events(c)
+        .await
+        .into_iter()
+        .filter_map(|e| match e.data {
+            EventData::FollowupMet { days, provider, .. } => Some((days, provider)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(met, vec![(7, w.iop), (30, w.iop)]);
 }
 
 on_both_backends!(
     referral_deadline_expires_and_escalates,
     continued_stay_review_recurs,
-    post_discharge_followups,
-    readmission_makes_followup_stale,
+    followups_count_visits_that_took_place,
+    a_step_down_is_followed_up_by_the_arrival,
 );

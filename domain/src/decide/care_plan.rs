@@ -3,6 +3,7 @@
 
 use super::OrgInfo;
 use super::draft::Draft;
+use crate::command::{OutcomeReport, TimerKind};
 use crate::error::DecisionError;
 use crate::event::*;
 use crate::gates;
@@ -88,6 +89,7 @@ impl Draft<'_> {
         });
         let covered_through =
             gates::mat_covered_through(&self.s, self.pathway()).expect("validated above");
+        self.arm_mat_lapse(covered_through);
         self.emit(
             self.current_level(),
             None,
@@ -103,6 +105,7 @@ impl Draft<'_> {
         if self.s.mat_plan.take().is_none() {
             return Err(DecisionError::bad("the client has no active MAT plan"));
         }
+        self.cancel(self.mat_lapse_key());
         self.emit(self.current_level(), None, EventData::MatPlanEnded);
         Ok(())
     }
@@ -136,6 +139,7 @@ impl Draft<'_> {
             kind,
             at,
             booked_at: self.now(),
+            outcome: None,
         });
         Ok(())
     }
@@ -181,6 +185,7 @@ impl Draft<'_> {
             kind,
             on,
             booked_at: self.now(),
+            outcome: None,
         });
         Ok(())
     }
@@ -202,6 +207,270 @@ fn lacks(org: &OrgInfo, kind: MatBookingKind) -> String {
             provides.join(", ")
         }
     )
+}
+
+impl Draft<'_> {
+    pub(super) fn mat_lapse_key(&self) -> String {
+        format!("mat-lapse:{}", self.s.id)
+    }
+
+    /// Watch the supply in hand: with nothing dispensed by the end of the day after
+    /// `through` (a gap day), the client is lost to care.
+    pub(super) fn arm_mat_lapse(&mut self, through: NaiveDate) {
+        let due = (through + Duration::days(2))
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc();
+        self.schedule(self.mat_lapse_key(), due, TimerKind::MatLapse { through });
+    }
+
+    /// What became of a booking. Kept: a visit counts for the follow-up checks, a dose or
+    /// refill extends the MAT supply, and the client is back in reach of care. Missed: lost
+    /// to care unless something is booked or kept within the pathway's `lost_to_care_days`.
+    /// Cancelled or missed bookings no longer count for any gate.
+    pub(super) fn record_booking_outcome(
+        &mut self,
+        booking: BookingId,
+        outcome: &OutcomeReport,
+    ) -> Result<(), DecisionError> {
+        let today = self.today();
+        let now = self.now();
+        if let Some(i) = self.s.aftercare.iter().position(|a| a.id == booking) {
+            let a = self.s.aftercare[i].clone();
+            if let Some(o) = a.outcome {
+                return Err(DecisionError::Conflict(format!(
+                    "appointment {booking} was already recorded as {}",
+                    o.attendance.as_str()
+                )));
+            }
+            let level = self.current_level();
+            let (attendance, data) = match outcome {
+                OutcomeReport::Attended { supply_through } => {
+                    if supply_through.is_some() {
+                        return Err(DecisionError::bad(
+                            "an aftercare appointment dispenses no MAT supply",
+                        ));
+                    }
+                    if a.at.date_naive() > today {
+                        return Err(DecisionError::bad(
+                            "an appointment cannot be attended before its day",
+                        ));
+                    }
+                    (
+                        Attendance::Attended,
+                        EventData::AftercareAttended {
+                            booking,
+                            provider: a.provider,
+                            kind: a.kind,
+                        },
+                    )
+                }
+                OutcomeReport::NoShow => {
+                    if a.at.date_naive() > today {
+                        return Err(DecisionError::bad(
+                            "an appointment cannot be missed before its day",
+                        ));
+                    }
+                    (
+                        Attendance::NoShow,
+                        EventData::AftercareMissed {
+                            booking,
+                            provider: a.provider,
+                            kind: a.kind,
+                        },
+                    )
+                }
+                OutcomeReport::Cancelled => (
+                    Attendance::Cancelled,
+                    EventData::AftercareCancelled {
+                        booking,
+                        provider: a.provider,
+                    },
+                ),
+                OutcomeReport::Rescheduled { to } => {
+                    if to.date_naive() < today {
+                        return Err(DecisionError::bad(
+                            "an appointment cannot be moved into the past",
+                        ));
+                    }
+                    self.s.aftercare[i].at = *to;
+                    self.emit(
+                        level,
+                        None,
+                        EventData::AftercareRescheduled {
+                            booking,
+                            provider: a.provider,
+                            at: *to,
+                        },
+                    );
+                    return Ok(());
+                }
+            };
+            self.s.aftercare[i].outcome = Some(BookingOutcome {
+                attendance,
+                recorded_at: now,
+            });
+            self.emit(level, None, data);
+            self.after_outcome(booking, attendance);
+            return Ok(());
+        }
+        let Some(i) = self.s.mat_bookings.iter().position(|b| b.id == booking) else {
+            return Err(DecisionError::not_found("booking", booking));
+        };
+        let b = self.s.mat_bookings[i].clone();
+        if let Some(o) = b.outcome {
+            return Err(DecisionError::Conflict(format!(
+                "booking {booking} was already recorded as {}",
+                o.attendance.as_str()
+            )));
+        }
+        let level = self.current_level();
+        let (attendance, data) = match outcome {
+            OutcomeReport::Attended { supply_through } => {
+                if b.on > today {
+                    return Err(DecisionError::bad(
+                        "a dose, refill or visit cannot be recorded before its day",
+                    ));
+                }
+                let data = self.dispense(&b, *supply_through)?;
+                (Attendance::Attended, data)
+            }
+            OutcomeReport::NoShow => {
+                if b.on > today {
+                    return Err(DecisionError::bad(
+                        "a booking cannot be missed before its day",
+                    ));
+                }
+                (
+                    Attendance::NoShow,
+                    EventData::MatBookingMissed {
+                        booking,
+                        provider: b.provider,
+                        kind: b.kind,
+                    },
+                )
+            }
+            OutcomeReport::Cancelled => (
+                Attendance::Cancelled,
+                EventData::MatBookingCancelled {
+                    booking,
+                    provider: b.provider,
+                },
+            ),
+            OutcomeReport::Rescheduled { to } => {
+                let on = to.date_naive();
+                if on < today {
+                    return Err(DecisionError::bad(
+                        "a booking cannot be moved into the past",
+                    ));
+                }
+                self.s.mat_bookings[i].on = on;
+                self.emit(
+                    level,
+                    None,
+                    EventData::MatBookingRescheduled {
+                        booking,
+                        provider: b.provider,
+                        on,
+                    },
+                );
+                return Ok(());
+            }
+        };
+        self.s.mat_bookings[i].outcome = Some(BookingOutcome {
+            attendance,
+            recorded_at: now,
+        });
+        self.emit(level, None, data);
+        self.after_outcome(booking, attendance);
+        Ok(())
+    }
+
+    /// A MAT booking kept: the supply it dispensed (a refill or OTP doses through a day, an
+    /// injection on the booking's day) extends the plan, and the lapse watch moves with it.
+    fn dispense(
+        &mut self,
+        b: &MatBooking,
+        supply_through: Option<NaiveDate>,
+    ) -> Result<EventData, DecisionError> {
+        let today = self.today();
+        if let Some(d) = supply_through
+            && d < today
+        {
+            return Err(DecisionError::bad(
+                "a supply dispensed today lasts at least through today",
+            ));
+        }
+        if b.kind == MatBookingKind::PrescriberVisit && supply_through.is_none() {
+            return Ok(EventData::MatVisitAttended {
+                booking: b.id,
+                provider: b.provider,
+            });
+        }
+        let Some(plan) = self.s.mat_plan.as_mut() else {
+            return Err(DecisionError::bad(
+                "the client has no active MAT plan to dispense for",
+            ));
+        };
+        match b.kind {
+            MatBookingKind::Injection => {
+                if supply_through.is_some() {
+                    return Err(DecisionError::bad(
+                        "an injection covers the pathway's interval; it takes no supply date",
+                    ));
+                }
+                plan.last_injection_on = Some(b.on.max(plan.last_injection_on.unwrap_or(b.on)));
+            }
+            MatBookingKind::Refill => {
+                let Some(d) = supply_through else {
+                    return Err(DecisionError::bad(
+                        "a refill picked up says through which day it lasts (supply_through)",
+                    ));
+                };
+                plan.supply_through = Some(plan.supply_through.map_or(d, |s| s.max(d)));
+            }
+            // An OTP dose: the day's dose, and take-home doses through `supply_through`.
+            MatBookingKind::OtpDosing | MatBookingKind::PrescriberVisit => {
+                let d = supply_through.unwrap_or(b.on.max(today));
+                plan.supply_through = Some(plan.supply_through.map_or(d, |s| s.max(d)));
+            }
+        }
+        let covered_through = gates::mat_covered_through(&self.s, self.pathway());
+        if let Some(through) = covered_through {
+            self.arm_mat_lapse(through);
+        }
+        Ok(match b.kind {
+            MatBookingKind::Refill => EventData::MatRefillPickedUp {
+                booking: b.id,
+                provider: b.provider,
+                covered_through,
+            },
+            kind => EventData::MatDoseDispensed {
+                booking: b.id,
+                provider: b.provider,
+                kind,
+                covered_through,
+            },
+        })
+    }
+
+    fn after_outcome(&mut self, booking: BookingId, attendance: Attendance) {
+        match attendance {
+            Attendance::Attended => self.reengage(),
+            Attendance::NoShow => {
+                let days = self.pathway().settings.lost_to_care_days;
+                self.schedule(
+                    format!("no-show:{booking}"),
+                    self.now() + Duration::days(i64::from(days)),
+                    TimerKind::NoShowCheck {
+                        booking,
+                        missed_at: self.now(),
+                    },
+                );
+            }
+            Attendance::Cancelled => {}
+        }
+    }
 }
 
 #[cfg(test)]
@@ -373,6 +642,7 @@ mod tests {
                 kind: AftercareKind::Counseling,
                 at,
                 booked_at: f.now,
+                outcome: None,
             }]
         );
         assert!(matches!(

@@ -420,6 +420,12 @@ impl<'a> Draft<'a> {
         );
         self.occupancy
             .push(OccupancyChange::occupy(provider, level.id.clone(), 1));
+        self.s.placements.push(PlacementRecord {
+            episode,
+            level: level.id.clone(),
+            provider,
+            since: self.now(),
+        });
         self.s.placement = Some(Placement {
             level: level.id.clone(),
             provider,

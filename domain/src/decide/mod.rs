@@ -171,6 +171,9 @@ impl Draft<'_> {
             Command::ScheduleMatRefill { provider, kind, on } => {
                 self.schedule_mat_refill(*provider, *kind, *on)
             }
+            Command::RecordBookingOutcome { booking, outcome } => {
+                self.record_booking_outcome(*booking, outcome)
+            }
             Command::PlanHandoff { target, on } => self.plan_handoff(target, *on),
             Command::Transition {
                 kind,

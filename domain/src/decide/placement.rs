@@ -66,6 +66,7 @@ fn register(
         last_discharge: None,
         transit: None,
         lost_to_care: None,
+        placements: Vec::new(),
     };
     let mut d = Draft::new(state, actor_org, ctx);
     d.emit(None, None, EventData::ClientRegistered { home_org });
@@ -289,7 +290,7 @@ impl Draft<'_> {
                 Some(provider),
                 EventData::TransitionCompleted {
                     kind,
-                    from_level: from.level,
+                    from_level: from.level.clone(),
                     to_level: to_level.clone(),
                     from_provider: from.provider,
                     to_provider: provider,
@@ -301,6 +302,9 @@ impl Draft<'_> {
             self.place(level, provider, hours, track, seq);
             self.complete_referral(referral, to_level);
             self.s.handoff = None;
+            if !level.followup_on_exit {
+                self.arm_followups(&from.level, seq);
+            }
             return Ok(());
         }
         let arrive_by = self.now() + Duration::days(i64::from(level.arrival_days));
@@ -363,7 +367,40 @@ impl Draft<'_> {
         });
         self.s.status = ClientStatus::InTransit;
         self.s.handoff = None;
+        // Leaving high-intensity care for a lower level: the follow-up checks (HEDIS FUI).
+        if !level.followup_on_exit {
+            let from_level = self.s.transit.as_ref().map(|t| t.from_level.clone());
+            if let Some(from_level) = from_level {
+                self.arm_followups(&from_level, seq);
+            }
+        }
         Ok(())
+    }
+
+    /// After an exit (the event at `seq`) from a level whose exit starts the follow-up checks
+    /// (withdrawal management, residential care), a check at each of the pathway's
+    /// `followup_days`; none after an exit from any other level.
+    pub(super) fn arm_followups(&mut self, from: &LevelId, seq: i64) {
+        if !self
+            .pathway()
+            .level(from)
+            .is_some_and(|l| l.followup_on_exit)
+        {
+            return;
+        }
+        let episode = self.episode_id();
+        let since = self.now();
+        for days in self.pathway().settings.followup_days.clone() {
+            self.schedule(
+                format!("followup:{episode}:{seq}:{days}"),
+                since + Duration::days(i64::from(days)),
+                TimerKind::Followup {
+                    episode,
+                    days,
+                    since: Some(since),
+                },
+            );
+        }
     }
 
     pub(super) fn episode_id(&self) -> EpisodeId {
@@ -595,18 +632,13 @@ impl Draft<'_> {
             }
         };
         let event = self.emit(Some(from.level.clone()), provider, data);
+        let event_seq = self.s.last_seq;
         if let Some(p) = provider {
             let basis = self.basis_for(p, None);
             basis.require(p)?;
             self.disclose(p, &from.level, &basis, event, "transfer of care".into());
         }
-        for days in self.pathway().settings.followup_days.clone() {
-            self.schedule(
-                format!("followup:{episode}:{days}"),
-                self.now() + Duration::days(i64::from(days)),
-                TimerKind::Followup { episode, days },
-            );
-        }
+        self.arm_followups(&from.level, event_seq);
         self.s.status = ClientStatus::Discharged;
         self.s.handoff = None;
         self.s.last_discharge = Some(DischargeRecord {
@@ -1261,15 +1293,24 @@ mod tests {
                 TimerOp::Cancel {
                     key: format!("referral:{referral}")
                 },
+                // Leaving withdrawal management starts the follow-up checks (HEDIS FUI).
                 TimerOp::Schedule {
-                    key: format!("followup:{episode}:7"),
+                    key: format!("followup:{episode}:{}:7", d.state.last_seq),
                     due_at: f.now + Duration::days(7),
-                    kind: TimerKind::Followup { episode, days: 7 },
+                    kind: TimerKind::Followup {
+                        episode,
+                        days: 7,
+                        since: Some(f.now)
+                    },
                 },
                 TimerOp::Schedule {
-                    key: format!("followup:{episode}:30"),
+                    key: format!("followup:{episode}:{}:30", d.state.last_seq),
                     due_at: f.now + Duration::days(30),
-                    kind: TimerKind::Followup { episode, days: 30 },
+                    kind: TimerKind::Followup {
+                        episode,
+                        days: 30,
+                        since: Some(f.now)
+                    },
                 },
             ]
         );

@@ -5,10 +5,50 @@ use super::draft::Draft;
 use crate::command::TimerKind;
 use crate::error::DecisionError;
 use crate::event::*;
+use crate::gates;
+use crate::ids::OrgId;
 use crate::state::*;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
 impl Draft<'_> {
+    /// The provider of a visit attended within `days` of `since`: an aftercare appointment or
+    /// a MAT visit, dose or refill kept, or an arrival at a level whose exit starts no
+    /// follow-up of its own (a lower level of care). What was only booked does not count.
+    fn followup_visit(&self, since: DateTime<Utc>, days: u32) -> Option<OrgId> {
+        let last = since + Duration::days(i64::from(days));
+        let (first_day, last_day) = (since.date_naive(), last.date_naive());
+        let kept =
+            |o: &Option<BookingOutcome>| o.is_some_and(|o| o.attendance == Attendance::Attended);
+        let appointment = self
+            .s
+            .aftercare
+            .iter()
+            .filter(|a| kept(&a.outcome) && a.at >= since && a.at <= last)
+            .min_by_key(|a| a.at)
+            .map(|a| a.provider);
+        let mat = || {
+            self.s
+                .mat_bookings
+                .iter()
+                .filter(|b| kept(&b.outcome) && b.on >= first_day && b.on <= last_day)
+                .min_by_key(|b| b.on)
+                .map(|b| b.provider)
+        };
+        let arrival = || {
+            self.s
+                .placements
+                .iter()
+                .filter(|p| p.since >= since && p.since <= last)
+                .find(|p| {
+                    self.pathway()
+                        .level(&p.level)
+                        .is_some_and(|l| !l.followup_on_exit)
+                })
+                .map(|p| p.provider)
+        };
+        appointment.or_else(mat).or_else(arrival)
+    }
+
     /// A referral runs out: unanswered by its deadline, or accepted and never used within
     /// its hold (`hold_released`). With nothing left of its group a person must act.
     fn expire(&mut self, r: Referral, hold_released: bool) {
@@ -100,32 +140,33 @@ impl Draft<'_> {
                     p.review_timer = key;
                 }
             }
-            TimerKind::Followup { episode, days } => {
-                let Some(d) = self.s.last_discharge.clone() else {
-                    return stale("no discharge");
+            TimerKind::Followup {
+                episode,
+                days,
+                since,
+            } => {
+                // Timers armed before the closed loop carry no `since`: the last discharge.
+                let since = match since {
+                    Some(at) => *at,
+                    None => match &self.s.last_discharge {
+                        Some(d)
+                            if d.episode == *episode
+                                && self.s.status == ClientStatus::Discharged =>
+                        {
+                            d.at
+                        }
+                        _ => return stale("the client is back in care"),
+                    },
                 };
-                if d.episode != *episode || self.s.status != ClientStatus::Discharged {
-                    return stale("the client is back in care");
-                }
-                let first = d.at.date_naive();
-                let last = first + Duration::days(i64::from(*days));
-                let appointment = self
-                    .s
-                    .aftercare
-                    .iter()
-                    .filter(|a| (first..=last).contains(&a.at.date_naive()))
-                    .min_by_key(|a| a.at)
-                    .cloned();
-                let level = Some(d.from_level.clone());
-                match appointment {
-                    Some(a) => self.emit(
+                let level = self.current_level();
+                match self.followup_visit(since, *days) {
+                    Some(provider) => self.emit(
                         level,
                         None,
-                        EventData::FollowupDue {
+                        EventData::FollowupMet {
                             days: *days,
                             episode: *episode,
-                            appointment: a.id,
-                            provider: a.provider,
+                            provider,
                         },
                     ),
                     None => self.emit(
@@ -137,6 +178,42 @@ impl Draft<'_> {
                         },
                     ),
                 };
+            }
+            TimerKind::NoShowCheck { booking, missed_at } => {
+                let since_then = |at: DateTime<Utc>| at > *missed_at;
+                let rebooked = self
+                    .s
+                    .aftercare
+                    .iter()
+                    .any(|a| a.id != *booking && since_then(a.booked_at))
+                    || self
+                        .s
+                        .mat_bookings
+                        .iter()
+                        .any(|b| b.id != *booking && since_then(b.booked_at));
+                let back_in_care = self.s.status == ClientStatus::Active
+                    && self
+                        .s
+                        .placement
+                        .as_ref()
+                        .is_some_and(|p| since_then(p.since));
+                if rebooked || back_in_care {
+                    return stale("something was booked since, or the client is back in care");
+                }
+                if self.s.lost_to_care.is_some() {
+                    return stale("already lost to care");
+                }
+                self.lose(LostReason::MissedAppointment);
+            }
+            TimerKind::MatLapse { through } => {
+                let covered = gates::mat_covered_through(&self.s, self.pathway());
+                if covered != Some(*through) {
+                    return stale("the MAT plan ended or more was dispensed");
+                }
+                if self.s.lost_to_care.is_some() {
+                    return stale("already lost to care");
+                }
+                self.lose(LostReason::MatSupplyLapsed);
             }
         }
         Ok(())
@@ -267,7 +344,7 @@ mod tests {
     }
 
     #[test]
-    fn a_followup_finds_the_appointment_kept_in_its_window_or_is_missed() {
+    fn a_followup_counts_an_attended_visit_in_its_window_not_a_booking() {
         let f = Fixture::new();
         let s = f.in_detox();
         let episode = s.episode.as_ref().unwrap().id;
@@ -275,7 +352,13 @@ mod tests {
             .run(&s, f.cm(), discharge(DischargeKind::AgainstMedicalAdvice))
             .state;
         let due = f.now + Duration::days(7);
-        let timer = || fire(TimerKind::Followup { episode, days: 7 });
+        let timer = || {
+            fire(TimerKind::Followup {
+                episode,
+                days: 7,
+                since: Some(f.now),
+            })
+        };
         let d = f.run_at(due, &discharged, f.system(), timer());
         assert_eq!(
             d.events[0].data,
@@ -292,20 +375,247 @@ mod tests {
                 },
             )
             .state;
+        // Booked is not enough: HEDIS FUI counts a visit that took place.
         let d = f.run_at(due, &booked, f.system(), timer());
         assert_eq!(
             d.events[0].data,
-            EventData::FollowupDue {
+            EventData::FollowupMissed { days: 7, episode }
+        );
+        let booking = booked.aftercare[0].id;
+        let attended = f
+            .run_at(
+                f.now + Duration::days(3),
+                &booked,
+                f.partner(f.iop),
+                Command::RecordBookingOutcome {
+                    booking,
+                    outcome: OutcomeReport::Attended {
+                        supply_through: None,
+                    },
+                },
+            )
+            .state;
+        let d = f.run_at(due, &attended, f.system(), timer());
+        assert_eq!(
+            d.events[0].data,
+            EventData::FollowupMet {
                 days: 7,
                 episode,
-                appointment: booked.aftercare[0].id,
                 provider: f.iop,
             }
         );
-        // Back in care before it came due: stale.
+        // A timer armed before the closed loop (no `since`) checks from the last discharge,
+        // and is stale once the client is back in care.
+        let legacy = fire(TimerKind::Followup {
+            episode,
+            days: 7,
+            since: None,
+        });
         assert!(matches!(
-            f.refuse_at(due, &s, f.system(), timer()),
+            f.run_at(due, &attended, f.system(), legacy.clone()).events[0].data,
+            EventData::FollowupMet { .. }
+        ));
+        assert!(matches!(
+            f.refuse_at(due, &s, f.system(), legacy),
             DecisionError::StaleTimer(_)
         ));
+    }
+
+    #[test]
+    fn a_missed_appointment_with_nothing_booked_since_is_lost_to_care() {
+        let f = Fixture::new();
+        let s = f.in_detox();
+        let s = f
+            .run(
+                &s,
+                f.cm(),
+                Command::ScheduleAftercare {
+                    provider: f.iop,
+                    kind: AftercareKind::Outpatient,
+                    at: f.now + Duration::days(1),
+                },
+            )
+            .state;
+        let booking = s.aftercare[0].id;
+        let missed_at = f.now + Duration::days(1);
+        let outcome = |o| Command::RecordBookingOutcome {
+            booking,
+            outcome: o,
+        };
+        // Not before its day; only its provider (another is told nothing of it).
+        assert!(matches!(
+            f.refuse(&s, f.partner(f.iop), outcome(OutcomeReport::NoShow)),
+            DecisionError::BadInput(_)
+        ));
+        assert_eq!(
+            f.refuse_at(
+                missed_at,
+                &s,
+                f.partner(f.detox),
+                outcome(OutcomeReport::NoShow)
+            ),
+            DecisionError::not_found("booking", booking)
+        );
+        let d = f.run_at(
+            missed_at,
+            &s,
+            f.partner(f.iop),
+            outcome(OutcomeReport::NoShow),
+        );
+        assert_eq!(types(&d), ["aftercare.appointment.missed"]);
+        let check = TimerKind::NoShowCheck { booking, missed_at };
+        assert_eq!(
+            d.timers,
+            [TimerOp::Schedule {
+                key: format!("no-show:{booking}"),
+                due_at: missed_at + Duration::days(14),
+                kind: check.clone(),
+            }]
+        );
+        // Recorded once.
+        assert!(matches!(
+            f.refuse_at(
+                missed_at,
+                &d.state,
+                f.partner(f.iop),
+                outcome(OutcomeReport::Cancelled)
+            ),
+            DecisionError::Conflict(_)
+        ));
+        // The missed appointment no longer counts for the aftercare gate.
+        assert!(d.state.aftercare[0].outcome.is_some());
+        let later = missed_at + Duration::days(14);
+        let lost = f.run_at(later, &d.state, f.system(), fire(check.clone()));
+        assert_eq!(types(&lost), ["client.lost_to_care"]);
+        assert_eq!(
+            lost.state.lost_to_care.as_ref().map(|l| l.reason),
+            Some(LostReason::MissedAppointment)
+        );
+        // A new booking in the meantime: not lost.
+        let rebooked = f
+            .run_at(
+                missed_at + Duration::days(2),
+                &d.state,
+                f.cm(),
+                Command::ScheduleAftercare {
+                    provider: f.iop,
+                    kind: AftercareKind::Outpatient,
+                    at: missed_at + Duration::days(5),
+                },
+            )
+            .state;
+        assert!(matches!(
+            f.refuse_at(later, &rebooked, f.system(), fire(check)),
+            DecisionError::StaleTimer(_)
+        ));
+        // Attending brings the client back.
+        let back = f.run_at(
+            missed_at + Duration::days(20),
+            &lost.state,
+            f.cm(),
+            Command::ScheduleAftercare {
+                provider: f.iop,
+                kind: AftercareKind::Outpatient,
+                at: missed_at + Duration::days(20),
+            },
+        );
+        let again = back.state.aftercare[1].id;
+        let d = f.run_at(
+            missed_at + Duration::days(20),
+            &back.state,
+            f.partner(f.iop),
+            Command::RecordBookingOutcome {
+                booking: again,
+                outcome: OutcomeReport::Attended {
+                    supply_through: None,
+                },
+            },
+        );
+        assert_eq!(
+            types(&d),
+            ["aftercare.appointment.attended", "client.reengaged"]
+        );
+        assert_eq!(d.state.lost_to_care, None);
+    }
+
+    #[test]
+    fn a_refill_picked_up_extends_the_supply_and_a_lapse_with_nothing_dispensed_is_lost() {
+        let f = Fixture::new();
+        let s = f.in_detox();
+        let through = f.today() + Duration::days(3);
+        let d = f.run(
+            &s,
+            f.cm(),
+            Command::RecordMatPlan {
+                medication: Medication::Buprenorphine,
+                supply_through: Some(through),
+                last_injection_on: None,
+            },
+        );
+        let lapse = TimerKind::MatLapse { through };
+        let key = format!("mat-lapse:{}", f.client);
+        // Nothing dispensed by the end of the day after the supply ran out.
+        let due = (through + Duration::days(2))
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc();
+        assert_eq!(
+            d.timers,
+            [TimerOp::Schedule {
+                key: key.clone(),
+                due_at: due,
+                kind: lapse.clone(),
+            }]
+        );
+        let s = f
+            .run(
+                &d.state,
+                f.cm(),
+                Command::ScheduleMatRefill {
+                    provider: f.pharmacy,
+                    kind: MatBookingKind::Refill,
+                    on: through,
+                },
+            )
+            .state;
+        let booking = s.mat_bookings[0].id;
+        let on_the_day = through.and_hms_opt(12, 0, 0).unwrap().and_utc();
+        let pick_up = |supply_through| Command::RecordBookingOutcome {
+            booking,
+            outcome: OutcomeReport::Attended { supply_through },
+        };
+        assert!(matches!(
+            f.refuse_at(on_the_day, &s, f.partner(f.pharmacy), pick_up(None)),
+            DecisionError::BadInput(_)
+        ));
+        let later = through + Duration::days(14);
+        let picked = f.run_at(on_the_day, &s, f.partner(f.pharmacy), pick_up(Some(later)));
+        assert_eq!(types(&picked), ["mat.refill.picked_up"]);
+        assert_eq!(
+            picked.state.mat_plan.as_ref().unwrap().supply_through,
+            Some(later)
+        );
+        assert_eq!(
+            picked.timers,
+            [TimerOp::Schedule {
+                key,
+                due_at: (later + Duration::days(2))
+                    .and_hms_opt(0, 0, 0)
+                    .unwrap()
+                    .and_utc(),
+                kind: TimerKind::MatLapse { through: later },
+            }]
+        );
+        // The old watch finds more dispensed: stale. Without the pickup: lost to care.
+        assert!(matches!(
+            f.refuse_at(due, &picked.state, f.system(), fire(lapse.clone())),
+            DecisionError::StaleTimer(_)
+        ));
+        let lost = f.run_at(due, &s, f.system(), fire(lapse));
+        assert_eq!(types(&lost), ["client.lost_to_care"]);
+        assert_eq!(
+            lost.state.lost_to_care.as_ref().map(|l| l.reason),
+            Some(LostReason::MatSupplyLapsed)
+        );
     }
 }
