@@ -253,6 +253,30 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
     )
     .await?;
 
+    // Left detox for residential care: on the way, the program holds the bed until tomorrow.
+    let i = s.client_at("detox", 40.0, None).await?;
+    let sent = s.refer(i, "residential", &[PROVIDERS[2].0]).await?;
+    s.run(
+        Some(i),
+        Command::AcceptReferral {
+            referral: carepath_engine::ids::ReferralId(sent.events[0].id.0),
+        },
+    )
+    .await?;
+    s.run(
+        Some(i),
+        Command::Transition {
+            kind: TransitionKind::StepDown,
+            to_level: LevelId::new("residential"),
+            provider: None,
+            planned_hours_per_week: 30.0,
+            track: None,
+            overrides: vec![],
+            emergency: None,
+        },
+    )
+    .await?;
+
     // Registered, waiting for a detox bed.
     let h = s
         .run(
@@ -268,12 +292,14 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
     println!("demo network seeded:");
     for row in engine.census(&s.admin).await? {
         println!(
-            "  {:<32} {} {:<12} {:>3}/{:<3} occupied, {} pending referrals",
+            "  {:<32} {} {:<12} {:>3}/{:<3} occupied, {} held ({} in transit), {} pending referrals",
             row.provider_name,
             row.provider,
             row.level.as_str(),
             row.occupied,
             row.capacity,
+            row.held,
+            row.in_transit,
             row.pending_referrals
         );
     }
@@ -293,6 +319,10 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
         (f, "discharged as planned"),
         (g, "left residential against medical advice"),
         (h, "registered, waiting for a detox bed"),
+        (
+            i,
+            "left detox, on the way to residential care (arrival not yet confirmed)",
+        ),
     ] {
         println!("  {id}  {what}");
     }

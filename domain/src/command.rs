@@ -107,6 +107,12 @@ pub enum Command {
         to_level: LevelId,
         providers: Vec<OrgId>,
     },
+    /// A referral group that ran out (every referral declined, expired or withdrawn) sent
+    /// again for the same level to the next providers.
+    ResendReferral {
+        group: ReferralGroupId,
+        providers: Vec<OrgId>,
+    },
     /// The receiving provider has seen the referral (it still has to answer).
     AcknowledgeReferral {
         referral: ReferralId,
@@ -202,6 +208,7 @@ impl Command {
             Command::RecordConsent { .. } => "record_consent",
             Command::RevokeConsent { .. } => "revoke_consent",
             Command::SendReferral { .. } => "send_referral",
+            Command::ResendReferral { .. } => "resend_referral",
             Command::AcknowledgeReferral { .. } => "acknowledge_referral",
             Command::AcceptReferral { .. } => "accept_referral",
             Command::WaitlistReferral { .. } => "waitlist_referral",
@@ -246,7 +253,9 @@ impl Command {
             | Command::ScheduleAftercare { provider, .. }
             | Command::ScheduleMatRefill { provider, .. } => vec![*provider],
             Command::RecordConsent { recipients, .. } => recipients.clone(),
-            Command::SendReferral { providers, .. } => providers.clone(),
+            Command::SendReferral { providers, .. } | Command::ResendReferral { providers, .. } => {
+                providers.clone()
+            }
             Command::PlanHandoff { target, .. } => target.provider().into_iter().collect(),
             Command::Transition { provider, .. } | Command::Discharge { provider, .. } => {
                 provider.iter().copied().collect()

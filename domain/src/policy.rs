@@ -172,6 +172,18 @@ fn has_overrides(command: &Command) -> bool {
     }
 }
 
+/// The outreach list (clients lost to care) is the record holder's: a case manager or
+/// supervisor reads their organization's (`Some`), an admin every organization's (`None`).
+pub fn read_outreach(actor: &Actor) -> Result<Option<crate::ids::OrgId>, DecisionError> {
+    match actor.role {
+        Role::Admin => Ok(None),
+        Role::CaseManager | Role::Supervisor => Ok(Some(actor.org)),
+        _ => Err(DecisionError::Forbidden(
+            "the outreach list is for the case managers holding the records".into(),
+        )),
+    }
+}
+
 /// How much of a client a reader may see.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientView {

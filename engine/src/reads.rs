@@ -159,6 +159,7 @@ impl Engine {
             level,
             provider,
             home_org: None,
+            lost_to_care: false,
         };
         match actor.role {
             Role::Admin => {}
@@ -191,6 +192,24 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+
+    /// The organization's outreach list: its clients lost to care (a missed arrival, a missed
+    /// appointment with nothing booked since, a MAT supply run out), for the case managers
+    /// who hold their records (`policy::read_outreach`).
+    pub async fn outreach(
+        &self,
+        actor: &Actor,
+        after: Option<ClientId>,
+        limit: u64,
+    ) -> Result<Vec<ClientState>, Error> {
+        let filter = ClientFilter {
+            level: None,
+            provider: None,
+            home_org: domain::policy::read_outreach(actor)?,
+            lost_to_care: true,
+        };
+        Ok(self.store().clients_page(&filter, after, limit).await?)
     }
 
     /// One referral: for the organization holding the record, or the provider it is

@@ -122,6 +122,27 @@ pub struct ScheduleMatRefillInput {
     pub on: NaiveDate,
 }
 
+#[derive(InputObject)]
+pub struct ResendReferralInput {
+    pub client_id: Uuid,
+    /// A group whose referrals were all declined, expired or withdrawn.
+    pub group_id: Uuid,
+    #[graphql(validator(min_items = 1, max_items = 10))]
+    pub provider_ids: Vec<Uuid>,
+}
+
+impl From<ResendReferralInput> for Asked {
+    fn from(i: ResendReferralInput) -> Self {
+        Asked::for_client(
+            i.client_id,
+            Command::ResendReferral {
+                group: ReferralGroupId(i.group_id),
+                providers: i.provider_ids.into_iter().map(OrgId).collect(),
+            },
+        )
+    }
+}
+
 /// What became of an aftercare appointment or a MAT booking.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 pub enum BookingOutcomeKind {

@@ -137,6 +137,18 @@ impl Mutation {
         run(ctx, input, expected_version, idempotency_key).await
     }
 
+    /// Send a referral group that ran out (`referral.expired` with `escalate`, or every
+    /// provider declined) again for its level to the next providers: a new group.
+    async fn resend_referral(
+        &self,
+        ctx: &Context<'_>,
+        input: ResendReferralInput,
+        expected_version: Option<i64>,
+        idempotency_key: Option<String>,
+    ) -> Result<MutationResult> {
+        run(ctx, input, expected_version, idempotency_key).await
+    }
+
     async fn acknowledge_referral(
         &self,
         ctx: &Context<'_>,

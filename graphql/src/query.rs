@@ -5,6 +5,7 @@ use crate::error::{OrGraphql, bad_input};
 use crate::types::*;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Object, Result};
+use carepath_engine::domain::ClientView;
 use carepath_engine::domain::gates::ReadinessAsk;
 use carepath_engine::ids::*;
 use carepath_engine::pathway::DischargeKind as DischargeKindDomain;
@@ -96,6 +97,32 @@ impl Query {
             .gql()?;
         Ok(page(rows, limit, after.is_some(), |(s, view)| {
             Edge::new(s.id.to_string(), Client { s, view })
+        }))
+    }
+
+    /// The caller's outreach list: clients of its organization lost to care (see
+    /// `Client.lostToCare`), by id. Case managers and supervisors; admins see every
+    /// organization's.
+    async fn outreach(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Client, EmptyFields, EmptyFields>> {
+        let limit = page_size(first)?;
+        let after = uuid_cursor(after)?;
+        let rows = engine(ctx)
+            .outreach(actor(ctx)?, after.map(ClientId), limit + 1)
+            .await
+            .gql()?;
+        Ok(page(rows, limit, after.is_some(), |s| {
+            Edge::new(
+                s.id.to_string(),
+                Client {
+                    s,
+                    view: ClientView::Full,
+                },
+            )
         }))
     }
 

@@ -13,6 +13,7 @@ mod m20261124_000011_token_expiry;
 mod m20261202_000012_linked_senders;
 mod m20261202_000013_slot_holds;
 mod m20261202_000014_mat_services;
+mod m20261202_000015_lost_to_care;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_linked_senders::Migration),
             Box::new(m20261202_000013_slot_holds::Migration),
             Box::new(m20261202_000014_mat_services::Migration),
+            Box::new(m20261202_000015_lost_to_care::Migration),
         ]
     }
 }

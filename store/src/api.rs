@@ -18,6 +18,8 @@ pub struct ClientFilter {
     pub level: Option<LevelId>,
     pub provider: Option<OrgId>,
     pub home_org: Option<OrgId>,
+    /// Only clients lost to care (the outreach list).
+    pub lost_to_care: bool,
 }
 
 /// A referral row: the inbox's view.
@@ -82,6 +84,9 @@ impl Store {
         }
         if let Some(h) = filter.home_org {
             q = q.filter(client::Column::HomeOrg.eq(h.0));
+        }
+        if filter.lost_to_care {
+            q = q.filter(client::Column::LostToCare.is_not_null());
         }
         if let Some(a) = after {
             q = q.filter(client::Column::Id.gt(a.0));

@@ -115,6 +115,7 @@ pub(super) async fn write(tx: &DatabaseTransaction, rows: Rows) -> Result<(), St
                 version: Set(c.version),
                 last_seq: Set(c.last_seq),
                 state: Set(c.state),
+                lost_to_care: Set(c.lost_to_care.map(str::to_owned)),
                 created_at: Set(now),
                 updated_at: Set(now),
             })
@@ -133,6 +134,10 @@ pub(super) async fn write(tx: &DatabaseTransaction, rows: Rows) -> Result<(), St
                 .col_expr(client::Column::Version, Expr::value(c.version))
                 .col_expr(client::Column::LastSeq, Expr::value(c.last_seq))
                 .col_expr(client::Column::State, Expr::value(c.state))
+                .col_expr(
+                    client::Column::LostToCare,
+                    Expr::value(c.lost_to_care.map(str::to_owned)),
+                )
                 .col_expr(client::Column::UpdatedAt, Expr::value(now))
                 .filter(client::Column::Id.eq(client_id))
                 .filter(client::Column::Version.eq(prev))

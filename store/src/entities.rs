@@ -69,6 +69,8 @@ pub mod client {
         pub version: i64,
         pub last_seq: i64,
         pub state: Json,
+        /// Why the client is lost to care (`LostReason`), while it is.
+        pub lost_to_care: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }

@@ -96,6 +96,8 @@ pub(crate) struct ClientRow {
     pub last_seq: i64,
     /// The whole aggregate.
     pub state: Json,
+    /// Why the client is lost to care, while it is (the outreach list).
+    pub lost_to_care: Option<&'static str>,
     /// `updated_at`, and `created_at` of a client being registered; also the moment of every
     /// other row the commit stamps (outbox, idempotency, the fired timer).
     pub at: DateTime<Utc>,
@@ -186,6 +188,7 @@ impl Rows {
                 version: s.version,
                 last_seq: s.last_seq,
                 state: json(s)?,
+                lost_to_care: s.lost_to_care.as_ref().map(|l| l.reason.as_str()),
                 at: c.now,
             },
             prev_version: c.prev_version,
@@ -595,6 +598,7 @@ mod tests {
                 version: 7,
                 last_seq: 6,
                 state: serde_json::to_value(&d.state).unwrap(),
+                lost_to_care: None,
                 at: at(11),
             }
         );

@@ -279,7 +279,7 @@ async fn seed_demo_names_every_client_and_organization(b: crate::support::Backen
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(clients.len(), 8, "{stdout}");
+    assert_eq!(clients.len(), 9, "{stdout}");
     assert!(
         clients.iter().all(|c| uuid::Uuid::parse_str(c).is_ok()),
         "{stdout}"

@@ -322,6 +322,28 @@ async fn the_receiving_provider_closes_the_loop_over_graphql_and_amqp(b: Backend
         json!("NO_SHOW"),
         "{seen}"
     );
+    // On the sending case manager's outreach list (and only that organization's).
+    let outreach = n
+        .cm(
+            "{ outreach { edges { node { id lostToCare { reason } } } } }",
+            json!({}),
+        )
+        .await;
+    let listed: Vec<&str> = outreach["outreach"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [d.as_str()], "{outreach}");
+    let (code, _) =
+        n.s.code(
+            Some(n.partner("residential")),
+            "{ outreach { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code, "FORBIDDEN");
     // Nothing went to the dead letters.
     let dead = crate::broker::drain(
         &vh.url(),

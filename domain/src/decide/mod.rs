@@ -147,6 +147,7 @@ impl Draft<'_> {
                 to_level,
                 providers,
             } => self.send_referral(to_level, providers),
+            Command::ResendReferral { group, providers } => self.resend_referral(*group, providers),
             Command::AcknowledgeReferral { referral } => self.acknowledge_referral(*referral),
             Command::AcceptReferral { referral } => self.accept_referral(*referral),
             Command::WaitlistReferral { referral } => self.waitlist_referral(*referral),

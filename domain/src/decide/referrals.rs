@@ -128,6 +128,34 @@ impl Draft<'_> {
         Ok(())
     }
 
+    /// Send a group that ran out again, for its level, to `providers` (a new group): the one
+    /// command an escalated referral needs.
+    pub(super) fn resend_referral(
+        &mut self,
+        group: ReferralGroupId,
+        providers: &[OrgId],
+    ) -> Result<(), DecisionError> {
+        let members: Vec<&Referral> = self
+            .s
+            .referrals
+            .iter()
+            .filter(|r| r.group == group)
+            .collect();
+        let Some(first) = members.first() else {
+            return Err(DecisionError::not_found("referral group", group));
+        };
+        if members
+            .iter()
+            .any(|r| r.status.is_open() || r.status == ReferralStatus::Completed)
+        {
+            return Err(DecisionError::Conflict(format!(
+                "referral group {group} is still open or was used: nothing to send again"
+            )));
+        }
+        let to_level = first.to_level.clone();
+        self.send_referral(&to_level, providers)
+    }
+
     /// The provider has seen the referral; its answer is still due by the deadline.
     pub(super) fn acknowledge_referral(&mut self, id: ReferralId) -> Result<(), DecisionError> {
         let r = self
@@ -607,6 +635,53 @@ mod tests {
         assert!(matches!(
             f.refuse(&offered.state, f.system(), offer),
             DecisionError::StaleTimer(_)
+        ));
+    }
+
+    #[test]
+    fn an_expired_group_is_sent_again_to_the_next_providers_in_one_command() {
+        let f = Fixture::new();
+        let s = f.referred();
+        let group = s.referrals[0].group;
+        let resend = Command::ResendReferral {
+            group,
+            providers: vec![f.residential2],
+        };
+        // Still pending: nothing to send again.
+        assert!(matches!(
+            f.refuse(&s, f.cm(), resend.clone()),
+            DecisionError::Conflict(_)
+        ));
+        let referral = s.referrals[0].id;
+        let expired = f
+            .run_at(
+                f.now + Duration::hours(25),
+                &s,
+                f.system(),
+                Command::FireTimer {
+                    timer: TimerKind::ReferralDeadline { referral },
+                },
+            )
+            .state;
+        let d = f.run(&expired, f.cm(), resend);
+        assert_eq!(types(&d), ["referral.sent"]);
+        let sent = d.state.referrals.last().unwrap();
+        assert_eq!(
+            (sent.provider, &sent.to_level, sent.status),
+            (
+                f.residential2,
+                &level("residential"),
+                ReferralStatus::Pending
+            )
+        );
+        assert_ne!(sent.group, group, "a new group");
+        let unknown = Command::ResendReferral {
+            group: ReferralGroupId(uuid::Uuid::from_u128(7)),
+            providers: vec![f.residential2],
+        };
+        assert!(matches!(
+            f.refuse(&expired, f.cm(), unknown),
+            DecisionError::NotFound { .. }
         ));
     }
 
