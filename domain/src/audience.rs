@@ -10,9 +10,10 @@ use std::collections::BTreeSet;
 
 /// Event types an organization named in an active consent receives to coordinate care
 /// (aftercare, MAT refills, follow-up): the client's handoffs, transitions and discharges.
-pub const COORDINATION_PREFIXES: [&str; 11] = [
+pub const COORDINATION_PREFIXES: [&str; 12] = [
     "discharge.",
     "handoff.",
+    "transfer.",
     "transition.",
     "followup.",
     "aftercare.",
@@ -135,13 +136,15 @@ fn parties(event: &CareEvent, state: &ClientState, now: DateTime<Utc>) -> BTreeS
         | EventData::MatBookingMissed { provider, .. }
         | EventData::MatBookingCancelled { provider, .. }
         | EventData::MatBookingRescheduled { provider, .. }
-        | EventData::HandoffMissed { provider, .. } => {
+        | EventData::HandoffMissed { provider, .. }
+        | EventData::TransferArrived { provider, .. } => {
             p.insert(*provider);
         }
         _ => {}
     }
     p.extend(state.placement.as_ref().map(|x| x.provider));
     p.extend(state.transit.as_ref().map(|t| t.provider));
+    p.extend(state.transfer.as_ref().map(|t| t.provider));
     p.extend(state.handoff.as_ref().and_then(|h| h.target.provider()));
     let today = now.date_naive();
     p.extend(
@@ -196,6 +199,7 @@ mod tests {
             transit: None,
             lost_to_care: None,
             placements: Vec::new(),
+            transfer: None,
         }
     }
 

@@ -314,6 +314,8 @@ pub enum TimerKind {
         episode: EpisodeId,
         departed_seq: i64,
     },
+    /// A client transferred out had to arrive at the receiving organization by now.
+    TransferDeadline { episode: EpisodeId },
 }
 
 impl TimerKind {
@@ -326,6 +328,7 @@ impl TimerKind {
             TimerKind::NoShowCheck { .. } => "no_show_check",
             TimerKind::MatLapse { .. } => "mat_lapse",
             TimerKind::ArrivalDeadline { .. } => "arrival_deadline",
+            TimerKind::TransferDeadline { .. } => "transfer_deadline",
         }
     }
 }

@@ -233,12 +233,16 @@ pub enum EventData {
     /// slot held for the client is released.
     #[serde(rename = "handoff.missed")]
     HandoffMissed {
-        to_level: LevelId,
+        /// `None` for a transfer out (to an organization outside the pathway's levels).
+        to_level: Option<LevelId>,
         provider: OrgId,
         referral: Option<ReferralId>,
         arrive_by: DateTime<Utc>,
         reason: MissReason,
     },
+    /// A client transferred out arrived: confirmed by the receiving organization.
+    #[serde(rename = "transfer.arrived")]
+    TransferArrived { provider: OrgId, episode: EpisodeId },
     /// The client is at the new level: on arrival confirmed by the receiving provider, or at
     /// once for a move within one organization.
     #[serde(rename = "transition.completed")]
@@ -306,7 +310,7 @@ pub enum EventData {
 
 impl EventData {
     /// Every event type the engine emits.
-    pub const TYPES: [&'static str; 40] = [
+    pub const TYPES: [&'static str; 41] = [
         "client.registered",
         "client.admitted",
         "consent.recorded",
@@ -337,6 +341,7 @@ impl EventData {
         "handoff.ready",
         "handoff.started",
         "handoff.missed",
+        "transfer.arrived",
         "transition.completed",
         "discharge.planned",
         "discharge.completed",
@@ -381,6 +386,7 @@ impl EventData {
             EventData::HandoffReady { .. } => "handoff.ready",
             EventData::HandoffStarted { .. } => "handoff.started",
             EventData::HandoffMissed { .. } => "handoff.missed",
+            EventData::TransferArrived { .. } => "transfer.arrived",
             EventData::TransitionCompleted { .. } => "transition.completed",
             EventData::DischargePlanned { .. } => "discharge.planned",
             EventData::DischargeCompleted { .. } => "discharge.completed",

@@ -80,10 +80,17 @@ pub fn authorize(
                 }
             }
             // The provider a client is on the way to confirms the arrival or the no-show.
-            (Command::ConfirmArrival | Command::ReportNoShow, Some(s)) => match &s.transit {
-                Some(t) if t.provider == actor.org => Ok(()),
-                _ => Err(DecisionError::not_found("client", s.id)),
-            },
+            (Command::ConfirmArrival | Command::ReportNoShow, Some(s)) => {
+                let receiving = s
+                    .transit
+                    .as_ref()
+                    .map(|t| t.provider)
+                    .or_else(|| s.transfer.as_ref().map(|t| t.provider));
+                match receiving {
+                    Some(org) if org == actor.org => Ok(()),
+                    _ => Err(DecisionError::not_found("client", s.id)),
+                }
+            }
             _ => deny("a partner may only answer referrals addressed to it and confirm arrivals"),
         },
         Role::AftercareCoordinator => match (command, state) {

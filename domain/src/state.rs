@@ -35,6 +35,10 @@ pub struct ClientState {
     /// with nothing booked since, a MAT supply run out); closed by re-engagement.
     #[serde(default)]
     pub lost_to_care: Option<LostToCare>,
+    /// A transfer out under way: discharged to an organization that has yet to confirm the
+    /// client arrived.
+    #[serde(default)]
+    pub transfer: Option<PendingTransfer>,
     /// Every placement the client started, in order (the levels of each episode over time).
     #[serde(default)]
     pub placements: Vec<PlacementRecord>,
@@ -503,6 +507,19 @@ pub struct Transit {
     /// Whether the slot at the receiving provider is still held for the client.
     pub holds_slot: bool,
     /// The deadline passed, or the provider reported a no-show.
+    pub missed: bool,
+}
+
+/// A transfer out to `provider` (outside the pathway's placements), to be confirmed by it
+/// before `arrive_by`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingTransfer {
+    pub provider: OrgId,
+    pub episode: EpisodeId,
+    pub departed_at: DateTime<Utc>,
+    pub arrive_by: DateTime<Utc>,
+    /// The key of the arrival-deadline timer.
+    pub timer: String,
     pub missed: bool,
 }
 

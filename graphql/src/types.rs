@@ -331,6 +331,15 @@ pub struct Transit {
     pub missed: bool,
 }
 
+/// A transfer out the receiving organization has yet to confirm.
+#[derive(SimpleObject, Clone)]
+pub struct Transfer {
+    pub provider: Organization,
+    pub departed_at: DateTime<Utc>,
+    pub arrive_by: DateTime<Utc>,
+    pub missed: bool,
+}
+
 /// Why and since when a client is out of reach of care.
 #[derive(SimpleObject, Clone)]
 pub struct LostToCare {
@@ -487,6 +496,15 @@ impl Client {
             to_level: t.to_level.to_string(),
             provider: Organization(t.provider),
             referral_id: t.referral.map(|r| r.0),
+            departed_at: t.departed_at,
+            arrive_by: t.arrive_by,
+            missed: t.missed,
+        })
+    }
+    /// A transfer out still to be confirmed by the receiving organization (`confirmArrival`).
+    async fn transfer(&self) -> Option<Transfer> {
+        self.s.transfer.as_ref().map(|t| Transfer {
+            provider: Organization(t.provider),
             departed_at: t.departed_at,
             arrive_by: t.arrive_by,
             missed: t.missed,

@@ -509,6 +509,7 @@ mod tests {
             transit: None,
             lost_to_care: None,
             placements: Vec::new(),
+            transfer: None,
         };
         let event = |seq: i64, data| CareEvent {
             id: EventId::for_seq(client, seq),

@@ -82,6 +82,53 @@ async fn a_step_down_never_arrived_is_missed_at_the_deadline_and_frees_the_hold(
     assert_eq!((row.occupied, row.held, row.in_transit), (1, 0, 0));
 }
 
+/// A transfer out to an organization outside the pathway's placements is followed until it
+/// confirms the arrival; unconfirmed at the deadline, the client is on the outreach list.
+async fn a_transfer_out_nobody_confirms_is_missed_and_listed_for_outreach(b: Backend) {
+    let w = World::new(b).await;
+    let kept = w.client_at("outpatient", 2.0).await;
+    let lost = w.client_at("outpatient", 2.0).await;
+    for c in [kept, lost] {
+        w.cm(
+            c,
+            Command::Discharge {
+                kind: DischargeKind::TransferOut,
+                provider: Some(w.coordination),
+                overrides: vec![],
+            },
+        )
+        .await;
+    }
+    w.run(
+        w.partner(w.coordination),
+        Some(kept),
+        Command::ConfirmArrival,
+    )
+    .await
+    .unwrap();
+    w.clock.advance(Duration::days(7) + Duration::minutes(1));
+    assert_eq!(w.engine.fire_due_timers(100).await.unwrap(), 1);
+    assert_eq!(
+        w.event_types(lost).await[w.event_types(lost).await.len() - 2..],
+        ["handoff.missed", "client.lost_to_care"]
+    );
+    let outreach: Vec<_> = w
+        .engine
+        .outreach(&w.cm, None, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(outreach, [lost]);
+    assert!(
+        w.engine
+            .outreach(&w.partner(w.coordination), None, 50)
+            .await
+            .is_err()
+    );
+}
+
 /// A full provider cannot accept (its slots are occupied or held) but can waitlist; the
 /// slot that frees goes to the head of the list, in the order the referrals were waitlisted.
 async fn a_full_provider_waitlists_and_the_freed_slot_goes_to_the_head(b: Backend) {
@@ -462,6 +509,7 @@ async fn booking_outcomes_arrive_over_graphql_and_amqp(b: Backend) {
 
 on_both_backends!(
     a_step_down_never_arrived_is_missed_at_the_deadline_and_frees_the_hold,
+    a_transfer_out_nobody_confirms_is_missed_and_listed_for_outreach,
     a_full_provider_waitlists_and_the_freed_slot_goes_to_the_head,
     the_receiving_provider_closes_the_loop_over_graphql_and_amqp,
     booking_outcomes_arrive_over_graphql_and_amqp,

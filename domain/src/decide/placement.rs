@@ -67,6 +67,7 @@ fn register(
         transit: None,
         lost_to_care: None,
         placements: Vec::new(),
+        transfer: None,
     };
     let mut d = Draft::new(state, actor_org, ctx);
     d.emit(None, None, EventData::ClientRegistered { home_org });
@@ -153,6 +154,12 @@ impl Draft<'_> {
             number,
             admitted_at: self.now(),
         });
+        // Readmitted here: a transfer out still waiting for its arrival is over.
+        if let Some(t) = self.s.transfer.take()
+            && !t.missed
+        {
+            self.cancel(t.timer);
+        }
         self.s.status = ClientStatus::Active;
         self.place(level, provider, hours, track, seq);
         self.complete_referral(referral, level_id);
@@ -422,6 +429,24 @@ impl Draft<'_> {
     /// new placement starts. A late arrival (after a miss) takes a slot if one is open, and
     /// brings the client back in reach of care.
     pub(super) fn confirm_arrival(&mut self) -> Result<(), DecisionError> {
+        if let Some(t) = self.s.transfer.clone()
+            && self.s.status == ClientStatus::Discharged
+        {
+            if !t.missed {
+                self.cancel(t.timer.clone());
+            }
+            self.emit(
+                None,
+                Some(t.provider),
+                EventData::TransferArrived {
+                    provider: t.provider,
+                    episode: t.episode,
+                },
+            );
+            self.s.transfer = None;
+            self.reengage();
+            return Ok(());
+        }
         let t = self.transit_under_way("confirming an arrival")?;
         let level = self.level(&t.to_level)?;
         if !t.missed {
@@ -459,6 +484,18 @@ impl Draft<'_> {
 
     /// The receiving provider reports that the client did not come.
     pub(super) fn report_no_show(&mut self) -> Result<(), DecisionError> {
+        if let Some(t) = self.s.transfer.clone()
+            && self.s.status == ClientStatus::Discharged
+        {
+            if t.missed {
+                return Err(DecisionError::Conflict(
+                    "the arrival was already missed".into(),
+                ));
+            }
+            self.cancel(t.timer.clone());
+            self.miss_transfer(MissReason::NoShow);
+            return Ok(());
+        }
         let t = self.transit_under_way("reporting a no-show")?;
         if t.missed {
             return Err(DecisionError::Conflict(
@@ -484,7 +521,7 @@ impl Draft<'_> {
             Some(t.to_level.clone()),
             Some(t.provider),
             EventData::HandoffMissed {
-                to_level: t.to_level.clone(),
+                to_level: Some(t.to_level.clone()),
                 provider: t.provider,
                 referral: t.referral,
                 arrive_by: t.arrive_by,
@@ -494,6 +531,26 @@ impl Draft<'_> {
         if let Some(transit) = &mut self.s.transit {
             transit.missed = true;
             transit.holds_slot = false;
+        }
+        self.lose(LostReason::MissedArrival);
+    }
+
+    /// A transfer out not confirmed: the client is counted lost to care.
+    pub(super) fn miss_transfer(&mut self, reason: MissReason) {
+        let t = self.s.transfer.clone().expect("a transfer under way");
+        self.emit(
+            None,
+            Some(t.provider),
+            EventData::HandoffMissed {
+                to_level: None,
+                provider: t.provider,
+                referral: None,
+                arrive_by: t.arrive_by,
+                reason,
+            },
+        );
+        if let Some(transfer) = &mut self.s.transfer {
+            transfer.missed = true;
         }
         self.lose(LostReason::MissedArrival);
     }
@@ -639,6 +696,27 @@ impl Draft<'_> {
             self.disclose(p, &from.level, &basis, event, "transfer of care".into());
         }
         self.arm_followups(&from.level, event_seq);
+        if kind == DischargeKind::TransferOut
+            && let Some(p) = provider
+        {
+            // The receiving organization confirms the arrival, or the transfer is missed.
+            let arrive_by = self.now()
+                + Duration::days(i64::from(self.pathway().settings.transfer_arrival_days));
+            let timer = format!("transfer:{episode}");
+            self.schedule(
+                timer.clone(),
+                arrive_by,
+                TimerKind::TransferDeadline { episode },
+            );
+            self.s.transfer = Some(PendingTransfer {
+                provider: p,
+                episode,
+                departed_at: self.now(),
+                arrive_by,
+                timer,
+                missed: false,
+            });
+        }
         self.s.status = ClientStatus::Discharged;
         self.s.handoff = None;
         self.s.last_discharge = Some(DischargeRecord {
@@ -1139,6 +1217,70 @@ mod tests {
                 -1
             )]
         );
+    }
+
+    #[test]
+    fn a_transfer_out_is_followed_until_the_receiving_organization_confirms_the_arrival() {
+        let f = Fixture::new();
+        let s = f.in_detox();
+        let episode = s.episode.as_ref().unwrap().id;
+        let transfer = Command::Discharge {
+            kind: DischargeKind::TransferOut,
+            provider: Some(f.residential2),
+            overrides: vec![],
+        };
+        let d = f.run(&s, f.cm(), transfer);
+        assert_eq!(types(&d), ["discharge.completed"]);
+        let arrive_by = f.now + Duration::days(7);
+        assert!(d.timers.contains(&TimerOp::Schedule {
+            key: format!("transfer:{episode}"),
+            due_at: arrive_by,
+            kind: TimerKind::TransferDeadline { episode },
+        }));
+        let s = d.state;
+        assert_eq!(
+            s.transfer.as_ref().map(|t| t.provider),
+            Some(f.residential2)
+        );
+        assert_eq!(
+            f.refuse(&s, f.partner(f.residential), Command::ConfirmArrival),
+            DecisionError::not_found("client", f.client)
+        );
+        let arrived = f.run(&s, f.partner(f.residential2), Command::ConfirmArrival);
+        assert_eq!(types(&arrived), ["transfer.arrived"]);
+        assert_eq!(
+            arrived.timers,
+            [TimerOp::Cancel {
+                key: format!("transfer:{episode}")
+            }]
+        );
+        assert_eq!(arrived.state.transfer, None);
+        // Never confirmed: missed at the deadline, the client lost to care.
+        let missed = f.run_at(
+            arrive_by,
+            &s,
+            f.system(),
+            Command::FireTimer {
+                timer: TimerKind::TransferDeadline { episode },
+            },
+        );
+        assert_eq!(types(&missed), ["handoff.missed", "client.lost_to_care"]);
+        assert!(matches!(
+            missed.events[0].data,
+            EventData::HandoffMissed { to_level: None, .. }
+        ));
+        // The stale deadline after the arrival changes nothing.
+        assert!(matches!(
+            f.refuse_at(
+                arrive_by,
+                &arrived.state,
+                f.system(),
+                Command::FireTimer {
+                    timer: TimerKind::TransferDeadline { episode },
+                },
+            ),
+            DecisionError::StaleTimer(_)
+        ));
     }
 
     #[test]

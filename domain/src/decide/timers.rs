@@ -179,6 +179,18 @@ impl Draft<'_> {
                     ),
                 };
             }
+            TimerKind::TransferDeadline { episode } => {
+                let due = self.s.status == ClientStatus::Discharged
+                    && self
+                        .s
+                        .transfer
+                        .as_ref()
+                        .is_some_and(|t| !t.missed && t.episode == *episode);
+                if !due {
+                    return stale("the transfer arrived or the client is back in care");
+                }
+                self.miss_transfer(MissReason::Deadline);
+            }
             TimerKind::NoShowCheck { booking, missed_at } => {
                 let since_then = |at: DateTime<Utc>| at > *missed_at;
                 let rebooked = self
