@@ -24,6 +24,23 @@ pub struct Request {
     pub command: Command,
 }
 
+impl Request {
+    /// A command the engine sends itself (a timer come due, a freed slot): the system
+    /// actor, no pinned version, no idempotency key.
+    fn by_engine(client: ClientId, command: Command) -> Self {
+        Request {
+            client: Some(client),
+            actor: Actor {
+                org: OrgId(uuid::Uuid::nil()),
+                role: Role::System,
+            },
+            expected_version: None,
+            idempotency_key: None,
+            command,
+        }
+    }
+}
+
 /// What an accepted command did.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
@@ -352,16 +369,7 @@ impl Engine {
         let due = self.inner.store.due_timers(now, limit).await?;
         let mut fired = 0;
         for t in due {
-            let req = Request {
-                client: Some(t.client),
-                actor: Actor {
-                    org: OrgId(uuid::Uuid::nil()),
-                    role: Role::System,
-                },
-                expected_version: None,
-                idempotency_key: None,
-                command: Command::FireTimer { timer: t.kind },
-            };
+            let req = Request::by_engine(t.client, Command::FireTimer { timer: t.kind });
             match self.execute_inner(req, Some(t.id)).await {
                 Ok(_) => fired += 1,
                 Err(Error::Rejected(DecisionError::StaleTimer(why))) => {
@@ -385,18 +393,12 @@ impl Engine {
         let heads = self.inner.store.waitlist_heads().await?;
         let mut offered = 0;
         for head in heads {
-            let req = Request {
-                client: Some(head.client),
-                actor: Actor {
-                    org: OrgId(uuid::Uuid::nil()),
-                    role: Role::System,
-                },
-                expected_version: None,
-                idempotency_key: None,
-                command: Command::OfferFreedSlot {
+            let req = Request::by_engine(
+                head.client,
+                Command::OfferFreedSlot {
                     referral: head.referral,
                 },
-            };
+            );
             match self.execute_inner(req, None).await {
                 Ok(_) => offered += 1,
                 // Off the waitlist meanwhile, or the slot went to someone else first.

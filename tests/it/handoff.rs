@@ -108,8 +108,9 @@ async fn a_transfer_out_nobody_confirms_is_missed_and_listed_for_outreach(b: Bac
     .unwrap();
     w.clock.advance(Duration::days(7) + Duration::minutes(1));
     assert_eq!(w.engine.fire_due_timers(100).await.unwrap(), 1);
+    let types = w.event_types(lost).await;
     assert_eq!(
-        w.event_types(lost).await[w.event_types(lost).await.len() - 2..],
+        types[types.len() - 2..],
         ["handoff.missed", "client.lost_to_care"]
     );
     let outreach: Vec<_> = w
@@ -306,18 +307,7 @@ async fn the_receiving_provider_closes_the_loop_over_graphql_and_amqp(b: Backend
         c.clone(),
     )
     .await;
-    for _ in 0..100 {
-        let v = n
-            .cm(
-                "query($c: UUID!) { client(id: $c) { status } }",
-                json!({ "c": c }),
-            )
-            .await;
-        if v["client"]["status"] == json!("ACTIVE") {
-            break;
-        }
-        tokio::time::sleep(StdDuration::from_millis(100)).await;
-    }
+    // (`waiting` returns once `level` is set: the placement, i.e. the arrival.)
     let now = n
         .cm(
             "query($c: UUID!) { client(id: $c) { status level transit { toLevel } } }",

@@ -174,6 +174,15 @@ impl<'a> Draft<'a> {
         id
     }
 
+    /// The open episode of a client in care or on the way between placements.
+    pub(super) fn episode_id(&self) -> EpisodeId {
+        self.s
+            .episode
+            .as_ref()
+            .expect("a client in care has an episode")
+            .id
+    }
+
     pub(super) fn current_level(&self) -> Option<LevelId> {
         self.s.level().cloned()
     }
@@ -402,12 +411,7 @@ impl<'a> Draft<'a> {
         track: &Option<String>,
         seq: i64,
     ) {
-        let episode = self
-            .s
-            .episode
-            .as_ref()
-            .expect("placed within an episode")
-            .id;
+        let episode = self.episode_id();
         let key = format!("review:{episode}:{seq}");
         let due = self.now() + Duration::days(i64::from(level.review_interval_days));
         self.schedule(

@@ -410,14 +410,6 @@ impl Draft<'_> {
         }
     }
 
-    pub(super) fn episode_id(&self) -> EpisodeId {
-        self.s
-            .episode
-            .as_ref()
-            .expect("a client in care has an episode")
-            .id
-    }
-
     fn transit_under_way(&self, attempted: &str) -> Result<Transit, DecisionError> {
         match &self.s.transit {
             Some(t) if self.s.status == ClientStatus::InTransit => Ok(t.clone()),
@@ -567,26 +559,12 @@ impl Draft<'_> {
         if t.holds_slot {
             self.hold_slot(t.provider, &t.to_level, -1);
         }
+        // A `scheduled` referral holds no slot of its own (the transit's was released above),
+        // so `withdraw` releases nothing more.
         if let Some(id) = t.referral
             && self.s.referral(id).map(|r| r.status) == Some(ReferralStatus::Scheduled)
         {
-            // The transit held the slot (released above): withdraw without a second release.
-            let (provider, to_level) = (t.provider, t.to_level.clone());
-            let now = self.now();
-            let r = self.referral_mut(id);
-            r.status = ReferralStatus::Withdrawn;
-            r.withdraw_reason = Some(reason);
-            r.answered_at.get_or_insert(now);
-            self.emit(
-                Some(to_level.clone()),
-                Some(provider),
-                EventData::ReferralWithdrawn {
-                    referral: id,
-                    provider,
-                    to_level,
-                    reason,
-                },
-            );
+            self.withdraw(id, reason);
         }
     }
 
@@ -661,12 +639,7 @@ impl Draft<'_> {
             on: self.today(),
         };
         let overridden = self.pass_gates(&rule.gates, &mv, overrides)?;
-        let episode = self
-            .s
-            .episode
-            .as_ref()
-            .expect("active client has an episode")
-            .id;
+        let episode = self.episode_id();
         self.unplace();
         self.abandon_transit(WithdrawReason::ClientDischarged);
         self.withdraw_where(WithdrawReason::ClientDischarged, |_| true);
