@@ -5,7 +5,7 @@ use crate::startup::{self, open_engine as engine};
 use crate::{seed, telemetry};
 use anyhow::Context as _;
 use carepath_engine::domain::{Actor, MatService, Role};
-use carepath_engine::ids::OrgId;
+use carepath_engine::ids::{OrgId, StaffId};
 use carepath_engine::pathway;
 use carepath_engine::pathway::LevelId;
 use clap::{Parser, Subcommand};
@@ -83,9 +83,13 @@ enum TokensCmd {
         /// Days the token is valid (default: the configuration's token_days, 90).
         #[arg(long)]
         days: Option<u32>,
+        /// Another token for a staff member who has one (rotation: the staff id from
+        /// `tokens list`); without it the token is a new person's.
+        #[arg(long)]
+        staff: Option<uuid::Uuid>,
     },
-    /// Every token: id, organization, role, label, created, expires, revoked (never the
-    /// token itself).
+    /// Every token: id, staff member, organization, role, label, created, expires, revoked
+    /// (never the token itself).
     List,
     /// Revoke a token by its id (from `tokens list`): refused at once, on every process.
     Revoke {
@@ -156,10 +160,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Disclosures { client, from, to } => {
             let engine = engine(&config).await?;
-            let admin = Actor {
-                org: OrgId(uuid::Uuid::nil()),
-                role: Role::Admin,
-            };
+            let admin = Actor::new(OrgId(uuid::Uuid::nil()), Role::Admin);
             let rows = engine
                 .read_disclosures(&admin, carepath_engine::ids::ClientId(client), from, to)
                 .await?;
@@ -203,6 +204,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     role,
                     label,
                     days,
+                    staff,
                 },
         } => {
             let role = Role::parse(&role).with_context(|| {
@@ -215,6 +217,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     role,
                     label.as_deref(),
                     days.unwrap_or(config.token_days),
+                    staff.map(StaffId),
                 )
                 .await?;
             println!("{token}");
@@ -227,6 +230,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut out = csv::Writer::from_writer(std::io::stdout().lock());
             out.write_record([
                 "id",
+                "staff_id",
                 "organization_id",
                 "role",
                 "label",
@@ -241,6 +245,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for t in rows {
                 out.write_record([
                     t.id.to_string(),
+                    t.staff.to_string(),
                     t.org.to_string(),
                     t.role,
                     t.label.unwrap_or_default(),
@@ -267,10 +272,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
         } => {
             let engine = engine(&config).await?;
-            let admin = Actor {
-                org: OrgId(uuid::Uuid::nil()),
-                role: Role::Admin,
-            };
+            let admin = Actor::new(OrgId(uuid::Uuid::nil()), Role::Admin);
             let mut parsed = Vec::with_capacity(offers.len());
             for offer in &offers {
                 let (level, capacity) = offer
@@ -292,10 +294,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: OrgsCmd::SetMatServices { org, mat_services },
         } => {
             let engine = engine(&config).await?;
-            let admin = Actor {
-                org: OrgId(uuid::Uuid::nil()),
-                role: Role::Admin,
-            };
+            let admin = Actor::new(OrgId(uuid::Uuid::nil()), Role::Admin);
             engine
                 .set_mat_services(&admin, OrgId(org), &mat_services)
                 .await?;
@@ -313,10 +312,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: OrgsCmd::LinkAmqpUser { org, user },
         } => {
             let engine = engine(&config).await?;
-            let admin = Actor {
-                org: OrgId(uuid::Uuid::nil()),
-                role: Role::Admin,
-            };
+            let admin = Actor::new(OrgId(uuid::Uuid::nil()), Role::Admin);
             anyhow::ensure!(
                 !engine.org_names(&[OrgId(org)]).await?.is_empty(),
                 "no organization {org}"

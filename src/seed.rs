@@ -126,10 +126,7 @@ impl Seeder<'_> {
 }
 
 pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
-    let admin = Actor {
-        org: org_id(HOME),
-        role: Role::Admin,
-    };
+    let admin = Actor::new(org_id(HOME), Role::Admin);
     engine.register_org(&admin, org_id(HOME), HOME).await?;
     engine
         .register_provider(

@@ -30,16 +30,11 @@ fn bench(c: &mut Criterion) {
         pathway: &pathway,
         now,
         orgs: &orgs,
+        staff: StaffDirectory::none(),
     };
     let client = ClientId(uuid::Uuid::from_u128(7));
-    let cm = Actor {
-        org: home,
-        role: Role::CaseManager,
-    };
-    let partner = Actor {
-        org: residential,
-        role: Role::Partner,
-    };
+    let cm = Actor::new(home, Role::CaseManager);
+    let partner = Actor::new(residential, Role::Partner);
     let env = |actor, command| Envelope {
         client,
         actor,

@@ -199,6 +199,7 @@ mod tests {
             transit: None,
             lost_to_care: None,
             placements: Vec::new(),
+            escalation: None,
             transfer: None,
         }
     }

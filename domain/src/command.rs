@@ -11,6 +11,30 @@ use serde::{Deserialize, Serialize};
 pub struct Actor {
     pub org: OrgId,
     pub role: Role,
+    /// The person, when the caller is one (a token names its staff member); `None` for the
+    /// engine's timers and for a broker sender, which speaks for its organization.
+    #[serde(default)]
+    pub staff: Option<StaffId>,
+}
+
+impl Actor {
+    /// An organization acting in a role, no person named (a broker sender, the engine).
+    pub fn new(org: OrgId, role: Role) -> Self {
+        Self {
+            org,
+            role,
+            staff: None,
+        }
+    }
+
+    /// A staff member of `org` acting in `role`.
+    pub fn person(org: OrgId, role: Role, staff: StaffId) -> Self {
+        Self {
+            org,
+            role,
+            staff: Some(staff),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -113,6 +137,11 @@ pub enum Command {
         group: ReferralGroupId,
         providers: Vec<OrgId>,
     },
+    /// Name the staff member responsible for the current episode (a case manager or a
+    /// supervisor of the organization holding the record).
+    AssignCaseManager {
+        staff: StaffId,
+    },
     /// The receiving provider has seen the referral (it still has to answer).
     AcknowledgeReferral {
         referral: ReferralId,
@@ -209,6 +238,7 @@ impl Command {
             Command::RevokeConsent { .. } => "revoke_consent",
             Command::SendReferral { .. } => "send_referral",
             Command::ResendReferral { .. } => "resend_referral",
+            Command::AssignCaseManager { .. } => "assign_case_manager",
             Command::AcknowledgeReferral { .. } => "acknowledge_referral",
             Command::AcceptReferral { .. } => "accept_referral",
             Command::WaitlistReferral { .. } => "waitlist_referral",
@@ -227,6 +257,14 @@ impl Command {
             Command::ReportNoShow => "report_no_show",
             Command::FireTimer { .. } => "fire_timer",
             Command::OfferFreedSlot { .. } => "offer_freed_slot",
+        }
+    }
+
+    /// Staff members the decision may look at, which the engine loads before deciding.
+    pub fn staff(&self) -> Vec<StaffId> {
+        match self {
+            Command::AssignCaseManager { staff } => vec![*staff],
+            _ => Vec::new(),
         }
     }
 

@@ -124,6 +124,15 @@ pub enum EventData {
         #[serde(default)]
         hold_released: bool,
     },
+    /// A referral group ran out (every provider declined, let it expire or let its hold
+    /// lapse): for the case manager named on the episode (`None`: the organization's case
+    /// managers, none being named). The record holder's only.
+    #[serde(rename = "referral.escalated")]
+    ReferralEscalated {
+        group: ReferralGroupId,
+        to_level: LevelId,
+        case_manager: Option<StaffId>,
+    },
     #[serde(rename = "assessment.recorded")]
     AssessmentRecorded {
         assessment: AssessmentId,
@@ -291,14 +300,23 @@ pub enum EventData {
     },
     #[serde(rename = "followup.missed")]
     FollowupMissed { days: u32, episode: EpisodeId },
-    /// A move disclosed the record without consent on a declared medical emergency
-    /// (42 CFR 2.51): for the record holder's review. The reason is in the disclosure
-    /// accounting, not here.
+    /// Out of reach of care: a missed arrival, a no-show with nothing booked since, a MAT
+    /// supply run out with nothing dispensed.
     #[serde(rename = "client.lost_to_care")]
     ClientLostToCare { reason: LostReason },
     /// Back in reach of care after being lost to it.
     #[serde(rename = "client.reengaged")]
     ClientReengaged { reason: LostReason },
+    /// The staff member responsible for the episode changed (escalations go to them).
+    #[serde(rename = "episode.case_manager_assigned")]
+    CaseManagerAssigned {
+        episode: EpisodeId,
+        staff: StaffId,
+        previous: Option<StaffId>,
+    },
+    /// A move disclosed the record without consent on a declared medical emergency
+    /// (42 CFR 2.51): for the record holder's review. The reason is in the disclosure
+    /// accounting, not here.
     #[serde(rename = "disclosure.emergency")]
     DisclosureEmergency {
         provider: OrgId,
@@ -310,7 +328,7 @@ pub enum EventData {
 
 impl EventData {
     /// Every event type the engine emits.
-    pub const TYPES: [&'static str; 41] = [
+    pub const TYPES: [&'static str; 43] = [
         "client.registered",
         "client.admitted",
         "consent.recorded",
@@ -322,6 +340,7 @@ impl EventData {
         "referral.declined",
         "referral.withdrawn",
         "referral.expired",
+        "referral.escalated",
         "assessment.recorded",
         "mat.plan.recorded",
         "mat.plan.ended",
@@ -351,6 +370,7 @@ impl EventData {
         "followup.missed",
         "client.lost_to_care",
         "client.reengaged",
+        "episode.case_manager_assigned",
         "disclosure.emergency",
     ];
 
@@ -367,6 +387,7 @@ impl EventData {
             EventData::ReferralDeclined { .. } => "referral.declined",
             EventData::ReferralWithdrawn { .. } => "referral.withdrawn",
             EventData::ReferralExpired { .. } => "referral.expired",
+            EventData::ReferralEscalated { .. } => "referral.escalated",
             EventData::AssessmentRecorded { .. } => "assessment.recorded",
             EventData::MatPlanRecorded { .. } => "mat.plan.recorded",
             EventData::MatPlanEnded => "mat.plan.ended",
@@ -395,6 +416,7 @@ impl EventData {
             EventData::FollowupMet { .. } => "followup.met",
             EventData::FollowupMissed { .. } => "followup.missed",
             EventData::ClientLostToCare { .. } => "client.lost_to_care",
+            EventData::CaseManagerAssigned { .. } => "episode.case_manager_assigned",
             EventData::ClientReengaged { .. } => "client.reengaged",
             EventData::DisclosureEmergency { .. } => "disclosure.emergency",
         }

@@ -54,6 +54,11 @@ uuid_id!(
     OrgId
 );
 uuid_id!(
+    /// A staff member (a case manager, a supervisor, a coordinator): the person behind one or
+    /// more API tokens, which keep it when they are rotated. Never a client.
+    StaffId
+);
+uuid_id!(
     /// A care event. Derived from (client, sequence number), see [`EventId::for_seq`].
     EventId
 );

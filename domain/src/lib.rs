@@ -17,7 +17,7 @@ pub mod policy;
 mod state;
 
 pub use command::*;
-pub use decide::{Context, Decision, OrgDirectory, OrgInfo, decide};
+pub use decide::{Context, Decision, OrgDirectory, OrgInfo, StaffDirectory, StaffMember, decide};
 pub use error::DecisionError;
 pub use event::*;
 pub use policy::{

@@ -179,14 +179,15 @@ fn has_overrides(command: &Command) -> bool {
     }
 }
 
-/// The outreach list (clients lost to care) is the record holder's: a case manager or
-/// supervisor reads their organization's (`Some`), an admin every organization's (`None`).
-pub fn read_outreach(actor: &Actor) -> Result<Option<crate::ids::OrgId>, DecisionError> {
+/// The worklists of the organization holding the records — its outreach list (clients lost
+/// to care) and its escalations (referral groups that ran out) — are its case managers' and
+/// supervisors' (`Some(their organization)`); an admin reads every organization's (`None`).
+pub fn read_worklist(actor: &Actor) -> Result<Option<crate::ids::OrgId>, DecisionError> {
     match actor.role {
         Role::Admin => Ok(None),
         Role::CaseManager | Role::Supervisor => Ok(Some(actor.org)),
         _ => Err(DecisionError::Forbidden(
-            "the outreach list is for the case managers holding the records".into(),
+            "worklists are for the case managers holding the records".into(),
         )),
     }
 }
@@ -216,10 +217,12 @@ pub enum ClientPart {
     Aftercare,
     Handoff,
     AllowedMoves,
+    /// Who is responsible for the episode and what waits for them (escalations).
+    CaseManagement,
 }
 
 impl ClientPart {
-    pub const ALL: [ClientPart; 9] = [
+    pub const ALL: [ClientPart; 10] = [
         ClientPart::BirthYear,
         ClientPart::Consents,
         ClientPart::Referrals,
@@ -229,6 +232,7 @@ impl ClientPart {
         ClientPart::Aftercare,
         ClientPart::Handoff,
         ClientPart::AllowedMoves,
+        ClientPart::CaseManagement,
     ];
 }
 
@@ -401,7 +405,7 @@ mod tests {
     fn administration_is_for_admins_and_capacity_for_the_provider_too() {
         let org = crate::ids::OrgId(uuid::Uuid::from_u128(7));
         let other = crate::ids::OrgId(uuid::Uuid::from_u128(8));
-        let as_ = |role| Actor { org, role };
+        let as_ = |role| Actor::new(org, role);
         assert!(administer(&as_(Role::Admin), "links broker users").is_ok());
         for role in [
             Role::CaseManager,

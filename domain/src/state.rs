@@ -42,6 +42,21 @@ pub struct ClientState {
     /// Every placement the client started, in order (the levels of each episode over time).
     #[serde(default)]
     pub placements: Vec<PlacementRecord>,
+    /// A referral group that ran out (every provider declined, let it expire or let its hold
+    /// lapse) with nothing sent since: the episode's case manager must act.
+    #[serde(default)]
+    pub escalation: Option<Escalation>,
+}
+
+/// A referral group that ran out, waiting for its case manager to send it on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Escalation {
+    pub group: ReferralGroupId,
+    pub to_level: LevelId,
+    pub since: DateTime<Utc>,
+    /// Whom it went to: the episode's case manager at the time (`None`: the organization's
+    /// case managers, none being named).
+    pub case_manager: Option<StaffId>,
 }
 
 /// A placement as it started: where, and when the client arrived.
@@ -82,6 +97,10 @@ pub struct Episode {
     pub id: EpisodeId,
     pub number: u32,
     pub admitted_at: DateTime<Utc>,
+    /// The case manager responsible for the episode: who admitted it, or whom the
+    /// organization assigned (`AssignCaseManager`). An expired referral group escalates to them.
+    #[serde(default)]
+    pub case_manager: Option<StaffId>,
 }
 
 /// A client at a level with a provider.

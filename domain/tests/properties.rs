@@ -441,14 +441,8 @@ fn resolve(
     step: &Step,
     now: DateTime<Utc>,
 ) -> Option<(Actor, Command)> {
-    let cm = Actor {
-        org: f.home,
-        role: Role::CaseManager,
-    };
-    let sup = Actor {
-        org: f.home,
-        role: Role::Supervisor,
-    };
+    let cm = Actor::new(f.home, Role::CaseManager);
+    let sup = Actor::new(f.home, Role::Supervisor);
     let today = now.date_naive();
     let pick_ref = |pick: usize| s.referrals.get(pick % s.referrals.len().max(1)).cloned();
     let pick_target = |pick: usize| {
@@ -550,10 +544,7 @@ fn resolve(
                 _ => f.pharmacy,
             };
             (
-                Actor {
-                    org,
-                    role: Role::Partner,
-                },
+                Actor::new(org, Role::Partner),
                 Command::AcceptReferral { referral },
             )
         }
@@ -561,10 +552,7 @@ fn resolve(
             let r = pick_ref(*pick);
             let org = r.as_ref().map_or(f.pharmacy, |r| r.provider);
             (
-                Actor {
-                    org,
-                    role: Role::Partner,
-                },
+                Actor::new(org, Role::Partner),
                 Command::DeclineReferral {
                     referral: r.map(|r| r.id).unwrap_or_default(),
                     reason: DeclineReason {
@@ -578,18 +566,12 @@ fn resolve(
             let r = pick_ref(*pick);
             let referral = r.as_ref().map(|r| r.id).unwrap_or_default();
             let org = r.as_ref().map_or(f.pharmacy, |r| r.provider);
-            let partner = Actor {
-                org,
-                role: Role::Partner,
-            };
+            let partner = Actor::new(org, Role::Partner);
             match step {
                 Step::Acknowledge { .. } => (partner, Command::AcknowledgeReferral { referral }),
                 Step::Waitlist { .. } => (partner, Command::WaitlistReferral { referral }),
                 _ => (
-                    Actor {
-                        org: OrgId(uuid::Uuid::nil()),
-                        role: Role::System,
-                    },
+                    Actor::new(OrgId(uuid::Uuid::nil()), Role::System),
                     Command::OfferFreedSlot { referral },
                 ),
             }
@@ -599,10 +581,7 @@ fn resolve(
             let actor = if *by_case_manager {
                 cm
             } else {
-                Actor {
-                    org,
-                    role: Role::Partner,
-                }
+                Actor::new(org, Role::Partner)
             };
             (actor, Command::ConfirmArrival)
         }
@@ -633,22 +612,13 @@ fn resolve(
                 },
             };
             (
-                Actor {
-                    org,
-                    role: Role::Partner,
-                },
+                Actor::new(org, Role::Partner),
                 Command::RecordBookingOutcome { booking, outcome },
             )
         }
         Step::NoShow => {
             let org = s.transit.as_ref().map_or(f.pharmacy, |t| t.provider);
-            (
-                Actor {
-                    org,
-                    role: Role::Partner,
-                },
-                Command::ReportNoShow,
-            )
+            (Actor::new(org, Role::Partner), Command::ReportNoShow)
         }
         Step::Withdraw { pick } => (
             cm,
@@ -1369,10 +1339,7 @@ struct Walk {
 
 fn run(f: &Fixture, steps: Vec<Step>) -> Walk {
     let mut now = Utc.with_ymd_and_hms(2026, 5, 4, 9, 0, 0).unwrap();
-    let cm = Actor {
-        org: f.home,
-        role: Role::CaseManager,
-    };
+    let cm = Actor::new(f.home, Role::CaseManager);
     let client = ClientId(uuid::Uuid::from_u128(7));
     let env = |actor, command| Envelope {
         client,
@@ -1384,6 +1351,7 @@ fn run(f: &Fixture, steps: Vec<Step>) -> Walk {
         pathway: &f.pathway,
         now,
         orgs: &f.orgs,
+        staff: StaffDirectory::none(),
     };
     let mut state = decide(
         None,
@@ -1445,10 +1413,7 @@ fn run(f: &Fixture, steps: Vec<Step>) -> Walk {
             due.sort_by_key(|(_, at, _)| *at);
             for (key, _, kind) in due {
                 timers.remove(&key);
-                let system = Actor {
-                    org: OrgId(uuid::Uuid::nil()),
-                    role: Role::System,
-                };
+                let system = Actor::new(OrgId(uuid::Uuid::nil()), Role::System);
                 match decide(
                     Some(&state),
                     &env(system, Command::FireTimer { timer: kind }),

@@ -30,10 +30,7 @@ impl Request {
     fn by_engine(client: ClientId, command: Command) -> Self {
         Request {
             client: Some(client),
-            actor: Actor {
-                org: OrgId(uuid::Uuid::nil()),
-                role: Role::System,
-            },
+            actor: Actor::new(OrgId(uuid::Uuid::nil()), Role::System),
             expected_version: None,
             idempotency_key: None,
             command,
@@ -156,6 +153,23 @@ impl Engine {
             .collect())
     }
 
+    /// The staff members among `ids` with a live token (none asked: no query).
+    async fn staff(&self, ids: &[StaffId]) -> Result<domain::StaffDirectory, Error> {
+        let mut dir = domain::StaffDirectory::default();
+        for row in self
+            .inner
+            .store
+            .staff_members(ids, self.inner.clock.now())
+            .await?
+        {
+            if let Some(role) = Role::parse(&row.role) {
+                dir.0
+                    .insert(row.staff, domain::StaffMember { org: row.org, role });
+            }
+        }
+        Ok(dir)
+    }
+
     pub(crate) fn forget_org(&self, id: OrgId) {
         self.inner.orgs.lock().expect("org cache").remove(&id);
     }
@@ -266,6 +280,7 @@ impl Engine {
         let stage = std::time::Instant::now();
         let state = store.load_client(client).await?;
         let orgs = self.orgs(&req.command.orgs(state.as_ref())).await?;
+        let staff = self.staff(&req.command.staff()).await?;
         metrics::histogram!("carepath_stage_seconds", "stage" => "load")
             .record(stage.elapsed().as_secs_f64());
         let stage = std::time::Instant::now();
@@ -274,6 +289,7 @@ impl Engine {
             pathway: &self.inner.pathway,
             now,
             orgs: &orgs,
+            staff: &staff,
         };
         let env = Envelope {
             client,

@@ -42,10 +42,7 @@ impl Engine {
             .await?
             .ok_or(Error::Unauthenticated)?;
         let role = Role::parse(&holder.role).ok_or(Error::Unauthenticated)?;
-        Ok(Actor {
-            org: holder.org,
-            role,
-        })
+        Ok(Actor::person(holder.org, role, holder.staff))
     }
 
     /// Create a token for an organization and role, valid for `days`; returns the token,
@@ -56,6 +53,7 @@ impl Engine {
         role: Role,
         label: Option<&str>,
         days: u32,
+        staff: Option<StaffId>,
     ) -> Result<String, Error> {
         if role == Role::System {
             return Err(Error::BadInput("no token acts as the engine".into()));
@@ -71,6 +69,19 @@ impl Engine {
         if !self.store().org_exists(org).await? {
             return Err(Error::NotFound(format!("organization {org}")));
         }
+        // Another token of someone's: a person works for one organization.
+        if let Some(staff) = staff {
+            let tokens = self.store().tokens().await?;
+            let theirs: Vec<_> = tokens.iter().filter(|t| t.staff == staff).collect();
+            if theirs.is_empty() {
+                return Err(Error::NotFound(format!("staff member {staff}")));
+            }
+            if theirs.iter().any(|t| t.org != org) {
+                return Err(Error::BadInput(format!(
+                    "staff member {staff} works for another organization"
+                )));
+            }
+        }
         let token = format!(
             "cp_{}{}",
             uuid::Uuid::new_v4().simple(),
@@ -78,14 +89,15 @@ impl Engine {
         );
         let now = self.clock().now();
         self.store()
-            .create_token(
+            .create_token(crate::store::NewToken {
                 org,
-                role.as_str(),
-                &token_hash(&token),
+                role: role.as_str(),
+                token_hash: &token_hash(&token),
                 label,
+                staff,
                 now,
-                now + chrono::Duration::days(i64::from(days)),
-            )
+                expires_at: now + chrono::Duration::days(i64::from(days)),
+            })
             .await?;
         Ok(token)
     }
@@ -158,8 +170,7 @@ impl Engine {
         let mut filter = ClientFilter {
             level,
             provider,
-            home_org: None,
-            lost_to_care: false,
+            ..ClientFilter::default()
         };
         match actor.role {
             Role::Admin => {}
@@ -196,7 +207,7 @@ impl Engine {
 
     /// The organization's outreach list: its clients lost to care (a missed arrival, a missed
     /// appointment with nothing booked since, a MAT supply run out), for the case managers
-    /// who hold their records (`policy::read_outreach`).
+    /// who hold their records (`policy::read_worklist`).
     pub async fn outreach(
         &self,
         actor: &Actor,
@@ -206,10 +217,56 @@ impl Engine {
         let filter = ClientFilter {
             level: None,
             provider: None,
-            home_org: domain::policy::read_outreach(actor)?,
+            home_org: domain::policy::read_worklist(actor)?,
             lost_to_care: true,
+            ..ClientFilter::default()
         };
         Ok(self.store().clients_page(&filter, after, limit).await?)
+    }
+
+    /// The escalations: clients with a referral group that ran out (every provider declined,
+    /// let it expire or let its hold lapse) and nothing sent since — `mine`: those whose
+    /// episode names the caller as case manager, else the organization's
+    /// (`policy::read_worklist`).
+    pub async fn escalations(
+        &self,
+        actor: &Actor,
+        mine: bool,
+        after: Option<ClientId>,
+        limit: u64,
+    ) -> Result<Vec<ClientState>, Error> {
+        let home_org = domain::policy::read_worklist(actor)?;
+        let case_manager = match (mine, actor.staff) {
+            (false, _) => None,
+            (true, Some(me)) => Some(me),
+            (true, None) => {
+                return Err(Error::BadInput(
+                    "no person is behind this caller: ask for the organization's escalations"
+                        .into(),
+                ));
+            }
+        };
+        let filter = ClientFilter {
+            home_org,
+            escalated: true,
+            case_manager,
+            ..ClientFilter::default()
+        };
+        Ok(self.store().clients_page(&filter, after, limit).await?)
+    }
+
+    /// Staff members as their newest live token describes them (name = the token's label),
+    /// for the organization's own people: a caller sees the staff of its organization only.
+    pub async fn staff_members(
+        &self,
+        actor: &Actor,
+        ids: &[StaffId],
+    ) -> Result<Vec<crate::store::StaffRow>, Error> {
+        let rows = self.store().staff_members(ids, self.clock().now()).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| actor.role == Role::Admin || r.org == actor.org)
+            .collect())
     }
 
     /// One referral: for the organization holding the record, or the provider it is

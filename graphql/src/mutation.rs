@@ -203,6 +203,24 @@ impl Mutation {
         run(ctx, asked, expected_version, idempotency_key).await
     }
 
+    /// Name the staff member responsible for the client's episode: a case manager or
+    /// supervisor of the organization holding the record, by the id `me { staff { id } }`
+    /// gives them (`episode.case_manager_assigned`). Escalations go to them from then on.
+    async fn assign_case_manager(
+        &self,
+        ctx: &Context<'_>,
+        client_id: Uuid,
+        staff_id: Uuid,
+        expected_version: Option<i64>,
+        idempotency_key: Option<String>,
+    ) -> Result<MutationResult> {
+        let command = Command::AssignCaseManager {
+            staff: StaffId(staff_id),
+        };
+        let asked = Asked::for_client(client_id, command);
+        run(ctx, asked, expected_version, idempotency_key).await
+    }
+
     /// The provider the client is on the way to reports that they did not come
     /// (`handoff.missed`, `client.lost_to_care`); the held slot is released.
     async fn report_no_show(

@@ -39,6 +39,23 @@ fn page<R, T: async_graphql::OutputType>(
     c
 }
 
+/// A page of the record holder's worklist (read in full: they hold the records).
+fn worklist_page(
+    rows: Vec<carepath_engine::domain::ClientState>,
+    limit: u64,
+    has_previous: bool,
+) -> Connection<String, Client, EmptyFields, EmptyFields> {
+    page(rows, limit, has_previous, |s| {
+        Edge::new(
+            s.id.to_string(),
+            Client {
+                s,
+                view: ClientView::Full,
+            },
+        )
+    })
+}
+
 fn uuid_cursor(after: Option<String>) -> Result<Option<Uuid>> {
     after
         .map(|a| {
@@ -100,6 +117,16 @@ impl Query {
         }))
     }
 
+    /// Who the caller is: organization, role, and the staff member the token was issued to.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
+        let a = actor(ctx)?;
+        Ok(Me {
+            organization: Organization(a.org),
+            role: a.role.as_str().to_owned(),
+            staff: a.staff.map(StaffMember),
+        })
+    }
+
     /// The caller's outreach list: clients of its organization lost to care (see
     /// `Client.lostToCare`), by id. Case managers and supervisors; admins see every
     /// organization's.
@@ -115,15 +142,27 @@ impl Query {
             .outreach(actor(ctx)?, after.map(ClientId), limit + 1)
             .await
             .gql()?;
-        Ok(page(rows, limit, after.is_some(), |s| {
-            Edge::new(
-                s.id.to_string(),
-                Client {
-                    s,
-                    view: ClientView::Full,
-                },
-            )
-        }))
+        Ok(worklist_page(rows, limit, after.is_some()))
+    }
+
+    /// The caller's escalations: clients with a referral group that ran out and nothing sent
+    /// since (see `Client.escalation`), by id — `mine` (the default): those whose episode
+    /// names the caller as case manager; `mine: false`: the organization's. Case managers and
+    /// supervisors; admins see every organization's.
+    async fn escalations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = true)] mine: bool,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Client, EmptyFields, EmptyFields>> {
+        let limit = page_size(first)?;
+        let after = uuid_cursor(after)?;
+        let rows = engine(ctx)
+            .escalations(actor(ctx)?, mine, after.map(ClientId), limit + 1)
+            .await
+            .gql()?;
+        Ok(worklist_page(rows, limit, after.is_some()))
     }
 
     /// Per level and provider: active clients, capacity, open slots, pending referrals.

@@ -1,6 +1,7 @@
 //! GraphQL output types and enums: views over engine data, nothing decided here.
 
 use crate::context::{actor, engine};
+use crate::error::OrGraphql;
 use crate::error::{FORBIDDEN, coded};
 use crate::loaders::{MatServicesOf, Orgs};
 use async_graphql::dataloader::DataLoader;
@@ -130,6 +131,47 @@ impl Organization {
             .map(Into::into)
             .collect())
     }
+}
+
+/// A staff member of the caller's organization (a case manager, a supervisor, a
+/// coordinator): the person behind one or more tokens.
+#[derive(Clone)]
+pub struct StaffMember(pub StaffId);
+
+#[Object]
+impl StaffMember {
+    async fn id(&self) -> Uuid {
+        self.0.0
+    }
+    /// How their colleagues know them (their token's label); `null` when no live token of
+    /// the caller's organization names them.
+    async fn name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let rows = engine(ctx)
+            .staff_members(actor(ctx)?, &[self.0])
+            .await
+            .gql()?;
+        Ok(rows.into_iter().next().and_then(|r| r.name))
+    }
+}
+
+/// The caller.
+#[derive(SimpleObject, Clone)]
+pub struct Me {
+    pub organization: Organization,
+    /// admin, case_manager, supervisor, partner or aftercare_coordinator.
+    pub role: String,
+    /// The person the token was issued to.
+    pub staff: Option<StaffMember>,
+}
+
+/// A referral group that ran out, for the episode's case manager to act on.
+#[derive(SimpleObject, Clone)]
+pub struct Escalation {
+    pub group_id: Uuid,
+    pub to_level: String,
+    pub since: DateTime<Utc>,
+    /// Whom it went to: the episode's case manager (`null`: none is named).
+    pub case_manager: Option<StaffMember>,
 }
 
 #[derive(SimpleObject, Clone)]
@@ -525,6 +567,29 @@ impl Client {
     async fn birth_year(&self) -> Result<Option<i32>> {
         self.need(ClientPart::BirthYear)?;
         Ok(self.s.birth_year)
+    }
+    /// The staff member responsible for the episode, whom escalations go to (the record
+    /// holder's view only).
+    async fn case_manager(&self) -> Result<Option<StaffMember>> {
+        self.need(ClientPart::CaseManagement)?;
+        Ok(self
+            .s
+            .episode
+            .as_ref()
+            .and_then(|e| e.case_manager)
+            .map(StaffMember))
+    }
+    /// Set while a referral group has run out (every provider declined, let it expire or
+    /// let its hold lapse) and nothing was sent for its level since: `resendReferral` acts
+    /// on it.
+    async fn escalation(&self) -> Result<Option<Escalation>> {
+        self.need(ClientPart::CaseManagement)?;
+        Ok(self.s.escalation.as_ref().map(|e| Escalation {
+            group_id: e.group.0,
+            to_level: e.to_level.0.clone(),
+            since: e.since,
+            case_manager: e.case_manager.map(StaffMember),
+        }))
     }
     async fn episode(&self) -> Option<Episode> {
         self.s.episode.as_ref().map(|e| Episode {

@@ -383,7 +383,7 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
     };
     let request = Request {
         client,
-        actor: Actor { org, role },
+        actor: Actor::new(org, role),
         expected_version: None,
         idempotency_key: Some(format!("ce:{id}")),
         command,

@@ -20,6 +20,10 @@ pub struct ClientFilter {
     pub home_org: Option<OrgId>,
     /// Only clients lost to care (the outreach list).
     pub lost_to_care: bool,
+    /// Only clients with a referral group that ran out (escalations).
+    pub escalated: bool,
+    /// Only clients whose episode names this case manager.
+    pub case_manager: Option<StaffId>,
 }
 
 /// A referral row: the inbox's view.
@@ -48,6 +52,8 @@ pub struct DisclosureRow {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenRow {
     pub id: Uuid,
+    /// The person it was issued to.
+    pub staff: StaffId,
     pub org: OrgId,
     pub role: String,
     pub label: Option<String>,
@@ -56,11 +62,35 @@ pub struct TokenRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A token to store (its hash, never the token).
+#[derive(Clone, Copy, Debug)]
+pub struct NewToken<'a> {
+    pub org: OrgId,
+    pub role: &'a str,
+    pub token_hash: &'a str,
+    pub label: Option<&'a str>,
+    /// The person it is for, when they already have one; `None`: a new person.
+    pub staff: Option<StaffId>,
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A staff member, as their newest live token describes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaffRow {
+    pub staff: StaffId,
+    pub org: OrgId,
+    pub role: String,
+    /// The token's label: how the person is known to their colleagues.
+    pub name: Option<String>,
+}
+
 /// A stored token's holder.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenHolder {
     pub org: OrgId,
     pub role: String,
+    pub staff: StaffId,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -87,6 +117,12 @@ impl Store {
         }
         if filter.lost_to_care {
             q = q.filter(client::Column::LostToCare.is_not_null());
+        }
+        if filter.escalated {
+            q = q.filter(client::Column::EscalatedAt.is_not_null());
+        }
+        if let Some(m) = filter.case_manager {
+            q = q.filter(client::Column::CaseManager.eq(m.0));
         }
         if let Some(a) = after {
             q = q.filter(client::Column::Id.gt(a.0));
@@ -200,25 +236,19 @@ impl Store {
             .collect())
     }
 
-    pub async fn create_token(
-        &self,
-        org: OrgId,
-        role: &str,
-        token_hash: &str,
-        label: Option<&str>,
-        now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<Uuid, StoreError> {
+    pub async fn create_token(&self, t: NewToken<'_>) -> Result<Uuid, StoreError> {
         let id = Uuid::now_v7();
         api_token::Entity::insert(api_token::ActiveModel {
             id: Set(id),
-            org_id: Set(org.0),
-            role: Set(role.to_owned()),
-            token_hash: Set(token_hash.to_owned()),
-            label: Set(label.map(str::to_owned)),
-            created_at: Set(now),
+            org_id: Set(t.org.0),
+            role: Set(t.role.to_owned()),
+            token_hash: Set(t.token_hash.to_owned()),
+            label: Set(t.label.map(str::to_owned)),
+            // A new person unless the token is another of someone's.
+            staff_id: Set(Some(t.staff.map_or(id, |s| s.0))),
+            created_at: Set(t.now),
             revoked_at: Set(None),
-            expires_at: Set(Some(expires_at)),
+            expires_at: Set(Some(t.expires_at)),
         })
         .exec_without_returning(&self.db)
         .await?;
@@ -247,7 +277,48 @@ impl Store {
             .map(|t| TokenHolder {
                 org: OrgId(t.org_id),
                 role: t.role,
+                staff: StaffId(t.staff_id.unwrap_or(t.id)),
             }))
+    }
+
+    /// The staff members among `ids` who hold a live token at `now`: their organization and
+    /// role (a person's newest live token says which), and the token's label (their name).
+    pub async fn staff_members(
+        &self,
+        ids: &[StaffId],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<StaffRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = api_token::Entity::find()
+            .filter(
+                Condition::all()
+                    .add(api_token::Column::StaffId.is_in(ids.iter().map(|i| i.0)))
+                    .add(api_token::Column::RevokedAt.is_null())
+                    .add(
+                        Condition::any()
+                            .add(api_token::Column::ExpiresAt.is_null())
+                            .add(api_token::Column::ExpiresAt.gt(now)),
+                    ),
+            )
+            .order_by_desc(api_token::Column::CreatedAt)
+            .all(&self.db)
+            .await?;
+        let mut out: Vec<StaffRow> = Vec::new();
+        for t in rows {
+            let staff = StaffId(t.staff_id.unwrap_or(t.id));
+            if out.iter().any(|s| s.staff == staff) {
+                continue;
+            }
+            out.push(StaffRow {
+                staff,
+                org: OrgId(t.org_id),
+                role: t.role,
+                name: t.label,
+            });
+        }
+        Ok(out)
     }
 
     /// Every token, oldest first (hashes left out).
@@ -260,6 +331,7 @@ impl Store {
             .into_iter()
             .map(|t| TokenRow {
                 id: t.id,
+                staff: StaffId(t.staff_id.unwrap_or(t.id)),
                 org: OrgId(t.org_id),
                 role: t.role,
                 label: t.label,

@@ -116,6 +116,8 @@ pub(super) async fn write(tx: &DatabaseTransaction, rows: Rows) -> Result<(), St
                 last_seq: Set(c.last_seq),
                 state: Set(c.state),
                 lost_to_care: Set(c.lost_to_care.map(str::to_owned)),
+                case_manager: Set(c.case_manager),
+                escalated_at: Set(c.escalated_at),
                 created_at: Set(now),
                 updated_at: Set(now),
             })
@@ -138,6 +140,8 @@ pub(super) async fn write(tx: &DatabaseTransaction, rows: Rows) -> Result<(), St
                     client::Column::LostToCare,
                     Expr::value(c.lost_to_care.map(str::to_owned)),
                 )
+                .col_expr(client::Column::CaseManager, Expr::value(c.case_manager))
+                .col_expr(client::Column::EscalatedAt, Expr::value(c.escalated_at))
                 .col_expr(client::Column::UpdatedAt, Expr::value(now))
                 .filter(client::Column::Id.eq(client_id))
                 .filter(client::Column::Version.eq(prev))

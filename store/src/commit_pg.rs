@@ -22,13 +22,14 @@ use serde_json::{Value as Json, json};
 
 /// The client row when the client is being registered: `$2` is the home organization.
 const INSERT_CLIENT: &str = "WITH c AS (\
-    INSERT INTO clients (id, home_org, status, level, provider_id, version, last_seq, state, created_at, updated_at, lost_to_care) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) ON CONFLICT (id) DO NOTHING RETURNING id)";
+    INSERT INTO clients (id, home_org, status, level, provider_id, version, last_seq, state, created_at, updated_at, lost_to_care, case_manager, escalated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING RETURNING id)";
 
 /// The client row under the version check: `$2` is the version the decision was made on.
 const UPDATE_CLIENT: &str = "WITH c AS (\
     UPDATE clients SET status = $3, level = $4, provider_id = $5, version = $6, last_seq = $7, \
-    state = $8, updated_at = $9, lost_to_care = $10 WHERE id = $1 AND version = $2 RETURNING id)";
+    state = $8, updated_at = $9, lost_to_care = $10, case_manager = $11, escalated_at = $12 \
+    WHERE id = $1 AND version = $2 RETURNING id)";
 
 /// The events; `$P` is their parameter.
 const EVENTS: &str = ", \
@@ -211,6 +212,8 @@ pub(super) async fn write(db: &impl ConnectionTrait, rows: &Rows) -> Result<i64,
         c.state.clone().into(),
         c.at.into(),
         c.lost_to_care.map(str::to_owned).into(),
+        c.case_manager.into(),
+        c.escalated_at.into(),
     ];
     let sql = statement(
         head,

@@ -71,6 +71,10 @@ pub mod client {
         pub state: Json,
         /// Why the client is lost to care (`LostReason`), while it is.
         pub lost_to_care: Option<String>,
+        /// The staff member named on the current (or last) episode.
+        pub case_manager: Option<Uuid>,
+        /// When a referral group ran out with nothing sent since (an escalation), while so.
+        pub escalated_at: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
@@ -217,6 +221,8 @@ pub mod api_token {
         #[sea_orm(unique)]
         pub token_hash: String,
         pub label: Option<String>,
+        /// The person the token was issued to.
+        pub staff_id: Option<Uuid>,
         pub created_at: DateTimeUtc,
         pub revoked_at: Option<DateTimeUtc>,
         pub expires_at: Option<DateTimeUtc>,

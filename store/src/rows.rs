@@ -98,6 +98,9 @@ pub(crate) struct ClientRow {
     pub state: Json,
     /// Why the client is lost to care, while it is (the outreach list).
     pub lost_to_care: Option<&'static str>,
+    /// The episode's case manager, and when a referral group ran out (escalations).
+    pub case_manager: Option<Uuid>,
+    pub escalated_at: Option<DateTime<Utc>>,
     /// `updated_at`, and `created_at` of a client being registered; also the moment of every
     /// other row the commit stamps (outbox, idempotency, the fired timer).
     pub at: DateTime<Utc>,
@@ -189,6 +192,8 @@ impl Rows {
                 last_seq: s.last_seq,
                 state: json(s)?,
                 lost_to_care: s.lost_to_care.as_ref().map(|l| l.reason.as_str()),
+                case_manager: s.episode.as_ref().and_then(|e| e.case_manager).map(|m| m.0),
+                escalated_at: s.escalation.as_ref().map(|e| e.since),
                 at: c.now,
             },
             prev_version: c.prev_version,
@@ -509,6 +514,7 @@ mod tests {
             transit: None,
             lost_to_care: None,
             placements: Vec::new(),
+            escalation: None,
             transfer: None,
         };
         let event = |seq: i64, data| CareEvent {
@@ -600,6 +606,8 @@ mod tests {
                 last_seq: 6,
                 state: serde_json::to_value(&d.state).unwrap(),
                 lost_to_care: None,
+                case_manager: None,
+                escalated_at: None,
                 at: at(11),
             }
         );

@@ -137,10 +137,10 @@ async fn orgs_create_is_all_or_nothing(b: crate::support::Backend) {
     let engine = db
         .engine(std::sync::Arc::new(carepath_engine::clock::SystemClock))
         .await;
-    let admin = carepath_engine::domain::Actor {
-        org: carepath_engine::ids::OrgId(uuid::Uuid::nil()),
-        role: carepath_engine::domain::Role::Admin,
-    };
+    let admin = carepath_engine::domain::Actor::new(
+        carepath_engine::ids::OrgId(uuid::Uuid::nil()),
+        carepath_engine::domain::Role::Admin,
+    );
     let before = engine.census(&admin).await.unwrap().len();
     let out = carepath()
         .args([

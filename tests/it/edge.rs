@@ -211,7 +211,7 @@ async fn tokens_list_revoke_and_expire(b: Backend) {
         .find(|l| l.contains("front desk"))
         .unwrap_or_else(|| panic!("{list}"));
     let fields: Vec<&str> = row.split(',').collect();
-    let expires = chrono::DateTime::parse_from_rfc3339(fields[5]).expect("an expiry");
+    let expires = chrono::DateTime::parse_from_rfc3339(fields[6]).expect("an expiry");
     let days = (expires.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_days();
     assert!((29..=30).contains(&days), "{row}");
     cli(&["tokens", "revoke", "--id", fields[0]]);
@@ -231,7 +231,13 @@ async fn an_expired_token_is_refused(b: Backend) {
     let w = crate::support::World::new(b).await;
     let token = w
         .engine
-        .create_token(w.home, carepath_engine::domain::Role::CaseManager, None, 1)
+        .create_token(
+            w.home,
+            carepath_engine::domain::Role::CaseManager,
+            None,
+            1,
+            None,
+        )
         .await
         .unwrap();
     assert!(w.engine.authenticate(&token).await.is_ok());
@@ -242,7 +248,13 @@ async fn an_expired_token_is_refused(b: Backend) {
     ));
     assert!(matches!(
         w.engine
-            .create_token(w.home, carepath_engine::domain::Role::CaseManager, None, 0)
+            .create_token(
+                w.home,
+                carepath_engine::domain::Role::CaseManager,
+                None,
+                0,
+                None
+            )
             .await,
         Err(carepath_engine::Error::BadInput(_))
     ));

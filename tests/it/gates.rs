@@ -524,10 +524,7 @@ async fn roles_are_enforced_by_the_engine(b: Backend) {
         Err(Error::Rejected(DecisionError::Forbidden(_)))
     ));
     // A case manager of another organization sees nothing of this client.
-    let other = carepath_engine::domain::Actor {
-        org: w.detox,
-        role: Role::CaseManager,
-    };
+    let other = carepath_engine::domain::Actor::new(w.detox, Role::CaseManager);
     let e = w.run(other, Some(c), w.planned_discharge()).await;
     assert!(matches!(
         e,

@@ -217,14 +217,7 @@ async fn the_receiving_provider_closes_the_loop_over_graphql_and_amqp(b: Backend
     let residential = n.provider("residential");
     let (user, url) = vh.add_user("residential-intake");
     n.s.engine
-        .link_sender(
-            &Actor {
-                org: residential,
-                role: Role::Admin,
-            },
-            &user,
-            residential,
-        )
+        .link_sender(&Actor::new(residential, Role::Admin), &user, residential)
         .await
         .unwrap();
     let waiting = |q: &'static str, c: String| {
@@ -406,14 +399,7 @@ async fn booking_outcomes_arrive_over_graphql_and_amqp(b: Backend) {
     let n = Net::with_env(b, &[("CAREPATH_AMQP_URL", &vh.url())]).await;
     let (user, url) = vh.add_user("pharmacy-system");
     n.s.engine
-        .link_sender(
-            &Actor {
-                org: n.pharmacy,
-                role: Role::Admin,
-            },
-            &user,
-            n.pharmacy,
-        )
+        .link_sender(&Actor::new(n.pharmacy, Role::Admin), &user, n.pharmacy)
         .await
         .unwrap();
     let c = n.admitted("outpatient", 2.0).await;

@@ -87,10 +87,7 @@ async fn same_key_same_input_replays(b: Backend) {
     assert_eq!(w.state(c).await.version, a.version);
 
     // Keys belong to the organization that used them.
-    let other_org = Actor {
-        org: w.detox,
-        role: Role::Admin,
-    };
+    let other_org = Actor::new(w.detox, Role::Admin);
     let out = w
         .engine
         .execute(Request {

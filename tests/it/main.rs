@@ -6,6 +6,7 @@ mod support;
 
 mod api;
 mod architecture;
+mod case_managers;
 mod cli;
 mod concurrency;
 mod delivery;

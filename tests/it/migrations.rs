@@ -63,10 +63,7 @@ async fn down_to_nothing_and_up_again(b: Backend) {
     // And the schema takes writes.
     let org = OrgId::new();
     let engine = test_db.engine(Arc::new(SystemClock)).await;
-    let admin = Actor {
-        org,
-        role: Role::Admin,
-    };
+    let admin = Actor::new(org, Role::Admin);
     engine
         .register_org(&admin, org, "Harbor")
         .await

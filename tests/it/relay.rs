@@ -215,10 +215,7 @@ async fn inbound_booking_satisfies_the_gate(b: Backend) {
     let (user, url) = vh.add_user("scheduler");
     n.s.engine
         .link_sender(
-            &carepath_engine::domain::Actor {
-                org: clinic,
-                role: carepath_engine::domain::Role::Admin,
-            },
+            &carepath_engine::domain::Actor::new(clinic, carepath_engine::domain::Role::Admin),
             &user,
             clinic,
         )

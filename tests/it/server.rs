@@ -192,10 +192,7 @@ impl TestServer {
 
     /// A registered organization offering `levels` (capacity 50 each).
     pub async fn org(&self, name: &str, levels: &[&str]) -> OrgId {
-        let admin = carepath_engine::domain::Actor {
-            org: OrgId(uuid::Uuid::nil()),
-            role: Role::Admin,
-        };
+        let admin = carepath_engine::domain::Actor::new(OrgId(uuid::Uuid::nil()), Role::Admin);
         let id = OrgId::new();
         self.engine
             .register_org(&admin, id, name)
@@ -213,10 +210,7 @@ impl TestServer {
     /// A registered organization offering no level of care and providing the MAT
     /// `services`.
     pub async fn mat_provider(&self, name: &str, services: &[MatService]) -> OrgId {
-        let admin = carepath_engine::domain::Actor {
-            org: OrgId(uuid::Uuid::nil()),
-            role: Role::Admin,
-        };
+        let admin = carepath_engine::domain::Actor::new(OrgId(uuid::Uuid::nil()), Role::Admin);
         let id = OrgId::new();
         self.engine
             .register_provider(&admin, id, name, &[], services)
@@ -227,7 +221,7 @@ impl TestServer {
 
     pub async fn token(&self, org: OrgId, role: Role) -> String {
         self.engine
-            .create_token(org, role, Some("test"), 1)
+            .create_token(org, role, Some("test"), 1, None)
             .await
             .expect("token")
     }

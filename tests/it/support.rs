@@ -174,10 +174,7 @@ impl World {
         let engine = db.engine(Arc::new(clock.clone())).await;
         let sql = db.sql().await;
         let home = OrgId::new();
-        let admin = Actor {
-            org: home,
-            role: Role::Admin,
-        };
+        let admin = Actor::new(home, Role::Admin);
         let mut orgs = Vec::new();
         for (name, level, capacity) in [
             ("detox", Some("detox"), 10),
@@ -240,29 +237,17 @@ impl World {
             prescriber,
             coordination: orgs[8],
             admin,
-            cm: Actor {
-                org: home,
-                role: Role::CaseManager,
-            },
-            supervisor: Actor {
-                org: home,
-                role: Role::Supervisor,
-            },
+            cm: Actor::new(home, Role::CaseManager),
+            supervisor: Actor::new(home, Role::Supervisor),
         }
     }
 
     pub fn partner(&self, org: OrgId) -> Actor {
-        Actor {
-            org,
-            role: Role::Partner,
-        }
+        Actor::new(org, Role::Partner)
     }
 
     pub fn coordinator(&self) -> Actor {
-        Actor {
-            org: self.coordination,
-            role: Role::AftercareCoordinator,
-        }
+        Actor::new(self.coordination, Role::AftercareCoordinator)
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -688,10 +688,7 @@ mod tests {
             ));
         }
         // The pharmacy's coordinator, named in the consent, books it.
-        let coordinator = Actor {
-            org: f.pharmacy,
-            role: Role::AftercareCoordinator,
-        };
+        let coordinator = Actor::new(f.pharmacy, Role::AftercareCoordinator);
         let d = f.run(&s, coordinator, refill(MatBookingKind::Refill, f.days(2)));
         assert_eq!(types(&d), ["mat.refill.scheduled"]);
         assert_eq!(d.events[0].actor_org, Some(f.pharmacy));

@@ -82,6 +82,8 @@ pub(super) struct Draft<'a> {
     /// [`Draft::referral_mut`], the only ways a family changes one).
     touched: Vec<ReferralId>,
     actor_org: Option<OrgId>,
+    /// The person acting, when one is (see [`Actor::staff`]).
+    pub(super) actor_staff: Option<(Role, StaffId)>,
     ctx: &'a Context<'a>,
 }
 
@@ -95,6 +97,7 @@ impl<'a> Draft<'a> {
             occupancy: Vec::new(),
             touched: Vec::new(),
             actor_org,
+            actor_staff: None,
             ctx,
         }
     }
@@ -118,7 +121,9 @@ impl<'a> Draft<'a> {
                 state.version
             )));
         }
-        Ok(Self::new(state.clone(), actor_org, ctx))
+        let mut d = Self::new(state.clone(), actor_org, ctx);
+        d.actor_staff = env.actor.staff.map(|s| (env.actor.role, s));
+        Ok(d)
     }
 
     pub(super) fn now(&self) -> DateTime<Utc> {
@@ -131,6 +136,10 @@ impl<'a> Draft<'a> {
 
     pub(super) fn pathway(&self) -> &'a Pathway {
         self.ctx.pathway
+    }
+
+    pub(super) fn staff_member(&self, id: StaffId) -> Option<&'a crate::decide::StaffMember> {
+        self.ctx.staff.get(id)
     }
 
     pub(super) fn finish(mut self) -> Decision {
@@ -424,6 +433,8 @@ impl<'a> Draft<'a> {
         );
         self.occupancy
             .push(OccupancyChange::occupy(provider, level.id.clone(), 1));
+        // Placed: whatever group ran out before is no longer anyone's to act on.
+        self.s.escalation = None;
         self.s.placements.push(PlacementRecord {
             episode,
             level: level.id.clone(),

@@ -4,7 +4,7 @@
 //! checks that the refusal left nothing behind).
 
 use super::draft::Draft;
-use super::{Context, Decision, OrgDirectory, decide};
+use super::{Context, Decision, OrgDirectory, StaffDirectory, StaffMember, decide};
 use crate::command::*;
 use crate::error::DecisionError;
 use crate::ids::*;
@@ -110,6 +110,8 @@ pub(super) struct Fixture {
     pub(super) prescriber: OrgId,
     /// A detox and residential provider no consent names.
     pub(super) stranger: OrgId,
+    /// Staff with live tokens: two case managers of `home`, one of `detox`.
+    pub(super) staff: StaffDirectory,
 }
 
 impl Fixture {
@@ -128,6 +130,7 @@ impl Fixture {
             otp: org(31),
             prescriber: org(32),
             stranger: org(99),
+            staff: StaffDirectory::default(),
         };
         let mut orgs = OrgDirectory::default();
         orgs.add(f.home, vec![]);
@@ -143,7 +146,21 @@ impl Fixture {
         orgs.add(f.residential2, vec![level("residential")]);
         orgs.add(f.iop, vec![level("iop")]);
         orgs.add(f.stranger, vec![level("detox"), level("residential")]);
-        Fixture { orgs, ..f }
+        let mut staff = StaffDirectory::default();
+        for (id, org) in [
+            (f.dana(), f.home),
+            (f.sam(), f.home),
+            (f.outsider(), f.detox),
+        ] {
+            staff.0.insert(
+                id,
+                StaffMember {
+                    org,
+                    role: Role::CaseManager,
+                },
+            );
+        }
+        Fixture { orgs, staff, ..f }
     }
 
     pub(super) fn today(&self) -> NaiveDate {
@@ -159,37 +176,41 @@ impl Fixture {
             pathway: &self.pathway,
             now,
             orgs: &self.orgs,
+            staff: &self.staff,
         }
     }
 
     // ---- actors -------------------------------------------------------------------------
 
+    /// Dana, a case manager of the organization holding the record.
     pub(super) fn cm(&self) -> Actor {
-        Actor {
-            org: self.home,
-            role: Role::CaseManager,
-        }
+        Actor::person(self.home, Role::CaseManager, self.dana())
+    }
+
+    pub(super) fn dana(&self) -> StaffId {
+        StaffId(uuid::Uuid::from_u128(501))
+    }
+
+    /// Sam, another case manager of the record holder.
+    pub(super) fn sam(&self) -> StaffId {
+        StaffId(uuid::Uuid::from_u128(502))
+    }
+
+    /// A case manager of the detox provider.
+    pub(super) fn outsider(&self) -> StaffId {
+        StaffId(uuid::Uuid::from_u128(503))
     }
 
     pub(super) fn supervisor(&self) -> Actor {
-        Actor {
-            org: self.home,
-            role: Role::Supervisor,
-        }
+        Actor::new(self.home, Role::Supervisor)
     }
 
     pub(super) fn partner(&self, org: OrgId) -> Actor {
-        Actor {
-            org,
-            role: Role::Partner,
-        }
+        Actor::new(org, Role::Partner)
     }
 
     pub(super) fn system(&self) -> Actor {
-        Actor {
-            org: self.home,
-            role: Role::System,
-        }
+        Actor::new(self.home, Role::System)
     }
 
     pub(super) fn env(&self, actor: Actor, command: Command) -> Envelope {

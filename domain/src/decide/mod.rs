@@ -9,6 +9,7 @@
 //! `consent`, `care_plan`, `handoff`, `timers`).
 
 mod care_plan;
+mod case_manager;
 mod consent;
 mod draft;
 #[cfg(test)]
@@ -76,12 +77,36 @@ impl OrgDirectory {
     }
 }
 
+/// What the engine knows about the staff members a command names: who holds a live token,
+/// of which organization, in which role.
+#[derive(Clone, Debug, Default)]
+pub struct StaffDirectory(pub BTreeMap<StaffId, StaffMember>);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaffMember {
+    pub org: OrgId,
+    pub role: Role,
+}
+
+impl StaffDirectory {
+    /// No staff member known: for the commands that name none.
+    pub fn none() -> &'static StaffDirectory {
+        static NONE: StaffDirectory = StaffDirectory(BTreeMap::new());
+        &NONE
+    }
+
+    pub fn get(&self, id: StaffId) -> Option<&StaffMember> {
+        self.0.get(&id)
+    }
+}
+
 /// The inputs besides state and command.
 #[derive(Clone, Copy, Debug)]
 pub struct Context<'a> {
     pub pathway: &'a Pathway,
     pub now: DateTime<Utc>,
     pub orgs: &'a OrgDirectory,
+    pub staff: &'a StaffDirectory,
 }
 
 /// An accepted command's consequences, committed together or not at all.
@@ -148,6 +173,7 @@ impl Draft<'_> {
                 providers,
             } => self.send_referral(to_level, providers),
             Command::ResendReferral { group, providers } => self.resend_referral(*group, providers),
+            Command::AssignCaseManager { staff } => self.assign_case_manager(*staff),
             Command::AcknowledgeReferral { referral } => self.acknowledge_referral(*referral),
             Command::AcceptReferral { referral } => self.accept_referral(*referral),
             Command::WaitlistReferral { referral } => self.waitlist_referral(*referral),

@@ -67,6 +67,7 @@ fn register(
         transit: None,
         lost_to_care: None,
         placements: Vec::new(),
+        escalation: None,
         transfer: None,
     };
     let mut d = Draft::new(state, actor_org, ctx);
@@ -149,10 +150,12 @@ impl Draft<'_> {
             event,
             format!("admission to level {level_id}"),
         );
+        let case_manager = self.admitting_case_manager();
         self.s.episode = Some(Episode {
             id: episode,
             number,
             admitted_at: self.now(),
+            case_manager,
         });
         // Readmitted here: a transfer out still waiting for its arrival is over.
         if let Some(t) = self.s.transfer.take()
@@ -692,6 +695,7 @@ impl Draft<'_> {
         }
         self.s.status = ClientStatus::Discharged;
         self.s.handoff = None;
+        self.s.escalation = None;
         self.s.last_discharge = Some(DischargeRecord {
             kind,
             at: self.now(),
@@ -752,10 +756,7 @@ mod tests {
             DecisionError::Conflict(_)
         ));
 
-        let admin = Actor {
-            org: f.home,
-            role: Role::Admin,
-        };
+        let admin = Actor::new(f.home, Role::Admin);
         let ctx: Context<'_> = f.ctx_at(f.now);
         let unknown = OrgId(uuid::Uuid::from_u128(12345));
         let env = f.env(

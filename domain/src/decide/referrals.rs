@@ -80,6 +80,15 @@ impl Draft<'_> {
         }
         let answer_by =
             now + Duration::hours(i64::from(self.level(to_level)?.referral_answer_hours));
+        // Sent on: the group that ran out for this level is acted on.
+        if self
+            .s
+            .escalation
+            .as_ref()
+            .is_some_and(|e| &e.to_level == to_level)
+        {
+            self.s.escalation = None;
+        }
         let group = ReferralGroupId(EventId::for_seq(self.s.id, self.s.last_seq + 1).0);
         for &provider in providers {
             let consent = self.s.active_consent_for(provider, now).map(|c| c.id);
@@ -308,6 +317,7 @@ impl Draft<'_> {
         if r.status.awaits_answer() {
             self.cancel(Self::referral_timer_key(id));
         }
+        let escalate = self.ran_out(&r);
         self.emit(
             Some(r.to_level.clone()),
             Some(r.provider),
@@ -318,6 +328,9 @@ impl Draft<'_> {
                 reason: reason.code,
             },
         );
+        if escalate {
+            self.announce_escalation();
+        }
         Ok(())
     }
 
@@ -695,7 +708,7 @@ mod tests {
         };
         let later = f.now + Duration::hours(49);
         let d = f.run_at(later, &s, f.system(), fire.clone());
-        assert_eq!(types(&d), ["referral.expired"]);
+        assert_eq!(types(&d), ["referral.expired", "referral.escalated"]);
         assert!(matches!(
             d.events[0].data,
             EventData::ReferralExpired {
@@ -784,7 +797,7 @@ mod tests {
                 reason: reason.clone(),
             },
         );
-        assert_eq!(types(&d), ["referral.declined"]);
+        assert_eq!(types(&d), ["referral.declined", "referral.escalated"]);
         assert!(matches!(
             d.events[0].data,
             EventData::ReferralDeclined {

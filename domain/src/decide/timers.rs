@@ -58,9 +58,7 @@ impl Draft<'_> {
             r.status = ReferralStatus::Expired;
             r.answered_at.get_or_insert(now);
         }
-        let escalate = !self.s.referrals.iter().any(|o| {
-            o.group == r.group && (o.status.is_open() || o.status == ReferralStatus::Completed)
-        });
+        let escalate = self.ran_out(&r);
         self.emit(
             Some(r.to_level.clone()),
             Some(r.provider),
@@ -72,6 +70,9 @@ impl Draft<'_> {
                 hold_released,
             },
         );
+        if escalate {
+            self.announce_escalation();
+        }
     }
 
     pub(super) fn fire_timer(&mut self, timer: &TimerKind) -> Result<(), DecisionError> {
@@ -258,7 +259,7 @@ mod tests {
             f.system(),
             fire(TimerKind::ReferralDeadline { referral }),
         );
-        assert_eq!(types(&d), ["referral.expired"]);
+        assert_eq!(types(&d), ["referral.expired", "referral.escalated"]);
         assert_eq!(
             d.events[0].data,
             EventData::ReferralExpired {

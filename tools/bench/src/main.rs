@@ -291,10 +291,7 @@ fn print_latencies(mutations: &Histogram<u64>, to_consumer: Option<&Histogram<u6
 }
 
 async fn setup_cast(engine: &Engine) -> anyhow::Result<journey::Cast> {
-    let admin = Actor {
-        org: OrgId(uuid::Uuid::nil()),
-        role: Role::Admin,
-    };
+    let admin = Actor::new(OrgId(uuid::Uuid::nil()), Role::Admin);
     let org = async |name: &str, level: Option<&str>| -> anyhow::Result<OrgId> {
         let id = OrgId::new();
         engine.register_org(&admin, id, name).await?;
@@ -322,7 +319,7 @@ async fn setup_cast(engine: &Engine) -> anyhow::Result<journey::Cast> {
             pair.push((
                 id.to_string(),
                 engine
-                    .create_token(id, Role::Partner, Some("bench"), 1)
+                    .create_token(id, Role::Partner, Some("bench"), 1, None)
                     .await?,
             ));
         }
@@ -330,10 +327,10 @@ async fn setup_cast(engine: &Engine) -> anyhow::Result<journey::Cast> {
     }
     Ok(journey::Cast {
         cm: engine
-            .create_token(home, Role::CaseManager, Some("bench"), 1)
+            .create_token(home, Role::CaseManager, Some("bench"), 1, None)
             .await?,
         coordinator: engine
-            .create_token(hub, Role::AftercareCoordinator, Some("bench"), 1)
+            .create_token(hub, Role::AftercareCoordinator, Some("bench"), 1, None)
             .await?,
         pharmacy: pharmacy.to_string(),
         aftercare_clinic: providers[4][0].0.clone(),

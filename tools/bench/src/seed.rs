@@ -21,10 +21,7 @@ const PROVIDERS_PER_LEVEL: usize = 20;
 const WORKERS: usize = 32;
 
 pub async fn population(engine: &Engine, clients: usize) -> anyhow::Result<()> {
-    let admin = Actor {
-        org: OrgId(uuid::Uuid::nil()),
-        role: Role::Admin,
-    };
+    let admin = Actor::new(OrgId(uuid::Uuid::nil()), Role::Admin);
     let home = OrgId::new();
     engine
         .register_org(&admin, home, "Seeded case management")
@@ -46,10 +43,7 @@ pub async fn population(engine: &Engine, clients: usize) -> anyhow::Result<()> {
         }
     }
     let providers = Arc::new(providers);
-    let actor = Actor {
-        org: home,
-        role: Role::CaseManager,
-    };
+    let actor = Actor::new(home, Role::CaseManager);
     let next = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
     for _ in 0..WORKERS {
