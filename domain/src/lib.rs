@@ -13,6 +13,7 @@ mod error;
 mod event;
 pub mod gates;
 pub mod input;
+pub mod measures;
 pub mod policy;
 mod state;
 

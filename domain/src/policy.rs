@@ -192,6 +192,17 @@ pub fn read_worklist(actor: &Actor) -> Result<Option<crate::ids::OrgId>, Decisio
     }
 }
 
+/// The measures of an organization's clients are its case managers' and supervisors'
+/// (`Some(their organization)`: the list of clients behind a miss is theirs to see); an admin
+/// reads every organization's (`None`).
+pub fn read_measures(actor: &Actor) -> Result<Option<crate::ids::OrgId>, DecisionError> {
+    read_worklist(actor).map_err(|_| {
+        DecisionError::Forbidden(
+            "measures are for the case managers and supervisors holding the records".into(),
+        )
+    })
+}
+
 /// How much of a client a reader may see.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientView {

@@ -223,7 +223,7 @@ impl ReferralStatus {
 }
 
 /// Why a provider declined: kept as the denial log of 105 CMR 164.070.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeclineCode {
     NoCapacity,

@@ -11,6 +11,7 @@ pub mod clock;
 mod engine;
 mod error;
 mod live;
+mod measures;
 mod outbox;
 mod reads;
 use carepath_store as store;

@@ -213,6 +213,49 @@ impl Store {
             .collect()
     }
 
+    /// Up to `limit` clients after `after` (by id), of `home_org` when given, each with all
+    /// its events in order: what the measures are counted from.
+    pub async fn client_histories(
+        &self,
+        home_org: Option<OrgId>,
+        after: Option<ClientId>,
+        limit: u64,
+    ) -> Result<Vec<(ClientId, Vec<CareEvent>)>, StoreError> {
+        let mut q = client::Entity::find().select_only().column(client::Column::Id);
+        if let Some(h) = home_org {
+            q = q.filter(client::Column::HomeOrg.eq(h.0));
+        }
+        if let Some(a) = after {
+            q = q.filter(client::Column::Id.gt(a.0));
+        }
+        let ids: Vec<uuid::Uuid> = q
+            .order_by_asc(client::Column::Id)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out: Vec<(ClientId, Vec<CareEvent>)> =
+            ids.iter().map(|id| (ClientId(*id), Vec::new())).collect();
+        let rows = care_event::Entity::find()
+            .filter(care_event::Column::ClientId.is_in(ids))
+            .order_by_asc(care_event::Column::ClientId)
+            .order_by_asc(care_event::Column::Seq)
+            .all(&self.db)
+            .await?;
+        let index: BTreeMap<ClientId, usize> =
+            out.iter().enumerate().map(|(i, (c, _))| (*c, i)).collect();
+        for row in rows {
+            let event = event_from_row(row)?;
+            if let Some(&i) = index.get(&event.client) {
+                out[i].1.push(event);
+            }
+        }
+        Ok(out)
+    }
+
     /// The events among `ids` that exist (in no particular order).
     pub async fn events_by_ids(&self, ids: &[EventId]) -> Result<Vec<CareEvent>, StoreError> {
         if ids.is_empty() {
