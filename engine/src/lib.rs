@@ -13,6 +13,7 @@ mod error;
 mod live;
 mod outbox;
 mod reads;
+mod skipping;
 use carepath_store as store;
 
 pub use carepath_domain as domain;
@@ -36,3 +37,4 @@ pub use error::Error;
 pub use live::Published;
 pub use outbox::Outgoing;
 pub use reads::{ReferralRead, token_hash};
+pub use skipping::{Advanced, MAX_ADVANCE_DAYS, TimeMode};
