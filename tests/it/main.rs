@@ -16,4 +16,5 @@ mod idempotency;
 mod journey;
 mod migrations;
 mod relay;
+mod skipping;
 mod timers;
