@@ -31,7 +31,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run the engine: HTTP API, timers (migrates the database first).
-    Serve,
+    Serve {
+        /// Run on a skipped clock that only the admin mutation advanceClock moves (tests,
+        /// training; never production). The database is marked for it when first served: a
+        /// normal serve refuses it afterwards, and this refuses a database served normally.
+        /// [env: CAREPATH_TIME_SKIPPING]
+        #[arg(long)]
+        time_skipping: bool,
+    },
     /// Apply database migrations.
     Migrate,
     /// Care pathway files.
@@ -152,10 +159,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         print!("{}", carepath_graphql::sdl());
         return Ok(ExitCode::SUCCESS);
     }
-    let config = Config::load(cli.config.as_ref(), &cli.overrides).context("configuration")?;
+    let mut overrides = cli.overrides.clone();
+    if let Cmd::Serve {
+        time_skipping: true,
+    } = cli.command
+    {
+        overrides.time_skipping = Some(true);
+    }
+    let config = Config::load(cli.config.as_ref(), &overrides).context("configuration")?;
     telemetry::init(&config.log_format);
     match cli.command {
-        Cmd::Serve => {
+        Cmd::Serve { .. } => {
             startup::serve(config).await?;
         }
         Cmd::Disclosures { client, from, to } => {

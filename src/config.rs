@@ -38,6 +38,10 @@ pub struct Config {
     pub token_days: u32,
     /// `text` or `json`.
     pub log_format: String,
+    /// `serve` on a skipped clock that only `advanceClock` moves, for tests and training —
+    /// never the default. The database is marked either way when first served, and a
+    /// database marked for the other clock is refused.
+    pub time_skipping: bool,
 }
 
 impl Default for Config {
@@ -57,6 +61,7 @@ impl Default for Config {
             idempotency_days: 7,
             token_days: 90,
             log_format: "text".into(),
+            time_skipping: false,
         }
     }
 }
@@ -80,6 +85,10 @@ pub struct Overrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amqp_url: Option<String>,
+    /// `serve --time-skipping` (set by that flag, not a global one).
+    #[arg(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_skipping: Option<bool>,
 }
 
 impl Config {
@@ -151,6 +160,11 @@ mod tests {
         assert_eq!(c.relay_stuck_secs, 3);
         assert!(!c.relay_enabled);
         assert_eq!(c.amqp_url, "amqp://x/%2f");
+        assert!(!c.time_skipping, "never the default");
+        let c = Config::default()
+            .with_vars(&[("CAREPATH_TIME_SKIPPING", "true")])
+            .unwrap();
+        assert!(c.time_skipping);
         let e = Config::default()
             .with_vars(&[("CAREPATH_LOG", "debug")])
             .unwrap_err();
@@ -174,6 +188,13 @@ mod tests {
             let c = Config::load(Some(&"c.toml".into()), &flags).map_err(|e| *e)?;
             assert_eq!(c.listen, "127.0.0.1:3");
             assert_eq!(c.database_url, Config::default().database_url);
+            assert!(!c.time_skipping);
+            let flags = Overrides {
+                time_skipping: Some(true),
+                ..Default::default()
+            };
+            let c = Config::load(Some(&"c.toml".into()), &flags).map_err(|e| *e)?;
+            assert!(c.time_skipping, "--time-skipping");
             Ok(())
         });
     }

@@ -6,7 +6,7 @@ use carepath_engine::domain::*;
 use carepath_engine::ids::{ClientId, OrgId};
 use carepath_engine::pathway::{DischargeKind, LevelId, TransitionKind};
 use carepath_engine::{Engine, Outcome, Request};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use uuid::Uuid;
 
 const NAMESPACE: Uuid = Uuid::from_u128(0x6361_7265_7061_7468_2d64_656d_6f2d_6f72);
@@ -78,7 +78,7 @@ impl Seeder<'_> {
                 purpose: "treatment and care coordination".into(),
                 information: "level of care, referrals, MAT plan, appointments".into(),
                 expiry: ConsentExpiry::EndOfTreatment,
-                signed_on: Utc::now().date_naive(),
+                signed_on: self.engine.clock().now().date_naive(),
             },
         )
         .await?;
@@ -104,7 +104,9 @@ impl Seeder<'_> {
                 Some(c),
                 Command::RecordMatPlan {
                     medication: Medication::Buprenorphine,
-                    supply_through: Some(Utc::now().date_naive() + Duration::days(days)),
+                    supply_through: Some(
+                        self.engine.clock().now().date_naive() + Duration::days(days),
+                    ),
                     last_injection_on: None,
                 },
             )
@@ -144,7 +146,8 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
             .await?;
     }
     let s = Seeder { engine, admin };
-    let today = Utc::now().date_naive();
+    // The engine's clock: a time-skipping database's is not the wall clock.
+    let today = engine.clock().now().date_naive();
 
     // In detox, on buprenorphine, referred to two residential programs at once.
     let a = s.client_at("detox", 40.0, Some(3)).await?;

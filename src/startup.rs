@@ -5,9 +5,8 @@
 
 use crate::config::Config;
 use anyhow::Context as _;
-use carepath_engine::Engine;
-use carepath_engine::clock::SystemClock;
 use carepath_engine::pathway::{self, Pathway};
+use carepath_engine::{Engine, TimeMode};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,14 +22,31 @@ pub fn load_pathway(config: &Config) -> anyhow::Result<Pathway> {
     }
 }
 
-/// Load the pathway, connect, migrate: a ready engine.
+/// Load the pathway, connect, migrate: a ready engine for the command line's commands, on
+/// the clock the database is marked for (a time-skipping database's stored clock, else the
+/// wall clock), marking nothing.
 pub async fn open_engine(config: &Config) -> anyhow::Result<Engine> {
+    open_engine_in(config, TimeMode::AsMarked).await
+}
+
+/// The engine `serve` runs: on the wall clock, or with `time_skipping` on a skipped one —
+/// marking a database served for the first time, refusing one marked for the other clock.
+pub async fn open_serving_engine(config: &Config) -> anyhow::Result<Engine> {
+    let mode = if config.time_skipping {
+        TimeMode::Skipping { start: None }
+    } else {
+        TimeMode::Wall
+    };
+    open_engine_in(config, mode).await
+}
+
+async fn open_engine_in(config: &Config, mode: TimeMode) -> anyhow::Result<Engine> {
     let pathway = load_pathway(config)?;
-    Engine::open(
+    Engine::open_in(
         &config.database_url,
         config.db_max_connections,
         Arc::new(pathway),
-        Arc::new(SystemClock),
+        mode,
     )
     .await
     .with_context(|| format!("opening the database ({})", redact(&config.database_url)))
@@ -64,8 +80,9 @@ pub struct Application {
 
 impl Application {
     /// Open the engine and bind the listening address (`127.0.0.1:0` picks a free port).
+    /// Refused when the database is marked for the other clock than `time_skipping` asks.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let engine = open_engine(&config).await?;
+        let engine = open_serving_engine(&config).await?;
         let listener = TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
@@ -96,6 +113,13 @@ impl Application {
             config,
         } = self;
         tracing::info!(addr = %listener.local_addr()?, pathway = engine.pathway().id, "serving");
+        if let Some(now) = engine.time_skipping() {
+            tracing::warn!(
+                clock = %now,
+                "time skipping: the clock stands still until an admin's advanceClock moves it \
+                 (tests and training only, never production)"
+            );
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let sweeper = tokio::spawn(sweep_timers(
             engine.clone(),
@@ -156,11 +180,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = app.address()?;
     // Tests and scripts read this line to find a random port; in the JSON log format it is
     // JSON too, so every line the process writes parses as JSON.
+    // On a skipped clock it says so, before the address (scripts take the last word).
+    let skipping = app
+        .engine()
+        .time_skipping()
+        .map(|now| now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     if json {
-        println!(
-            "{}",
-            serde_json::json!({ "message": "carepath listening", "address": format!("http://{addr}") })
-        );
+        let mut line = serde_json::json!({ "message": "carepath listening", "address": format!("http://{addr}") });
+        if let Some(now) = &skipping {
+            line["time_skipping"] = serde_json::json!(true);
+            line["clock"] = serde_json::json!(now);
+        }
+        println!("{line}");
+    } else if let Some(now) = &skipping {
+        println!("carepath listening with time skipping (clock at {now}) on http://{addr}");
     } else {
         println!("carepath listening on http://{addr}");
     }

@@ -147,9 +147,41 @@ pub fn check_command(command: &Command, pathway: &Pathway) -> Result<(), Decisio
     }
 }
 
+/// The longest a time-skipping server's clock moves in one advance.
+pub const MAX_CLOCK_ADVANCE_DAYS: i64 = 366;
+
+/// How far an advance of a skipped clock moves it: forward, more than nothing, at most
+/// [`MAX_CLOCK_ADVANCE_DAYS`].
+pub fn check_clock_advance(by: chrono::Duration) -> Result<(), DecisionError> {
+    if by <= chrono::Duration::zero() {
+        return Err(DecisionError::bad(
+            "the clock moves only forward: `by` is more than nothing",
+        ));
+    }
+    if by > chrono::Duration::days(MAX_CLOCK_ADVANCE_DAYS) {
+        return Err(DecisionError::bad(format!(
+            "the clock moves at most {MAX_CLOCK_ADVANCE_DAYS} days at a time"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_clock_advances_forward_and_boundedly() {
+        use chrono::Duration;
+        assert!(check_clock_advance(Duration::zero()).is_err());
+        assert!(check_clock_advance(Duration::seconds(-1)).is_err());
+        assert!(check_clock_advance(Duration::seconds(1)).is_ok());
+        assert!(check_clock_advance(Duration::days(MAX_CLOCK_ADVANCE_DAYS)).is_ok());
+        assert!(
+            check_clock_advance(Duration::days(MAX_CLOCK_ADVANCE_DAYS) + Duration::seconds(1))
+                .is_err()
+        );
+    }
 
     #[test]
     fn control_characters_and_far_dates_are_bad_input() {

@@ -463,11 +463,9 @@ impl ClientScan {
                     }
                 }
             }
-            EventData::ReferralEscalated { group, .. } => {
-                if self.groups.get(group) == Some(&true) {
-                    t.m.referrals.escalated.numerator += 1;
-                    t.m.referrals.escalated.missed.push(self.client);
-                }
+            EventData::ReferralEscalated { group, .. } if self.groups.get(group) == Some(&true) => {
+                t.m.referrals.escalated.numerator += 1;
+                t.m.referrals.escalated.missed.push(self.client);
             }
             EventData::ClientAdmitted {
                 level, provider, ..
@@ -620,16 +618,14 @@ impl ClientScan {
             | EventData::MatRefillPickedUp {
                 covered_through, ..
             } => self.dosed(t, e.at.date_naive(), *covered_through),
-            EventData::ClientLostToCare { .. } => {
-                if in_period && scope.place(e.level.as_ref(), None) {
-                    self.lost = Some(false);
-                }
+            EventData::ClientLostToCare { .. }
+                if in_period && scope.place(e.level.as_ref(), None) =>
+            {
+                self.lost = Some(false);
             }
-            EventData::ClientReengaged { .. } => {
-                if self.lost == Some(false) {
-                    self.lost = Some(true);
-                    t.m.lost_to_care.hit();
-                }
+            EventData::ClientReengaged { .. } if self.lost == Some(false) => {
+                self.lost = Some(true);
+                t.m.lost_to_care.hit();
             }
             _ => {}
         }

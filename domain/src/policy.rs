@@ -126,6 +126,12 @@ pub fn administer(actor: &Actor, what: &str) -> Result<(), DecisionError> {
     }
 }
 
+/// A time-skipping server's clock (`advanceClock`) moves every client's timers at once:
+/// admins only.
+pub fn advance_clock(actor: &Actor) -> Result<(), DecisionError> {
+    administer(actor, "moves the clock")
+}
+
 /// The census (capacity, occupancy and pending referrals per provider and level) holds no
 /// client: every signed-in role reads it, the engine's own timers do not.
 pub fn read_census(actor: &Actor) -> Result<(), DecisionError> {
@@ -447,5 +453,18 @@ mod tests {
             speaks_for(org, other),
             Err(DecisionError::Forbidden(_))
         ));
+        assert!(advance_clock(&as_(Role::Admin)).is_ok());
+        for role in [
+            Role::CaseManager,
+            Role::Supervisor,
+            Role::Partner,
+            Role::AftercareCoordinator,
+            Role::System,
+        ] {
+            assert!(matches!(
+                advance_clock(&as_(role)),
+                Err(DecisionError::Forbidden(m)) if m == "only an admin moves the clock"
+            ));
+        }
     }
 }

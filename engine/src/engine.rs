@@ -1,12 +1,12 @@
 //! The engine: one command = load → decide (pure) → commit (one transaction).
 
-use crate::clock::Clock;
+use crate::clock::{Clock, SkippedClock, SystemClock};
 use crate::domain::{self, Actor, ClientState, Command, Context, DecisionError, Envelope, Role};
 use crate::error::Error;
 use crate::ids::*;
 use crate::live::Published;
 use crate::pathway::Pathway;
-use crate::store::{CensusRow, Commit, IdempotencyRecord, Store, StoreError};
+use crate::store::{CensusRow, Commit, DueTimer, IdempotencyRecord, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -27,7 +27,7 @@ pub struct Request {
 impl Request {
     /// A command the engine sends itself (a timer come due, a freed slot): the system
     /// actor, no pinned version, no idempotency key.
-    fn by_engine(client: ClientId, command: Command) -> Self {
+    pub(crate) fn by_engine(client: ClientId, command: Command) -> Self {
         Request {
             client: Some(client),
             actor: Actor::new(OrgId(uuid::Uuid::nil()), Role::System),
@@ -76,6 +76,12 @@ struct Inner {
     store: Store,
     pathway: Arc<Pathway>,
     clock: Arc<dyn Clock>,
+    /// The clock when it is a skipped one (`serve --time-skipping`), which only
+    /// [`Engine::advance_clock`] moves.
+    skipped: Option<Arc<SkippedClock>>,
+    /// Held while timers fire on a skipped clock: an advance and the sweeper take turns, so
+    /// timers fire in due order and the clock never goes back.
+    advancing: tokio::sync::Mutex<()>,
     committed: Notify,
     live: broadcast::Sender<Arc<Published>>,
 }
@@ -91,16 +97,23 @@ impl Engine {
     ) -> Result<Self, Error> {
         let store = Store::connect(database_url, max_connections).await?;
         store.migrate().await?;
-        Ok(Self::new(store, pathway, clock))
+        Ok(Self::new(store, pathway, clock, None))
     }
 
-    fn new(store: Store, pathway: Arc<Pathway>, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        pathway: Arc<Pathway>,
+        clock: Arc<dyn Clock>,
+        skipped: Option<Arc<SkippedClock>>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 orgs: Default::default(),
                 store,
                 pathway,
                 clock,
+                skipped,
+                advancing: tokio::sync::Mutex::new(()),
                 committed: Notify::new(),
                 live: broadcast::channel(4096).0,
             }),
@@ -184,6 +197,16 @@ impl Engine {
 
     pub fn clock(&self) -> &dyn Clock {
         &*self.inner.clock
+    }
+
+    /// The skipped clock, when the engine keeps one.
+    pub(crate) fn skipped(&self) -> Option<&SkippedClock> {
+        self.inner.skipped.as_deref()
+    }
+
+    /// Taken while timers fire on a skipped clock (an advance, or the sweeper's pass).
+    pub(crate) fn advancing(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.advancing
     }
 
     /// Signalled after every commit (the relay's in-process wake-up; a signal given while
@@ -327,6 +350,7 @@ impl Engine {
             fired_timer,
             idempotency,
             now,
+            wall: SystemClock.now(),
         };
         let stage = std::time::Instant::now();
         let committed = store.commit(commit).await;
@@ -379,27 +403,39 @@ impl Engine {
             .ok_or_else(|| Error::NotFound(format!("referral {referral}")))
     }
 
-    /// Fire the timers that are due; returns how many produced events.
+    /// Fire the timers that are due; returns how many produced events. On a skipped clock
+    /// it waits for an advance under way to finish (which fired them in due order).
     pub async fn fire_due_timers(&self, limit: u64) -> Result<usize, Error> {
+        let _turn = match self.skipped() {
+            Some(_) => Some(self.inner.advancing.lock().await),
+            None => None,
+        };
         let now = self.inner.clock.now();
         let due = self.inner.store.due_timers(now, limit).await?;
-        let mut fired = 0;
+        Ok(self.fire(due).await?.fired)
+    }
+
+    /// Fire these timers come due, one system command each, in the order given.
+    pub(crate) async fn fire(&self, due: Vec<DueTimer>) -> Result<Firing, Error> {
+        let mut done = Firing::default();
         for t in due {
             let req = Request::by_engine(t.client, Command::FireTimer { timer: t.kind });
             match self.execute_inner(req, Some(t.id)).await {
-                Ok(_) => fired += 1,
+                Ok(_) => done.fired += 1,
                 Err(Error::Rejected(DecisionError::StaleTimer(why))) => {
                     tracing::debug!(timer = %t.id, why, "stale timer dropped");
                     self.inner.store.mark_timer_stale(t.id).await?;
+                    done.dropped += 1;
                 }
                 // Another process fired it, or the client moved meanwhile: next sweep.
-                Err(Error::Conflict(_)) => {}
+                Err(Error::Conflict(_)) => done.raced += 1,
                 Err(e) => {
                     tracing::warn!(timer = %t.id, error = %e, "timer failed");
+                    done.failed.push(t.id);
                 }
             }
         }
-        Ok(fired)
+        Ok(done)
     }
 
     /// Give each slot neither occupied nor held to the head of its provider's waitlist for
@@ -445,12 +481,25 @@ impl Engine {
     }
 }
 
+/// What became of timers given to [`Engine::fire`].
+#[derive(Debug, Default)]
+pub(crate) struct Firing {
+    /// Fired: their events committed.
+    pub fired: usize,
+    /// No longer applied (marked stale, never offered again).
+    pub dropped: usize,
+    /// Lost a race (fired elsewhere, or the client changed meanwhile): still pending.
+    pub raced: usize,
+    /// Failed otherwise (logged): still pending.
+    pub failed: Vec<TimerId>,
+}
+
 /// Retries of a command with no pinned version that lost a race to another writer.
 pub const MAX_RACE_RETRIES: u32 = 12;
 
 /// The pause before retry `attempt` (1, 2, …): up to 1, 2, 4, 8… ms, capped at 50 ms, at
 /// random within that, so racing writers do not meet again in step.
-fn race_pause(attempt: u32) -> std::time::Duration {
+pub(crate) fn race_pause(attempt: u32) -> std::time::Duration {
     let ceiling_us = (1000u64 << attempt.min(6)).min(50_000);
     let r = (uuid::Uuid::new_v4().as_u128() as u64) % ceiling_us;
     std::time::Duration::from_micros(ceiling_us / 4 + r * 3 / 4)

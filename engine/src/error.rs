@@ -23,6 +23,16 @@ pub enum Error {
     Forbidden(String),
     #[error("missing, unknown or revoked API token")]
     Unauthenticated,
+    /// The clock can be moved only on a server started with `--time-skipping`; this one
+    /// keeps the wall clock. Nothing changed.
+    #[error(
+        "this server keeps the wall clock: only a server started with `carepath serve --time-skipping` moves its clock"
+    )]
+    NotTimeSkipping,
+    /// The database is marked for the other way of telling the time (a time-skipping
+    /// database opened by a normal `serve`, or the reverse); it was not opened.
+    #[error("{0}")]
+    TimeMode(String),
     /// The database failed or answered nonsense. Details are logged, not shown.
     #[error("storage error")]
     Storage(#[source] StoreError),

@@ -14,6 +14,7 @@ mod live;
 mod measures;
 mod outbox;
 mod reads;
+mod skipping;
 use carepath_store as store;
 
 pub use carepath_domain as domain;
@@ -37,3 +38,4 @@ pub use error::Error;
 pub use live::Published;
 pub use outbox::Outgoing;
 pub use reads::{ReferralRead, token_hash};
+pub use skipping::{Advanced, MAX_ADVANCE_DAYS, TimeMode};

@@ -49,10 +49,7 @@ impl Engine {
         });
         let mut after = None;
         loop {
-            let page = self
-                .store()
-                .client_histories(home_org, after, PAGE)
-                .await?;
+            let page = self.store().client_histories(home_org, after, PAGE).await?;
             let Some((last, _)) = page.last() else {
                 break;
             };

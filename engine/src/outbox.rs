@@ -4,6 +4,7 @@
 //! broker has taken every copy, the event out of the outbox and its copies to other
 //! organizations into the disclosure accounting, together.
 
+use crate::clock::{Clock, SystemClock};
 use crate::domain::{self, CareEvent};
 use crate::engine::Engine;
 use crate::error::Error;
@@ -85,7 +86,8 @@ impl Engine {
         Ok(())
     }
 
-    /// How many events wait in the outbox, and when the oldest was committed.
+    /// How many events wait in the outbox, and when the oldest was committed (on the wall
+    /// clock, [`crate::clock::SystemClock`], whatever the engine's clock).
     pub async fn outbox_lag(&self) -> Result<(u64, Option<DateTime<Utc>>), Error> {
         Ok(self.store().outbox_lag().await?)
     }
@@ -98,7 +100,9 @@ impl Engine {
     ) -> Result<bool, Error> {
         Ok(self
             .store()
-            .acquire_lease(RELAY_LEASE, holder, ttl, self.clock().now())
+            // A lease is the processes' matter, not the care timeline: the wall clock, also
+            // when the engine's clock is a skipped one (which stands still between advances).
+            .acquire_lease(RELAY_LEASE, holder, ttl, SystemClock.now())
             .await?)
     }
 

@@ -14,6 +14,8 @@ pub const INVALID_TRANSITION: &str = "INVALID_TRANSITION";
 pub const GATE_UNMET: &str = "GATE_UNMET";
 pub const CONSENT_REQUIRED: &str = "CONSENT_REQUIRED";
 pub const INTERNAL: &str = "INTERNAL";
+/// `advanceClock` on a server that keeps the wall clock.
+pub const NOT_TIME_SKIPPING: &str = "NOT_TIME_SKIPPING";
 
 pub fn coded(code: &'static str, message: impl Into<String>) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
@@ -85,6 +87,11 @@ pub fn to_graphql(e: Error) -> async_graphql::Error {
         Error::NotFound(m) => coded(NOT_FOUND, format!("{m} not found")),
         Error::Forbidden(m) => coded(FORBIDDEN, m),
         Error::Unauthenticated => unauthenticated(),
+        e @ Error::NotTimeSkipping => coded(NOT_TIME_SKIPPING, e.to_string()),
+        Error::TimeMode(m) => {
+            tracing::error!(error = %m, "a time-mode error reached the API");
+            coded(INTERNAL, "internal error")
+        }
         Error::Storage(inner) => {
             tracing::error!(error = %inner, "storage error");
             coded(INTERNAL, "internal error")

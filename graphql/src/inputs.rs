@@ -465,3 +465,95 @@ impl From<DischargeInput> for Asked {
         )
     }
 }
+
+/// `advanceClock(by:)`: an ISO 8601 duration of weeks, days, hours, minutes and seconds —
+/// `P7D`, `PT4H`, `P1DT12H30M`, `P2W`. Years and months (no fixed length) are refused, as is
+/// anything else that is not one: `BAD_INPUT`. Whether the length is allowed is the
+/// engine's to say.
+pub fn parse_duration(text: &str) -> Result<chrono::Duration> {
+    let refuse = || {
+        bad_input(format!(
+            "`by` is an ISO 8601 duration in weeks, days, hours, minutes and seconds, such as \
+             P7D, PT4H or P1DT12H; not {text:?}"
+        ))
+    };
+    let rest = text.strip_prefix('P').ok_or_else(refuse)?;
+    let (date, time) = match rest.split_once('T') {
+        Some((_, "")) => return Err(refuse()),
+        Some((d, t)) => (d, Some(t)),
+        None => (rest, None),
+    };
+    let mut total = chrono::Duration::zero();
+    let mut any = false;
+    let mut add = |part: &str, units: &[(char, i64)]| -> Result<()> {
+        let mut number = String::new();
+        let mut next_unit = 0;
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let at = units[next_unit..]
+                .iter()
+                .position(|(u, _)| *u == c)
+                .ok_or_else(refuse)?;
+            let seconds = units[next_unit + at].1;
+            if number.is_empty() || number.len() > 9 {
+                return Err(refuse());
+            }
+            let n: i64 = number.parse().map_err(|_| refuse())?;
+            total += chrono::Duration::seconds(n * seconds);
+            any = true;
+            number.clear();
+            next_unit += at + 1;
+        }
+        if number.is_empty() {
+            Ok(())
+        } else {
+            Err(refuse())
+        }
+    };
+    add(date, &[('W', 7 * 86_400), ('D', 86_400)])?;
+    if let Some(t) = time {
+        add(t, &[('H', 3600), ('M', 60), ('S', 1)])?;
+    }
+    if any { Ok(total) } else { Err(refuse()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use chrono::Duration;
+
+    #[test]
+    fn iso_durations_of_fixed_length() {
+        assert_eq!(parse_duration("P7D").unwrap(), Duration::days(7));
+        assert_eq!(parse_duration("PT4H").unwrap(), Duration::hours(4));
+        assert_eq!(
+            parse_duration("P1DT12H30M5S").unwrap(),
+            Duration::days(1) + Duration::hours(12) + Duration::minutes(30) + Duration::seconds(5)
+        );
+        assert_eq!(parse_duration("P2W").unwrap(), Duration::days(14));
+        assert_eq!(parse_duration("P0D").unwrap(), Duration::zero());
+        for bad in [
+            "",
+            "P",
+            "PT",
+            "7D",
+            "P1M",
+            "P1Y",
+            "PT1D",
+            "P1H",
+            "P-1D",
+            "P1.5D",
+            "P1D2H",
+            "PT1M1H",
+            "P1DD",
+            "P9999999999D",
+            "p7d",
+            " P7D",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+}

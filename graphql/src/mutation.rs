@@ -408,6 +408,17 @@ impl Mutation {
         Ok(Organization(id))
     }
 
+    /// Time skipping (a server started with `carepath serve --time-skipping`): move the
+    /// clock forward by `by`, an ISO 8601 duration (`PT4H`, `P7D`, `P1DT12H`; more than
+    /// nothing, at most 366 days). Every timer that falls due on the way fires, in due order,
+    /// each with the clock at its due time; the clock is left at the old one plus `by`.
+    /// Admins only; `NOT_TIME_SKIPPING` on a server that keeps the wall clock.
+    async fn advance_clock(&self, ctx: &Context<'_>, by: String) -> Result<ClockAdvance> {
+        let actor = actor(ctx)?;
+        let by = parse_duration(&by)?;
+        Ok(engine(ctx).advance_clock_as(actor, by).await.gql()?.into())
+    }
+
     /// Set the MAT services an organization provides, replacing those it had (admins).
     async fn set_mat_services(
         &self,

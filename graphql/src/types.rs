@@ -868,3 +868,32 @@ impl MutationResult {
         }
     }
 }
+
+/// What `advanceClock` did: the clock moved from `from` to `to`, stopping at each due time
+/// on the way.
+#[derive(SimpleObject, Clone)]
+pub struct ClockAdvance {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Timers fired, each at its due time.
+    pub timers_fired: u64,
+    /// Timers that no longer applied when they came due.
+    pub timers_dropped: u64,
+    /// The distinct due times the clock stopped at.
+    pub due_times: u64,
+    /// Freed slots given to the head of a waitlist on the way.
+    pub slots_offered: u64,
+}
+
+impl From<carepath_engine::Advanced> for ClockAdvance {
+    fn from(a: carepath_engine::Advanced) -> Self {
+        Self {
+            from: a.from,
+            to: a.to,
+            timers_fired: a.timers_fired as u64,
+            timers_dropped: a.timers_dropped as u64,
+            due_times: a.due_times as u64,
+            slots_offered: a.slots_offered as u64,
+        }
+    }
+}

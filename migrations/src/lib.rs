@@ -14,6 +14,7 @@ mod m20261202_000012_linked_senders;
 mod m20261202_000013_slot_holds;
 mod m20261202_000014_mat_services;
 mod m20261202_000015_lost_to_care;
+mod m20261202_000016_engine_clock;
 mod m20261202_000017_case_managers;
 
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_slot_holds::Migration),
             Box::new(m20261202_000014_mat_services::Migration),
             Box::new(m20261202_000015_lost_to_care::Migration),
+            Box::new(m20261202_000016_engine_clock::Migration),
             Box::new(m20261202_000017_case_managers::Migration),
         ]
     }

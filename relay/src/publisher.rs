@@ -6,6 +6,7 @@ use crate::cloudevents::Copy;
 use crate::topology::{self, EVENTS_EXCHANGE};
 use crate::{Options, Status, cloudevents, connect};
 use carepath_engine::Backoff;
+use carepath_engine::clock::{Clock as _, SystemClock};
 use carepath_engine::ids::ClientId;
 use carepath_engine::{Engine, Outgoing};
 use lapin::Confirmation;
@@ -309,7 +310,7 @@ async fn report_lag(engine: Engine, status: Arc<Status>, stop: watch::Receiver<b
         match engine.outbox_lag().await {
             Ok((n, oldest)) => {
                 let age = oldest
-                    .map(|t| (engine.clock().now() - t).num_milliseconds().max(1) as u64)
+                    .map(|t| (SystemClock.now() - t).num_milliseconds().max(1) as u64)
                     .unwrap_or(0);
                 status.backlog.store(n, Ordering::Relaxed);
                 status.oldest_age_ms.store(age, Ordering::Relaxed);

@@ -263,3 +263,23 @@ pub mod linked_sender {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// How the database tells the time (one row, id 1): `wall` or `skipping`, with the skipped
+/// clock.
+pub mod engine_clock {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "engine_clock")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub mode: String,
+        pub now: Option<DateTimeUtc>,
+        pub version: i64,
+        pub marked_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -14,11 +14,13 @@ mod group_commit;
 mod outbox;
 mod queries;
 mod rows;
+mod time_mark;
 
 pub use api::*;
 pub use outbox::*;
 pub use queries::*;
 pub use rows::{Commit, IdempotencyRecord};
+pub use time_mark::TimeMark;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, SqlErr};

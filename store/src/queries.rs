@@ -221,7 +221,9 @@ impl Store {
         after: Option<ClientId>,
         limit: u64,
     ) -> Result<Vec<(ClientId, Vec<CareEvent>)>, StoreError> {
-        let mut q = client::Entity::find().select_only().column(client::Column::Id);
+        let mut q = client::Entity::find()
+            .select_only()
+            .column(client::Column::Id);
         if let Some(h) = home_org {
             q = q.filter(client::Column::HomeOrg.eq(h.0));
         }

@@ -52,6 +52,10 @@ pub struct Commit<'a> {
     pub fired_timer: Option<TimerId>,
     pub idempotency: Option<IdempotencyRecord>,
     pub now: DateTime<Utc>,
+    /// The wall clock at the commit, which stamps the outbox rows: how long an event waits
+    /// for the relay is the process's matter, measured on the wall clock even when the
+    /// engine's clock is a skipped one.
+    pub wall: DateTime<Utc>,
 }
 
 /// Everything one decision writes, table by table. Every row but the client's belongs to
@@ -102,7 +106,8 @@ pub(crate) struct ClientRow {
     pub case_manager: Option<Uuid>,
     pub escalated_at: Option<DateTime<Utc>>,
     /// `updated_at`, and `created_at` of a client being registered; also the moment of every
-    /// other row the commit stamps (outbox, idempotency, the fired timer).
+    /// other row the commit stamps (idempotency, the fired timer; the outbox's is the wall
+    /// clock, [`Commit::wall`]).
     pub at: DateTime<Utc>,
 }
 
@@ -205,7 +210,7 @@ impl Rows {
                 .iter()
                 .map(|e| OutboxRow {
                     event_id: e.id.0,
-                    created_at: c.now,
+                    created_at: c.wall,
                 })
                 .collect(),
             referrals: d.referrals.iter().map(referral_row).collect(),
@@ -592,6 +597,7 @@ mod tests {
                 response: serde_json::json!({"version": 7}),
             }),
             now: at(11),
+            wall: at(11),
         })
         .unwrap();
         assert_eq!(
@@ -695,6 +701,7 @@ mod tests {
             fired_timer: Some(fired),
             idempotency: None,
             now: at(11),
+            wall: at(11),
         })
         .unwrap();
         assert_eq!(rows.fired_timer, Some(fired.0));

@@ -30,8 +30,12 @@ pub async fn next_message(ws: &mut Ws, secs: u64) -> Option<Value> {
 
 /// How the server runs.
 enum Running {
-    /// In this test's process; dropping the sender shuts it down.
-    InProcess(#[allow(dead_code)] tokio::sync::oneshot::Sender<()>),
+    /// In this test's process; dropping the sender shuts it down, the handle says when it
+    /// has.
+    InProcess(
+        Option<tokio::sync::oneshot::Sender<()>>,
+        Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    ),
     /// `carepath serve` as a child process.
     Process(Child),
 }
@@ -62,13 +66,23 @@ impl TestServer {
     /// runs when `CAREPATH_AMQP_URL` is given (a vhost of the test's own).
     pub async fn start_with(backend: Backend, env: &[(&str, &str)]) -> Self {
         let db = TestDb::new(backend).await;
+        let mut s = Self::serve_on(&db.url, env)
+            .await
+            .expect("build the application");
+        s._db = Some(db);
+        s
+    }
+
+    /// The application built in this process on `db_url`, a database that outlives it;
+    /// refused as `Application::build` refuses (a database marked for the other clock).
+    pub async fn serve_on(db_url: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let relay = if env.iter().any(|(k, _)| *k == "CAREPATH_AMQP_URL") {
             "true"
         } else {
             "false"
         };
         let mut vars = vec![
-            ("CAREPATH_DATABASE_URL", db.url.as_str()),
+            ("CAREPATH_DATABASE_URL", db_url),
             ("CAREPATH_LISTEN", "127.0.0.1:0"),
             ("CAREPATH_TIMER_INTERVAL_SECS", "1"),
             ("CAREPATH_RELAY_ENABLED", relay),
@@ -77,24 +91,51 @@ impl TestServer {
         let config = carepath::config::Config::default()
             .with_vars(&vars)
             .expect("test server settings");
-        let app = carepath::startup::Application::build(config)
-            .await
-            .expect("build the application");
+        let app = carepath::startup::Application::build(config).await?;
         let url = format!("http://{}", app.address().expect("bound address"));
         let engine = app.engine().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async move {
+        let running = tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        let db_url = db.url.clone();
-        TestServer {
+        Ok(TestServer {
             url,
             engine,
-            running: Running::InProcess(stop),
+            running: Running::InProcess(Some(stop), Some(running)),
             http: reqwest::Client::new(),
-            db_url,
-            _db: Some(db),
+            db_url: db_url.to_owned(),
+            _db: None,
+        })
+    }
+
+    /// Stop a server built in this process and wait until it has stopped (its database
+    /// stays when it was given to [`Self::serve_on`]).
+    pub async fn stop(mut self) {
+        if let Running::InProcess(stop, running) = &mut self.running {
+            drop(stop.take());
+            if let Some(running) = running.take() {
+                tokio::time::timeout(Duration::from_secs(30), running)
+                    .await
+                    .expect("the server stops within 30 s")
+                    .expect("join")
+                    .expect("the server ran");
+            }
         }
+    }
+
+    /// A response's headers and JSON body, for what a client reads beside the data.
+    pub async fn post_with_headers(
+        &self,
+        token: Option<&str>,
+        body: Value,
+    ) -> (reqwest::header::HeaderMap, Value) {
+        let mut req = self.http.post(format!("{}/graphql", self.url)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("POST /graphql");
+        let headers = resp.headers().clone();
+        (headers, resp.json().await.expect("a JSON response"))
     }
 
     /// `carepath serve` as a process of its own on a fresh database, its log (stderr) to
