@@ -62,6 +62,30 @@ enum Cmd {
     GraphqlSchema,
     /// A client's 42 CFR Part 2 accounting of disclosures (§2.24) as CSV on standard output:
     /// when, to whom, what, under which consent or other legal basis.
+    /// Measures of continuity (referrals, handoffs, FUI-7/30, MOUD continuity, discharges,
+    /// lost to care) for items starting in [from, to): every organization's clients, or one
+    /// organization's.
+    Measures {
+        /// From this moment on (RFC 3339, or a date: its start in UTC); default: 30 days
+        /// before `to`.
+        #[arg(long, value_parser = parse_moment)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Before this moment (RFC 3339, or a date); default: now (the database's clock).
+        #[arg(long, value_parser = parse_moment)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only the clients whose records this organization holds.
+        #[arg(long)]
+        org: Option<uuid::Uuid>,
+        /// Only referrals and handoffs to this provider, discharges and follow-ups from it.
+        #[arg(long)]
+        provider: Option<uuid::Uuid>,
+        /// Only this level (as `--provider`).
+        #[arg(long)]
+        level: Option<String>,
+        /// csv or table.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
     Disclosures {
         /// Client id.
         #[arg(long)]
@@ -202,6 +226,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ])?;
             }
             out.flush()?;
+        }
+        Cmd::Measures {
+            from,
+            to,
+            org,
+            provider,
+            level,
+            format,
+        } => {
+            if !matches!(format.as_str(), "csv" | "table") {
+                anyhow::bail!("--format is csv or table, not {format:?}");
+            }
+            let engine = engine(&config).await?;
+            // An organization's measures are its supervisors'; all of them an admin's.
+            let actor = match org {
+                Some(org) => Actor::new(OrgId(org), Role::Supervisor),
+                None => Actor::new(OrgId(uuid::Uuid::nil()), Role::Admin),
+            };
+            let to = to.unwrap_or_else(|| engine.clock().now());
+            let from = from.unwrap_or(to - chrono::Duration::days(30));
+            let m = engine
+                .measures(
+                    &actor,
+                    from,
+                    to,
+                    provider.map(OrgId),
+                    level.map(LevelId::new),
+                )
+                .await?;
+            let out = std::io::stdout().lock();
+            match format.as_str() {
+                "csv" => crate::report::write_csv(&m, out)?,
+                _ => crate::report::write_table(&m, out)?,
+            }
         }
         Cmd::Migrate => {
             engine(&config).await?;

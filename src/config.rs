@@ -32,6 +32,9 @@ pub struct Config {
     pub relay_poll_ms: u64,
     /// Seconds between timer sweeps.
     pub timer_interval_secs: u64,
+    /// Seconds between recomputations of the measures the metrics endpoint shows (the 30
+    /// days to now, every organization); 0: never.
+    pub measures_interval_secs: u64,
     /// Days an idempotency record is kept.
     pub idempotency_days: i64,
     /// Days a new API token is valid (`tokens create --days` overrides it).
@@ -58,6 +61,7 @@ impl Default for Config {
             relay_stuck_secs: 60,
             relay_poll_ms: 500,
             timer_interval_secs: 5,
+            measures_interval_secs: 300,
             idempotency_days: 7,
             token_days: 90,
             log_format: "text".into(),

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod report;
 mod seed;
 pub mod startup;
 mod telemetry;

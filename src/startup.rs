@@ -5,6 +5,8 @@
 
 use crate::config::Config;
 use anyhow::Context as _;
+use carepath_engine::domain::{Actor, Role};
+use carepath_engine::ids::OrgId;
 use carepath_engine::pathway::{self, Pathway};
 use carepath_engine::{Engine, TimeMode};
 use std::future::Future;
@@ -130,6 +132,13 @@ impl Application {
 
         let relay_status = Arc::new(carepath_relay::Status::default());
         let mut tasks = vec![sweeper];
+        if config.measures_interval_secs > 0 {
+            tasks.push(tokio::spawn(publish_measures(
+                engine.clone(),
+                Duration::from_secs(config.measures_interval_secs),
+                stop_rx.clone(),
+            )));
+        }
         let mut ready_checks: Vec<carepath_graphql::ReadyCheck> = Vec::new();
         if config.relay_enabled {
             let mut opts = carepath_relay::Options::new(config.amqp_url.clone());
@@ -227,6 +236,45 @@ async fn sweep_timers(
             tracing::warn!(error = %e, "idempotency pruning failed");
         }
         ticks += 1;
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Every `every`, the measures of the 30 days to now over every organization's clients as
+/// gauges on `/metrics` — `carepath_measure_numerator`, `_denominator` and `_rate` per
+/// share, `carepath_measure_count` per count — figures only, never a client id.
+async fn publish_measures(engine: Engine, every: Duration, mut stop: watch::Receiver<bool>) {
+    let admin = Actor::new(OrgId(uuid::Uuid::nil()), Role::Admin);
+    loop {
+        let to = engine.clock().now();
+        match engine
+            .measures(&admin, to - chrono::Duration::days(30), to, None, None)
+            .await
+        {
+            Ok(m) => {
+                for row in crate::report::rows(&m) {
+                    if !row.by.is_empty() {
+                        continue;
+                    }
+                    let name = row.measure;
+                    if let (Some(n), Some(d)) = (row.numerator, row.denominator) {
+                        metrics::gauge!("carepath_measure_numerator", "measure" => name.clone())
+                            .set(n as f64);
+                        metrics::gauge!("carepath_measure_denominator", "measure" => name.clone())
+                            .set(d as f64);
+                        if let Some(rate) = row.rate {
+                            metrics::gauge!("carepath_measure_rate", "measure" => name).set(rate);
+                        }
+                    } else if let Some(c) = row.count {
+                        metrics::gauge!("carepath_measure_count", "measure" => name).set(c as f64);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "computing the measures failed"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,

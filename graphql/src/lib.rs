@@ -7,6 +7,7 @@ pub mod error;
 pub mod http;
 mod inputs;
 mod loaders;
+mod measures;
 mod mutation;
 mod query;
 mod subscription;

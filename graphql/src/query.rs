@@ -165,6 +165,28 @@ impl Query {
         Ok(worklist_page(rows, limit, after.is_some()))
     }
 
+    /// Measures of continuity over the caller's organization's clients (an admin:
+    /// everyone's), for items starting in `[from, to)` (default: the 30 days to now),
+    /// narrowed to a receiving provider and level when given. Case managers and supervisors.
+    async fn measures(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        provider_id: Option<Uuid>,
+        level: Option<String>,
+    ) -> Result<crate::measures::Measures> {
+        let engine = engine(ctx);
+        let level = level_arg(ctx, level)?;
+        let to = to.unwrap_or_else(|| engine.clock().now());
+        let from = from.unwrap_or(to - chrono::Duration::days(30));
+        let m = engine
+            .measures(actor(ctx)?, from, to, provider_id.map(OrgId), level)
+            .await
+            .gql()?;
+        Ok(m.into())
+    }
+
     /// Per level and provider: active clients, capacity, open slots, pending referrals.
     async fn census(&self, ctx: &Context<'_>) -> Result<Vec<CensusRow>> {
         Ok(engine(ctx)

@@ -2,12 +2,12 @@
 
 use std::process::Command;
 
-fn carepath() -> Command {
+pub(crate) fn carepath() -> Command {
     Command::new(env!("CARGO_BIN_EXE_carepath"))
 }
 
 /// The standard output of a run that must have succeeded (else both outputs, in the panic).
-fn succeeded(out: &std::process::Output) -> String {
+pub(crate) fn succeeded(out: &std::process::Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),

@@ -15,6 +15,7 @@ mod gates;
 mod handoff;
 mod idempotency;
 mod journey;
+mod measures;
 mod migrations;
 mod relay;
 mod skipping;

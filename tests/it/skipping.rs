@@ -19,7 +19,7 @@ const ADVANCE: &str =
 const TOKEN_DAYS: u32 = 400;
 
 /// A network on a time-skipping server, its tokens valid for [`TOKEN_DAYS`], and an admin's.
-async fn skipping_net(b: Backend) -> (Net, String) {
+pub(crate) async fn skipping_net(b: Backend) -> (Net, String) {
     let mut n = Net::on(TestServer::start_with(b, &[SKIPPING]).await).await;
     let token = |org, role| {
         let engine = n.s.engine.clone();
@@ -48,11 +48,11 @@ fn time(v: &Value) -> DateTime<Utc> {
 }
 
 /// The server's clock, as it says on every response.
-fn clock(s: &TestServer) -> DateTime<Utc> {
+pub(crate) fn clock(s: &TestServer) -> DateTime<Utc> {
     s.engine.time_skipping().expect("a time-skipping server")
 }
 
-async fn advance(s: &TestServer, admin: &str, by: &str) -> Value {
+pub(crate) async fn advance(s: &TestServer, admin: &str, by: &str) -> Value {
     s.ok(admin, ADVANCE, json!({ "by": by })).await["advanceClock"].clone()
 }
 
