@@ -258,7 +258,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let out = std::io::stdout().lock();
             match format.as_str() {
                 "csv" => crate::report::write_csv(&m, out)?,
-                _ => crate::report::write_table(&m, out)?,
+                _ => {
+                    let names = engine
+                        .org_names(&crate::report::providers(&m))
+                        .await?
+                        .into_iter()
+                        .map(|(id, name)| (id.to_string(), name))
+                        .collect();
+                    crate::report::write_table(&m, &names, out)?
+                }
             }
         }
         Cmd::Migrate => {

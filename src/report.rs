@@ -3,6 +3,7 @@
 //! simulation alike.
 
 use carepath_engine::domain::measures::{Measures, Ratio, Spread};
+use std::collections::HashMap;
 use std::io::Write;
 
 /// One line of the report.
@@ -159,8 +160,13 @@ pub fn write_csv(m: &Measures, w: impl Write) -> anyhow::Result<()> {
 }
 
 /// A table for the terminal: a share as `n/d (rate %)`, a distribution as `p50 / p90 (n)`,
-/// the number of clients behind the misses (their ids are in the CSV).
-pub fn write_table(m: &Measures, mut w: impl Write) -> anyhow::Result<()> {
+/// the number of clients behind the misses (their ids are in the CSV); `names` gives an
+/// organization's name for its id.
+pub fn write_table(
+    m: &Measures,
+    names: &HashMap<String, String>,
+    mut w: impl Write,
+) -> anyhow::Result<()> {
     writeln!(
         w,
         "measures from {} to {} (as of {})",
@@ -189,14 +195,28 @@ pub fn write_table(m: &Measures, mut w: impl Write) -> anyhow::Result<()> {
         let name = if r.by.is_empty() {
             r.measure.clone()
         } else {
-            format!("{} [{}]", r.measure, r.by)
+            format!("{} [{}]", r.measure, names.get(&r.by).unwrap_or(&r.by))
         };
         let missed = if r.missed.is_empty() {
             String::new()
         } else {
-            format!("  missed: {} clients", r.missed.len())
+            format!("  (clients missed: {})", r.missed.len())
         };
         writeln!(w, "  {name:<48} {value}{missed}")?;
     }
     Ok(())
+}
+
+/// The organizations the rows name (receiving providers), for [`write_table`]'s names.
+pub fn providers(m: &Measures) -> Vec<carepath_engine::ids::OrgId> {
+    let mut ids: Vec<_> = m
+        .referrals
+        .time_to_acknowledge
+        .iter()
+        .chain(&m.referrals.time_to_answer)
+        .map(|p| p.provider)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
