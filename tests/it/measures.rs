@@ -151,3 +151,38 @@ async fn the_measures_count_what_the_skipped_clock_made_happen(b: Backend) {
 }
 
 on_both_backends!(the_measures_count_what_the_skipped_clock_made_happen);
+
+/// `/metrics` shows the measures as figures — numerators, denominators, rates, counts — and
+/// never a client id.
+async fn the_metrics_endpoint_shows_the_measures_and_no_client(b: Backend) {
+    let n = crate::api::Net::on(
+        crate::server::TestServer::start_with(b, &[("CAREPATH_MEASURES_INTERVAL_SECS", "1")]).await,
+    )
+    .await;
+    let c = n.admitted("residential", 30.0).await;
+    n.cm(
+        "mutation($c: UUID!) { discharge(input: { clientId: $c, kind: AGAINST_MEDICAL_ADVICE }) { version } }",
+        json!({ "c": c }),
+    )
+    .await;
+    let mut body = String::new();
+    for _ in 0..50 {
+        let (status, text) = n.s.get("/metrics").await;
+        assert_eq!(status, 200);
+        body = text;
+        if body.contains("carepath_measure_denominator{measure=\"unplanned_discharges\"}") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    for name in [
+        "carepath_measure_numerator{measure=\"fui_7\"}",
+        "carepath_measure_denominator{measure=\"unplanned_discharges\"}",
+        "carepath_measure_count{measure=\"discharges_against_advice\"}",
+    ] {
+        assert!(body.contains(name), "{name} in {body}");
+    }
+    assert!(!body.contains(&c), "no client id in the metrics");
+}
+
+on_both_backends!(the_metrics_endpoint_shows_the_measures_and_no_client);
