@@ -62,6 +62,7 @@ impl Seeder<'_> {
                 Command::RegisterClient {
                     home_org: home,
                     birth_year: Some(1988),
+                    identity: None,
                 },
             )
             .await?
@@ -284,6 +285,7 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
             Command::RegisterClient {
                 home_org: org_id(HOME),
                 birth_year: Some(1995),
+                identity: None,
             },
         )
         .await?

@@ -51,6 +51,7 @@ fn bench(c: &mut Criterion) {
             Command::RegisterClient {
                 home_org: home,
                 birth_year: None,
+                identity: None,
             },
         ),
         &ctx,

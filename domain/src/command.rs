@@ -73,6 +73,28 @@ impl Role {
     }
 }
 
+/// How the organization holding the record recognises a client: a display name and its own
+/// record number (MRN or external id). Kept beside the record, not in it: never in an event,
+/// a log line, a metric or an AMQP message, never in an error message — its `Debug` shows
+/// neither value — and shown to another organization only under a consent naming it (as a
+/// disclosure).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientIdentity {
+    pub display_name: String,
+    pub record_number: Option<String>,
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientIdentity { .. }")
+    }
+}
+
+/// Longest display name, in characters.
+pub const MAX_DISPLAY_NAME: usize = 200;
+/// Longest record number, in characters.
+pub const MAX_RECORD_NUMBER: usize = 64;
+
 /// A supervisor's decision to let a move through without one gate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GateOverride {
@@ -105,6 +127,14 @@ pub enum Command {
     RegisterClient {
         home_org: OrgId,
         birth_year: Option<i32>,
+        /// How the organization recognises the client (kept apart from the record: never
+        /// in an event).
+        #[serde(default)]
+        identity: Option<ClientIdentity>,
+    },
+    /// Record (or correct) the client's display name and record number.
+    RecordIdentity {
+        identity: ClientIdentity,
     },
     /// Admit a registered client, or readmit a discharged one.
     Admit {
@@ -233,6 +263,7 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::RegisterClient { .. } => "register_client",
+            Command::RecordIdentity { .. } => "record_identity",
             Command::Admit { .. } => "admit",
             Command::RecordConsent { .. } => "record_consent",
             Command::RevokeConsent { .. } => "revoke_consent",

@@ -146,6 +146,10 @@ pub enum EventData {
     },
     #[serde(rename = "mat.plan.ended")]
     MatPlanEnded,
+    /// The client's display name or record number was recorded or corrected — which, and
+    /// to what, is not said (it never leaves the organization's own store).
+    #[serde(rename = "client.identity_recorded")]
+    IdentityRecorded,
     #[serde(rename = "aftercare.scheduled")]
     AftercareScheduled {
         booking: BookingId,
@@ -328,9 +332,10 @@ pub enum EventData {
 
 impl EventData {
     /// Every event type the engine emits.
-    pub const TYPES: [&'static str; 43] = [
+    pub const TYPES: [&'static str; 44] = [
         "client.registered",
         "client.admitted",
+        "client.identity_recorded",
         "consent.recorded",
         "consent.revoked",
         "referral.sent",
@@ -391,6 +396,7 @@ impl EventData {
             EventData::AssessmentRecorded { .. } => "assessment.recorded",
             EventData::MatPlanRecorded { .. } => "mat.plan.recorded",
             EventData::MatPlanEnded => "mat.plan.ended",
+            EventData::IdentityRecorded => "client.identity_recorded",
             EventData::AftercareScheduled { .. } => "aftercare.scheduled",
             EventData::AftercareAttended { .. } => "aftercare.appointment.attended",
             EventData::AftercareMissed { .. } => "aftercare.appointment.missed",

@@ -2,7 +2,9 @@
 //! characters (no database stores a NUL in text or JSON), and moments within the years care
 //! is planned in. A value outside is bad input, never a storage failure.
 
-use super::command::{Command, GateOverride, OutcomeReport};
+use super::command::{
+    ClientIdentity, Command, GateOverride, MAX_DISPLAY_NAME, MAX_RECORD_NUMBER, OutcomeReport,
+};
 use super::error::DecisionError;
 use super::state::{ConsentExpiry, HandoffTarget};
 use crate::pathway::{LevelId, Pathway};
@@ -20,6 +22,33 @@ pub fn check_text(what: &str, value: &str) -> Result<(), DecisionError> {
         return Err(DecisionError::bad(format!(
             "{what} contains a control character"
         )));
+    }
+    Ok(())
+}
+
+/// A display name of 1 to [`MAX_DISPLAY_NAME`] characters and a record number of 1 to
+/// [`MAX_RECORD_NUMBER`], neither blank nor with a control character. The messages never
+/// repeat the values.
+pub fn check_identity(identity: &ClientIdentity) -> Result<(), DecisionError> {
+    let one_line = |what: &str, v: &str, max: usize| {
+        if v.trim().is_empty() {
+            return Err(DecisionError::bad(format!("{what} is blank")));
+        }
+        if v.chars().count() > max {
+            return Err(DecisionError::bad(format!(
+                "{what} has more than {max} characters"
+            )));
+        }
+        if v.chars().any(char::is_control) {
+            return Err(DecisionError::bad(format!(
+                "{what} contains a control character"
+            )));
+        }
+        Ok(())
+    };
+    one_line("the display name", &identity.display_name, MAX_DISPLAY_NAME)?;
+    if let Some(n) = &identity.record_number {
+        one_line("the record number", n, MAX_RECORD_NUMBER)?;
     }
     Ok(())
 }
@@ -96,6 +125,11 @@ pub fn check_command(command: &Command, pathway: &Pathway) -> Result<(), Decisio
             check_overrides(overrides)
         }
         Command::Discharge { overrides, .. } => check_overrides(overrides),
+        Command::RegisterClient {
+            identity: Some(identity),
+            ..
+        }
+        | Command::RecordIdentity { identity } => check_identity(identity),
         Command::RecordConsent {
             purpose,
             information,

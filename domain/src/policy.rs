@@ -236,10 +236,13 @@ pub enum ClientPart {
     AllowedMoves,
     /// Who is responsible for the episode and what waits for them (escalations).
     CaseManagement,
+    /// The display name and record number (an organization a consent names sees them, each
+    /// read a disclosure).
+    Identity,
 }
 
 impl ClientPart {
-    pub const ALL: [ClientPart; 10] = [
+    pub const ALL: [ClientPart; 11] = [
         ClientPart::BirthYear,
         ClientPart::Consents,
         ClientPart::Referrals,
@@ -250,6 +253,7 @@ impl ClientPart {
         ClientPart::Handoff,
         ClientPart::AllowedMoves,
         ClientPart::CaseManagement,
+        ClientPart::Identity,
     ];
 }
 
@@ -261,8 +265,10 @@ impl ClientView {
         use ClientPart::*;
         match self {
             ClientView::Full => true,
-            ClientView::Partner => part == Referrals,
-            ClientView::Coordinator => matches!(part, MatPlan | MatBookings | Aftercare | Handoff),
+            ClientView::Partner => matches!(part, Referrals | Identity),
+            ClientView::Coordinator => {
+                matches!(part, MatPlan | MatBookings | Aftercare | Handoff | Identity)
+            }
         }
     }
 }

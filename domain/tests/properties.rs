@@ -1360,6 +1360,7 @@ fn run(f: &Fixture, steps: Vec<Step>) -> Walk {
             Command::RegisterClient {
                 home_org: f.home,
                 birth_year: None,
+                identity: None,
             },
         ),
         &ctx(now),

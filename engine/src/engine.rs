@@ -183,6 +183,43 @@ impl Engine {
         Ok(dir)
     }
 
+    /// A record number is the organization's one client's: naming another client's is bad
+    /// input (the message names neither the number nor the client). The unique index backs
+    /// this against a race.
+    async fn check_record_number(
+        &self,
+        command: &Command,
+        state: Option<&ClientState>,
+        client: ClientId,
+    ) -> Result<(), Error> {
+        let (home_org, identity) = match (command, state) {
+            (
+                Command::RegisterClient {
+                    home_org,
+                    identity: Some(i),
+                    ..
+                },
+                _,
+            ) => (*home_org, i),
+            (Command::RecordIdentity { identity }, Some(s)) => (s.home_org, identity),
+            _ => return Ok(()),
+        };
+        let Some(number) = &identity.record_number else {
+            return Ok(());
+        };
+        match self
+            .inner
+            .store
+            .record_number_holder(home_org, number)
+            .await?
+        {
+            Some(holder) if holder != client => Err(Error::BadInput(
+                "that record number is already another client's in this organization".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn forget_org(&self, id: OrgId) {
         self.inner.orgs.lock().expect("org cache").remove(&id);
     }
@@ -302,6 +339,8 @@ impl Engine {
 
         let stage = std::time::Instant::now();
         let state = store.load_client(client).await?;
+        self.check_record_number(&req.command, state.as_ref(), client)
+            .await?;
         let orgs = self.orgs(&req.command.orgs(state.as_ref())).await?;
         let staff = self.staff(&req.command.staff()).await?;
         metrics::histogram!("carepath_stage_seconds", "stage" => "load")

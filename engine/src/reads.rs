@@ -2,8 +2,8 @@
 //! client and how much, and the disclosure record every read by another organization leaves.
 
 use crate::domain::{
-    self, Actor, ClientState, ClientView, DecisionError, GateReport, HandoffTarget, Referral,
-    ReferralStatus, ReferralView, Role,
+    self, Actor, ClientIdentity, ClientPart, ClientState, ClientView, DecisionError, GateReport,
+    HandoffTarget, Referral, ReferralStatus, ReferralView, Role,
 };
 use crate::engine::Engine;
 use crate::error::Error;
@@ -137,6 +137,29 @@ impl Engine {
         Ok((state, view))
     }
 
+    /// The display name and record number of a client `actor` read (`read_client`,
+    /// `list_clients`: a read by another organization was recorded as a disclosure there),
+    /// when the view shows them; `None` when none were recorded.
+    pub async fn identity(
+        &self,
+        actor: &Actor,
+        state: &ClientState,
+    ) -> Result<Option<ClientIdentity>, Error> {
+        let (view, _) = domain::read_access(actor, state, self.clock().now())?;
+        if !view.shows(ClientPart::Identity) {
+            return Err(Error::Forbidden(
+                "outside what this role may see of a client (minimum necessary)".into(),
+            ));
+        }
+        Ok(self
+            .store()
+            .identities(&[state.id])
+            .await?
+            .into_iter()
+            .next()
+            .map(|(_, i)| i))
+    }
+
     async fn disclose_read(
         &self,
         actor: &Actor,
@@ -164,12 +187,23 @@ impl Engine {
         actor: &Actor,
         level: Option<LevelId>,
         provider: Option<OrgId>,
+        search: Option<String>,
         after: Option<ClientId>,
         limit: u64,
     ) -> Result<Vec<(ClientState, ClientView)>, Error> {
+        if let Some(text) = &search {
+            domain::input::check_text("search", text)?;
+            if text.trim().is_empty() || text.chars().count() > domain::MAX_DISPLAY_NAME {
+                return Err(Error::BadInput(format!(
+                    "search for 1 to {} characters",
+                    domain::MAX_DISPLAY_NAME
+                )));
+            }
+        }
         let mut filter = ClientFilter {
             level,
             provider,
+            search,
             ..ClientFilter::default()
         };
         match actor.role {

@@ -25,6 +25,24 @@ pub struct RegisterClientInput {
     pub home_org_id: Option<Uuid>,
     #[graphql(validator(minimum = 1900, maximum = 2100))]
     pub birth_year: Option<i32>,
+    /// How the organization recognises the client (never in an event or a log line).
+    pub display_name: Option<String>,
+    /// The organization's own record number (MRN or external id); needs a display name.
+    pub record_number: Option<String>,
+}
+
+impl RegisterClientInput {
+    /// The identity the input gives, if any (a record number alone is refused).
+    pub fn identity(&self) -> Result<Option<d::ClientIdentity>, async_graphql::Error> {
+        match (&self.display_name, &self.record_number) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(bad_input("a record number comes with a display name")),
+            (Some(name), number) => Ok(Some(d::ClientIdentity {
+                display_name: name.clone(),
+                record_number: number.clone(),
+            })),
+        }
+    }
 }
 
 #[derive(InputObject)]

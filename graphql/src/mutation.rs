@@ -8,7 +8,7 @@ use crate::inputs::*;
 use crate::types::*;
 use async_graphql::{Context, Error, Object, Result};
 use carepath_engine::Request;
-use carepath_engine::domain::Command;
+use carepath_engine::domain::{self as d, Command};
 use carepath_engine::ids::*;
 use carepath_engine::pathway::LevelId;
 use uuid::Uuid;
@@ -70,8 +70,31 @@ impl Mutation {
         let command = Command::RegisterClient {
             home_org,
             birth_year: input.birth_year,
+            identity: input.identity()?,
         };
         run(ctx, Asked::found(command), None, idempotency_key).await
+    }
+
+    /// Record or correct how the organization recognises the client: a display name and its
+    /// own record number (MRN or external id), kept beside the record — never in an event,
+    /// a log line or a message (`client.identity_recorded` says only that it changed).
+    async fn record_identity(
+        &self,
+        ctx: &Context<'_>,
+        client_id: Uuid,
+        display_name: String,
+        record_number: Option<String>,
+        expected_version: Option<i64>,
+        idempotency_key: Option<String>,
+    ) -> Result<MutationResult> {
+        let command = Command::RecordIdentity {
+            identity: d::ClientIdentity {
+                display_name,
+                record_number,
+            },
+        };
+        let asked = Asked::for_client(client_id, command);
+        run(ctx, asked, expected_version, idempotency_key).await
     }
 
     /// Admit a registered client, or readmit a discharged one.

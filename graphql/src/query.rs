@@ -96,6 +96,10 @@ impl Query {
         ctx: &Context<'_>,
         level: Option<String>,
         provider_id: Option<Uuid>,
+        #[graphql(
+            desc = "Only clients whose display name contains these words (any case) or whose record number is exactly this."
+        )]
+        search: Option<String>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Client, EmptyFields, EmptyFields>> {
@@ -107,6 +111,7 @@ impl Query {
                 actor(ctx)?,
                 level,
                 provider_id.map(OrgId),
+                search,
                 after.map(ClientId),
                 limit + 1,
             )

@@ -154,6 +154,14 @@ impl StaffMember {
     }
 }
 
+/// How the organization recognises a client.
+#[derive(SimpleObject, Clone)]
+pub struct ClientIdentity {
+    pub display_name: String,
+    /// The organization's own record number (MRN or external id).
+    pub record_number: Option<String>,
+}
+
 /// The caller.
 #[derive(SimpleObject, Clone)]
 pub struct Me {
@@ -567,6 +575,17 @@ impl Client {
     async fn birth_year(&self) -> Result<Option<i32>> {
         self.need(ClientPart::BirthYear)?;
         Ok(self.s.birth_year)
+    }
+    /// How the organization recognises the client: display name and record number (`null`:
+    /// none recorded). The record holder's; another organization's only under a consent
+    /// naming it, its read recorded as a disclosure.
+    async fn identity(&self, ctx: &Context<'_>) -> Result<Option<ClientIdentity>> {
+        self.need(ClientPart::Identity)?;
+        let identity = engine(ctx).identity(actor(ctx)?, &self.s).await.gql()?;
+        Ok(identity.map(|i| ClientIdentity {
+            display_name: i.display_name,
+            record_number: i.record_number,
+        }))
     }
     /// The staff member responsible for the episode, whom escalations go to (the record
     /// holder's view only).

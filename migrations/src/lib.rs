@@ -16,6 +16,7 @@ mod m20261202_000014_mat_services;
 mod m20261202_000015_lost_to_care;
 mod m20261202_000016_engine_clock;
 mod m20261202_000017_case_managers;
+mod m20261202_000018_client_identities;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_lost_to_care::Migration),
             Box::new(m20261202_000016_engine_clock::Migration),
             Box::new(m20261202_000017_case_managers::Migration),
+            Box::new(m20261202_000018_client_identities::Migration),
         ]
     }
 }

@@ -4,7 +4,7 @@ use super::entities::*;
 use super::{Store, StoreError};
 use carepath_domain::ids::*;
 use carepath_domain::pathway::LevelId;
-use carepath_domain::{ClientState, ReferralStatus};
+use carepath_domain::{ClientIdentity, ClientState, ReferralStatus};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -24,6 +24,9 @@ pub struct ClientFilter {
     pub escalated: bool,
     /// Only clients whose episode names this case manager.
     pub case_manager: Option<StaffId>,
+    /// Only clients whose display name contains these words (in any case) or whose record
+    /// number is exactly this.
+    pub search: Option<String>,
 }
 
 /// A referral row: the inbox's view.
@@ -124,6 +127,32 @@ impl Store {
         if let Some(m) = filter.case_manager {
             q = q.filter(client::Column::CaseManager.eq(m.0));
         }
+        if let Some(text) = &filter.search {
+            // Every word of the search within the name, or the whole of it the record number.
+            let mut words = Condition::all();
+            for word in crate::rows::name_key(text).split(' ') {
+                let like = format!(
+                    "%{}%",
+                    word.replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                );
+                words = words.add(
+                    client_identity::Column::NameKey
+                        .like(sea_orm::sea_query::LikeExpr::new(like).escape('\\')),
+                );
+            }
+            let matching = sea_orm::sea_query::Query::select()
+                .column(client_identity::Column::ClientId)
+                .from(client_identity::Entity)
+                .cond_where(
+                    Condition::any()
+                        .add(words)
+                        .add(client_identity::Column::RecordNumber.eq(text.trim())),
+                )
+                .to_owned();
+            q = q.filter(client::Column::Id.in_subquery(matching));
+        }
         if let Some(a) = after {
             q = q.filter(client::Column::Id.gt(a.0));
         }
@@ -134,6 +163,45 @@ impl Store {
             .into_iter()
             .map(|row| serde_json::from_value(row.state).map_err(corrupt))
             .collect()
+    }
+
+    /// The display names and record numbers of `clients` that have them.
+    pub async fn identities(
+        &self,
+        clients: &[ClientId],
+    ) -> Result<Vec<(ClientId, ClientIdentity)>, StoreError> {
+        if clients.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(client_identity::Entity::find()
+            .filter(client_identity::Column::ClientId.is_in(clients.iter().map(|c| c.0)))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|r| {
+                (
+                    ClientId(r.client_id),
+                    ClientIdentity {
+                        display_name: r.display_name,
+                        record_number: r.record_number,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// The client of `home_org` that has record number `number`, if any.
+    pub async fn record_number_holder(
+        &self,
+        home_org: OrgId,
+        number: &str,
+    ) -> Result<Option<ClientId>, StoreError> {
+        Ok(client_identity::Entity::find()
+            .filter(client_identity::Column::HomeOrg.eq(home_org.0))
+            .filter(client_identity::Column::RecordNumber.eq(number.trim()))
+            .one(&self.db)
+            .await?
+            .map(|r| ClientId(r.client_id)))
     }
 
     pub async fn referral_row(&self, id: ReferralId) -> Result<Option<ReferralRow>, StoreError> {

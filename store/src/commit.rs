@@ -99,6 +99,7 @@ pub(super) async fn write(tx: &DatabaseTransaction, rows: Rows) -> Result<(), St
         timers,
         timer_cancels,
         disclosures,
+        identity,
         idempotency,
     } = rows;
     let (client_id, now) = (c.id, c.at);
@@ -272,7 +273,33 @@ pub(super) async fn write(tx: &DatabaseTransaction, rows: Rows) -> Result<(), St
     )
     .await?;
 
-    // 8. The idempotency record: a concurrent twin with the same key loses here.
+    // 8. The display name and record number, beside the record (a record number another
+    //    client of the organization has is refused by its unique index).
+    if let Some(i) = identity {
+        client_identity::Entity::insert(client_identity::ActiveModel {
+            client_id: Set(client_id),
+            home_org: Set(i.home_org),
+            display_name: Set(i.display_name),
+            name_key: Set(i.name_key),
+            record_number: Set(i.record_number),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(client_identity::Column::ClientId)
+                .update_columns([
+                    client_identity::Column::DisplayName,
+                    client_identity::Column::NameKey,
+                    client_identity::Column::RecordNumber,
+                    client_identity::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(tx)
+        .await
+        .map_err(|e| StoreError::from_write(e, "record number taken concurrently"))?;
+    }
+
+    // 9. The idempotency record: a concurrent twin with the same key loses here.
     if let Some(idem) = idempotency {
         idempotency::Entity::insert(idempotency::ActiveModel {
             actor_org: Set(idem.actor_org),

@@ -76,6 +76,14 @@ d AS (INSERT INTO disclosures (id, client_id, recipient_org, consent_id, event_i
     FROM jsonb_to_recordset($P) AS x(id uuid, recipient_org uuid, consent_id uuid, event_id uuid, what text, \
     disclosed_at timestamptz, legal_basis text) WHERE EXISTS (SELECT FROM c))";
 
+const IDENTITY: &str = ", \
+n AS (INSERT INTO client_identities (client_id, home_org, display_name, name_key, record_number, updated_at) \
+    SELECT $1, x.home_org, x.display_name, x.name_key, x.record_number, $9 \
+    FROM jsonb_to_recordset($P) AS x(home_org uuid, display_name text, name_key text, record_number text) \
+    WHERE EXISTS (SELECT FROM c) \
+    ON CONFLICT (client_id) DO UPDATE SET display_name = EXCLUDED.display_name, \
+    name_key = EXCLUDED.name_key, record_number = EXCLUDED.record_number, updated_at = EXCLUDED.updated_at)";
+
 const IDEMPOTENCY: &str = ", \
 i AS (INSERT INTO idempotency (actor_org, key, request_hash, client_id, response, created_at) \
     SELECT x.actor_org, x.key, x.request_hash, $1, x.response, $9 \
@@ -86,7 +94,7 @@ const ANSWER: &str = " SELECT (SELECT count(*) FROM c) AS clients";
 
 /// The statement for one decision: the client row, then only the parts that have rows (a
 /// part with none would still open, lock and initialize its table and indexes), each with the
-/// next parameter number. At most 2 × 2⁶ texts (events and their outbox rows come together),
+/// next parameter number. At most 2 × 2⁷ texts (events and their outbox rows come together),
 /// each prepared once per connection.
 fn statement(
     head: &str,
@@ -189,6 +197,18 @@ pub(super) async fn write(db: &impl ConnectionTrait, rows: &Rows) -> Result<i64,
             })
         })
         .collect();
+    let identity: Vec<Json> = rows
+        .identity
+        .iter()
+        .map(|i| {
+            json!({
+                "home_org": i.home_org,
+                "display_name": i.display_name,
+                "name_key": i.name_key,
+                "record_number": i.record_number,
+            })
+        })
+        .collect();
     let idempotency: Vec<Json> = rows
         .idempotency
         .iter()
@@ -224,6 +244,7 @@ pub(super) async fn write(db: &impl ConnectionTrait, rows: &Rows) -> Result<i64,
             (TIMER_SCHEDULES, schedules),
             (TIMER_CANCELS, cancels),
             (DISCLOSURES, disclosures),
+            (IDENTITY, identity),
             (IDEMPOTENCY, idempotency),
         ],
         &mut values,

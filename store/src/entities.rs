@@ -207,6 +207,27 @@ pub mod disclosure {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod client_identity {
+    use sea_orm::entity::prelude::*;
+
+    /// A client's display name and record number (never in `clients.state`).
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "client_identities")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub client_id: Uuid,
+        pub home_org: Uuid,
+        pub display_name: String,
+        /// The name folded for search (lower case, single spaces).
+        pub name_key: String,
+        pub record_number: Option<String>,
+        pub updated_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod api_token {
     use sea_orm::entity::prelude::*;
 

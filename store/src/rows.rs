@@ -85,6 +85,8 @@ pub(crate) struct Rows {
     pub timer_cancels: Vec<Uuid>,
     /// The disclosures the decision makes (42 CFR 2.24 accounting).
     pub disclosures: Vec<DisclosureRow>,
+    /// The client's display name and record number: inserted, or replaced.
+    pub identity: Option<IdentityRow>,
     pub idempotency: Option<IdempotencyRow>,
 }
 
@@ -170,6 +172,29 @@ pub(crate) struct DisclosureRow {
     pub legal_basis: Option<String>,
 }
 
+/// A `client_identities` row (`updated_at` is [`ClientRow::at`]).
+#[derive(Clone, PartialEq)]
+pub(crate) struct IdentityRow {
+    pub home_org: Uuid,
+    pub display_name: String,
+    pub name_key: String,
+    pub record_number: Option<String>,
+}
+
+impl std::fmt::Debug for IdentityRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdentityRow { .. }")
+    }
+}
+
+/// A name folded for search: lower case, words separated by one space.
+pub fn name_key(name: &str) -> String {
+    name.split_whitespace()
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The `idempotency` row (`created_at` is [`ClientRow::at`]).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct IdempotencyRow {
@@ -217,6 +242,12 @@ impl Rows {
             timers,
             timer_cancels,
             disclosures: d.disclosures.iter().map(disclosure_row).collect(),
+            identity: d.identity.as_ref().map(|i| IdentityRow {
+                home_org: s.home_org.0,
+                display_name: i.display_name.trim().to_owned(),
+                name_key: name_key(&i.display_name),
+                record_number: i.record_number.as_ref().map(|n| n.trim().to_owned()),
+            }),
             idempotency: c.idempotency.map(|i| IdempotencyRow {
                 actor_org: i.actor_org.0,
                 key: i.key,
@@ -577,6 +608,7 @@ mod tests {
             occupancy: vec![change(provider, "residential", 1)],
             // The decision names the referrals it changed; the store writes those.
             referrals: referrals[..1].to_vec(),
+            identity: None,
             state,
         };
         (decision, home, provider)

@@ -26,6 +26,7 @@ async fn same_key_same_input_replays(b: Backend) {
     let register = Command::RegisterClient {
         home_org: w.home,
         birth_year: Some(1980),
+        identity: None,
     };
     let first = w
         .engine
@@ -98,6 +99,7 @@ async fn same_key_same_input_replays(b: Backend) {
             command: Command::RegisterClient {
                 home_org: w.home,
                 birth_year: None,
+                identity: None,
             },
         })
         .await
@@ -150,6 +152,7 @@ async fn bad_keys_are_refused(b: Backend) {
                 Command::RegisterClient {
                     home_org: w.home,
                     birth_year: None,
+                    identity: None,
                 },
             ))
             .await;

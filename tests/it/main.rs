@@ -14,6 +14,7 @@ mod edge;
 mod gates;
 mod handoff;
 mod idempotency;
+mod identity;
 mod journey;
 mod measures;
 mod migrations;

@@ -310,6 +310,7 @@ impl World {
             Command::RegisterClient {
                 home_org: self.home,
                 birth_year: Some(1990),
+                identity: None,
             },
         )
         .await

@@ -84,6 +84,8 @@ pub(super) struct Draft<'a> {
     actor_org: Option<OrgId>,
     /// The person acting, when one is (see [`Actor::staff`]).
     pub(super) actor_staff: Option<(Role, StaffId)>,
+    /// A display name and record number to keep beside the record.
+    pub(super) identity: Option<ClientIdentity>,
     ctx: &'a Context<'a>,
 }
 
@@ -98,6 +100,7 @@ impl<'a> Draft<'a> {
             touched: Vec::new(),
             actor_org,
             actor_staff: None,
+            identity: None,
             ctx,
         }
     }
@@ -158,6 +161,7 @@ impl<'a> Draft<'a> {
             disclosures: self.disclosures,
             occupancy: self.occupancy,
             referrals,
+            identity: self.identity,
         }
     }
 

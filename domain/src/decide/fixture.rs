@@ -309,6 +309,7 @@ impl Fixture {
             Command::RegisterClient {
                 home_org: self.home,
                 birth_year: Some(1990),
+                identity: None,
             },
         );
         decide(None, &env, &self.ctx_at(self.now))

@@ -120,6 +120,9 @@ pub struct Decision {
     /// The referrals this decision created or changed, as it leaves them (in the state's
     /// order): the rows of the referral projection (inbox, denial log) to write.
     pub referrals: Vec<Referral>,
+    /// The client's display name and record number to keep beside the record (never in
+    /// it, never in an event).
+    pub identity: Option<ClientIdentity>,
 }
 
 /// Decide a command. `state` is `None` only for a client not yet registered.
@@ -131,9 +134,12 @@ pub fn decide(
     if let Command::RegisterClient {
         home_org,
         birth_year,
+        identity,
     } = &env.command
     {
-        return placement::register_client(state, env, *home_org, *birth_year, ctx);
+        let mut d = placement::register_client(state, env, *home_org, *birth_year, ctx)?;
+        d.identity = identity.clone();
+        return Ok(d);
     }
     let mut d = Draft::open(state, env, ctx)?;
     d.apply(&env.command)?;
@@ -174,6 +180,7 @@ impl Draft<'_> {
             } => self.send_referral(to_level, providers),
             Command::ResendReferral { group, providers } => self.resend_referral(*group, providers),
             Command::AssignCaseManager { staff } => self.assign_case_manager(*staff),
+            Command::RecordIdentity { identity } => self.record_identity(identity),
             Command::AcknowledgeReferral { referral } => self.acknowledge_referral(*referral),
             Command::AcceptReferral { referral } => self.accept_referral(*referral),
             Command::WaitlistReferral { referral } => self.waitlist_referral(*referral),

@@ -75,6 +75,19 @@ fn register(
     Ok(d.finish())
 }
 
+impl Draft<'_> {
+    /// The display name and record number, kept beside the record: the event says only that
+    /// they were recorded.
+    pub(super) fn record_identity(
+        &mut self,
+        identity: &ClientIdentity,
+    ) -> Result<(), DecisionError> {
+        self.identity = Some(identity.clone());
+        self.emit(None, None, EventData::IdentityRecorded);
+        Ok(())
+    }
+}
+
 /// Where a move or a discharge starts from.
 struct Departure {
     level: LevelId,
@@ -726,6 +739,7 @@ mod tests {
             Command::RegisterClient {
                 home_org: f.home,
                 birth_year: Some(1990),
+                identity: None,
             },
         );
         let d = decide(None, &env, &f.ctx_at(f.now)).unwrap();
@@ -750,6 +764,7 @@ mod tests {
         let again = Command::RegisterClient {
             home_org: f.home,
             birth_year: None,
+            identity: None,
         };
         assert!(matches!(
             f.refuse(&s, f.cm(), again),
@@ -764,6 +779,7 @@ mod tests {
             Command::RegisterClient {
                 home_org: unknown,
                 birth_year: None,
+                identity: None,
             },
         );
         assert_eq!(
@@ -775,6 +791,7 @@ mod tests {
             Command::RegisterClient {
                 home_org: f.home,
                 birth_year: Some(1850),
+                identity: None,
             },
         );
         assert!(matches!(

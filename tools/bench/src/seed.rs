@@ -69,6 +69,7 @@ pub async fn population(engine: &Engine, clients: usize) -> anyhow::Result<()> {
                     Command::RegisterClient {
                         home_org: home,
                         birth_year: None,
+                        identity: None,
                     },
                 )
                 .await?
