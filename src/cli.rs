@@ -131,6 +131,9 @@ enum TokensCmd {
 
 #[derive(Debug, Subcommand)]
 enum OrgsCmd {
+    /// Every organization (CSV): id, name, the levels it offers with their capacity, its MAT
+    /// services.
+    List,
     /// Let a RabbitMQ user speak for an organization on the inbound queue, and restrict it on
     /// the broker to that organization's events and queues (through the management API).
     LinkAmqpUser {
@@ -342,6 +345,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let engine = engine(&config).await?;
             engine.revoke_token(id).await?;
             println!("token {id} revoked");
+        }
+        Cmd::Orgs {
+            command: OrgsCmd::List,
+        } => {
+            let engine = engine(&config).await?;
+            let admin = Actor::new(OrgId(uuid::Uuid::nil()), Role::Admin);
+            let mut out = csv::Writer::from_writer(std::io::stdout().lock());
+            out.write_record(["id", "name", "offers", "mat_services"])?;
+            for o in engine.organizations(&admin).await? {
+                let offers: Vec<String> = o
+                    .levels
+                    .iter()
+                    .map(|(l, cap)| format!("{}={cap}", l.as_str()))
+                    .collect();
+                let services: Vec<&str> = o.mat_services.iter().map(|s| s.as_str()).collect();
+                out.write_record([
+                    o.id.to_string(),
+                    o.name,
+                    offers.join(" "),
+                    services.join(","),
+                ])?;
+            }
+            out.flush()?;
         }
         Cmd::Orgs {
             command:

@@ -118,6 +118,16 @@ impl Engine {
     }
 
     /// The names of the organizations among `ids` (unknown ids are left out).
+    /// Every organization, by name, with the levels it offers (and their capacity) and its
+    /// MAT services: for an admin (`policy::administer`).
+    pub async fn organizations(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<crate::store::OrgListing>, Error> {
+        policy::administer(actor, "lists the organizations")?;
+        Ok(self.store().organizations().await?)
+    }
+
     pub async fn org_names(&self, ids: &[OrgId]) -> Result<HashMap<OrgId, String>, Error> {
         Ok(self.store().org_names(ids).await?)
     }

@@ -16,6 +16,16 @@ use sea_orm::{
 };
 use std::collections::BTreeMap;
 
+/// An organization as `orgs list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrgListing {
+    pub id: OrgId,
+    pub name: String,
+    /// The levels it offers, each with its capacity.
+    pub levels: Vec<(LevelId, i32)>,
+    pub mat_services: Vec<MatService>,
+}
+
 /// A stored idempotency record.
 #[derive(Clone, Debug)]
 pub struct StoredResponse {
@@ -123,6 +133,49 @@ impl Store {
 
     /// The organizations among `ids` that exist, with the levels they offer and the MAT
     /// services they provide.
+    /// Every organization by name: what it offers (level and capacity) and its MAT services.
+    pub async fn organizations(&self) -> Result<Vec<OrgListing>, StoreError> {
+        let orgs = organization::Entity::find()
+            .order_by_asc(organization::Column::Name)
+            .order_by_asc(organization::Column::Id)
+            .all(&self.db)
+            .await?;
+        let ids: Vec<OrgId> = orgs.iter().map(|o| OrgId(o.id)).collect();
+        let dir = self.load_orgs(&ids).await?;
+        let capacities: BTreeMap<(uuid::Uuid, String), i32> = provider_level::Entity::find()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|l| ((l.org_id, l.level), l.capacity))
+            .collect();
+        Ok(orgs
+            .into_iter()
+            .map(|o| {
+                let info = dir.get(OrgId(o.id));
+                let mut levels: Vec<(LevelId, i32)> = info
+                    .map(|i| {
+                        i.levels
+                            .iter()
+                            .map(|l| {
+                                let cap = capacities.get(&(o.id, l.0.clone())).copied();
+                                (l.clone(), cap.unwrap_or(0))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                levels.sort();
+                OrgListing {
+                    id: OrgId(o.id),
+                    name: o.name,
+                    levels,
+                    mat_services: info
+                        .map(|i| i.mat_services.iter().copied().collect())
+                        .unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+
     pub async fn load_orgs(&self, ids: &[OrgId]) -> Result<OrgDirectory, StoreError> {
         if ids.is_empty() {
             return Ok(OrgDirectory::default());

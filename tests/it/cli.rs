@@ -168,6 +168,49 @@ async fn orgs_create_is_all_or_nothing(b: crate::support::Backend) {
 
 crate::on_both_backends!(orgs_create_is_all_or_nothing);
 
+/// `orgs list`: every organization a newcomer created, by name, with what it offers.
+async fn orgs_list_shows_what_each_offers(b: crate::support::Backend) {
+    let db = crate::support::TestDb::new(b).await;
+    let run = |args: &[&str]| {
+        succeeded(
+            &carepath()
+                .args(args)
+                .env("CAREPATH_DATABASE_URL", &db.url)
+                .output()
+                .unwrap(),
+        )
+    };
+    let iop = run(&[
+        "orgs",
+        "create",
+        "--name",
+        "Northside IOP",
+        "--offers",
+        "iop=40",
+    ]);
+    let otp = run(&[
+        "orgs",
+        "create",
+        "--name",
+        "Harbor OTP",
+        "--mat-services",
+        "otp,prescriber",
+    ]);
+    let list = run(&["orgs", "list"]);
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "id,name,offers,mat_services".to_owned(),
+            format!("{},Harbor OTP,,\"otp,prescriber\"", otp.trim()),
+            format!("{},Northside IOP,iop=40,", iop.trim()),
+        ],
+        "{list}"
+    );
+}
+
+crate::on_both_backends!(orgs_list_shows_what_each_offers);
+
 /// `orgs create --mat-services` records what the organization provides, `orgs
 /// set-mat-services` replaces it, and a service that does not exist is refused by name.
 async fn orgs_record_their_mat_services(b: crate::support::Backend) {

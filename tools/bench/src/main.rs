@@ -1,5 +1,5 @@
 //! `carepath-bench`, the load tool: client journeys end to end over GraphQL and RabbitMQ, side
-//! by side with PostgreSQL's own limit (pgbench on `shared/bench/transition.sql`). It is its
+//! by side with PostgreSQL's own limit (pgbench on `tools/bench/pgbench/transition.sql`). It is its
 //! own workspace member, so the product binary links none of it (reqwest, hdrhistogram).
 //!
 //! It talks to the server only over HTTP and AMQP; what it sets up before the server starts
@@ -73,8 +73,9 @@ struct RunArgs {
     seed_clients: usize,
     #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
     amqp_url: String,
-    /// pgbench script; skipped when absent.
-    #[arg(long, default_value = "../shared/bench/transition.sql")]
+    /// pgbench script (its schema beside it, `transition-schema.sql`); skipped when absent.
+    /// The default is the copy in this crate (`tools/bench/pgbench/`).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/pgbench/transition.sql"))]
     pgbench_script: PathBuf,
     #[arg(long, default_value_t = 20)]
     pgbench_seconds: u64,
