@@ -11,6 +11,7 @@ mod cli;
 mod concurrency;
 mod delivery;
 mod edge;
+mod examples;
 mod gates;
 mod handoff;
 mod idempotency;
