@@ -417,10 +417,10 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(shown(ClientView::Full), all);
-        assert_eq!(shown(ClientView::Partner), [Referrals]);
+        assert_eq!(shown(ClientView::Partner), [Referrals, Identity]);
         assert_eq!(
             shown(ClientView::Coordinator),
-            [MatPlan, MatBookings, Aftercare, Handoff]
+            [MatPlan, MatBookings, Aftercare, Handoff, Identity]
         );
     }
 

@@ -2,10 +2,9 @@
 //! clock made happen — a referral expired and escalated, follow-ups met and missed — is what
 //! `measures` counts, and `carepath measures` prints the same.
 
-use crate::api::RESULT;
 use crate::cli::{carepath, succeeded};
 use crate::on_both_backends;
-use crate::skipping::{advance, clock, skipping_net};
+use crate::skipping::{advance, book_outpatient, clock, skipping_net};
 use crate::support::Backend;
 use chrono::Duration;
 use serde_json::{Value, json};
@@ -37,28 +36,13 @@ async fn the_measures_count_what_the_skipped_clock_made_happen(b: Backend) {
     n.refer(&waiting, "residential").await;
 
     // Two planned discharges from residential care with aftercare booked: one kept, one not.
-    let book = |c: String, days: i64| {
-        let n = &n;
-        async move {
-            let at = clock(&n.s) + Duration::days(days);
-            n.s.ok(
-                &n.coordinator,
-                &format!("mutation($c: UUID!, $p: UUID!, $at: DateTime!) {{ scheduleAftercare(input: {{ clientId: $c, providerId: $p, kind: OUTPATIENT, at: $at }}) {RESULT} }}"),
-                json!({ "c": c, "p": n.provider("outpatient"), "at": at }),
-            )
-            .await["scheduleAftercare"]["createdIds"][0]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    };
     let discharge =
         "mutation($c: UUID!) { discharge(input: { clientId: $c, kind: PLANNED }) { version } }";
     let kept = n.admitted("residential", 30.0).await;
-    let visit = book(kept.clone(), 5).await;
+    let visit = book_outpatient(&n, &kept, 5).await;
     n.cm(discharge, json!({ "c": kept })).await;
     let missed = n.admitted("residential", 30.0).await;
-    book(missed.clone(), 3).await;
+    book_outpatient(&n, &missed, 3).await;
     n.cm(discharge, json!({ "c": missed })).await;
 
     advance(&n.s, &admin, "P5DT1H").await;

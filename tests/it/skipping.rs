@@ -79,6 +79,21 @@ async fn events(n: &Net, client: &str) -> Vec<(String, DateTime<Utc>, Value)> {
         .collect()
 }
 
+/// An outpatient appointment `days` from the skipped clock's now, booked by the coordinator;
+/// its id.
+pub(crate) async fn book_outpatient(n: &Net, client: &str, days: i64) -> String {
+    let at = clock(&n.s) + Duration::days(days);
+    n.s.ok(
+        &n.coordinator,
+        &format!("mutation($c: UUID!, $p: UUID!, $at: DateTime!) {{ scheduleAftercare(input: {{ clientId: $c, providerId: $p, kind: OUTPATIENT, at: $at }}) {RESULT} }}"),
+        json!({ "c": client, "p": n.provider("outpatient"), "at": at }),
+    )
+    .await["scheduleAftercare"]["createdIds"][0]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// The events of a client happened in the order they were recorded: timers fired in due
 /// order, never at the advanced-to time ahead of one due earlier.
 fn in_time_order(events: &[(String, DateTime<Utc>, Value)]) {
@@ -132,27 +147,12 @@ async fn a_referral_expires_and_escalates_after_advance_clock(b: Backend) {
 /// whose booking was never kept.
 async fn followups_fire_on_day_7_and_30_at_their_due_times(b: Backend) {
     let (n, admin) = skipping_net(b).await;
-    let book = |c: String, days: i64| {
-        let n = &n;
-        async move {
-            let at = clock(&n.s) + Duration::days(days);
-            n.s.ok(
-                &n.coordinator,
-                &format!("mutation($c: UUID!, $p: UUID!, $at: DateTime!) {{ scheduleAftercare(input: {{ clientId: $c, providerId: $p, kind: OUTPATIENT, at: $at }}) {RESULT} }}"),
-                json!({ "c": c, "p": n.provider("outpatient"), "at": at }),
-            )
-            .await["scheduleAftercare"]["createdIds"][0]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    };
     let discharge = "mutation($c: UUID!) { discharge(input: { clientId: $c, kind: PLANNED }) { events { type } } }";
     let kept = n.admitted("residential", 30.0).await;
-    let visit = book(kept.clone(), 5).await;
+    let visit = book_outpatient(&n, &kept, 5).await;
     n.cm(discharge, json!({ "c": kept })).await;
     let missed = n.admitted("residential", 30.0).await;
-    book(missed.clone(), 3).await;
+    book_outpatient(&n, &missed, 3).await;
     n.cm(discharge, json!({ "c": missed })).await;
     let discharged = clock(&n.s);
 
