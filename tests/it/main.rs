@@ -20,3 +20,4 @@ mod migrations;
 mod relay;
 mod skipping;
 mod timers;
+mod tools;
