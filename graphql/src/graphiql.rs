@@ -8,13 +8,16 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::OnceLock;
 
-/// The page's Content-Security-Policy: scripts, styles and connections (HTTP and the
-/// subscription WebSocket) from this server only, nothing inline, no frames, no forms.
-/// `data:` is allowed for images and fonts because GraphiQL's stylesheet embeds its fonts
-/// (Roboto, Fira Code) and a few icons as data URLs; neither can run anything.
+/// The page's Content-Security-Policy, `{nonce}` standing for the response's own: scripts,
+/// stylesheets and connections (HTTP and the subscription WebSocket) from this server only,
+/// no inline script, no frames, no forms. Two allowances, neither able to run anything:
+/// `data:` images and fonts, because GraphiQL's stylesheet embeds its fonts (Roboto, Fira
+/// Code) and a few icons as data URLs; and the one `<style>` element GraphiQL's dialogs add
+/// (Radix's scroll lock, `react-remove-scroll`), which carries the response's nonce: the page
+/// hands it to GraphiQL as `__webpack_nonce__`.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; \
-     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+     style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; font-src 'self' data:; \
+     connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
@@ -55,13 +58,16 @@ static ASSETS: [Asset; 9] = [
     asset!("LICENSE.react-dom", TEXT, FOREVER),
 ];
 
-/// The page: GraphiQL's stylesheet and scripts, then ours, which starts it.
+/// The page, `{nonce}` standing for the response's own: GraphiQL's stylesheet and scripts,
+/// then ours, which starts it. The icon is empty, so the browser asks for no `/favicon.ico`.
 const PAGE: &str = r#"<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="carepath-style-nonce" content="{nonce}">
 <title>Carepath GraphiQL</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/graphql/assets/graphiql-4.1.2.min.css">
 <link rel="stylesheet" href="/graphql/assets/carepath-graphiql.css">
 </head>
@@ -75,21 +81,23 @@ const PAGE: &str = r#"<!doctype html>
 </html>
 "#;
 
-/// `GET /graphql`: the GraphiQL page.
-pub async fn page(headers: HeaderMap) -> Response {
-    static TAG: OnceLock<String> = OnceLock::new();
-    let tag = TAG.get_or_init(|| etag(PAGE.as_bytes()));
-    let mut resp = respond(
-        &headers,
-        tag,
-        PAGE.as_bytes(),
-        "text/html; charset=utf-8",
-        REVALIDATE,
-    );
+/// `GET /graphql`: the GraphiQL page, with a nonce of its own (so never cached).
+pub async fn page() -> Response {
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let csp = CONTENT_SECURITY_POLICY.replace("{nonce}", &nonce);
+    let mut resp = PAGE.replace("{nonce}", &nonce).into_response();
     let h = resp.headers_mut();
     h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
     );
     h.insert(
         header::REFERRER_POLICY,
@@ -171,6 +179,8 @@ mod tests {
             }
         }
         assert_eq!(named, 6);
+        assert_eq!(PAGE.matches("{nonce}").count(), 1);
+        assert_eq!(CONTENT_SECURITY_POLICY.matches("{nonce}").count(), 1);
         assert!(!PAGE.contains("http://") && !PAGE.contains("https://"));
         assert!(!PAGE.contains("<script>") && !PAGE.contains("style="));
     }
