@@ -1,18 +1,21 @@
-//! The HTTP surface: `POST /graphql`, GraphiQL on `GET /graphql`, subscriptions over
-//! WebSocket (graphql-transport-ws) on `/graphql/ws`, `/healthz`, `/readyz`, `/metrics`.
+//! The HTTP surface: `POST /graphql` (introspection-only queries answered by the schema of
+//! `introspection.rs`), GraphiQL on `GET /graphql` with its files (`graphiql.rs`),
+//! subscriptions over WebSocket (graphql-transport-ws) on `/graphql/ws`, `/healthz`,
+//! `/readyz`, `/metrics`.
 
 use crate::context::Caller;
+use crate::introspection::{self, Route};
 use crate::loaders::Orgs;
-use crate::{CarepathSchema, error};
+use crate::{CarepathSchema, error, graphiql};
 use async_graphql::dataloader::DataLoader;
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{Data, ErrorExtensions};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message};
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use carepath_engine::Engine;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -24,6 +27,8 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 struct AppState {
     engine: Engine,
     schema: CarepathSchema,
+    /// Answers introspection-only queries (`crate::introspection`).
+    introspection: CarepathSchema,
     metrics: PrometheusHandle,
     /// Extra readiness checks (e.g. the relay), each returning a problem if not ready.
     ready_checks: std::sync::Arc<Vec<ReadyCheck>>,
@@ -35,12 +40,14 @@ pub type ReadyCheck = Box<dyn Fn() -> Option<String> + Send + Sync>;
 pub fn router(engine: Engine, metrics: PrometheusHandle, ready_checks: Vec<ReadyCheck>) -> Router {
     let state = AppState {
         schema: crate::schema(engine.clone()),
+        introspection: crate::introspection_schema(),
         engine,
         metrics,
         ready_checks: std::sync::Arc::new(ready_checks),
     };
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql", get(graphiql::page).post(graphql))
+        .route("/graphql/assets/{name}", get(graphiql::asset))
         .route("/graphql/ws", get(ws))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -203,21 +210,36 @@ async fn graphql(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let req = match parse_request(&headers, &body) {
+    let mut req = match parse_request(&headers, &body) {
         Ok(r) => r,
         Err(refusal) => return refusal.into_response(),
     };
-    let who = match caller(&s.engine, bearer(&headers)).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "authentication failed");
-            return (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response();
+    // A syntax error is the ordinary schema's to report.
+    let route = req
+        .parsed_query()
+        .map_or(Route::Ordinary, introspection::route);
+    let mut resp = match route {
+        Route::Introspection => s.introspection.execute(req).await,
+        Route::Refused(reason) => {
+            async_graphql::Response::from_errors(vec![async_graphql::ServerError::new(
+                reason, None,
+            )])
+        }
+        Route::Ordinary => {
+            let who = match caller(&s.engine, bearer(&headers)).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "authentication failed");
+                    return (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable")
+                        .into_response();
+                }
+            };
+            let req = req
+                .data(who)
+                .data(DataLoader::new(Orgs(s.engine.clone()), tokio::spawn));
+            s.schema.execute(req).await
         }
     };
-    let req = req
-        .data(who)
-        .data(DataLoader::new(Orgs(s.engine.clone()), tokio::spawn));
-    let mut resp = s.schema.execute(req).await;
     // Parse and validation errors (bad syntax, wrong types, unknown enum values, limits)
     // carry no code of their own: they are bad input.
     for e in &mut resp.errors {
@@ -232,15 +254,6 @@ async fn graphql(
         }
     }
     GraphQLResponse::from(resp).into_response()
-}
-
-async fn graphiql() -> impl IntoResponse {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish(),
-    )
 }
 
 async fn ws(

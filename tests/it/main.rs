@@ -22,3 +22,4 @@ mod migrations;
 mod relay;
 mod skipping;
 mod timers;
+mod tools;
