@@ -7,6 +7,7 @@
 
 mod announce;
 mod api;
+mod audit;
 mod commit;
 mod commit_pg;
 pub mod entities;
@@ -16,6 +17,7 @@ mod queries;
 mod rows;
 
 pub use api::*;
+pub use audit::TimerRow;
 pub use outbox::*;
 pub use queries::*;
 pub use rows::{Commit, IdempotencyRecord};
