@@ -17,4 +17,5 @@ mod idempotency;
 mod journey;
 mod migrations;
 mod relay;
+mod simulate;
 mod timers;
