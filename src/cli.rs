@@ -48,6 +48,11 @@ enum Cmd {
     },
     /// Create a small demo network: providers at each level, clients mid-journey.
     SeedDemo,
+    /// Walk a synthetic cohort through the engine on a skipped clock and check the
+    /// invariants it promises (exits non-zero when one fails). On a new SQLite file in a
+    /// temporary directory unless --database-url names an empty database; --amqp-url also
+    /// runs the relay and compares what it published with the store.
+    Simulate(Box<SimulateArgs>),
     /// API tokens.
     Tokens {
         #[command(subcommand)]
@@ -97,6 +102,30 @@ enum Cmd {
         #[arg(long, value_parser = parse_moment)]
         to: Option<chrono::DateTime<chrono::Utc>>,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct SimulateArgs {
+    /// Clients in the cohort (admitted over the window, evenly at random).
+    #[arg(long, default_value_t = 1000)]
+    clients: u32,
+    /// Days simulated.
+    #[arg(long, default_value_t = 180)]
+    days: u32,
+    /// The seed: the same seed and flags give the same report (but for time and memory).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// The first simulated day (UTC).
+    #[arg(long, default_value = "2026-01-05")]
+    start: chrono::NaiveDate,
+    /// Clients acting at once at one moment (their writes share commits).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// `text`, or `json` (the report as one JSON object).
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+    #[command(flatten)]
+    rates: carepath_simulate::Rates,
 }
 
 #[derive(Debug, Subcommand)]
@@ -194,6 +223,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         overrides.time_skipping = Some(true);
     }
     let config = Config::load(cli.config.as_ref(), &overrides).context("configuration")?;
+    if let Cmd::Simulate(args) = cli.command {
+        telemetry::init_with(
+            &config.log_format,
+            "warn,sqlx=warn,sea_orm=warn,lapin=error",
+        );
+        return simulate(*args, &cli.overrides, &config).await;
+    }
     telemetry::init(&config.log_format);
     match cli.command {
         Cmd::Serve { .. } => {
@@ -260,15 +296,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await?;
             let out = std::io::stdout().lock();
             match format.as_str() {
-                "csv" => crate::report::write_csv(&m, out)?,
+                "csv" => carepath_report::write_csv(&m, out)?,
                 _ => {
                     let names = engine
-                        .org_names(&crate::report::providers(&m))
+                        .org_names(&carepath_report::providers(&m))
                         .await?
                         .into_iter()
                         .map(|(id, name)| (id.to_string(), name))
                         .collect();
-                    crate::report::write_table(&m, &names, out)?
+                    carepath_report::write_table(&m, &names, out)?
                 }
             }
         }
@@ -439,11 +475,106 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 carepath_relay::access::queue_prefix(OrgId(org))
             );
         }
-        Cmd::Workflows { .. } | Cmd::GraphqlSchema => {
+        Cmd::Workflows { .. } | Cmd::GraphqlSchema | Cmd::Simulate(_) => {
             unreachable!("handled above")
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `carepath simulate`: the database is the one `--database-url` names (it must be empty),
+/// never one from the configuration file or the environment, or a new SQLite file; the broker
+/// only with `--amqp-url`.
+async fn simulate(
+    args: SimulateArgs,
+    flags: &Overrides,
+    config: &Config,
+) -> anyhow::Result<ExitCode> {
+    use carepath_engine::clock::ManualClock;
+    let scratch = tempfile::tempdir().context("a temporary directory")?;
+    let url = match &flags.database_url {
+        Some(url) => url.clone(),
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            scratch.path().join("simulate.db").display()
+        ),
+    };
+    let backend = if url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let start = args.start.and_time(chrono::NaiveTime::MIN).and_utc();
+    let clock = ManualClock::new(start);
+    let engine = carepath_engine::Engine::open(
+        &url,
+        config.db_max_connections.max(8),
+        std::sync::Arc::new(startup::load_pathway(config)?),
+        std::sync::Arc::new(clock.clone()),
+    )
+    .await
+    .with_context(|| format!("opening the database ({})", startup::redact(&url)))?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let relay = flags.amqp_url.as_ref().map(|amqp| {
+        let status = std::sync::Arc::new(carepath_relay::Status::default());
+        let mut opts = carepath_relay::Options::new(amqp.clone());
+        opts.source = config.event_source.clone();
+        let task = tokio::spawn(carepath_relay::run_relay(
+            engine.clone(),
+            opts,
+            status.clone(),
+            stopped.clone(),
+        ));
+        (status, task)
+    });
+    let opts = carepath_simulate::Options {
+        clients: args.clients,
+        days: args.days,
+        seed: args.seed,
+        start,
+        concurrency: args.concurrency,
+        backend: backend.into(),
+        rates: args.rates,
+    };
+    let mut report = carepath_simulate::run(&engine, &clock, &opts).await?;
+    if let Some((status, task)) = relay {
+        // Wait for the outbox to drain (as long as it keeps moving), then count.
+        let mut last = u64::MAX;
+        let mut still = 0;
+        loop {
+            let (waiting, _) = engine.outbox_lag().await?;
+            if waiting == 0 {
+                break;
+            }
+            still = if waiting < last { 0 } else { still + 1 };
+            anyhow::ensure!(
+                still < 120,
+                "the relay stopped publishing with {waiting} events waiting (is the broker up?)"
+            );
+            last = waiting;
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        let _ = stop.send(true);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
+        report.set_broker(carepath_simulate::BrokerCount::Published {
+            published: status.published.load(std::sync::atomic::Ordering::Relaxed),
+        });
+    }
+    if args.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.text());
+    }
+    if report.passed() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for i in report.failed() {
+        eprintln!(
+            "error: invariant failed: {} ({} of {} cases)",
+            i.name, i.failures, i.checked
+        );
+    }
+    Ok(ExitCode::FAILURE)
 }
 
 /// A moment on the command line: RFC 3339, or a date (its start, UTC).

@@ -5,7 +5,6 @@
 
 pub mod cli;
 pub mod config;
-pub mod report;
 mod seed;
 pub mod startup;
 mod telemetry;

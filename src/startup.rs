@@ -255,7 +255,7 @@ async fn publish_measures(engine: Engine, every: Duration, mut stop: watch::Rece
             .await
         {
             Ok(m) => {
-                for row in crate::report::rows(&m) {
+                for row in carepath_report::rows(&m) {
                     if !row.by.is_empty() {
                         continue;
                     }

@@ -14,9 +14,15 @@ fn may_log(meta: &tracing::Metadata<'_>) -> bool {
 }
 
 pub fn init(format: &str) {
+    init_with(format, "info,sqlx=warn,sea_orm=warn,lapin=error");
+}
+
+/// As [`init`], with `default` as the filter when `CAREPATH_LOG` and `RUST_LOG` set none
+/// (`carepath simulate` logs warnings only: a line per command would be millions).
+pub fn init_with(format: &str, default: &str) {
     let filter = EnvFilter::try_from_env("CAREPATH_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,lapin=error"));
+        .unwrap_or_else(|_| EnvFilter::new(default));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let layer = if format == "json" {
         fmt::layer().json().with_writer(std::io::stderr).boxed()

@@ -6,6 +6,7 @@
 //! idempotency record in one transaction ([`store`]).
 
 mod admin;
+mod audit;
 mod backoff;
 pub mod clock;
 mod engine;
@@ -30,7 +31,7 @@ pub mod pathway {
 }
 
 /// Rows the engine's reads return as they are stored (no domain meaning to add).
-pub use store::{CensusRow, DisclosureRow, TokenRow};
+pub use store::{CensusRow, DisclosureRow, TimerRow, TokenRow};
 
 pub use backoff::Backoff;
 pub use engine::{Engine, EventRef, Outcome, Request};

@@ -7,6 +7,7 @@
 
 mod announce;
 mod api;
+mod audit;
 mod commit;
 mod commit_pg;
 pub mod entities;
@@ -17,6 +18,7 @@ mod rows;
 mod time_mark;
 
 pub use api::*;
+pub use audit::TimerRow;
 pub use outbox::*;
 pub use queries::*;
 pub use rows::{Commit, IdempotencyRecord};

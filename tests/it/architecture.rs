@@ -114,12 +114,35 @@ fn only_the_engine_reaches_the_store() {
     let g = graph();
     assert_eq!(g.dependents("carepath-store"), set(&["carepath-engine"]));
     // Nor does any adapter reach the database underneath it.
-    for adapter in ["carepath-graphql", "carepath-relay", "carepath-engine"] {
+    for adapter in [
+        "carepath-graphql",
+        "carepath-relay",
+        "carepath-engine",
+        "carepath-simulate",
+    ] {
         assert!(
             !g.normal(adapter).contains("sea-orm"),
             "{adapter} depends on sea-orm"
         );
     }
+}
+
+/// "The simulation reaches only the engine": no store, no database, no protocol; and the
+/// product binary is what runs it.
+#[test]
+fn the_simulation_reaches_only_the_engine() {
+    let g = graph();
+    let normal = g.normal("carepath-simulate");
+    let ours: BTreeSet<String> = normal
+        .iter()
+        .filter(|d| d.starts_with("carepath"))
+        .cloned()
+        .collect();
+    assert_eq!(ours, set(&["carepath-engine", "carepath-report"]));
+    for io in ["sea-orm", "lapin", "async-graphql", "axum"] {
+        assert!(!normal.contains(io), "carepath-simulate depends on {io}");
+    }
+    assert!(g.normal("carepath").contains("carepath-simulate"));
 }
 
 /// "The domain is pure": no I/O crate, no clock, nothing but chrono, serde, uuid, thiserror.

@@ -20,6 +20,7 @@ mod journey;
 mod measures;
 mod migrations;
 mod relay;
+mod simulate;
 mod skipping;
 mod timers;
 mod tools;

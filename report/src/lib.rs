@@ -1,6 +1,6 @@
-//! The measures of continuity as rows: one per measure (and per provider or decline reason),
-//! printed as CSV or as a table for the terminal — by `carepath measures` and by the
-//! simulation alike.
+//! `carepath-report`: the measures of continuity as rows — one per measure (and per provider
+//! or decline reason) — printed as CSV or as a table for the terminal, by `carepath measures`,
+//! the `/metrics` gauges and `carepath simulate` alike.
 
 use carepath_engine::domain::measures::{Measures, Ratio, Spread};
 use std::collections::HashMap;
@@ -129,7 +129,7 @@ fn fixed(v: Option<f64>) -> String {
 }
 
 /// CSV with a header; missed clients space-separated in the last column.
-pub fn write_csv(m: &Measures, w: impl Write) -> anyhow::Result<()> {
+pub fn write_csv(m: &Measures, w: impl Write) -> std::io::Result<()> {
     let mut out = csv::Writer::from_writer(w);
     out.write_record([
         "measure",
@@ -166,7 +166,7 @@ pub fn write_table(
     m: &Measures,
     names: &HashMap<String, String>,
     mut w: impl Write,
-) -> anyhow::Result<()> {
+) -> std::io::Result<()> {
     writeln!(
         w,
         "measures from {} to {} (as of {})",
