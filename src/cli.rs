@@ -298,12 +298,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match format.as_str() {
                 "csv" => carepath_report::write_csv(&m, out)?,
                 _ => {
-                    let names = engine
-                        .org_names(&carepath_report::providers(&m))
-                        .await?
-                        .into_iter()
-                        .map(|(id, name)| (id.to_string(), name))
-                        .collect();
+                    let names = carepath_report::provider_names(&engine, &m).await?;
                     carepath_report::write_table(&m, &names, out)?
                 }
             }

@@ -207,8 +207,22 @@ pub fn write_table(
     Ok(())
 }
 
-/// The organizations the rows name (receiving providers), for [`write_table`]'s names.
-pub fn providers(m: &Measures) -> Vec<carepath_engine::ids::OrgId> {
+/// The names of the organizations the rows name (receiving providers), by id as the rows
+/// have it: [`write_table`]'s `names`.
+pub async fn provider_names(
+    engine: &carepath_engine::Engine,
+    m: &Measures,
+) -> Result<HashMap<String, String>, carepath_engine::Error> {
+    Ok(engine
+        .org_names(&providers(m))
+        .await?
+        .into_iter()
+        .map(|(id, name)| (id.to_string(), name))
+        .collect())
+}
+
+/// The organizations the rows name (receiving providers).
+fn providers(m: &Measures) -> Vec<carepath_engine::ids::OrgId> {
     let mut ids: Vec<_> = m
         .referrals
         .time_to_acknowledge

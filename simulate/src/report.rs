@@ -191,12 +191,7 @@ pub async fn print_measures(
 ) -> Result<(), crate::Error> {
     let admin = Actor::new(OrgId(uuid::Uuid::nil()), Role::Admin);
     let m = engine.measures(&admin, from, to, None, None).await?;
-    let names = engine
-        .org_names(&carepath_report::providers(&m))
-        .await?
-        .into_iter()
-        .map(|(id, name)| (id.to_string(), name))
-        .collect();
+    let names = carepath_report::provider_names(engine, &m).await?;
     let mut table = Vec::new();
     carepath_report::write_table(&m, &names, &mut table)?;
     out.push_str(&String::from_utf8_lossy(&table));
