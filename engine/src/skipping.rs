@@ -118,6 +118,26 @@ impl Engine {
         Ok(Engine::new(store, pathway, clock, skipped))
     }
 
+    /// Mark a database filled on a skipped clock in this process (the simulation, on a
+    /// `ManualClock`) for time skipping, its clock standing at `now`: a normal `serve` then
+    /// refuses it, so a simulated cohort never becomes production data, and `serve
+    /// --time-skipping` resumes at `now`. A database already marked for the wall clock is
+    /// refused ([`Error::TimeMode`]); one already marked for skipping keeps its clock.
+    pub async fn mark_time_skipped(&self, now: DateTime<Utc>) -> Result<(), Error> {
+        let mark = TimeMark::Skipping {
+            now: clock::stored(now),
+            version: 0,
+        };
+        match self
+            .store()
+            .claim_time_mark(mark, SystemClock.now())
+            .await?
+        {
+            TimeMark::Skipping { .. } => Ok(()),
+            TimeMark::Wall => Err(refuse_wall_database()),
+        }
+    }
+
     /// `Some(now)` when this engine runs on a skipped clock (`serve --time-skipping`): what
     /// a server says on every response and page, so nobody mistakes it for production.
     pub fn time_skipping(&self) -> Option<DateTime<Utc>> {

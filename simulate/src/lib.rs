@@ -235,6 +235,8 @@ pub async fn run(engine: &Engine, clock: &ManualClock, opts: &Options) -> Result
     let audit = check::audit(engine, &admin, &roster, end).await?;
     let mut measures = String::new();
     print_measures(engine, opts.start, end, &mut measures).await?;
+    // Simulated care on a skipped clock: never to be served as the real thing.
+    engine.mark_time_skipped(end).await?;
     let mut report = Report {
         clients: opts.clients,
         days: opts.days,

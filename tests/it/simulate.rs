@@ -46,6 +46,30 @@ async fn simulate(backend: Backend, seed: u64) -> Report {
         carepath_simulate::run(&engine, &clock, &opts).await,
         Err(carepath_simulate::Error::NotEmpty(_))
     ));
+    // Nor is it production: it is marked for time skipping, at the end of the window.
+    let served = Engine::open_in(
+        &db.url,
+        2,
+        Arc::new(pathway::default_pathway()),
+        carepath_engine::TimeMode::Wall,
+    )
+    .await;
+    assert!(
+        matches!(served, Err(carepath_engine::Error::TimeMode(_))),
+        "a normal serve refuses a simulated database"
+    );
+    let skipping = Engine::open_in(
+        &db.url,
+        2,
+        Arc::new(pathway::default_pathway()),
+        carepath_engine::TimeMode::Skipping { start: None },
+    )
+    .await
+    .expect("serve --time-skipping opens it");
+    assert_eq!(
+        skipping.time_skipping(),
+        Some(opts.start + chrono::Duration::days(i64::from(opts.days)))
+    );
     report
 }
 
