@@ -15,7 +15,7 @@ impl Engine {
         &self,
         until: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, Error> {
-        Ok(self.store().next_pending_due(until).await?)
+        Ok(self.store().next_due_after(None, until).await?)
     }
 
     /// Up to `limit` timers after `after` (id order): what was scheduled, when it was due,

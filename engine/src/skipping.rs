@@ -182,7 +182,7 @@ impl Engine {
         loop {
             self.fire_all_due(at, &mut done).await?;
             done.slots_offered += self.offer_freed_slots().await?;
-            match self.store().next_due_after(at, to).await? {
+            match self.store().next_due_after(Some(at), to).await? {
                 Some(next) => {
                     self.move_clock(skipped, next).await?;
                     at = next;

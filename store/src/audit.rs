@@ -1,5 +1,5 @@
-//! Reads for an audit of the timers: when the next one falls due, and the timer table as it
-//! stands (what was scheduled, what fired and when).
+//! Reads for an audit of the timers: the timer table as it stands (what was scheduled, what
+//! fired and when). When the next one falls due is `Store::next_due_after`.
 
 use super::entities::timer;
 use super::{Store, StoreError};
@@ -21,21 +21,6 @@ pub struct TimerRow {
 }
 
 impl Store {
-    /// The earliest due time of a pending timer at or before `until`, if any.
-    pub async fn next_pending_due(
-        &self,
-        until: DateTime<Utc>,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(timer::Entity::find()
-            .filter(timer::Column::Status.eq("pending"))
-            .filter(timer::Column::DueAt.lte(until))
-            .order_by_asc(timer::Column::DueAt)
-            .limit(1)
-            .one(&self.db)
-            .await?
-            .map(|t| t.due_at))
-    }
-
     /// Up to `limit` timers after `after`, in id order.
     pub async fn timer_rows(
         &self,
