@@ -186,10 +186,14 @@ const ATTENDED_WITHIN_DAYS: i64 = 30;
 /// Days after a discharge on MOUD a dose or supply counts.
 const DOSED_WITHIN_DAYS: i64 = 7;
 
-/// The running count over every client's events.
+/// The running count over every client's events: what counts ([`Scope`]) beside the counts.
 pub struct Tally {
     scope: Scope,
-    clients: u64,
+    n: Counts,
+}
+
+/// The counts so far: the measures being built and the samples their spreads come from.
+struct Counts {
     ack_hours: BTreeMap<OrgId, Vec<f64>>,
     answer_hours: BTreeMap<OrgId, Vec<f64>>,
     transit_days: Vec<f64>,
@@ -201,24 +205,25 @@ pub struct Tally {
 impl Tally {
     pub fn new(scope: Scope) -> Self {
         Tally {
-            m: Measures {
-                scope: scope.clone(),
-                clients: 0,
-                referrals: ReferralMeasures::default(),
-                handoffs: HandoffMeasures::default(),
-                fui_7: Ratio::default(),
-                fui_30: Ratio::default(),
-                moud: MoudMeasures::default(),
-                discharges: DischargeMeasures::default(),
-                lost_to_care: Ratio::default(),
+            n: Counts {
+                m: Measures {
+                    scope: scope.clone(),
+                    clients: 0,
+                    referrals: ReferralMeasures::default(),
+                    handoffs: HandoffMeasures::default(),
+                    fui_7: Ratio::default(),
+                    fui_30: Ratio::default(),
+                    moud: MoudMeasures::default(),
+                    discharges: DischargeMeasures::default(),
+                    lost_to_care: Ratio::default(),
+                },
+                ack_hours: BTreeMap::new(),
+                answer_hours: BTreeMap::new(),
+                transit_days: Vec::new(),
+                gap_days_per_client: Vec::new(),
+                declines: BTreeMap::new(),
             },
             scope,
-            clients: 0,
-            ack_hours: BTreeMap::new(),
-            answer_hours: BTreeMap::new(),
-            transit_days: Vec::new(),
-            gap_days_per_client: Vec::new(),
-            declines: BTreeMap::new(),
         }
     }
 
@@ -227,15 +232,16 @@ impl Tally {
         let Some(first) = events.first() else {
             return;
         };
-        self.clients += 1;
+        self.n.m.clients += 1;
         let mut c = ClientScan::new(first.client);
         for e in events {
-            c.event(self, e);
+            c.event(&self.scope, &mut self.n, e);
         }
-        c.finish(self);
+        c.finish(&self.scope, &mut self.n);
     }
 
-    pub fn finish(mut self) -> Measures {
+    pub fn finish(self) -> Measures {
+        let mut n = self.n;
         let per_provider = |m: BTreeMap<OrgId, Vec<f64>>| {
             m.into_iter()
                 .map(|(provider, v)| ProviderHours {
@@ -244,13 +250,12 @@ impl Tally {
                 })
                 .collect()
         };
-        let m = &mut self.m;
-        m.clients = self.clients;
-        m.referrals.time_to_acknowledge = per_provider(self.ack_hours);
-        m.referrals.time_to_answer = per_provider(self.answer_hours);
-        m.referrals.decline_reasons = self.declines.into_iter().collect();
-        m.handoffs.days_in_transit = Spread::of(self.transit_days);
-        m.moud.gap_days_per_client = Spread::of(self.gap_days_per_client);
+        let m = &mut n.m;
+        m.referrals.time_to_acknowledge = per_provider(n.ack_hours);
+        m.referrals.time_to_answer = per_provider(n.answer_hours);
+        m.referrals.decline_reasons = n.declines.into_iter().collect();
+        m.handoffs.days_in_transit = Spread::of(n.transit_days);
+        m.moud.gap_days_per_client = Spread::of(n.gap_days_per_client);
         for r in [
             &mut m.referrals.answered_in_time,
             &mut m.referrals.escalated,
@@ -266,7 +271,7 @@ impl Tally {
         ] {
             r.tidy();
         }
-        self.m
+        n.m
     }
 }
 
@@ -357,9 +362,9 @@ impl ClientScan {
     }
 
     /// A dose or supply is in hand on `on`, covering through `through`.
-    fn dosed(&mut self, t: &mut Tally, on: NaiveDate, through: Option<NaiveDate>) {
+    fn dosed(&mut self, scope: &Scope, t: &mut Counts, on: NaiveDate, through: Option<NaiveDate>) {
         if let Some(Some(covered)) = self.moud {
-            self.gap_days += Self::gap_in_period(&t.scope, covered, on);
+            self.gap_days += Self::gap_in_period(scope, covered, on);
         }
         for w in self.gap_watch.drain(..) {
             let gap = (on - w.covered_through).num_days() - 1;
@@ -382,17 +387,16 @@ impl ClientScan {
 
     /// The client leaves a placement (a handoff between organizations or a discharge): on
     /// MOUD, watch for the next dose.
-    fn leaves_on_moud(&mut self, t: &Tally, at: DateTime<Utc>, counted: bool) {
+    fn leaves_on_moud(&mut self, scope: &Scope, at: DateTime<Utc>, counted: bool) {
         if let Some(Some(covered)) = self.moud {
             self.gap_watch.push(GapWatch {
                 covered_through: covered,
-                counted: counted && t.scope.period(at),
+                counted: counted && scope.period(at),
             });
         }
     }
 
-    fn event(&mut self, t: &mut Tally, e: &CareEvent) {
-        let scope = t.scope.clone();
+    fn event(&mut self, scope: &Scope, t: &mut Counts, e: &CareEvent) {
         let in_period = scope.period(e.at);
         if self.moud.is_some() && in_period {
             self.on_moud_in_period = true;
@@ -484,7 +488,7 @@ impl ClientScan {
                 self.left = Some((from_level.clone(), *from_provider));
                 self.at = None;
                 let counted = scope.place(Some(from_level), Some(*from_provider));
-                self.leaves_on_moud(t, e.at, counted);
+                self.leaves_on_moud(scope, e.at, counted);
             }
             EventData::TransitionCompleted {
                 from_level,
@@ -528,7 +532,7 @@ impl ClientScan {
                 ..
             } => {
                 let counted = in_period && scope.place(Some(from_level), Some(*from_provider));
-                self.discharged(t, e, from_level, *from_provider, counted);
+                self.discharged(scope, e, from_level, *from_provider, counted);
                 if counted {
                     t.m.discharges.unplanned.denominator += 1;
                 }
@@ -553,7 +557,7 @@ impl ClientScan {
                 ..
             } => {
                 let counted = in_period && scope.place(Some(from_level), Some(*from_provider));
-                self.discharged(t, e, from_level, *from_provider, counted);
+                self.discharged(scope, e, from_level, *from_provider, counted);
                 if counted {
                     t.m.discharges.unplanned.hit();
                     t.m.discharges.unplanned.missed.push(self.client);
@@ -608,7 +612,7 @@ impl ClientScan {
             }
             EventData::MatPlanEnded => {
                 if let Some(Some(covered)) = self.moud {
-                    self.gap_days += Self::gap_in_period(&scope, covered, e.at.date_naive());
+                    self.gap_days += Self::gap_in_period(scope, covered, e.at.date_naive());
                 }
                 self.moud = None;
             }
@@ -617,7 +621,7 @@ impl ClientScan {
             }
             | EventData::MatRefillPickedUp {
                 covered_through, ..
-            } => self.dosed(t, e.at.date_naive(), *covered_through),
+            } => self.dosed(scope, t, e.at.date_naive(), *covered_through),
             EventData::ClientLostToCare { .. }
                 if in_period && scope.place(e.level.as_ref(), None) =>
             {
@@ -631,7 +635,7 @@ impl ClientScan {
         }
     }
 
-    fn answered(&mut self, t: &mut Tally, referral: ReferralId, at: DateTime<Utc>) {
+    fn answered(&mut self, t: &mut Counts, referral: ReferralId, at: DateTime<Utc>) {
         let Some(r) = self.referrals.get_mut(&referral) else {
             return;
         };
@@ -654,7 +658,7 @@ impl ClientScan {
     /// caller says which way); on MOUD, the next dose is watched for.
     fn discharged(
         &mut self,
-        t: &Tally,
+        scope: &Scope,
         e: &CareEvent,
         from_level: &LevelId,
         from_provider: OrgId,
@@ -662,7 +666,7 @@ impl ClientScan {
     ) {
         self.left = Some((from_level.clone(), from_provider));
         self.at = None;
-        self.leaves_on_moud(t, e.at, counted);
+        self.leaves_on_moud(scope, e.at, counted);
         if self.moud.is_some() {
             self.dose_watch.push(DoseWatch {
                 discharged_on: e.at.date_naive(),
@@ -673,8 +677,7 @@ impl ClientScan {
 
     /// What is still open at the end: misses when their time is up as of `as_of`, nothing
     /// when it is not.
-    fn finish(self, t: &mut Tally) {
-        let scope = &t.scope;
+    fn finish(self, scope: &Scope, t: &mut Counts) {
         let today = scope.as_of.date_naive();
         let mut gap_days = self.gap_days;
         if let Some(Some(covered)) = self.moud {
