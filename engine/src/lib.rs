@@ -15,6 +15,7 @@ mod live;
 mod measures;
 mod outbox;
 mod reads;
+mod sessions;
 mod skipping;
 use carepath_store as store;
 
@@ -39,4 +40,5 @@ pub use error::Error;
 pub use live::Published;
 pub use outbox::Outgoing;
 pub use reads::{ReferralRead, token_hash};
+pub use sessions::{SESSION_HOURS, Session};
 pub use skipping::{Advanced, MAX_ADVANCE_DAYS, TimeMode};

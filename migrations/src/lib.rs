@@ -17,6 +17,7 @@ mod m20261202_000015_lost_to_care;
 mod m20261202_000016_engine_clock;
 mod m20261202_000017_case_managers;
 mod m20261202_000018_client_identities;
+mod m20261202_000019_console_sessions;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000016_engine_clock::Migration),
             Box::new(m20261202_000017_case_managers::Migration),
             Box::new(m20261202_000018_client_identities::Migration),
+            Box::new(m20261202_000019_console_sessions::Migration),
         ]
     }
 }

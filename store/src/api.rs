@@ -329,24 +329,13 @@ impl Store {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<TokenHolder>, StoreError> {
-        Ok(api_token::Entity::find()
-            .filter(
-                Condition::all()
-                    .add(api_token::Column::TokenHash.eq(token_hash))
-                    .add(api_token::Column::RevokedAt.is_null())
-                    .add(
-                        Condition::any()
-                            .add(api_token::Column::ExpiresAt.is_null())
-                            .add(api_token::Column::ExpiresAt.gt(now)),
-                    ),
+        Ok(self
+            .live_token(
+                Condition::all().add(api_token::Column::TokenHash.eq(token_hash)),
+                now,
             )
-            .one(&self.db)
             .await?
-            .map(|t| TokenHolder {
-                org: OrgId(t.org_id),
-                role: t.role,
-                staff: StaffId(t.staff_id.unwrap_or(t.id)),
-            }))
+            .map(holder))
     }
 
     /// The staff members among `ids` who hold a live token at `now`: their organization and
@@ -429,5 +418,101 @@ fn row_to_referral(r: referral::Model) -> ReferralRow {
         provider: OrgId(r.provider_id),
         to_level: LevelId(r.to_level),
         status: r.status,
+    }
+}
+
+/// The console's sessions: each a hash of the secret a browser holds, tied to the token it
+/// was opened with.
+impl Store {
+    /// Open a session for the live token `token_hash` (checked at `now`), lapsing at
+    /// `expires_at`; sessions already lapsed at `wall_now` are cleared on the way. `false`
+    /// when the token is not live.
+    pub async fn open_session(
+        &self,
+        session_hash: &str,
+        token_hash: &str,
+        now: DateTime<Utc>,
+        wall_now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let Some(token) = self
+            .live_token(
+                Condition::all().add(api_token::Column::TokenHash.eq(token_hash)),
+                now,
+            )
+            .await?
+        else {
+            return Ok(false);
+        };
+        console_session::Entity::delete_many()
+            .filter(console_session::Column::ExpiresAt.lte(wall_now))
+            .exec(&self.db)
+            .await?;
+        console_session::Entity::insert(console_session::ActiveModel {
+            session_hash: Set(session_hash.to_owned()),
+            token_id: Set(token.id),
+            created_at: Set(wall_now),
+            expires_at: Set(expires_at),
+        })
+        .exec(&self.db)
+        .await?;
+        Ok(true)
+    }
+
+    /// The holder of the session `session_hash`: lapsed at `wall_now`, or its token revoked or
+    /// expired at `now`, it has none.
+    pub async fn session_holder(
+        &self,
+        session_hash: &str,
+        now: DateTime<Utc>,
+        wall_now: DateTime<Utc>,
+    ) -> Result<Option<TokenHolder>, StoreError> {
+        let Some(session) = console_session::Entity::find_by_id(session_hash.to_owned())
+            .filter(console_session::Column::ExpiresAt.gt(wall_now))
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .live_token(
+                Condition::all().add(api_token::Column::Id.eq(session.token_id)),
+                now,
+            )
+            .await?
+            .map(holder))
+    }
+
+    /// End a session (signing out); ending one that is gone is no error.
+    pub async fn close_session(&self, session_hash: &str) -> Result<(), StoreError> {
+        console_session::Entity::delete_by_id(session_hash.to_owned())
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    async fn live_token(
+        &self,
+        which: Condition,
+        now: DateTime<Utc>,
+    ) -> Result<Option<api_token::Model>, StoreError> {
+        Ok(api_token::Entity::find()
+            .filter(
+                which.add(api_token::Column::RevokedAt.is_null()).add(
+                    Condition::any()
+                        .add(api_token::Column::ExpiresAt.is_null())
+                        .add(api_token::Column::ExpiresAt.gt(now)),
+                ),
+            )
+            .one(&self.db)
+            .await?)
+    }
+}
+
+fn holder(t: api_token::Model) -> TokenHolder {
+    TokenHolder {
+        org: OrgId(t.org_id),
+        role: t.role,
+        staff: StaffId(t.staff_id.unwrap_or(t.id)),
     }
 }

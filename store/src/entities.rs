@@ -228,6 +228,24 @@ pub mod client_identity {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod console_session {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "console_sessions")]
+    pub struct Model {
+        /// SHA-256 of the session secret the browser holds.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub session_hash: String,
+        pub token_id: Uuid,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod api_token {
     use sea_orm::entity::prelude::*;
 
