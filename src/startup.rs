@@ -169,6 +169,11 @@ impl Application {
             carepath_graphql::metrics_handle(),
             ready_checks,
         )
+        .merge(carepath_console::router(engine.clone()))
+        .layer(axum::middleware::map_response_with_state(
+            engine.clone(),
+            say_the_clock,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http());
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
@@ -180,6 +185,25 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// The response header a time-skipping server puts on every response (API, pages, health):
+/// `skipped <the clock, RFC 3339>`, so no client takes it for production.
+pub const CLOCK_HEADER: &str = "carepath-clock";
+
+async fn say_the_clock(
+    axum::extract::State(engine): axum::extract::State<Engine>,
+    mut resp: axum::response::Response,
+) -> axum::response::Response {
+    if let Some(now) = engine.time_skipping()
+        && let Ok(value) = axum::http::HeaderValue::from_str(&format!(
+            "skipped {}",
+            now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        ))
+    {
+        resp.headers_mut().insert(CLOCK_HEADER, value);
+    }
+    resp
 }
 
 /// `carepath serve`: build, say where it listens, serve until SIGINT or SIGTERM.

@@ -83,6 +83,8 @@ struct Inner {
     /// timers fire in due order and the clock never goes back.
     advancing: tokio::sync::Mutex<()>,
     committed: Notify,
+    /// Counts commits heard (as `committed` is signalled), for whoever redraws on any change.
+    changes: tokio::sync::watch::Sender<u64>,
     live: broadcast::Sender<Arc<Published>>,
 }
 
@@ -115,6 +117,7 @@ impl Engine {
                 skipped,
                 advancing: tokio::sync::Mutex::new(()),
                 committed: Notify::new(),
+                changes: tokio::sync::watch::channel(0).0,
                 live: broadcast::channel(4096).0,
             }),
         }
@@ -250,6 +253,20 @@ impl Engine {
     /// nobody waits is kept for the next wait).
     pub(crate) fn committed(&self) -> &Notify {
         &self.inner.committed
+    }
+
+    /// A commit was made here (or, heard through LISTEN, by another process): wake the relay
+    /// and whoever watches [`Self::changes`].
+    pub(crate) fn signal_commit(&self) {
+        self.inner.committed.notify_one();
+        self.inner.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A counter that goes up after every commit this process makes or hears of, and says
+    /// nothing of what was committed: for a page that redraws what it shows when anything
+    /// may have changed (the console's census board).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.changes.subscribe()
     }
 
     /// Is the database answering?
@@ -409,7 +426,7 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         }
-        self.inner.committed.notify_one();
+        self.signal_commit();
         tracing::info!(
             client = %client,
             command = env.command.name(),

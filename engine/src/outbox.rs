@@ -130,7 +130,7 @@ impl Engine {
                     loop {
                         tokio::select! {
                             heard = listener.next() => match heard {
-                                Ok(()) => self.committed().notify_one(),
+                                Ok(()) => self.signal_commit(),
                                 Err(_) => break,
                             },
                             _ = stop.changed() => return,

@@ -55,24 +55,7 @@ pub fn router(engine: Engine, metrics: PrometheusHandle, ready_checks: Vec<Ready
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
         ))
-        .layer(axum::middleware::map_response_with_state(
-            state.engine.clone(),
-            say_the_clock,
-        ))
         .with_state(state)
-}
-
-/// The response header a time-skipping server puts on every response (GraphQL, pages,
-/// health): `skipped <the clock, RFC 3339>`, so no client takes it for production.
-pub const CLOCK_HEADER: &str = "carepath-clock";
-
-async fn say_the_clock(State(engine): State<Engine>, mut resp: Response) -> Response {
-    if let Some(now) = engine.time_skipping()
-        && let Ok(value) = header::HeaderValue::from_str(&format!("skipped {}", rfc3339(now)))
-    {
-        resp.headers_mut().insert(CLOCK_HEADER, value);
-    }
-    resp
 }
 
 fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {

@@ -1,0 +1,196 @@
+//! A form sent from a page, run as the engine command the API would run: the same actor
+//! (the signed-in person), the form's own idempotency key (sending it twice has one effect),
+//! and the version of the record the page showed (a form from a page that went stale is
+//! refused, in words, with the way to reload). What the form says is read here into the
+//! command; every rule about it is the engine's.
+
+use crate::error::PageError;
+use crate::page::Problem;
+use crate::session::Signed;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use carepath_engine::domain::Command;
+use carepath_engine::ids::{ClientId, OrgId};
+use carepath_engine::pathway::LevelId;
+use carepath_engine::{Engine, Error, Request};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+
+/// A form's fields as sent (`application/x-www-form-urlencoded`), names repeated for
+/// several choices.
+pub struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    pub fn new(pairs: Vec<(String, String)>) -> Self {
+        Fields(pairs)
+    }
+
+    /// The first value of `name`, trimmed; `None` when absent or blank.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn required(&self, name: &str, what: &str) -> Result<&str, PageError> {
+        self.get(name)
+            .ok_or_else(|| bad(format!("{what} is needed")))
+    }
+
+    /// Every value of `name` (checkboxes), blanks left out.
+    pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn org(&self, name: &str, what: &str) -> Result<OrgId, PageError> {
+        parse_org(self.required(name, what)?, what)
+    }
+
+    pub fn orgs(&self, name: &str, what: &str) -> Result<Vec<OrgId>, PageError> {
+        self.all(name).map(|v| parse_org(v, what)).collect()
+    }
+
+    pub fn level(&self, name: &str) -> Result<LevelId, PageError> {
+        Ok(LevelId::new(self.required(name, "a level of care")?))
+    }
+
+    pub fn date(&self, name: &str, what: &str) -> Result<NaiveDate, PageError> {
+        let v = self.required(name, what)?;
+        NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .map_err(|_| bad(format!("{what} is a date (year-month-day)")))
+    }
+
+    /// A `datetime-local` field, read as UTC.
+    pub fn moment(&self, name: &str, what: &str) -> Result<DateTime<Utc>, PageError> {
+        let v = self.required(name, what)?;
+        NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M")
+            .or_else(|_| NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S"))
+            .map(|t| t.and_utc())
+            .map_err(|_| bad(format!("{what} is a date and time")))
+    }
+
+    pub fn number(&self, name: &str, what: &str) -> Result<f32, PageError> {
+        self.required(name, what)?
+            .parse::<f32>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .ok_or_else(|| bad(format!("{what} is a number")))
+    }
+
+    /// The page the form was on (a path of this console), where the answer goes back to.
+    pub fn back(&self) -> String {
+        self.get("back")
+            .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains(['\r', '\n']))
+            .map_or_else(
+                || "/".to_owned(),
+                |b| b.split('?').next().unwrap_or("/").to_owned(),
+            )
+    }
+}
+
+fn parse_org(v: &str, what: &str) -> Result<OrgId, PageError> {
+    uuid::Uuid::parse_str(v)
+        .map(OrgId)
+        .map_err(|_| bad(format!("{what}: choose an organization from the list")))
+}
+
+pub fn bad(message: String) -> PageError {
+    PageError::Engine(Error::BadInput(message))
+}
+
+/// Run the command a form asks for on `client` (`None`: the engine finds it, as for a
+/// referral) and go back to the page with `done` said; a refusal is shown in words with the
+/// way back.
+pub async fn run(
+    engine: &Engine,
+    signed: &Signed,
+    headers: &HeaderMap,
+    fields: &Fields,
+    client: Option<ClientId>,
+    done: &'static str,
+    command: impl FnOnce(&Fields) -> Result<Command, PageError>,
+) -> Response {
+    let back = fields.back();
+    let outcome = async {
+        signed.check_form(headers, fields.get("csrf").unwrap_or(""))?;
+        let key = fields
+            .get("idem")
+            .and_then(|k| uuid::Uuid::parse_str(k).ok())
+            .ok_or(PageError::ForeignForm)?;
+        let expected_version = match fields.get("version") {
+            None => None,
+            Some(v) => Some(v.parse::<i64>().map_err(|_| PageError::ForeignForm)?),
+        };
+        let command = command(fields)?;
+        engine
+            .execute(Request {
+                client,
+                actor: signed.actor,
+                expected_version,
+                idempotency_key: Some(format!("console:{key}")),
+                command,
+            })
+            .await
+            .map_err(PageError::from)
+    }
+    .await;
+    match outcome {
+        Ok(_) => Redirect::to(&format!("{back}?done={done}")).into_response(),
+        Err(e @ (PageError::SignIn | PageError::Engine(Error::Unauthenticated))) => {
+            e.into_response()
+        }
+        Err(e) => {
+            let (title, message) = e.words();
+            let reload = matches!(
+                e,
+                PageError::Engine(Error::Conflict(_) | Error::IdempotencyKeyReused)
+                    | PageError::ForeignForm
+            );
+            Problem::with_back(
+                e.status(),
+                title,
+                message,
+                back,
+                if reload {
+                    "Reload the page"
+                } else {
+                    "Back to the page"
+                },
+            )
+        }
+    }
+}
+
+/// What a page says after a form of its own was done (`?done=…`).
+pub fn done_words(key: Option<&str>) -> Option<&'static str> {
+    Some(match key? {
+        "referral-sent" => "The referral was sent.",
+        "consent-recorded" => "The consent was recorded.",
+        "aftercare-booked" => "The aftercare appointment was booked.",
+        "refill-booked" => "The MAT refill or dose was booked.",
+        "handoff-planned" => "The handoff was planned; coordinators were told.",
+        "moved" => "The client was moved.",
+        "discharged" => "The client was discharged.",
+        "identity-recorded" => "The name and record number were saved.",
+        "acknowledged" => "The referral was acknowledged.",
+        "accepted" => "The referral was accepted; a slot is held for the client.",
+        "waitlisted" => "The referral was put on the waitlist.",
+        "declined" => "The referral was declined.",
+        "arrived" => "The client's arrival was confirmed.",
+        "no-show" => "The no-show was recorded.",
+        "outcome-recorded" => "What became of the booking was recorded.",
+        "client-registered" => "The client was registered.",
+        "admitted" => "The client was admitted.",
+        _ => return None,
+    })
+}
+
+/// A fresh idempotency key for a form on a page being drawn.
+pub fn new_key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

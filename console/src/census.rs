@@ -1,0 +1,113 @@
+//! The census board: for each level of care, each provider's capacity, clients in care,
+//! clients on their way, slots held, open slots, referrals waiting for an answer and the
+//! waitlist — organizations' figures, no client in them (`Engine::census`). It redraws itself
+//! when anything is committed (`/live`).
+
+use crate::error::PageError;
+use crate::page::{Chrome, html};
+use crate::session::Signed;
+use crate::words::level_name;
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use carepath_engine::Engine;
+use futures::Stream;
+use std::convert::Infallible;
+use std::time::Duration;
+
+/// One provider's row at a level.
+pub struct ProviderRow {
+    pub provider: String,
+    pub capacity: i32,
+    pub occupied: i32,
+    pub in_transit: i64,
+    pub held: i32,
+    pub open: i32,
+    pub pending: i64,
+    pub waitlisted: i64,
+}
+
+/// One level with its providers.
+pub struct LevelBlock {
+    pub level: String,
+    pub providers: Vec<ProviderRow>,
+    pub open: i32,
+    pub capacity: i32,
+}
+
+#[derive(Template)]
+#[template(path = "census.html")]
+struct CensusPage {
+    chrome: Chrome,
+    board: Board,
+}
+
+#[derive(Template)]
+#[template(path = "census_board.html")]
+struct Board {
+    levels: Vec<LevelBlock>,
+}
+
+async fn board_of(engine: &Engine, signed: &Signed) -> Result<Board, PageError> {
+    let rows = engine.census(&signed.actor).await?;
+    let pathway = engine.pathway();
+    let mut levels: Vec<LevelBlock> = Vec::new();
+    // In the pathway's order of levels; providers by name.
+    for level in &pathway.levels {
+        let mut providers: Vec<ProviderRow> = rows
+            .iter()
+            .filter(|r| r.level == level.id)
+            .map(|r| ProviderRow {
+                provider: r.provider_name.clone(),
+                capacity: r.capacity,
+                occupied: r.occupied,
+                in_transit: r.in_transit,
+                held: r.held,
+                open: r.open_slots(),
+                pending: r.pending_referrals,
+                waitlisted: r.waitlisted,
+            })
+            .collect();
+        if providers.is_empty() {
+            continue;
+        }
+        providers.sort_by(|a, b| a.provider.cmp(&b.provider));
+        levels.push(LevelBlock {
+            level: level_name(pathway, &level.id),
+            open: providers.iter().map(|p| p.open).sum(),
+            capacity: providers.iter().map(|p| p.capacity).sum(),
+            providers,
+        });
+    }
+    Ok(Board { levels })
+}
+
+/// `GET /census`.
+pub async fn page(State(engine): State<Engine>, signed: Signed) -> Result<Response, PageError> {
+    let board = board_of(&engine, &signed).await?;
+    let chrome = Chrome::new(&engine, &signed, "/census", "Census").await?;
+    html(&CensusPage { chrome, board })
+}
+
+/// `GET /census/board`: the board alone, for the page to redraw.
+pub async fn board(State(engine): State<Engine>, signed: Signed) -> Result<Response, PageError> {
+    html(&board_of(&engine, &signed).await?)
+}
+
+/// `GET /live`: a server-sent `changed` event (with no content) after commits, at most one a
+/// second, for the signed-in person's page to redraw what it shows through its own reads.
+pub async fn live(
+    State(engine): State<Engine>,
+    _signed: Signed,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let changes = engine.changes();
+    let stream = futures::stream::unfold(changes, |mut changes| async move {
+        changes.changed().await.ok()?;
+        // Let a burst of commits settle into one redraw.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        changes.borrow_and_update();
+        Some((Ok(Event::default().event("changed").data("")), changes))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}

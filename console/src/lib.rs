@@ -1,0 +1,70 @@
+//! The console: server-rendered pages for the people who use Carepath — case managers,
+//! partner providers, aftercare coordinators — in the same binary as the API, with its
+//! stylesheet and script embedded (no CDN, no Node).
+//!
+//! Every page reads through the engine's reads and every form runs the same engine command
+//! the API runs (`action.rs`): the engine authorizes both, so a role sees and does here only
+//! what it may over GraphQL. A person signs in with their token once (`session.rs`); the
+//! browser then holds a session secret in an HttpOnly, SameSite=Strict cookie, and every form
+//! carries a CSRF token derived from it, an idempotency key of its own and — where it changes
+//! a client — the version of the record the page showed, so a stale form is refused in words.
+
+mod action;
+mod assets;
+mod census;
+mod error;
+mod page;
+mod session;
+mod words;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use carepath_engine::Engine;
+
+pub use error::PageError;
+
+/// The console's routes, to be merged beside the API's.
+pub fn router(engine: Engine) -> Router {
+    Router::new()
+        .route("/", get(session::home))
+        .route(
+            "/sign-in",
+            get(session::sign_in_page).post(session::sign_in),
+        )
+        .route("/sign-out", post(session::sign_out))
+        .route("/census", get(census::page))
+        .route("/census/board", get(census::board))
+        .route("/live", get(census::live))
+        .route("/console/assets/{name}", get(assets::asset))
+        .layer(axum::middleware::map_response(guard))
+        .with_state(engine)
+}
+
+/// What the console's pages allow the browser: scripts, styles, images and connections from
+/// this server only, no framing, forms only to itself; and no page (they show clients) kept
+/// in a cache.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+async fn guard(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    resp
+}
