@@ -1,7 +1,7 @@
 // Carepath console: the one script. It keeps live parts of a page current — an element with
 // `data-live="<url>"` is reloaded from that URL (a fragment of the same page) whenever the
 // server says something the signed-in person may see has changed (`/live`, server-sent
-// events carrying no content). Every page works without it.
+// events saying only `changed`). Every page works without it.
 (function () {
   "use strict";
   var live = document.querySelectorAll("[data-live]");

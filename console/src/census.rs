@@ -95,8 +95,9 @@ pub async fn board(State(engine): State<Engine>, signed: Signed) -> Result<Respo
     html(&board_of(&engine, &signed).await?)
 }
 
-/// `GET /live`: a server-sent `changed` event (with no content) after commits, at most one a
-/// second, for the signed-in person's page to redraw what it shows through its own reads.
+/// `GET /live`: a server-sent `changed` event (its data the word `changed`, nothing of what
+/// changed) after commits, at most one a second, for the signed-in person's page to redraw
+/// what it shows through its own reads.
 pub async fn live(
     State(engine): State<Engine>,
     _signed: Signed,
@@ -107,7 +108,12 @@ pub async fn live(
         // Let a burst of commits settle into one redraw.
         tokio::time::sleep(Duration::from_secs(1)).await;
         changes.borrow_and_update();
-        Some((Ok(Event::default().event("changed").data("")), changes))
+        // A browser drops an event without a data line (the EventSource rules), and axum
+        // writes none for empty data: the data is a word, so the event reaches the page.
+        Some((
+            Ok(Event::default().event("changed").data("changed")),
+            changes,
+        ))
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
