@@ -6,6 +6,7 @@ mod support;
 
 mod api;
 mod architecture;
+mod browser;
 mod case_managers;
 mod cli;
 mod concurrency;

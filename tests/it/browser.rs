@@ -1,0 +1,830 @@
+//! The console in a real browser: headless Chromium driven through ChromeDriver (WebDriver,
+//! `fantoccini`) against the real server built in this process on port 0, each page checked
+//! with axe-core and photographed.
+//!
+//! The harness, for every browser test (the walk through the pages included):
+//!
+//! - [`Browser::open`] starts `chromedriver` (its own process, shut down and killed with its
+//!   browser when the `Browser` is dropped, a failing test included) and a headless Chromium
+//!   session at 1280×900 with a profile of its own, one browser at a time in this binary.
+//!   Without `chromedriver` or `chromium` the test fails and names the Debian packages.
+//! - Moving as a person does: [`Browser::goto`], [`Browser::sign_in`] (the form, filled and
+//!   sent), [`Browser::fill`] (a field found by its label), [`Browser::press`] (a button or
+//!   link found by its words, waiting for the page it leads to), [`Browser::sign_out`].
+//! - Reading the page: [`Browser::path`], [`Browser::text`], [`Browser::heading`],
+//!   [`Browser::alert`], [`Browser::cell`] (a table cell by its row's and column's headers),
+//!   [`Browser::cookie`], and [`eventually`] for what changes by itself.
+//! - Checking it: [`Browser::axe`] fails on any `serious` or `critical` axe-core violation
+//!   (rule, help, the offending nodes' selectors); [`Browser::screenshot`] writes the whole
+//!   page as a PNG under [`artifacts_dir`]`/screenshots/` and prints where.
+
+use crate::api::Net;
+use crate::support::Backend;
+use carepath_engine::domain::Role;
+use fantoccini::elements::Element;
+use fantoccini::wd::TimeoutConfiguration;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::future::Future;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// axe-core, vendored (`tests/fixtures/axe-core/README.md`).
+const AXE: &str = include_str!("../fixtures/axe-core/axe.min.js");
+
+/// How long a page, a redraw or a wait may take before the test fails (the whole suite runs
+/// beside it on two cores).
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The window every test sees.
+const WIDTH: u32 = 1280;
+const HEIGHT: u32 = 900;
+
+/// One browser at a time in this test binary: each is a handful of processes and a few hundred
+/// megabytes, and the rest of the suite runs beside it.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Where a test run keeps what people look at afterwards: `$CAREPATH_ARTIFACTS` when set
+/// (`.ci/run` sets it), else the build directory (`$CARGO_TARGET_DIR`, or `target/` in the
+/// workspace).
+pub fn artifacts_dir() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if let Some(dir) = std::env::var_os("CAREPATH_ARTIFACTS").filter(|d| !d.is_empty()) {
+        return workspace.join(dir);
+    }
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => workspace.join(dir),
+        None => workspace.join("target"),
+    }
+}
+
+/// A program the browser tests need: `$<var>` when set, else `name` on the `PATH`.
+fn program(var: &str, name: &str) -> PathBuf {
+    let missing = |what: String| -> ! {
+        panic!(
+            "{what}. The browser tests need Chromium and ChromeDriver of the same version: on \
+             Debian, `apt-get install chromium chromium-driver` (.ci/run installs both when \
+             missing); elsewhere set CAREPATH_CHROMIUM and CAREPATH_CHROMEDRIVER to their paths."
+        )
+    };
+    if let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        if !path.is_file() {
+            missing(format!("{var} is {}, which is not a file", path.display()));
+        }
+        return path;
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| missing(format!("`{name}` is not on the PATH")))
+}
+
+/// `chromedriver` as a child process on a port it picked; on drop it is asked to shut down
+/// (it closes its browser), and killed with every process under it if it does not.
+struct ChromeDriver {
+    child: Child,
+    port: u16,
+}
+
+impl ChromeDriver {
+    fn start(path: &Path) -> Self {
+        let mut child = Command::new(path)
+            .arg("--port=0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", path.display()));
+        let stdout = child.stdout.take().expect("chromedriver's stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Read until it says its port, then keep draining so it never blocks on the pipe.
+        std::thread::spawn(move || {
+            let mut said = String::new();
+            let mut port = None;
+            let mut lines = BufReader::new(stdout).lines();
+            for line in lines.by_ref() {
+                let Ok(line) = line else { break };
+                said.push_str(&line);
+                said.push('\n');
+                // "ChromeDriver was started successfully on port 40123."
+                if let Some(rest) = line.split("started successfully on port ").nth(1) {
+                    port = rest.trim_end_matches('.').trim().parse::<u16>().ok();
+                    break;
+                }
+            }
+            let _ = tx.send(port.ok_or(said));
+            for _ in lines {}
+        });
+        let port = match rx.recv_timeout(PATIENCE) {
+            Ok(Ok(port)) => port,
+            Ok(Err(said)) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("chromedriver did not say which port it listens on; it said:\n{said}")
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("chromedriver did not start within {PATIENCE:?}")
+            }
+        };
+        ChromeDriver { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `GET /shutdown`: ChromeDriver closes its sessions' browsers and exits.
+    fn ask_to_shut_down(&self) -> std::io::Result<()> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        s.write_all(b"GET /shutdown HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        Ok(())
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        if self.ask_to_shut_down().is_ok() {
+            let until = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < until {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        // Not answering: kill it and everything it started (the browser's processes), by id.
+        let pid = self.child.id();
+        for p in descendants(pid) {
+            // SAFETY: kill(2) with a pid and a signal has no memory effects.
+            unsafe {
+                libc::kill(p as libc::pid_t, libc::SIGKILL);
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every process below `root`, from `/proc` (Linux).
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of: Vec<(u32, u32)> = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // "pid (comm) state ppid …": the name may hold spaces and parentheses.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if let Some(ppid) = ppid {
+                parent_of.push((pid, ppid));
+            }
+        }
+    }
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        found.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// A violation axe-core found.
+#[derive(Debug, serde::Deserialize)]
+pub struct Violation {
+    pub id: String,
+    pub impact: Option<String>,
+    pub help: String,
+    #[serde(rename = "helpUrl")]
+    pub help_url: String,
+    pub nodes: Vec<ViolationNode>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct ViolationNode {
+    /// The node's CSS selector (a list: one per frame level).
+    pub target: Vec<Value>,
+    pub summary: Option<String>,
+}
+
+impl Violation {
+    fn serious(&self) -> bool {
+        matches!(self.impact.as_deref(), Some("serious" | "critical"))
+    }
+
+    fn describe(&self) -> String {
+        let mut out = format!(
+            "- {} ({}): {} <{}>\n",
+            self.id,
+            self.impact.as_deref().unwrap_or("no impact given"),
+            self.help,
+            self.help_url
+        );
+        for n in &self.nodes {
+            let target: Vec<String> = n
+                .target
+                .iter()
+                .map(|t| t.as_str().map_or_else(|| t.to_string(), str::to_owned))
+                .collect();
+            out.push_str(&format!("    at {}\n", target.join(" >>> ")));
+            if let Some(s) = &n.summary {
+                for line in s.lines() {
+                    out.push_str(&format!("       {line}\n"));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A headless Chromium on the console of the server at `base`.
+pub struct Browser {
+    client: Client,
+    base: String,
+    /// The test's name, the first part of its screenshots' names.
+    test: String,
+    // Dropped in this order: the driver (and its browser) before the profile it used.
+    driver: ChromeDriver,
+    _profile: tempfile::TempDir,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl Browser {
+    /// A browser for the test `test` on the server at `base` (its URL, no trailing slash),
+    /// on a blank page.
+    pub async fn open(base: &str, test: &str) -> Self {
+        let chromedriver = program("CAREPATH_CHROMEDRIVER", "chromedriver");
+        let chromium = program("CAREPATH_CHROMIUM", "chromium");
+        let turn = ONE_AT_A_TIME.lock().await;
+        let profile = tempfile::tempdir().expect("a profile directory");
+        let driver = ChromeDriver::start(&chromedriver);
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    format!("--window-size={WIDTH},{HEIGHT}"),
+                    "--disable-dev-shm-usage",
+                    "--lang=en-US",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            },
+        });
+        let caps = match caps {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&driver.url())
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "ChromeDriver ({}) could not start Chromium ({}): {e}\nAre both installed \
+                     and of the same version (Debian: `apt-get install chromium chromium-driver`)?",
+                    chromedriver.display(),
+                    chromium.display()
+                )
+            });
+        client
+            .update_timeouts(TimeoutConfiguration::new(
+                Some(Duration::from_secs(60)),
+                Some(Duration::from_secs(60)),
+                Some(Duration::ZERO),
+            ))
+            .await
+            .expect("set the browser's timeouts");
+        Browser {
+            client,
+            base: base.trim_end_matches('/').to_owned(),
+            test: test.to_owned(),
+            driver,
+            _profile: profile,
+            _turn: turn,
+        }
+    }
+
+    /// The WebDriver client, for anything the helpers do not do.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Close the browser (the session first, then ChromeDriver).
+    pub async fn close(self) {
+        let Browser { client, driver, .. } = self;
+        let _ = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
+        drop(driver);
+    }
+
+    /// Open `path` of the server, as typed in the address bar, and wait for it to load.
+    pub async fn goto(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap_or_else(|e| panic!("open {path}: {e}"));
+        self.loaded().await;
+    }
+
+    /// The path (and query) of the page shown.
+    pub async fn path(&self) -> String {
+        let url = self.client.current_url().await.expect("current URL");
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    /// Run `script` (a function body; `arguments` are `args`) in the page.
+    pub async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    async fn loaded(&self) {
+        let what = "the page to load";
+        eventually(what, || async move {
+            let state = self.client.execute("return document.readyState", vec![]);
+            (state.await.ok()? == "complete").then_some(())
+        })
+        .await
+    }
+
+    /// The one element matching `css`.
+    pub async fn find(&self, css: &str) -> Element {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(e) => e,
+            Err(e) => panic!("no `{css}` on {}: {e}", self.path().await),
+        }
+    }
+
+    /// Whether an element matches `css`.
+    pub async fn has(&self, css: &str) -> bool {
+        !self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .expect("find elements")
+            .is_empty()
+    }
+
+    /// The visible text of the element matching `css`.
+    pub async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.expect("text")
+    }
+
+    /// The page's `<h1>`.
+    pub async fn heading(&self) -> String {
+        self.text("h1").await
+    }
+
+    /// The text of the page's alert (`role="alert"`: a refusal, a problem), if it shows one.
+    pub async fn alert(&self) -> Option<String> {
+        match self.client.find(Locator::Css("[role=alert]")).await {
+            Ok(e) => Some(e.text().await.expect("text")),
+            Err(e) if e.is_no_such_element() => None,
+            Err(e) => panic!("look for an alert: {e}"),
+        }
+    }
+
+    /// The form field labelled `label` (the label's words, or their beginning), as a person
+    /// finds it: through its `<label>`.
+    pub async fn field(&self, label: &str) -> Element {
+        let xpath = format!(
+            "//label[starts-with(normalize-space(.), {})]",
+            xpath_literal(label)
+        );
+        let labels = self
+            .client
+            .find_all(Locator::XPath(&xpath))
+            .await
+            .expect("find labels");
+        let [found] = labels.as_slice() else {
+            panic!(
+                "{} labels start with {label:?} on {}",
+                labels.len(),
+                self.path().await
+            );
+        };
+        match found.attr("for").await.expect("attribute") {
+            Some(id) => self.find(&format!("[id={}]", css_string(&id))).await,
+            None => found
+                .find(Locator::Css("input, select, textarea"))
+                .await
+                .unwrap_or_else(|e| panic!("the label {label:?} holds no field: {e}")),
+        }
+    }
+
+    /// Type `value` into the field labelled `label` (emptied first).
+    pub async fn fill(&self, label: &str, value: &str) {
+        let field = self.field(label).await;
+        field.clear().await.expect("clear the field");
+        field.send_keys(value).await.expect("type into the field");
+    }
+
+    /// Press the button (or follow the link) whose words are `words`, and wait for the page it
+    /// leads to.
+    pub async fn press(&self, words: &str) {
+        let w = xpath_literal(words);
+        let xpath = format!(
+            "//button[normalize-space(.)={w}] | //input[@type='submit' and @value={w}] \
+             | //a[normalize-space(.)={w}]"
+        );
+        let found = self
+            .client
+            .find_all(Locator::XPath(&xpath))
+            .await
+            .expect("find buttons");
+        let [target] = found.as_slice() else {
+            panic!(
+                "{} buttons or links say {words:?} on {}",
+                found.len(),
+                self.path().await
+            );
+        };
+        // The page before is marked; the press has led somewhere once the mark is gone.
+        self.js("window.__carepathBefore = true", vec![]).await;
+        target
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("press {words:?}: {e}"));
+        eventually(
+            &format!("the page after pressing {words:?}"),
+            || async move {
+                let gone = self
+                    .client
+                    .execute(
+                        "return window.__carepathBefore === undefined && document.readyState",
+                        vec![],
+                    )
+                    .await
+                    .ok()?;
+                (gone == "complete").then_some(())
+            },
+        )
+        .await
+    }
+
+    /// Sign in with `token` through the sign-in form: the path of the page it led to, or the
+    /// refusal the sign-in page showed.
+    pub async fn try_sign_in(&self, token: &str) -> Result<String, String> {
+        self.goto("/sign-in").await;
+        self.fill("Token", token).await;
+        self.press("Sign in").await;
+        let path = self.path().await;
+        if path == "/sign-in" {
+            Err(self
+                .alert()
+                .await
+                .unwrap_or_else(|| "(the sign-in page again, with no alert)".into()))
+        } else {
+            Ok(path)
+        }
+    }
+
+    /// Sign in with `token` (which must be accepted): the path of the first page.
+    pub async fn sign_in(&self, token: &str) -> String {
+        self.try_sign_in(token)
+            .await
+            .unwrap_or_else(|refusal| panic!("sign-in refused: {refusal}"))
+    }
+
+    /// Sign out with the header's button.
+    pub async fn sign_out(&self) {
+        self.press("Sign out").await;
+    }
+
+    /// The value of the cookie `name`, if the browser holds it.
+    pub async fn cookie(&self, name: &str) -> Option<fantoccini::cookies::Cookie<'static>> {
+        match self.client.get_named_cookie(name).await {
+            Ok(c) => Some(c),
+            Err(e) if e.is_no_such_cookie() => None,
+            Err(e) => panic!("read cookie {name}: {e}"),
+        }
+    }
+
+    /// The text of the table cell in the row headed `row` (its first cell) and the column
+    /// headed `column`, in the first table of the page that has both; `None` if none has.
+    pub async fn cell(&self, row: &str, column: &str) -> Option<String> {
+        let script = r#"
+            const [row, column] = arguments;
+            const words = (el) => el.textContent.replace(/\s+/g, " ").trim();
+            for (const table of document.querySelectorAll("table")) {
+                const heads = [...table.querySelectorAll("thead th")].map(words);
+                const at = heads.indexOf(column);
+                if (at < 0) continue;
+                for (const tr of table.querySelectorAll("tbody tr")) {
+                    if (tr.children[0] && words(tr.children[0]) === row) {
+                        return tr.children[at] ? words(tr.children[at]) : null;
+                    }
+                }
+            }
+            return null;"#;
+        self.js(script, vec![json!(row), json!(column)])
+            .await
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// Photograph the whole page (the window grown to its height) as
+    /// `<artifacts>/screenshots/<test>--<name>.png`; its path, printed.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let dir = artifacts_dir().join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        // The page's height, and what the window holds beyond its viewport (143 px in
+        // headless Chromium).
+        let sizes = self
+            .js(
+                "return [Math.ceil(document.documentElement.scrollHeight), \
+                 window.innerHeight, window.outerHeight - window.innerHeight]",
+                vec![],
+            )
+            .await;
+        let size = |i: usize| sizes[i].as_u64().unwrap_or(0) as u32;
+        let (page, viewport, frame) = (size(0), size(1), size(2));
+        let grown = page > viewport;
+        if grown {
+            self.client
+                .set_window_size(WIDTH, (page + frame).min(10_000))
+                .await
+                .expect("grow the window");
+        }
+        let png = self.client.screenshot().await.expect("screenshot");
+        if grown {
+            self.client
+                .set_window_size(WIDTH, HEIGHT)
+                .await
+                .expect("restore the window");
+        }
+        let path = dir.join(format!("{}--{name}.png", self.test));
+        std::fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        println!("screenshot: {}", path.display());
+        path
+    }
+
+    /// Run axe-core in the page shown and fail on any violation of impact `serious` or
+    /// `critical` (rule, help, the offending nodes' selectors); lesser ones are printed. `page`
+    /// names the page in the messages.
+    pub async fn axe(&self, page: &str) {
+        let violations = self.axe_violations(page).await;
+        let path = self.path().await;
+        let (serious, lesser): (Vec<&Violation>, Vec<&Violation>) =
+            violations.iter().partition(|v| v.serious());
+        if !lesser.is_empty() {
+            let list: String = lesser.iter().map(|v| v.describe()).collect();
+            println!("axe on {page} ({path}), lesser violations:\n{list}");
+        }
+        if !serious.is_empty() {
+            let list: String = serious.iter().map(|v| v.describe()).collect();
+            panic!(
+                "axe found {} serious or critical violation(s) on {page} ({path}):\n{list}",
+                serious.len()
+            );
+        }
+    }
+
+    /// Every violation axe-core finds in the page shown.
+    pub async fn axe_violations(&self, page: &str) -> Vec<Violation> {
+        let present = self
+            .js("return typeof window.axe === 'object'", vec![])
+            .await;
+        if present != true {
+            // Through WebDriver, which the page's Content-Security-Policy does not govern.
+            self.js(AXE, vec![]).await;
+        }
+        let script = r#"
+            const done = arguments[arguments.length - 1];
+            axe.run(document, { resultTypes: ["violations"] }).then(
+                (r) => done({ violations: r.violations.map((v) => ({
+                    id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+                    nodes: v.nodes.map((n) => ({ target: n.target, summary: n.failureSummary })),
+                })) }),
+                (e) => done({ error: String((e && e.stack) || e) }),
+            );"#;
+        let answer = self
+            .client
+            .execute_async(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("axe on {page}: {e}"));
+        if let Some(e) = answer.get("error") {
+            panic!("axe failed on {page}: {e}");
+        }
+        serde_json::from_value(answer["violations"].clone()).expect("axe's answer")
+    }
+}
+
+/// Wait until `probe` gives something (polled every 100 ms), at most [`PATIENCE`]; fail
+/// naming `what` otherwise.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let until = Instant::now() + PATIENCE;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < until,
+            "waited {PATIENCE:?} for {what} in vain"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `s` as an XPath 1.0 string literal.
+fn xpath_literal(s: &str) -> String {
+    if !s.contains('\'') {
+        format!("'{s}'")
+    } else if !s.contains('"') {
+        format!("\"{s}\"")
+    } else {
+        let parts: Vec<String> = s.split('\'').map(|p| format!("'{p}'")).collect();
+        format!("concat({})", parts.join(", \"'\", "))
+    }
+}
+
+/// `s` as a CSS string.
+fn css_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests.
+
+/// A network (`api::Net`) with a case manager who has a name, and their token.
+async fn network() -> (Net, String) {
+    let net = Net::new(Backend::Sqlite).await;
+    let token = net
+        .s
+        .engine
+        .create_token(net.home, Role::CaseManager, Some("Dana Reyes"), 1, None)
+        .await
+        .expect("a token for Dana Reyes");
+    (net, token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_page_signs_a_person_in_and_out() {
+    let (net, token) = network().await;
+    let b = Browser::open(&net.s.url, "sign-in").await;
+
+    b.goto("/sign-in").await;
+    assert_eq!(b.heading().await, "Sign in to Carepath");
+    b.screenshot("01-sign-in").await;
+    b.axe("the sign-in page").await;
+
+    // The page's Content-Security-Policy holds in the browser: an inline script added to the
+    // page does not run (what WebDriver runs, axe included, is outside it).
+    let ran = b
+        .js(
+            "const s = document.createElement('script'); \
+             s.textContent = 'window.__inlineRan = true'; document.body.appendChild(s); \
+             return window.__inlineRan === true",
+            vec![],
+        )
+        .await;
+    assert_eq!(ran, false, "an inline script ran despite script-src 'self'");
+
+    // A wrong token is refused in words, and nobody is signed in.
+    let refusal = b
+        .try_sign_in("cp_not-a-token")
+        .await
+        .expect_err("a wrong token is refused");
+    assert!(
+        refusal.contains("That token is not valid"),
+        "the refusal: {refusal}"
+    );
+    assert!(b.cookie("carepath_session").await.is_none());
+    b.screenshot("02-refused").await;
+    b.axe("the sign-in page with its refusal").await;
+
+    // The right one lands on the census board, signed in as the token's person.
+    assert_eq!(b.sign_in(&token).await, "/census");
+    assert_eq!(b.heading().await, "Census");
+    let who = b.text("header .who").await;
+    assert!(
+        who.contains("Dana Reyes") && who.contains("Harbor Case Management"),
+        "the header says: {who}"
+    );
+    let session = b
+        .cookie("carepath_session")
+        .await
+        .expect("a session cookie");
+    assert_eq!(session.http_only(), Some(true), "{session:?}");
+    let readable = b.js("return document.cookie", vec![]).await;
+    assert!(
+        !readable.as_str().unwrap_or("").contains("carepath_session"),
+        "the page's script can read the session: {readable}"
+    );
+    b.screenshot("03-census").await;
+    b.axe("the census board").await;
+
+    // Signing out returns to sign-in, and the old session opens nothing.
+    b.sign_out().await;
+    assert_eq!(b.path().await, "/sign-in");
+    assert!(b.cookie("carepath_session").await.is_none());
+    b.screenshot("04-signed-out").await;
+    b.client()
+        .add_cookie(session.clone())
+        .await
+        .expect("put the old cookie back");
+    b.goto("/census").await;
+    assert_eq!(
+        b.path().await,
+        "/sign-in",
+        "the old session still opens the census"
+    );
+
+    // The check itself sees what it should: a button with no name, added here, is critical.
+    b.js(
+        "document.querySelector('main').appendChild(document.createElement('button'))",
+        vec![],
+    )
+    .await;
+    let found = b
+        .axe_violations("the sign-in page with a nameless button")
+        .await;
+    assert!(
+        found.iter().any(|v| v.id == "button-name" && v.serious()),
+        "axe missed a nameless button: {found:?}"
+    );
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_census_board_updates_live() {
+    let (net, token) = network().await;
+    let b = Browser::open(&net.s.url, "census-live").await;
+    assert_eq!(b.sign_in(&token).await, "/census");
+    assert!(b.has("#board[data-live]").await, "the board is not live");
+    let provider = "detox provider";
+    assert_eq!(b.cell(provider, "In care").await.as_deref(), Some("0"));
+    assert_eq!(b.cell(provider, "Open").await.as_deref(), Some("50"));
+
+    // This document, marked: a reload would lose the mark.
+    b.js("window.__sameDocument = 'census'", vec![]).await;
+
+    // The board listens on /live once its script has connected: until a commit has redrawn
+    // it once (a client registered, no figure changed), the admission below could come first.
+    let mut tries = 0;
+    eventually("the board's first redraw (does /live send events?)", || {
+        tries += 1;
+        let b = &b;
+        let net = &net;
+        async move {
+            if tries % 20 == 1 {
+                net.register().await;
+            }
+            let refreshed = b.find("#board").await.attr("data-refreshed").await.ok()?;
+            refreshed.map(|_| ())
+        }
+    })
+    .await;
+
+    // A client admitted over GraphQL: the board's cell changes without a reload.
+    net.admitted("detox", 40.0).await;
+    eventually("the detox provider's clients in care to read 1", || async {
+        (b.cell(provider, "In care").await.as_deref() == Some("1")).then_some(())
+    })
+    .await;
+    assert_eq!(b.cell(provider, "Open").await.as_deref(), Some("49"));
+    assert_eq!(
+        b.js("return window.__sameDocument", vec![]).await,
+        "census",
+        "the page was reloaded, not redrawn"
+    );
+    assert_eq!(b.path().await, "/census");
+    b.screenshot("01-after-an-admission").await;
+    b.axe("the census board, redrawn").await;
+    b.close().await;
+}
