@@ -9,6 +9,7 @@ mod architecture;
 mod case_managers;
 mod cli;
 mod concurrency;
+mod console;
 mod delivery;
 mod edge;
 mod examples;
