@@ -32,6 +32,35 @@ const PHARMACY: &str = "Main Street Pharmacy";
 struct Seeder<'a> {
     engine: &'a Engine,
     admin: Actor,
+    /// Demo clients registered so far (each gets the next of `DEMO_NAMES`).
+    registered: std::sync::atomic::AtomicUsize,
+}
+
+/// Made-up names for the demo clients, as a case manager's list shows them.
+const DEMO_NAMES: [&str; 10] = [
+    "Alex Rivera",
+    "Jordan Lee",
+    "Sam Okafor",
+    "Taylor Nguyen",
+    "Morgan Diaz",
+    "Casey Brooks",
+    "Riley Chen",
+    "Jamie Walsh",
+    "Avery Patel",
+    "Quinn Harper",
+];
+
+impl Seeder<'_> {
+    /// The next demo client's name and record number.
+    fn next_identity(&self) -> carepath_engine::domain::ClientIdentity {
+        let n = self
+            .registered
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        carepath_engine::domain::ClientIdentity {
+            display_name: DEMO_NAMES[n % DEMO_NAMES.len()].to_owned(),
+            record_number: Some(format!("HCM-{}", 1001 + n)),
+        }
+    }
 }
 
 impl Seeder<'_> {
@@ -62,7 +91,7 @@ impl Seeder<'_> {
                 Command::RegisterClient {
                     home_org: home,
                     birth_year: Some(1988),
-                    identity: None,
+                    identity: Some(self.next_identity()),
                 },
             )
             .await?
@@ -146,7 +175,11 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
             .set_capacity(&admin, org_id(name), &LevelId::new(level), capacity)
             .await?;
     }
-    let s = Seeder { engine, admin };
+    let s = Seeder {
+        engine,
+        admin,
+        registered: Default::default(),
+    };
     // The engine's clock: a time-skipping database's is not the wall clock.
     let today = engine.clock().now().date_naive();
 
@@ -285,7 +318,7 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
             Command::RegisterClient {
                 home_org: org_id(HOME),
                 birth_year: Some(1995),
-                identity: None,
+                identity: Some(s.next_identity()),
             },
         )
         .await?

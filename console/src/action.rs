@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use carepath_engine::domain::Command;
 use carepath_engine::ids::{ClientId, OrgId};
 use carepath_engine::pathway::LevelId;
-use carepath_engine::{Engine, Error, Request};
+use carepath_engine::{Engine, Error, Outcome, Request};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 /// A form's fields as sent (`application/x-www-form-urlencoded`), names repeated for
@@ -116,6 +116,33 @@ pub async fn run(
     command: impl FnOnce(&Fields) -> Result<Command, PageError>,
 ) -> Response {
     let back = fields.back();
+    run_to(
+        engine,
+        signed,
+        headers,
+        fields,
+        client,
+        |_| back.clone(),
+        done,
+        command,
+    )
+    .await
+}
+
+/// As [`run`], going on to the page `next` names for the outcome (a client just registered:
+/// its own page).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_to(
+    engine: &Engine,
+    signed: &Signed,
+    headers: &HeaderMap,
+    fields: &Fields,
+    client: Option<ClientId>,
+    next: impl FnOnce(&Outcome) -> String,
+    done: &'static str,
+    command: impl FnOnce(&Fields) -> Result<Command, PageError>,
+) -> Response {
+    let back = fields.back();
     let outcome = async {
         signed.check_form(headers, fields.get("csrf").unwrap_or(""))?;
         let key = fields
@@ -140,16 +167,20 @@ pub async fn run(
     }
     .await;
     match outcome {
-        Ok(_) => Redirect::to(&format!("{back}?done={done}")).into_response(),
+        Ok(outcome) => Redirect::to(&format!("{}?done={done}", next(&outcome))).into_response(),
         Err(e @ (PageError::SignIn | PageError::Engine(Error::Unauthenticated))) => {
             e.into_response()
         }
         Err(e) => {
             let (title, message) = e.words();
+            let message = crate::words::name_orgs(engine, &message).await;
             let reload = matches!(
                 e,
-                PageError::Engine(Error::Conflict(_) | Error::IdempotencyKeyReused)
-                    | PageError::ForeignForm
+                PageError::Engine(
+                    Error::Conflict(_)
+                        | Error::IdempotencyKeyReused
+                        | Error::Rejected(carepath_engine::domain::DecisionError::Conflict(_))
+                ) | PageError::ForeignForm
             );
             Problem::with_back(
                 e.status(),
@@ -186,6 +217,8 @@ pub fn done_words(key: Option<&str>) -> Option<&'static str> {
         "outcome-recorded" => "What became of the booking was recorded.",
         "client-registered" => "The client was registered.",
         "admitted" => "The client was admitted.",
+        "assessment-recorded" => "The assessment was recorded.",
+        "mat-plan-recorded" => "The MAT plan was recorded.",
         _ => return None,
     })
 }

@@ -35,6 +35,7 @@ impl PageError {
                     carepath_engine::domain::DecisionError::NotFound { .. } => {
                         StatusCode::NOT_FOUND
                     }
+                    carepath_engine::domain::DecisionError::Conflict(_) => StatusCode::CONFLICT,
                     _ => StatusCode::UNPROCESSABLE_ENTITY,
                 },
                 Error::Conflict(_) | Error::IdempotencyKeyReused => StatusCode::CONFLICT,
@@ -65,7 +66,8 @@ impl PageError {
                 "The page could not be shown. Nothing was changed.".into(),
             ),
             PageError::Engine(e) => match e {
-                Error::Conflict(_) => (
+                Error::Conflict(_)
+                | Error::Rejected(carepath_engine::domain::DecisionError::Conflict(_)) => (
                     "The record changed",
                     "Someone changed this client's record after you opened the page, so your \
                      form was not applied and nothing was changed. Reload the page to see the \
@@ -91,7 +93,7 @@ impl PageError {
                     }
                     other => (
                         "Not done",
-                        format!("{}. Nothing was changed.", sentence(&other.to_string())),
+                        format!("{} Nothing was changed.", sentence(&other.to_string())),
                     ),
                 },
                 Error::BadInput(m) => (

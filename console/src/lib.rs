@@ -12,9 +12,13 @@
 mod action;
 mod assets;
 mod census;
+mod client;
+mod clients;
 mod error;
 mod page;
+mod pictures;
 mod session;
+mod timeline;
 mod words;
 
 use axum::Router;
@@ -37,6 +41,17 @@ pub fn router(engine: Engine) -> Router {
         .route("/census", get(census::page))
         .route("/census/board", get(census::board))
         .route("/live", get(census::live))
+        .route("/clients", get(clients::page).post(clients::register))
+        .route("/clients/{id}", get(client::page))
+        .route("/clients/{id}/admit", post(client::admit))
+        .route("/clients/{id}/referrals", post(client::send_referral))
+        .route("/clients/{id}/consents", post(client::record_consent))
+        .route("/clients/{id}/handoff", post(client::plan_handoff))
+        .route("/clients/{id}/move", post(client::move_client))
+        .route("/clients/{id}/discharge", post(client::discharge))
+        .route("/clients/{id}/assessment", post(client::record_assessment))
+        .route("/clients/{id}/mat-plan", post(client::record_mat_plan))
+        .route("/clients/{id}/identity", post(client::record_identity))
         .route("/console/assets/{name}", get(assets::asset))
         .layer(axum::middleware::map_response(guard))
         .with_state(engine)

@@ -27,6 +27,14 @@ impl<'a> Names<'a> {
         })
     }
 
+    /// Names from the directory already read.
+    pub fn from(engine: &'a Engine, directory: &[carepath_engine::OrgListing]) -> Self {
+        Names {
+            orgs: directory.iter().map(|o| (o.id, o.name.clone())).collect(),
+            pathway: engine.pathway(),
+        }
+    }
+
     pub fn org(&self, id: &OrgId) -> String {
         self.orgs
             .get(id)
@@ -38,18 +46,48 @@ impl<'a> Names<'a> {
         level_name(self.pathway, id)
     }
 
-    /// `text` with each organization's id replaced by its name (the engine's explanations
-    /// name organizations by id).
+    /// `text` with each organization's id replaced by its name and other ids (referrals,
+    /// consents) left out: the engine's explanations name things by id.
     pub fn in_words(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for (id, name) in &self.orgs {
             out = out.replace(&id.to_string(), name);
         }
-        out
+        out.split(' ')
+            .filter(|w| {
+                let bare = w.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+                uuid::Uuid::parse_str(bare).is_err()
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+            .replace("organization ", "")
     }
 
     pub fn pathway(&self) -> &'a Pathway {
         self.pathway
+    }
+}
+
+/// `text` (an engine's refusal) with the organizations it names by id named by name.
+pub async fn name_orgs(engine: &Engine, text: &str) -> String {
+    let ids: Vec<OrgId> = text
+        .split(|c: char| !(c.is_ascii_hexdigit() || c == '-'))
+        .filter_map(|w| uuid::Uuid::parse_str(w).ok())
+        .map(OrgId)
+        .collect();
+    if ids.is_empty() {
+        return text.to_owned();
+    }
+    match engine.org_names(&ids).await {
+        Ok(names) => {
+            let mut out = text.to_owned();
+            for (id, name) in names {
+                out = out.replace(&id.to_string(), &name);
+            }
+            out.replace("organization(s) ", "")
+                .replace("organization ", "")
+        }
+        Err(_) => text.to_owned(),
     }
 }
 
@@ -67,4 +105,109 @@ pub fn moment(t: DateTime<Utc>) -> String {
 /// "Tue 1 Dec 2026".
 pub fn day(d: NaiveDate) -> String {
     d.format("%a %-d %b %Y").to_string()
+}
+
+use carepath_engine::domain::{
+    AftercareKind, ClientStatus, DeclineCode, LostReason, MatBookingKind, Medication,
+    ReferralStatus,
+};
+use carepath_engine::pathway::{DischargeKind, Gate, TransitionKind};
+
+pub fn status(s: ClientStatus) -> &'static str {
+    match s {
+        ClientStatus::Registered => "registered, not yet admitted",
+        ClientStatus::Active => "in care",
+        ClientStatus::InTransit => "on the way to the next provider",
+        ClientStatus::Discharged => "discharged",
+    }
+}
+
+pub fn referral_status(s: ReferralStatus) -> &'static str {
+    match s {
+        ReferralStatus::Pending => "waiting for an answer",
+        ReferralStatus::Acknowledged => "seen, not yet answered",
+        ReferralStatus::Waitlisted => "on the waitlist",
+        ReferralStatus::Accepted => "accepted, slot held",
+        ReferralStatus::Scheduled => "client on the way",
+        ReferralStatus::Declined => "declined",
+        ReferralStatus::Withdrawn => "withdrawn",
+        ReferralStatus::Completed => "completed: the client arrived",
+        ReferralStatus::Expired => "expired unanswered",
+        ReferralStatus::NoShow => "the client did not arrive",
+    }
+}
+
+pub fn transition(k: TransitionKind) -> &'static str {
+    match k {
+        TransitionKind::StepDown => "step down",
+        TransitionKind::StepUp => "step up",
+        TransitionKind::Lateral => "lateral move",
+        TransitionKind::Readmission => "readmission",
+    }
+}
+
+pub fn discharge(k: DischargeKind) -> &'static str {
+    match k {
+        DischargeKind::Planned => "planned discharge",
+        DischargeKind::AgainstMedicalAdvice => "left against medical advice",
+        DischargeKind::Administrative => "administrative discharge",
+        DischargeKind::TransferOut => "transfer to another organization",
+    }
+}
+
+pub fn gate(g: Gate) -> &'static str {
+    match g {
+        Gate::AcceptedReferral => "A provider accepted a referral",
+        Gate::Consent => "A Part 2 consent names the receiving organization",
+        Gate::AftercareAppointment => "An aftercare appointment is booked",
+        Gate::MatContinuity => "The next MAT dose or refill is booked before the supply runs out",
+        Gate::Reassessment => "A recent assessment recommends this level",
+    }
+}
+
+pub fn medication(m: Medication) -> &'static str {
+    match m {
+        Medication::Buprenorphine => "buprenorphine",
+        Medication::Methadone => "methadone",
+        Medication::NaltrexoneOral => "oral naltrexone",
+        Medication::NaltrexoneXr => "extended-release naltrexone",
+    }
+}
+
+pub fn mat_booking(k: MatBookingKind) -> &'static str {
+    match k {
+        MatBookingKind::Refill => "refill",
+        MatBookingKind::PrescriberVisit => "prescriber visit",
+        MatBookingKind::OtpDosing => "dosing at the OTP",
+        MatBookingKind::Injection => "injection",
+    }
+}
+
+pub fn aftercare(k: AftercareKind) -> &'static str {
+    match k {
+        AftercareKind::Outpatient => "outpatient visit",
+        AftercareKind::Prescriber => "prescriber visit",
+        AftercareKind::Counseling => "counseling",
+        AftercareKind::PeerRecovery => "peer recovery support",
+        AftercareKind::PrimaryCare => "primary care",
+    }
+}
+
+pub fn lost(r: LostReason) -> &'static str {
+    match r {
+        LostReason::MissedArrival => "did not arrive at the next provider",
+        LostReason::MissedAppointment => "missed an appointment and has nothing booked",
+        LostReason::MatSupplyLapsed => "MAT supply ran out",
+    }
+}
+
+pub fn decline(code: DeclineCode) -> &'static str {
+    match code {
+        DeclineCode::NoCapacity => "no capacity",
+        DeclineCode::ClinicalCriteriaNotMet => "clinical criteria not met",
+        DeclineCode::InsuranceNotAccepted => "insurance not accepted",
+        DeclineCode::ClientDeclined => "the client declined",
+        DeclineCode::MedicalNeedsExceedProgram => "medical needs exceed the program",
+        DeclineCode::Other => "another reason",
+    }
 }

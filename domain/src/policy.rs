@@ -143,6 +143,18 @@ pub fn read_census(actor: &Actor) -> Result<(), DecisionError> {
     }
 }
 
+/// The directory of organizations — names, the levels each offers and its MAT services, no
+/// client in it — is for anyone signed in, who needs it to name a referral's providers or a
+/// consent's recipients.
+pub fn read_directory(actor: &Actor) -> Result<(), DecisionError> {
+    match actor.role {
+        Role::System => Err(DecisionError::Forbidden(
+            "the engine's timers read no directory".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// An organization's messages speak only for it: what a sender (a linked broker user) names
 /// as the acting organization must be its own.
 pub fn speaks_for(

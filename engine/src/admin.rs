@@ -128,6 +128,14 @@ impl Engine {
         Ok(self.store().organizations().await?)
     }
 
+    /// Every organization by name with what it offers, for anyone signed in to choose from
+    /// (`policy::read_directory`): a referral's providers, a consent's recipients, a booking's
+    /// place.
+    pub async fn directory(&self, actor: &Actor) -> Result<Vec<crate::store::OrgListing>, Error> {
+        policy::read_directory(actor)?;
+        Ok(self.store().organizations().await?)
+    }
+
     pub async fn org_names(&self, ids: &[OrgId]) -> Result<HashMap<OrgId, String>, Error> {
         Ok(self.store().org_names(ids).await?)
     }

@@ -32,7 +32,7 @@ pub mod pathway {
 }
 
 /// Rows the engine's reads return as they are stored (no domain meaning to add).
-pub use store::{CensusRow, DisclosureRow, TimerRow, TokenRow};
+pub use store::{CensusRow, DisclosureRow, OrgListing, TimerRow, TokenRow};
 
 pub use backoff::Backoff;
 pub use engine::{Engine, EventRef, Outcome, Request};

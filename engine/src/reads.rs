@@ -160,6 +160,29 @@ impl Engine {
             .map(|(_, i)| i))
     }
 
+    /// The display names and record numbers of a page of clients `actor` listed
+    /// (`list_clients`, each read already recorded), in one read: those whose view — decided
+    /// again here — shows them.
+    pub async fn identities(
+        &self,
+        actor: &Actor,
+        listed: &[&ClientState],
+    ) -> Result<std::collections::HashMap<ClientId, ClientIdentity>, Error> {
+        let now = self.clock().now();
+        let ids: Vec<ClientId> = listed
+            .iter()
+            .filter(|s| {
+                domain::read_access(actor, s, now)
+                    .is_ok_and(|(view, _)| view.shows(ClientPart::Identity))
+            })
+            .map(|s| s.id)
+            .collect();
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        Ok(self.store().identities(&ids).await?.into_iter().collect())
+    }
+
     async fn disclose_read(
         &self,
         actor: &Actor,

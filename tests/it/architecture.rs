@@ -116,6 +116,7 @@ fn only_the_engine_reaches_the_store() {
     // Nor does any adapter reach the database underneath it.
     for adapter in [
         "carepath-graphql",
+        "carepath-console",
         "carepath-relay",
         "carepath-engine",
         "carepath-simulate",
@@ -143,6 +144,31 @@ fn the_simulation_reaches_only_the_engine() {
         assert!(!normal.contains(io), "carepath-simulate depends on {io}");
     }
     assert!(g.normal("carepath").contains("carepath-simulate"));
+}
+
+/// "The console is an adapter like the API": it reaches only the engine — no store, no
+/// database, no other protocol — and only it knows the template engine.
+#[test]
+fn the_console_reaches_only_the_engine() {
+    let g = graph();
+    let normal = g.normal("carepath-console");
+    let ours: BTreeSet<String> = normal
+        .iter()
+        .filter(|d| d.starts_with("carepath"))
+        .cloned()
+        .collect();
+    assert_eq!(ours, set(&["carepath-engine"]));
+    for other in ["sea-orm", "lapin", "async-graphql"] {
+        assert!(!normal.contains(other), "carepath-console depends on {other}");
+    }
+    let askama: BTreeSet<String> = g
+        .members
+        .iter()
+        .filter(|m| g.normal(m).contains("askama"))
+        .cloned()
+        .collect();
+    assert_eq!(askama, set(&["carepath-console"]));
+    assert!(g.normal("carepath").contains("carepath-console"));
 }
 
 /// "The domain is pure": no I/O crate, no clock, nothing but chrono, serde, uuid, thiserror.

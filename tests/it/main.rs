@@ -10,6 +10,7 @@ mod browser;
 mod case_managers;
 mod cli;
 mod concurrency;
+mod console;
 mod delivery;
 mod edge;
 mod examples;

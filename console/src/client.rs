@@ -1,0 +1,782 @@
+//! A client's page: who they are, where they are, the levels over time and the MAT coverage as
+//! pictures, the readiness checklist for the next move and for discharge — each gate met or
+//! not in words, with the form that meets it one click away — the referrals, bookings and
+//! consents, and the timeline in words. The record holder's case managers get the forms that
+//! move the client; what each role sees is what the engine's read gives it
+//! (`ClientView::shows`).
+
+use crate::action::{self, Fields, bad};
+use crate::error::PageError;
+use crate::page::{Chrome, html};
+use crate::pictures::{self, Coverage, Strip};
+use crate::session::Signed;
+use crate::timeline::{self, Line};
+use crate::words::{self, Names, day, moment};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use carepath_engine::domain::gates::{ReadinessAsk, allowed_moves};
+use carepath_engine::domain::{
+    ClientPart, ClientStatus, ClientView, Command, ConsentExpiry, GateReport, HandoffTarget,
+    Medication, policy,
+};
+use carepath_engine::ids::{ClientId, StaffId};
+use carepath_engine::pathway::{AllowedMove, DischargeKind, Gate, LevelId, TransitionKind};
+use carepath_engine::{Engine, OrgListing};
+use serde::Deserialize;
+
+/// An organization to choose in a form.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+}
+
+/// One gate of a checklist.
+pub struct GateLine {
+    pub met: bool,
+    pub what: &'static str,
+    pub why: String,
+    /// The form on this page that meets it, and what to click.
+    pub action: Option<(&'static str, &'static str)>,
+}
+
+/// A checklist for one move.
+pub struct Checklist {
+    pub title: String,
+    pub gates: Vec<GateLine>,
+    pub ready: bool,
+}
+
+/// A row of a table of referrals, bookings or consents.
+pub struct Row {
+    pub cells: Vec<String>,
+    pub status: String,
+    pub tone: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "client.html")]
+struct ClientPage {
+    chrome: Chrome,
+    done: Option<&'static str>,
+    version: i64,
+    path: String,
+    name: Option<String>,
+    record_number: Option<String>,
+    facts: Vec<(&'static str, String)>,
+    full: bool,
+    books: bool,
+    registered_or_discharged: bool,
+    in_transit: bool,
+    strip: Option<Strip>,
+    coverage: Option<Coverage>,
+    checklists: Vec<Checklist>,
+    /// The moves to check readiness for (value, label, selected).
+    moves: Vec<(String, String, bool)>,
+    transitions: Vec<Choice>,
+    discharges: Vec<Choice>,
+    levels: Vec<Choice>,
+    providers: Vec<Choice>,
+    orgs: Vec<Choice>,
+    mat_orgs: Vec<Choice>,
+    admissions: Vec<Choice>,
+    referrals: Vec<Row>,
+    bookings: Vec<Row>,
+    consents: Vec<Row>,
+    timeline: Vec<Line>,
+    today: String,
+    csrf: String,
+}
+
+impl ClientPage {
+    /// The hidden fields every form of this page carries, with a fresh idempotency key.
+    fn hidden(&self) -> String {
+        format!(
+            "<input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <input type=\"hidden\" name=\"idem\" value=\"{}\">\
+             <input type=\"hidden\" name=\"version\" value=\"{}\">\
+             <input type=\"hidden\" name=\"back\" value=\"{}\">",
+            self.csrf,
+            action::new_key(),
+            self.version,
+            self.path
+        )
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    done: Option<String>,
+    /// The move to check readiness for: `<kind>:<level>` or `discharge:<kind>`.
+    check: Option<String>,
+}
+
+fn parse_id(id: &str) -> Result<ClientId, PageError> {
+    uuid::Uuid::parse_str(id)
+        .map(ClientId)
+        .map_err(|_| PageError::Engine(carepath_engine::Error::NotFound("client".into())))
+}
+
+/// `GET /clients/{id}`.
+pub async fn page(
+    State(engine): State<Engine>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id)?;
+    let actor = &signed.actor;
+    let (state, view) = engine.read_client(actor, id).await?;
+    let directory = engine.directory(actor).await?;
+    let names = Names::from(&engine, &directory);
+    let now = engine.clock().now();
+    let today = now.date_naive();
+    let identity = if view.shows(ClientPart::Identity) {
+        engine.identity(actor, &state).await?
+    } else {
+        None
+    };
+    let full = view == ClientView::Full;
+    let shows = |p| view.shows(p);
+
+    let mut facts = vec![("Status", words::status(state.status).to_owned())];
+    if let Some(p) = &state.placement {
+        facts.push((
+            "In care at",
+            format!(
+                "{} at {}, since {}",
+                names.level(&p.level),
+                names.org(&p.provider),
+                day(p.since.date_naive())
+            ),
+        ));
+    }
+    if let Some(t) = &state.transit {
+        facts.push((
+            "On the way to",
+            format!(
+                "{} at {}, expected by {}{}",
+                names.level(&t.to_level),
+                names.org(&t.provider),
+                moment(t.arrive_by),
+                if t.missed { " — did not arrive" } else { "" }
+            ),
+        ));
+    }
+    if let Some(l) = &state.lost_to_care {
+        facts.push((
+            "Lost to care",
+            format!(
+                "{} (since {})",
+                words::lost(l.reason),
+                day(l.since.date_naive())
+            ),
+        ));
+    }
+    if shows(ClientPart::CaseManagement) {
+        if let Some(e) = &state.episode {
+            facts.push((
+                "Episode",
+                format!("{}, admitted {}", e.number, day(e.admitted_at.date_naive())),
+            ));
+            let cm = match e.case_manager {
+                Some(s) => staff_name(&engine, actor, s).await?,
+                None => "not named".into(),
+            };
+            facts.push(("Case manager", cm));
+        }
+        if let Some(esc) = &state.escalation {
+            facts.push((
+                "Escalated",
+                format!(
+                    "every referral to {} ran out on {}: send it on",
+                    names.level(&esc.to_level),
+                    day(esc.since.date_naive())
+                ),
+            ));
+        }
+    }
+    if shows(ClientPart::BirthYear)
+        && let Some(y) = state.birth_year
+    {
+        facts.push(("Born", y.to_string()));
+    }
+    if shows(ClientPart::Handoff)
+        && let Some(h) = &state.handoff
+    {
+        facts.push((
+            "Planned",
+            format!("{} on {}", target_words(&names, &h.target), day(h.on)),
+        ));
+    }
+
+    // Readiness: for the move asked, else the planned handoff, else the first move the
+    // pathway allows; and for a planned discharge.
+    let moves = allowed_moves(&state, engine.pathway());
+    let mut checklists = Vec::new();
+    let mut move_choices = Vec::new();
+    if view != ClientView::Partner && state.status == ClientStatus::Active {
+        let planned = state.handoff.as_ref().map(|h| ask_of(&h.target));
+        let asked = q.check.as_deref().and_then(parse_check);
+        let first = moves.iter().find_map(|m| match m {
+            AllowedMove::Transition { to, .. } => Some(ReadinessAsk::MoveTo {
+                level: to.clone(),
+                provider: None,
+            }),
+            _ => None,
+        });
+        // The level of the newest referral still open, when the pathway allows the move.
+        let referred = state
+            .referrals
+            .iter()
+            .filter(|r| {
+                use carepath_engine::domain::ReferralStatus as S;
+                matches!(
+                    r.status,
+                    S::Pending | S::Acknowledged | S::Waitlisted | S::Accepted
+                ) && moves
+                    .iter()
+                    .any(|m| matches!(m, AllowedMove::Transition { to, .. } if *to == r.to_level))
+            })
+            .max_by_key(|r| r.sent_at)
+            .map(|r| ReadinessAsk::MoveTo {
+                level: r.to_level.clone(),
+                provider: None,
+            });
+        let next = asked.clone().or(planned).or(referred).or(first);
+        for m in &moves {
+            if let Some((value, label)) = move_value(&names, m) {
+                let selected = next.as_ref().is_some_and(|a| value == check_value(a));
+                move_choices.push((value, label, selected));
+            }
+        }
+        let mut asks: Vec<ReadinessAsk> = next.into_iter().collect();
+        let discharge = ReadinessAsk::Discharge {
+            kind: DischargeKind::Planned,
+            provider: None,
+        };
+        if !asks.contains(&discharge) {
+            asks.push(discharge);
+        }
+        for ask in asks {
+            match engine.read_readiness(actor, id, ask, None).await {
+                Ok((target, gates)) => checklists.push(checklist(&names, &target, gates)),
+                // A move this client cannot make now is left out.
+                Err(carepath_engine::Error::Rejected(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    let referrals = policy::visible_referrals(actor, view, &state)
+        .map(|r| Row {
+            cells: vec![
+                names.org(&r.provider),
+                names.level(&r.to_level),
+                moment(r.sent_at),
+                moment(r.answer_by),
+            ],
+            status: words::referral_status(r.status).to_owned(),
+            tone: match r.status {
+                carepath_engine::domain::ReferralStatus::Accepted
+                | carepath_engine::domain::ReferralStatus::Scheduled
+                | carepath_engine::domain::ReferralStatus::Completed => "ok",
+                carepath_engine::domain::ReferralStatus::Declined
+                | carepath_engine::domain::ReferralStatus::Expired
+                | carepath_engine::domain::ReferralStatus::NoShow => "bad",
+                _ => "warn",
+            },
+        })
+        .collect();
+    let mut bookings = Vec::new();
+    if shows(ClientPart::Aftercare) {
+        for a in &state.aftercare {
+            let what = format!("{} at {}", words::aftercare(a.kind), names.org(&a.provider));
+            bookings.push(booking_row(
+                what,
+                moment(a.at),
+                a.outcome.is_some(),
+                a.at.date_naive() < today,
+            ));
+        }
+    }
+    if shows(ClientPart::MatBookings) {
+        for b in &state.mat_bookings {
+            let what = format!(
+                "MAT {} at {}",
+                words::mat_booking(b.kind),
+                names.org(&b.provider)
+            );
+            bookings.push(booking_row(
+                what,
+                day(b.on),
+                b.outcome.is_some(),
+                b.on < today,
+            ));
+        }
+    }
+    let consents = if shows(ClientPart::Consents) {
+        state
+            .consents
+            .iter()
+            .map(|c| Row {
+                cells: vec![
+                    c.recipients
+                        .iter()
+                        .map(|o| names.org(o))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    c.purpose.clone(),
+                    day(c.signed_on),
+                    match c.expiry {
+                        ConsentExpiry::On(d) => format!("until {}", day(d)),
+                        ConsentExpiry::EndOfTreatment => "until treatment ends".into(),
+                        ConsentExpiry::Never => "no expiry".into(),
+                    },
+                ],
+                status: if c.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                }
+                .into(),
+                tone: if c.revoked_at.is_some() { "bad" } else { "ok" },
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let timeline = if full {
+        let events = engine.read_events(actor, id, 0, 1000).await?;
+        timeline::lines(&names, &events)
+    } else {
+        Vec::new()
+    };
+
+    let (providers, levels) = choices(&engine, &names, &directory);
+    let path = format!("/clients/{id}");
+    let title = identity.as_ref().map_or_else(
+        || format!("Client {}", short(id)),
+        |i| i.display_name.clone(),
+    );
+    let chrome = Chrome::new(&engine, &signed, "/clients", title).await?;
+    let csrf = chrome.csrf.clone();
+    html(&ClientPage {
+        chrome,
+        done: action::done_words(q.done.as_deref()),
+        version: state.version,
+        path,
+        name: identity.as_ref().map(|i| i.display_name.clone()),
+        record_number: identity.and_then(|i| i.record_number),
+        facts,
+        full,
+        books: full || view == ClientView::Coordinator,
+        registered_or_discharged: matches!(
+            state.status,
+            ClientStatus::Registered | ClientStatus::Discharged
+        ),
+        in_transit: state.status == ClientStatus::InTransit,
+        strip: pictures::strip(&state, &names, now),
+        coverage: if shows(ClientPart::MatPlan) {
+            pictures::coverage(&state, &names, today)
+        } else {
+            None
+        },
+        checklists,
+        moves: move_choices,
+        transitions: moves
+            .iter()
+            .filter_map(|m| match m {
+                AllowedMove::Transition { kind, to } => Some(Choice {
+                    value: format!("{}:{}", kind.as_str(), to.0),
+                    label: format!("{} to {}", cap(words::transition(*kind)), names.level(to)),
+                }),
+                _ => None,
+            })
+            .collect(),
+        discharges: moves
+            .iter()
+            .filter_map(|m| match m {
+                AllowedMove::Discharge { kind } => Some(Choice {
+                    value: kind.as_str().into(),
+                    label: cap(words::discharge(*kind)),
+                }),
+                _ => None,
+            })
+            .collect(),
+        admissions: moves
+            .iter()
+            .filter_map(|m| match m {
+                AllowedMove::Admission { to } => Some(Choice {
+                    value: to.0.clone(),
+                    label: names.level(to),
+                }),
+                _ => None,
+            })
+            .collect(),
+        levels,
+        providers,
+        orgs: directory
+            .iter()
+            .map(|o| Choice {
+                value: o.id.to_string(),
+                label: o.name.clone(),
+            })
+            .collect(),
+        mat_orgs: directory
+            .iter()
+            .filter(|o| !o.mat_services.is_empty())
+            .map(|o| Choice {
+                value: o.id.to_string(),
+                label: o.name.clone(),
+            })
+            .collect(),
+        referrals,
+        bookings,
+        consents,
+        timeline,
+        today: today.format("%Y-%m-%d").to_string(),
+        csrf,
+    })
+}
+
+fn cap(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn short(id: ClientId) -> String {
+    id.to_string().chars().take(8).collect()
+}
+
+async fn staff_name(
+    engine: &Engine,
+    actor: &carepath_engine::domain::Actor,
+    staff: StaffId,
+) -> Result<String, PageError> {
+    Ok(engine
+        .staff_members(actor, &[staff])
+        .await?
+        .into_iter()
+        .next()
+        .and_then(|s| s.name)
+        .unwrap_or_else(|| "a colleague".into()))
+}
+
+fn booking_row(what: String, when: String, done: bool, past: bool) -> Row {
+    Row {
+        cells: vec![what, when],
+        status: if done {
+            "outcome recorded"
+        } else if past {
+            "outcome not yet recorded"
+        } else {
+            "booked"
+        }
+        .into(),
+        tone: if done {
+            "ok"
+        } else if past {
+            "warn"
+        } else {
+            "ok"
+        },
+    }
+}
+
+/// Providers (with the level each offers) and levels, to choose from.
+fn choices(
+    engine: &Engine,
+    names: &Names<'_>,
+    directory: &[OrgListing],
+) -> (Vec<Choice>, Vec<Choice>) {
+    let mut providers = Vec::new();
+    for o in directory {
+        for (level, _) in &o.levels {
+            providers.push(Choice {
+                value: o.id.to_string(),
+                label: format!("{} — {}", o.name, names.level(level)),
+            });
+        }
+    }
+    let levels = engine
+        .pathway()
+        .levels
+        .iter()
+        .map(|l| Choice {
+            value: l.id.0.clone(),
+            label: l.name.clone(),
+        })
+        .collect();
+    (providers, levels)
+}
+
+fn target_words(names: &Names<'_>, t: &HandoffTarget) -> String {
+    match t {
+        HandoffTarget::Transition {
+            kind,
+            to_level,
+            provider,
+        } => format!(
+            "{} to {}{}",
+            words::transition(*kind),
+            names.level(to_level),
+            provider.map_or_else(String::new, |p| format!(" at {}", names.org(&p)))
+        ),
+        HandoffTarget::Discharge { kind, .. } => words::discharge(*kind).to_owned(),
+    }
+}
+
+fn ask_of(t: &HandoffTarget) -> ReadinessAsk {
+    match t {
+        HandoffTarget::Transition {
+            to_level, provider, ..
+        } => ReadinessAsk::MoveTo {
+            level: to_level.clone(),
+            provider: *provider,
+        },
+        HandoffTarget::Discharge { kind, provider } => ReadinessAsk::Discharge {
+            kind: *kind,
+            provider: *provider,
+        },
+    }
+}
+
+fn check_value(a: &ReadinessAsk) -> String {
+    match a {
+        ReadinessAsk::MoveTo { level, .. } => format!("move:{}", level.0),
+        ReadinessAsk::Discharge { kind, .. } => format!("discharge:{}", kind.as_str()),
+    }
+}
+
+fn parse_check(v: &str) -> Option<ReadinessAsk> {
+    let (what, rest) = v.split_once(':')?;
+    match what {
+        "move" => Some(ReadinessAsk::MoveTo {
+            level: LevelId::new(rest),
+            provider: None,
+        }),
+        "discharge" => Some(ReadinessAsk::Discharge {
+            kind: DischargeKind::parse(rest)?,
+            provider: None,
+        }),
+        _ => None,
+    }
+}
+
+fn move_value(names: &Names<'_>, m: &AllowedMove) -> Option<(String, String)> {
+    match m {
+        AllowedMove::Transition { kind, to } => Some((
+            format!("move:{}", to.0),
+            format!("{} to {}", cap(words::transition(*kind)), names.level(to)),
+        )),
+        AllowedMove::Discharge { kind } if *kind != DischargeKind::Planned => None,
+        _ => None,
+    }
+}
+
+fn checklist(names: &Names<'_>, target: &HandoffTarget, gates: Vec<GateReport>) -> Checklist {
+    let gates: Vec<GateLine> = gates
+        .into_iter()
+        .map(|g| GateLine {
+            met: g.met,
+            what: words::gate(g.gate),
+            why: cap(&names.in_words(&g.why)),
+            action: (!g.met).then(|| gate_action(g.gate)).flatten(),
+        })
+        .collect();
+    Checklist {
+        title: format!("Ready for the {}?", target_words(names, target)),
+        ready: gates.iter().all(|g| g.met),
+        gates,
+    }
+}
+
+/// The form on the page that meets a gate.
+fn gate_action(g: Gate) -> Option<(&'static str, &'static str)> {
+    Some(match g {
+        Gate::AcceptedReferral => ("#send-referral", "Send a referral"),
+        Gate::Consent => ("#record-consent", "Record consent"),
+        Gate::AftercareAppointment => ("#book-aftercare", "Book aftercare"),
+        Gate::MatContinuity => ("#book-refill", "Book the refill"),
+        Gate::Reassessment => ("#record-assessment", "Record an assessment"),
+    })
+}
+
+// ---- the forms ------------------------------------------------------------------------------
+
+type Form = axum::Form<Vec<(String, String)>>;
+
+macro_rules! client_form {
+    ($name:ident, $done:literal, |$f:ident| $body:expr) => {
+        pub async fn $name(
+            State(engine): State<Engine>,
+            signed: Signed,
+            headers: HeaderMap,
+            Path(id): Path<String>,
+            axum::Form(fields): Form,
+        ) -> Result<Response, PageError> {
+            let id = parse_id(&id)?;
+            let fields = Fields::new(fields);
+            Ok(
+                action::run(&engine, &signed, &headers, &fields, Some(id), $done, |$f| {
+                    $body
+                })
+                .await,
+            )
+        }
+    };
+}
+
+client_form!(send_referral, "referral-sent", |f| {
+    let providers = f.orgs("provider", "a provider")?;
+    if providers.is_empty() {
+        return Err(bad("choose at least one provider".into()));
+    }
+    Ok(Command::SendReferral {
+        to_level: f.level("to_level")?,
+        providers,
+    })
+});
+
+client_form!(record_consent, "consent-recorded", |f| {
+    let recipients = f.orgs("recipient", "a recipient")?;
+    if recipients.is_empty() {
+        return Err(bad(
+            "name at least one organization the consent allows to receive the record".into(),
+        ));
+    }
+    let expiry = match f.required("expiry", "when the consent ends")? {
+        "end_of_treatment" => ConsentExpiry::EndOfTreatment,
+        "never" => ConsentExpiry::Never,
+        "on" => ConsentExpiry::On(f.date("expires_on", "the day the consent ends")?),
+        _ => return Err(bad("choose when the consent ends".into())),
+    };
+    Ok(Command::RecordConsent {
+        recipients,
+        purpose: f.required("purpose", "the purpose")?.to_owned(),
+        information: f
+            .required("information", "what may be disclosed")?
+            .to_owned(),
+        expiry,
+        signed_on: f.date("signed_on", "the day it was signed")?,
+    })
+});
+
+client_form!(plan_handoff, "handoff-planned", |f| {
+    Ok(Command::PlanHandoff {
+        target: target_field(f)?,
+        on: f.date("on", "the day of the handoff")?,
+    })
+});
+
+client_form!(move_client, "moved", |f| {
+    let (kind, to_level) = transition_field(f)?;
+    Ok(Command::Transition {
+        kind,
+        to_level,
+        provider: None,
+        planned_hours_per_week: f.number("hours", "planned hours a week")?,
+        track: f.get("track").map(str::to_owned),
+        overrides: Vec::new(),
+        emergency: None,
+    })
+});
+
+client_form!(discharge, "discharged", |f| {
+    let kind = DischargeKind::parse(f.required("kind", "the kind of discharge")?)
+        .ok_or_else(|| bad("choose the kind of discharge".into()))?;
+    Ok(Command::Discharge {
+        kind,
+        provider: match f.get("provider") {
+            Some(_) => Some(f.org("provider", "the receiving organization")?),
+            None => None,
+        },
+        overrides: Vec::new(),
+    })
+});
+
+client_form!(admit, "admitted", |f| {
+    Ok(Command::Admit {
+        level: f.level("level")?,
+        provider: f.org("provider", "the provider")?,
+        planned_hours_per_week: f.number("hours", "planned hours a week")?,
+        track: None,
+        overrides: Vec::new(),
+        emergency: None,
+    })
+});
+
+client_form!(record_assessment, "assessment-recorded", |f| {
+    let mut dimensions = [0u8; 6];
+    for (i, d) in dimensions.iter_mut().enumerate() {
+        let name = format!("d{}", i + 1);
+        *d = f
+            .required(&name, "each of the six dimensions")?
+            .parse()
+            .map_err(|_| bad("rate each dimension 0 to 4".into()))?;
+    }
+    Ok(Command::RecordAssessment {
+        recommended_level: f.level("recommended_level")?,
+        dimensions,
+        assessed_at: None,
+    })
+});
+
+client_form!(record_mat_plan, "mat-plan-recorded", |f| {
+    let medication = match f.required("medication", "the medication")? {
+        "buprenorphine" => Medication::Buprenorphine,
+        "methadone" => Medication::Methadone,
+        "naltrexone_oral" => Medication::NaltrexoneOral,
+        "naltrexone_xr" => Medication::NaltrexoneXr,
+        _ => return Err(bad("choose the medication".into())),
+    };
+    Ok(Command::RecordMatPlan {
+        medication,
+        supply_through: match f.get("supply_through") {
+            Some(_) => Some(f.date("supply_through", "the last day the supply covers")?),
+            None => None,
+        },
+        last_injection_on: match f.get("last_injection_on") {
+            Some(_) => Some(f.date("last_injection_on", "the day of the last injection")?),
+            None => None,
+        },
+    })
+});
+
+client_form!(record_identity, "identity-recorded", |f| {
+    Ok(Command::RecordIdentity {
+        identity: carepath_engine::domain::ClientIdentity {
+            display_name: f.required("display_name", "the name")?.to_owned(),
+            record_number: f.get("record_number").map(str::to_owned),
+        },
+    })
+});
+
+fn transition_field(f: &Fields) -> Result<(TransitionKind, LevelId), PageError> {
+    let v = f.required("move", "the move")?;
+    let (kind, level) = v
+        .split_once(':')
+        .and_then(|(k, l)| Some((TransitionKind::parse(k)?, LevelId::new(l))))
+        .ok_or_else(|| bad("choose the move".into()))?;
+    Ok((kind, level))
+}
+
+fn target_field(f: &Fields) -> Result<HandoffTarget, PageError> {
+    let v = f.required("move", "the move")?;
+    if let Some(kind) = v.strip_prefix("discharge:") {
+        return Ok(HandoffTarget::Discharge {
+            kind: DischargeKind::parse(kind).ok_or_else(|| bad("choose the move".into()))?,
+            provider: None,
+        });
+    }
+    let (kind, to_level) = transition_field(f)?;
+    Ok(HandoffTarget::Transition {
+        kind,
+        to_level,
+        provider: None,
+    })
+}

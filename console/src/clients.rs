@@ -1,0 +1,178 @@
+//! The clients a person may see (`Engine::list_clients`: a case manager their organization's,
+//! a partner those placed with it under a consent), found by name or record number and
+//! filtered by level and provider; and registering a new one.
+
+use crate::action::{self, Fields};
+use crate::client::Choice;
+use crate::error::PageError;
+use crate::page::{Chrome, html};
+use crate::session::Signed;
+use crate::words::{self, Names};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use carepath_engine::Engine;
+use carepath_engine::domain::{ClientIdentity, Command, Role};
+use carepath_engine::ids::{ClientId, OrgId};
+use carepath_engine::pathway::LevelId;
+use serde::Deserialize;
+
+/// How many clients a page lists.
+const PAGE: u64 = 50;
+
+pub struct Listed {
+    pub href: String,
+    pub name: String,
+    pub record_number: String,
+    pub status: &'static str,
+    pub whereabouts: String,
+}
+
+#[derive(Template)]
+#[template(path = "clients.html")]
+struct ClientsPage {
+    chrome: Chrome,
+    done: Option<&'static str>,
+    q: String,
+    level: String,
+    provider: String,
+    levels: Vec<Choice>,
+    providers: Vec<Choice>,
+    clients: Vec<Listed>,
+    next: Option<String>,
+    registers: bool,
+    idem: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    q: Option<String>,
+    level: Option<String>,
+    provider: Option<String>,
+    after: Option<String>,
+    done: Option<String>,
+}
+
+fn blank(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// `GET /clients`.
+pub async fn page(
+    State(engine): State<Engine>,
+    signed: Signed,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    let actor = &signed.actor;
+    let level = blank(&q.level).map(LevelId::new);
+    let provider = match blank(&q.provider) {
+        Some(p) => Some(
+            uuid::Uuid::parse_str(p)
+                .map(OrgId)
+                .map_err(|_| action::bad("choose a provider from the list".into()))?,
+        ),
+        None => None,
+    };
+    let after = blank(&q.after)
+        .and_then(|a| uuid::Uuid::parse_str(a).ok())
+        .map(ClientId);
+    let search = blank(&q.q).map(str::to_owned);
+    let listed = engine
+        .list_clients(actor, level, provider, search, after, PAGE)
+        .await?;
+    let states: Vec<_> = listed.iter().map(|(s, _)| s).collect();
+    let identities = engine.identities(actor, &states).await?;
+    let directory = engine.directory(actor).await?;
+    let names = Names::from(&engine, &directory);
+    let clients: Vec<Listed> = listed
+        .iter()
+        .map(|(s, _)| {
+            let identity: Option<&ClientIdentity> = identities.get(&s.id);
+            Listed {
+                href: format!("/clients/{}", s.id),
+                name: identity.map_or_else(
+                    || format!("Client {}", &s.id.to_string()[..8]),
+                    |i| i.display_name.clone(),
+                ),
+                record_number: identity
+                    .and_then(|i| i.record_number.clone())
+                    .unwrap_or_default(),
+                status: words::status(s.status),
+                whereabouts: s.whereabouts().map_or_else(String::new, |(l, p)| {
+                    format!("{} at {}", names.level(l), names.org(&p))
+                }),
+            }
+        })
+        .collect();
+    let next = (clients.len() as u64 == PAGE)
+        .then(|| listed.last().map(|(s, _)| s.id.to_string()))
+        .flatten();
+    let chrome = Chrome::new(&engine, &signed, "/clients", "Clients").await?;
+    html(&ClientsPage {
+        done: action::done_words(q.done.as_deref()),
+        q: blank(&q.q).unwrap_or_default().to_owned(),
+        level: blank(&q.level).unwrap_or_default().to_owned(),
+        provider: blank(&q.provider).unwrap_or_default().to_owned(),
+        levels: engine
+            .pathway()
+            .levels
+            .iter()
+            .map(|l| Choice {
+                value: l.id.0.clone(),
+                label: l.name.clone(),
+            })
+            .collect(),
+        providers: directory
+            .iter()
+            .filter(|o| !o.levels.is_empty())
+            .map(|o| Choice {
+                value: o.id.to_string(),
+                label: o.name.clone(),
+            })
+            .collect(),
+        clients,
+        next,
+        registers: matches!(actor.role, Role::CaseManager | Role::Supervisor),
+        idem: action::new_key(),
+        chrome,
+    })
+}
+
+/// `POST /clients`: register a client of the person's organization, then go to their page.
+pub async fn register(
+    State(engine): State<Engine>,
+    signed: Signed,
+    headers: HeaderMap,
+    axum::Form(fields): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let fields = Fields::new(fields);
+    let home_org = signed.actor.org;
+    action::run_to(
+        &engine,
+        &signed,
+        &headers,
+        &fields,
+        None,
+        |o| format!("/clients/{}", o.client),
+        "client-registered",
+        |f| {
+            let birth_year = match f.get("birth_year") {
+                Some(y) => Some(
+                    y.parse::<i32>()
+                        .map_err(|_| action::bad("the year of birth is a year".into()))?,
+                ),
+                None => None,
+            };
+            Ok(Command::RegisterClient {
+                home_org,
+                birth_year,
+                identity: Some(ClientIdentity {
+                    display_name: f.required("display_name", "the name")?.to_owned(),
+                    record_number: f.get("record_number").map(str::to_owned),
+                }),
+            })
+        },
+    )
+    .await
+}

@@ -1,0 +1,498 @@
+//! The console over HTTP, as a browser sends it: signing in with a token, the client page's
+//! forms run as engine commands (the same refusals as the API), a stale or foreign form
+//! changes nothing, a form sent twice has one effect, and a partner without a consent cannot
+//! open a client's page. (The browser itself drives the pages in `browser.rs`.)
+
+use crate::api::{Net, RESULT};
+use crate::on_both_backends;
+use crate::server::TestServer;
+use crate::support::Backend;
+use carepath_engine::domain::Role;
+use serde_json::json;
+
+/// A signed-in browser, without the browser: the session cookie, and forms read off pages.
+pub(crate) struct Console {
+    base: String,
+    http: reqwest::Client,
+    cookie: String,
+}
+
+pub(crate) struct Answer {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Console {
+    pub async fn sign_in(s: &TestServer, token: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = http
+            .post(format!("{}/sign-in", s.url))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303, "signed in");
+        let set = resp
+            .headers()
+            .get("set-cookie")
+            .expect("a session cookie")
+            .to_str()
+            .unwrap()
+            .to_owned();
+        for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+            assert!(set.contains(attribute), "{set}");
+        }
+        let cookie = set.split(';').next().unwrap().to_owned();
+        Console {
+            base: s.url.clone(),
+            http,
+            cookie,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        answer(resp).await
+    }
+
+    pub async fn post(&self, path: &str, fields: &[(String, String)]) -> Answer {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        answer(resp).await
+    }
+
+    /// Fill the form posting to `action` on the page at `page` — its hidden fields as drawn,
+    /// then `values` — and send it.
+    pub async fn submit(&self, page: &str, action: &str, values: &[(&str, &str)]) -> Answer {
+        let html = self.get(page).await;
+        assert_eq!(html.status, 200, "{page}: {}", html.body);
+        let fields = form_fields(&html.body, action, values);
+        self.post(action, &fields).await
+    }
+}
+
+async fn answer(resp: reqwest::Response) -> Answer {
+    Answer {
+        status: resp.status().as_u16(),
+        location: resp
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned()),
+        body: resp.text().await.unwrap(),
+    }
+}
+
+/// The form posting to `action` on `html` as a browser would send it untouched (its hidden
+/// fields, the values its inputs show, each select's chosen option) with `values` in place
+/// of those named (checkboxes: ticked).
+pub(crate) fn form_fields(
+    html: &str,
+    action: &str,
+    values: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = |s: &str| scraper::Selector::parse(s).unwrap();
+    let form = doc
+        .select(&sel("form"))
+        .find(|f| {
+            f.value().attr("action") == Some(action) && f.value().attr("method") == Some("post")
+        })
+        .unwrap_or_else(|| panic!("no form posts to {action}"));
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for i in form.select(&sel("input")) {
+        let v = i.value();
+        let (Some(name), kind) = (v.attr("name"), v.attr("type").unwrap_or("text")) else {
+            continue;
+        };
+        if matches!(kind, "checkbox" | "radio" | "submit") {
+            continue;
+        }
+        if let Some(value) = v.attr("value") {
+            fields.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    for s in form.select(&sel("select")) {
+        let Some(name) = s.value().attr("name") else {
+            continue;
+        };
+        let options: Vec<_> = s.select(&sel("option")).collect();
+        if let Some(o) = options
+            .iter()
+            .find(|o| o.value().attr("selected").is_some())
+            .or(options.first())
+        {
+            fields.push((
+                name.to_owned(),
+                o.value().attr("value").unwrap_or("").to_owned(),
+            ));
+        }
+    }
+    for (name, _) in values {
+        fields.retain(|(k, _)| k != name);
+    }
+    fields.extend(
+        values
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    fields
+}
+
+fn text(html: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let all = doc.root_element().text().collect::<Vec<_>>().join(" ");
+    all.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+async fn register(c: &Console, name: &str, number: &str) -> String {
+    let a = c
+        .submit(
+            "/clients",
+            "/clients",
+            &[
+                ("display_name", name),
+                ("record_number", number),
+                ("birth_year", "1990"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    let to = a.location.unwrap();
+    to.trim_start_matches("/clients/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn a_case_manager_moves_a_client_with_the_pages_forms(b: Backend) {
+    let n = Net::new(b).await;
+    let cm = Console::sign_in(&n.s, &n.cm).await;
+    let c = register(&cm, "Rosa Delgado", "HCM-77").await;
+    let page = format!("/clients/{c}");
+    let shown = cm.get(&page).await;
+    assert_eq!(shown.status, 200);
+    assert!(shown.body.contains("Rosa Delgado") && shown.body.contains("HCM-77"));
+
+    // Admitted to detox, then everything a step to residential needs, from the page's forms.
+    let detox = n.provider("detox").to_string();
+    let residential = n.provider("residential").to_string();
+    // Without a consent naming the detox provider the admission is refused, in words that
+    // name it.
+    let a = cm
+        .submit(
+            &page,
+            &format!("{page}/admit"),
+            &[("level", "detox"), ("provider", &detox), ("hours", "40")],
+        )
+        .await;
+    assert_eq!(a.status, 422);
+    let said = text(&a.body);
+    assert!(
+        said.contains("detox provider") && !said.contains(&detox),
+        "{said}"
+    );
+    let a = cm
+        .submit(
+            &page,
+            &format!("{page}/consents"),
+            &[("recipient", &detox), ("expiry", "end_of_treatment")],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", text(&a.body));
+    let a = cm
+        .submit(
+            &page,
+            &format!("{page}/admit"),
+            &[("level", "detox"), ("provider", &detox), ("hours", "40")],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", text(&a.body));
+    assert_eq!(
+        a.location.as_deref(),
+        Some(format!("{page}?done=admitted").as_str())
+    );
+    // A referral to a provider no consent names is refused; once the consent names it, sent.
+    let refer = [
+        ("to_level", "residential"),
+        ("provider", residential.as_str()),
+    ];
+    let a = cm.submit(&page, &format!("{page}/referrals"), &refer).await;
+    assert_eq!(a.status, 422);
+    assert!(text(&a.body).contains("No active 42 CFR Part 2 consent names residential provider."));
+    let a = cm
+        .submit(
+            &page,
+            &format!("{page}/consents"),
+            &[("recipient", &residential), ("expiry", "end_of_treatment")],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", text(&a.body));
+    let a = cm.submit(&page, &format!("{page}/referrals"), &refer).await;
+    assert_eq!(a.status, 303, "{}", text(&a.body));
+    let shown = text(&cm.get(&format!("{page}?done=referral-sent")).await.body);
+    assert!(shown.contains("The referral was sent."), "{shown}");
+    assert!(shown.contains("residential provider"), "{shown}");
+    assert!(
+        shown.contains("Ready for the step down to Residential"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("A provider accepted a referral — not yet"),
+        "{shown}"
+    );
+
+    // The provider accepts (over the API: its inbox page is tested apart): the checklist's
+    // gates for the step are all met.
+    let referral = n
+        .cm(
+            "query($c: UUID!) { client(id: $c) { referrals { id } } }",
+            json!({ "c": c }),
+        )
+        .await["client"]["referrals"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    n.accept("residential", &referral).await;
+    let shown = cm.get(&page).await.body;
+    let doc = scraper::Html::parse_document(&shown);
+    let unmet = scraper::Selector::parse("ul.gates li.unmet").unwrap();
+    let first_list = scraper::Selector::parse("ul.gates").unwrap();
+    let step = doc.select(&first_list).next().unwrap();
+    assert_eq!(step.select(&unmet).count(), 0, "{}", text(&shown));
+
+    let a = cm
+        .submit(
+            &page,
+            &format!("{page}/move"),
+            &[("move", "step_down:residential"), ("hours", "30")],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", text(&a.body));
+    let shown = text(&cm.get(&page).await.body);
+    assert!(shown.contains("on the way to the next provider"), "{shown}");
+    assert!(
+        shown.contains("Left Withdrawal management"),
+        "the timeline in words: {shown}"
+    );
+    n.s.stop().await;
+}
+
+async fn a_stale_form_is_refused_in_words_and_changes_nothing(b: Backend) {
+    let n = Net::new(b).await;
+    let c = n.admitted("detox", 40.0).await;
+    let cm = Console::sign_in(&n.s, &n.cm).await;
+    let page = format!("/clients/{c}");
+    let drawn = cm.get(&page).await.body;
+    // Someone else changes the record after the page was drawn.
+    n.refer(&c, "residential").await;
+    let before = n.version(&c).await;
+    let residential = n.provider("residential").to_string();
+    let fields = form_fields(
+        &drawn,
+        &format!("{page}/referrals"),
+        &[("to_level", "residential"), ("provider", &residential)],
+    );
+    let a = cm.post(&format!("{page}/referrals"), &fields).await;
+    assert_eq!(a.status, 409);
+    let said = text(&a.body);
+    assert!(
+        said.contains("changed this client's record after you opened the page"),
+        "{said}"
+    );
+    assert!(said.contains("Reload the page"), "{said}");
+    assert_eq!(n.version(&c).await, before, "nothing changed");
+    n.s.stop().await;
+}
+
+async fn a_form_sent_twice_has_one_effect_and_a_foreign_one_none(b: Backend) {
+    let n = Net::new(b).await;
+    let c = n.admitted("detox", 40.0).await;
+    let cm = Console::sign_in(&n.s, &n.cm).await;
+    let page = format!("/clients/{c}");
+    let residential = n.provider("residential").to_string();
+    let drawn = cm.get(&page).await.body;
+    let fields = form_fields(
+        &drawn,
+        &format!("{page}/referrals"),
+        &[("to_level", "residential"), ("provider", &residential)],
+    );
+    let version = n.version(&c).await;
+    let first = cm.post(&format!("{page}/referrals"), &fields).await;
+    let again = cm.post(&format!("{page}/referrals"), &fields).await;
+    assert_eq!(
+        (first.status, again.status),
+        (303, 303),
+        "{}",
+        text(&again.body)
+    );
+    assert_eq!(n.version(&c).await, version + 1, "one effect");
+
+    // Without its CSRF token, with another's, or from another site: refused, nothing done.
+    let without: Vec<_> = fields
+        .iter()
+        .filter(|(k, _)| k != "csrf")
+        .cloned()
+        .collect();
+    let forged: Vec<_> = fields
+        .iter()
+        .map(|(k, v)| {
+            if k == "csrf" {
+                (k.clone(), "0".repeat(64))
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
+        .collect();
+    for f in [&without, &forged] {
+        let mut f = f.clone();
+        f.retain(|(k, _)| k != "idem");
+        f.push(("idem".into(), uuid::Uuid::new_v4().to_string()));
+        let a = cm.post(&format!("{page}/referrals"), &f).await;
+        assert_eq!(a.status, 403, "{}", text(&a.body));
+        assert!(text(&a.body).contains("did not come from this console"));
+    }
+    let mut fresh = fields.clone();
+    fresh.retain(|(k, _)| k != "idem");
+    fresh.push(("idem".into(), uuid::Uuid::new_v4().to_string()));
+    let resp = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}{page}/referrals", n.s.url))
+        .header("cookie", &cm.cookie)
+        .header("origin", "https://elsewhere.example")
+        .form(&fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(n.version(&c).await, version + 1, "nothing more");
+    n.s.stop().await;
+}
+
+async fn a_partner_opens_a_client_page_only_under_a_consent(b: Backend) {
+    let n = Net::new(b).await;
+    let c = n.register().await;
+    n.consent_to(&c, &[n.provider("detox")]).await;
+    n.admit(&c, "detox", 40.0).await;
+    let partner = Console::sign_in(&n.s, n.partner("residential")).await;
+    let page = format!("/clients/{c}");
+    let a = partner.get(&page).await;
+    assert_eq!(a.status, 404, "no consent names it: {}", text(&a.body));
+    assert!(!a.body.contains(&c));
+    // A case manager of another organization: refused, as the API refuses it, and shown
+    // nothing of the client.
+    let other = n.s.org("Elsewhere Case Management", &[]).await;
+    let stranger = Console::sign_in(&n.s, &n.s.token(other, Role::CaseManager).await).await;
+    let a = stranger.get(&page).await;
+    assert_eq!(a.status, 403);
+    assert!(!a.body.contains(&c) && !a.body.contains("Withdrawal"));
+
+    n.consent(&c).await;
+    let a = partner.get(&page).await;
+    assert_eq!(a.status, 200);
+    let said = text(&a.body);
+    assert!(
+        !said.contains("Timeline") && !said.contains("Send a referral"),
+        "{said}"
+    );
+    // A page the role does not work in answers as the API would.
+    let a = partner.get("/worklist").await;
+    assert!(matches!(a.status, 403 | 404), "{}", a.status);
+    n.s.stop().await;
+}
+
+async fn a_revoked_token_ends_its_sessions_and_signing_out_ends_one(b: Backend) {
+    let n = Net::new(b).await;
+    let cm = Console::sign_in(&n.s, &n.cm).await;
+    assert_eq!(cm.get("/census").await.status, 200);
+    let wrong = reqwest::Client::new()
+        .post(format!("{}/sign-in", n.s.url))
+        .form(&[("token", "cp_not_a_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("unknown, revoked or expired")
+    );
+
+    // Sign out: the cookie no longer opens a page.
+    let drawn = cm.get("/census").await.body;
+    let fields = form_fields(&drawn, "/sign-out", &[]);
+    let a = cm.post("/sign-out", &fields).await;
+    assert_eq!((a.status, a.location.as_deref()), (303, Some("/sign-in")));
+    let a = cm.get("/census").await;
+    assert_eq!((a.status, a.location.as_deref()), (303, Some("/sign-in")));
+
+    // Revoking the token ends the sessions opened with it, at once.
+    let again = Console::sign_in(&n.s, &n.cm).await;
+    assert_eq!(again.get("/clients").await.status, 200);
+    let id =
+        n.s.engine
+            .tokens()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| t.role == "case_manager" && t.org == n.home)
+            .unwrap()
+            .id;
+    n.s.engine.revoke_token(id).await.unwrap();
+    assert_eq!(
+        again.get("/clients").await.location.as_deref(),
+        Some("/sign-in")
+    );
+    n.s.stop().await;
+}
+
+async fn a_time_skipping_server_says_so_on_every_page(b: Backend) {
+    let n = Net::with_env(b, &[("CAREPATH_TIME_SKIPPING", "true")]).await;
+    let sign_in = reqwest::get(format!("{}/sign-in", n.s.url)).await.unwrap();
+    assert!(sign_in.headers().contains_key("carepath-clock"));
+    assert!(
+        sign_in
+            .text()
+            .await
+            .unwrap()
+            .contains("Time skipping: this is a training or test server")
+    );
+    let cm = Console::sign_in(&n.s, &n.cm).await;
+    for page in ["/census", "/clients"] {
+        let said = text(&cm.get(page).await.body);
+        assert!(
+            said.contains("Time skipping: this is a training or test server"),
+            "{page}"
+        );
+    }
+    n.s.stop().await;
+}
+
+on_both_backends!(
+    a_case_manager_moves_a_client_with_the_pages_forms,
+    a_stale_form_is_refused_in_words_and_changes_nothing,
+    a_form_sent_twice_has_one_effect_and_a_foreign_one_none,
+    a_partner_opens_a_client_page_only_under_a_consent,
+    a_revoked_token_ends_its_sessions_and_signing_out_ends_one,
+    a_time_skipping_server_says_so_on_every_page,
+);
