@@ -3,7 +3,7 @@
 //! changes nothing, a form sent twice has one effect, and a partner without a consent cannot
 //! open a client's page. (The browser itself drives the pages in `browser.rs`.)
 
-use crate::api::{Net, RESULT};
+use crate::api::Net;
 use crate::on_both_backends;
 use crate::server::TestServer;
 use crate::support::Backend;
