@@ -9,8 +9,11 @@
 //!   session at 1280×900 with a profile of its own, one browser at a time in this binary.
 //!   Without `chromedriver` or `chromium` the test fails and names the Debian packages.
 //! - Moving as a person does: [`Browser::goto`], [`Browser::sign_in`] (the form, filled and
-//!   sent), [`Browser::fill`] (a field found by its label), [`Browser::press`] (a button or
-//!   link found by its words, waiting for the page it leads to), [`Browser::sign_out`].
+//!   sent), [`Browser::sign_out`]; in the page ([`Browser::page`]) or in a section found by
+//!   its heading ([`Browser::section`]), a [`Within`]: `fill` a field, `choose` an option,
+//!   `check` a box — each found by its label's words —, `press` a button or link by its words
+//!   and wait for the page it leads to (`press_confirming` when it asks first).
+//!   [`Browser::fill`] and [`Browser::press`] are the whole page's.
 //! - Reading the page: [`Browser::path`], [`Browser::text`], [`Browser::heading`],
 //!   [`Browser::alert`], [`Browser::cell`] (a table cell by its row's and column's headers),
 //!   [`Browser::cookie`], and [`eventually`] for what changes by itself.
@@ -415,82 +418,50 @@ impl Browser {
         }
     }
 
-    /// The form field labelled `label` (the label's words, or their beginning), as a person
-    /// finds it: through its `<label>`.
-    pub async fn field(&self, label: &str) -> Element {
-        let xpath = format!(
-            "//label[starts-with(normalize-space(.), {})]",
-            xpath_literal(label)
-        );
-        let labels = self
-            .client
-            .find_all(Locator::XPath(&xpath))
-            .await
-            .expect("find labels");
-        let [found] = labels.as_slice() else {
-            panic!(
-                "{} labels start with {label:?} on {}",
-                labels.len(),
-                self.path().await
-            );
-        };
-        match found.attr("for").await.expect("attribute") {
-            Some(id) => self.find(&format!("[id={}]", css_string(&id))).await,
-            None => found
-                .find(Locator::Css("input, select, textarea"))
-                .await
-                .unwrap_or_else(|e| panic!("the label {label:?} holds no field: {e}")),
+    /// The whole page, as a scope to find fields and buttons in.
+    pub fn page(&self) -> Within<'_> {
+        Within {
+            browser: self,
+            root: None,
+            name: "the page".into(),
         }
     }
 
-    /// Type `value` into the field labelled `label` (emptied first).
-    pub async fn fill(&self, label: &str, value: &str) {
-        let field = self.field(label).await;
-        field.clear().await.expect("clear the field");
-        field.send_keys(value).await.expect("type into the field");
-    }
-
-    /// Press the button (or follow the link) whose words are `words`, and wait for the page it
-    /// leads to.
-    pub async fn press(&self, words: &str) {
-        let w = xpath_literal(words);
+    /// The `<section>` of the page under the heading `heading` (its words), as a scope: where
+    /// a page has several forms, a person finds the one they want by its heading.
+    pub async fn section(&self, heading: &str) -> Within<'_> {
+        let h = xpath_literal(heading);
         let xpath = format!(
-            "//button[normalize-space(.)={w}] | //input[@type='submit' and @value={w}] \
-             | //a[normalize-space(.)={w}]"
+            "//*[self::h1 or self::h2 or self::h3 or self::h4]\
+             [normalize-space(.) = {h} or normalize-space(text()) = {h}]/ancestor::section[1]"
         );
         let found = self
             .client
             .find_all(Locator::XPath(&xpath))
             .await
-            .expect("find buttons");
-        let [target] = found.as_slice() else {
+            .expect("find sections");
+        let [root] = found.as_slice() else {
             panic!(
-                "{} buttons or links say {words:?} on {}",
+                "{} sections are headed {heading:?} on {}",
                 found.len(),
                 self.path().await
             );
         };
-        // The page before is marked; the press has led somewhere once the mark is gone.
-        self.js("window.__carepathBefore = true", vec![]).await;
-        target
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("press {words:?}: {e}"));
-        eventually(
-            &format!("the page after pressing {words:?}"),
-            || async move {
-                let gone = self
-                    .client
-                    .execute(
-                        "return window.__carepathBefore === undefined && document.readyState",
-                        vec![],
-                    )
-                    .await
-                    .ok()?;
-                (gone == "complete").then_some(())
-            },
-        )
-        .await
+        Within {
+            browser: self,
+            root: Some(root.clone()),
+            name: format!("the section {heading:?}"),
+        }
+    }
+
+    /// Type `value` into the field labelled `label` on the page ([`Within::fill`]).
+    pub async fn fill(&self, label: &str, value: &str) {
+        self.page().fill(label, value).await
+    }
+
+    /// Press the button or link saying `words` on the page ([`Within::press`]).
+    pub async fn press(&self, words: &str) {
+        self.page().press(words).await
     }
 
     /// Sign in with `token` through the sign-in form: the path of the page it led to, or the
@@ -638,6 +609,168 @@ impl Browser {
             panic!("axe failed on {page}: {e}");
         }
         serde_json::from_value(answer["violations"].clone()).expect("axe's answer")
+    }
+}
+
+/// A part of the page — the whole page, or a section found by its heading — in which fields
+/// are found by their labels and buttons by their words, as a person finds them.
+pub struct Within<'a> {
+    browser: &'a Browser,
+    /// `None`: the whole document.
+    root: Option<Element>,
+    /// For messages.
+    name: String,
+}
+
+impl Within<'_> {
+    async fn all(&self, xpath: &str) -> Vec<Element> {
+        let found = match &self.root {
+            Some(root) => root.find_all(Locator::XPath(xpath)).await,
+            None => self.browser.client.find_all(Locator::XPath(xpath)).await,
+        };
+        found.unwrap_or_else(|e| panic!("find {xpath} in {}: {e}", self.name))
+    }
+
+    /// The words of every label here, for a message that says what there was instead.
+    async fn labels(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for l in self.all(".//label").await {
+            let words = l.text().await.unwrap_or_default();
+            out.push(words.lines().next().unwrap_or("").trim().to_owned());
+        }
+        out
+    }
+
+    /// The form field labelled `label`: a `<label>` whose own words (the text before or
+    /// around its control, spaces collapsed) are exactly `label`, and the control it names
+    /// (`for`) or holds.
+    pub async fn field(&self, label: &str) -> Element {
+        let xpath = format!(
+            ".//label[normalize-space(text()) = {}]",
+            xpath_literal(label)
+        );
+        let labels = self.all(&xpath).await;
+        let [found] = labels.as_slice() else {
+            panic!(
+                "{} labels say {label:?} in {} on {}; its labels: {:?}",
+                labels.len(),
+                self.name,
+                self.browser.path().await,
+                self.labels().await
+            );
+        };
+        match found.attr("for").await.expect("attribute") {
+            Some(id) => {
+                self.browser
+                    .find(&format!("[id={}]", css_string(&id)))
+                    .await
+            }
+            None => found
+                .find(Locator::Css("input, select, textarea"))
+                .await
+                .unwrap_or_else(|e| panic!("the label {label:?} holds no field: {e}")),
+        }
+    }
+
+    /// Type `value` into the field labelled `label` (emptied first).
+    pub async fn fill(&self, label: &str, value: &str) {
+        let field = self.field(label).await;
+        field.clear().await.expect("clear the field");
+        field.send_keys(value).await.expect("type into the field");
+    }
+
+    /// Choose the option saying `option` in the list labelled `label`.
+    pub async fn choose(&self, label: &str, option: &str) {
+        let list = self.field(label).await;
+        if let Err(e) = list.select_by_label(option).await {
+            let mut options = Vec::new();
+            for o in list
+                .find_all(Locator::Css("option"))
+                .await
+                .unwrap_or_default()
+            {
+                options.push(o.text().await.unwrap_or_default());
+            }
+            panic!(
+                "no option {option:?} for {label:?} in {} ({e}); its options: {options:?}",
+                self.name
+            );
+        }
+    }
+
+    /// Tick the box (or radio button) labelled `label`, if it is not ticked already.
+    pub async fn check(&self, label: &str) {
+        let field = self.field(label).await;
+        if !field.is_selected().await.expect("is it ticked") {
+            field.click().await.expect("tick the box");
+        }
+    }
+
+    /// Press the button (or follow the link) whose words are `words`, and wait for the page it
+    /// leads to. A button that asks first (`data-confirm`) fails here: use
+    /// [`Self::press_confirming`].
+    pub async fn press(&self, words: &str) {
+        self.press_answering(words, false).await
+    }
+
+    /// Press the button saying `words`, answer yes to the question it asks, and wait for the
+    /// page it leads to.
+    pub async fn press_confirming(&self, words: &str) {
+        self.press_answering(words, true).await
+    }
+
+    async fn press_answering(&self, words: &str, confirm: bool) {
+        let b = self.browser;
+        let w = xpath_literal(words);
+        let xpath = format!(
+            ".//button[normalize-space(.) = {w}] | .//input[@type = 'submit' and @value = {w}] \
+             | .//a[normalize-space(.) = {w}]"
+        );
+        let found = self.all(&xpath).await;
+        let [target] = found.as_slice() else {
+            panic!(
+                "{} buttons or links say {words:?} in {} on {}",
+                found.len(),
+                self.name,
+                b.path().await
+            );
+        };
+        // The page before is marked; the press has led somewhere once the mark is gone.
+        b.js("window.__carepathBefore = true", vec![]).await;
+        target
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("press {words:?}: {e}"));
+        match b.client.get_alert_text().await {
+            Ok(question) if confirm => b
+                .client
+                .accept_alert()
+                .await
+                .unwrap_or_else(|e| panic!("answer {question:?}: {e}")),
+            Ok(question) => {
+                let _ = b.client.dismiss_alert().await;
+                panic!("pressing {words:?} asked {question:?}: use press_confirming");
+            }
+            Err(e) if e.is_no_such_alert() => {
+                assert!(!confirm, "pressing {words:?} asked nothing");
+            }
+            Err(e) => panic!("after pressing {words:?}: {e}"),
+        }
+        eventually(
+            &format!("the page after pressing {words:?}"),
+            || async move {
+                let gone = b
+                    .client
+                    .execute(
+                        "return window.__carepathBefore === undefined && document.readyState",
+                        vec![],
+                    )
+                    .await
+                    .ok()?;
+                (gone == "complete").then_some(())
+            },
+        )
+        .await
     }
 }
 
@@ -826,5 +959,73 @@ async fn the_census_board_updates_live() {
     assert_eq!(b.path().await, "/census");
     b.screenshot("01-after-an-admission").await;
     b.axe("the census board, redrawn").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_manager_registers_consents_admits_and_discharges_a_client_through_the_pages() {
+    let (net, token) = network().await;
+    let b = Browser::open(&net.s.url, "client").await;
+    b.sign_in(&token).await;
+
+    b.press("Clients").await;
+    assert_eq!(b.path().await, "/clients");
+    b.screenshot("01-clients").await;
+    b.axe("the clients page").await;
+    let register = b.section("Register a client").await;
+    register.fill("Name", "Marisol Quintero").await;
+    register.fill("Record number", "MRN-004217").await;
+    register.fill("Year of birth", "1987").await;
+    register.press("Register").await;
+    assert!(
+        b.path().await.starts_with("/clients/"),
+        "{}",
+        b.path().await
+    );
+    assert_eq!(b.text("[role=status]").await, "The client was registered.");
+    assert!(b.heading().await.contains("Marisol Quintero"));
+    b.screenshot("02-registered").await;
+    b.axe("a client's page, just registered").await;
+
+    let consent = b.section("Record a Part 2 consent").await;
+    consent.check("detox provider").await;
+    consent.press("Record consent").await;
+    assert_eq!(b.text("[role=status]").await, "The consent was recorded.");
+
+    let admit = b.section("Admit").await;
+    admit.choose("Level", "Withdrawal management").await;
+    admit
+        .choose("Provider", "detox provider — Withdrawal management")
+        .await;
+    admit.fill("Planned hours a week", "40").await;
+    admit.press("Admit").await;
+    assert_eq!(b.text("[role=status]").await, "The client was admitted.");
+    b.screenshot("03-admitted").await;
+    b.axe("a client's page, admitted").await;
+
+    b.press("Census").await;
+    assert_eq!(
+        b.cell("detox provider", "In care").await.as_deref(),
+        Some("1")
+    );
+
+    b.press("Clients").await;
+    b.fill("Name or record number", "quintero").await;
+    b.press("Find").await;
+    let status = b.cell("Marisol Quintero", "Status").await;
+    assert!(status.is_some(), "the search found nobody");
+    b.screenshot("04-found").await;
+    b.axe("the clients page, searched").await;
+
+    // Discharge asks first.
+    b.press("Marisol Quintero").await;
+    let discharge = b.section("Discharge").await;
+    discharge
+        .choose("Kind", "Left against medical advice")
+        .await;
+    discharge.press_confirming("Discharge").await;
+    assert_eq!(b.text("[role=status]").await, "The client was discharged.");
+    b.screenshot("05-discharged").await;
+    b.axe("a client's page, discharged").await;
     b.close().await;
 }
