@@ -159,7 +159,10 @@ fn the_console_reaches_only_the_engine() {
         .collect();
     assert_eq!(ours, set(&["carepath-engine"]));
     for other in ["sea-orm", "lapin", "async-graphql"] {
-        assert!(!normal.contains(other), "carepath-console depends on {other}");
+        assert!(
+            !normal.contains(other),
+            "carepath-console depends on {other}"
+        );
     }
     let askama: BTreeSet<String> = g
         .members
