@@ -26,10 +26,32 @@ use carepath_engine::pathway::{AllowedMove, DischargeKind, Gate, LevelId, Transi
 use carepath_engine::{Engine, OrgListing};
 use serde::Deserialize;
 
-/// An organization to choose in a form.
+/// An organization or a level to choose in a form.
 pub struct Choice {
     pub value: String,
     pub label: String,
+}
+
+impl Choice {
+    pub fn org(o: &OrgListing) -> Self {
+        Choice {
+            value: o.id.to_string(),
+            label: o.name.clone(),
+        }
+    }
+
+    /// The pathway's levels, in its order.
+    pub fn levels(engine: &Engine) -> Vec<Self> {
+        engine
+            .pathway()
+            .levels
+            .iter()
+            .map(|l| Choice {
+                value: l.id.0.clone(),
+                label: l.name.clone(),
+            })
+            .collect()
+    }
 }
 
 /// One gate of a checklist.
@@ -207,7 +229,7 @@ pub async fn page(
     {
         facts.push((
             "Planned",
-            format!("{} on {}", target_words(&names, &h.target), day(h.on)),
+            format!("{} on {}", names.target(&h.target), day(h.on)),
         ));
     }
 
@@ -417,20 +439,11 @@ pub async fn page(
             .collect(),
         levels,
         providers,
-        orgs: directory
-            .iter()
-            .map(|o| Choice {
-                value: o.id.to_string(),
-                label: o.name.clone(),
-            })
-            .collect(),
+        orgs: directory.iter().map(Choice::org).collect(),
         mat_orgs: directory
             .iter()
             .filter(|o| !o.mat_services.is_empty())
-            .map(|o| Choice {
-                value: o.id.to_string(),
-                label: o.name.clone(),
-            })
+            .map(Choice::org)
             .collect(),
         referrals,
         bookings,
@@ -502,32 +515,7 @@ fn choices(
             });
         }
     }
-    let levels = engine
-        .pathway()
-        .levels
-        .iter()
-        .map(|l| Choice {
-            value: l.id.0.clone(),
-            label: l.name.clone(),
-        })
-        .collect();
-    (providers, levels)
-}
-
-fn target_words(names: &Names<'_>, t: &HandoffTarget) -> String {
-    match t {
-        HandoffTarget::Transition {
-            kind,
-            to_level,
-            provider,
-        } => format!(
-            "{} to {}{}",
-            words::transition(*kind),
-            names.level(to_level),
-            provider.map_or_else(String::new, |p| format!(" at {}", names.org(&p)))
-        ),
-        HandoffTarget::Discharge { kind, .. } => words::discharge(*kind).to_owned(),
-    }
+    (providers, Choice::levels(engine))
 }
 
 fn ask_of(t: &HandoffTarget) -> ReadinessAsk {
@@ -589,7 +577,7 @@ fn checklist(names: &Names<'_>, target: &HandoffTarget, gates: Vec<GateReport>) 
         })
         .collect();
     Checklist {
-        title: format!("Ready for the {}?", target_words(names, target)),
+        title: format!("Ready for the {}?", names.target(target)),
         ready: gates.iter().all(|g| g.met),
         gates,
     }

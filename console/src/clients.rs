@@ -114,22 +114,11 @@ pub async fn page(
         q: blank(&q.q).unwrap_or_default().to_owned(),
         level: blank(&q.level).unwrap_or_default().to_owned(),
         provider: blank(&q.provider).unwrap_or_default().to_owned(),
-        levels: engine
-            .pathway()
-            .levels
-            .iter()
-            .map(|l| Choice {
-                value: l.id.0.clone(),
-                label: l.name.clone(),
-            })
-            .collect(),
+        levels: Choice::levels(&engine),
         providers: directory
             .iter()
             .filter(|o| !o.levels.is_empty())
-            .map(|o| Choice {
-                value: o.id.to_string(),
-                label: o.name.clone(),
-            })
+            .map(Choice::org)
             .collect(),
         clients,
         next,

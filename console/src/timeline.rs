@@ -1,32 +1,12 @@
 //! A client's care events in words, newest first, as the record holder reads them.
 
 use crate::words::{self, Names, day, moment};
-use carepath_engine::domain::{CareEvent, EventData, HandoffTarget, MissReason};
+use carepath_engine::domain::{CareEvent, EventData, MissReason};
 
 /// One line of the timeline.
 pub struct Line {
     pub at: String,
     pub text: String,
-}
-
-fn target(names: &Names<'_>, t: &HandoffTarget) -> String {
-    match t {
-        HandoffTarget::Transition {
-            kind,
-            to_level,
-            provider,
-        } => format!(
-            "a {} to {}{}",
-            words::transition(*kind),
-            names.level(to_level),
-            provider.map_or_else(String::new, |p| format!(" at {}", names.org(&p)))
-        ),
-        HandoffTarget::Discharge { kind, provider } => format!(
-            "a {}{}",
-            words::discharge(*kind),
-            provider.map_or_else(String::new, |p| format!(" to {}", names.org(&p)))
-        ),
-    }
 }
 
 /// What an event says, in a sentence.
@@ -208,7 +188,7 @@ pub fn sentence(names: &Names<'_>, e: &CareEvent) -> String {
             ..
         } => format!(
             "Planned {} on {}{}.",
-            target(names, t),
+            format!("a {}", names.target(t)),
             day(*on),
             if unmet.is_empty() {
                 "; everything it needs is in place".to_owned()
@@ -218,7 +198,7 @@ pub fn sentence(names: &Names<'_>, e: &CareEvent) -> String {
         ),
         E::HandoffReady { target: t, on } => format!(
             "Ready for {} on {}: every gate is met.",
-            target(names, t),
+            format!("a {}", names.target(t)),
             day(*on)
         ),
         E::HandoffStarted {

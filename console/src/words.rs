@@ -63,6 +63,29 @@ impl<'a> Names<'a> {
             .replace("organization ", "")
     }
 
+    /// Where a handoff takes the client: "step down to Residential treatment at Cedar House",
+    /// "planned discharge".
+    pub fn target(&self, t: &carepath_engine::domain::HandoffTarget) -> String {
+        use carepath_engine::domain::HandoffTarget as T;
+        match t {
+            T::Transition {
+                kind,
+                to_level,
+                provider,
+            } => format!(
+                "{} to {}{}",
+                transition(*kind),
+                self.level(to_level),
+                provider.map_or_else(String::new, |p| format!(" at {}", self.org(&p)))
+            ),
+            T::Discharge { kind, provider } => format!(
+                "{}{}",
+                discharge(*kind),
+                provider.map_or_else(String::new, |p| format!(" to {}", self.org(&p)))
+            ),
+        }
+    }
+
     pub fn pathway(&self) -> &'a Pathway {
         self.pathway
     }
