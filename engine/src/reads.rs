@@ -160,7 +160,7 @@ impl Engine {
             .map(|(_, i)| i))
     }
 
-    async fn disclose_read(
+    pub(crate) async fn disclose_read(
         &self,
         actor: &Actor,
         state: &ClientState,
