@@ -19,6 +19,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 /// several choices.
 pub struct Fields(Vec<(String, String)>);
 
+// `all`, `orgs`, `level` and `number` read the client page's forms (`client.rs`, landing
+// from its own branch): unused until then.
+#[allow(dead_code)]
 impl Fields {
     pub fn new(pairs: Vec<(String, String)>) -> Self {
         Fields(pairs)
@@ -148,8 +151,11 @@ pub async fn run(
             let (title, message) = e.words();
             let reload = matches!(
                 e,
-                PageError::Engine(Error::Conflict(_) | Error::IdempotencyKeyReused)
-                    | PageError::ForeignForm
+                PageError::Engine(
+                    Error::Conflict(_)
+                        | Error::IdempotencyKeyReused
+                        | Error::Rejected(carepath_engine::domain::DecisionError::Conflict(_))
+                ) | PageError::ForeignForm
             );
             Problem::with_back(
                 e.status(),

@@ -35,6 +35,7 @@ impl PageError {
                     carepath_engine::domain::DecisionError::NotFound { .. } => {
                         StatusCode::NOT_FOUND
                     }
+                    carepath_engine::domain::DecisionError::Conflict(_) => StatusCode::CONFLICT,
                     _ => StatusCode::UNPROCESSABLE_ENTITY,
                 },
                 Error::Conflict(_) | Error::IdempotencyKeyReused => StatusCode::CONFLICT,
@@ -89,6 +90,19 @@ impl PageError {
                     carepath_engine::domain::DecisionError::NotFound { .. } => {
                         ("Not found", "There is nothing here you may see.".into())
                     }
+                    // The form pinned the version its page showed, and the record moved on.
+                    carepath_engine::domain::DecisionError::Conflict(m)
+                        if m.starts_with("expected version") =>
+                    {
+                        PageError::Engine(Error::Conflict(m.clone())).words()
+                    }
+                    carepath_engine::domain::DecisionError::Conflict(m) => (
+                        "Already done",
+                        format!(
+                            "{} Nothing was changed. Reload the page to see the latest.",
+                            sentence(m)
+                        ),
+                    ),
                     other => (
                         "Not done",
                         format!("{}. Nothing was changed.", sentence(&other.to_string())),
