@@ -9,6 +9,7 @@ mod architecture;
 mod case_managers;
 mod cli;
 mod concurrency;
+mod console_pages;
 mod delivery;
 mod edge;
 mod examples;
