@@ -66,8 +66,7 @@ impl PageError {
                 "The page could not be shown. Nothing was changed.".into(),
             ),
             PageError::Engine(e) => match e {
-                Error::Conflict(_)
-                | Error::Rejected(carepath_engine::domain::DecisionError::Conflict(_)) => (
+                Error::Conflict(_) => (
                     "The record changed",
                     "Someone changed this client's record after you opened the page, so your \
                      form was not applied and nothing was changed. Reload the page to see the \
@@ -91,6 +90,19 @@ impl PageError {
                     carepath_engine::domain::DecisionError::NotFound { .. } => {
                         ("Not found", "There is nothing here you may see.".into())
                     }
+                    // The form pinned the version its page showed, and the record moved on.
+                    stale @ carepath_engine::domain::DecisionError::Conflict(m)
+                        if stale.is_stale_version() =>
+                    {
+                        PageError::Engine(Error::Conflict(m.clone())).words()
+                    }
+                    carepath_engine::domain::DecisionError::Conflict(m) => (
+                        "Already done",
+                        format!(
+                            "{} Nothing was changed. Reload the page to see the latest.",
+                            sentence(m)
+                        ),
+                    ),
                     other => (
                         "Not done",
                         format!("{} Nothing was changed.", sentence(&other.to_string())),

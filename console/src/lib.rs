@@ -21,6 +21,12 @@ mod session;
 mod timeline;
 mod words;
 
+mod bookings;
+mod inbox;
+mod measures;
+mod terms;
+mod worklist;
+
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
@@ -53,6 +59,21 @@ pub fn router(engine: Engine) -> Router {
         .route("/clients/{id}/mat-plan", post(client::record_mat_plan))
         .route("/clients/{id}/identity", post(client::record_identity))
         .route("/console/assets/{name}", get(assets::asset))
+        .route("/inbox", get(inbox::page))
+        .route("/referrals/{id}/acknowledge", post(inbox::acknowledge))
+        .route("/referrals/{id}/accept", post(inbox::accept))
+        .route("/referrals/{id}/waitlist", post(inbox::waitlist))
+        .route("/referrals/{id}/decline", post(inbox::decline))
+        .route("/clients/{id}/arrival", post(inbox::arrival))
+        .route("/clients/{id}/no-show", post(inbox::no_show))
+        .route("/worklist", get(worklist::page))
+        .route("/clients/{id}/aftercare", post(bookings::aftercare))
+        .route("/clients/{id}/refills", post(bookings::refill))
+        .route(
+            "/clients/{id}/bookings/{booking}/outcome",
+            post(bookings::outcome),
+        )
+        .route("/measures", get(measures::page))
         .layer(axum::middleware::map_response(guard))
         .with_state(engine)
 }

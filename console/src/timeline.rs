@@ -187,8 +187,8 @@ pub fn sentence(names: &Names<'_>, e: &CareEvent) -> String {
             unmet,
             ..
         } => format!(
-            "Planned {} on {}{}.",
-            format!("a {}", names.target(t)),
+            "Planned a {} on {}{}.",
+            names.target(t),
             day(*on),
             if unmet.is_empty() {
                 "; everything it needs is in place".to_owned()
@@ -197,8 +197,8 @@ pub fn sentence(names: &Names<'_>, e: &CareEvent) -> String {
             }
         ),
         E::HandoffReady { target: t, on } => format!(
-            "Ready for {} on {}: every gate is met.",
-            format!("a {}", names.target(t)),
+            "Ready for a {} on {}: every gate is met.",
+            names.target(t),
             day(*on)
         ),
         E::HandoffStarted {

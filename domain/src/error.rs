@@ -31,6 +31,23 @@ pub enum DecisionError {
     StaleTimer(String),
 }
 
+/// How a stale pinned version is said (a `Conflict`, as the API codes it).
+const STALE_VERSION: &str = "expected version ";
+
+impl DecisionError {
+    /// The command pinned `expected`, and the record is at `current`.
+    pub fn stale_version(expected: i64, current: i64) -> Self {
+        DecisionError::Conflict(format!(
+            "{STALE_VERSION}{expected}, current version is {current}"
+        ))
+    }
+
+    /// Refused because the version the caller pinned is no longer the record's.
+    pub fn is_stale_version(&self) -> bool {
+        matches!(self, DecisionError::Conflict(m) if m.starts_with(STALE_VERSION))
+    }
+}
+
 fn list(allowed: &[AllowedMove]) -> String {
     if allowed.is_empty() {
         return "none".into();

@@ -217,6 +217,68 @@ fn reassessment(
     }
 }
 
+/// The provider of a visit attended within `days` of `since` (an exit from a level followed up
+/// on exit): an aftercare appointment or a MAT visit, dose or refill kept, or an arrival at a
+/// level whose exit starts no follow-up of its own (a lower level of care). What was only
+/// booked does not count. The follow-up timer's answer, and the worklists' "follow-up due".
+pub fn followup_visit(
+    state: &ClientState,
+    pathway: &Pathway,
+    since: DateTime<Utc>,
+    days: u32,
+) -> Option<OrgId> {
+    let last = since + Duration::days(i64::from(days));
+    let (first_day, last_day) = (since.date_naive(), last.date_naive());
+    let kept = |o: &Option<BookingOutcome>| o.is_some_and(|o| o.attendance == Attendance::Attended);
+    let appointment = state
+        .aftercare
+        .iter()
+        .filter(|a| kept(&a.outcome) && a.at >= since && a.at <= last)
+        .min_by_key(|a| a.at)
+        .map(|a| a.provider);
+    let mat = || {
+        state
+            .mat_bookings
+            .iter()
+            .filter(|b| kept(&b.outcome) && b.on >= first_day && b.on <= last_day)
+            .min_by_key(|b| b.on)
+            .map(|b| b.provider)
+    };
+    let arrival = || {
+        state
+            .placements
+            .iter()
+            .filter(|p| p.since >= since && p.since <= last)
+            .find(|p| pathway.level(&p.level).is_some_and(|l| !l.followup_on_exit))
+            .map(|p| p.provider)
+    };
+    appointment.or_else(mat).or_else(arrival)
+}
+
+/// Whether a booking missed at `missed_at` was answered: something else booked since, or the
+/// client back in care since (else the no-show check counts the client lost to care).
+pub fn missed_booking_answered(
+    state: &ClientState,
+    booking: crate::ids::BookingId,
+    missed_at: DateTime<Utc>,
+) -> bool {
+    let since_then = |at: DateTime<Utc>| at > missed_at;
+    let rebooked = state
+        .aftercare
+        .iter()
+        .any(|a| a.id != booking && since_then(a.booked_at))
+        || state
+            .mat_bookings
+            .iter()
+            .any(|b| b.id != booking && since_then(b.booked_at));
+    let back_in_care = state.status == ClientStatus::Active
+        && state
+            .placement
+            .as_ref()
+            .is_some_and(|p| since_then(p.since));
+    rebooked || back_in_care
+}
+
 /// The gates the pathway requires for `target` from the client's current level, or why the
 /// move is not allowed at all.
 pub fn required_gates(
@@ -378,4 +440,22 @@ pub fn readiness(
         &target_check(target, on),
         now,
     ))
+}
+
+/// What the planned handoff still needs booked: its aftercare-appointment and MAT-continuity
+/// gates that are not met on the planned day (what a coordinator's booking meets). Nothing
+/// with no handoff planned, or one the pathway no longer allows from where the client is.
+pub fn bookings_needed(
+    state: &ClientState,
+    pathway: &Pathway,
+    now: DateTime<Utc>,
+) -> Vec<GateReport> {
+    let Some(handoff) = &state.handoff else {
+        return Vec::new();
+    };
+    readiness(state, pathway, &handoff.target, handoff.on, now)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|g| !g.met && matches!(g.gate, Gate::AftercareAppointment | Gate::MatContinuity))
+        .collect()
 }

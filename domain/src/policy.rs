@@ -80,17 +80,10 @@ pub fn authorize(
                 }
             }
             // The provider a client is on the way to confirms the arrival or the no-show.
-            (Command::ConfirmArrival | Command::ReportNoShow, Some(s)) => {
-                let receiving = s
-                    .transit
-                    .as_ref()
-                    .map(|t| t.provider)
-                    .or_else(|| s.transfer.as_ref().map(|t| t.provider));
-                match receiving {
-                    Some(org) if org == actor.org => Ok(()),
-                    _ => Err(DecisionError::not_found("client", s.id)),
-                }
-            }
+            (Command::ConfirmArrival | Command::ReportNoShow, Some(s)) => match receiving_org(s) {
+                Some(org) if org == actor.org => Ok(()),
+                _ => Err(DecisionError::not_found("client", s.id)),
+            },
             _ => deny("a partner may only answer referrals addressed to it and confirm arrivals"),
         },
         Role::AftercareCoordinator => match (command, state) {
@@ -143,16 +136,11 @@ pub fn read_census(actor: &Actor) -> Result<(), DecisionError> {
     }
 }
 
-/// The directory of organizations — names, the levels each offers and its MAT services, no
-/// client in it — is for anyone signed in, who needs it to name a referral's providers or a
-/// consent's recipients.
+/// The directory of organizations — names, the levels each offers, the MAT services each
+/// provides; no client in it — is for whoever books or refers (as the census: every signed-in
+/// role), not the engine's own timers.
 pub fn read_directory(actor: &Actor) -> Result<(), DecisionError> {
-    match actor.role {
-        Role::System => Err(DecisionError::Forbidden(
-            "the engine's timers read no directory".into(),
-        )),
-        _ => Ok(()),
-    }
+    read_census(actor)
 }
 
 /// An organization's messages speak only for it: what a sender (a linked broker user) names
@@ -219,6 +207,90 @@ pub fn read_measures(actor: &Actor) -> Result<Option<crate::ids::OrgId>, Decisio
             "measures are for the case managers and supervisors holding the records".into(),
         )
     })
+}
+
+/// Whose clients a coordination worklist covers: the bookings a planned handoff still needs,
+/// follow-up checks due, no-shows and clients lost to care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoordinationScope {
+    /// An admin: every organization's clients.
+    Everyone,
+    /// Case managers and supervisors: the clients their organization holds the records of.
+    HeldBy(crate::ids::OrgId),
+    /// An aftercare coordinator: the clients an active, unrevoked consent names its
+    /// organization in (and its own organization's), seen in the coordinator's view; each
+    /// read of another organization's client a disclosure.
+    NamedIn(crate::ids::OrgId),
+}
+
+/// The coordination worklist is for those who book aftercare and MAT refills: aftercare
+/// coordinators, and the case managers and supervisors holding the records (an admin reads
+/// everyone's). Not partners: a provider answers referrals and arrivals, and says what became
+/// of its own bookings.
+pub fn read_coordination(actor: &Actor) -> Result<CoordinationScope, DecisionError> {
+    match actor.role {
+        Role::Admin => Ok(CoordinationScope::Everyone),
+        Role::CaseManager | Role::Supervisor => Ok(CoordinationScope::HeldBy(actor.org)),
+        Role::AftercareCoordinator => Ok(CoordinationScope::NamedIn(actor.org)),
+        Role::Partner | Role::System => Err(DecisionError::Forbidden(
+            "the worklist is for aftercare coordinators and the case managers holding the \
+             records"
+                .into(),
+        )),
+    }
+}
+
+/// Whether `state` belongs on `actor`'s coordination worklist, in which view, and for
+/// another organization the consent the read discloses under: standing as for any read
+/// ([`read_access`]), in a view that shows the planned handoff and the bookings.
+pub fn coordination_access(
+    actor: &Actor,
+    state: &ClientState,
+    now: DateTime<Utc>,
+) -> Result<(ClientView, Option<crate::ids::ConsentId>), DecisionError> {
+    read_coordination(actor)?;
+    let (view, consent) = read_access(actor, state, now)?;
+    if !(view.shows(ClientPart::Handoff) && view.shows(ClientPart::Aftercare)) {
+        return Err(DecisionError::not_found("client", state.id));
+    }
+    Ok((view, consent))
+}
+
+/// The organization a client is on its way to: the receiving provider of a handoff under way,
+/// or of a transfer out — the one that confirms the arrival or reports the no-show.
+pub fn receiving_org(state: &ClientState) -> Option<crate::ids::OrgId> {
+    state
+        .transit
+        .as_ref()
+        .map(|t| t.provider)
+        .or_else(|| state.transfer.as_ref().map(|t| t.provider))
+}
+
+/// The arrivals list — clients on their way to a provider, for it to confirm or report
+/// missing — is that provider's (its partners'): `Ok(its organization)`.
+pub fn read_arrivals(actor: &Actor) -> Result<crate::ids::OrgId, DecisionError> {
+    match actor.role {
+        Role::Partner => Ok(actor.org),
+        _ => Err(DecisionError::Forbidden(
+            "arrivals are the receiving provider's".into(),
+        )),
+    }
+}
+
+/// Whether `state` is on `actor`'s arrivals list: on its way to the actor's organization,
+/// and readable by it ([`read_access`]: under an active consent naming it — a provider a
+/// client was moved to on a medical emergency got what the emergency needed with the move,
+/// and reads nothing more); for another organization, the consent the read discloses under.
+pub fn arrival_access(
+    actor: &Actor,
+    state: &ClientState,
+    now: DateTime<Utc>,
+) -> Result<(ClientView, Option<crate::ids::ConsentId>), DecisionError> {
+    let org = read_arrivals(actor)?;
+    if receiving_org(state) != Some(org) {
+        return Err(DecisionError::not_found("client", state.id));
+    }
+    read_access(actor, state, now)
 }
 
 /// How much of a client a reader may see.
@@ -434,6 +506,155 @@ mod tests {
             shown(ClientView::Coordinator),
             [MatPlan, MatBookings, Aftercare, Handoff, Identity]
         );
+    }
+
+    fn client(home: crate::ids::OrgId) -> ClientState {
+        use crate::state::*;
+        ClientState {
+            id: crate::ids::ClientId(uuid::Uuid::from_u128(1)),
+            home_org: home,
+            birth_year: None,
+            version: 1,
+            last_seq: 1,
+            status: ClientStatus::Registered,
+            episode: None,
+            placement: None,
+            consents: Vec::new(),
+            referrals: Vec::new(),
+            assessments: Vec::new(),
+            mat_plan: None,
+            mat_bookings: Vec::new(),
+            aftercare: Vec::new(),
+            handoff: None,
+            last_discharge: None,
+            transit: None,
+            lost_to_care: None,
+            transfer: None,
+            placements: Vec::new(),
+            escalation: None,
+        }
+    }
+
+    fn consent(recipients: Vec<crate::ids::OrgId>, revoked: bool) -> crate::state::Consent {
+        let now = chrono::DateTime::UNIX_EPOCH;
+        crate::state::Consent {
+            id: crate::ids::ConsentId(uuid::Uuid::from_u128(9)),
+            recipients,
+            purpose: "treatment".into(),
+            information: "bookings".into(),
+            expiry: crate::state::ConsentExpiry::Never,
+            signed_on: now.date_naive(),
+            recorded_at: now,
+            episode: None,
+            revoked_at: revoked.then_some(now),
+        }
+    }
+
+    #[test]
+    fn a_coordinator_works_on_the_clients_a_consent_in_force_names_it_in() {
+        let (home, hub, other) = (
+            crate::ids::OrgId(uuid::Uuid::from_u128(1)),
+            crate::ids::OrgId(uuid::Uuid::from_u128(2)),
+            crate::ids::OrgId(uuid::Uuid::from_u128(3)),
+        );
+        let now = chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(1);
+        let coordinator = Actor::new(hub, Role::AftercareCoordinator);
+        assert_eq!(
+            read_coordination(&coordinator),
+            Ok(CoordinationScope::NamedIn(hub))
+        );
+        assert_eq!(
+            read_coordination(&Actor::new(home, Role::CaseManager)),
+            Ok(CoordinationScope::HeldBy(home))
+        );
+        assert_eq!(
+            read_coordination(&Actor::new(home, Role::Admin)),
+            Ok(CoordinationScope::Everyone)
+        );
+        for role in [Role::Partner, Role::System] {
+            assert!(matches!(
+                read_coordination(&Actor::new(home, role)),
+                Err(DecisionError::Forbidden(_))
+            ));
+        }
+        let mut s = client(home);
+        // No consent, one naming another organization, one revoked: no standing at all.
+        for consents in [
+            vec![],
+            vec![consent(vec![other], false)],
+            vec![consent(vec![hub], true)],
+        ] {
+            s.consents = consents;
+            assert!(matches!(
+                coordination_access(&coordinator, &s, now),
+                Err(DecisionError::NotFound { .. })
+            ));
+        }
+        s.consents = vec![consent(vec![other, hub], false)];
+        assert_eq!(
+            coordination_access(&coordinator, &s, now),
+            Ok((
+                ClientView::Coordinator,
+                Some(crate::ids::ConsentId(uuid::Uuid::from_u128(9)))
+            ))
+        );
+        // A partner named in the same consent has no coordination worklist.
+        assert!(matches!(
+            coordination_access(&Actor::new(hub, Role::Partner), &s, now),
+            Err(DecisionError::Forbidden(_))
+        ));
+        assert_eq!(
+            coordination_access(&Actor::new(home, Role::CaseManager), &s, now),
+            Ok((ClientView::Full, None))
+        );
+    }
+
+    #[test]
+    fn arrivals_are_the_receiving_providers_under_a_consent() {
+        use crate::state::*;
+        let (home, provider, other) = (
+            crate::ids::OrgId(uuid::Uuid::from_u128(1)),
+            crate::ids::OrgId(uuid::Uuid::from_u128(2)),
+            crate::ids::OrgId(uuid::Uuid::from_u128(3)),
+        );
+        let now = chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(1);
+        let partner = Actor::new(provider, Role::Partner);
+        assert_eq!(read_arrivals(&partner), Ok(provider));
+        for role in [Role::CaseManager, Role::AftercareCoordinator, Role::Admin] {
+            assert!(matches!(
+                read_arrivals(&Actor::new(home, role)),
+                Err(DecisionError::Forbidden(_))
+            ));
+        }
+        let mut s = client(home);
+        s.consents = vec![consent(vec![provider, other], false)];
+        // Not on its way anywhere.
+        assert!(matches!(
+            arrival_access(&partner, &s, now),
+            Err(DecisionError::NotFound { .. })
+        ));
+        s.status = ClientStatus::Discharged;
+        s.transfer = Some(PendingTransfer {
+            provider,
+            episode: crate::ids::EpisodeId(uuid::Uuid::from_u128(4)),
+            departed_at: now,
+            arrive_by: now,
+            timer: "t".into(),
+            missed: false,
+        });
+        assert_eq!(receiving_org(&s), Some(provider));
+        assert!(arrival_access(&partner, &s, now).is_ok());
+        // Another provider the consent names is not the one the client is on its way to.
+        assert!(matches!(
+            arrival_access(&Actor::new(other, Role::Partner), &s, now),
+            Err(DecisionError::NotFound { .. })
+        ));
+        // Without a consent in force, nothing (an emergency move disclosed what it needed).
+        s.consents = vec![consent(vec![provider], true)];
+        assert!(matches!(
+            arrival_access(&partner, &s, now),
+            Err(DecisionError::NotFound { .. })
+        ));
     }
 
     #[test]

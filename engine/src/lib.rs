@@ -17,6 +17,7 @@ mod outbox;
 mod reads;
 mod sessions;
 mod skipping;
+mod worklists;
 use carepath_store as store;
 
 pub use carepath_domain as domain;
@@ -42,3 +43,4 @@ pub use outbox::Outgoing;
 pub use reads::{ReferralRead, token_hash};
 pub use sessions::{SESSION_HOURS, Session};
 pub use skipping::{Advanced, MAX_ADVANCE_DAYS, TimeMode};
+pub use worklists::{FollowupDue, NoShowDue, WorkItem};

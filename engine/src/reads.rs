@@ -183,7 +183,7 @@ impl Engine {
         Ok(self.store().identities(&ids).await?.into_iter().collect())
     }
 
-    async fn disclose_read(
+    pub(crate) async fn disclose_read(
         &self,
         actor: &Actor,
         state: &ClientState,

@@ -16,6 +16,7 @@ mod outbox;
 mod queries;
 mod rows;
 mod time_mark;
+mod worklists;
 
 pub use api::*;
 pub use audit::TimerRow;
@@ -23,6 +24,7 @@ pub use outbox::*;
 pub use queries::*;
 pub use rows::{Commit, IdempotencyRecord};
 pub use time_mark::TimeMark;
+pub use worklists::{COORDINATION_TIMERS, Holders};
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, SqlErr};

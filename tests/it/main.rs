@@ -11,6 +11,7 @@ mod case_managers;
 mod cli;
 mod concurrency;
 mod console;
+mod console_pages;
 mod delivery;
 mod edge;
 mod examples;

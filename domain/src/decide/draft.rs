@@ -119,10 +119,7 @@ impl<'a> Draft<'a> {
         if let Some(expected) = env.expected_version
             && expected != state.version
         {
-            return Err(DecisionError::Conflict(format!(
-                "expected version {expected}, current version is {}",
-                state.version
-            )));
+            return Err(DecisionError::stale_version(expected, state.version));
         }
         let mut d = Self::new(state.clone(), actor_org, ctx);
         d.actor_staff = env.actor.staff.map(|s| (env.actor.role, s));

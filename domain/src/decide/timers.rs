@@ -11,42 +11,9 @@ use crate::state::*;
 use chrono::{DateTime, Duration, Utc};
 
 impl Draft<'_> {
-    /// The provider of a visit attended within `days` of `since`: an aftercare appointment or
-    /// a MAT visit, dose or refill kept, or an arrival at a level whose exit starts no
-    /// follow-up of its own (a lower level of care). What was only booked does not count.
+    /// The provider of a visit attended within `days` of `since` ([`gates::followup_visit`]).
     fn followup_visit(&self, since: DateTime<Utc>, days: u32) -> Option<OrgId> {
-        let last = since + Duration::days(i64::from(days));
-        let (first_day, last_day) = (since.date_naive(), last.date_naive());
-        let kept =
-            |o: &Option<BookingOutcome>| o.is_some_and(|o| o.attendance == Attendance::Attended);
-        let appointment = self
-            .s
-            .aftercare
-            .iter()
-            .filter(|a| kept(&a.outcome) && a.at >= since && a.at <= last)
-            .min_by_key(|a| a.at)
-            .map(|a| a.provider);
-        let mat = || {
-            self.s
-                .mat_bookings
-                .iter()
-                .filter(|b| kept(&b.outcome) && b.on >= first_day && b.on <= last_day)
-                .min_by_key(|b| b.on)
-                .map(|b| b.provider)
-        };
-        let arrival = || {
-            self.s
-                .placements
-                .iter()
-                .filter(|p| p.since >= since && p.since <= last)
-                .find(|p| {
-                    self.pathway()
-                        .level(&p.level)
-                        .is_some_and(|l| !l.followup_on_exit)
-                })
-                .map(|p| p.provider)
-        };
-        appointment.or_else(mat).or_else(arrival)
+        gates::followup_visit(&self.s, self.pathway(), since, days)
     }
 
     /// A referral runs out: unanswered by its deadline, or accepted and never used within
@@ -193,24 +160,7 @@ impl Draft<'_> {
                 self.miss_transfer(MissReason::Deadline);
             }
             TimerKind::NoShowCheck { booking, missed_at } => {
-                let since_then = |at: DateTime<Utc>| at > *missed_at;
-                let rebooked = self
-                    .s
-                    .aftercare
-                    .iter()
-                    .any(|a| a.id != *booking && since_then(a.booked_at))
-                    || self
-                        .s
-                        .mat_bookings
-                        .iter()
-                        .any(|b| b.id != *booking && since_then(b.booked_at));
-                let back_in_care = self.s.status == ClientStatus::Active
-                    && self
-                        .s
-                        .placement
-                        .as_ref()
-                        .is_some_and(|p| since_then(p.since));
-                if rebooked || back_in_care {
+                if gates::missed_booking_answered(&self.s, *booking, *missed_at) {
                     return stale("something was booked since, or the client is back in care");
                 }
                 if self.s.lost_to_care.is_some() {

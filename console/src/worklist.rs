@@ -1,0 +1,460 @@
+//! The worklist: for an aftercare coordinator, the clients a consent names its organization
+//! in whose planned handoff still needs a booking, whose follow-up is due, who missed a
+//! booking or are lost to care (`Engine::coordination`); for case managers and supervisors,
+//! their escalations (`Engine::escalations`) and outreach (`Engine::outreach`) and the same
+//! lists for their own clients. Its forms book aftercare and MAT refills and record what
+//! became of a booking (`bookings.rs`).
+
+use crate::action;
+use crate::error::PageError;
+use crate::inbox::ClientLink;
+use crate::page::{Chrome, html};
+use crate::session::Signed;
+use crate::terms;
+use crate::words::{Names, day, moment};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use carepath_engine::domain::{ClientPart, ClientState, MatService, Role};
+use carepath_engine::pathway::Gate;
+use carepath_engine::{Engine, WorkItem};
+use serde::Deserialize;
+
+/// Clients per list.
+const LIMIT: u64 = 200;
+
+/// An option of a `<select>`.
+pub struct Choice {
+    pub value: String,
+    pub words: String,
+}
+
+/// A booking still to happen (or whose outcome was not yet said), with its outcome form.
+pub struct BookingRow {
+    pub id: String,
+    pub what: String,
+    /// A MAT dose or refill: a kept one says the last day it supplies.
+    pub mat: bool,
+    pub key: String,
+}
+
+/// One client on a list, with the forms to act on it.
+pub struct Row {
+    pub id: String,
+    pub client: ClientLink,
+    pub whereabouts: String,
+    /// What waits on the client, in words.
+    pub waits: Vec<String>,
+    pub version: i64,
+    /// The booking forms (the reader's view shows appointments, MAT plan and bookings).
+    pub forms: Option<Forms>,
+    pub bookings: Vec<BookingRow>,
+}
+
+pub struct Forms {
+    /// The planned handoff's day (the forms' first guess), as the inputs write it.
+    pub suggested_day: String,
+    pub aftercare_key: String,
+    /// The MAT plan in words and the bookings that continue it, when there is one.
+    pub mat: Option<(String, Vec<Choice>)>,
+    pub refill_key: String,
+}
+
+/// A list of clients that wait for the same kind of work.
+pub struct Section {
+    /// Its anchor, and the `data-section` of its rows.
+    pub id: &'static str,
+    pub title: &'static str,
+    pub intro: &'static str,
+    pub empty: &'static str,
+    pub rows: Vec<Row>,
+}
+
+/// A client on the case managers' escalation or outreach list.
+pub struct Escalated {
+    pub client: ClientLink,
+    pub what: String,
+}
+
+#[derive(Template)]
+#[template(path = "worklist.html")]
+struct WorklistPage {
+    chrome: Chrome,
+    done: Option<&'static str>,
+    holder: bool,
+    escalations: Vec<Escalated>,
+    outreach: Vec<Escalated>,
+    sections: Vec<Section>,
+    aftercare_providers: Vec<Choice>,
+    mat_providers: Vec<Choice>,
+    aftercare_kinds: Vec<Choice>,
+    today: String,
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    done: Option<String>,
+}
+
+/// `GET /worklist`.
+pub async fn page(
+    State(engine): State<Engine>,
+    signed: Signed,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, PageError> {
+    let actor = &signed.actor;
+    let items = engine.coordination(actor, None, LIMIT).await?;
+    let holder = matches!(
+        actor.role,
+        Role::CaseManager | Role::Supervisor | Role::Admin
+    );
+    let (escalated, lost_clients) = if holder {
+        let mine = actor.role == Role::CaseManager && actor.staff.is_some();
+        (
+            engine.escalations(actor, mine, None, LIMIT).await?,
+            engine.outreach(actor, None, LIMIT).await?,
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let directory = engine.booking_providers(actor).await?;
+    let names = Names::of(&engine, directory.iter().map(|o| o.id)).await?;
+    let now = engine.clock().now();
+
+    let mut escalations = Vec::new();
+    for s in &escalated {
+        let Some(e) = &s.escalation else { continue };
+        escalations.push(Escalated {
+            client: link(&engine, &signed, s).await?,
+            what: format!(
+                "No provider took the referral to {} — send it on (since {})",
+                names.level(&e.to_level),
+                moment(e.since)
+            ),
+        });
+    }
+    let mut outreach = Vec::new();
+    for s in &lost_clients {
+        let Some(l) = &s.lost_to_care else { continue };
+        outreach.push(Escalated {
+            client: link(&engine, &signed, s).await?,
+            what: format!(
+                "Lost to care: {} (since {})",
+                terms::lost_reason(l.reason),
+                moment(l.since)
+            ),
+        });
+    }
+
+    let (mut needs_booking, mut followups, mut no_shows, mut lost) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for item in &items {
+        let s = &item.client;
+        if !item.bookings_needed.is_empty() {
+            let mut waits = Vec::new();
+            if let Some(h) = &s.handoff {
+                waits.push(format!(
+                    "{} on {}",
+                    capitalised(&terms::handoff(&names, &h.target)),
+                    day(h.on)
+                ));
+            }
+            waits.extend(
+                item.bookings_needed
+                    .iter()
+                    .map(|g| format!("{}: {}", gate_words(g.gate), names.in_words(&g.why))),
+            );
+            needs_booking.push(row(&engine, &signed, &names, item, waits).await?);
+        }
+        if !item.followups.is_empty() {
+            let waits = item
+                .followups
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{}-day follow-up after the exit on {}: a visit kept by {} ({}) counts",
+                        f.days,
+                        day(f.since.date_naive()),
+                        moment(f.due_at),
+                        terms::from_now(f.due_at, now)
+                    )
+                })
+                .collect();
+            followups.push(row(&engine, &signed, &names, item, waits).await?);
+        }
+        if !item.no_shows.is_empty() {
+            let waits = item
+                .no_shows
+                .iter()
+                .map(|n| {
+                    format!(
+                        "Missed {} — counted lost to care {} unless something is booked or kept",
+                        booking_words(&names, s, n.booking),
+                        terms::from_now(n.check_at, now)
+                    )
+                })
+                .collect();
+            no_shows.push(row(&engine, &signed, &names, item, waits).await?);
+        }
+        // The record holder reaches its lost clients from the outreach list.
+        if !holder && let Some(l) = &s.lost_to_care {
+            let waits = vec![format!(
+                "Lost to care: {} (since {})",
+                terms::lost_reason(l.reason),
+                moment(l.since)
+            )];
+            lost.push(row(&engine, &signed, &names, item, waits).await?);
+        }
+    }
+
+    let mut aftercare_providers: Vec<Choice> = directory
+        .iter()
+        .map(|o| Choice {
+            value: o.id.to_string(),
+            words: o.name.clone(),
+        })
+        .collect();
+    aftercare_providers.sort_by_key(|c| c.words.to_lowercase());
+    let mut mat_providers: Vec<Choice> = directory
+        .iter()
+        .filter(|o| !o.mat_services.is_empty())
+        .map(|o| Choice {
+            value: o.id.to_string(),
+            words: format!(
+                "{} ({})",
+                o.name,
+                o.mat_services
+                    .iter()
+                    .map(|s| service_words(*s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
+        .collect();
+    mat_providers.sort_by_key(|c| c.words.to_lowercase());
+
+    let chrome = Chrome::new(&engine, &signed, "/worklist", "Worklist").await?;
+    html(&WorklistPage {
+        chrome,
+        done: action::done_words(q.done.as_deref()),
+        holder,
+        escalations,
+        outreach,
+        sections: sections(holder, needs_booking, followups, no_shows, lost),
+        aftercare_providers,
+        mat_providers,
+        aftercare_kinds: terms::AFTERCARE_KINDS
+            .iter()
+            .map(|(_, v, w)| Choice {
+                value: (*v).to_owned(),
+                words: (*w).to_owned(),
+            })
+            .collect(),
+        today: now.date_naive().format("%Y-%m-%d").to_string(),
+    })
+}
+
+fn sections(
+    holder: bool,
+    needs_booking: Vec<Row>,
+    followups: Vec<Row>,
+    no_shows: Vec<Row>,
+    lost: Vec<Row>,
+) -> Vec<Section> {
+    let mut out = vec![
+        Section {
+            id: "needs-booking",
+            title: "Needs a booking",
+            intro: "Planned discharges and handoffs whose aftercare appointment or next MAT dose \
+                    is not booked yet.",
+            empty: "Every planned handoff has what it needs booked.",
+            rows: needs_booking,
+        },
+        Section {
+            id: "followups",
+            title: "Follow-ups due",
+            intro: "Exits from withdrawal management or residential care waiting for a kept \
+                    visit (HEDIS FUI, 7 and 30 days).",
+            empty: "No follow-up is waiting for a visit.",
+            rows: followups,
+        },
+        Section {
+            id: "no-shows",
+            title: "Missed bookings",
+            intro: "Appointments and MAT bookings missed with nothing booked since: reach the \
+                    client and book again.",
+            empty: "No missed booking is waiting.",
+            rows: no_shows,
+        },
+    ];
+    if !holder {
+        out.push(Section {
+            id: "lost",
+            title: "Lost to care",
+            intro: "Clients out of reach of care: a missed arrival, a missed appointment, a MAT \
+                    supply run out.",
+            empty: "No client is lost to care.",
+            rows: lost,
+        });
+    }
+    out
+}
+
+async fn link(engine: &Engine, signed: &Signed, s: &ClientState) -> Result<ClientLink, PageError> {
+    Ok(ClientLink {
+        href: format!("/clients/{}", s.id),
+        label: terms::label_of(engine, &signed.actor, s).await?,
+    })
+}
+
+async fn row(
+    engine: &Engine,
+    signed: &Signed,
+    names: &Names<'_>,
+    item: &WorkItem,
+    waits: Vec<String>,
+) -> Result<Row, PageError> {
+    let s = &item.client;
+    let shows = |p| item.view.shows(p);
+    let forms = (shows(ClientPart::Aftercare) && shows(ClientPart::MatBookings)).then(|| Forms {
+        suggested_day: s
+            .handoff
+            .as_ref()
+            .map(|h| h.on)
+            .unwrap_or(engine.clock().now().date_naive())
+            .max(engine.clock().now().date_naive())
+            .format("%Y-%m-%d")
+            .to_string(),
+        aftercare_key: action::new_key(),
+        mat: s
+            .mat_plan
+            .as_ref()
+            .filter(|_| shows(ClientPart::MatPlan))
+            .map(|plan| {
+                let through =
+                    carepath_engine::domain::gates::mat_covered_through(s, names.pathway());
+                (
+                    match through {
+                        Some(d) => format!(
+                            "{}, covered through {}",
+                            terms::medication(plan.medication),
+                            day(d)
+                        ),
+                        None => terms::medication(plan.medication).to_owned(),
+                    },
+                    terms::MAT_KINDS
+                        .into_iter()
+                        .filter(|k| plan.medication.continued_by(*k))
+                        .map(|k| Choice {
+                            value: k.as_str().to_owned(),
+                            words: terms::mat_words(k).to_owned(),
+                        })
+                        .collect(),
+                )
+            }),
+        refill_key: action::new_key(),
+    });
+    let mut bookings: Vec<(chrono::NaiveDate, BookingRow)> = Vec::new();
+    if shows(ClientPart::Aftercare) {
+        for a in s.aftercare.iter().filter(|a| a.outcome.is_none()) {
+            bookings.push((
+                a.at.date_naive(),
+                BookingRow {
+                    id: a.id.to_string(),
+                    what: format!(
+                        "{} at {}, {}",
+                        terms::aftercare_words(a.kind),
+                        names.org(&a.provider),
+                        moment(a.at)
+                    ),
+                    mat: false,
+                    key: action::new_key(),
+                },
+            ));
+        }
+    }
+    if shows(ClientPart::MatBookings) {
+        for b in s.mat_bookings.iter().filter(|b| b.outcome.is_none()) {
+            bookings.push((
+                b.on,
+                BookingRow {
+                    id: b.id.to_string(),
+                    what: format!(
+                        "{} at {}, {}",
+                        terms::mat_words(b.kind),
+                        names.org(&b.provider),
+                        day(b.on)
+                    ),
+                    mat: true,
+                    key: action::new_key(),
+                },
+            ));
+        }
+    }
+    bookings.sort_by_key(|(d, _)| *d);
+    Ok(Row {
+        id: s.id.to_string(),
+        client: link(engine, signed, s).await?,
+        whereabouts: terms::whereabouts(names, s),
+        waits,
+        version: s.version,
+        forms,
+        bookings: bookings.into_iter().map(|(_, b)| b).collect(),
+    })
+}
+
+/// A booking of the client's in words ("Outpatient visit at Riverside, Tue 1 Dec 2026").
+fn booking_words(
+    names: &Names<'_>,
+    s: &ClientState,
+    id: carepath_engine::ids::BookingId,
+) -> String {
+    if let Some(a) = s.aftercare.iter().find(|a| a.id == id) {
+        let kept = a
+            .outcome
+            .map(|o| format!(" ({})", terms::attendance(o.attendance)))
+            .unwrap_or_default();
+        return format!(
+            "{} at {}, {}{kept}",
+            terms::aftercare_words(a.kind).to_lowercase(),
+            names.org(&a.provider),
+            moment(a.at)
+        );
+    }
+    if let Some(b) = s.mat_bookings.iter().find(|b| b.id == id) {
+        return format!(
+            "{} at {}, {}",
+            terms::mat_words(b.kind).to_lowercase(),
+            names.org(&b.provider),
+            day(b.on)
+        );
+    }
+    "a booking".into()
+}
+
+fn gate_words(g: Gate) -> &'static str {
+    match g {
+        Gate::AftercareAppointment => "Aftercare appointment",
+        Gate::MatContinuity => "MAT continuity",
+        Gate::AcceptedReferral => "Accepted referral",
+        Gate::Consent => "Consent",
+        Gate::Reassessment => "Reassessment",
+    }
+}
+
+fn service_words(s: MatService) -> &'static str {
+    match s {
+        MatService::Otp => "opioid treatment program",
+        MatService::Prescriber => "prescriber",
+        MatService::Pharmacy => "pharmacy",
+        MatService::Injection => "injections",
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
