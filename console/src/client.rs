@@ -572,7 +572,11 @@ fn checklist(names: &Names<'_>, target: &HandoffTarget, gates: Vec<GateReport>) 
         .map(|g| GateLine {
             met: g.met,
             what: words::gate(g.gate),
-            why: cap(&names.in_words(&g.why)),
+            why: if g.why.starts_with("no receiving organization") {
+                "No other organization receives the client in this move.".into()
+            } else {
+                cap(&names.in_words(&g.why))
+            },
             action: (!g.met).then(|| gate_action(g.gate)).flatten(),
         })
         .collect();

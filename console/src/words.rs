@@ -49,14 +49,22 @@ impl<'a> Names<'a> {
     /// `text` with each organization's id replaced by its name and other ids (referrals,
     /// consents) left out: the engine's explanations name things by id.
     pub fn in_words(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for (id, name) in &self.orgs {
-            out = out.replace(&id.to_string(), name);
-        }
-        out.split(' ')
-            .filter(|w| {
-                let bare = w.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-                uuid::Uuid::parse_str(bare).is_err()
+        text.split(' ')
+            .filter_map(|w| {
+                let bare = w.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+                if bare.is_empty() {
+                    return Some(w.to_owned());
+                }
+                if let Ok(id) = uuid::Uuid::parse_str(bare) {
+                    // An organization by its name; any other id (a referral's, a consent's)
+                    // left out.
+                    return self.orgs.get(&OrgId(id)).map(|name| w.replace(bare, name));
+                }
+                // A level by its name, not its id ("ambulatory_detox").
+                Some(match self.pathway.level_by_str(bare) {
+                    Some(l) => w.replace(bare, &l.name),
+                    None => w.to_owned(),
+                })
             })
             .collect::<Vec<_>>()
             .join(" ")
