@@ -91,12 +91,17 @@ struct ClientPage {
     books: bool,
     registered_or_discharged: bool,
     in_transit: bool,
+    /// In care: a handoff may be planned.
+    active: bool,
     strip: Option<Strip>,
     coverage: Option<Coverage>,
     checklists: Vec<Checklist>,
     /// The moves to check readiness for (value, label, selected).
     moves: Vec<(String, String, bool)>,
     transitions: Vec<Choice>,
+    /// The move the readiness checklist is for, as the move and handoff forms' options say it
+    /// (`step_down:residential`, `discharge:planned`): chosen in them when the page opens.
+    next_move: Option<String>,
     discharges: Vec<Choice>,
     levels: Vec<Choice>,
     providers: Vec<Choice>,
@@ -124,6 +129,11 @@ impl ClientPage {
             self.version,
             self.path
         )
+    }
+
+    /// Whether the move or handoff option `value` is the one the readiness checklist is for.
+    fn preselected(&self, value: &str) -> bool {
+        self.next_move.as_deref() == Some(value)
     }
 }
 
@@ -238,6 +248,7 @@ pub async fn page(
     let moves = allowed_moves(&state, engine.pathway());
     let mut checklists = Vec::new();
     let mut move_choices = Vec::new();
+    let mut next_move = None;
     if view != ClientView::Partner && state.status == ClientStatus::Active {
         let planned = state.handoff.as_ref().map(|h| ask_of(&h.target));
         let asked = q.check.as_deref().and_then(parse_check);
@@ -267,6 +278,7 @@ pub async fn page(
                 provider: None,
             });
         let next = asked.clone().or(planned).or(referred).or(first);
+        next_move = next.as_ref().and_then(|a| form_value(&moves, a));
         for m in &moves {
             if let Some((value, label)) = move_value(&names, m) {
                 let selected = next.as_ref().is_some_and(|a| value == check_value(a));
@@ -399,6 +411,7 @@ pub async fn page(
             ClientStatus::Registered | ClientStatus::Discharged
         ),
         in_transit: state.status == ClientStatus::InTransit,
+        active: state.status == ClientStatus::Active,
         strip: pictures::strip(&state, &names, now),
         coverage: if shows(ClientPart::MatPlan) {
             pictures::coverage(&state, &names, today)
@@ -407,6 +420,7 @@ pub async fn page(
         },
         checklists,
         moves: move_choices,
+        next_move,
         transitions: moves
             .iter()
             .filter_map(|m| match m {
@@ -552,6 +566,20 @@ fn parse_check(v: &str) -> Option<ReadinessAsk> {
             provider: None,
         }),
         _ => None,
+    }
+}
+
+/// The move or handoff forms' option for `ask` (`<kind>:<level>`, `discharge:<kind>`), if the
+/// pathway allows it from here.
+fn form_value(moves: &[AllowedMove], ask: &ReadinessAsk) -> Option<String> {
+    match ask {
+        ReadinessAsk::MoveTo { level, .. } => moves.iter().find_map(|m| match m {
+            AllowedMove::Transition { kind, to } if to == level => {
+                Some(format!("{}:{}", kind.as_str(), to.0))
+            }
+            _ => None,
+        }),
+        ReadinessAsk::Discharge { kind, .. } => Some(format!("discharge:{}", kind.as_str())),
     }
 }
 

@@ -10,13 +10,17 @@
 //!   Without `chromedriver` or `chromium` the test fails and names the Debian packages.
 //! - Moving as a person does: [`Browser::goto`], [`Browser::sign_in`] (the form, filled and
 //!   sent), [`Browser::sign_out`]; in the page ([`Browser::page`]) or in a section found by
-//!   its heading ([`Browser::section`]), a [`Within`]: `fill` a field, `choose` an option,
-//!   `check` a box — each found by its label's words —, `press` a button or link by its words
-//!   and wait for the page it leads to (`press_confirming` when it asks first).
-//!   [`Browser::fill`] and [`Browser::press`] are the whole page's.
-//! - Reading the page: [`Browser::path`], [`Browser::text`], [`Browser::heading`],
-//!   [`Browser::alert`], [`Browser::cell`] (a table cell by its row's and column's headers),
-//!   [`Browser::cookie`], and [`eventually`] for what changes by itself.
+//!   its heading ([`Browser::section`], a client's card on a list too), or in one form of it
+//!   found by its button's words ([`Within::form`]), a [`Within`]: `fill` a field (`fill_date`
+//!   a date, typed as a person types it), `choose` an option, `check` a box — each found by its
+//!   label's words —, `press` a button or link by its words and wait for the page it leads to
+//!   (`press_confirming` when it asks first). [`Browser::fill`] and [`Browser::press`] are the
+//!   whole page's. A second tab: [`Browser::open_tab`], [`Browser::switch_to`],
+//!   [`Browser::close_tab`].
+//! - Reading the page: [`Browser::path`], [`Browser::status`] (the HTTP status it was answered
+//!   with), [`Browser::text`], [`Browser::heading`], [`Browser::alert`], [`Browser::cell`] (a
+//!   table cell by its row's and column's headers), [`Within::chosen`] (a list's chosen
+//!   option), [`Browser::cookie`], and [`eventually`] for what changes by itself.
 //! - Checking it: [`Browser::axe`] fails on any `serious` or `critical` axe-core violation
 //!   (rule, help, the offending nodes' selectors); [`Browser::screenshot`] writes the whole
 //!   page as a PNG under [`artifacts_dir`]`/screenshots/` and prints where.
@@ -404,6 +408,55 @@ impl Browser {
         self.find(css).await.text().await.expect("text")
     }
 
+    /// The HTTP status the page shown was answered with (the Navigation Timing entry's
+    /// `responseStatus`).
+    pub async fn status(&self) -> u16 {
+        let status = self
+            .js(
+                "const n = performance.getEntriesByType('navigation')[0]; \
+                 return n ? n.responseStatus : null",
+                vec![],
+            )
+            .await;
+        match status.as_u64() {
+            Some(s) => s as u16,
+            None => panic!("no response status for {}: {status}", self.path().await),
+        }
+    }
+
+    /// Open `path` in a new tab and show it; the tab's handle (go back with
+    /// [`Self::switch_to`]).
+    pub async fn open_tab(&self, path: &str) -> fantoccini::wd::WindowHandle {
+        let tab = self
+            .client
+            .new_window(true)
+            .await
+            .expect("open a tab")
+            .handle;
+        self.switch_to(tab.clone()).await;
+        self.goto(path).await;
+        tab
+    }
+
+    /// The tab shown now.
+    pub async fn tab(&self) -> fantoccini::wd::WindowHandle {
+        self.client.window().await.expect("the tab shown")
+    }
+
+    /// Show the tab `tab`.
+    pub async fn switch_to(&self, tab: fantoccini::wd::WindowHandle) {
+        self.client
+            .switch_to_window(tab)
+            .await
+            .expect("switch tabs");
+    }
+
+    /// Close the tab shown and show `then`.
+    pub async fn close_tab(&self, then: fantoccini::wd::WindowHandle) {
+        self.client.close_window().await.expect("close the tab");
+        self.switch_to(then).await;
+    }
+
     /// The page's `<h1>`.
     pub async fn heading(&self) -> String {
         self.text("h1").await
@@ -427,13 +480,16 @@ impl Browser {
         }
     }
 
-    /// The `<section>` of the page under the heading `heading` (its words), as a scope: where
-    /// a page has several forms, a person finds the one they want by its heading.
+    /// The `<section>` (or `<article>`: a client's card on a list) of the page under the
+    /// heading `heading` — its words, its own words before a badge, or the words of the link
+    /// it is — as a scope: where a page has several forms, a person finds the one they want by
+    /// its heading.
     pub async fn section(&self, heading: &str) -> Within<'_> {
         let h = xpath_literal(heading);
         let xpath = format!(
             "//*[self::h1 or self::h2 or self::h3 or self::h4]\
-             [normalize-space(.) = {h} or normalize-space(text()) = {h}]/ancestor::section[1]"
+             [normalize-space(.) = {h} or normalize-space(text()) = {h} \
+             or normalize-space(a) = {h}]/ancestor::*[self::section or self::article][1]"
         );
         let found = self
             .client
@@ -679,6 +735,49 @@ impl Within<'_> {
         field.send_keys(value).await.expect("type into the field");
     }
 
+    /// The form here whose button says `words`, as a scope (where one card holds two forms
+    /// with fields of the same name: a booking and a refill each with a "Kind").
+    pub async fn form(&self, words: &str) -> Within<'_> {
+        let w = xpath_literal(words);
+        let xpath = format!(
+            ".//form[.//button[normalize-space(.) = {w}] \
+             or .//input[@type = 'submit' and @value = {w}]]"
+        );
+        let found = self.all(&xpath).await;
+        let [form] = found.as_slice() else {
+            panic!(
+                "{} forms have a button saying {words:?} in {} on {}",
+                found.len(),
+                self.name,
+                self.browser.path().await
+            );
+        };
+        Within {
+            browser: self.browser,
+            root: Some(form.clone()),
+            name: format!("the form {words:?} of {}", self.name),
+        }
+    }
+
+    /// Type the day `day` into the date field labelled `label` as a person types it in the
+    /// browser's (en-US) date field — month, day, year — and check the field took it.
+    pub async fn fill_date(&self, label: &str, day: chrono::NaiveDate) {
+        let field = self.field(label).await;
+        field.clear().await.expect("clear the field");
+        field
+            .send_keys(&day.format("%m%d%Y").to_string())
+            .await
+            .expect("type the date");
+        let took = field.prop("value").await.expect("the field's value");
+        let want = day.format("%Y-%m-%d").to_string();
+        assert_eq!(
+            took.as_deref(),
+            Some(want.as_str()),
+            "the date field {label:?} in {} did not take {want}",
+            self.name
+        );
+    }
+
     /// Choose the option saying `option` in the list labelled `label`.
     pub async fn choose(&self, label: &str, option: &str) {
         let list = self.field(label).await;
@@ -696,6 +795,23 @@ impl Within<'_> {
                 self.name
             );
         }
+    }
+
+    /// The words of the option chosen in the list labelled `label`, as the page opened it.
+    pub async fn chosen(&self, label: &str) -> String {
+        let list = self.field(label).await;
+        let chosen = self
+            .browser
+            .js(
+                "const s = arguments[0]; const o = s.options[s.selectedIndex]; \
+                 return o ? o.textContent.replace(/\\s+/g, ' ').trim() : null",
+                vec![serde_json::to_value(&list).expect("the list as an argument")],
+            )
+            .await;
+        chosen
+            .as_str()
+            .unwrap_or_else(|| panic!("nothing chosen for {label:?} in {}", self.name))
+            .to_owned()
     }
 
     /// Tick the box (or radio button) labelled `label`, if it is not ticked already.
@@ -1027,5 +1143,488 @@ async fn a_case_manager_registers_consents_admits_and_discharges_a_client_throug
     assert_eq!(b.text("[role=status]").await, "The client was discharged.");
     b.screenshot("05-discharged").await;
     b.axe("a client's page, discharged").await;
+    b.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The walk: detox, residential, discharge, through the pages, as the people do it.
+
+/// A readiness checklist of a client's page as drawn: its title, its badge, each gate's mark,
+/// words and the button offered for it.
+#[derive(Debug, serde::Deserialize)]
+struct DrawnChecklist {
+    title: String,
+    badge: String,
+    gates: Vec<DrawnGate>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct DrawnGate {
+    mark: String,
+    what: String,
+    words: String,
+    button: Option<String>,
+}
+
+impl DrawnChecklist {
+    /// Every gate ✓ and the badge says "ready".
+    fn green(&self) -> bool {
+        !self.gates.is_empty() && self.gates.iter().all(|g| g.mark == "✓") && self.badge == "ready"
+    }
+
+    fn gate(&self, what: &str) -> &DrawnGate {
+        self.gates
+            .iter()
+            .find(|g| g.what == what)
+            .unwrap_or_else(|| panic!("no gate {what:?} in {self:#?}"))
+    }
+}
+
+/// The checklist whose title begins with `title` ("Ready for the planned discharge") on the
+/// client page shown (the title names the receiving provider once one has accepted).
+async fn checklist(b: &Browser, title: &str) -> Option<DrawnChecklist> {
+    let script = r#"
+        const [title] = arguments;
+        const words = (el) => el ? el.textContent.replace(/\s+/g, " ").trim() : null;
+        for (const ul of document.querySelectorAll("ul.gates")) {
+            const h = ul.previousElementSibling;
+            if (!h) continue;
+            const own = [...h.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE)
+                .map((n) => n.textContent).join(" ").replace(/\s+/g, " ").trim();
+            if (!own.startsWith(title)) continue;
+            return {
+                title: own,
+                badge: words(h.querySelector(".pill")) || "",
+                gates: [...ul.querySelectorAll(":scope > li")].map((li) => ({
+                    mark: words(li.querySelector(".mark")),
+                    what: words(li.querySelector("strong")),
+                    words: words(li),
+                    button: words(li.querySelector(".act a")),
+                })),
+            };
+        }
+        return null;"#;
+    let drawn = b.js(script, vec![json!(title)]).await;
+    serde_json::from_value(drawn).expect("a checklist as drawn")
+}
+
+/// The page shown, reloaded until `probe` finds what it waits for.
+async fn reloaded_until<T, F, Fut>(b: &Browser, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let path = b.path().await;
+    let mut first = true;
+    eventually(what, || {
+        let again = !first;
+        first = false;
+        let found = probe();
+        let path = &path;
+        async move {
+            if again {
+                b.goto(path).await;
+            }
+            found.await
+        }
+    })
+    .await
+}
+
+/// Sign out whoever is signed in, and sign in with `token`: the first page.
+async fn now_signed_in_as(b: &Browser, token: &str) -> String {
+    b.goto("/").await;
+    if b.path().await != "/sign-in" {
+        b.sign_out().await;
+    }
+    b.sign_in(token).await
+}
+
+/// Photograph the page shown as `name` and check it with axe.
+async fn look(b: &Browser, name: &str) {
+    b.screenshot(name).await;
+    b.axe(&format!("{name} ({})", b.path().await)).await;
+}
+
+/// The text of the page's main part.
+async fn main_text(b: &Browser) -> String {
+    b.text("main").await
+}
+
+/// The `done` notice of the page shown.
+async fn notice(b: &Browser) -> String {
+    b.text("[role=status]").await
+}
+
+/// How long each part of a walk took.
+struct Laps {
+    start: Instant,
+    lap: Instant,
+}
+
+impl Laps {
+    fn new() -> Self {
+        let now = Instant::now();
+        Laps {
+            start: now,
+            lap: now,
+        }
+    }
+
+    fn done(&mut self, what: &str) {
+        let now = Instant::now();
+        println!(
+            "walk: {what}: {:.1} s (at {:.1} s)",
+            (now - self.lap).as_secs_f64(),
+            (now - self.start).as_secs_f64()
+        );
+        self.lap = now;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_walks_detox_residential_discharge_through_the_console() {
+    let (net, dana) = network().await;
+    let b = Browser::open(&net.s.url, "walk").await;
+    let mut laps = Laps::new();
+    let (name, mrn) = ("Renata Okafor", "MRN-118204");
+    let label = format!("{name} ({mrn})");
+    let today = chrono::Utc::now().date_naive();
+
+    // 1. The case manager registers the client, records a Part 2 consent naming everyone the
+    // walk discloses to, admits to withdrawal management and refers on to residential.
+    b.goto("/sign-in").await;
+    look(&b, "01-sign-in").await;
+    assert_eq!(b.sign_in(&dana).await, "/census");
+    look(&b, "02-census").await;
+    b.press("Clients").await;
+    look(&b, "03-clients").await;
+    let register = b.section("Register a client").await;
+    register.fill("Name", name).await;
+    register.fill("Record number", mrn).await;
+    register.fill("Year of birth", "1979").await;
+    register.press("Register").await;
+    assert_eq!(notice(&b).await, "The client was registered.");
+    let page = b.path().await.split('?').next().unwrap().to_owned();
+    let id = page
+        .strip_prefix("/clients/")
+        .unwrap_or_else(|| panic!("registered, and shown {page}"))
+        .to_owned();
+    assert_eq!(b.heading().await, name);
+    look(&b, "04-client-registered").await;
+
+    let consent = b.section("Record a Part 2 consent").await;
+    // Detox and residential for the stay, the coordinator's hub for the bookings, and the
+    // outpatient provider and the pharmacy the bookings go to.
+    for org in [
+        "detox provider",
+        "residential provider",
+        "outpatient provider",
+        "Pharmacy",
+        "Aftercare hub",
+    ] {
+        consent.check(org).await;
+    }
+    consent.press("Record consent").await;
+    assert_eq!(notice(&b).await, "The consent was recorded.");
+
+    let admit = b.section("Admit").await;
+    admit.choose("Level", "Withdrawal management").await;
+    admit
+        .choose("Provider", "detox provider — Withdrawal management")
+        .await;
+    admit.fill("Planned hours a week", "40").await;
+    admit.press("Admit").await;
+    assert_eq!(notice(&b).await, "The client was admitted.");
+
+    let refer = b.section("Send a referral").await;
+    refer.choose("To the level", "Residential treatment").await;
+    refer
+        .check("residential provider — Residential treatment")
+        .await;
+    refer.press("Send").await;
+    assert_eq!(notice(&b).await, "The referral was sent.");
+    let step_down = "Ready for the step down to Residential treatment";
+    let drawn = checklist(&b, step_down).await;
+    let Some(drawn) = drawn else {
+        panic!("no step-down checklist: {}", main_text(&b).await)
+    };
+    assert_eq!(drawn.badge, "not yet", "{drawn:#?}");
+    assert_eq!(drawn.gate("A provider accepted a referral").mark, "✗");
+    assert_eq!(
+        drawn
+            .gate("A Part 2 consent names the receiving organization")
+            .mark,
+        "✓"
+    );
+    look(&b, "05-client-referred").await;
+    laps.done("1. registered, consented, admitted to detox, referred to residential");
+
+    // 2. The residential provider finds the referral in its inbox, the client named (the
+    // consent names it), and accepts it.
+    assert_eq!(
+        now_signed_in_as(&b, net.partner("residential")).await,
+        "/inbox"
+    );
+    reloaded_until(
+        &b,
+        "the referral in the residential provider's inbox",
+        || async {
+            let text = main_text(&b).await;
+            text.contains(&label).then_some(())
+        },
+    )
+    .await;
+    let card = b.section(&label).await;
+    look(&b, "06-inbox-new-referral").await;
+    card.press("Accept and hold a slot").await;
+    assert_eq!(
+        notice(&b).await,
+        "The referral was accepted; a slot is held for the client."
+    );
+    look(&b, "07-inbox-accepted").await;
+    // The client's page as the partner may see it: no case-management forms, no timeline.
+    b.press(&label).await;
+    assert_eq!(b.path().await, page);
+    assert_eq!(b.heading().await, name);
+    let seen = main_text(&b).await;
+    assert!(
+        !seen.contains("Timeline") && !seen.contains("Send a referral"),
+        "{seen}"
+    );
+    look(&b, "08-client-as-the-receiving-partner").await;
+
+    // A partner no consent names: nothing of the client in its inbox, and the client's page
+    // answers as the API does — not found, nothing of the client shown.
+    assert_eq!(now_signed_in_as(&b, net.partner("iop")).await, "/inbox");
+    let theirs = main_text(&b).await;
+    assert!(!theirs.contains(name) && !theirs.contains(mrn), "{theirs}");
+    look(&b, "09-inbox-of-a-partner-not-named").await;
+    b.goto(&page).await;
+    let status = b.status().await;
+    assert!(matches!(status, 403 | 404), "{status}");
+    assert_eq!(b.heading().await, "Not found");
+    let shown = b.text("body").await;
+    for secret in [name, mrn, id.as_str(), "Withdrawal", "Residential", "detox"] {
+        assert!(!shown.contains(secret), "{secret:?} shown: {shown}");
+    }
+    look(&b, "10-client-refused-to-a-partner-not-named").await;
+    laps.done("2. accepted from the inbox; a partner not named refused");
+
+    // 3. The case manager finds the client, sees the step down ready, and moves them; the
+    // residential provider confirms the arrival from its inbox.
+    assert_eq!(now_signed_in_as(&b, &dana).await, "/census");
+    b.press("Clients").await;
+    b.fill("Name or record number", mrn).await;
+    b.press("Find").await;
+    assert_eq!(b.cell(name, "Record number").await.as_deref(), Some(mrn));
+    b.press(name).await;
+    assert_eq!(b.path().await, page);
+    let drawn = reloaded_until(&b, "the step-down checklist all ✓", || async {
+        checklist(&b, step_down).await.filter(|c| c.green())
+    })
+    .await;
+    assert_eq!(
+        drawn.title,
+        "Ready for the step down to Residential treatment at residential provider?"
+    );
+    assert!(drawn.gates.iter().all(|g| g.button.is_none()), "{drawn:#?}");
+    look(&b, "11-client-ready-to-step-down").await;
+    // The move forms open on the move the checklist is for.
+    let step = b.section("Move to the next level").await;
+    assert_eq!(
+        step.chosen("Move").await,
+        "Step down to Residential treatment"
+    );
+    assert_eq!(
+        b.section("Plan the handoff").await.chosen("Move").await,
+        "Step down to Residential treatment"
+    );
+    step.fill("Planned hours a week", "30").await;
+    step.press("Move").await;
+    assert_eq!(notice(&b).await, "The client was moved.");
+    let facts = b.text(".facts").await;
+    assert!(
+        facts.contains("On the way to")
+            && facts.contains("Residential treatment at residential provider"),
+        "{facts}"
+    );
+    look(&b, "12-client-on-the-way").await;
+
+    assert_eq!(
+        now_signed_in_as(&b, net.partner("residential")).await,
+        "/inbox"
+    );
+    reloaded_until(&b, "the client on the way in the inbox", || async {
+        b.cell(&label, "Coming for").await
+    })
+    .await;
+    look(&b, "13-inbox-arriving").await;
+    b.press("Confirm arrival").await;
+    assert_eq!(notice(&b).await, "The client's arrival was confirmed.");
+    assert!(b.cell(&label, "Coming for").await.is_none());
+    look(&b, "14-inbox-arrived").await;
+    laps.done("3. stepped down; the arrival confirmed from the inbox");
+
+    // 4. The case manager records the MAT plan in a second tab while the first still shows
+    // the page as it was: the first tab's form is refused, and changes nothing. Then the
+    // discharge is planned, and the coordinator books what it needs from the worklist.
+    assert_eq!(now_signed_in_as(&b, &dana).await, "/census");
+    b.goto(&page).await;
+    reloaded_until(&b, "the client in residential care", || async {
+        let facts = b.text(".facts").await;
+        facts
+            .contains("Residential treatment at residential provider")
+            .then_some(())
+    })
+    .await;
+    look(&b, "15-client-in-residential").await;
+    let first = b.tab().await;
+    let drawn_at = net.version(&id).await;
+    b.open_tab(&page).await;
+    let mat = b.section("MAT plan").await;
+    mat.choose("Medication", "buprenorphine").await;
+    mat.fill_date("Supply covers through", today + chrono::Duration::days(4))
+        .await;
+    mat.press("Record").await;
+    assert_eq!(notice(&b).await, "The MAT plan was recorded.");
+    look(&b, "16-client-mat-plan-in-another-tab").await;
+    b.close_tab(first).await;
+    let changed_at = net.version(&id).await;
+    assert!(changed_at > drawn_at, "the MAT plan changed the record");
+    assert_eq!(b.path().await, page, "the first tab");
+    let plan = b.section("Plan the handoff").await;
+    plan.choose("Move", "Planned discharge").await;
+    plan.press("Plan").await;
+    assert_eq!(b.status().await, 409);
+    assert_eq!(b.heading().await, "The record changed");
+    let said = b.alert().await.expect("the refusal, as an alert");
+    assert!(
+        said.contains("changed this client's record after you opened the page")
+            && said.contains("nothing was changed"),
+        "{said}"
+    );
+    look(&b, "17-stale-form-refused").await;
+    assert_eq!(net.version(&id).await, changed_at, "nothing changed");
+    let handoff = net
+        .cm(
+            "query($c: UUID!) { client(id: $c) { handoff { on } } }",
+            json!({ "c": id }),
+        )
+        .await;
+    assert_eq!(
+        handoff["client"]["handoff"],
+        Value::Null,
+        "no handoff planned"
+    );
+    b.press("Reload the page").await;
+    assert_eq!(b.path().await, page);
+    assert!(b.text(".facts").await.contains("Residential treatment"));
+    let plan = b.section("Plan the handoff").await;
+    plan.choose("Move", "Planned discharge").await;
+    plan.press("Plan").await;
+    assert_eq!(
+        notice(&b).await,
+        "The handoff was planned; coordinators were told."
+    );
+    let discharge_ready = "Ready for the planned discharge?";
+    let drawn = checklist(&b, discharge_ready).await;
+    let Some(drawn) = drawn else {
+        panic!("no discharge checklist: {}", main_text(&b).await)
+    };
+    assert_eq!(drawn.badge, "not yet", "{drawn:#?}");
+    let aftercare = drawn.gate("An aftercare appointment is booked");
+    assert_eq!(
+        (aftercare.mark.as_str(), aftercare.button.as_deref()),
+        ("✗", Some("Book aftercare")),
+        "{aftercare:#?}"
+    );
+    let refill = drawn.gate("The next MAT dose or refill is booked before the supply runs out");
+    assert_eq!(
+        (refill.mark.as_str(), refill.button.as_deref()),
+        ("✗", Some("Book the refill")),
+        "{refill:#?}"
+    );
+    look(&b, "18-client-discharge-planned").await;
+
+    assert_eq!(now_signed_in_as(&b, &net.coordinator).await, "/worklist");
+    let needs = format!("[data-section=needs-booking][data-client=\"{id}\"]");
+    reloaded_until(
+        &b,
+        "the client on the worklist, needing a booking",
+        || async { b.has(&needs).await.then_some(()) },
+    )
+    .await;
+    let waits = b.text(&needs).await;
+    assert!(
+        waits.contains(&label)
+            && waits.contains("Aftercare appointment: no aftercare appointment booked")
+            && waits.contains("MAT continuity: buprenorphine covered through"),
+        "{waits}"
+    );
+    look(&b, "19-worklist-needs-booking").await;
+    let card = b.section(&label).await;
+    let book = card.form("Book the appointment").await;
+    book.choose("Aftercare with", "outpatient provider").await;
+    book.choose("Kind", "Outpatient visit").await;
+    book.press("Book the appointment").await;
+    assert_eq!(notice(&b).await, "The aftercare appointment was booked.");
+    let card = b.section(&label).await;
+    let book = card.form("Book the MAT refill").await;
+    book.choose("Next dose or refill with", "Pharmacy (pharmacy)")
+        .await;
+    book.choose("Kind", "Refill").await;
+    book.press("Book the MAT refill").await;
+    assert_eq!(notice(&b).await, "The MAT refill or dose was booked.");
+    reloaded_until(&b, "the client off the needs-a-booking list", || async {
+        (!b.has(&needs).await).then_some(())
+    })
+    .await;
+    look(&b, "20-worklist-booked").await;
+    laps.done("4. stale form refused; discharge planned; aftercare and refill booked");
+
+    // 5. The case manager sees the discharge checklist green and discharges.
+    assert_eq!(now_signed_in_as(&b, &dana).await, "/census");
+    b.goto(&page).await;
+    let drawn = reloaded_until(&b, "the discharge checklist all ✓", || async {
+        checklist(&b, discharge_ready).await.filter(|c| c.green())
+    })
+    .await;
+    assert!(
+        drawn.gates.iter().all(|g| g.words.contains("met")),
+        "{drawn:#?}"
+    );
+    look(&b, "21-client-ready-for-discharge").await;
+    let discharge = b.section("Discharge").await;
+    discharge.choose("Kind", "Planned discharge").await;
+    discharge.press_confirming("Discharge").await;
+    assert_eq!(notice(&b).await, "The client was discharged.");
+    let facts = b.text(".facts").await;
+    assert!(facts.contains("Status\ndischarged"), "{facts}");
+    assert!(
+        !b.has("#plan").await,
+        "a handoff offered to plan for a discharged client"
+    );
+    look(&b, "22-client-discharged").await;
+    let now = net
+        .cm(
+            "query($c: UUID!) { client(id: $c) { status level aftercare { id } matBookings { id } } }",
+            json!({ "c": id }),
+        )
+        .await;
+    assert_eq!(now["client"]["status"], "DISCHARGED", "{now}");
+
+    // The case manager's other pages, after the walk.
+    b.press("Worklist").await;
+    look(&b, "23-worklist-of-the-case-manager").await;
+    b.press("Measures").await;
+    look(&b, "24-measures").await;
+    b.press("Census").await;
+    assert_eq!(
+        b.cell("residential provider", "In care").await.as_deref(),
+        Some("0")
+    );
+    look(&b, "25-census-after").await;
+    laps.done("5. discharged; worklist, measures, census");
     b.close().await;
 }
