@@ -196,6 +196,19 @@ pub async fn page(
             ),
         ));
     }
+    if state.status == ClientStatus::Discharged
+        && let Some(d) = &state.last_discharge
+    {
+        facts.push((
+            "Discharged",
+            format!(
+                "{} from {}, {}",
+                cap(words::discharge(d.kind)),
+                names.level(&d.from_level),
+                day(d.at.date_naive())
+            ),
+        ));
+    }
     if let Some(l) = &state.lost_to_care {
         facts.push((
             "Lost to care",
@@ -284,6 +297,9 @@ pub async fn page(
                 let selected = next.as_ref().is_some_and(|a| value == check_value(a));
                 move_choices.push((value, label, selected));
             }
+        }
+        if let Some(ask @ ReadinessAsk::Discharge { kind, .. }) = &next {
+            move_choices.push((check_value(ask), cap(words::discharge(*kind)), true));
         }
         let mut asks: Vec<ReadinessAsk> = next.into_iter().collect();
         let discharge = ReadinessAsk::Discharge {
@@ -453,7 +469,11 @@ pub async fn page(
             .collect(),
         levels,
         providers,
-        orgs: directory.iter().map(Choice::org).collect(),
+        orgs: directory
+            .iter()
+            .filter(|o| o.id != state.home_org)
+            .map(Choice::org)
+            .collect(),
         mat_orgs: directory
             .iter()
             .filter(|o| !o.mat_services.is_empty())

@@ -170,9 +170,11 @@ pub fn coverage(state: &ClientState, names: &Names<'_>, today: NaiveDate) -> Opt
     match through {
         Some(through) => {
             let covered_end = through + Duration::days(1);
-            if covered_end > start {
+            // Covered from when the plan was recorded (not before it).
+            let from = start.max(plan.recorded_at.date_naive());
+            if covered_end > from {
                 bars.push(bar(
-                    x(start),
+                    x(from),
                     x(covered_end),
                     "covered".into(),
                     format!("{medication} in hand"),

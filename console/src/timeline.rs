@@ -187,7 +187,7 @@ pub fn sentence(names: &Names<'_>, e: &CareEvent) -> String {
             unmet,
             ..
         } => format!(
-            "Planned a {} on {}{}.",
+            "Planned: {} on {}{}.",
             names.target(t),
             day(*on),
             if unmet.is_empty() {
@@ -197,7 +197,7 @@ pub fn sentence(names: &Names<'_>, e: &CareEvent) -> String {
             }
         ),
         E::HandoffReady { target: t, on } => format!(
-            "Ready for a {} on {}: every gate is met.",
+            "Ready: {} on {} — every gate is met.",
             names.target(t),
             day(*on)
         ),

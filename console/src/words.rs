@@ -60,6 +60,10 @@ impl<'a> Names<'a> {
                     // left out.
                     return self.orgs.get(&OrgId(id)).map(|name| w.replace(bare, name));
                 }
+                // A date as people write it.
+                if let Ok(d) = NaiveDate::parse_from_str(bare, "%Y-%m-%d") {
+                    return Some(w.replace(bare, &day(d)));
+                }
                 // A level by its name, not its id ("ambulatory_detox").
                 Some(match self.pathway.level_by_str(bare) {
                     Some(l) => w.replace(bare, &l.name),

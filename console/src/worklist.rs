@@ -117,8 +117,8 @@ pub async fn page(
     } else {
         (Vec::new(), Vec::new())
     };
-    let directory = engine.booking_providers(actor).await?;
-    let names = Names::of(&engine, directory.iter().map(|o| o.id)).await?;
+    let directory = engine.directory(actor).await?;
+    let names = Names::from(&engine, &directory);
     let now = engine.clock().now();
 
     let mut escalations = Vec::new();

@@ -206,14 +206,4 @@ impl Engine {
         }
         Ok(out)
     }
-
-    /// Every organization by name, with the levels it offers and the MAT services it
-    /// provides: where a booking or a referral can go (`policy::read_directory`).
-    pub async fn booking_providers(
-        &self,
-        actor: &Actor,
-    ) -> Result<Vec<crate::store::OrgListing>, Error> {
-        policy::read_directory(actor)?;
-        Ok(self.store().organizations().await?)
-    }
 }
