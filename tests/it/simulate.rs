@@ -5,7 +5,6 @@
 use crate::on_both_backends;
 use crate::support::{Backend, TestDb};
 use carepath_engine::Engine;
-use carepath_engine::clock::ManualClock;
 use carepath_engine::pathway;
 use carepath_simulate::{Options, Rates, Report};
 use chrono::NaiveDate;
@@ -29,21 +28,22 @@ fn options(seed: u64, backend: Backend) -> Options {
 async fn simulate(backend: Backend, seed: u64) -> Report {
     let db = TestDb::new(backend).await;
     let opts = options(seed, backend);
-    let clock = ManualClock::new(opts.start);
-    let engine = Engine::open(
+    let engine = Engine::open_in(
         &db.url,
         8,
         Arc::new(pathway::default_pathway()),
-        Arc::new(clock.clone()),
+        carepath_engine::TimeMode::Skipping {
+            start: Some(opts.start),
+        },
     )
     .await
     .expect("engine");
-    let report = carepath_simulate::run(&engine, &clock, &opts)
+    let report = carepath_simulate::run(&engine, &opts)
         .await
         .expect("the simulation runs");
     // A database that holds a cohort is no place for another.
     assert!(matches!(
-        carepath_simulate::run(&engine, &clock, &opts).await,
+        carepath_simulate::run(&engine, &opts).await,
         Err(carepath_simulate::Error::NotEmpty(_))
     ));
     // Nor is it production: it is marked for time skipping, at the end of the window.
