@@ -486,11 +486,15 @@ async fn simulate(
     config: &Config,
 ) -> anyhow::Result<ExitCode> {
     let scratch = tempfile::tempdir().context("a temporary directory")?;
-    let url = match &flags.database_url {
-        Some(url) => url.clone(),
-        None => format!(
-            "sqlite://{}?mode=rwc",
-            scratch.path().join("simulate.db").display()
+    let (url, durability) = match &flags.database_url {
+        Some(url) => (url.clone(), carepath_engine::Durability::Full),
+        // Its own scratch file, deleted after the run: no power-loss durability to pay for.
+        None => (
+            format!(
+                "sqlite://{}?mode=rwc",
+                scratch.path().join("simulate.db").display()
+            ),
+            carepath_engine::Durability::Scratch,
         ),
     };
     let backend = if url.starts_with("postgres") {
@@ -501,11 +505,12 @@ async fn simulate(
     let start = args.start.and_time(chrono::NaiveTime::MIN).and_utc();
     // A skipped clock standing at the start: the database is marked for time skipping as it
     // opens, so a normal `serve` never takes simulated care for the real thing.
-    let engine = carepath_engine::Engine::open_in(
+    let engine = carepath_engine::Engine::open_in_with(
         &url,
         config.db_max_connections.max(8),
         std::sync::Arc::new(startup::load_pathway(config)?),
         carepath_engine::TimeMode::Skipping { start: Some(start) },
+        durability,
     )
     .await
     .with_context(|| format!("opening the database ({})", startup::redact(&url)))?;

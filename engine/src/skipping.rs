@@ -9,7 +9,7 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::TimerId;
 use crate::pathway::Pathway;
-use crate::store::{Store, TimeMark};
+use crate::store::{Durability, Store, TimeMark};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -77,7 +77,27 @@ impl Engine {
         pathway: Arc<Pathway>,
         mode: TimeMode,
     ) -> Result<Self, Error> {
-        let store = Store::connect(database_url, max_connections).await?;
+        Self::open_in_with(
+            database_url,
+            max_connections,
+            pathway,
+            mode,
+            Durability::Full,
+        )
+        .await
+    }
+
+    /// [`Self::open_in`], a SQLite database's commits as durable as `durability` says:
+    /// [`Durability::Scratch`] only for a file made for this run and deleted after it (the
+    /// simulation's own).
+    pub async fn open_in_with(
+        database_url: &str,
+        max_connections: u32,
+        pathway: Arc<Pathway>,
+        mode: TimeMode,
+        durability: Durability,
+    ) -> Result<Self, Error> {
+        let store = Store::connect_with(database_url, max_connections, durability).await?;
         store.migrate().await?;
         let wall = SystemClock.now();
         let mark = store.time_mark().await?;
