@@ -485,13 +485,16 @@ async fn simulate(
     flags: &Overrides,
     config: &Config,
 ) -> anyhow::Result<ExitCode> {
-    use carepath_engine::clock::ManualClock;
     let scratch = tempfile::tempdir().context("a temporary directory")?;
-    let url = match &flags.database_url {
-        Some(url) => url.clone(),
-        None => format!(
-            "sqlite://{}?mode=rwc",
-            scratch.path().join("simulate.db").display()
+    let (url, durability) = match &flags.database_url {
+        Some(url) => (url.clone(), carepath_engine::Durability::Full),
+        // Its own scratch file, deleted after the run: no power-loss durability to pay for.
+        None => (
+            format!(
+                "sqlite://{}?mode=rwc",
+                scratch.path().join("simulate.db").display()
+            ),
+            carepath_engine::Durability::Scratch,
         ),
     };
     let backend = if url.starts_with("postgres") {
@@ -500,12 +503,14 @@ async fn simulate(
         "sqlite"
     };
     let start = args.start.and_time(chrono::NaiveTime::MIN).and_utc();
-    let clock = ManualClock::new(start);
-    let engine = carepath_engine::Engine::open(
+    // A skipped clock standing at the start: the database is marked for time skipping as it
+    // opens, so a normal `serve` never takes simulated care for the real thing.
+    let engine = carepath_engine::Engine::open_in_with(
         &url,
         config.db_max_connections.max(8),
         std::sync::Arc::new(startup::load_pathway(config)?),
-        std::sync::Arc::new(clock.clone()),
+        carepath_engine::TimeMode::Skipping { start: Some(start) },
+        durability,
     )
     .await
     .with_context(|| format!("opening the database ({})", startup::redact(&url)))?;
@@ -531,7 +536,7 @@ async fn simulate(
         backend: backend.into(),
         rates: args.rates,
     };
-    let mut report = carepath_simulate::run(&engine, &clock, &opts).await?;
+    let mut report = carepath_simulate::run(&engine, &opts).await?;
     if let Some((status, task)) = relay {
         // Wait for the outbox to drain (as long as it keeps moving), then count.
         let mut last = u64::MAX;

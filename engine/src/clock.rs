@@ -18,7 +18,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to: for tests and simulations.
+/// A clock that only moves when told to, by the caller: for tests.
 #[derive(Clone, Debug)]
 pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
 
@@ -43,8 +43,9 @@ impl Clock for ManualClock {
     }
 }
 
-/// The clock of a time-skipping engine (`carepath serve --time-skipping`): it starts at the
-/// wall clock, stands still, and moves only forward, when [`crate::Engine::advance_clock`]
+/// The clock of a time-skipping engine (`carepath serve --time-skipping`, `carepath
+/// simulate`): it starts at the wall clock (or a given moment), stands still, and moves only
+/// forward, when [`crate::Engine::advance_clock`] or [`crate::Engine::advance_clock_to`]
 /// moves it — to each due time on the way, then to the end. The engine keeps it in the
 /// database (the `engine_clock` row) before it moves here, so a restart resumes where it
 /// stood and never before.

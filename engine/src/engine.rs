@@ -76,8 +76,8 @@ struct Inner {
     store: Store,
     pathway: Arc<Pathway>,
     clock: Arc<dyn Clock>,
-    /// The clock when it is a skipped one (`serve --time-skipping`), which only
-    /// [`Engine::advance_clock`] moves.
+    /// The clock when it is a skipped one (`serve --time-skipping`, a simulation), which
+    /// only [`Engine::advance_clock`] and [`Engine::advance_clock_to`] move.
     skipped: Option<Arc<SkippedClock>>,
     /// Held while timers fire on a skipped clock: an advance and the sweeper take turns, so
     /// timers fire in due order and the clock never goes back.

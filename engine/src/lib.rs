@@ -32,6 +32,8 @@ pub mod pathway {
     };
 }
 
+/// How a SQLite database's commits reach the disk ([`Engine::open_in_with`]).
+pub use store::Durability;
 /// Rows the engine's reads return as they are stored (no domain meaning to add).
 pub use store::{CensusRow, DisclosureRow, OrgListing, TimerRow, TokenRow};
 

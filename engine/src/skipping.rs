@@ -9,7 +9,7 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::TimerId;
 use crate::pathway::Pathway;
-use crate::store::{Store, TimeMark};
+use crate::store::{Durability, Store, TimeMark};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -39,7 +39,7 @@ pub enum TimeMode {
 pub struct Advanced {
     /// The clock before.
     pub from: DateTime<Utc>,
-    /// The clock after: `from + by`.
+    /// The clock after: `from + by`, or the moment advanced to.
     pub to: DateTime<Utc>,
     /// Timers fired (their events committed).
     pub timers_fired: usize,
@@ -51,7 +51,16 @@ pub struct Advanced {
     pub slots_offered: usize,
 }
 
-/// The longest single advance.
+/// How far [`Engine::advance`] goes.
+#[derive(Clone, Copy, Debug)]
+enum Until {
+    /// By a duration (checked as the API's input).
+    By(Duration),
+    /// Up to a moment, at or after the clock.
+    At(DateTime<Utc>),
+}
+
+/// The longest single advance by a duration.
 pub const MAX_ADVANCE_DAYS: i64 = domain::input::MAX_CLOCK_ADVANCE_DAYS;
 
 /// Timers read at once at one due time.
@@ -68,7 +77,27 @@ impl Engine {
         pathway: Arc<Pathway>,
         mode: TimeMode,
     ) -> Result<Self, Error> {
-        let store = Store::connect(database_url, max_connections).await?;
+        Self::open_in_with(
+            database_url,
+            max_connections,
+            pathway,
+            mode,
+            Durability::Full,
+        )
+        .await
+    }
+
+    /// [`Self::open_in`], a SQLite database's commits as durable as `durability` says:
+    /// [`Durability::Scratch`] only for a file made for this run and deleted after it (the
+    /// simulation's own).
+    pub async fn open_in_with(
+        database_url: &str,
+        max_connections: u32,
+        pathway: Arc<Pathway>,
+        mode: TimeMode,
+        durability: Durability,
+    ) -> Result<Self, Error> {
+        let store = Store::connect_with(database_url, max_connections, durability).await?;
         store.migrate().await?;
         let wall = SystemClock.now();
         let mark = store.time_mark().await?;
@@ -118,26 +147,6 @@ impl Engine {
         Ok(Engine::new(store, pathway, clock, skipped))
     }
 
-    /// Mark a database filled on a skipped clock in this process (the simulation, on a
-    /// `ManualClock`) for time skipping, its clock standing at `now`: a normal `serve` then
-    /// refuses it, so a simulated cohort never becomes production data, and `serve
-    /// --time-skipping` resumes at `now`. A database already marked for the wall clock is
-    /// refused ([`Error::TimeMode`]); one already marked for skipping keeps its clock.
-    pub async fn mark_time_skipped(&self, now: DateTime<Utc>) -> Result<(), Error> {
-        let mark = TimeMark::Skipping {
-            now: clock::stored(now),
-            version: 0,
-        };
-        match self
-            .store()
-            .claim_time_mark(mark, SystemClock.now())
-            .await?
-        {
-            TimeMark::Skipping { .. } => Ok(()),
-            TimeMark::Wall => Err(refuse_wall_database()),
-        }
-    }
-
     /// `Some(now)` when this engine runs on a skipped clock (`serve --time-skipping`): what
     /// a server says on every response and page, so nobody mistakes it for production.
     pub fn time_skipping(&self) -> Option<DateTime<Utc>> {
@@ -158,18 +167,42 @@ impl Engine {
     /// `from + by`. Each step is stored before anything fires at it, so the clock never goes
     /// back, across a restart too. Advances take turns (with each other and the sweeper):
     /// no timer fires twice. A timer that fails (logged) stays pending and is tried again by
-    /// the sweeper; a failure of the database stops the advance at the due time reached.
+    /// the sweeper (or the next advance); a failure of the database stops the advance at the
+    /// due time reached.
     ///
-    /// For callers in the process (a simulation) with no HTTP in between; the API's
-    /// `advanceClock` is [`Self::advance_clock_as`].
+    /// For callers in the process with no HTTP in between; the API's `advanceClock` is
+    /// [`Self::advance_clock_as`].
     pub async fn advance_clock(&self, by: Duration) -> Result<Advanced, Error> {
+        self.advance(Until::By(by)).await
+    }
+
+    /// [`Self::advance_clock`] up to the moment `to` rather than by a duration: a caller
+    /// stepping from one moment of its own to the next (a simulation), any distance ahead.
+    /// At the clock's own time it moves nothing but still fires what is due and offers freed
+    /// slots; before it, it is refused ([`Error::BadInput`]): the clock never goes back.
+    pub async fn advance_clock_to(&self, to: DateTime<Utc>) -> Result<Advanced, Error> {
+        self.advance(Until::At(to)).await
+    }
+
+    /// The one way a skipped clock moves (both advances above).
+    async fn advance(&self, until: Until) -> Result<Advanced, Error> {
         let Some(skipped) = self.skipped() else {
             return Err(Error::NotTimeSkipping);
         };
-        domain::input::check_clock_advance(by)?;
+        if let Until::By(by) = until {
+            domain::input::check_clock_advance(by)?;
+        }
         let _turn = self.advancing().lock().await;
         let (from, _) = skipped.read();
-        let to = clock::stored(from + by);
+        let to = match until {
+            Until::By(by) => clock::stored(from + by),
+            Until::At(to) => clock::stored(to),
+        };
+        if to < from {
+            return Err(Error::BadInput(format!(
+                "the clock moves only forward: it stands at {from}, after {to}"
+            )));
+        }
         let mut done = Advanced {
             from,
             to,
@@ -182,7 +215,7 @@ impl Engine {
         loop {
             self.fire_all_due(at, &mut done).await?;
             done.slots_offered += self.offer_freed_slots().await?;
-            match self.store().next_due_after(Some(at), to).await? {
+            match self.store().next_due_after(at, to).await? {
                 Some(next) => {
                     self.move_clock(skipped, next).await?;
                     at = next;

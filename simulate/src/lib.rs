@@ -8,8 +8,10 @@
 //! discharged by the program, is discharged as planned with aftercare booked, attends or
 //! misses it, and takes buprenorphine, methadone or XR-naltrexone with refills, doses and
 //! injections picked up or missed — every change an `Engine::execute` of a real command by a
-//! real actor (a case manager, a partner, a coordinator), the timers fired by the engine at
-//! their due times ([`skip`]). The report ([`report`]) ends with the invariants ([`check`]).
+//! real actor (a case manager, a partner, a coordinator), on the engine's skipped clock: from
+//! one moment of the agenda to the next, `Engine::advance_clock_to` fires every timer due on
+//! the way at its due time and offers freed slots, as it does for `serve --time-skipping`.
+//! The report ([`report`]) ends with the invariants ([`check`]).
 //!
 //! **Boundary:** reaches only the engine (`tests/it/architecture.rs`); never a row of the
 //! store directly.
@@ -24,13 +26,11 @@ pub mod network;
 pub mod rates;
 pub mod report;
 pub mod rng;
-pub mod skip;
 
 pub use rates::Rates;
 pub use report::{BrokerCount, Report, print_measures};
 
 use carepath_engine::Engine;
-use carepath_engine::clock::ManualClock;
 use carepath_engine::ids::{ClientId, StaffId};
 use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt as _;
@@ -51,8 +51,18 @@ pub enum Error {
     Options(String),
     #[error("writing the report: {0}")]
     Report(#[from] std::io::Error),
-    #[error("timers due at {0} do not fire (see the log)")]
-    TimersStuck(DateTime<Utc>),
+    #[error(
+        "the engine keeps the wall clock: simulate runs on a skipped clock (an engine opened \
+         with TimeMode::Skipping)"
+    )]
+    WallClock,
+    #[error(
+        "the database's clock stands at {stands}, not at the start ({start}): use a new database"
+    )]
+    Clock {
+        stands: DateTime<Utc>,
+        start: DateTime<Utc>,
+    },
 }
 
 /// What to simulate.
@@ -88,11 +98,16 @@ impl Options {
 /// Agenda keys: when, which client, and the order entries were made in.
 type Key = (DateTime<Utc>, u32, u64);
 
-/// Walk the cohort through `engine`, which must run on `clock` and hold nothing yet.
-pub async fn run(engine: &Engine, clock: &ManualClock, opts: &Options) -> Result<Report, Error> {
+/// Walk the cohort through `engine`, which must hold nothing yet and run on a skipped clock
+/// standing at `opts.start` (`Engine::open_in` with `TimeMode::Skipping { start }`): the
+/// database is marked for time skipping, so a normal `serve` refuses it, and it is left at
+/// the end of the window.
+pub async fn run(engine: &Engine, opts: &Options) -> Result<Report, Error> {
     let started = std::time::Instant::now();
     opts.check()?;
-    clock.set(opts.start);
+    let Some(stands) = engine.time_skipping() else {
+        return Err(Error::WallClock);
+    };
     let admin = carepath_engine::domain::Actor::new(
         carepath_engine::ids::OrgId(uuid::Uuid::nil()),
         carepath_engine::domain::Role::Admin,
@@ -106,6 +121,12 @@ pub async fn run(engine: &Engine, clock: &ManualClock, opts: &Options) -> Result
         .is_empty()
     {
         return Err(Error::NotEmpty("it has clients".into()));
+    }
+    if stands != opts.start {
+        return Err(Error::Clock {
+            stands,
+            start: opts.start,
+        });
     }
     let mut rng = rng::Rng::new(opts.seed, 0);
     let net = network::Network::build(
@@ -159,12 +180,11 @@ pub async fn run(engine: &Engine, clock: &ManualClock, opts: &Options) -> Result
         if t > end {
             break;
         }
-        let moved = skip::advance_to(engine, clock, t).await?;
-        {
-            let mut s = world.stats.lock().expect("stats");
-            s.timers_fired += moved.timers_fired;
-            s.slots_offered += moved.slots_offered;
-        }
+        // An entry an action put before the clock (a booking earlier on its day) is done
+        // at the clock's time: the clock never goes back.
+        let stands = engine.time_skipping().unwrap_or(t);
+        let moved = engine.advance_clock_to(t.max(stands)).await?;
+        world.stats.lock().expect("stats").advanced(&moved);
         // Everything due now, per client.
         let mut now: BTreeMap<u32, Vec<Item>> = BTreeMap::new();
         while let Some(entry) = agenda.first_entry() {
@@ -220,14 +240,15 @@ pub async fn run(engine: &Engine, clock: &ManualClock, opts: &Options) -> Result
                 pending.remove(&idx);
             }
         }
+        // Slots this moment's work freed go to waitlists now, as the sweeper would give them
+        // (the clock does not move: that is the next advance's).
         let offered = engine.offer_freed_slots().await? as u64;
         world.stats.lock().expect("stats").slots_offered += offered;
     }
-    let moved = skip::advance_to(engine, clock, end).await?;
+    let moved = engine.advance_clock_to(end).await?;
     let stats: Stats = {
         let mut s = world.stats.lock().expect("stats").clone();
-        s.timers_fired += moved.timers_fired;
-        s.slots_offered += moved.slots_offered;
+        s.advanced(&moved);
         s
     };
     drop(agents);
@@ -235,8 +256,6 @@ pub async fn run(engine: &Engine, clock: &ManualClock, opts: &Options) -> Result
     let audit = check::audit(engine, &admin, &roster, end).await?;
     let mut measures = String::new();
     print_measures(engine, opts.start, end, &mut measures).await?;
-    // Simulated care on a skipped clock: never to be served as the real thing.
-    engine.mark_time_skipped(end).await?;
     let mut report = Report {
         clients: opts.clients,
         days: opts.days,

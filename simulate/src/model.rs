@@ -37,6 +37,14 @@ pub struct Stats {
     pub slots_offered: u64,
 }
 
+impl Stats {
+    /// Count what a move of the clock did: the timers fired and slots offered on the way.
+    pub fn advanced(&mut self, moved: &carepath_engine::Advanced) {
+        self.timers_fired += moved.timers_fired as u64;
+        self.slots_offered += moved.slots_offered as u64;
+    }
+}
+
 /// The shared, read-only parts of a run, and its counters.
 pub struct World<'a> {
     pub engine: &'a Engine,

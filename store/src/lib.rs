@@ -56,6 +56,20 @@ impl StoreError {
     }
 }
 
+/// How a SQLite database's commits reach the disk (a PostgreSQL server's are its own
+/// configuration's to decide).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// A commit is on disk before it returns and survives a power loss (`synchronous =
+    /// FULL`): every database that holds care.
+    #[default]
+    Full,
+    /// A scratch file made for one run and deleted after it (`carepath simulate`'s own): a
+    /// commit survives the process crashing, perhaps not a power loss (`synchronous =
+    /// NORMAL` in WAL mode: the log is flushed at checkpoints, not at every commit).
+    Scratch,
+}
+
 /// A handle on the database. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -74,6 +88,15 @@ pub struct Store {
 impl Store {
     /// Connect to `url` (`sqlite://path?mode=rwc` or `postgres://…`).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        Self::connect_with(url, max_connections, Durability::Full).await
+    }
+
+    /// [`Self::connect`], a SQLite database's commits as durable as `durability` says.
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        durability: Durability,
+    ) -> Result<Self, StoreError> {
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.max_connections(max_connections)
             .min_connections(1)
@@ -86,11 +109,15 @@ impl Store {
         // map and an 8 MB cache, a 300-journey run: 358-363 against 305-323 mutations/s, peak
         // RSS 71 against 116-131 MB.
         if url.starts_with("sqlite:") {
-            opts.map_sqlx_sqlite_opts(|o| {
+            let synchronous = match durability {
+                // Durable on power loss, not only on a process crash.
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Scratch => SqliteSynchronous::Normal,
+            };
+            opts.map_sqlx_sqlite_opts(move |o| {
                 o.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    // Durable on power loss, not only on a process crash.
-                    .synchronous(SqliteSynchronous::Full)
+                    .synchronous(synchronous)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
             });
@@ -160,5 +187,37 @@ impl Store {
     /// Is the database answering?
     pub async fn ping(&self) -> Result<(), StoreError> {
         Ok(self.db.ping().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ConnectionTrait, Statement};
+
+    /// SQLite's `PRAGMA synchronous` on a new file opened with `durability`: 2 FULL, 1 NORMAL.
+    async fn synchronous(durability: Durability) -> i64 {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::connect_with(&url, 2, durability)
+            .await
+            .expect("connect");
+        let row = store
+            .db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA synchronous",
+            ))
+            .await
+            .expect("pragma")
+            .expect("a row");
+        row.try_get_by_index::<i64>(0).expect("a number")
+    }
+
+    #[tokio::test]
+    async fn only_a_scratch_file_gives_up_power_loss_durability() {
+        assert_eq!(synchronous(Durability::default()).await, 2, "FULL");
+        assert_eq!(synchronous(Durability::Full).await, 2, "FULL");
+        assert_eq!(synchronous(Durability::Scratch).await, 1, "NORMAL");
     }
 }

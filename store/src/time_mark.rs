@@ -96,21 +96,19 @@ impl Store {
         Ok(res.rows_affected == 1)
     }
 
-    /// The earliest due time of a pending timer after `after` (any, with `None`), up to
-    /// `until` (inclusive).
+    /// The earliest due time of a pending timer after `after`, up to `until` (inclusive):
+    /// where a skipped clock stops next.
     pub async fn next_due_after(
         &self,
-        after: Option<DateTime<Utc>>,
+        after: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let mut q = timer::Entity::find()
+        Ok(timer::Entity::find()
             .select_only()
             .column(timer::Column::DueAt)
-            .filter(timer::Column::Status.eq("pending"));
-        if let Some(after) = after {
-            q = q.filter(timer::Column::DueAt.gt(after));
-        }
-        Ok(q.filter(timer::Column::DueAt.lte(until))
+            .filter(timer::Column::Status.eq("pending"))
+            .filter(timer::Column::DueAt.gt(after))
+            .filter(timer::Column::DueAt.lte(until))
             .order_by_asc(timer::Column::DueAt)
             .limit(1)
             .into_tuple::<DateTime<Utc>>()

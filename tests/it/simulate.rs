@@ -5,7 +5,6 @@
 use crate::on_both_backends;
 use crate::support::{Backend, TestDb};
 use carepath_engine::Engine;
-use carepath_engine::clock::ManualClock;
 use carepath_engine::pathway;
 use carepath_simulate::{Options, Rates, Report};
 use chrono::NaiveDate;
@@ -29,21 +28,22 @@ fn options(seed: u64, backend: Backend) -> Options {
 async fn simulate(backend: Backend, seed: u64) -> Report {
     let db = TestDb::new(backend).await;
     let opts = options(seed, backend);
-    let clock = ManualClock::new(opts.start);
-    let engine = Engine::open(
+    let engine = Engine::open_in(
         &db.url,
         8,
         Arc::new(pathway::default_pathway()),
-        Arc::new(clock.clone()),
+        carepath_engine::TimeMode::Skipping {
+            start: Some(opts.start),
+        },
     )
     .await
     .expect("engine");
-    let report = carepath_simulate::run(&engine, &clock, &opts)
+    let report = carepath_simulate::run(&engine, &opts)
         .await
         .expect("the simulation runs");
     // A database that holds a cohort is no place for another.
     assert!(matches!(
-        carepath_simulate::run(&engine, &clock, &opts).await,
+        carepath_simulate::run(&engine, &opts).await,
         Err(carepath_simulate::Error::NotEmpty(_))
     ));
     // Nor is it production: it is marked for time skipping, at the end of the window.
@@ -171,4 +171,53 @@ fn the_command_line_simulates_and_says_what_held() {
         .expect("carepath runs");
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--accept"));
+}
+
+/// `--amqp-url`: the relay runs beside the simulation (in a RabbitMQ vhost of the test's own)
+/// and every event in the store is published — the report's broker check passes, with the
+/// relay's count equal to the store's.
+#[test]
+fn the_relay_beside_a_simulation_publishes_every_event() {
+    let vh = crate::broker::TestVhost::new();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_carepath"))
+        .args([
+            "simulate",
+            "--clients",
+            "30",
+            "--days",
+            "30",
+            "--seed",
+            "5",
+            "--format",
+            "json",
+            "--amqp-url",
+            &vh.url(),
+        ])
+        .env_remove("CAREPATH_DATABASE_URL")
+        .env_remove("CAREPATH_AMQP_URL")
+        .output()
+        .expect("carepath runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("the report as JSON");
+    let events = report["events"].as_u64().expect("events");
+    assert!(events > 0, "{report}");
+    assert_eq!(
+        report["broker"],
+        serde_json::json!({ "broker": "published", "published": events }),
+        "the relay published the store's events"
+    );
+    let check = report["invariants"]
+        .as_array()
+        .expect("invariants")
+        .iter()
+        .find(|i| i["name"] == carepath_simulate::check::BROKER)
+        .expect("the broker check");
+    assert_eq!(check["skipped"], serde_json::Value::Null, "{check}");
+    assert_eq!(check["checked"].as_u64(), Some(events), "{check}");
+    assert_eq!(check["failures"].as_u64(), Some(0), "{check}");
 }

@@ -235,10 +235,25 @@ async fn the_clock_survives_a_restart_and_never_goes_back(b: Backend) {
         started + Duration::days(10),
         "from where it stood"
     );
+    let stands = started + Duration::days(10) + Duration::hours(1);
+    assert_eq!(clock(&again), stands);
+    // In the process (a simulation): up to a moment, never before the clock; at the clock
+    // itself it fires what is due and moves nothing.
+    assert!(matches!(
+        again.engine.advance_clock_to(started).await,
+        Err(carepath_engine::Error::BadInput(_))
+    ));
+    assert_eq!(clock(&again), stands, "not moved back");
+    let still = again.engine.advance_clock_to(stands).await.unwrap();
+    assert_eq!((still.from, still.to), (stands, stands));
+    let later = stands + Duration::days(400);
+    let moved = again.engine.advance_clock_to(later).await.unwrap();
     assert_eq!(
-        clock(&again),
-        started + Duration::days(10) + Duration::hours(1)
+        (moved.from, moved.to),
+        (stands, later),
+        "any distance ahead"
     );
+    assert_eq!(clock(&again), later);
     again.stop().await;
 }
 
