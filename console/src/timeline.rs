@@ -243,7 +243,11 @@ pub fn sentence(names: &Names<'_>, e: &CareEvent) -> String {
             words::transition(*kind)
         ),
         E::DischargePlanned { kind, on, .. } => {
-            format!("Planned a {} on {}.", words::discharge(*kind), day(*on))
+            format!(
+                "Discharge set for {}: {}.",
+                day(*on),
+                words::discharge(*kind)
+            )
         }
         E::DischargeCompleted {
             kind, from_level, ..
