@@ -15,6 +15,28 @@ use carepath_engine::pathway::LevelId;
 use carepath_engine::{Engine, Error, Outcome, Request};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
+/// A form's POST handler: the path's ids (`$path` of type `$ty`) say which client the command
+/// is for (`$client`: `Some` for a client, `None` for a referral, whose client the engine
+/// finds), `$body` reads the form into the command, and the answer goes back to the form's
+/// page with `$done` said ([`run`]).
+macro_rules! form_route {
+    ($(#[$doc:meta])* $name:ident($path:pat, $ty:ty) => $client:expr, $done:literal,
+     |$f:pat_param| $body:expr) => {
+        $(#[$doc])*
+        pub async fn $name(
+            axum::extract::State(engine): axum::extract::State<carepath_engine::Engine>,
+            signed: $crate::session::Signed,
+            headers: axum::http::HeaderMap,
+            axum::extract::Path($path): axum::extract::Path<$ty>,
+            axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+        ) -> axum::response::Response {
+            let fields = $crate::action::Fields::new(pairs);
+            $crate::action::run(&engine, &signed, &headers, &fields, $client, $done, |$f| $body)
+                .await
+        }
+    };
+}
+
 /// A form's fields as sent (`application/x-www-form-urlencoded`), names repeated for
 /// several choices.
 pub struct Fields(Vec<(String, String)>);

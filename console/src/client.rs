@@ -14,7 +14,6 @@ use crate::timeline::{self, Line};
 use crate::words::{self, Names, day, moment};
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use carepath_engine::domain::gates::{ReadinessAsk, allowed_moves};
 use carepath_engine::domain::{
@@ -648,30 +647,7 @@ fn gate_action(g: Gate) -> Option<(&'static str, &'static str)> {
 
 // ---- the forms ------------------------------------------------------------------------------
 
-type Form = axum::Form<Vec<(String, String)>>;
-
-macro_rules! client_form {
-    ($name:ident, $done:literal, |$f:ident| $body:expr) => {
-        pub async fn $name(
-            State(engine): State<Engine>,
-            signed: Signed,
-            headers: HeaderMap,
-            Path(id): Path<String>,
-            axum::Form(fields): Form,
-        ) -> Result<Response, PageError> {
-            let id = parse_id(&id)?;
-            let fields = Fields::new(fields);
-            Ok(
-                action::run(&engine, &signed, &headers, &fields, Some(id), $done, |$f| {
-                    $body
-                })
-                .await,
-            )
-        }
-    };
-}
-
-client_form!(send_referral, "referral-sent", |f| {
+form_route!(send_referral(id, uuid::Uuid) => Some(ClientId(id)), "referral-sent", |f| {
     let providers = f.orgs("provider", "a provider")?;
     if providers.is_empty() {
         return Err(bad("choose at least one provider".into()));
@@ -682,7 +658,7 @@ client_form!(send_referral, "referral-sent", |f| {
     })
 });
 
-client_form!(record_consent, "consent-recorded", |f| {
+form_route!(record_consent(id, uuid::Uuid) => Some(ClientId(id)), "consent-recorded", |f| {
     let recipients = f.orgs("recipient", "a recipient")?;
     if recipients.is_empty() {
         return Err(bad(
@@ -706,14 +682,14 @@ client_form!(record_consent, "consent-recorded", |f| {
     })
 });
 
-client_form!(plan_handoff, "handoff-planned", |f| {
+form_route!(plan_handoff(id, uuid::Uuid) => Some(ClientId(id)), "handoff-planned", |f| {
     Ok(Command::PlanHandoff {
         target: target_field(f)?,
         on: f.date("on", "the day of the handoff")?,
     })
 });
 
-client_form!(move_client, "moved", |f| {
+form_route!(move_client(id, uuid::Uuid) => Some(ClientId(id)), "moved", |f| {
     let (kind, to_level) = transition_field(f)?;
     Ok(Command::Transition {
         kind,
@@ -726,7 +702,7 @@ client_form!(move_client, "moved", |f| {
     })
 });
 
-client_form!(discharge, "discharged", |f| {
+form_route!(discharge(id, uuid::Uuid) => Some(ClientId(id)), "discharged", |f| {
     let kind = DischargeKind::parse(f.required("kind", "the kind of discharge")?)
         .ok_or_else(|| bad("choose the kind of discharge".into()))?;
     Ok(Command::Discharge {
@@ -739,7 +715,7 @@ client_form!(discharge, "discharged", |f| {
     })
 });
 
-client_form!(admit, "admitted", |f| {
+form_route!(admit(id, uuid::Uuid) => Some(ClientId(id)), "admitted", |f| {
     Ok(Command::Admit {
         level: f.level("level")?,
         provider: f.org("provider", "the provider")?,
@@ -750,7 +726,7 @@ client_form!(admit, "admitted", |f| {
     })
 });
 
-client_form!(record_assessment, "assessment-recorded", |f| {
+form_route!(record_assessment(id, uuid::Uuid) => Some(ClientId(id)), "assessment-recorded", |f| {
     let mut dimensions = [0u8; 6];
     for (i, d) in dimensions.iter_mut().enumerate() {
         let name = format!("d{}", i + 1);
@@ -766,7 +742,7 @@ client_form!(record_assessment, "assessment-recorded", |f| {
     })
 });
 
-client_form!(record_mat_plan, "mat-plan-recorded", |f| {
+form_route!(record_mat_plan(id, uuid::Uuid) => Some(ClientId(id)), "mat-plan-recorded", |f| {
     let medication = match f.required("medication", "the medication")? {
         "buprenorphine" => Medication::Buprenorphine,
         "methadone" => Medication::Methadone,
@@ -787,7 +763,7 @@ client_form!(record_mat_plan, "mat-plan-recorded", |f| {
     })
 });
 
-client_form!(record_identity, "identity-recorded", |f| {
+form_route!(record_identity(id, uuid::Uuid) => Some(ClientId(id)), "identity-recorded", |f| {
     Ok(Command::RecordIdentity {
         identity: carepath_engine::domain::ClientIdentity {
             display_name: f.required("display_name", "the name")?.to_owned(),

@@ -4,15 +4,14 @@
 //! decline with a reason — and confirm an arrival or report a no-show, each the engine
 //! command the API runs.
 
-use crate::action::{self, Fields, bad};
+use crate::action::{self, bad};
 use crate::error::PageError;
 use crate::page::{Chrome, html};
 use crate::session::Signed;
 use crate::terms;
 use crate::words::{Names, moment};
 use askama::Template;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use carepath_engine::domain::{Command, DeclineReason, ReferralStatus};
 use carepath_engine::ids::{ClientId, ReferralId};
@@ -238,79 +237,37 @@ async fn link(engine: &Engine, signed: &Signed, id: ClientId) -> Result<ClientLi
     })
 }
 
-type Form = axum::Form<Vec<(String, String)>>;
-
-async fn answer(
-    engine: &Engine,
-    signed: &Signed,
-    headers: &HeaderMap,
-    pairs: Vec<(String, String)>,
-    done: &'static str,
-    command: impl FnOnce(&Fields) -> Result<Command, PageError>,
-) -> Response {
-    let fields = Fields::new(pairs);
-    // The engine finds the referral's client.
-    action::run(engine, signed, headers, &fields, None, done, command).await
-}
-
-/// `POST /referrals/{id}/acknowledge`.
-pub async fn acknowledge(
-    State(engine): State<Engine>,
-    signed: Signed,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-    axum::Form(pairs): Form,
-) -> Response {
-    answer(&engine, &signed, &headers, pairs, "acknowledged", |_| {
+form_route!(
+    /// `POST /referrals/{id}/acknowledge`.
+    acknowledge(id, Uuid) => None, "acknowledged", |_| {
         Ok(Command::AcknowledgeReferral {
             referral: ReferralId(id),
         })
-    })
-    .await
-}
+    }
+);
 
-/// `POST /referrals/{id}/accept`.
-pub async fn accept(
-    State(engine): State<Engine>,
-    signed: Signed,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-    axum::Form(pairs): Form,
-) -> Response {
-    answer(&engine, &signed, &headers, pairs, "accepted", |_| {
+form_route!(
+    /// `POST /referrals/{id}/accept`.
+    accept(id, Uuid) => None, "accepted", |_| {
         Ok(Command::AcceptReferral {
             referral: ReferralId(id),
         })
-    })
-    .await
-}
+    }
+);
 
-/// `POST /referrals/{id}/waitlist`.
-pub async fn waitlist(
-    State(engine): State<Engine>,
-    signed: Signed,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-    axum::Form(pairs): Form,
-) -> Response {
-    answer(&engine, &signed, &headers, pairs, "waitlisted", |_| {
+form_route!(
+    /// `POST /referrals/{id}/waitlist`.
+    waitlist(id, Uuid) => None, "waitlisted", |_| {
         Ok(Command::WaitlistReferral {
             referral: ReferralId(id),
         })
-    })
-    .await
-}
+    }
+);
 
-/// `POST /referrals/{id}/decline`: `reason` (a decline code), `note` (optional, kept in the
-/// denial log only).
-pub async fn decline(
-    State(engine): State<Engine>,
-    signed: Signed,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-    axum::Form(pairs): Form,
-) -> Response {
-    answer(&engine, &signed, &headers, pairs, "declined", |f| {
+form_route!(
+    /// `POST /referrals/{id}/decline`: `reason` (a decline code), `note` (optional, kept in
+    /// the denial log only).
+    decline(id, Uuid) => None, "declined", |f| {
         let code = f
             .get("reason")
             .and_then(terms::decline_code)
@@ -322,48 +279,15 @@ pub async fn decline(
                 note: f.get("note").map(str::to_owned),
             },
         })
-    })
-    .await
-}
+    }
+);
 
-/// `POST /clients/{id}/arrival`: the receiving provider confirms the client arrived.
-pub async fn arrival(
-    State(engine): State<Engine>,
-    signed: Signed,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-    axum::Form(pairs): Form,
-) -> Response {
-    let fields = Fields::new(pairs);
-    action::run(
-        &engine,
-        &signed,
-        &headers,
-        &fields,
-        Some(ClientId(id)),
-        "arrived",
-        |_| Ok(Command::ConfirmArrival),
-    )
-    .await
-}
+form_route!(
+    /// `POST /clients/{id}/arrival`: the receiving provider confirms the client arrived.
+    arrival(id, Uuid) => Some(ClientId(id)), "arrived", |_| Ok(Command::ConfirmArrival)
+);
 
-/// `POST /clients/{id}/no-show`: the receiving provider reports the client did not come.
-pub async fn no_show(
-    State(engine): State<Engine>,
-    signed: Signed,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-    axum::Form(pairs): Form,
-) -> Response {
-    let fields = Fields::new(pairs);
-    action::run(
-        &engine,
-        &signed,
-        &headers,
-        &fields,
-        Some(ClientId(id)),
-        "no-show",
-        |_| Ok(Command::ReportNoShow),
-    )
-    .await
-}
+form_route!(
+    /// `POST /clients/{id}/no-show`: the receiving provider reports the client did not come.
+    no_show(id, Uuid) => Some(ClientId(id)), "no-show", |_| Ok(Command::ReportNoShow)
+);

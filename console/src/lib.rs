@@ -9,6 +9,7 @@
 //! carries a CSRF token derived from it, an idempotency key of its own and — where it changes
 //! a client — the version of the record the page showed, so a stale form is refused in words.
 
+#[macro_use]
 mod action;
 mod assets;
 mod census;
