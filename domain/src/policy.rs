@@ -509,30 +509,14 @@ mod tests {
     }
 
     fn client(home: crate::ids::OrgId) -> ClientState {
-        use crate::state::*;
-        ClientState {
-            id: crate::ids::ClientId(uuid::Uuid::from_u128(1)),
-            home_org: home,
-            birth_year: None,
-            version: 1,
-            last_seq: 1,
-            status: ClientStatus::Registered,
-            episode: None,
-            placement: None,
-            consents: Vec::new(),
-            referrals: Vec::new(),
-            assessments: Vec::new(),
-            mat_plan: None,
-            mat_bookings: Vec::new(),
-            aftercare: Vec::new(),
-            handoff: None,
-            last_discharge: None,
-            transit: None,
-            lost_to_care: None,
-            transfer: None,
-            placements: Vec::new(),
-            escalation: None,
-        }
+        let mut s = crate::state::ClientState::new(
+            crate::ids::ClientId(uuid::Uuid::from_u128(1)),
+            home,
+            None,
+        );
+        s.version = 1;
+        s.last_seq = 1;
+        s
     }
 
     fn consent(recipients: Vec<crate::ids::OrgId>, revoked: bool) -> crate::state::Consent {

@@ -579,6 +579,33 @@ pub struct DischargeRecord {
 }
 
 impl ClientState {
+    /// A client just registered: no episode, no record of care yet, version 0.
+    pub fn new(id: ClientId, home_org: OrgId, birth_year: Option<i32>) -> Self {
+        ClientState {
+            id,
+            home_org,
+            birth_year,
+            version: 0,
+            last_seq: 0,
+            status: ClientStatus::Registered,
+            episode: None,
+            placement: None,
+            consents: Vec::new(),
+            referrals: Vec::new(),
+            assessments: Vec::new(),
+            mat_plan: None,
+            mat_bookings: Vec::new(),
+            aftercare: Vec::new(),
+            handoff: None,
+            last_discharge: None,
+            transit: None,
+            lost_to_care: None,
+            transfer: None,
+            placements: Vec::new(),
+            escalation: None,
+        }
+    }
+
     pub fn level(&self) -> Option<&LevelId> {
         self.placement.as_ref().map(|p| &p.level)
     }

@@ -47,29 +47,7 @@ fn register(
             )));
         }
     }
-    let state = ClientState {
-        id: client,
-        home_org,
-        birth_year,
-        version: 0,
-        last_seq: 0,
-        status: ClientStatus::Registered,
-        episode: None,
-        placement: None,
-        consents: Vec::new(),
-        referrals: Vec::new(),
-        assessments: Vec::new(),
-        mat_plan: None,
-        mat_bookings: Vec::new(),
-        aftercare: Vec::new(),
-        handoff: None,
-        last_discharge: None,
-        transit: None,
-        lost_to_care: None,
-        placements: Vec::new(),
-        escalation: None,
-        transfer: None,
-    };
+    let state = ClientState::new(client, home_org, birth_year);
     let mut d = Draft::new(state, actor_org, ctx);
     d.emit(None, None, EventData::ClientRegistered { home_org });
     Ok(d.finish())
