@@ -1,7 +1,7 @@
 //! Reads the API serves (pages with keyset cursors), disclosures, and API tokens.
 
 use super::entities::*;
-use super::{Store, StoreError};
+use super::{Store, StoreError, corrupt};
 use carepath_domain::ids::*;
 use carepath_domain::pathway::LevelId;
 use carepath_domain::{ClientIdentity, ClientState, ReferralStatus};
@@ -96,10 +96,6 @@ pub struct TokenHolder {
     pub staff: StaffId,
 }
 
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
-
 impl Store {
     /// Up to `limit` clients after `after` (by id), filtered.
     pub async fn clients_page(
@@ -153,6 +149,16 @@ impl Store {
                 .to_owned();
             q = q.filter(client::Column::Id.in_subquery(matching));
         }
+        self.client_page(q, after, limit).await
+    }
+
+    /// A page of the clients `q` selects, in id order after `after`.
+    pub(crate) async fn client_page(
+        &self,
+        mut q: sea_orm::Select<client::Entity>,
+        after: Option<ClientId>,
+        limit: u64,
+    ) -> Result<Vec<ClientState>, StoreError> {
         if let Some(a) = after {
             q = q.filter(client::Column::Id.gt(a.0));
         }

@@ -47,6 +47,11 @@ pub enum StoreError {
     Db(#[from] DbErr),
 }
 
+/// Stored data that does not read back as what was written.
+pub(crate) fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
 impl StoreError {
     fn from_write(e: DbErr, what: &str) -> Self {
         match e.sql_err() {

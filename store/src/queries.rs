@@ -2,7 +2,7 @@
 //! serves.
 
 use super::entities::*;
-use super::{Store, StoreError};
+use super::{Store, StoreError, corrupt};
 use carepath_domain::ids::*;
 use carepath_domain::pathway::LevelId;
 use carepath_domain::{
@@ -73,10 +73,6 @@ impl CensusRow {
 pub struct WaitlistHead {
     pub referral: ReferralId,
     pub client: ClientId,
-}
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
 }
 
 fn due_timer(t: timer::Model) -> Result<DueTimer, StoreError> {

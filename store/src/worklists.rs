@@ -4,13 +4,11 @@
 //! who may see which of them is decided by the engine (`policy`), never here.
 
 use super::entities::*;
-use super::{Store, StoreError};
+use super::{Store, StoreError, corrupt};
 use carepath_domain::ClientState;
 use carepath_domain::ids::*;
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{
-    ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder};
 
 /// Whose clients a coordination page covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,10 +24,6 @@ pub enum Holders {
 /// Timer kinds that put a client on a coordination worklist while pending: a follow-up check
 /// after an exit from high-intensity care, and the check after a missed booking.
 pub const COORDINATION_TIMERS: [&str; 2] = ["followup", "no_show_check"];
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
 
 impl Store {
     /// A page of clients (after `after`, by id) of `holders` that may need a coordinator: a
@@ -108,24 +102,6 @@ impl Store {
                     due_at: t.due_at,
                 })
             })
-            .collect()
-    }
-
-    async fn client_page(
-        &self,
-        mut q: sea_orm::Select<client::Entity>,
-        after: Option<ClientId>,
-        limit: u64,
-    ) -> Result<Vec<ClientState>, StoreError> {
-        if let Some(a) = after {
-            q = q.filter(client::Column::Id.gt(a.0));
-        }
-        q.order_by_asc(client::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|row| serde_json::from_value(row.state).map_err(corrupt))
             .collect()
     }
 }
