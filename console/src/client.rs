@@ -7,11 +7,12 @@
 
 use crate::action::{self, Fields, bad};
 use crate::error::PageError;
+use crate::page::Choice;
 use crate::page::{Chrome, html};
 use crate::pictures::{self, Coverage, Strip};
 use crate::session::Signed;
 use crate::timeline::{self, Line};
-use crate::words::{self, Names, day, moment};
+use crate::words::{self, Names, cap, day, moment};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -24,34 +25,6 @@ use carepath_engine::ids::{ClientId, StaffId};
 use carepath_engine::pathway::{AllowedMove, DischargeKind, Gate, LevelId, TransitionKind};
 use carepath_engine::{Engine, OrgListing};
 use serde::Deserialize;
-
-/// An organization or a level to choose in a form.
-pub struct Choice {
-    pub value: String,
-    pub label: String,
-}
-
-impl Choice {
-    pub fn org(o: &OrgListing) -> Self {
-        Choice {
-            value: o.id.to_string(),
-            label: o.name.clone(),
-        }
-    }
-
-    /// The pathway's levels, in its order.
-    pub fn levels(engine: &Engine) -> Vec<Self> {
-        engine
-            .pathway()
-            .levels
-            .iter()
-            .map(|l| Choice {
-                value: l.id.0.clone(),
-                label: l.name.clone(),
-            })
-            .collect()
-    }
-}
 
 /// One gate of a checklist.
 pub struct GateLine {
@@ -106,6 +79,8 @@ struct ClientPage {
     providers: Vec<Choice>,
     orgs: Vec<Choice>,
     mat_orgs: Vec<Choice>,
+    aftercare_kinds: Vec<Choice>,
+    mat_kinds: Vec<Choice>,
     admissions: Vec<Choice>,
     referrals: Vec<Row>,
     bookings: Vec<Row>,
@@ -478,6 +453,8 @@ pub async fn page(
             .filter(|o| !o.mat_services.is_empty())
             .map(Choice::org)
             .collect(),
+        aftercare_kinds: Choice::aftercare_kinds(str::to_owned),
+        mat_kinds: Choice::mat_kinds(),
         referrals,
         bookings,
         consents,
@@ -485,13 +462,6 @@ pub async fn page(
         today: today.format("%Y-%m-%d").to_string(),
         csrf,
     })
-}
-
-fn cap(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 fn short(id: ClientId) -> String {

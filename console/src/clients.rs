@@ -3,8 +3,8 @@
 //! filtered by level and provider; and registering a new one.
 
 use crate::action::{self, Fields};
-use crate::client::Choice;
 use crate::error::PageError;
+use crate::page::Choice;
 use crate::page::{Chrome, html};
 use crate::session::Signed;
 use crate::words::{self, Names};

@@ -6,11 +6,11 @@
 
 use crate::error::PageError;
 use crate::inbox::ClientLink;
+use crate::page::Choice;
 use crate::page::{Chrome, html};
 use crate::session::Signed;
 use crate::terms;
 use crate::words::{Names, day};
-use crate::worklist::Choice;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -118,7 +118,6 @@ pub async fn page(
     let actor = &signed.actor;
     let today = engine.clock().now().date_naive();
     let census = engine.census(actor).await?;
-    let pathway = engine.pathway();
 
     let asked = (|| -> Result<_, Error> {
         let to = date(blank(&filter.to), "`to`")?.unwrap_or(today);
@@ -181,21 +180,14 @@ pub async fn page(
                 .iter()
                 .map(|r| Choice {
                     value: r.provider.to_string(),
-                    words: names.org(&r.provider),
+                    label: names.org(&r.provider),
                 })
                 .collect();
-            p.sort_by_key(|c| c.words.to_lowercase());
+            p.sort_by_key(|c| c.label.to_lowercase());
             p.dedup_by(|a, b| a.value == b.value);
             p
         },
-        levels: pathway
-            .levels
-            .iter()
-            .map(|l| Choice {
-                value: l.id.as_str().to_owned(),
-                words: l.name.clone(),
-            })
-            .collect(),
+        levels: Choice::levels(&engine),
         as_of: String::new(),
         figures: Vec::new(),
         shares: Vec::new(),

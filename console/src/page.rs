@@ -6,8 +6,59 @@ use crate::session::Signed;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use carepath_engine::Engine;
 use carepath_engine::domain::Role;
+use carepath_engine::{Engine, OrgListing};
+
+/// An organization or a level to choose in a form.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+}
+
+impl Choice {
+    pub fn org(o: &OrgListing) -> Self {
+        Choice {
+            value: o.id.to_string(),
+            label: o.name.clone(),
+        }
+    }
+
+    /// The kinds of aftercare appointment, said by `say` (`words::aftercare`, as it is or
+    /// capitalised).
+    pub fn aftercare_kinds(say: impl Fn(&str) -> String) -> Vec<Self> {
+        crate::terms::AFTERCARE_KINDS
+            .iter()
+            .map(|(k, v)| Choice {
+                value: (*v).to_owned(),
+                label: say(crate::words::aftercare(*k)),
+            })
+            .collect()
+    }
+
+    /// The kinds of MAT booking, in words.
+    pub fn mat_kinds() -> Vec<Self> {
+        crate::terms::MAT_KINDS
+            .iter()
+            .map(|k| Choice {
+                value: k.as_str().to_owned(),
+                label: crate::words::mat_booking(*k).to_owned(),
+            })
+            .collect()
+    }
+
+    /// The pathway's levels, in its order.
+    pub fn levels(engine: &Engine) -> Vec<Self> {
+        engine
+            .pathway()
+            .levels
+            .iter()
+            .map(|l| Choice {
+                value: l.id.0.clone(),
+                label: l.name.clone(),
+            })
+            .collect()
+    }
+}
 
 /// A link in the navigation bar.
 pub struct NavItem {

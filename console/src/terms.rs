@@ -5,7 +5,7 @@
 use crate::words::Names;
 use carepath_engine::domain::{
     AftercareKind, Attendance, ClientState, DeclineCode, HandoffTarget, LostReason, MatBookingKind,
-    Medication, ReferralStatus,
+    ReferralStatus,
 };
 use carepath_engine::ids::ClientId;
 use chrono::{DateTime, Utc};
@@ -67,30 +67,20 @@ pub fn decline_words(value: &str) -> &'static str {
         .map_or("Another reason", |(_, _, w)| w)
 }
 
-pub const AFTERCARE_KINDS: [(AftercareKind, &str, &str); 5] = [
-    (AftercareKind::Outpatient, "outpatient", "Outpatient visit"),
-    (AftercareKind::Prescriber, "prescriber", "Prescriber visit"),
-    (AftercareKind::Counseling, "counseling", "Counseling"),
-    (
-        AftercareKind::PeerRecovery,
-        "peer_recovery",
-        "Peer recovery support",
-    ),
-    (AftercareKind::PrimaryCare, "primary_care", "Primary care"),
+/// Each kind of aftercare appointment with its form value (its words: `words::aftercare`).
+pub const AFTERCARE_KINDS: [(AftercareKind, &str); 5] = [
+    (AftercareKind::Outpatient, "outpatient"),
+    (AftercareKind::Prescriber, "prescriber"),
+    (AftercareKind::Counseling, "counseling"),
+    (AftercareKind::PeerRecovery, "peer_recovery"),
+    (AftercareKind::PrimaryCare, "primary_care"),
 ];
 
 pub fn aftercare_kind(value: &str) -> Option<AftercareKind> {
     AFTERCARE_KINDS
         .iter()
-        .find(|(_, v, _)| *v == value)
-        .map(|(k, _, _)| *k)
-}
-
-pub fn aftercare_words(kind: AftercareKind) -> &'static str {
-    AFTERCARE_KINDS
-        .iter()
-        .find(|(k, _, _)| *k == kind)
-        .map_or("Appointment", |(_, _, w)| w)
+        .find(|(_, v)| *v == value)
+        .map(|(k, _)| *k)
 }
 
 pub const MAT_KINDS: [MatBookingKind; 4] = [
@@ -110,15 +100,6 @@ pub fn mat_words(kind: MatBookingKind) -> &'static str {
         MatBookingKind::PrescriberVisit => "Prescriber visit",
         MatBookingKind::OtpDosing => "OTP dosing",
         MatBookingKind::Injection => "Injection",
-    }
-}
-
-pub fn medication(m: Medication) -> &'static str {
-    match m {
-        Medication::Buprenorphine => "buprenorphine",
-        Medication::Methadone => "methadone",
-        Medication::NaltrexoneOral => "oral naltrexone",
-        Medication::NaltrexoneXr => "extended-release naltrexone",
     }
 }
 

@@ -132,6 +132,14 @@ pub fn level_name(pathway: &Pathway, id: &LevelId) -> String {
         .map_or_else(|| id.0.clone(), |l| l.name.clone())
 }
 
+/// `s` with its first letter capitalised.
+pub fn cap(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 /// "Tue 1 Dec 2026, 14:05 UTC".
 pub fn moment(t: DateTime<Utc>) -> String {
     t.format("%a %-d %b %Y, %H:%M UTC").to_string()

@@ -8,10 +8,10 @@
 use crate::action;
 use crate::error::PageError;
 use crate::inbox::ClientLink;
-use crate::page::{Chrome, html};
+use crate::page::{Choice, Chrome, html};
 use crate::session::Signed;
 use crate::terms;
-use crate::words::{Names, day, moment};
+use crate::words::{self, Names, cap, day, moment};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -24,11 +24,6 @@ use serde::Deserialize;
 const LIMIT: u64 = 200;
 
 /// An option of a `<select>`.
-pub struct Choice {
-    pub value: String,
-    pub words: String,
-}
-
 /// A booking still to happen (or whose outcome was not yet said), with its outcome form.
 pub struct BookingRow {
     pub id: String,
@@ -211,16 +206,16 @@ pub async fn page(
         .iter()
         .map(|o| Choice {
             value: o.id.to_string(),
-            words: o.name.clone(),
+            label: o.name.clone(),
         })
         .collect();
-    aftercare_providers.sort_by_key(|c| c.words.to_lowercase());
+    aftercare_providers.sort_by_key(|c| c.label.to_lowercase());
     let mut mat_providers: Vec<Choice> = directory
         .iter()
         .filter(|o| !o.mat_services.is_empty())
         .map(|o| Choice {
             value: o.id.to_string(),
-            words: format!(
+            label: format!(
                 "{} ({})",
                 o.name,
                 o.mat_services
@@ -231,7 +226,7 @@ pub async fn page(
             ),
         })
         .collect();
-    mat_providers.sort_by_key(|c| c.words.to_lowercase());
+    mat_providers.sort_by_key(|c| c.label.to_lowercase());
 
     let chrome = Chrome::new(&engine, &signed, "/worklist", "Worklist").await?;
     html(&WorklistPage {
@@ -243,13 +238,7 @@ pub async fn page(
         sections: sections(holder, needs_booking, followups, no_shows, lost),
         aftercare_providers,
         mat_providers,
-        aftercare_kinds: terms::AFTERCARE_KINDS
-            .iter()
-            .map(|(_, v, w)| Choice {
-                value: (*v).to_owned(),
-                words: (*w).to_owned(),
-            })
-            .collect(),
+        aftercare_kinds: Choice::aftercare_kinds(cap),
         today: now.date_naive().format("%Y-%m-%d").to_string(),
     })
 }
@@ -337,17 +326,17 @@ async fn row(
                     match through {
                         Some(d) => format!(
                             "{}, covered through {}",
-                            terms::medication(plan.medication),
+                            words::medication(plan.medication),
                             day(d)
                         ),
-                        None => terms::medication(plan.medication).to_owned(),
+                        None => words::medication(plan.medication).to_owned(),
                     },
                     terms::MAT_KINDS
                         .into_iter()
                         .filter(|k| plan.medication.continued_by(*k))
                         .map(|k| Choice {
                             value: k.as_str().to_owned(),
-                            words: terms::mat_words(k).to_owned(),
+                            label: terms::mat_words(k).to_owned(),
                         })
                         .collect(),
                 )
@@ -363,7 +352,7 @@ async fn row(
                     id: a.id.to_string(),
                     what: format!(
                         "{} at {}, {}",
-                        terms::aftercare_words(a.kind),
+                        cap(words::aftercare(a.kind)),
                         names.org(&a.provider),
                         moment(a.at)
                     ),
@@ -416,7 +405,7 @@ fn booking_words(
             .unwrap_or_default();
         return format!(
             "{} at {}, {}{kept}",
-            terms::aftercare_words(a.kind).to_lowercase(),
+            words::aftercare(a.kind).to_owned(),
             names.org(&a.provider),
             moment(a.at)
         );
