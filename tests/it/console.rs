@@ -65,6 +65,13 @@ impl Console {
         answer(resp).await
     }
 
+    /// A page that must be shown.
+    pub async fn page(&self, path: &str) -> String {
+        let a = self.get(path).await;
+        assert_eq!(a.status, 200, "GET {path}: {}", a.body);
+        a.body
+    }
+
     pub async fn post(&self, path: &str, fields: &[(String, String)]) -> Answer {
         let resp = self
             .http

@@ -4,128 +4,13 @@
 //! the GraphQL API and the engine, not the page.
 
 use crate::api::{Net, RESULT};
+use crate::console::{Console, form_fields as form};
 use crate::on_both_backends;
 use crate::support::Backend;
 use carepath_engine::domain::{Actor, Role};
 use carepath_engine::ids::OrgId;
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
-
-/// A browser signed in to the console: its session cookie, redirects not followed (a form's
-/// answer is a redirect to say what was done).
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookie: String,
-}
-
-/// A response as the test reads it.
-struct Answer {
-    status: u16,
-    location: Option<String>,
-    body: String,
-}
-
-impl Browser {
-    async fn sign_in(n: &Net, token: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let resp = http
-            .post(format!("{}/sign-in", n.s.url))
-            .form(&[("token", token)])
-            .send()
-            .await
-            .expect("POST /sign-in");
-        assert_eq!(resp.status().as_u16(), 303, "signed in");
-        let cookie = resp
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("carepath_session="))
-            .expect("a session cookie")
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        Browser {
-            http,
-            base: n.s.url.clone(),
-            cookie,
-        }
-    }
-
-    async fn answer(resp: reqwest::Response) -> Answer {
-        Answer {
-            status: resp.status().as_u16(),
-            location: resp
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            body: resp.text().await.expect("body"),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Answer {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .expect("GET");
-        Self::answer(resp).await
-    }
-
-    /// A page that must be shown.
-    async fn page(&self, path: &str) -> String {
-        let a = self.get(path).await;
-        assert_eq!(a.status, 200, "GET {path}: {}", a.body);
-        a.body
-    }
-
-    async fn post(&self, path: &str, fields: &[(String, String)]) -> Answer {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .form(fields)
-            .send()
-            .await
-            .expect("POST");
-        Self::answer(resp).await
-    }
-}
-
-/// The hidden fields of the first form on `page` posting to `action`, plus `extra`.
-fn form(page: &str, action: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let start = page
-        .find(&format!("action=\"{action}\""))
-        .unwrap_or_else(|| panic!("no form posting to {action} on the page:\n{page}"));
-    let end = start + page[start..].find("</form>").expect("the form ends");
-    let mut fields = Vec::new();
-    for input in page[start..end].split("<input").skip(1) {
-        let attr = |name: &str| {
-            let key = format!("{name}=\"");
-            let at = input.find(&key)? + key.len();
-            Some(input[at..at + input[at..].find('"')?].to_owned())
-        };
-        if attr("type").as_deref() == Some("hidden")
-            && let (Some(name), Some(value)) = (attr("name"), attr("value"))
-        {
-            fields.push((name, value));
-        }
-    }
-    fields.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    fields
-}
 
 fn without(fields: &[(String, String)], name: &str) -> Vec<(String, String)> {
     fields.iter().filter(|(k, _)| k != name).cloned().collect()
@@ -205,10 +90,10 @@ async fn a_partner_answers_its_inbox_and_confirms_the_arrival_from_its_forms(b: 
     .await;
 
     // The inbox is the receiving provider's: a case manager is refused as the engine refuses.
-    let cm = Browser::sign_in(&n, &n.cm).await;
+    let cm = Console::sign_in(&n.s, &n.cm).await;
     assert_eq!(cm.get("/inbox").await.status, 403);
 
-    let partner = Browser::sign_in(&n, n.partner("residential")).await;
+    let partner = Console::sign_in(&n.s, n.partner("residential")).await;
     let inbox = partner.page("/inbox").await;
     assert!(inbox.contains("Rosa Delgado-Inbox"), "{inbox}");
     assert!(inbox.contains("Residential treatment"), "{inbox}");
@@ -219,7 +104,7 @@ async fn a_partner_answers_its_inbox_and_confirms_the_arrival_from_its_forms(b: 
     assert!(!inbox.contains(&format!("/referrals/{r2}/")), "{inbox}");
     assert!(!inbox.contains("Withheld Person"));
     // Another provider's partner sees nothing of it.
-    let iop = Browser::sign_in(&n, n.partner("iop")).await;
+    let iop = Console::sign_in(&n.s, n.partner("iop")).await;
     let theirs = iop.page("/inbox").await;
     assert!(!theirs.contains("Rosa Delgado-Inbox") && !theirs.contains(&r));
 
@@ -394,10 +279,10 @@ async fn the_worklist_lists_a_handoff_needing_a_booking_under_a_consent_and_the_
     .await;
 
     // A partner has no worklist: the engine's refusal.
-    let partner = Browser::sign_in(&n, n.partner("residential")).await;
+    let partner = Console::sign_in(&n.s, n.partner("residential")).await;
     assert_eq!(partner.get("/worklist").await.status, 403);
 
-    let coordinator = Browser::sign_in(&n, &n.coordinator).await;
+    let coordinator = Console::sign_in(&n.s, &n.coordinator).await;
     let list = coordinator.page("/worklist").await;
     let needs = |page: &str, c: &str| {
         page.contains(&format!(
@@ -431,7 +316,7 @@ async fn the_worklist_lists_a_handoff_needing_a_booking_under_a_consent_and_the_
         "{d}"
     );
     // The case manager's worklist lists both of the organization's own clients.
-    let cm = Browser::sign_in(&n, &n.cm).await;
+    let cm = Console::sign_in(&n.s, &n.cm).await;
     let theirs = cm.page("/worklist").await;
     assert!(
         needs(&theirs, &named) && needs(&theirs, &unnamed) && needs(&theirs, &revoked),
@@ -520,7 +405,7 @@ async fn the_coordinator_books_a_refill_follows_up_and_records_what_became_of_a_
         json!({ "c": c, "on": today }),
     )
     .await;
-    let coordinator = Browser::sign_in(&n, &n.coordinator).await;
+    let coordinator = Console::sign_in(&n.s, &n.coordinator).await;
     let section =
         |page: &str, id: &str| page.contains(&format!("data-section=\"{id}\" data-client=\"{c}\""));
     let list = coordinator.page("/worklist").await;
@@ -636,10 +521,10 @@ async fn the_measures_page_draws_its_charts(b: Backend) {
     )
     .await;
 
-    let partner = Browser::sign_in(&n, n.partner("residential")).await;
+    let partner = Console::sign_in(&n.s, n.partner("residential")).await;
     assert_eq!(partner.get("/measures").await.status, 403);
 
-    let cm = Browser::sign_in(&n, &n.cm).await;
+    let cm = Console::sign_in(&n.s, &n.cm).await;
     let page = cm.page("/measures").await;
     assert!(page.contains("<svg"), "{page}");
     assert!(page.contains("<rect class=\"bar"), "a bar is drawn");
