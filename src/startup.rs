@@ -170,6 +170,7 @@ impl Application {
             ready_checks,
         )
         .merge(carepath_console::router(engine.clone()))
+        .merge(carepath_fhir::router(engine.clone()))
         .layer(axum::middleware::map_response_with_state(
             engine.clone(),
             say_the_clock,

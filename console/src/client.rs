@@ -353,19 +353,28 @@ pub async fn page(
                         .join(", "),
                     c.purpose.clone(),
                     day(c.signed_on),
-                    match c.expiry {
-                        ConsentExpiry::On(d) => format!("until {}", day(d)),
-                        ConsentExpiry::EndOfTreatment => "until treatment ends".into(),
-                        ConsentExpiry::Never => "no expiry".into(),
+                    match (c.expiry, c.ends_at) {
+                        (ConsentExpiry::On(d), _) => format!("until {}", day(d)),
+                        (ConsentExpiry::EndOfTreatment, None) => "until treatment ends".into(),
+                        (ConsentExpiry::EndOfTreatment, Some(end)) => {
+                            format!("until treatment ends: {}", moment(end))
+                        }
+                        (ConsentExpiry::Never, _) => "no expiry".into(),
                     },
                 ],
                 status: if c.revoked_at.is_some() {
                     "revoked"
-                } else {
+                } else if state.consent_active(c, now) {
                     "active"
+                } else {
+                    "ended"
                 }
                 .into(),
-                tone: if c.revoked_at.is_some() { "bad" } else { "ok" },
+                tone: if state.consent_active(c, now) {
+                    "ok"
+                } else {
+                    "bad"
+                },
             })
             .collect()
     } else {

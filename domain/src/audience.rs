@@ -215,6 +215,7 @@ mod tests {
             recorded_at: at,
             expiry: ConsentExpiry::Never,
             episode: None,
+            ends_at: None,
             revoked_at: revoked.then_some(at),
         }
     }

@@ -22,7 +22,7 @@ pub use decide::{Context, Decision, OrgDirectory, OrgInfo, StaffDirectory, Staff
 pub use error::DecisionError;
 pub use event::*;
 pub use policy::{
-    ClientPart, ClientView, ReferralView, authorize, may_see_event, read_access, referral_access,
-    require_full, visible_referrals,
+    ClientPart, ClientView, REDISCLOSURE_NOTICE, ReferralView, authorize, may_see_event,
+    read_access, referral_access, require_full, visible_referrals,
 };
 pub use state::*;

@@ -109,6 +109,11 @@ pub fn authorize(
     }
 }
 
+/// The abbreviated notice of 42 CFR 2.32 (2024 rule), on every disclosure to another
+/// organization (events, FHIR resources).
+pub const REDISCLOSURE_NOTICE: &str =
+    "42 CFR part 2 prohibits unauthorized use or disclosure of these records.";
+
 /// Administration (organizations, broker users, tokens): admins only. `what` completes
 /// "only an admin …" in the refusal.
 pub fn administer(actor: &Actor, what: &str) -> Result<(), DecisionError> {
@@ -530,6 +535,7 @@ mod tests {
             signed_on: now.date_naive(),
             recorded_at: now,
             episode: None,
+            ends_at: None,
             revoked_at: revoked.then_some(now),
         }
     }

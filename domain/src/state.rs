@@ -121,7 +121,12 @@ pub struct Placement {
 pub enum ConsentExpiry {
     /// Expires at the start of this day (UTC).
     On(NaiveDate),
-    /// Expires when the episode of care in which it was signed ends.
+    /// Covers one episode of care — the one open when it was signed, or for a consent signed
+    /// between episodes the next admitted — and ends when that episode's aftercare window
+    /// closes: the discharge and the follow-up after it (the pathway's last follow-up check or
+    /// a transfer out's arrival deadline, whichever is later, and a day's margin). So the
+    /// discharge itself, the receiving provider's arrival check and the 7- and 30-day
+    /// follow-ups go out under it; nothing after.
     EndOfTreatment,
     /// No expiry (allowed for treatment, payment and operations).
     Never,
@@ -139,8 +144,12 @@ pub struct Consent {
     pub expiry: ConsentExpiry,
     pub signed_on: NaiveDate,
     pub recorded_at: DateTime<Utc>,
-    /// The episode during which it was signed (for end-of-treatment expiry).
+    /// The episode it covers (for end-of-treatment expiry): the one open when it was signed,
+    /// or, signed between episodes, the next admitted (bound at admission).
     pub episode: Option<EpisodeId>,
+    /// When an end-of-treatment consent ends: set at the discharge that ends its episode.
+    #[serde(default)]
+    pub ends_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -639,10 +648,7 @@ impl ClientState {
         match c.expiry {
             ConsentExpiry::On(day) => now.date_naive() < day,
             ConsentExpiry::Never => true,
-            ConsentExpiry::EndOfTreatment => match (&c.episode, &self.last_discharge) {
-                (Some(ep), Some(d)) => d.episode != *ep,
-                _ => true,
-            },
+            ConsentExpiry::EndOfTreatment => c.ends_at.is_none_or(|end| now < end),
         }
     }
 

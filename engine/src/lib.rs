@@ -8,6 +8,7 @@
 mod admin;
 mod audit;
 mod backoff;
+mod care_records;
 pub mod clock;
 mod engine;
 mod error;
@@ -38,6 +39,7 @@ pub use store::Durability;
 pub use store::{CensusRow, DisclosureRow, OrgListing, TimerRow, TokenRow};
 
 pub use backoff::Backoff;
+pub use care_records::CareRecord;
 pub use engine::{Engine, EventRef, Outcome, Request};
 pub use error::Error;
 pub use live::Published;

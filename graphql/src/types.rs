@@ -423,6 +423,9 @@ pub struct Consent {
     /// `null` with `expiresAtEndOfTreatment` or no expiry.
     pub expires_on: Option<NaiveDate>,
     pub expires_at_end_of_treatment: bool,
+    /// When an end-of-treatment consent ends: set at the discharge that ends the episode it
+    /// covers, once the follow-up after it is over (`null` until then, and for other expiries).
+    pub ends_at: Option<DateTime<Utc>>,
     pub signed_on: NaiveDate,
     pub revoked_at: Option<DateTime<Utc>>,
     pub active: bool,
@@ -634,6 +637,7 @@ impl Client {
                     _ => None,
                 },
                 expires_at_end_of_treatment: c.expiry == d::ConsentExpiry::EndOfTreatment,
+                ends_at: c.ends_at,
                 signed_on: c.signed_on,
                 revoked_at: c.revoked_at,
                 active: self.s.consent_active(c, now),

@@ -9,10 +9,8 @@ use serde_json::json;
 
 pub const SPEC_VERSION: &str = "1.0";
 pub const TYPE_PREFIX: &str = "org.carepath.";
-/// The abbreviated notice of 42 CFR 2.32 (2024 rule), on every event addressed to another
-/// organization.
-pub const REDISCLOSURE_NOTICE: &str =
-    "42 CFR part 2 prohibits unauthorized use or disclosure of these records.";
+/// The notice on every event addressed to another organization.
+pub use carepath_engine::domain::REDISCLOSURE_NOTICE;
 
 /// Which copy of an event a message is: every event goes to the organization holding the
 /// client's record (`own`), and a copy to each other organization it goes to (`to`).

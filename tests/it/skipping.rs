@@ -189,6 +189,49 @@ async fn followups_fire_on_day_7_and_30_at_their_due_times(b: Backend) {
     }
 }
 
+/// A consent "until treatment ends" (42 CFR 2.31: expiry upon an event), signed before the
+/// admission, covers that episode: the discharge and the 30-day follow-up after it go out
+/// under it — the aftercare coordinator and the provider of the follow-up visit still read
+/// the client on day 30 — and a day later it has ended: neither learns the client exists.
+async fn an_end_of_treatment_consent_ends_after_the_discharges_follow_up(b: Backend) {
+    let (n, admin) = skipping_net(b).await;
+    let c = n.admitted("residential", 30.0).await;
+    book_outpatient(&n, &c, 5).await;
+    n.cm(
+        "mutation($c: UUID!) { discharge(input: { clientId: $c, kind: PLANNED }) { events { type } } }",
+        json!({ "c": c }),
+    )
+    .await;
+    let discharged = clock(&n.s);
+    let read = "query($c: UUID!) { client(id: $c) { id status } }";
+    let consents = "query($c: UUID!) { client(id: $c) { consents { active endsAt } } }";
+    let seen = n.cm(consents, json!({ "c": c })).await;
+    let ends = discharged + Duration::days(31);
+    let consent = &seen["client"]["consents"][0];
+    assert_eq!(consent["active"], json!(true), "{seen}");
+    assert_eq!(
+        time(&consent["endsAt"]),
+        ends,
+        "30 days of follow-up and a day's margin"
+    );
+    advance(&n.s, &admin, "P30D").await;
+    for token in [&n.coordinator, n.partner("outpatient")] {
+        let seen = n.s.ok(token, read, json!({ "c": c })).await;
+        assert_eq!(seen["client"]["status"], json!("DISCHARGED"), "{seen}");
+    }
+    advance(&n.s, &admin, "P1D").await;
+    for token in [&n.coordinator, n.partner("outpatient")] {
+        let (code, e) = n.s.code(Some(token), read, json!({ "c": c })).await;
+        assert_eq!(code, "NOT_FOUND", "{e}");
+    }
+    let seen = n.cm(consents, json!({ "c": c })).await;
+    assert_eq!(
+        seen["client"]["consents"][0]["active"],
+        json!(false),
+        "{seen}"
+    );
+}
+
 /// The clock is kept in the database: a server started again on it resumes where the clock
 /// stood — not at the wall clock, never before — and moves on from there.
 async fn the_clock_survives_a_restart_and_never_goes_back(b: Backend) {
@@ -411,6 +454,7 @@ async fn concurrent_advances_fire_each_timer_once(b: Backend) {
 on_both_backends!(
     a_referral_expires_and_escalates_after_advance_clock,
     followups_fire_on_day_7_and_30_at_their_due_times,
+    an_end_of_treatment_consent_ends_after_the_discharges_follow_up,
     the_clock_survives_a_restart_and_never_goes_back,
     a_database_is_served_on_one_clock_only,
     bad_advances_are_refused_and_change_nothing,

@@ -58,10 +58,48 @@ impl Draft<'_> {
             expiry,
             signed_on,
             recorded_at: self.now(),
-            episode: self.s.episode.as_ref().map(|e| e.id),
+            // Signed between episodes (the last one discharged): bound at the next admission.
+            episode: self
+                .s
+                .episode
+                .as_ref()
+                .filter(|_| self.s.status != ClientStatus::Discharged)
+                .map(|e| e.id),
+            ends_at: None,
             revoked_at: None,
         });
         Ok(())
+    }
+
+    /// An admission opens `episode`: the end-of-treatment consents signed while no episode
+    /// was open cover it.
+    pub(super) fn bind_consents_to(&mut self, episode: EpisodeId) {
+        for c in &mut self.s.consents {
+            if c.expiry == ConsentExpiry::EndOfTreatment && c.episode.is_none() {
+                c.episode = Some(episode);
+            }
+        }
+    }
+
+    /// The discharge that ends `episode` ends the end-of-treatment consents covering it, once
+    /// its aftercare window has closed: the pathway's last follow-up check or a transfer out's
+    /// arrival deadline, whichever is later, and a day's margin for what is then still
+    /// leaving.
+    pub(super) fn end_consents_of(&mut self, episode: EpisodeId) {
+        let settings = &self.pathway().settings;
+        let days = settings
+            .followup_days
+            .iter()
+            .copied()
+            .chain([settings.transfer_arrival_days])
+            .max()
+            .unwrap_or(0);
+        let end = self.now() + chrono::Duration::days(i64::from(days) + 1);
+        for c in &mut self.s.consents {
+            if c.expiry == ConsentExpiry::EndOfTreatment && c.episode == Some(episode) {
+                c.ends_at.get_or_insert(end);
+            }
+        }
     }
 
     pub(super) fn revoke_consent(&mut self, id: ConsentId) -> Result<(), DecisionError> {
@@ -100,7 +138,9 @@ mod tests {
     use crate::error::DecisionError;
     use crate::event::*;
     use crate::ids::*;
+    use crate::pathway::DischargeKind;
     use crate::state::*;
+    use chrono::Duration;
 
     fn consent(recipients: Vec<OrgId>, f: &Fixture) -> Command {
         Command::RecordConsent {
@@ -135,6 +175,117 @@ mod tests {
         assert_eq!(c.revoked_at, None);
         assert!(d.state.active_consent_for(f.stranger, f.now).is_some());
         assert!(d.timers.is_empty() && d.disclosures.is_empty());
+    }
+
+    fn assessed(to: &str) -> Command {
+        Command::RecordAssessment {
+            recommended_level: level(to),
+            dimensions: [3, 1, 1, 1, 2, 2],
+            assessed_at: None,
+        }
+    }
+
+    fn until_treatment_ends(recipients: Vec<OrgId>, f: &Fixture) -> Command {
+        Command::RecordConsent {
+            recipients,
+            purpose: "treatment".into(),
+            information: "placement and referrals".into(),
+            expiry: ConsentExpiry::EndOfTreatment,
+            signed_on: f.today(),
+        }
+    }
+
+    #[test]
+    fn an_end_of_treatment_consent_signed_before_admission_ends_with_that_episodes_aftercare() {
+        let f = Fixture::new();
+        let s = f.consented();
+        assert_eq!(s.consents[0].episode, None);
+        let s = f.in_detox();
+        let episode = s.episode.as_ref().unwrap().id;
+        assert_eq!(s.consents[0].episode, Some(episode), "bound at admission");
+        let gone = f.run(&s, f.cm(), discharge(DischargeKind::AgainstMedicalAdvice));
+        // 30-day follow-up (the pathway's last) and a day's margin.
+        let end = f.now + Duration::days(31);
+        assert_eq!(gone.state.consents[0].ends_at, Some(end));
+        let s = gone.state;
+        assert!(
+            s.active_consent_for(f.iop, f.now).is_some(),
+            "the discharge leaves"
+        );
+        assert!(
+            s.active_consent_for(f.iop, f.now + Duration::days(30))
+                .is_some(),
+            "the 30-day follow-up leaves"
+        );
+        assert!(
+            s.active_consent_for(f.iop, end).is_none(),
+            "then nothing more"
+        );
+        // Readmitted: the ended consent stays ended; a new one is needed.
+        let s = f.run_at(end, &s, f.cm(), assessed("detox")).state;
+        let back = f.refuse_at(end, &s, f.cm(), admit(level("detox"), f.detox, 40.0));
+        assert_eq!(
+            back,
+            DecisionError::ConsentRequired {
+                orgs: vec![f.detox]
+            }
+        );
+    }
+
+    #[test]
+    fn an_end_of_treatment_consent_signed_in_care_or_between_episodes_covers_that_or_the_next() {
+        let f = Fixture::new();
+        let s = f.in_detox();
+        let first = s.episode.as_ref().unwrap().id;
+        let s = f
+            .run(&s, f.cm(), until_treatment_ends(vec![f.stranger], &f))
+            .state;
+        assert_eq!(s.consents[1].episode, Some(first));
+        let s = f
+            .run(&s, f.cm(), discharge(DischargeKind::AgainstMedicalAdvice))
+            .state;
+        assert!(s.consents.iter().all(|c| c.ends_at.is_some()));
+        // Signed between episodes: open until the next admission's episode ends.
+        let later = f.now + Duration::days(40);
+        let s = f
+            .run_at(later, &s, f.cm(), until_treatment_ends(vec![f.detox], &f))
+            .state;
+        let between = s.consents.last().unwrap();
+        assert_eq!((between.episode, between.ends_at), (None, None));
+        assert!(s.active_consent_for(f.stranger, later).is_none());
+        assert!(
+            s.active_consent_for(f.detox, later + Duration::days(400))
+                .is_some()
+        );
+        let s = f.run_at(later, &s, f.cm(), assessed("detox")).state;
+        let s = f
+            .run_at(later, &s, f.cm(), admit(level("detox"), f.detox, 40.0))
+            .state;
+        let second = s.episode.as_ref().unwrap().id;
+        assert_ne!(second, first);
+        let between = s.consents.last().unwrap();
+        assert_eq!(between.episode, Some(second));
+        assert_eq!(
+            s.consents[0].episode,
+            Some(first),
+            "an ended consent stays with its episode"
+        );
+        let s = f
+            .run_at(
+                later,
+                &s,
+                f.cm(),
+                discharge(DischargeKind::AgainstMedicalAdvice),
+            )
+            .state;
+        assert!(
+            s.active_consent_for(f.detox, later + Duration::days(30))
+                .is_some()
+        );
+        assert!(
+            s.active_consent_for(f.detox, later + Duration::days(31))
+                .is_none()
+        );
     }
 
     #[test]

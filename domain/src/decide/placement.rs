@@ -142,6 +142,7 @@ impl Draft<'_> {
             format!("admission to level {level_id}"),
         );
         let case_manager = self.admitting_case_manager();
+        self.bind_consents_to(episode);
         self.s.episode = Some(Episode {
             id: episode,
             number,
@@ -693,6 +694,7 @@ impl Draft<'_> {
             episode,
             from_level: from.level,
         });
+        self.end_consents_of(episode);
         Ok(())
     }
 }

@@ -1,0 +1,84 @@
+//! The care record read whole, for another representation of it (FHIR): a client as a reader
+//! may see it, with the events the state keeps no history of (statuses over time), each read
+//! by another organization a disclosure as any other read.
+
+use crate::domain::{Actor, CareEvent, ClientIdentity, ClientPart, ClientState, ClientView};
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::ids::*;
+use uuid::Uuid;
+
+/// The most events of one client a care record reads.
+const MAX_EVENTS: u64 = 100_000;
+
+/// A client as one reader may see it.
+#[derive(Clone, Debug)]
+pub struct CareRecord {
+    pub state: ClientState,
+    pub view: ClientView,
+    /// The display name and record number, when the view shows them and they were recorded.
+    pub identity: Option<ClientIdentity>,
+    /// Every event of the client, in order (for the histories the state does not keep; what
+    /// is shown of them is the view's to decide).
+    pub history: Vec<CareEvent>,
+}
+
+impl Engine {
+    /// One client's care record as `actor` may read it; a read by another organization is a
+    /// disclosure. Without standing: not found, as for an id that does not exist.
+    pub async fn care_record(&self, actor: &Actor, id: ClientId) -> Result<CareRecord, Error> {
+        let (state, view) = self.read_client(actor, id).await?;
+        self.complete(state, view).await
+    }
+
+    /// A page of the care records `actor` may list (as `list_clients`: case managers their
+    /// organization's, partners the clients placed with them, admins all), after `after` by
+    /// client id; each read by another organization is a disclosure.
+    pub async fn care_records(
+        &self,
+        actor: &Actor,
+        after: Option<ClientId>,
+        limit: u64,
+    ) -> Result<Vec<CareRecord>, Error> {
+        let page = self
+            .list_clients(actor, None, None, None, after, limit)
+            .await?;
+        let mut out = Vec::with_capacity(page.len());
+        for (state, view) in page {
+            out.push(self.complete(state, view).await?);
+        }
+        Ok(out)
+    }
+
+    /// The client a record belongs to — a referral, consent, episode, booking, assessment or
+    /// handoff, each named after the event that created it — or `None`. Says nothing of
+    /// whether the reader may see it: [`Engine::care_record`] decides that.
+    pub async fn record_owner(&self, id: Uuid) -> Result<Option<ClientId>, Error> {
+        Ok(self
+            .store()
+            .events_by_ids(&[EventId(id)])
+            .await?
+            .first()
+            .map(|e| e.client))
+    }
+
+    async fn complete(&self, state: ClientState, view: ClientView) -> Result<CareRecord, Error> {
+        let identity = if view.shows(ClientPart::Identity) {
+            self.store()
+                .identities(&[state.id])
+                .await?
+                .into_iter()
+                .next()
+                .map(|(_, i)| i)
+        } else {
+            None
+        };
+        let history = self.store().events(state.id, 0, MAX_EVENTS).await?;
+        Ok(CareRecord {
+            state,
+            view,
+            identity,
+            history,
+        })
+    }
+}

@@ -1,0 +1,7 @@
+//! `EpisodeOfCare`: one per episode, with `statusHistory` and the level placements.
+
+use super::{Mapped, Source};
+
+pub fn episodes(_src: &Source) -> Vec<Mapped> {
+    Vec::new()
+}

@@ -1,0 +1,7 @@
+//! `MedicationStatement`: the MAT plan.
+
+use super::{Mapped, Source};
+
+pub fn medication_statements(_src: &Source) -> Vec<Mapped> {
+    Vec::new()
+}
