@@ -175,6 +175,31 @@ fn the_console_reaches_only_the_engine() {
     assert!(g.normal("carepath").contains("carepath-console"));
 }
 
+/// The FHIR API is an adapter like the others: it reads through the engine and nothing
+/// else, and it alone speaks FHIR (the `fhir` model crate is its own).
+#[test]
+fn the_fhir_api_reaches_only_the_engine() {
+    let g = graph();
+    let normal = g.normal("carepath-fhir");
+    let ours: BTreeSet<String> = normal
+        .iter()
+        .filter(|d| d.starts_with("carepath"))
+        .cloned()
+        .collect();
+    assert_eq!(ours, set(&["carepath-engine"]));
+    for other in ["sea-orm", "lapin", "async-graphql", "askama"] {
+        assert!(!normal.contains(other), "carepath-fhir depends on {other}");
+    }
+    let speaks_fhir: BTreeSet<String> = g
+        .members
+        .iter()
+        .filter(|m| g.normal(m).contains("fhir"))
+        .cloned()
+        .collect();
+    assert_eq!(speaks_fhir, set(&["carepath-fhir"]));
+    assert!(g.normal("carepath").contains("carepath-fhir"));
+}
+
 /// "The domain is pure": no I/O crate, no clock, nothing but chrono, serde, uuid, thiserror.
 #[test]
 fn the_domain_is_pure() {
