@@ -135,7 +135,7 @@ enum TokensCmd {
         /// Organization id.
         #[arg(long)]
         org: uuid::Uuid,
-        /// admin, case_manager, partner, aftercare_coordinator or supervisor.
+        /// admin, case_manager, partner, aftercare_coordinator, supervisor or payer.
         #[arg(long)]
         role: String,
         #[arg(long)]
@@ -322,7 +322,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
         } => {
             let role = Role::parse(&role).with_context(|| {
-                format!("unknown role {role:?}: admin, case_manager, partner, aftercare_coordinator, supervisor")
+                format!("unknown role {role:?}: admin, case_manager, partner, aftercare_coordinator, supervisor, payer")
             })?;
             let engine = engine(&config).await?;
             let token = engine

@@ -94,6 +94,7 @@ pub fn pages_for(role: Role) -> &'static [(&'static str, &'static str)] {
             ("/census", "Census"),
         ],
         Role::AftercareCoordinator => &[("/worklist", "Worklist"), ("/census", "Census")],
+        Role::Payer => &[("/clients", "Clients")],
         Role::System => &[],
     }
 }
@@ -105,6 +106,7 @@ pub fn role_words(role: Role) -> &'static str {
         Role::Supervisor => "Supervisor",
         Role::Partner => "Partner provider",
         Role::AftercareCoordinator => "Aftercare coordinator",
+        Role::Payer => "Payer",
         Role::System => "Engine",
     }
 }

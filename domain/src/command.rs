@@ -45,6 +45,9 @@ pub enum Role {
     Partner,
     AftercareCoordinator,
     Supervisor,
+    /// A payer (a health plan, the state's SUD agency): reads — the FHIR API, bulk export —
+    /// the services of the clients whose consent names it, for payment; changes nothing.
+    Payer,
     /// The engine itself: timers.
     System,
 }
@@ -57,6 +60,7 @@ impl Role {
             Role::Partner => "partner",
             Role::AftercareCoordinator => "aftercare_coordinator",
             Role::Supervisor => "supervisor",
+            Role::Payer => "payer",
             Role::System => "system",
         }
     }
@@ -67,6 +71,7 @@ impl Role {
             Role::Partner,
             Role::AftercareCoordinator,
             Role::Supervisor,
+            Role::Payer,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)

@@ -34,6 +34,7 @@ pub fn authorize(
     match actor.role {
         Role::Admin => Ok(()),
         Role::System => deny("the engine acts only through timers"),
+        Role::Payer => deny("a payer reads the services it pays for; it changes nothing"),
         Role::CaseManager | Role::Supervisor => match command {
             Command::RegisterClient { home_org, .. } if *home_org != actor.org => {
                 deny("a case manager registers clients of their own organization")
@@ -237,7 +238,7 @@ pub fn read_coordination(actor: &Actor) -> Result<CoordinationScope, DecisionErr
         Role::Admin => Ok(CoordinationScope::Everyone),
         Role::CaseManager | Role::Supervisor => Ok(CoordinationScope::HeldBy(actor.org)),
         Role::AftercareCoordinator => Ok(CoordinationScope::NamedIn(actor.org)),
-        Role::Partner | Role::System => Err(DecisionError::Forbidden(
+        Role::Partner | Role::Payer | Role::System => Err(DecisionError::Forbidden(
             "the worklist is for aftercare coordinators and the case managers holding the \
              records"
                 .into(),
@@ -308,6 +309,10 @@ pub enum ClientView {
     /// An aftercare coordinator named in an active consent: what booking aftercare and MAT
     /// refills needs (level, planned handoff, MAT plan and bookings, appointments).
     Coordinator,
+    /// A payer named in an active consent: the services it pays for (the level of care, the
+    /// appointments, the MAT plan and bookings) — no referrals, consents, name or record
+    /// number.
+    Payer,
 }
 
 /// The parts of a client's record beyond its id, status and placement (which every reader
@@ -358,6 +363,7 @@ impl ClientView {
             ClientView::Coordinator => {
                 matches!(part, MatPlan | MatBookings | Aftercare | Handoff | Identity)
             }
+            ClientView::Payer => matches!(part, MatPlan | MatBookings | Aftercare),
         }
     }
 }
@@ -372,7 +378,7 @@ pub fn visible_referrals<'a>(
     state.referrals.iter().filter(move |r| match view {
         ClientView::Full => true,
         ClientView::Partner => r.provider == actor.org,
-        ClientView::Coordinator => false,
+        ClientView::Coordinator | ClientView::Payer => false,
     })
 }
 
@@ -391,11 +397,11 @@ pub fn read_access(
         Role::CaseManager | Role::Supervisor => Err(DecisionError::Forbidden(
             "the client belongs to another organization".into(),
         )),
-        Role::Partner | Role::AftercareCoordinator => {
-            let view = if actor.role == Role::Partner {
-                ClientView::Partner
-            } else {
-                ClientView::Coordinator
+        Role::Partner | Role::AftercareCoordinator | Role::Payer => {
+            let view = match actor.role {
+                Role::Partner => ClientView::Partner,
+                Role::Payer => ClientView::Payer,
+                _ => ClientView::Coordinator,
             };
             if state.home_org == actor.org {
                 return Ok((view, None));
@@ -487,7 +493,7 @@ pub fn may_see_event(
                 && audience.contains(&actor.org)
         }
         Role::AftercareCoordinator => reached && super::audience::is_coordination(t),
-        Role::System => false,
+        Role::Payer | Role::System => false,
     }
 }
 
@@ -511,6 +517,7 @@ mod tests {
             shown(ClientView::Coordinator),
             [MatPlan, MatBookings, Aftercare, Handoff, Identity]
         );
+        assert_eq!(shown(ClientView::Payer), [MatPlan, MatBookings, Aftercare]);
     }
 
     fn client(home: crate::ids::OrgId) -> ClientState {

@@ -204,7 +204,8 @@ impl Engine {
     }
 
     /// A page of clients `actor` may see: case managers their organization's, partners those
-    /// placed with them under an active consent (each read is a disclosure).
+    /// placed with them under an active consent, payers those an active consent names them
+    /// in (each read by another organization is a disclosure).
     pub async fn list_clients(
         &self,
         actor: &Actor,
@@ -240,6 +241,8 @@ impl Engine {
                 }
                 filter.provider = Some(actor.org);
             }
+            // The clients a consent names it in (whether one is in force: `read_access`).
+            Role::Payer => filter.named_in_consent = Some(actor.org),
             Role::AftercareCoordinator | Role::System => {
                 return Err(Error::Forbidden(
                     "an aftercare coordinator follows events, not client lists".into(),

@@ -24,6 +24,9 @@ pub struct ClientFilter {
     pub escalated: bool,
     /// Only clients whose episode names this case manager.
     pub case_manager: Option<StaffId>,
+    /// Only clients a consent names this organization in (revoked or ended ones too: whether
+    /// one is in force is the engine's to judge).
+    pub named_in_consent: Option<OrgId>,
     /// Only clients whose display name contains these words (in any case) or whose record
     /// number is exactly this.
     pub search: Option<String>,
@@ -122,6 +125,9 @@ impl Store {
         }
         if let Some(m) = filter.case_manager {
             q = q.filter(client::Column::CaseManager.eq(m.0));
+        }
+        if let Some(org) = filter.named_in_consent {
+            q = q.filter(crate::worklists::consent_names(self.backend(), org));
         }
         if let Some(text) = &filter.search {
             // Every word of the search within the name, or the whole of it the record number.

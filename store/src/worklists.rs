@@ -117,7 +117,7 @@ fn handoff_planned(backend: DbBackend) -> Expr {
 }
 
 /// One of the stored consents lists `org` among its recipients.
-fn consent_names(backend: DbBackend, org: OrgId) -> Expr {
+pub(crate) fn consent_names(backend: DbBackend, org: OrgId) -> Expr {
     match backend {
         DbBackend::Postgres => Expr::cust_with_values(
             r#"("clients"."state" -> 'consents') @> CAST($1 AS jsonb)"#,

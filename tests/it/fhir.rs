@@ -445,7 +445,68 @@ async fn bad_requests_get_an_operation_outcome(b: Backend) {
     assert_eq!(mine.len(), 1);
 }
 
+/// A payer reads the services of the clients whose consent names it — the level of care,
+/// appointments, MAT — and nothing else: no referral, no consent, no name; a client whose
+/// consent does not name it does not exist for it; it changes nothing.
+async fn a_payer_reads_the_services_a_consent_names_it_for(b: Backend) {
+    let n = Net::new(b).await;
+    let payer_org = n.s.org("MassHealth", &[]).await;
+    let payer =
+        n.s.token(payer_org, carepath_engine::domain::Role::Payer)
+            .await;
+    let c = a_care_record(&n).await;
+    let mut named: Vec<_> = n.providers.iter().map(|(_, id)| *id).collect();
+    named.push(payer_org);
+    n.consent_to(&c, &named).await;
+    let hidden = n.admitted("detox", 40.0).await;
+
+    let patients = all(&n, &payer, "Patient").await;
+    let ids: Vec<&str> = patients.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [c.as_str()], "only the client whose consent names it");
+    assert!(patients[0].get("name").is_none(), "{:#}", patients[0]);
+    assert_eq!(
+        all(&n, &payer, &format!("Appointment?patient={c}"))
+            .await
+            .len(),
+        2
+    );
+    assert_eq!(
+        all(&n, &payer, &format!("MedicationStatement?patient={c}"))
+            .await
+            .len(),
+        1
+    );
+    assert!(
+        all(&n, &payer, &format!("ServiceRequest?patient={c}"))
+            .await
+            .is_empty()
+    );
+    assert!(
+        all(&n, &payer, &format!("Consent?patient={c}"))
+            .await
+            .is_empty()
+    );
+    outcome(
+        &n,
+        Some(&payer),
+        &format!("Patient/{hidden}"),
+        404,
+        "not-found",
+    )
+    .await;
+    let (code, _) = n
+        .s
+        .code(
+            Some(&payer),
+            &format!("mutation($c: UUID!) {{ discharge(input: {{ clientId: $c, kind: PLANNED }}) {RESULT} }}"),
+            json!({ "c": c }),
+        )
+        .await;
+    assert_eq!(code, "FORBIDDEN");
+}
+
 on_both_backends!(
+    a_payer_reads_the_services_a_consent_names_it_for,
     every_resource_type_reads_and_searches_for_the_record_holder,
     a_partner_reads_its_minimum_and_without_consent_nothing,
     bad_requests_get_an_operation_outcome,
