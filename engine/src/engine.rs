@@ -278,9 +278,19 @@ impl Engine {
         &self.inner.live
     }
 
-    /// Run one command.
+    /// Run one command, whichever adapter asked (GraphQL, the console's forms, the inbound
+    /// queue): counted in `carepath_commands_total{command, outcome}` and timed in
+    /// `carepath_command_seconds{command}`.
     pub async fn execute(&self, req: Request) -> Result<Outcome, Error> {
-        self.execute_inner(req, None).await
+        let name = req.command.name();
+        let started = std::time::Instant::now();
+        let result = self.execute_inner(req, None).await;
+        let outcome = if result.is_ok() { "ok" } else { "rejected" };
+        metrics::counter!("carepath_commands_total", "command" => name, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("carepath_command_seconds", "command" => name)
+            .record(started.elapsed().as_secs_f64());
+        result
     }
 
     /// A caller that pinned no version means "apply to the latest": when another command

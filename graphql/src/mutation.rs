@@ -35,8 +35,6 @@ where
         )));
     }
     let Asked { client, command } = input.try_into().map_err(Into::into)?;
-    let name = command.name();
-    let started = std::time::Instant::now();
     let result = engine(ctx)
         .execute(Request {
             client,
@@ -46,11 +44,6 @@ where
             command,
         })
         .await;
-    let outcome = if result.is_ok() { "ok" } else { "rejected" };
-    metrics::counter!("carepath_commands_total", "command" => name, "outcome" => outcome)
-        .increment(1);
-    metrics::histogram!("carepath_command_seconds", "command" => name)
-        .record(started.elapsed().as_secs_f64());
     Ok(MutationResult {
         outcome: result.gql()?,
     })

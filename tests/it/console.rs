@@ -495,7 +495,22 @@ async fn a_time_skipping_server_says_so_on_every_page(b: Backend) {
     n.s.stop().await;
 }
 
+/// A form is a command like any other: counted in `carepath_commands_total` (in a server
+/// process of its own, so nothing else this test binary runs is counted with it).
+async fn the_consoles_commands_are_counted_as_the_apis(b: Backend) {
+    let n = Net::on(TestServer::start_process(b, &[], None).await).await;
+    let cm = Console::sign_in(&n.s, &n.cm).await;
+    register(&cm, "Rosa Delgado", "HCM-78").await;
+    let (status, metrics) = n.s.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(r#"carepath_commands_total{command="register_client",outcome="ok"} 1"#),
+        "{metrics}"
+    );
+}
+
 on_both_backends!(
+    the_consoles_commands_are_counted_as_the_apis,
     a_case_manager_moves_a_client_with_the_pages_forms,
     a_stale_form_is_refused_in_words_and_changes_nothing,
     a_form_sent_twice_has_one_effect_and_a_foreign_one_none,
