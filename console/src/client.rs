@@ -236,7 +236,9 @@ pub async fn page(
     let mut checklists = Vec::new();
     let mut move_choices = Vec::new();
     let mut next_move = None;
-    if view != ClientView::Partner && state.status == ClientStatus::Active {
+    if matches!(view, ClientView::Full | ClientView::Coordinator)
+        && state.status == ClientStatus::Active
+    {
         let planned = state.handoff.as_ref().map(|h| ask_of(&h.target));
         let asked = q.check.as_deref().and_then(parse_check);
         let first = moves.iter().find_map(|m| match m {
@@ -284,7 +286,7 @@ pub async fn page(
             asks.push(discharge);
         }
         for ask in asks {
-            match engine.read_readiness(actor, id, ask, None).await {
+            match engine.readiness_of(actor, &state, ask, None) {
                 Ok((target, gates)) => checklists.push(checklist(&names, &target, gates)),
                 // A move this client cannot make now is left out.
                 Err(carepath_engine::Error::Rejected(_)) => {}

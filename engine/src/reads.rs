@@ -458,17 +458,36 @@ impl Engine {
         on: Option<NaiveDate>,
     ) -> Result<(HandoffTarget, Vec<GateReport>), Error> {
         let state = self.load(client).await?;
+        let (view, consent) = domain::read_access(actor, &state, self.clock().now())?;
+        Self::readiness_view(view)?;
+        self.disclose_read(actor, &state, consent, view).await?;
+        self.readiness_of(actor, &state, ask, on)
+    }
+
+    /// The readiness of a client `actor` has just read (`read_client`, whose disclosure
+    /// covers this one): the same standing, decided again, and no second disclosure.
+    pub fn readiness_of(
+        &self,
+        actor: &Actor,
+        state: &ClientState,
+        ask: domain::gates::ReadinessAsk,
+        on: Option<NaiveDate>,
+    ) -> Result<(HandoffTarget, Vec<GateReport>), Error> {
         let now = self.clock().now();
-        let (view, consent) = domain::read_access(actor, &state, now)?;
-        if view == ClientView::Partner {
+        let (view, _) = domain::read_access(actor, state, now)?;
+        Self::readiness_view(view)?;
+        let on = on.unwrap_or(now.date_naive());
+        let target = domain::gates::readiness_target(state, self.pathway(), ask)?;
+        let gates = domain::gates::readiness(state, self.pathway(), &target, on, now)?;
+        Ok((target, gates))
+    }
+
+    fn readiness_view(view: ClientView) -> Result<(), Error> {
+        if matches!(view, ClientView::Partner | ClientView::Payer) {
             return Err(Error::Forbidden(
                 "readiness is for case managers and aftercare coordinators".into(),
             ));
         }
-        self.disclose_read(actor, &state, consent, view).await?;
-        let on = on.unwrap_or(now.date_naive());
-        let target = domain::gates::readiness_target(&state, self.pathway(), ask)?;
-        let gates = domain::gates::readiness(&state, self.pathway(), &target, on, now)?;
-        Ok((target, gates))
+        Ok(())
     }
 }

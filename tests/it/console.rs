@@ -509,7 +509,33 @@ async fn the_consoles_commands_are_counted_as_the_apis(b: Backend) {
     );
 }
 
+/// The accounting counts what went out: a coordinator opening a client's page — the facts,
+/// the readiness checklists, the bookings — is one read, recorded once.
+async fn a_client_page_is_one_disclosure(b: Backend) {
+    let n = Net::new(b).await;
+    let c = n.admitted("residential", 30.0).await;
+    let hub = n.hub.to_string();
+    let count = || async {
+        n.cm(
+            "query($c: UUID!) { disclosures(clientId: $c) { recipient { id } what } }",
+            json!({ "c": c }),
+        )
+        .await["disclosures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["recipient"]["id"] == hub.as_str())
+            .count()
+    };
+    let before = count().await;
+    let coordinator = Console::sign_in(&n.s, &n.coordinator).await;
+    let page = coordinator.page(&format!("/clients/{c}")).await;
+    assert!(page.contains("Ready for"), "the checklists were shown");
+    assert_eq!(count().await, before + 1);
+}
+
 on_both_backends!(
+    a_client_page_is_one_disclosure,
     the_consoles_commands_are_counted_as_the_apis,
     a_case_manager_moves_a_client_with_the_pages_forms,
     a_stale_form_is_refused_in_words_and_changes_nothing,
