@@ -110,3 +110,6 @@ pub fn last_touch(
         .find(|e| touches(&e.data))
         .map(|e| e.at)
 }
+
+/// SNOMED CT.
+pub const SNOMED: &str = "http://snomed.info/sct";
