@@ -3,13 +3,16 @@
 //! a level = EpisodeOfCare finished"), with `statusHistory`, the levels of care placed at as
 //! `type`, and one `level-placement` extension per placement (level, provider, period).
 //!
+//! `referralRequest`: the accepted referrals (ServiceRequests) its placements used.
+//!
 //! Minimum necessary: a reader whose view is not `Full` sees only the current episode, with
-//! the current placement alone — no earlier level, no earlier episode, no status history.
+//! the current placement alone — no earlier level, no earlier episode, no status history, no
+//! referral.
 
 use super::common::{self, level_concept, text};
 use super::{Kind, Mapped, Source, part2};
 use carepath_engine::domain::{ClientView, EventData};
-use carepath_engine::ids::{EpisodeId, OrgId};
+use carepath_engine::ids::{EpisodeId, OrgId, ReferralId};
 use carepath_engine::pathway::LevelId;
 use chrono::{DateTime, Utc};
 use fhir::r4::coded::Coded;
@@ -31,6 +34,8 @@ struct Episode {
     /// When the client left a placement (a departure, a move, the discharge).
     exits: Vec<DateTime<Utc>>,
     last_updated: DateTime<Utc>,
+    /// The accepted referrals its placements used.
+    referrals: Vec<ReferralId>,
 }
 
 /// One placement shown: where, with whom, from when to when.
@@ -45,20 +50,26 @@ struct Shown<'a> {
 fn from_history(src: &Source) -> Vec<Episode> {
     let mut out: Vec<Episode> = Vec::new();
     for e in &src.record.history {
-        if let EventData::ClientAdmitted { episode, .. } = &e.data {
+        if let EventData::ClientAdmitted {
+            episode, referral, ..
+        } = &e.data
+        {
             out.push(Episode {
                 id: *episode,
                 admitted_at: e.at,
                 discharged_at: None,
                 exits: Vec::new(),
                 last_updated: e.at,
+                referrals: referral.iter().copied().collect(),
             });
             continue;
         }
         let Some(ep) = out.last_mut() else { continue };
         match &e.data {
-            EventData::HandoffStarted { .. } | EventData::TransitionCompleted { .. } => {
+            EventData::HandoffStarted { .. } => ep.exits.push(e.at),
+            EventData::TransitionCompleted { referral, .. } => {
                 ep.exits.push(e.at);
+                ep.referrals.extend(*referral);
             }
             EventData::DischargeCompleted { episode, .. }
             | EventData::DischargeUnplanned { episode, .. }
@@ -161,6 +172,14 @@ fn episode(src: &Source, ep: &Episode, shown: Vec<Shown>, with_history: bool) ->
         patient: common::patient(s.id),
         managing_organization: Some(common::org(src, s.home_org)),
         period: Some(common::period(Some(ep.admitted_at), ep.discharged_at)),
+        referral_request: if with_history {
+            ep.referrals
+                .iter()
+                .map(|id| common::reference(Kind::ServiceRequest, id, None))
+                .collect()
+        } else {
+            Vec::new()
+        },
         ..Default::default()
     };
     Mapped {

@@ -499,6 +499,16 @@ fn an_episode_has_its_placements_and_finishes_at_discharge() {
         j["managingOrganization"]["reference"],
         format!("Organization/{}", w.home)
     );
+    let used = w
+        .state
+        .referrals
+        .iter()
+        .find(|r| r.provider == w.residential)
+        .map(|r| format!("ServiceRequest/{}", r.id));
+    assert_eq!(
+        j["referralRequest"][0]["reference"].as_str(),
+        used.as_deref()
+    );
 
     let mut w = w;
     w.run(
@@ -642,6 +652,7 @@ fn a_partner_sees_its_own_referral_and_the_current_placement_only() {
     assert_eq!(eps.len(), 1);
     let j = json(eps[0]);
     assert!(j["statusHistory"].is_null(), "no status history");
+    assert!(j["referralRequest"].is_null(), "no referral of the episode");
     let placements = j["extension"].as_array().expect("the current placement");
     assert_eq!(placements.len(), 1);
     assert_eq!(
