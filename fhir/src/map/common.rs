@@ -77,3 +77,39 @@ pub fn patient<T>(client: ClientId) -> Reference<T> {
 pub fn org<T>(src: &Source, org: OrgId) -> Reference<T> {
     reference(Kind::Organization, org, Some(src.org_name(org)))
 }
+
+/// A period between two instants, either end open.
+pub fn period(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> types::Period {
+    types::Period {
+        start: start.map(date_time),
+        end: end.map(date_time),
+        ..Default::default()
+    }
+}
+
+/// A level of care as a concept of Carepath's `level-of-care` code system, named as the
+/// pathway names it (its id when the pathway no longer has it).
+pub fn level_concept(src: &Source, level: &carepath_engine::pathway::LevelId) -> CodeableConcept {
+    let name = src
+        .pathway
+        .level(level)
+        .map_or_else(|| level.to_string(), |l| l.name.clone());
+    carepath_concept("level-of-care", level.as_str(), &name)
+}
+
+/// When the record the events `touches` picks out last changed: the time of the last such
+/// event of the client's history.
+pub fn last_touch(
+    src: &Source,
+    touches: impl Fn(&carepath_engine::domain::EventData) -> bool,
+) -> Option<DateTime<Utc>> {
+    src.record
+        .history
+        .iter()
+        .rev()
+        .find(|e| touches(&e.data))
+        .map(|e| e.at)
+}
+
+/// SNOMED CT.
+pub const SNOMED: &str = "http://snomed.info/sct";
