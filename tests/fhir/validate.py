@@ -1,7 +1,11 @@
 """Parse every FHIR resource given with Python's fhir.resources (FHIR R4 4.0.1), a library
 Carepath did not write: each argument is a file holding one JSON resource (a Bundle's
 entries are parsed too) or NDJSON (one resource per line). Prints one line per problem and
-exits 1 if there was any; prints how many resources of each type parsed otherwise."""
+exits 1 if there was any; prints how many resources of each type parsed otherwise.
+
+fhir.resources checks each resource's structure: element names, types, cardinality (a missing
+required element, a reference that is not an object), primitive formats. It does not check
+codes against their value sets; the Rust tests do that through the model crate's types."""
 
 import json
 import sys

@@ -49,7 +49,8 @@ pub(crate) async fn get(n: &Net, token: Option<&str>, path: &str) -> Answer {
     }
 }
 
-/// `GET` that must answer 200 with FHIR JSON; its body.
+/// `GET` that must answer 200 with FHIR JSON; its body, which the model crate parses (as R4)
+/// and validates.
 async fn ok(n: &Net, token: &str, path: &str) -> Value {
     let a = get(n, Some(token), path).await;
     assert_eq!(a.status, 200, "{path}: {:#}", a.body);
@@ -58,13 +59,38 @@ async fn ok(n: &Net, token: &str, path: &str) -> Value {
         "{path}: {}",
         a.content_type
     );
+    valid(&a.body, path);
     a.body
+}
+
+/// The `fhir` model crate reads `body` back as an R4 resource equal to it, and finds nothing
+/// to say against it (primitive formats, every element down the tree; a Bundle's entries
+/// included).
+pub(crate) fn valid(body: &Value, what: &str) {
+    use fhir::r4::validate::Validate;
+    let r: fhir::r4::resources::Resource = serde_json::from_value(body.clone())
+        .unwrap_or_else(|e| panic!("{what}: not an R4 resource ({e}): {body:#}"));
+    let issues = r.validate();
+    assert!(issues.is_empty(), "{what}: {issues:?}");
+    assert_eq!(
+        &serde_json::to_value(&r).unwrap(),
+        body,
+        "{what}: lost in the round trip"
+    );
+    if let fhir::r4::resources::Resource::Bundle(b) = &r {
+        for (i, e) in b.entry.iter().enumerate() {
+            if let Some(inner) = &e.resource {
+                valid(inner, &format!("{what} entry {i}"));
+            }
+        }
+    }
 }
 
 /// A request that must fail with `status` and an `OperationOutcome` saying `code`.
 async fn outcome(n: &Net, token: Option<&str>, path: &str, status: u16, code: &str) -> Value {
     let a = get(n, token, path).await;
     assert_eq!(a.status, status, "{path}: {:#}", a.body);
+    valid(&a.body, path);
     assert_eq!(
         a.body["resourceType"], "OperationOutcome",
         "{path}: {:#}",
