@@ -1,13 +1,13 @@
-//! The README's examples, run as written: `examples/step-down.sh` against the real server on
-//! a database of its own.
+//! The README's examples, run as written: `examples/step-down.sh` and `examples/fhir.sh`
+//! against the real server on a database of its own.
 
 use crate::on_both_backends;
 use crate::server::TestServer;
 use crate::support::Backend;
 
-async fn the_step_down_example_runs_as_the_readme_says(b: Backend) {
-    let s = TestServer::start_with(b, &[]).await;
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/step-down.sh");
+/// Runs `examples/{name}` against `s` as the README says; its standard output.
+async fn run_example(s: &TestServer, name: &str) -> String {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name);
     let (url, db_url) = (s.url.clone(), s.db_url.clone());
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("bash")
@@ -20,9 +20,15 @@ async fn the_step_down_example_runs_as_the_readme_says(b: Backend) {
     .await
     .unwrap()
     .expect("run bash (the example needs bash, curl and python3)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(out.status.success(), "{name}: {stdout}\n{stderr}");
+    stdout
+}
+
+async fn the_step_down_example_runs_as_the_readme_says(b: Backend) {
+    let s = TestServer::start_with(b, &[]).await;
+    let stdout = run_example(&s, "step-down.sh").await;
     for line in [
         "replayed=True, same version=4",
         "accepted by the IOP",
@@ -35,4 +41,25 @@ async fn the_step_down_example_runs_as_the_readme_says(b: Backend) {
     }
 }
 
-on_both_backends!(the_step_down_example_runs_as_the_readme_says);
+async fn the_fhir_example_runs_as_the_readme_says(b: Backend) {
+    let s = TestServer::start_with(b, &[]).await;
+    let stdout = run_example(&s, "fhir.sh").await;
+    for line in [
+        "4.0.1",
+        "Ana Quintero",
+        "EpisodeOfCare ",
+        "ServiceRequest ",
+        "Consent ",
+        "MedicationStatement ",
+        "Cedar House Residential",
+        "name shown to the partner: False",
+        "outsider: HTTP 404",
+    ] {
+        assert!(stdout.contains(line), "{line} in:\n{stdout}");
+    }
+}
+
+on_both_backends!(
+    the_step_down_example_runs_as_the_readme_says,
+    the_fhir_example_runs_as_the_readme_says,
+);
