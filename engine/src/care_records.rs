@@ -2,10 +2,11 @@
 //! may see it, with the events the state keeps no history of (statuses over time), each read
 //! by another organization a disclosure as any other read.
 
-use crate::domain::{Actor, CareEvent, ClientIdentity, ClientPart, ClientState, ClientView};
+use crate::domain::{Actor, CareEvent, ClientIdentity, ClientPart, ClientState, ClientView, Role};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::*;
+use crate::store::ClientFilter;
 use uuid::Uuid;
 
 /// The most events of one client a care record reads.
@@ -31,18 +32,30 @@ impl Engine {
         self.complete(state, view).await
     }
 
-    /// A page of the care records `actor` may list (as `list_clients`: case managers their
-    /// organization's, partners the clients placed with them, admins all), after `after` by
-    /// client id; each read by another organization is a disclosure.
+    /// A page of the care records `actor` may list, after `after` by client id: as
+    /// `list_clients` (case managers their organization's, payers those a consent names them
+    /// in, admins all), but a partner's are the clients placed with it or referred to it —
+    /// whose referrals it answers — under a consent in force; each read by another
+    /// organization is a disclosure.
     pub async fn care_records(
         &self,
         actor: &Actor,
         after: Option<ClientId>,
         limit: u64,
     ) -> Result<Vec<CareRecord>, Error> {
-        let page = self
-            .list_clients(actor, None, None, None, after, limit)
-            .await?;
+        let page = match actor.role {
+            Role::Partner => {
+                let filter = ClientFilter {
+                    placed_or_referred: Some(actor.org),
+                    ..ClientFilter::default()
+                };
+                self.readable_page(actor, &filter, after, limit).await?
+            }
+            _ => {
+                self.list_clients(actor, None, None, None, after, limit)
+                    .await?
+            }
+        };
         let mut out = Vec::with_capacity(page.len());
         for (state, view) in page {
             out.push(self.complete(state, view).await?);

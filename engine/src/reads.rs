@@ -249,9 +249,21 @@ impl Engine {
                 ));
             }
         }
+        self.readable_page(actor, &filter, after, limit).await
+    }
+
+    /// The clients of `filter`'s page that `actor` may read (`read_access`; the others are
+    /// left out), each read by another organization recorded as a disclosure.
+    pub(crate) async fn readable_page(
+        &self,
+        actor: &Actor,
+        filter: &ClientFilter,
+        after: Option<ClientId>,
+        limit: u64,
+    ) -> Result<Vec<(ClientState, ClientView)>, Error> {
         let now = self.clock().now();
         let mut out = Vec::new();
-        for state in self.store().clients_page(&filter, after, limit).await? {
+        for state in self.store().clients_page(filter, after, limit).await? {
             match domain::read_access(actor, &state, now) {
                 Ok((view, consent)) => {
                     self.disclose_read(actor, &state, consent, view).await?;

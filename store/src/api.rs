@@ -24,6 +24,9 @@ pub struct ClientFilter {
     pub escalated: bool,
     /// Only clients whose episode names this case manager.
     pub case_manager: Option<StaffId>,
+    /// Only clients placed with this organization or referred to it (a partner's FHIR
+    /// searches: its incoming referrals' clients too).
+    pub placed_or_referred: Option<OrgId>,
     /// Only clients a consent names this organization in (revoked or ended ones too: whether
     /// one is in force is the engine's to judge).
     pub named_in_consent: Option<OrgId>,
@@ -125,6 +128,18 @@ impl Store {
         }
         if let Some(m) = filter.case_manager {
             q = q.filter(client::Column::CaseManager.eq(m.0));
+        }
+        if let Some(org) = filter.placed_or_referred {
+            let referred = sea_orm::sea_query::Query::select()
+                .column(referral::Column::ClientId)
+                .from(referral::Entity)
+                .and_where(referral::Column::ProviderId.eq(org.0))
+                .to_owned();
+            q = q.filter(
+                Condition::any()
+                    .add(client::Column::ProviderId.eq(org.0))
+                    .add(client::Column::Id.in_subquery(referred)),
+            );
         }
         if let Some(org) = filter.named_in_consent {
             q = q.filter(crate::worklists::consent_names(self.backend(), org));

@@ -7,7 +7,9 @@ use crate::support::Backend;
 
 /// Runs `examples/{name}` against `s` as the README says; its standard output.
 async fn run_example(s: &TestServer, name: &str) -> String {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name);
     let (url, db_url) = (s.url.clone(), s.db_url.clone());
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("bash")

@@ -376,13 +376,24 @@ async fn a_partner_reads_its_minimum_and_without_consent_nothing(b: Backend) {
             .await
             .is_empty()
     );
+    // Its incoming referrals, across clients: one for a client not (yet) placed with it too.
+    let waiting = n.admitted("detox", 40.0).await;
+    let incoming = n.refer(&waiting, "residential").await;
+    let residential_org = n.provider("residential").to_string();
+    let mine = all(
+        &n,
+        residential,
+        &format!("ServiceRequest?performer=Organization/{residential_org}&status=active"),
+    )
+    .await;
+    let ids: Vec<&str> = mine.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&incoming.as_str()), "{ids:?}");
     let accounted = n
         .cm(
             "query($c: UUID!) { disclosures(clientId: $c) { recipient { id } what } }",
             json!({ "c": c }),
         )
         .await;
-    let residential_org = n.provider("residential").to_string();
     assert!(
         accounted["disclosures"]
             .as_array()
