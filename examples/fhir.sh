@@ -6,23 +6,8 @@
 # started on the database the commands below open (the README's `cargo run --release --
 # serve`, or set CAREPATH_URL and CAREPATH_DATABASE_URL).
 set -euo pipefail
-URL=${CAREPATH_URL:-http://127.0.0.1:8080}
-CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-CP=${CAREPATH_BIN:-$CARGO_TARGET_DIR/release/carepath}
+source "$(dirname "$0")/lib.sh"
 FHIR="$URL/fhir/R4"
-
-gql() {
-  curl -sS "$URL/graphql" -H "Authorization: Bearer $1" -H 'content-type: application/json' \
-    -d "$2" | python3 -c '
-import json, sys
-r = json.load(sys.stdin)
-if r.get("errors"):
-    sys.exit("GraphQL error: " + json.dumps(r["errors"]))
-print(json.dumps(r["data"]))'
-}
-get() { python3 -c "import json,sys; v=json.load(sys.stdin)
-for k in '$1'.split('.'): v = v[int(k)] if k.isdigit() else v[k]
-print(v)"; }
 # A searchset's resources, one line each: type, id, status.
 entries() { python3 -c '
 import json, sys

@@ -204,18 +204,7 @@ impl World {
     /// aftercare appointment booked.
     fn arrived() -> World {
         let mut w = World::accepted();
-        w.run(
-            w.cm(),
-            Command::Transition {
-                kind: TransitionKind::StepDown,
-                to_level: LevelId::new("residential"),
-                provider: None,
-                planned_hours_per_week: 30.0,
-                track: None,
-                overrides: vec![],
-                emergency: None,
-            },
-        );
+        w.run(w.cm(), step_down_to_residential());
         w.run(w.partner(w.residential), Command::ConfirmArrival);
         let at = w.now + Duration::days(10);
         w.run(
@@ -288,14 +277,10 @@ fn check_all(all: &[Mapped]) {
 fn every_resource_validates_round_trips_and_carries_the_part2_label() {
     for w in [World::accepted(), World::arrived()] {
         let all = w.map();
-        for kind in [
-            Kind::EpisodeOfCare,
-            Kind::ServiceRequest,
-            Kind::Task,
-            Kind::Consent,
-            Kind::Appointment,
-            Kind::MedicationStatement,
-        ] {
+        for kind in Kind::ALL
+            .into_iter()
+            .filter(|k| k.of_a_client() && *k != Kind::Patient)
+        {
             assert!(!of(&all, kind).is_empty(), "no {kind:?}");
         }
         check_all(&all);
@@ -389,18 +374,7 @@ fn referrals_are_bser_service_requests_and_tasks() {
 #[test]
 fn a_move_is_a_task_named_after_the_event_that_started_it() {
     let mut w = World::accepted();
-    w.run(
-        w.cm(),
-        Command::Transition {
-            kind: TransitionKind::StepDown,
-            to_level: LevelId::new("residential"),
-            provider: None,
-            planned_hours_per_week: 30.0,
-            track: None,
-            overrides: vec![],
-            emergency: None,
-        },
-    );
+    w.run(w.cm(), step_down_to_residential());
     let started = w.history.last().expect("handoff.started");
     assert_eq!(started.event_type(), "handoff.started");
     let move_id = started.id.to_string();
@@ -442,18 +416,7 @@ fn a_move_is_a_task_named_after_the_event_that_started_it() {
 #[test]
 fn a_missed_arrival_fails_the_move_and_the_referral_is_a_no_show() {
     let mut w = World::accepted();
-    w.run(
-        w.cm(),
-        Command::Transition {
-            kind: TransitionKind::StepDown,
-            to_level: LevelId::new("residential"),
-            provider: None,
-            planned_hours_per_week: 30.0,
-            track: None,
-            overrides: vec![],
-            emergency: None,
-        },
-    );
+    w.run(w.cm(), step_down_to_residential());
     let move_id = w.history.last().map(|e| e.id.to_string());
     w.run(w.partner(w.residential), Command::ReportNoShow);
     let all = w.map();
@@ -676,4 +639,17 @@ fn a_partner_sees_its_own_referral_and_the_current_placement_only() {
     );
     assert_eq!(of(&all, Kind::Appointment).len(), 2);
     assert_eq!(of(&all, Kind::MedicationStatement).len(), 1);
+}
+
+/// The step down from detox to the residential program the referral was accepted for.
+fn step_down_to_residential() -> Command {
+    Command::Transition {
+        kind: TransitionKind::StepDown,
+        to_level: LevelId::new("residential"),
+        provider: None,
+        planned_hours_per_week: 30.0,
+        track: None,
+        overrides: vec![],
+        emergency: None,
+    }
 }
