@@ -6,6 +6,7 @@ use crate::domain::{Actor, CareEvent, ClientIdentity, ClientPart, ClientState, C
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::*;
+use crate::store::ClientFilter;
 use uuid::Uuid;
 
 /// The most events of one client a care record reads.
@@ -43,6 +44,32 @@ impl Engine {
         let page = self
             .list_clients(actor, None, None, None, after, limit)
             .await?;
+        let mut out = Vec::with_capacity(page.len());
+        for (state, view) in page {
+            out.push(self.complete(state, view).await?);
+        }
+        Ok(out)
+    }
+
+    /// A page of the care records of the clients `holder` holds the records of (every
+    /// client: `None`), as [`Engine::care_records`] lists them for `actor` — the caller has
+    /// decided `actor` may read them (`policy::export_records`); each read by another
+    /// organization is a disclosure.
+    pub(crate) async fn care_records_held(
+        &self,
+        actor: &Actor,
+        holder: Option<OrgId>,
+        after: Option<ClientId>,
+        limit: u64,
+    ) -> Result<Vec<CareRecord>, Error> {
+        let Some(holder) = holder else {
+            return self.care_records(actor, after, limit).await;
+        };
+        let filter = ClientFilter {
+            home_org: Some(holder),
+            ..ClientFilter::default()
+        };
+        let page = self.readable_clients(actor, &filter, after, limit).await?;
         let mut out = Vec::with_capacity(page.len());
         for (state, view) in page {
             out.push(self.complete(state, view).await?);

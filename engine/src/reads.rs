@@ -246,9 +246,22 @@ impl Engine {
                 ));
             }
         }
+        self.readable_clients(actor, &filter, after, limit).await
+    }
+
+    /// A page of the clients `filter` names, after `after` by client id, those `actor` has
+    /// standing to read (`policy::read_access`) each with its view, each read by another
+    /// organization a disclosure. Whom `actor` may list at all is the caller's to decide.
+    pub(crate) async fn readable_clients(
+        &self,
+        actor: &Actor,
+        filter: &ClientFilter,
+        after: Option<ClientId>,
+        limit: u64,
+    ) -> Result<Vec<(ClientState, ClientView)>, Error> {
         let now = self.clock().now();
         let mut out = Vec::new();
-        for state in self.store().clients_page(&filter, after, limit).await? {
+        for state in self.store().clients_page(filter, after, limit).await? {
             match domain::read_access(actor, &state, now) {
                 Ok((view, consent)) => {
                     self.disclose_read(actor, &state, consent, view).await?;
