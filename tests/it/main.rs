@@ -15,6 +15,7 @@ mod console_pages;
 mod delivery;
 mod edge;
 mod examples;
+mod fhir_export;
 mod gates;
 mod handoff;
 mod idempotency;
