@@ -453,6 +453,13 @@ struct Part {
     lines: u32,
 }
 
+impl Part {
+    /// Does a line of `len` bytes still go in (an empty part takes any line)?
+    fn takes(&self, len: usize) -> bool {
+        self.lines == 0 || (self.lines < MAX_LINES && self.body.len() + len < MAX_BYTES)
+    }
+}
+
 impl Parts {
     /// Add a resource's line; `false` when the job stopped running.
     async fn push(
@@ -466,12 +473,8 @@ impl Parts {
             number: 1,
             ..Part::default()
         });
-        if part.lines > 0
-            && (part.lines >= MAX_LINES || part.body.len() + line.len() + 1 > MAX_BYTES)
-        {
-            if !write(engine, run, m.kind, part).await? {
-                return Ok(false);
-            }
+        if !part.takes(line.len()) && !write(engine, run, m.kind, part).await? {
+            return Ok(false);
         }
         part.body.push_str(&line);
         part.body.push('\n');
@@ -546,6 +549,20 @@ mod tests {
         }
         assert!(parameters(&q(&[("_typeFilter", "x")]), true).is_ok());
         assert!(parameters(&q(&[("count", "3")]), true).is_err());
+    }
+
+    #[test]
+    fn a_part_closes_at_its_line_or_byte_limit() {
+        let part = |lines, bytes| Part {
+            number: 1,
+            body: "x".repeat(bytes),
+            lines,
+        };
+        assert!(part(0, 0).takes(MAX_BYTES * 2));
+        assert!(part(MAX_LINES - 1, 100).takes(100));
+        assert!(!part(MAX_LINES, 100).takes(1));
+        assert!(part(1, MAX_BYTES - 11).takes(10));
+        assert!(!part(1, MAX_BYTES - 10).takes(10));
     }
 
     #[test]
