@@ -215,6 +215,32 @@ pub fn read_measures(actor: &Actor) -> Result<Option<crate::ids::OrgId>, Decisio
     })
 }
 
+/// A bulk export of care records (FHIR `$export`) is for those who hold the records, and for
+/// payers: an admin exports every organization's clients (`None`) or one organization's
+/// (`Some`, a group); a case manager or supervisor their own organization's — the clients they
+/// list — and knows of no other organization's group (not found); a payer the clients a
+/// consent in force names it in (`None`: as it lists them), or those of them one organization
+/// holds (a group), each in the payer's view. Anyone else is refused.
+pub fn export_records(
+    actor: &Actor,
+    group: Option<crate::ids::OrgId>,
+) -> Result<Option<crate::ids::OrgId>, DecisionError> {
+    match actor.role {
+        Role::Admin | Role::Payer => Ok(group),
+        Role::CaseManager | Role::Supervisor => match group {
+            Some(g) if g != actor.org => Err(DecisionError::NotFound {
+                what: "group",
+                id: g.to_string(),
+            }),
+            _ => Ok(Some(actor.org)),
+        },
+        _ => Err(DecisionError::Forbidden(
+            "a bulk export is for admins, payers and the case managers and supervisors holding the records"
+                .into(),
+        )),
+    }
+}
+
 /// Whose clients a coordination worklist covers: the bookings a planned handoff still needs,
 /// follow-up checks due, no-shows and clients lost to care.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -500,6 +526,37 @@ pub fn may_see_event(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bulk_export_covers_the_records_its_reader_holds() {
+        use crate::ids::OrgId;
+        let (own, other) = (OrgId::new(), OrgId::new());
+        let as_ = |role| Actor::new(own, role);
+        assert_eq!(export_records(&as_(Role::Admin), None), Ok(None));
+        assert_eq!(
+            export_records(&as_(Role::Admin), Some(other)),
+            Ok(Some(other))
+        );
+        for role in [Role::CaseManager, Role::Supervisor] {
+            assert_eq!(export_records(&as_(role), None), Ok(Some(own)));
+            assert_eq!(export_records(&as_(role), Some(own)), Ok(Some(own)));
+            assert!(matches!(
+                export_records(&as_(role), Some(other)),
+                Err(DecisionError::NotFound { .. })
+            ));
+        }
+        assert_eq!(export_records(&as_(Role::Payer), None), Ok(None));
+        assert_eq!(
+            export_records(&as_(Role::Payer), Some(other)),
+            Ok(Some(other))
+        );
+        for role in [Role::Partner, Role::AftercareCoordinator, Role::System] {
+            assert!(matches!(
+                export_records(&as_(role), None),
+                Err(DecisionError::Forbidden(_))
+            ));
+        }
+    }
 
     #[test]
     fn each_view_shows_only_its_parts() {

@@ -49,13 +49,39 @@ impl Engine {
                     placed_or_referred: Some(actor.org),
                     ..ClientFilter::default()
                 };
-                self.readable_page(actor, &filter, after, limit).await?
+                self.readable_clients(actor, &filter, after, limit).await?
             }
             _ => {
                 self.list_clients(actor, None, None, None, after, limit)
                     .await?
             }
         };
+        let mut out = Vec::with_capacity(page.len());
+        for (state, view) in page {
+            out.push(self.complete(state, view).await?);
+        }
+        Ok(out)
+    }
+
+    /// A page of the care records of the clients `holder` holds the records of (every
+    /// client: `None`), as [`Engine::care_records`] lists them for `actor` — the caller has
+    /// decided `actor` may read them (`policy::export_records`); each read by another
+    /// organization is a disclosure.
+    pub(crate) async fn care_records_held(
+        &self,
+        actor: &Actor,
+        holder: Option<OrgId>,
+        after: Option<ClientId>,
+        limit: u64,
+    ) -> Result<Vec<CareRecord>, Error> {
+        let Some(holder) = holder else {
+            return self.care_records(actor, after, limit).await;
+        };
+        let filter = ClientFilter {
+            home_org: Some(holder),
+            ..ClientFilter::default()
+        };
+        let page = self.readable_clients(actor, &filter, after, limit).await?;
         let mut out = Vec::with_capacity(page.len());
         for (state, view) in page {
             out.push(self.complete(state, view).await?);

@@ -12,6 +12,7 @@ mod care_records;
 pub mod clock;
 mod engine;
 mod error;
+mod exports;
 mod live;
 mod measures;
 mod outbox;
@@ -42,6 +43,10 @@ pub use backoff::Backoff;
 pub use care_records::CareRecord;
 pub use engine::{Engine, EventRef, Outcome, Request};
 pub use error::Error;
+pub use exports::{
+    EXPORT_STALE_AFTER, ExportFile, ExportJob, ExportRequest, ExportRun, ExportStatus,
+    MAX_EXPORT_REQUEST,
+};
 pub use live::Published;
 pub use outbox::Outgoing;
 pub use reads::{ReferralRead, token_hash};

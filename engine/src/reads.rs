@@ -249,12 +249,13 @@ impl Engine {
                 ));
             }
         }
-        self.readable_page(actor, &filter, after, limit).await
+        self.readable_clients(actor, &filter, after, limit).await
     }
 
-    /// The clients of `filter`'s page that `actor` may read (`read_access`; the others are
-    /// left out), each read by another organization recorded as a disclosure.
-    pub(crate) async fn readable_page(
+    /// A page of the clients `filter` names, after `after` by client id, those `actor` has
+    /// standing to read (`policy::read_access`) each with its view, each read by another
+    /// organization a disclosure. Whom `actor` may list at all is the caller's to decide.
+    pub(crate) async fn readable_clients(
         &self,
         actor: &Actor,
         filter: &ClientFilter,

@@ -10,10 +10,38 @@ use fhir::r4::codes::{
 use fhir::r4::resources::CapabilityStatement;
 use fhir::r4::resources::capability_statement::{
     CapabilityStatementRest, CapabilityStatementRestResource,
-    CapabilityStatementRestResourceInteraction, CapabilityStatementRestResourceSearchParam,
-    CapabilityStatementRestSecurity, CapabilityStatementSoftware,
+    CapabilityStatementRestResourceInteraction, CapabilityStatementRestResourceOperation,
+    CapabilityStatementRestResourceSearchParam, CapabilityStatementRestSecurity,
+    CapabilityStatementSoftware,
 };
-use fhir::r4::types::{self, Code, Markdown};
+use fhir::r4::types::{self, Canonical, Code, Markdown};
+
+/// The Bulk Data Access IG's operations.
+const BULK_EXPORT: &str = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export";
+const BULK_GROUP_EXPORT: &str = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export";
+
+fn operation(name: &str, definition: &str, doc: &str) -> CapabilityStatementRestResourceOperation {
+    CapabilityStatementRestResourceOperation {
+        name: types::String(name.to_owned()),
+        definition: Canonical(definition.to_owned()),
+        documentation: Some(Markdown(doc.to_owned())),
+        ..Default::default()
+    }
+}
+
+/// `Group/{id}/$export`: a Group is an organization's clients (id: the organization's).
+fn group() -> CapabilityStatementRestResource {
+    CapabilityStatementRestResource {
+        r#type: serde_json::from_value(serde_json::json!("Group")).expect("an R4 resource type"),
+        operation: vec![operation(
+            "export",
+            BULK_GROUP_EXPORT,
+            "The clients whose records the organization with the Group's id holds: an admin's for \
+             any organization, a case manager's or supervisor's for their own.",
+        )],
+        ..Default::default()
+    }
+}
 
 fn param(name: &str) -> CapabilityStatementRestResourceSearchParam {
     let (kind, doc) = match name {
@@ -44,7 +72,7 @@ fn param(name: &str) -> CapabilityStatementRestResourceSearchParam {
 }
 
 pub fn statement(now: DateTime<Utc>) -> CapabilityStatement {
-    let resources = Kind::ALL
+    let mut resources: Vec<CapabilityStatementRestResource> = Kind::ALL
         .iter()
         .map(|k| CapabilityStatementRestResource {
             r#type: serde_json::from_value(serde_json::json!(k.as_str()))
@@ -60,6 +88,7 @@ pub fn statement(now: DateTime<Utc>) -> CapabilityStatement {
             ..Default::default()
         })
         .collect();
+    resources.push(group());
     CapabilityStatement::builder()
         .status(Coded::Known(PublicationStatus::Active))
         .date(types::DateTime(instant_text(now)))
@@ -91,6 +120,14 @@ pub fn statement(now: DateTime<Utc>) -> CapabilityStatement {
                 ..Default::default()
             }),
             resource: resources,
+            operation: vec![operation(
+                "export",
+                BULK_EXPORT,
+                "Bulk Data export (Prefer: respond-async; _type, _since, _outputFormat \
+                 application/fhir+ndjson): every client an admin may read, or a case manager's or \
+                 supervisor's organization's clients, as NDJSON files for the organization that \
+                 asked. Each read by another organization is recorded as a disclosure.",
+            )],
             ..Default::default()
         }])
         .build()

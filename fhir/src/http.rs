@@ -31,6 +31,7 @@ pub fn router(engine: Engine) -> Router {
         .route(&format!("{BASE_PATH}/metadata"), get(metadata))
         .route(&format!("{BASE_PATH}/{{kind}}"), get(search))
         .route(&format!("{BASE_PATH}/{{kind}}/{{id}}"), get(read))
+        .merge(crate::export::routes())
         .with_state(engine)
 }
 
@@ -75,7 +76,7 @@ fn kind(name: &str) -> Result<Kind, FhirError> {
     Kind::parse(name).ok_or_else(|| FhirError::UnknownType(name.to_owned()))
 }
 
-fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, FhirError> {
+pub(crate) fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, FhirError> {
     let raw = raw.unwrap_or("");
     serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
         .map_err(|_| FhirError::BadRequest("the query string is not well formed".into()))
@@ -102,7 +103,10 @@ pub async fn client_resources(
     }))
 }
 
-async fn organizations(engine: &Engine, actor: &Actor) -> Result<Vec<Mapped>, FhirError> {
+pub(crate) async fn organizations(
+    engine: &Engine,
+    actor: &Actor,
+) -> Result<Vec<Mapped>, FhirError> {
     let now = engine.clock().now();
     let pathway = engine.pathway();
     Ok(engine

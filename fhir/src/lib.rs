@@ -6,6 +6,7 @@
 
 mod capability;
 mod error;
+mod export;
 mod http;
 pub mod map;
 mod search;

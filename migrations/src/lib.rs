@@ -18,6 +18,7 @@ mod m20261202_000016_engine_clock;
 mod m20261202_000017_case_managers;
 mod m20261202_000018_client_identities;
 mod m20261202_000019_console_sessions;
+mod m20261202_000020_fhir_exports;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000017_case_managers::Migration),
             Box::new(m20261202_000018_client_identities::Migration),
             Box::new(m20261202_000019_console_sessions::Migration),
+            Box::new(m20261202_000020_fhir_exports::Migration),
         ]
     }
 }

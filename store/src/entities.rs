@@ -322,3 +322,61 @@ pub mod engine_clock {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// A FHIR bulk export (`$export`) as it was asked for, and how far it got.
+pub mod fhir_export_job {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "fhir_export_jobs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The organization that asked; the only one that reads the job and its files.
+        pub org_id: Uuid,
+        pub role: String,
+        pub staff_id: Option<Uuid>,
+        /// A group-level export: the organization whose clients the group is.
+        pub group_org: Option<Uuid>,
+        #[sea_orm(column_type = "Text")]
+        pub request: String,
+        /// The resource types asked for, comma-separated; empty: every type.
+        #[sea_orm(column_type = "Text")]
+        pub types: String,
+        pub since: Option<DateTimeUtc>,
+        pub status: String,
+        pub clients_done: i64,
+        /// On the engine's clock: the export's `transactionTime`.
+        pub created_at: DateTimeUtc,
+        /// On the wall clock: when a worker last reported on it.
+        pub heartbeat_at: DateTimeUtc,
+        pub finished_at: Option<DateTimeUtc>,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub error: Option<String>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One NDJSON file of an export: a part of one resource type's lines.
+pub mod fhir_export_file {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "fhir_export_files")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub job_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub resource_type: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub part: i32,
+        #[sea_orm(column_type = "Text")]
+        pub body: String,
+        pub lines: i32,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -11,6 +11,7 @@ mod audit;
 mod commit;
 mod commit_pg;
 pub mod entities;
+mod exports;
 mod group_commit;
 mod outbox;
 mod queries;
@@ -20,6 +21,7 @@ mod worklists;
 
 pub use api::*;
 pub use audit::TimerRow;
+pub use exports::*;
 pub use outbox::*;
 pub use queries::*;
 pub use rows::{Commit, IdempotencyRecord};

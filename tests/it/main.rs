@@ -16,6 +16,7 @@ mod delivery;
 mod edge;
 mod examples;
 mod fhir;
+mod fhir_export;
 mod gates;
 mod handoff;
 mod idempotency;
