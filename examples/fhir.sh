@@ -47,3 +47,28 @@ curl -sS "$FHIR/Patient/$client" -H "Authorization: Bearer $partner" | python3 -
 stranger=$($CP orgs create --name "Elsewhere Clinic" --offers outpatient=10)
 outsider=$($CP tokens create --org "$stranger" --role partner --label "Elsewhere")
 curl -sS -o /dev/null -w 'outsider: HTTP %{http_code}\n' "$FHIR/Patient/$client" -H "Authorization: Bearer $outsider"
+
+# A bulk export (FHIR Bulk Data): kick off, poll the status URL until the manifest comes, then
+# fetch each NDJSON file (one resource per line) with the same token.
+status=$(curl -sS -o /dev/null -D - "$FHIR/\$export" -H "Authorization: Bearer $admin" \
+  -H 'Accept: application/fhir+json' -H 'Prefer: respond-async' |
+  tr -d '\r' | sed -n 's/^[Cc]ontent-[Ll]ocation: //p')
+echo "export started: $status"
+for _ in $(seq 100); do
+  code=$(curl -sS -o /tmp/carepath-manifest.$$ -w '%{http_code}' "$status" -H "Authorization: Bearer $admin")
+  [ "$code" = 200 ] && break
+  sleep 0.2
+done
+python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+for f in m["output"]:
+    print(f["type"], f["count"], f["url"])' /tmp/carepath-manifest.$$ >/tmp/carepath-files.$$
+rm -f /tmp/carepath-manifest.$$
+while read -r type count url; do
+  lines=$(curl -sS "$url" -H "Authorization: Bearer $admin" | python3 -c '
+import json, sys
+print(sum(1 for line in sys.stdin if json.loads(line)["resourceType"]))')
+  echo "exported $type: $lines of $count"
+done </tmp/carepath-files.$$
+rm -f /tmp/carepath-files.$$

@@ -56,6 +56,11 @@ async fn the_fhir_example_runs_as_the_readme_says(b: Backend) {
         "Cedar House Residential",
         "name shown to the partner: False",
         "outsider: HTTP 404",
+        "export started: ",
+        "exported Patient: 1 of 1",
+        "exported Task: 2 of 2",
+        "exported Organization: 4 of 4",
+        "exported ServiceRequest: 1 of 1",
     ] {
         assert!(stdout.contains(line), "{line} in:\n{stdout}");
     }
