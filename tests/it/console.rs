@@ -515,18 +515,7 @@ async fn a_client_page_is_one_disclosure(b: Backend) {
     let n = Net::new(b).await;
     let c = n.admitted("residential", 30.0).await;
     let hub = n.hub.to_string();
-    let count = || async {
-        n.cm(
-            "query($c: UUID!) { disclosures(clientId: $c) { recipient { id } what } }",
-            json!({ "c": c }),
-        )
-        .await["disclosures"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|d| d["recipient"]["id"] == hub.as_str())
-            .count()
-    };
+    let count = || crate::fhir::disclosures_to(&n, &c, &hub);
     let before = count().await;
     let coordinator = Console::sign_in(&n.s, &n.coordinator).await;
     let page = coordinator.page(&format!("/clients/{c}")).await;
