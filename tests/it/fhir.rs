@@ -480,10 +480,29 @@ async fn bad_requests_get_an_operation_outcome(b: Backend) {
     )
     .await;
     outcome(&n, Some(&n.cm), "Patient/not-a-uuid", 404, "not-found").await;
-    // The aftercare coordinator follows events, not lists: a search by patient is its way in.
+    // The aftercare coordinator follows events, not lists: a search by patient or by id is its
+    // way in, and reads only the clients named.
     outcome(&n, Some(&n.coordinator), "Patient", 403, "forbidden").await;
     let mine = all(&n, &n.coordinator, &format!("EpisodeOfCare?patient={c}")).await;
     assert_eq!(mine.len(), 1);
+    let episode = mine[0]["id"].as_str().unwrap();
+    let other = n.admitted("detox", 40.0).await;
+    let before = disclosures_to(&n, &other, &n.hub.to_string()).await;
+    let by_id = all(
+        &n,
+        &n.coordinator,
+        &format!("Patient?_id={c},{}", uuid::Uuid::new_v4()),
+    )
+    .await;
+    assert_eq!(by_id.len(), 1);
+    assert_eq!(by_id[0]["id"], c.as_str());
+    let by_id = all(&n, &n.coordinator, &format!("EpisodeOfCare?_id={episode}")).await;
+    assert_eq!(by_id.len(), 1);
+    assert_eq!(
+        disclosures_to(&n, &other, &n.hub.to_string()).await,
+        before,
+        "a client not named was not read"
+    );
 }
 
 /// A payer reads the services of the clients whose consent names it — the level of care,
