@@ -56,11 +56,7 @@ impl Engine {
                     .await?
             }
         };
-        let mut out = Vec::with_capacity(page.len());
-        for (state, view) in page {
-            out.push(self.complete(state, view).await?);
-        }
-        Ok(out)
+        self.complete_page(page).await
     }
 
     /// A page of the care records of the clients `holder` holds the records of (every
@@ -82,11 +78,7 @@ impl Engine {
             ..ClientFilter::default()
         };
         let page = self.readable_clients(actor, &filter, after, limit).await?;
-        let mut out = Vec::with_capacity(page.len());
-        for (state, view) in page {
-            out.push(self.complete(state, view).await?);
-        }
-        Ok(out)
+        self.complete_page(page).await
     }
 
     /// The client a record belongs to — a referral, consent, episode, booking, assessment or
@@ -101,14 +93,20 @@ impl Engine {
             .map(|e| e.client))
     }
 
+    async fn complete_page(
+        &self,
+        page: Vec<(ClientState, ClientView)>,
+    ) -> Result<Vec<CareRecord>, Error> {
+        let mut out = Vec::with_capacity(page.len());
+        for (state, view) in page {
+            out.push(self.complete(state, view).await?);
+        }
+        Ok(out)
+    }
+
     async fn complete(&self, state: ClientState, view: ClientView) -> Result<CareRecord, Error> {
         let identity = if view.shows(ClientPart::Identity) {
-            self.store()
-                .identities(&[state.id])
-                .await?
-                .into_iter()
-                .next()
-                .map(|(_, i)| i)
+            self.stored_identity(state.id).await?
         } else {
             None
         };

@@ -151,9 +151,18 @@ impl Engine {
                 "outside what this role may see of a client (minimum necessary)".into(),
             ));
         }
+        self.stored_identity(state.id).await
+    }
+
+    /// The display name and record number recorded for `client`, whoever asks: callers
+    /// decide first whether the reader's view shows them.
+    pub(crate) async fn stored_identity(
+        &self,
+        client: ClientId,
+    ) -> Result<Option<ClientIdentity>, Error> {
         Ok(self
             .store()
-            .identities(&[state.id])
+            .identities(&[client])
             .await?
             .into_iter()
             .next()

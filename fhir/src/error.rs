@@ -71,16 +71,21 @@ impl FhirError {
     }
 
     pub fn outcome(&self) -> OperationOutcome {
-        OperationOutcome::builder()
-            .issue(vec1::vec1![OperationOutcomeIssue {
-                severity: Coded::Known(IssueSeverity::Error),
-                code: Coded::Known(self.issue_type()),
-                diagnostics: Some(types::String(self.to_string())),
-                ..Default::default()
-            }])
-            .build()
-            .expect("an outcome has its one required element")
+        outcome(self.issue_type(), self.to_string())
     }
+}
+
+/// An `OperationOutcome` of one error of `code`, saying `diagnostics`.
+pub(crate) fn outcome(code: IssueType, diagnostics: String) -> OperationOutcome {
+    OperationOutcome::builder()
+        .issue(vec1::vec1![OperationOutcomeIssue {
+            severity: Coded::Known(IssueSeverity::Error),
+            code: Coded::Known(code),
+            diagnostics: Some(types::String(diagnostics)),
+            ..Default::default()
+        }])
+        .build()
+        .expect("an outcome has its one required element")
 }
 
 impl IntoResponse for FhirError {

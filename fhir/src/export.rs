@@ -23,11 +23,8 @@ use axum::routing::get;
 use carepath_engine::ids::OrgId;
 use carepath_engine::{Engine, ExportJob, ExportRequest, ExportRun, ExportStatus};
 use chrono::{DateTime, Utc};
-use fhir::r4::coded::Coded;
-use fhir::r4::codes::{IssueSeverity, IssueType};
-use fhir::r4::resources::operation_outcome::OperationOutcomeIssue;
-use fhir::r4::resources::{OperationOutcome, Resource};
-use fhir::r4::types;
+use fhir::r4::codes::IssueType;
+use fhir::r4::resources::Resource;
 use serde_json::json;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -284,7 +281,10 @@ async fn status(
                 .to_owned();
             fhir_json(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                &Resource::OperationOutcome(Box::new(failed(said))),
+                &Resource::OperationOutcome(Box::new(crate::error::outcome(
+                    IssueType::Exception,
+                    said,
+                ))),
             )
         }
     })
@@ -310,18 +310,6 @@ fn manifest(base: &str, job: &ExportJob) -> serde_json::Value {
         "output": output,
         "error": [],
     })
-}
-
-fn failed(said: String) -> OperationOutcome {
-    OperationOutcome::builder()
-        .issue(vec1::vec1![OperationOutcomeIssue {
-            severity: Coded::Known(IssueSeverity::Error),
-            code: Coded::Known(IssueType::Exception),
-            diagnostics: Some(types::String(said)),
-            ..Default::default()
-        }])
-        .build()
-        .expect("an outcome has its one required element")
 }
 
 async fn cancel(
@@ -416,7 +404,7 @@ async fn export(engine: &Engine, run: &ExportRun) -> Result<Ended, FhirError> {
                 break;
             };
             for record in &page {
-                for m in client_resources(engine, &run.actor, record).await? {
+                for m in client_resources(engine, &run.actor, record, &wanted).await? {
                     if keep(&m) && !parts.push(engine, run, &m).await? {
                         return Ok(Ended::Stopped);
                     }

@@ -87,20 +87,24 @@ async fn metadata(State(engine): State<Engine>) -> Response {
     fhir_json(StatusCode::OK, &Resource::CapabilityStatement(Box::new(cs)))
 }
 
-/// A client's resources as `actor` may see them.
+/// A client's resources of the `kinds` asked for, as `actor` may see them.
 pub async fn client_resources(
     engine: &Engine,
     actor: &Actor,
     record: &CareRecord,
+    kinds: &[Kind],
 ) -> Result<Vec<Mapped>, FhirError> {
     let orgs = engine.org_names(&map::orgs_of(record)).await?;
-    Ok(map::client_resources(&Source {
-        record,
-        actor,
-        orgs: &orgs,
-        pathway: engine.pathway(),
-        now: engine.clock().now(),
-    }))
+    Ok(map::client_resources(
+        &Source {
+            record,
+            actor,
+            orgs: &orgs,
+            pathway: engine.pathway(),
+            now: engine.clock().now(),
+        },
+        kinds,
+    ))
 }
 
 pub(crate) async fn organizations(
@@ -143,20 +147,13 @@ async fn read(
             .await?
             .into_iter()
             .find(|m| m.id == id),
-        Kind::Patient => {
-            let record = engine.care_record(&actor, ClientId(uuid)).await?;
-            client_resources(&engine, &actor, &record)
-                .await?
-                .into_iter()
-                .find(|m| m.kind == Kind::Patient)
-        }
         _ => {
-            let client = engine.record_owner(uuid).await?.ok_or_else(not_found)?;
+            let client = owner(&engine, kind, uuid).await?.ok_or_else(not_found)?;
             let record = engine.care_record(&actor, client).await?;
-            client_resources(&engine, &actor, &record)
+            client_resources(&engine, &actor, &record, &[kind])
                 .await?
                 .into_iter()
-                .find(|m| m.kind == kind && m.id == id)
+                .find(|m| m.id == id)
         }
     };
     let m = found.ok_or_else(not_found)?;
@@ -247,14 +244,16 @@ async fn matches(
             .collect();
         return Ok(page_of_one(all, search, ClientId(uuid::Uuid::nil())));
     }
-    let of_client = |all: Vec<Mapped>| -> Vec<Mapped> {
-        all.into_iter()
-            .filter(|m| m.kind == kind && search.matches(m))
-            .collect()
+    let of_client = async |record: &CareRecord| -> Result<Vec<Mapped>, FhirError> {
+        Ok(client_resources(engine, actor, record, &[kind])
+            .await?
+            .into_iter()
+            .filter(|m| search.matches(m))
+            .collect())
     };
     if let Some(client) = search.patient {
         let record = engine.care_record(actor, client).await?;
-        let all = of_client(client_resources(engine, actor, &record).await?);
+        let all = of_client(&record).await?;
         return Ok(page_of_one(all, search, client));
     }
     if let Some(ids) = &search.ids {
@@ -266,20 +265,14 @@ async fn matches(
             let Ok(uuid) = id.parse::<uuid::Uuid>() else {
                 continue;
             };
-            let client = match kind {
-                Kind::Patient => Some(ClientId(uuid)),
-                _ => engine.record_owner(uuid).await?,
-            };
-            clients.extend(client);
+            clients.extend(owner(engine, kind, uuid).await?);
         }
         clients.sort();
         clients.dedup();
         let mut all = Vec::new();
         for client in clients {
             match engine.care_record(actor, client).await {
-                Ok(record) => {
-                    all.extend(of_client(client_resources(engine, actor, &record).await?))
-                }
+                Ok(record) => all.extend(of_client(&record).await?),
                 Err(carepath_engine::Error::NotFound(_))
                 | Err(carepath_engine::Error::Forbidden(_))
                 | Err(carepath_engine::Error::Rejected(
@@ -300,7 +293,7 @@ async fn matches(
         after = Some(client);
         if let Ok(record) = record {
             let skip = first.take().map_or(0, |(_, n)| n);
-            let found = of_client(client_resources(engine, actor, &record).await?);
+            let found = of_client(&record).await?;
             if let Some(next) = take(&mut out, found, skip, want, client) {
                 return Ok((out, Some(next)));
             }
@@ -312,13 +305,22 @@ async fn matches(
             return Ok((out, None));
         };
         for record in &batch {
-            let found = of_client(client_resources(engine, actor, record).await?);
+            let found = of_client(record).await?;
             if let Some(next) = take(&mut out, found, 0, want, record.state.id) {
                 return Ok((out, Some(next)));
             }
         }
         after = Some(last);
     }
+}
+
+/// The client a resource of `kind` named `id` belongs to: the client itself for a `Patient`,
+/// else the client whose event created the record (`Engine::record_owner`).
+async fn owner(engine: &Engine, kind: Kind, id: uuid::Uuid) -> Result<Option<ClientId>, FhirError> {
+    Ok(match kind {
+        Kind::Patient => Some(ClientId(id)),
+        _ => engine.record_owner(id).await?,
+    })
 }
 
 /// Moves `found` (after skipping `skip`) into `out` up to `want`; where the next page starts

@@ -115,15 +115,22 @@ pub struct Mapped {
     pub resource: Resource,
 }
 
-/// Every resource of one client its reader may see, the `Patient` first.
-pub fn client_resources(src: &Source) -> Vec<Mapped> {
-    let mut out = vec![patient::patient(src)];
-    out.extend(episode::episodes(src));
-    out.extend(service_request::service_requests(src));
-    out.extend(task::tasks(src));
-    out.extend(consent::consents(src));
-    out.extend(appointment::appointments(src));
-    out.extend(medication::medication_statements(src));
+/// Every resource of one client its reader may see of the `kinds` asked for (only those are
+/// made), in the order of [`Kind::ALL`]: the `Patient` first.
+pub fn client_resources(src: &Source, kinds: &[Kind]) -> Vec<Mapped> {
+    let mut out = Vec::new();
+    for kind in Kind::ALL.into_iter().filter(|k| kinds.contains(k)) {
+        match kind {
+            Kind::Patient => out.push(patient::patient(src)),
+            Kind::EpisodeOfCare => out.extend(episode::episodes(src)),
+            Kind::ServiceRequest => out.extend(service_request::service_requests(src)),
+            Kind::Task => out.extend(task::tasks(src)),
+            Kind::Consent => out.extend(consent::consents(src)),
+            Kind::Appointment => out.extend(appointment::appointments(src)),
+            Kind::MedicationStatement => out.extend(medication::medication_statements(src)),
+            Kind::Organization => {}
+        }
+    }
     out
 }
 

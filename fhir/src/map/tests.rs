@@ -225,13 +225,16 @@ impl World {
             identity: None,
             history: self.history.clone(),
         };
-        client_resources(&Source {
-            record: &record,
-            actor,
-            orgs: &self.names,
-            pathway: &self.pathway,
-            now: self.now,
-        })
+        client_resources(
+            &Source {
+                record: &record,
+                actor,
+                orgs: &self.names,
+                pathway: &self.pathway,
+                now: self.now,
+            },
+            &Kind::ALL,
+        )
     }
 
     fn map(&self) -> Vec<Mapped> {
