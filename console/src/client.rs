@@ -346,37 +346,36 @@ pub async fn page(
         state
             .consents
             .iter()
-            .map(|c| Row {
-                cells: vec![
-                    c.recipients
-                        .iter()
-                        .map(|o| names.org(o))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    c.purpose.clone(),
-                    day(c.signed_on),
-                    match (c.expiry, c.ends_at) {
-                        (ConsentExpiry::On(d), _) => format!("until {}", day(d)),
-                        (ConsentExpiry::EndOfTreatment, None) => "until treatment ends".into(),
-                        (ConsentExpiry::EndOfTreatment, Some(end)) => {
-                            format!("until treatment ends: {}", moment(end))
-                        }
-                        (ConsentExpiry::Never, _) => "no expiry".into(),
-                    },
-                ],
-                status: if c.revoked_at.is_some() {
-                    "revoked"
-                } else if state.consent_active(c, now) {
-                    "active"
-                } else {
-                    "ended"
+            .map(|c| {
+                let active = state.consent_active(c, now);
+                Row {
+                    cells: vec![
+                        c.recipients
+                            .iter()
+                            .map(|o| names.org(o))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        c.purpose.clone(),
+                        day(c.signed_on),
+                        match (c.expiry, c.ends_at) {
+                            (ConsentExpiry::On(d), _) => format!("until {}", day(d)),
+                            (ConsentExpiry::EndOfTreatment, None) => "until treatment ends".into(),
+                            (ConsentExpiry::EndOfTreatment, Some(end)) => {
+                                format!("until treatment ends: {}", moment(end))
+                            }
+                            (ConsentExpiry::Never, _) => "no expiry".into(),
+                        },
+                    ],
+                    status: if c.revoked_at.is_some() {
+                        "revoked"
+                    } else if active {
+                        "active"
+                    } else {
+                        "ended"
+                    }
+                    .into(),
+                    tone: if active { "ok" } else { "bad" },
                 }
-                .into(),
-                tone: if state.consent_active(c, now) {
-                    "ok"
-                } else {
-                    "bad"
-                },
             })
             .collect()
     } else {
