@@ -2,8 +2,8 @@
 //! pictures, the readiness checklist for the next move and for discharge — each gate met or
 //! not in words, with the form that meets it one click away — the referrals, bookings and
 //! consents, and the timeline in words. The record holder's case managers get the forms that
-//! move the client; what each role sees is what the engine's read gives it
-//! (`ClientView::shows`).
+//! move the client; what each role sees is what the engine's read gives it (a
+//! `VisibleClient`: a part the reader may not see is not there to show).
 
 use crate::action::{self, Fields, bad};
 use crate::error::PageError;
@@ -16,10 +16,11 @@ use crate::words::{self, Names, cap, day, moment};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use carepath_engine::domain::gates::{ReadinessAsk, allowed_moves};
+use carepath_engine::domain::gates::ReadinessAsk;
+use carepath_engine::domain::view::Asked;
 use carepath_engine::domain::{
-    ClientPart, ClientStatus, ClientView, Command, ConsentExpiry, GateReport, HandoffTarget,
-    Medication, policy,
+    ClientStatus, ClientView, Command, ConsentExpiry, GateReport, HandoffTarget, Medication,
+    ReferralStatus,
 };
 use carepath_engine::ids::{ClientId, StaffId};
 use carepath_engine::pathway::{AllowedMove, DischargeKind, Gate, LevelId, TransitionKind};
@@ -133,21 +134,21 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     let id = parse_id(&id)?;
     let actor = &signed.actor;
-    let (state, view) = engine.read_client(actor, id).await?;
+    // One read: the client as this reader may see it, with the readiness of the move asked.
+    let asked = Asked {
+        readiness_of: q.check.as_deref().and_then(parse_check),
+    };
+    let client = engine.read_client_asking(actor, id, &asked).await?;
     let directory = engine.directory(actor).await?;
     let names = Names::from(&engine, &directory);
     let now = engine.clock().now();
     let today = now.date_naive();
-    let identity = if view.shows(ClientPart::Identity) {
-        engine.identity(actor, &state).await?
-    } else {
-        None
-    };
-    let full = view == ClientView::Full;
-    let shows = |p| view.shows(p);
+    let identity = client.identity.shown().cloned().flatten();
+    let full = client.view == ClientView::Full;
+    let movement = client.movement.shown();
 
-    let mut facts = vec![("Status", words::status(state.status).to_owned())];
-    if let Some(p) = &state.placement {
+    let mut facts = vec![("Status", words::status(client.status).to_owned())];
+    if let Some(p) = &client.placement {
         facts.push((
             "In care at",
             format!(
@@ -158,7 +159,7 @@ pub async fn page(
             ),
         ));
     }
-    if let Some(t) = &state.transit {
+    if let Some(t) = &client.transit {
         facts.push((
             "On the way to",
             format!(
@@ -170,8 +171,11 @@ pub async fn page(
             ),
         ));
     }
-    if state.status == ClientStatus::Discharged
-        && let Some(d) = &state.last_discharge
+    if client.status == ClientStatus::Discharged
+        && let Some(d) = client
+            .history
+            .shown()
+            .and_then(|h| h.last_discharge.as_ref())
     {
         facts.push((
             "Discharged",
@@ -183,7 +187,7 @@ pub async fn page(
             ),
         ));
     }
-    if let Some(l) = &state.lost_to_care {
+    if let Some(l) = movement.and_then(|m| m.lost_to_care.as_ref()) {
         facts.push((
             "Lost to care",
             format!(
@@ -193,19 +197,21 @@ pub async fn page(
             ),
         ));
     }
-    if shows(ClientPart::CaseManagement) {
-        if let Some(e) = &state.episode {
-            facts.push((
-                "Episode",
-                format!("{}, admitted {}", e.number, day(e.admitted_at.date_naive())),
-            ));
-            let cm = match e.case_manager {
+    if let Some(e) = &client.episode {
+        facts.push((
+            "Episode",
+            format!("{}, admitted {}", e.number, day(e.admitted_at.date_naive())),
+        ));
+    }
+    if let Some(cm) = client.case_management.shown() {
+        if client.episode.is_some() {
+            let name = match cm.case_manager {
                 Some(s) => staff_name(&engine, actor, s).await?,
                 None => "not named".into(),
             };
-            facts.push(("Case manager", cm));
+            facts.push(("Case manager", name));
         }
-        if let Some(esc) = &state.escalation {
+        if let Some(esc) = &cm.escalation {
             facts.push((
                 "Escalated",
                 format!(
@@ -216,86 +222,43 @@ pub async fn page(
             ));
         }
     }
-    if shows(ClientPart::BirthYear)
-        && let Some(y) = state.birth_year
-    {
+    if let Some(Some(y)) = client.birth_year.shown() {
         facts.push(("Born", y.to_string()));
     }
-    if shows(ClientPart::Handoff)
-        && let Some(h) = &state.handoff
-    {
+    if let Some(h) = movement.and_then(|m| m.handoff.as_ref()) {
         facts.push((
             "Planned",
             format!("{} on {}", names.target(&h.target), day(h.on)),
         ));
     }
 
-    // Readiness: for the move asked, else the planned handoff, else the first move the
-    // pathway allows; and for a planned discharge.
-    let moves = allowed_moves(&state, engine.pathway());
-    let mut checklists = Vec::new();
+    // Readiness, as the domain chose and checked it: the move asked, else the planned
+    // handoff, the newest open referral or the first move the pathway allows; and a planned
+    // discharge.
+    let moves: &[AllowedMove] = client.allowed_moves.items();
+    let checklists: Vec<Checklist> = client
+        .readiness
+        .items()
+        .iter()
+        .map(|c| checklist(&names, &c.target, c.gates.clone()))
+        .collect();
+    let next = client.readiness.items().first().map(|c| c.ask.clone());
+    let next_move = next.as_ref().and_then(|a| form_value(moves, a));
     let mut move_choices = Vec::new();
-    let mut next_move = None;
-    if matches!(view, ClientView::Full | ClientView::Coordinator)
-        && state.status == ClientStatus::Active
-    {
-        let planned = state.handoff.as_ref().map(|h| ask_of(&h.target));
-        let asked = q.check.as_deref().and_then(parse_check);
-        let first = moves.iter().find_map(|m| match m {
-            AllowedMove::Transition { to, .. } => Some(ReadinessAsk::MoveTo {
-                level: to.clone(),
-                provider: None,
-            }),
-            _ => None,
-        });
-        // The level of the newest referral still open, when the pathway allows the move.
-        let referred = state
-            .referrals
-            .iter()
-            .filter(|r| {
-                use carepath_engine::domain::ReferralStatus as S;
-                matches!(
-                    r.status,
-                    S::Pending | S::Acknowledged | S::Waitlisted | S::Accepted
-                ) && moves
-                    .iter()
-                    .any(|m| matches!(m, AllowedMove::Transition { to, .. } if *to == r.to_level))
-            })
-            .max_by_key(|r| r.sent_at)
-            .map(|r| ReadinessAsk::MoveTo {
-                level: r.to_level.clone(),
-                provider: None,
-            });
-        let next = asked.clone().or(planned).or(referred).or(first);
-        next_move = next.as_ref().and_then(|a| form_value(&moves, a));
-        for m in &moves {
-            if let Some((value, label)) = move_value(&names, m) {
-                let selected = next.as_ref().is_some_and(|a| value == check_value(a));
-                move_choices.push((value, label, selected));
-            }
-        }
-        if let Some(ask @ ReadinessAsk::Discharge { kind, .. }) = &next {
-            move_choices.push((check_value(ask), cap(words::discharge(*kind)), true));
-        }
-        let mut asks: Vec<ReadinessAsk> = next.into_iter().collect();
-        let discharge = ReadinessAsk::Discharge {
-            kind: DischargeKind::Planned,
-            provider: None,
-        };
-        if !asks.contains(&discharge) {
-            asks.push(discharge);
-        }
-        for ask in asks {
-            match engine.readiness_of(actor, &state, ask, None) {
-                Ok((target, gates)) => checklists.push(checklist(&names, &target, gates)),
-                // A move this client cannot make now is left out.
-                Err(carepath_engine::Error::Rejected(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
+    for m in moves {
+        if let Some((value, label)) = move_value(&names, m) {
+            let selected = next.as_ref().is_some_and(|a| value == check_value(a));
+            move_choices.push((value, label, selected));
         }
     }
+    if let Some(ask @ ReadinessAsk::Discharge { kind, .. }) = &next {
+        move_choices.push((check_value(ask), cap(words::discharge(*kind)), true));
+    }
 
-    let referrals = policy::visible_referrals(actor, view, &state)
+    let referrals = client
+        .referrals
+        .items()
+        .iter()
         .map(|r| Row {
             cells: vec![
                 names.org(&r.provider),
@@ -305,83 +268,76 @@ pub async fn page(
             ],
             status: words::referral_status(r.status).to_owned(),
             tone: match r.status {
-                carepath_engine::domain::ReferralStatus::Accepted
-                | carepath_engine::domain::ReferralStatus::Scheduled
-                | carepath_engine::domain::ReferralStatus::Completed => "ok",
-                carepath_engine::domain::ReferralStatus::Declined
-                | carepath_engine::domain::ReferralStatus::Expired
-                | carepath_engine::domain::ReferralStatus::NoShow => "bad",
+                ReferralStatus::Accepted
+                | ReferralStatus::Scheduled
+                | ReferralStatus::Completed => "ok",
+                ReferralStatus::Declined | ReferralStatus::Expired | ReferralStatus::NoShow => {
+                    "bad"
+                }
                 _ => "warn",
             },
         })
         .collect();
     let mut bookings = Vec::new();
-    if shows(ClientPart::Aftercare) {
-        for a in &state.aftercare {
-            let what = format!("{} at {}", words::aftercare(a.kind), names.org(&a.provider));
-            bookings.push(booking_row(
-                what,
-                moment(a.at),
-                a.outcome.is_some(),
-                a.at.date_naive() < today,
-            ));
-        }
+    for a in client.aftercare.items() {
+        let what = format!("{} at {}", words::aftercare(a.kind), names.org(&a.provider));
+        bookings.push(booking_row(
+            what,
+            moment(a.at),
+            a.outcome.is_some(),
+            a.at.date_naive() < today,
+        ));
     }
-    if shows(ClientPart::MatBookings) {
-        for b in &state.mat_bookings {
-            let what = format!(
-                "MAT {} at {}",
-                words::mat_booking(b.kind),
-                names.org(&b.provider)
-            );
-            bookings.push(booking_row(
-                what,
-                day(b.on),
-                b.outcome.is_some(),
-                b.on < today,
-            ));
-        }
+    for b in client.mat_bookings.items() {
+        let what = format!(
+            "MAT {} at {}",
+            words::mat_booking(b.kind),
+            names.org(&b.provider)
+        );
+        bookings.push(booking_row(
+            what,
+            day(b.on),
+            b.outcome.is_some(),
+            b.on < today,
+        ));
     }
-    let consents = if shows(ClientPart::Consents) {
-        state
-            .consents
-            .iter()
-            .map(|c| {
-                let active = state.consent_active(c, now);
-                Row {
-                    cells: vec![
-                        c.recipients
-                            .iter()
-                            .map(|o| names.org(o))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        c.purpose.clone(),
-                        day(c.signed_on),
-                        match (c.expiry, c.ends_at) {
-                            (ConsentExpiry::On(d), _) => format!("until {}", day(d)),
-                            (ConsentExpiry::EndOfTreatment, None) => "until treatment ends".into(),
-                            (ConsentExpiry::EndOfTreatment, Some(end)) => {
-                                format!("until treatment ends: {}", moment(end))
-                            }
-                            (ConsentExpiry::Never, _) => "no expiry".into(),
-                        },
-                    ],
-                    status: if c.revoked_at.is_some() {
-                        "revoked"
-                    } else if active {
-                        "active"
-                    } else {
-                        "ended"
-                    }
-                    .into(),
-                    tone: if active { "ok" } else { "bad" },
+    let consents = client
+        .consents
+        .items()
+        .iter()
+        .map(|seen| {
+            let (c, active) = (&seen.consent, seen.in_force);
+            Row {
+                cells: vec![
+                    c.recipients
+                        .iter()
+                        .map(|o| names.org(o))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    c.purpose.clone(),
+                    day(c.signed_on),
+                    match (c.expiry, c.ends_at) {
+                        (ConsentExpiry::On(d), _) => format!("until {}", day(d)),
+                        (ConsentExpiry::EndOfTreatment, None) => "until treatment ends".into(),
+                        (ConsentExpiry::EndOfTreatment, Some(end)) => {
+                            format!("until treatment ends: {}", moment(end))
+                        }
+                        (ConsentExpiry::Never, _) => "no expiry".into(),
+                    },
+                ],
+                status: if c.revoked_at.is_some() {
+                    "revoked"
+                } else if active {
+                    "active"
+                } else {
+                    "ended"
                 }
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let timeline = if full {
+                .into(),
+                tone: if active { "ok" } else { "bad" },
+            }
+        })
+        .collect();
+    let timeline = if client.history.is_shown() {
         let events = engine.read_events(actor, id, 0, 1000).await?;
         timeline::lines(&names, &events)
     } else {
@@ -399,25 +355,23 @@ pub async fn page(
     html(&ClientPage {
         chrome,
         done: action::done_words(q.done.as_deref()),
-        version: state.version,
+        version: client.version,
         path,
         name: identity.as_ref().map(|i| i.display_name.clone()),
         record_number: identity.and_then(|i| i.record_number),
         facts,
         full,
-        books: full || view == ClientView::Coordinator,
+        books: client.aftercare.is_shown()
+            && client.mat_bookings.is_shown()
+            && client.movement.is_shown(),
         registered_or_discharged: matches!(
-            state.status,
+            client.status,
             ClientStatus::Registered | ClientStatus::Discharged
         ),
-        in_transit: state.status == ClientStatus::InTransit,
-        active: state.status == ClientStatus::Active,
-        strip: pictures::strip(&state, &names, now),
-        coverage: if shows(ClientPart::MatPlan) {
-            pictures::coverage(&state, &names, today)
-        } else {
-            None
-        },
+        in_transit: client.status == ClientStatus::InTransit,
+        active: client.status == ClientStatus::Active,
+        strip: pictures::strip(&client, &names, now),
+        coverage: pictures::coverage(&client, &names, today),
         checklists,
         moves: move_choices,
         next_move,
@@ -455,7 +409,7 @@ pub async fn page(
         providers,
         orgs: directory
             .iter()
-            .filter(|o| o.id != state.home_org)
+            .filter(|o| o.id != client.home_org)
             .map(Choice::org)
             .collect(),
         mat_orgs: directory
@@ -529,21 +483,6 @@ fn choices(
         }
     }
     (providers, Choice::levels(engine))
-}
-
-fn ask_of(t: &HandoffTarget) -> ReadinessAsk {
-    match t {
-        HandoffTarget::Transition {
-            to_level, provider, ..
-        } => ReadinessAsk::MoveTo {
-            level: to_level.clone(),
-            provider: *provider,
-        },
-        HandoffTarget::Discharge { kind, provider } => ReadinessAsk::Discharge {
-            kind: *kind,
-            provider: *provider,
-        },
-    }
 }
 
 fn check_value(a: &ReadinessAsk) -> String {

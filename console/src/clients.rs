@@ -81,14 +81,12 @@ pub async fn page(
     let listed = engine
         .list_clients(actor, level, provider, search, after, PAGE)
         .await?;
-    let states: Vec<_> = listed.iter().map(|(s, _)| s).collect();
-    let identities = engine.identities(actor, &states).await?;
     let directory = engine.directory(actor).await?;
     let names = Names::from(&engine, &directory);
     let clients: Vec<Listed> = listed
         .iter()
-        .map(|(s, _)| {
-            let identity: Option<&ClientIdentity> = identities.get(&s.id);
+        .map(|s| {
+            let identity: Option<&ClientIdentity> = s.identity.shown().and_then(Option::as_ref);
             Listed {
                 href: format!("/clients/{}", s.id),
                 name: identity.map_or_else(
@@ -106,7 +104,7 @@ pub async fn page(
         })
         .collect();
     let next = (clients.len() as u64 == PAGE)
-        .then(|| listed.last().map(|(s, _)| s.id.to_string()))
+        .then(|| listed.last().map(|s| s.id.to_string()))
         .flatten();
     let chrome = Chrome::new(&engine, &signed, "/clients", "Clients").await?;
     html(&ClientsPage {

@@ -120,7 +120,7 @@ pub async fn page(
     let arriving = engine.arrivals(actor, None, PER_STATUS).await?;
     let orgs: Vec<_> = arriving
         .iter()
-        .flat_map(|(s, _)| {
+        .flat_map(|s| {
             s.transit
                 .iter()
                 .map(|t| t.from_provider)
@@ -164,8 +164,8 @@ pub async fn page(
     }
 
     let mut arrivals = Vec::with_capacity(arriving.len());
-    for (state, _) in &arriving {
-        let label = terms::label_of(&engine, actor, state).await?;
+    for state in &arriving {
+        let label = terms::label_of(state);
         let (what, departed, arrive_by, missed) = match (&state.transit, &state.transfer) {
             (Some(t), _) => (
                 format!(
@@ -223,7 +223,7 @@ pub async fn page(
 /// client is a disclosure the engine records).
 async fn link(engine: &Engine, signed: &Signed, id: ClientId) -> Result<ClientLink, PageError> {
     let label = match engine.read_client(&signed.actor, id).await {
-        Ok((state, _)) => terms::label_of(engine, &signed.actor, &state).await?,
+        Ok(client) => terms::label_of(&client),
         Err(
             carepath_engine::Error::NotFound(_)
             | carepath_engine::Error::Forbidden(_)

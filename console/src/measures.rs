@@ -324,7 +324,7 @@ async fn client_link(
         Some(l) => l.clone(),
         None => {
             let l = match engine.read_client(&signed.actor, id).await {
-                Ok((state, _)) => terms::label_of(engine, &signed.actor, &state).await?,
+                Ok(client) => terms::label_of(&client),
                 Err(Error::NotFound(_) | Error::Forbidden(_) | Error::Rejected(_)) => {
                     terms::client_label(id, None)
                 }

@@ -4,7 +4,7 @@
 //! the same facts in words beside it, for those who do not see the picture.
 
 use crate::words::{Names, day};
-use carepath_engine::domain::{ClientState, ClientStatus};
+use carepath_engine::domain::{PlacementRecord, VisibleClient};
 use carepath_engine::pathway::Pathway;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -56,8 +56,28 @@ pub struct Strip {
     pub words: Vec<String>,
 }
 
-pub fn strip(state: &ClientState, names: &Names<'_>, now: DateTime<Utc>) -> Option<Strip> {
-    let first = state.placements.first()?;
+/// The record holder sees every placement (the record's history); anyone else the current
+/// placement alone.
+pub fn strip(client: &VisibleClient, names: &Names<'_>, now: DateTime<Utc>) -> Option<Strip> {
+    let current: Vec<PlacementRecord>;
+    let placements: &[PlacementRecord] = match client.history.shown() {
+        Some(h) => &h.placements,
+        None => {
+            current = client
+                .placement
+                .iter()
+                .zip(client.episode.iter())
+                .map(|(p, e)| PlacementRecord {
+                    episode: e.id,
+                    level: p.level.clone(),
+                    provider: p.provider,
+                    since: p.since,
+                })
+                .collect();
+            &current
+        }
+    };
+    let first = placements.first()?;
     let pathway = names.pathway();
     let start = first.since;
     let end = now.max(start + Duration::hours(1));
@@ -65,18 +85,19 @@ pub fn strip(state: &ClientState, names: &Names<'_>, now: DateTime<Utc>) -> Opti
     let x = |t: DateTime<Utc>| ((t - start).num_seconds() as f64 / span * WIDTH).clamp(0.0, WIDTH);
     let mut bars = Vec::new();
     let mut words = Vec::new();
-    for (i, p) in state.placements.iter().enumerate() {
-        let next = state.placements.get(i + 1);
+    for (i, p) in placements.iter().enumerate() {
+        let next = placements.get(i + 1);
         // A placement ends where the next begins, at a discharge of its episode, or now.
+        let discharged = client
+            .episode
+            .as_ref()
+            .filter(|e| e.id == p.episode)
+            .and_then(|e| e.discharged_at);
         let until = match next {
             Some(n) => n.since,
-            None => match (&state.transit, &state.last_discharge) {
+            None => match (&client.transit, discharged) {
                 (Some(t), _) => t.departed_at,
-                (None, Some(d))
-                    if d.episode == p.episode && state.status == ClientStatus::Discharged =>
-                {
-                    d.at
-                }
+                (None, Some(at)) => at,
                 _ => now,
             },
         };
@@ -98,7 +119,7 @@ pub fn strip(state: &ClientState, names: &Names<'_>, now: DateTime<Utc>) -> Opti
             title,
         ));
     }
-    if let Some(t) = &state.transit {
+    if let Some(t) = &client.transit {
         let title = format!(
             "On the way to {} at {} since {}",
             names.level(&t.to_level),
@@ -144,18 +165,19 @@ pub struct Coverage {
     pub words: Vec<String>,
 }
 
-pub fn coverage(state: &ClientState, names: &Names<'_>, today: NaiveDate) -> Option<Coverage> {
-    let plan = state.mat_plan.as_ref()?;
-    let pathway = names.pathway();
+pub fn coverage(client: &VisibleClient, names: &Names<'_>, today: NaiveDate) -> Option<Coverage> {
+    let seen = client.mat_plan.shown()?.as_ref()?;
+    let plan = &seen.plan;
     let start = today - Duration::days(7);
     let end = today + Duration::days(35);
     let span = (end - start).num_days() as f64;
     let x = |d: NaiveDate| ((d - start).num_days() as f64 / span * WIDTH).clamp(0.0, WIDTH);
     let medication = crate::words::medication(plan.medication);
-    let through = carepath_engine::domain::gates::mat_covered_through(state, pathway);
+    let through = seen.covered_through;
     let upcoming: Vec<_> = {
-        let mut b: Vec<_> = state
+        let mut b: Vec<_> = client
             .mat_bookings
+            .items()
             .iter()
             .filter(|b| {
                 b.outcome.is_none() && b.on >= today && plan.medication.continued_by(b.kind)

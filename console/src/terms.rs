@@ -4,8 +4,8 @@
 
 use crate::words::Names;
 use carepath_engine::domain::{
-    AftercareKind, Attendance, ClientState, DeclineCode, HandoffTarget, LostReason, MatBookingKind,
-    ReferralStatus,
+    AftercareKind, Attendance, DeclineCode, HandoffTarget, LostReason, MatBookingKind,
+    ReferralStatus, VisibleClient,
 };
 use carepath_engine::ids::ClientId;
 use chrono::{DateTime, Utc};
@@ -194,7 +194,7 @@ pub fn short_ref(id: ClientId) -> String {
 }
 
 /// Where a client is now, in words.
-pub fn whereabouts(names: &Names<'_>, s: &ClientState) -> String {
+pub fn whereabouts(names: &Names<'_>, s: &VisibleClient) -> String {
     match (&s.placement, &s.transit) {
         (Some(p), _) => format!("{} at {}", names.level(&p.level), names.org(&p.provider)),
         (None, Some(t)) => format!(
@@ -209,17 +209,7 @@ pub fn whereabouts(names: &Names<'_>, s: &ClientState) -> String {
     }
 }
 
-/// `client_label` of a client `actor` read: its name where the engine shows it to `actor`.
-pub async fn label_of(
-    engine: &carepath_engine::Engine,
-    actor: &carepath_engine::domain::Actor,
-    state: &ClientState,
-) -> Result<String, crate::error::PageError> {
-    let identity = match engine.identity(actor, state).await {
-        Ok(i) => i,
-        // Outside the reader's view: no name, never an error on a list.
-        Err(carepath_engine::Error::Forbidden(_) | carepath_engine::Error::Rejected(_)) => None,
-        Err(e) => return Err(e.into()),
-    };
-    Ok(client_label(state.id, identity.as_ref()))
+/// `client_label` of a client as its reader sees it: its name where the view shows it.
+pub fn label_of(client: &VisibleClient) -> String {
+    client_label(client.id, client.identity.shown().and_then(Option::as_ref))
 }

@@ -15,7 +15,7 @@ use crate::words::{self, Names, cap, day, moment};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use carepath_engine::domain::{ClientPart, ClientState, MatService, Role};
+use carepath_engine::domain::{MatService, Role, VisibleClient};
 use carepath_engine::pathway::Gate;
 use carepath_engine::{Engine, WorkItem};
 use serde::Deserialize;
@@ -118,9 +118,15 @@ pub async fn page(
 
     let mut escalations = Vec::new();
     for s in &escalated {
-        let Some(e) = &s.escalation else { continue };
+        let Some(e) = s
+            .case_management
+            .shown()
+            .and_then(|c| c.escalation.as_ref())
+        else {
+            continue;
+        };
         escalations.push(Escalated {
-            client: link(&engine, &signed, s).await?,
+            client: link(s),
             what: format!(
                 "No provider took the referral to {} — send it on (since {})",
                 names.level(&e.to_level),
@@ -130,9 +136,11 @@ pub async fn page(
     }
     let mut outreach = Vec::new();
     for s in &lost_clients {
-        let Some(l) = &s.lost_to_care else { continue };
+        let Some(l) = s.movement.shown().and_then(|m| m.lost_to_care.as_ref()) else {
+            continue;
+        };
         outreach.push(Escalated {
-            client: link(&engine, &signed, s).await?,
+            client: link(s),
             what: format!(
                 "Lost to care: {} (since {})",
                 terms::lost_reason(l.reason),
@@ -147,7 +155,7 @@ pub async fn page(
         let s = &item.client;
         if !item.bookings_needed.is_empty() {
             let mut waits = Vec::new();
-            if let Some(h) = &s.handoff {
+            if let Some(h) = s.movement.shown().and_then(|m| m.handoff.as_ref()) {
                 waits.push(format!(
                     "{} on {}",
                     capitalised(&terms::handoff(&names, &h.target)),
@@ -159,7 +167,7 @@ pub async fn page(
                     .iter()
                     .map(|g| format!("{}: {}", gate_words(g.gate), names.in_words(&g.why))),
             );
-            needs_booking.push(row(&engine, &signed, &names, item, waits).await?);
+            needs_booking.push(row(&engine, &names, item, waits));
         }
         if !item.followups.is_empty() {
             let waits = item
@@ -175,7 +183,7 @@ pub async fn page(
                     )
                 })
                 .collect();
-            followups.push(row(&engine, &signed, &names, item, waits).await?);
+            followups.push(row(&engine, &names, item, waits));
         }
         if !item.no_shows.is_empty() {
             let waits = item
@@ -189,16 +197,16 @@ pub async fn page(
                     )
                 })
                 .collect();
-            no_shows.push(row(&engine, &signed, &names, item, waits).await?);
+            no_shows.push(row(&engine, &names, item, waits));
         }
         // The record holder reaches its lost clients from the outreach list.
-        if !holder && let Some(l) = &s.lost_to_care {
+        if !holder && let Some(l) = s.movement.shown().and_then(|m| m.lost_to_care.as_ref()) {
             let waits = vec![format!(
                 "Lost to care: {} (since {})",
                 terms::lost_reason(l.reason),
                 moment(l.since)
             )];
-            lost.push(row(&engine, &signed, &names, item, waits).await?);
+            lost.push(row(&engine, &names, item, waits));
         }
     }
 
@@ -289,63 +297,52 @@ fn sections(
     out
 }
 
-async fn link(engine: &Engine, signed: &Signed, s: &ClientState) -> Result<ClientLink, PageError> {
-    Ok(ClientLink {
+fn link(s: &VisibleClient) -> ClientLink {
+    ClientLink {
         href: format!("/clients/{}", s.id),
-        label: terms::label_of(engine, &signed.actor, s).await?,
-    })
+        label: terms::label_of(s),
+    }
 }
 
-async fn row(
-    engine: &Engine,
-    signed: &Signed,
-    names: &Names<'_>,
-    item: &WorkItem,
-    waits: Vec<String>,
-) -> Result<Row, PageError> {
+fn row(engine: &Engine, names: &Names<'_>, item: &WorkItem, waits: Vec<String>) -> Row {
     let s = &item.client;
-    let shows = |p| item.view.shows(p);
-    let forms = (shows(ClientPart::Aftercare) && shows(ClientPart::MatBookings)).then(|| Forms {
+    let forms = (s.aftercare.is_shown() && s.mat_bookings.is_shown()).then(|| Forms {
         suggested_day: s
-            .handoff
-            .as_ref()
+            .movement
+            .shown()
+            .and_then(|m| m.handoff.as_ref())
             .map(|h| h.on)
             .unwrap_or(engine.clock().now().date_naive())
             .max(engine.clock().now().date_naive())
             .format("%Y-%m-%d")
             .to_string(),
         aftercare_key: action::new_key(),
-        mat: s
-            .mat_plan
-            .as_ref()
-            .filter(|_| shows(ClientPart::MatPlan))
-            .map(|plan| {
-                let through =
-                    carepath_engine::domain::gates::mat_covered_through(s, names.pathway());
-                (
-                    match through {
-                        Some(d) => format!(
-                            "{}, covered through {}",
-                            words::medication(plan.medication),
-                            day(d)
-                        ),
-                        None => words::medication(plan.medication).to_owned(),
-                    },
-                    terms::MAT_KINDS
-                        .into_iter()
-                        .filter(|k| plan.medication.continued_by(*k))
-                        .map(|k| Choice {
-                            value: k.as_str().to_owned(),
-                            label: terms::mat_words(k).to_owned(),
-                        })
-                        .collect(),
-                )
-            }),
+        mat: s.mat_plan.shown().and_then(Option::as_ref).map(|seen| {
+            let (plan, through) = (&seen.plan, seen.covered_through);
+            (
+                match through {
+                    Some(d) => format!(
+                        "{}, covered through {}",
+                        words::medication(plan.medication),
+                        day(d)
+                    ),
+                    None => words::medication(plan.medication).to_owned(),
+                },
+                terms::MAT_KINDS
+                    .into_iter()
+                    .filter(|k| plan.medication.continued_by(*k))
+                    .map(|k| Choice {
+                        value: k.as_str().to_owned(),
+                        label: terms::mat_words(k).to_owned(),
+                    })
+                    .collect(),
+            )
+        }),
         refill_key: action::new_key(),
     });
     let mut bookings: Vec<(chrono::NaiveDate, BookingRow)> = Vec::new();
-    if shows(ClientPart::Aftercare) {
-        for a in s.aftercare.iter().filter(|a| a.outcome.is_none()) {
+    {
+        for a in s.aftercare.items().iter().filter(|a| a.outcome.is_none()) {
             bookings.push((
                 a.at.date_naive(),
                 BookingRow {
@@ -362,8 +359,13 @@ async fn row(
             ));
         }
     }
-    if shows(ClientPart::MatBookings) {
-        for b in s.mat_bookings.iter().filter(|b| b.outcome.is_none()) {
+    {
+        for b in s
+            .mat_bookings
+            .items()
+            .iter()
+            .filter(|b| b.outcome.is_none())
+        {
             bookings.push((
                 b.on,
                 BookingRow {
@@ -381,24 +383,24 @@ async fn row(
         }
     }
     bookings.sort_by_key(|(d, _)| *d);
-    Ok(Row {
+    Row {
         id: s.id.to_string(),
-        client: link(engine, signed, s).await?,
+        client: link(s),
         whereabouts: terms::whereabouts(names, s),
         waits,
         version: s.version,
         forms,
         bookings: bookings.into_iter().map(|(_, b)| b).collect(),
-    })
+    }
 }
 
 /// A booking of the client's in words ("Outpatient visit at Riverside, Tue 1 Dec 2026").
 fn booking_words(
     names: &Names<'_>,
-    s: &ClientState,
+    s: &VisibleClient,
     id: carepath_engine::ids::BookingId,
 ) -> String {
-    if let Some(a) = s.aftercare.iter().find(|a| a.id == id) {
+    if let Some(a) = s.aftercare.items().iter().find(|a| a.id == id) {
         let kept = a
             .outcome
             .map(|o| format!(" ({})", terms::attendance(o.attendance)))
@@ -410,7 +412,7 @@ fn booking_words(
             moment(a.at)
         );
     }
-    if let Some(b) = s.mat_bookings.iter().find(|b| b.id == id) {
+    if let Some(b) = s.mat_bookings.items().iter().find(|b| b.id == id) {
         return format!(
             "{} at {}, {}",
             terms::mat_words(b.kind).to_lowercase(),

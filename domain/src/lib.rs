@@ -16,6 +16,7 @@ pub mod input;
 pub mod measures;
 pub mod policy;
 mod state;
+pub mod view;
 
 pub use command::*;
 pub use decide::{Context, Decision, OrgDirectory, OrgInfo, StaffDirectory, StaffMember, decide};
@@ -26,3 +27,4 @@ pub use policy::{
     read_access, referral_access, require_full, visible_referrals,
 };
 pub use state::*;
+pub use view::{Seen, VisibleClient};

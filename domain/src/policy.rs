@@ -30,7 +30,11 @@ pub fn authorize(
     if has_overrides(command) && actor.role != Role::Supervisor {
         return deny("only a supervisor may override a gate");
     }
-    let own_client = |s: Option<&ClientState>| s.is_none_or(|s| s.home_org == actor.org);
+    // Whoever has no standing with a client is told what an id that does not exist gets:
+    // that someone is a client is itself Part 2 information. A refusal that depends only on
+    // the role (a partner may not admit) says so whether the client exists or not.
+    // (Without a state there is nothing to check here: the decision finds no client.)
+    let unknown = |s: &ClientState| Err(unknown_record(command, s));
     match actor.role {
         Role::Admin => Ok(()),
         Role::System => deny("the engine acts only through timers"),
@@ -39,74 +43,106 @@ pub fn authorize(
             Command::RegisterClient { home_org, .. } if *home_org != actor.org => {
                 deny("a case manager registers clients of their own organization")
             }
-            _ if !own_client(state) => deny("the client belongs to another organization"),
-            Command::AcknowledgeReferral { .. }
-            | Command::AcceptReferral { .. }
-            | Command::DeclineReferral { .. }
-            | Command::WaitlistReferral { .. } => {
-                deny("only the receiving provider answers a referral")
-            }
-            // The record holder may record an arrival or a no-show the receiving provider
-            // reported by other means (a phone call).
-            _ => Ok(()),
+            Command::RegisterClient { .. } => Ok(()),
+            _ => match state {
+                Some(s) if s.home_org != actor.org => unknown(s),
+                _ => match command {
+                    Command::AcknowledgeReferral { .. }
+                    | Command::AcceptReferral { .. }
+                    | Command::DeclineReferral { .. }
+                    | Command::WaitlistReferral { .. } => {
+                        deny("only the receiving provider answers a referral")
+                    }
+                    // The record holder may record an arrival or a no-show the receiving
+                    // provider reported by other means (a phone call).
+                    _ => Ok(()),
+                },
+            },
         },
-        Role::Partner => match (command, state) {
-            (
+        Role::Partner => {
+            let Some(s) = state else {
+                return match command {
+                    Command::AcknowledgeReferral { .. }
+                    | Command::AcceptReferral { .. }
+                    | Command::DeclineReferral { .. }
+                    | Command::WaitlistReferral { .. }
+                    | Command::RecordBookingOutcome { .. }
+                    | Command::ConfirmArrival
+                    | Command::ReportNoShow => Ok(()),
+                    _ => deny(PARTNER_MAY),
+                };
+            };
+            match command {
                 Command::AcknowledgeReferral { referral }
                 | Command::AcceptReferral { referral }
                 | Command::DeclineReferral { referral, .. }
-                | Command::WaitlistReferral { referral },
-                Some(s),
-            ) => match s.referral(*referral) {
-                Some(r) if r.provider == actor.org => Ok(()),
-                // Not revealing whether the referral exists.
-                _ => Err(DecisionError::not_found("referral", referral)),
-            },
-            // The provider of a booking says what became of it.
-            (Command::RecordBookingOutcome { booking, .. }, Some(s)) => {
-                let provider = s
-                    .aftercare
-                    .iter()
-                    .find(|a| a.id == *booking)
-                    .map(|a| a.provider)
-                    .or_else(|| {
-                        s.mat_bookings
-                            .iter()
-                            .find(|b| b.id == *booking)
-                            .map(|b| b.provider)
-                    });
-                match provider {
-                    Some(p) if p == actor.org => Ok(()),
-                    _ => Err(DecisionError::not_found("booking", booking)),
+                | Command::WaitlistReferral { referral } => match s.referral(*referral) {
+                    Some(r) if r.provider == actor.org => Ok(()),
+                    _ => unknown(s),
+                },
+                // The provider of a booking says what became of it.
+                Command::RecordBookingOutcome { booking, .. } => {
+                    match booking_provider(s, *booking) {
+                        Some(p) if p == actor.org => Ok(()),
+                        _ => unknown(s),
+                    }
                 }
+                // The provider a client is on the way to confirms the arrival or the no-show.
+                Command::ConfirmArrival | Command::ReportNoShow => match receiving_org(s) {
+                    Some(org) if org == actor.org => Ok(()),
+                    _ => unknown(s),
+                },
+                _ => deny(PARTNER_MAY),
             }
-            // The provider a client is on the way to confirms the arrival or the no-show.
-            (Command::ConfirmArrival | Command::ReportNoShow, Some(s)) => match receiving_org(s) {
-                Some(org) if org == actor.org => Ok(()),
-                _ => Err(DecisionError::not_found("client", s.id)),
-            },
-            _ => deny("a partner may only answer referrals addressed to it and confirm arrivals"),
-        },
-        Role::AftercareCoordinator => match (command, state) {
-            (
-                Command::ScheduleAftercare { .. }
-                | Command::ScheduleMatRefill { .. }
-                | Command::RecordBookingOutcome { .. },
-                Some(s),
-            ) => {
-                if s.home_org == actor.org || s.active_consent_for(actor.org, now).is_some() {
-                    Ok(())
-                } else {
-                    // No standing with the client: not even whether it exists (that it is
-                    // in care somewhere is itself Part 2 information).
-                    Err(DecisionError::not_found("client", s.id))
+        }
+        Role::AftercareCoordinator => match command {
+            Command::ScheduleAftercare { .. }
+            | Command::ScheduleMatRefill { .. }
+            | Command::RecordBookingOutcome { .. } => match state {
+                Some(s)
+                    if s.home_org != actor.org
+                        && s.active_consent_for(actor.org, now).is_none() =>
+                {
+                    unknown(s)
                 }
-            }
+                _ => Ok(()),
+            },
             _ => deny(
                 "an aftercare coordinator may only book aftercare and MAT refills and record \
                  what became of them",
             ),
         },
+    }
+}
+
+const PARTNER_MAY: &str =
+    "a partner may only answer referrals addressed to it and confirm arrivals";
+
+/// The provider a booking (aftercare or MAT) was made with.
+fn booking_provider(s: &ClientState, booking: crate::ids::BookingId) -> Option<crate::ids::OrgId> {
+    s.aftercare
+        .iter()
+        .find(|a| a.id == booking)
+        .map(|a| a.provider)
+        .or_else(|| {
+            s.mat_bookings
+                .iter()
+                .find(|b| b.id == booking)
+                .map(|b| b.provider)
+        })
+}
+
+/// The refusal a reader without standing gets for `command`: the record it names (the
+/// referral it answers, else the client) not found — word for word what an id that does not
+/// exist gets.
+fn unknown_record(command: &Command, state: &ClientState) -> DecisionError {
+    match command {
+        Command::AcknowledgeReferral { referral }
+        | Command::AcceptReferral { referral }
+        | Command::DeclineReferral { referral, .. }
+        | Command::WaitlistReferral { referral }
+        | Command::WithdrawReferral { referral } => DecisionError::not_found("referral", referral),
+        _ => DecisionError::not_found("client", state.id),
     }
 }
 
@@ -359,10 +395,16 @@ pub enum ClientPart {
     /// The display name and record number (an organization a consent names sees them, each
     /// read a disclosure).
     Identity,
+    /// The record's past: earlier placements and episodes, the last discharge, the timeline
+    /// of events (the record holder's).
+    History,
+    /// Each gate the next move and a planned discharge need, met or not (for those who act
+    /// on them: the record holder and an aftercare coordinator).
+    Readiness,
 }
 
 impl ClientPart {
-    pub const ALL: [ClientPart; 11] = [
+    pub const ALL: [ClientPart; 13] = [
         ClientPart::BirthYear,
         ClientPart::Consents,
         ClientPart::Referrals,
@@ -374,6 +416,8 @@ impl ClientPart {
         ClientPart::AllowedMoves,
         ClientPart::CaseManagement,
         ClientPart::Identity,
+        ClientPart::History,
+        ClientPart::Readiness,
     ];
 }
 
@@ -386,9 +430,10 @@ impl ClientView {
         match self {
             ClientView::Full => true,
             ClientView::Partner => matches!(part, Referrals | Identity),
-            ClientView::Coordinator => {
-                matches!(part, MatPlan | MatBookings | Aftercare | Handoff | Identity)
-            }
+            ClientView::Coordinator => matches!(
+                part,
+                MatPlan | MatBookings | Aftercare | Handoff | Identity | Readiness
+            ),
             ClientView::Payer => matches!(part, MatPlan | MatBookings | Aftercare),
         }
     }
@@ -420,9 +465,8 @@ pub fn read_access(
         Role::CaseManager | Role::Supervisor if state.home_org == actor.org => {
             Ok((ClientView::Full, None))
         }
-        Role::CaseManager | Role::Supervisor => Err(DecisionError::Forbidden(
-            "the client belongs to another organization".into(),
-        )),
+        // No standing: the same answer as for an id that does not exist.
+        Role::CaseManager | Role::Supervisor => Err(DecisionError::not_found("client", state.id)),
         Role::Partner | Role::AftercareCoordinator | Role::Payer => {
             let view = match actor.role {
                 Role::Partner => ClientView::Partner,
@@ -490,10 +534,15 @@ pub fn referral_access(
 }
 
 /// Full access to a client's record: its event log, disclosures, readiness.
-pub fn require_full(actor: &Actor, state: &ClientState) -> Result<(), DecisionError> {
-    match actor.role {
-        Role::Admin | Role::System => Ok(()),
-        Role::CaseManager | Role::Supervisor if state.home_org == actor.org => Ok(()),
+/// Without standing with the client ([`read_access`]) the client is not found, as an id that
+/// does not exist; with some, but not the record holder's, the read is forbidden.
+pub fn require_full(
+    actor: &Actor,
+    state: &ClientState,
+    now: DateTime<Utc>,
+) -> Result<(), DecisionError> {
+    match read_access(actor, state, now)? {
+        (ClientView::Full, _) => Ok(()),
         _ => Err(DecisionError::Forbidden(
             "only the organization holding the record may read this".into(),
         )),

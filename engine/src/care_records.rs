@@ -2,7 +2,7 @@
 //! may see it, with the events the state keeps no history of (statuses over time), each read
 //! by another organization a disclosure as any other read.
 
-use crate::domain::{Actor, CareEvent, ClientIdentity, ClientPart, ClientState, ClientView, Role};
+use crate::domain::{Actor, CareEvent, ClientState, ClientView, Role, VisibleClient};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::*;
@@ -12,15 +12,12 @@ use uuid::Uuid;
 /// The most events of one client a care record reads.
 const MAX_EVENTS: u64 = 100_000;
 
-/// A client as one reader may see it.
+/// A client as one reader may see it, with the events it may see.
 #[derive(Clone, Debug)]
 pub struct CareRecord {
-    pub state: ClientState,
-    pub view: ClientView,
-    /// The display name and record number, when the view shows them and they were recorded.
-    pub identity: Option<ClientIdentity>,
-    /// Every event of the client, in order (for the histories the state does not keep; what
-    /// is shown of them is the view's to decide).
+    pub client: VisibleClient,
+    /// The events of the client this reader sees, in order (for the histories the state does
+    /// not keep): those of the parts its view shows (`domain::view::visible_events`).
     pub history: Vec<CareEvent>,
 }
 
@@ -28,8 +25,14 @@ impl Engine {
     /// One client's care record as `actor` may read it; a read by another organization is a
     /// disclosure. Without standing: not found, as for an id that does not exist.
     pub async fn care_record(&self, actor: &Actor, id: ClientId) -> Result<CareRecord, Error> {
-        let (state, view) = self.read_client(actor, id).await?;
-        self.complete(state, view).await
+        let state = self
+            .store()
+            .load_client(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("client {id}")))?;
+        let (view, consent) = crate::domain::read_access(actor, &state, self.clock().now())?;
+        self.disclose_read(actor, &state, consent, view).await?;
+        self.complete(actor, state, view).await
     }
 
     /// A page of the care records `actor` may list, after `after` by client id: as
@@ -52,11 +55,11 @@ impl Engine {
                 self.readable_clients(actor, &filter, after, limit).await?
             }
             _ => {
-                self.list_clients(actor, None, None, None, after, limit)
-                    .await?
+                let filter = self.listing(actor, None, None, None)?;
+                self.readable_clients(actor, &filter, after, limit).await?
             }
         };
-        self.complete_page(page).await
+        self.complete_page(actor, page).await
     }
 
     /// A page of the care records of the clients `holder` holds the records of (every
@@ -78,7 +81,7 @@ impl Engine {
             ..ClientFilter::default()
         };
         let page = self.readable_clients(actor, &filter, after, limit).await?;
-        self.complete_page(page).await
+        self.complete_page(actor, page).await
     }
 
     /// The client a record belongs to — a referral, consent, episode, booking, assessment or
@@ -95,27 +98,28 @@ impl Engine {
 
     async fn complete_page(
         &self,
+        actor: &Actor,
         page: Vec<(ClientState, ClientView)>,
     ) -> Result<Vec<CareRecord>, Error> {
         let mut out = Vec::with_capacity(page.len());
         for (state, view) in page {
-            out.push(self.complete(state, view).await?);
+            out.push(self.complete(actor, state, view).await?);
         }
         Ok(out)
     }
 
-    async fn complete(&self, state: ClientState, view: ClientView) -> Result<CareRecord, Error> {
-        let identity = if view.shows(ClientPart::Identity) {
-            self.stored_identity(state.id).await?
-        } else {
-            None
-        };
-        let history = self.store().events(state.id, 0, MAX_EVENTS).await?;
+    async fn complete(
+        &self,
+        actor: &Actor,
+        state: ClientState,
+        view: ClientView,
+    ) -> Result<CareRecord, Error> {
+        let client = self.visible(actor, &state, view);
+        let client = self.with_identities(vec![client]).await?.remove(0);
+        let events = self.store().events(state.id, 0, MAX_EVENTS).await?;
         Ok(CareRecord {
-            state,
-            view,
-            identity,
-            history,
+            history: crate::domain::view::visible_events(actor, view, &state, events),
+            client,
         })
     }
 }

@@ -1,9 +1,10 @@
 //! The read side, with the same authorization rules as the write side: who may see which
 //! client and how much, and the disclosure record every read by another organization leaves.
 
+use crate::domain::view::Asked;
 use crate::domain::{
-    self, Actor, ClientIdentity, ClientPart, ClientState, ClientView, DecisionError, GateReport,
-    HandoffTarget, Referral, ReferralStatus, ReferralView, Role,
+    self, Actor, ClientIdentity, ClientState, ClientView, DecisionError, GateReport, HandoffTarget,
+    Referral, ReferralStatus, ReferralView, Role, VisibleClient,
 };
 use crate::engine::Engine;
 use crate::error::Error;
@@ -125,71 +126,68 @@ impl Engine {
             .ok_or_else(|| Error::NotFound(format!("client {id}")))
     }
 
-    /// Read one client as `actor` may; a read by another organization is a disclosure.
-    pub async fn read_client(
+    /// One client as `actor` may see it; a read by another organization is a disclosure.
+    /// Without standing: not found, word for word as an id that does not exist.
+    pub async fn read_client(&self, actor: &Actor, id: ClientId) -> Result<VisibleClient, Error> {
+        self.read_client_asking(actor, id, &Asked::default()).await
+    }
+
+    /// [`Engine::read_client`], with the readiness of the move `asked` names (the console's
+    /// "check this move") in place of the next move the domain chooses.
+    pub async fn read_client_asking(
         &self,
         actor: &Actor,
         id: ClientId,
-    ) -> Result<(ClientState, ClientView), Error> {
+        asked: &Asked,
+    ) -> Result<VisibleClient, Error> {
         let state = self.load(id).await?;
-        let (view, consent) = domain::read_access(actor, &state, self.clock().now())?;
-        self.disclose_read(actor, &state, consent, view).await?;
-        Ok((state, view))
+        let (client, consent) =
+            domain::view::see(actor, &state, self.pathway(), self.clock().now(), asked)?;
+        self.disclose_read(actor, &state, consent, client.view)
+            .await?;
+        Ok(self.with_identities(vec![client]).await?.remove(0))
     }
 
-    /// The display name and record number of a client `actor` read (`read_client`,
-    /// `list_clients`: a read by another organization was recorded as a disclosure there),
-    /// when the view shows them; `None` when none were recorded.
-    pub async fn identity(
+    /// `state` in `view` (decided for `actor`), for the engine's lists.
+    pub(crate) fn visible(
         &self,
         actor: &Actor,
         state: &ClientState,
-    ) -> Result<Option<ClientIdentity>, Error> {
-        let (view, _) = domain::read_access(actor, state, self.clock().now())?;
-        if !view.shows(ClientPart::Identity) {
-            return Err(Error::Forbidden(
-                "outside what this role may see of a client (minimum necessary)".into(),
-            ));
-        }
-        self.stored_identity(state.id).await
+        view: ClientView,
+    ) -> VisibleClient {
+        domain::view::cut(
+            actor,
+            view,
+            state,
+            self.pathway(),
+            self.clock().now(),
+            &Asked::default(),
+        )
     }
 
-    /// The display name and record number recorded for `client`, whoever asks: callers
-    /// decide first whether the reader's view shows them.
-    pub(crate) async fn stored_identity(
+    /// The display names and record numbers of `clients`, in one read, filled in where the
+    /// view shows them.
+    pub(crate) async fn with_identities(
         &self,
-        client: ClientId,
-    ) -> Result<Option<ClientIdentity>, Error> {
-        Ok(self
-            .store()
-            .identities(&[client])
-            .await?
-            .into_iter()
-            .next()
-            .map(|(_, i)| i))
-    }
-
-    /// The display names and record numbers of a page of clients `actor` listed
-    /// (`list_clients`, each read already recorded), in one read: those whose view — decided
-    /// again here — shows them.
-    pub async fn identities(
-        &self,
-        actor: &Actor,
-        listed: &[&ClientState],
-    ) -> Result<std::collections::HashMap<ClientId, ClientIdentity>, Error> {
-        let now = self.clock().now();
-        let ids: Vec<ClientId> = listed
+        clients: Vec<VisibleClient>,
+    ) -> Result<Vec<VisibleClient>, Error> {
+        let ids: Vec<ClientId> = clients
             .iter()
-            .filter(|s| {
-                domain::read_access(actor, s, now)
-                    .is_ok_and(|(view, _)| view.shows(ClientPart::Identity))
-            })
-            .map(|s| s.id)
+            .filter(|c| c.identity.is_shown())
+            .map(|c| c.id)
             .collect();
         if ids.is_empty() {
-            return Ok(Default::default());
+            return Ok(clients);
         }
-        Ok(self.store().identities(&ids).await?.into_iter().collect())
+        let mut found: std::collections::HashMap<ClientId, ClientIdentity> =
+            self.store().identities(&ids).await?.into_iter().collect();
+        Ok(clients
+            .into_iter()
+            .map(|c| {
+                let identity = found.remove(&c.id);
+                c.with_identity(identity)
+            })
+            .collect())
     }
 
     pub(crate) async fn disclose_read(
@@ -199,11 +197,18 @@ impl Engine {
         consent: Option<ConsentId>,
         view: ClientView,
     ) -> Result<(), Error> {
-        if view == ClientView::Full || actor.org == state.home_org {
+        // The record holder's own reads, and the engine's, disclose nothing. Every other read
+        // is accounted — an administrator's too: the deployment's operator reads another
+        // organization's records as its qualified service organization (42 CFR 2.11), under
+        // that agreement rather than a consent, and the record holder sees each such read in
+        // its accounting of disclosures.
+        if actor.org == state.home_org || actor.role == Role::System {
             return Ok(());
         }
-        let what = match view {
-            ClientView::Partner => "client record read by a partner provider",
+        let what = match (actor.role, view) {
+            (Role::Admin, _) => "client record read by an administrator",
+            (_, ClientView::Partner) => "client record read by a partner provider",
+            (_, ClientView::Payer) => "client record read by a payer",
             _ => "client record read by an aftercare coordinator",
         };
         self.store()
@@ -223,7 +228,7 @@ impl Engine {
         search: Option<String>,
         after: Option<ClientId>,
         limit: u64,
-    ) -> Result<Vec<(ClientState, ClientView)>, Error> {
+    ) -> Result<Vec<VisibleClient>, Error> {
         if let Some(text) = &search {
             domain::input::check_text("search", text)?;
             if text.trim().is_empty() || text.chars().count() > domain::MAX_DISPLAY_NAME {
@@ -233,6 +238,20 @@ impl Engine {
                 )));
             }
         }
+        let filter = self.listing(actor, level, provider, search)?;
+        let page = self.readable_clients(actor, &filter, after, limit).await?;
+        self.visible_page(actor, page).await
+    }
+
+    /// Whom `actor` may list (`list_clients`): case managers their organization's clients,
+    /// partners those placed with them, payers those a consent names them in, admins all.
+    pub(crate) fn listing(
+        &self,
+        actor: &Actor,
+        level: Option<LevelId>,
+        provider: Option<OrgId>,
+        search: Option<String>,
+    ) -> Result<ClientFilter, Error> {
         let mut filter = ClientFilter {
             level,
             provider,
@@ -258,7 +277,20 @@ impl Engine {
                 ));
             }
         }
-        self.readable_clients(actor, &filter, after, limit).await
+        Ok(filter)
+    }
+
+    /// A page read by `actor`, as it may see each client, identities filled in.
+    pub(crate) async fn visible_page(
+        &self,
+        actor: &Actor,
+        page: Vec<(ClientState, ClientView)>,
+    ) -> Result<Vec<VisibleClient>, Error> {
+        let clients = page
+            .iter()
+            .map(|(state, view)| self.visible(actor, state, *view))
+            .collect();
+        self.with_identities(clients).await
     }
 
     /// A page of the clients `filter` names, after `after` by client id, those `actor` has
@@ -295,7 +327,7 @@ impl Engine {
         actor: &Actor,
         after: Option<ClientId>,
         limit: u64,
-    ) -> Result<Vec<ClientState>, Error> {
+    ) -> Result<Vec<VisibleClient>, Error> {
         let filter = ClientFilter {
             level: None,
             provider: None,
@@ -303,7 +335,8 @@ impl Engine {
             lost_to_care: true,
             ..ClientFilter::default()
         };
-        Ok(self.store().clients_page(&filter, after, limit).await?)
+        let page = self.readable_clients(actor, &filter, after, limit).await?;
+        self.visible_page(actor, page).await
     }
 
     /// The escalations: clients with a referral group that ran out (every provider declined,
@@ -316,7 +349,7 @@ impl Engine {
         mine: bool,
         after: Option<ClientId>,
         limit: u64,
-    ) -> Result<Vec<ClientState>, Error> {
+    ) -> Result<Vec<VisibleClient>, Error> {
         let home_org = domain::policy::read_worklist(actor)?;
         let case_manager = match (mine, actor.staff) {
             (false, _) => None,
@@ -334,7 +367,8 @@ impl Engine {
             case_manager,
             ..ClientFilter::default()
         };
-        Ok(self.store().clients_page(&filter, after, limit).await?)
+        let page = self.readable_clients(actor, &filter, after, limit).await?;
+        self.visible_page(actor, page).await
     }
 
     /// Staff members as their newest live token describes them (name = the token's label),
@@ -442,7 +476,10 @@ impl Engine {
         limit: u64,
     ) -> Result<Vec<domain::CareEvent>, Error> {
         let state = self.load(client).await?;
-        domain::require_full(actor, &state)?;
+        domain::require_full(actor, &state, self.clock().now())?;
+        // An administrator of another organization reads the record: accounted.
+        self.disclose_read(actor, &state, None, ClientView::Full)
+            .await?;
         Ok(self.store().events(client, after_seq, limit).await?)
     }
 
@@ -466,7 +503,7 @@ impl Engine {
             return Err(Error::BadInput("`to` comes before `from`".into()));
         }
         let state = self.load(client).await?;
-        domain::require_full(actor, &state)?;
+        domain::require_full(actor, &state, self.clock().now())?;
         Ok(self.store().disclosures(client, from, to).await?)
     }
 
@@ -486,9 +523,9 @@ impl Engine {
         self.readiness_of(actor, &state, ask, on)
     }
 
-    /// The readiness of a client `actor` has just read (`read_client`, whose disclosure
-    /// covers this one): the same standing, decided again, and no second disclosure.
-    pub fn readiness_of(
+    /// The readiness of a client `actor` has just read (whose disclosure covers this one):
+    /// the same standing, decided again, and no second disclosure.
+    fn readiness_of(
         &self,
         actor: &Actor,
         state: &ClientState,

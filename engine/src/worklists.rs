@@ -7,7 +7,9 @@
 //! `policy::arrival_access`). Each client read by another organization is a disclosure.
 
 use crate::domain::policy::{self, CoordinationScope};
-use crate::domain::{Actor, ClientState, ClientView, DecisionError, GateReport, TimerKind, gates};
+use crate::domain::{
+    Actor, ClientState, ClientView, DecisionError, GateReport, TimerKind, VisibleClient, gates,
+};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::*;
@@ -19,12 +21,10 @@ const SCAN: u64 = 200;
 /// The most items one call returns.
 const MAX_ITEMS: u64 = 500;
 
-/// A client on a coordination worklist, with what waits on it. `client` is the whole record:
-/// show of it only what `view` shows (`ClientView::shows`).
+/// A client on a coordination worklist, as the reader may see it, with what waits on it.
 #[derive(Clone, Debug)]
 pub struct WorkItem {
-    pub client: ClientState,
-    pub view: ClientView,
+    pub client: VisibleClient,
     /// The planned handoff's gates a booking meets (aftercare appointment, MAT continuity)
     /// that are not met on the planned day, with why.
     pub bookings_needed: Vec<GateReport>,
@@ -41,7 +41,11 @@ impl WorkItem {
         self.bookings_needed.is_empty()
             && self.followups.is_empty()
             && self.no_shows.is_empty()
-            && self.client.lost_to_care.is_none()
+            && self
+                .client
+                .movement
+                .shown()
+                .is_none_or(|m| m.lost_to_care.is_none())
     }
 }
 
@@ -102,27 +106,38 @@ impl Engine {
                     Err(DecisionError::NotFound { .. }) => continue,
                     Err(e) => return Err(e.into()),
                 };
-                let item = self.work_item(state, view, &timers, now);
+                let item = self.work_item(actor, &state, view, &timers, now);
                 if item.is_empty() {
                     continue;
                 }
-                self.disclose_read(actor, &item.client, consent, view)
-                    .await?;
+                self.disclose_read(actor, &state, consent, view).await?;
                 out.push(item);
                 if out.len() as u64 >= limit {
-                    return Ok(out);
+                    return self.named(out).await;
                 }
             }
             if !full {
                 break;
             }
         }
-        Ok(out)
+        self.named(out).await
+    }
+
+    /// The items with the identities their views show, in one read.
+    async fn named(&self, items: Vec<WorkItem>) -> Result<Vec<WorkItem>, Error> {
+        let clients = items.iter().map(|i| i.client.clone()).collect();
+        let clients = self.with_identities(clients).await?;
+        Ok(items
+            .into_iter()
+            .zip(clients)
+            .map(|(item, client)| WorkItem { client, ..item })
+            .collect())
     }
 
     fn work_item(
         &self,
-        client: ClientState,
+        actor: &Actor,
+        client: &ClientState,
         view: ClientView,
         timers: &[DueTimer],
         now: DateTime<Utc>,
@@ -137,7 +152,7 @@ impl Engine {
                     let Some(since) = since.or(client.last_discharge.as_ref().map(|d| d.at)) else {
                         continue;
                     };
-                    if gates::followup_visit(&client, pathway, since, *days).is_none() {
+                    if gates::followup_visit(client, pathway, since, *days).is_none() {
                         followups.push(FollowupDue {
                             days: *days,
                             since,
@@ -146,7 +161,7 @@ impl Engine {
                     }
                 }
                 TimerKind::NoShowCheck { booking, missed_at }
-                    if !gates::missed_booking_answered(&client, *booking, *missed_at)
+                    if !gates::missed_booking_answered(client, *booking, *missed_at)
                         && client.lost_to_care.is_none() =>
                 {
                     no_shows.push(NoShowDue {
@@ -159,9 +174,8 @@ impl Engine {
             }
         }
         WorkItem {
-            bookings_needed: gates::bookings_needed(&client, pathway, now),
-            client,
-            view,
+            bookings_needed: gates::bookings_needed(client, pathway, now),
+            client: self.visible(actor, client, view),
             followups,
             no_shows,
         }
@@ -175,7 +189,7 @@ impl Engine {
         actor: &Actor,
         after: Option<ClientId>,
         limit: u64,
-    ) -> Result<Vec<(ClientState, ClientView)>, Error> {
+    ) -> Result<Vec<VisibleClient>, Error> {
         let org = policy::read_arrivals(actor)?;
         let limit = limit.clamp(1, MAX_ITEMS);
         let now = self.clock().now();
@@ -195,15 +209,15 @@ impl Engine {
                     Err(e) => return Err(e.into()),
                 };
                 self.disclose_read(actor, &state, consent, view).await?;
-                out.push((state, view));
+                out.push(self.visible(actor, &state, view));
                 if out.len() as u64 >= limit {
-                    return Ok(out);
+                    return self.with_identities(out).await;
                 }
             }
             if !full {
                 break;
             }
         }
-        Ok(out)
+        self.with_identities(out).await
     }
 }

@@ -400,7 +400,7 @@ async fn export(engine: &Engine, run: &ExportRun) -> Result<Ended, FhirError> {
             };
             // An exporter (admin, or the holder of the records) has standing for every client
             // it lists: a short page is the last.
-            let Some(last) = page.last().map(|r| r.state.id) else {
+            let Some(last) = page.last().map(|r| r.client.id) else {
                 break;
             };
             for record in &page {

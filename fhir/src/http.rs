@@ -301,12 +301,12 @@ async fn matches(
     }
     loop {
         let batch = engine.care_records(actor, after, CLIENT_BATCH).await?;
-        let Some(last) = batch.last().map(|r| r.state.id) else {
+        let Some(last) = batch.last().map(|r| r.client.id) else {
             return Ok((out, None));
         };
         for record in &batch {
             let found = of_client(record).await?;
-            if let Some(next) = take(&mut out, found, 0, want, record.state.id) {
+            if let Some(next) = take(&mut out, found, 0, want, record.client.id) {
                 return Ok((out, Some(next)));
             }
         }

@@ -5,7 +5,7 @@ use crate::error::{OrGraphql, bad_input};
 use crate::types::*;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Object, Result};
-use carepath_engine::domain::ClientView;
+use carepath_engine::domain::VisibleClient;
 use carepath_engine::domain::gates::ReadinessAsk;
 use carepath_engine::ids::*;
 use carepath_engine::pathway::DischargeKind as DischargeKindDomain;
@@ -39,20 +39,14 @@ fn page<R, T: async_graphql::OutputType>(
     c
 }
 
-/// A page of the record holder's worklist (read in full: they hold the records).
+/// A page of the record holder's worklist.
 fn worklist_page(
-    rows: Vec<carepath_engine::domain::ClientState>,
+    rows: Vec<VisibleClient>,
     limit: u64,
     has_previous: bool,
 ) -> Connection<String, Client, EmptyFields, EmptyFields> {
-    page(rows, limit, has_previous, |s| {
-        Edge::new(
-            s.id.to_string(),
-            Client {
-                s,
-                view: ClientView::Full,
-            },
-        )
+    page(rows, limit, has_previous, |c| {
+        Edge::new(c.id.to_string(), Client(c))
     })
 }
 
@@ -83,11 +77,11 @@ impl Query {
     }
 
     async fn client(&self, ctx: &Context<'_>, id: Uuid) -> Result<Client> {
-        let (s, view) = engine(ctx)
+        let client = engine(ctx)
             .read_client(actor(ctx)?, ClientId(id))
             .await
             .gql()?;
-        Ok(Client { s, view })
+        Ok(Client(client))
     }
 
     /// Clients the caller may see, by id (keyset cursors).
@@ -117,8 +111,8 @@ impl Query {
             )
             .await
             .gql()?;
-        Ok(page(rows, limit, after.is_some(), |(s, view)| {
-            Edge::new(s.id.to_string(), Client { s, view })
+        Ok(page(rows, limit, after.is_some(), |c| {
+            Edge::new(c.id.to_string(), Client(c))
         }))
     }
 

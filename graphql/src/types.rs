@@ -6,7 +6,7 @@ use crate::error::{FORBIDDEN, coded};
 use crate::loaders::{MatServicesOf, Orgs};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, Json, Object, Result, SimpleObject};
-use carepath_engine::domain::{self as d, ClientPart, ClientView};
+use carepath_engine::domain::{self as d, VisibleClient};
 use carepath_engine::ids::*;
 use carepath_engine::pathway;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -476,28 +476,21 @@ pub struct PlannedHandoff {
     pub ready: bool,
 }
 
-/// A client, as much of it as the reader may see: case managers all of it; a partner the
-/// placement and its own referrals; an aftercare coordinator what booking needs. A field
-/// outside the reader's view is an error with code FORBIDDEN.
+/// A client, as much of it as the reader may see (decided once, in the domain: the engine
+/// hands out only a `VisibleClient`): case managers all of it; a partner the placement and its
+/// own referrals; an aftercare coordinator what booking needs. A field outside the reader's
+/// view is an error with code FORBIDDEN.
 #[derive(Clone)]
-pub struct Client {
-    pub s: d::ClientState,
-    pub view: ClientView,
-}
+pub struct Client(pub VisibleClient);
 
-impl Client {
-    /// A part of the record outside the reader's view (decided by the domain's policy) is
-    /// FORBIDDEN.
-    fn need(&self, part: ClientPart) -> Result<()> {
-        if self.view.shows(part) {
-            Ok(())
-        } else {
-            Err(coded(
-                FORBIDDEN,
-                "outside what this role may see of a client (minimum necessary)",
-            ))
-        }
-    }
+/// A part of the record outside the reader's view is FORBIDDEN.
+fn part<T>(seen: &d::Seen<T>) -> Result<&T> {
+    seen.shown().ok_or_else(|| {
+        coded(
+            FORBIDDEN,
+            "outside what this role may see of a client (minimum necessary)",
+        )
+    })
 }
 
 pub(crate) fn target_move(t: &d::HandoffTarget) -> Move {
@@ -519,20 +512,20 @@ pub(crate) fn target_move(t: &d::HandoffTarget) -> Move {
 impl Client {
     /// The pseudonymous id: the only client identifier that leaves Carepath.
     async fn id(&self) -> Uuid {
-        self.s.id.0
+        self.0.id.0
     }
     /// Bumped by every accepted command; pass it as `expectedVersion` to avoid lost updates.
     async fn version(&self) -> i64 {
-        self.s.version
+        self.0.version
     }
     async fn status(&self) -> ClientStatus {
-        self.s.status.into()
+        self.0.status.into()
     }
     async fn level(&self) -> Option<&str> {
-        self.s.level().map(|l| l.as_str())
+        self.0.level().map(|l| l.as_str())
     }
     async fn placement(&self) -> Option<Placement> {
-        self.s.placement.as_ref().map(|p| Placement {
+        self.0.placement.as_ref().map(|p| Placement {
             level: p.level.to_string(),
             provider: Organization(p.provider),
             planned_hours_per_week: p.planned_hours_per_week,
@@ -542,7 +535,7 @@ impl Client {
     }
     /// The move under way, while the client is `IN_TRANSIT`.
     async fn transit(&self) -> Option<Transit> {
-        self.s.transit.as_ref().map(|t| Transit {
+        self.0.transit.as_ref().map(|t| Transit {
             kind: t.kind.into(),
             from_level: t.from_level.to_string(),
             from_provider: Organization(t.from_provider),
@@ -556,7 +549,7 @@ impl Client {
     }
     /// A transfer out still to be confirmed by the receiving organization (`confirmArrival`).
     async fn transfer(&self) -> Option<Transfer> {
-        self.s.transfer.as_ref().map(|t| Transfer {
+        self.0.transfer.as_ref().map(|t| Transfer {
             provider: Organization(t.provider),
             departed_at: t.departed_at,
             arrive_by: t.arrive_by,
@@ -566,101 +559,92 @@ impl Client {
     /// Set while the client is lost to care (a missed arrival, a missed appointment with
     /// nothing booked since, a MAT supply run out); cleared on re-engagement.
     async fn lost_to_care(&self) -> Result<Option<LostToCare>> {
-        self.need(ClientPart::Handoff)?;
-        Ok(self.s.lost_to_care.as_ref().map(|l| LostToCare {
-            reason: l.reason.into(),
-            since: l.since,
-        }))
+        Ok(part(&self.0.movement)?
+            .lost_to_care
+            .as_ref()
+            .map(|l| LostToCare {
+                reason: l.reason.into(),
+                since: l.since,
+            }))
     }
     async fn home_organization(&self) -> Organization {
-        Organization(self.s.home_org)
+        Organization(self.0.home_org)
     }
     async fn birth_year(&self) -> Result<Option<i32>> {
-        self.need(ClientPart::BirthYear)?;
-        Ok(self.s.birth_year)
+        Ok(*part(&self.0.birth_year)?)
     }
     /// How the organization recognises the client: display name and record number (`null`:
     /// none recorded). The record holder's; another organization's only under a consent
     /// naming it, its read recorded as a disclosure.
-    async fn identity(&self, ctx: &Context<'_>) -> Result<Option<ClientIdentity>> {
-        // The engine decides what this reader sees (`ClientPart::Identity`).
-        let identity = engine(ctx).identity(actor(ctx)?, &self.s).await.gql()?;
-        Ok(identity.map(|i| ClientIdentity {
-            display_name: i.display_name,
-            record_number: i.record_number,
+    async fn identity(&self) -> Result<Option<ClientIdentity>> {
+        Ok(part(&self.0.identity)?.as_ref().map(|i| ClientIdentity {
+            display_name: i.display_name.clone(),
+            record_number: i.record_number.clone(),
         }))
     }
     /// The staff member responsible for the episode, whom escalations go to (the record
     /// holder's view only).
     async fn case_manager(&self) -> Result<Option<StaffMember>> {
-        self.need(ClientPart::CaseManagement)?;
-        Ok(self
-            .s
-            .episode
-            .as_ref()
-            .and_then(|e| e.case_manager)
-            .map(StaffMember))
+        Ok(part(&self.0.case_management)?.case_manager.map(StaffMember))
     }
     /// Set while a referral group has run out (every provider declined, let it expire or
     /// let its hold lapse) and nothing was sent for its level since: `resendReferral` acts
     /// on it.
     async fn escalation(&self) -> Result<Option<Escalation>> {
-        self.need(ClientPart::CaseManagement)?;
-        Ok(self.s.escalation.as_ref().map(|e| Escalation {
-            group_id: e.group.0,
-            to_level: e.to_level.0.clone(),
-            since: e.since,
-            case_manager: e.case_manager.map(StaffMember),
-        }))
+        Ok(part(&self.0.case_management)?
+            .escalation
+            .as_ref()
+            .map(|e| Escalation {
+                group_id: e.group.0,
+                to_level: e.to_level.0.clone(),
+                since: e.since,
+                case_manager: e.case_manager.map(StaffMember),
+            }))
     }
+    /// The episode under way, or the last one.
     async fn episode(&self) -> Option<Episode> {
-        self.s.episode.as_ref().map(|e| Episode {
+        self.0.episode.as_ref().map(|e| Episode {
             id: e.id.0,
             number: e.number,
             admitted_at: e.admitted_at,
         })
     }
-    async fn consents(&self, ctx: &Context<'_>) -> Result<Vec<Consent>> {
-        self.need(ClientPart::Consents)?;
-        let now = engine(ctx).clock().now();
-        Ok(self
-            .s
-            .consents
+    async fn consents(&self) -> Result<Vec<Consent>> {
+        Ok(part(&self.0.consents)?
             .iter()
-            .map(|c| Consent {
-                id: c.id.0,
-                recipients: c.recipients.iter().map(|o| Organization(*o)).collect(),
-                purpose: c.purpose.clone(),
-                information: c.information.clone(),
-                expires_on: match c.expiry {
-                    d::ConsentExpiry::On(day) => Some(day),
-                    _ => None,
-                },
-                expires_at_end_of_treatment: c.expiry == d::ConsentExpiry::EndOfTreatment,
-                ends_at: c.ends_at,
-                signed_on: c.signed_on,
-                revoked_at: c.revoked_at,
-                active: self.s.consent_active(c, now),
+            .map(|seen| {
+                let c = &seen.consent;
+                Consent {
+                    id: c.id.0,
+                    recipients: c.recipients.iter().map(|o| Organization(*o)).collect(),
+                    purpose: c.purpose.clone(),
+                    information: c.information.clone(),
+                    expires_on: match c.expiry {
+                        d::ConsentExpiry::On(day) => Some(day),
+                        _ => None,
+                    },
+                    expires_at_end_of_treatment: c.expiry == d::ConsentExpiry::EndOfTreatment,
+                    ends_at: c.ends_at,
+                    signed_on: c.signed_on,
+                    revoked_at: c.revoked_at,
+                    active: seen.in_force,
+                }
             })
             .collect())
     }
     /// All referrals for the record holder; a partner sees only those addressed to it.
-    async fn referrals(&self, ctx: &Context<'_>) -> Result<Vec<Referral>> {
-        self.need(ClientPart::Referrals)?;
-        let me = actor(ctx)?;
-        Ok(d::visible_referrals(me, self.view, &self.s)
+    async fn referrals(&self) -> Result<Vec<Referral>> {
+        Ok(part(&self.0.referrals)?
+            .iter()
             .map(|r| Referral {
                 r: r.clone(),
-                client: Some(self.s.id),
+                client: Some(self.0.id),
                 to_level: Some(r.to_level.clone()),
             })
             .collect())
     }
     async fn assessments(&self) -> Result<Vec<Assessment>> {
-        self.need(ClientPart::Assessments)?;
-        Ok(self
-            .s
-            .assessments
+        Ok(part(&self.0.assessments)?
             .iter()
             .map(|a| Assessment {
                 id: a.id.0,
@@ -670,21 +654,16 @@ impl Client {
             })
             .collect())
     }
-    async fn mat_plan(&self, ctx: &Context<'_>) -> Result<Option<MatPlan>> {
-        self.need(ClientPart::MatPlan)?;
-        let pathway = engine(ctx).pathway();
-        Ok(self.s.mat_plan.as_ref().map(|p| MatPlan {
-            medication: p.medication.into(),
-            supply_through: p.supply_through,
-            last_injection_on: p.last_injection_on,
-            covered_through: d::gates::mat_covered_through(&self.s, pathway),
+    async fn mat_plan(&self) -> Result<Option<MatPlan>> {
+        Ok(part(&self.0.mat_plan)?.as_ref().map(|p| MatPlan {
+            medication: p.plan.medication.into(),
+            supply_through: p.plan.supply_through,
+            last_injection_on: p.plan.last_injection_on,
+            covered_through: p.covered_through,
         }))
     }
     async fn mat_bookings(&self) -> Result<Vec<MatBooking>> {
-        self.need(ClientPart::MatBookings)?;
-        Ok(self
-            .s
-            .mat_bookings
+        Ok(part(&self.0.mat_bookings)?
             .iter()
             .map(|b| MatBooking {
                 id: b.id.0,
@@ -696,10 +675,7 @@ impl Client {
             .collect())
     }
     async fn aftercare(&self) -> Result<Vec<AftercareAppointment>> {
-        self.need(ClientPart::Aftercare)?;
-        Ok(self
-            .s
-            .aftercare
+        Ok(part(&self.0.aftercare)?
             .iter()
             .map(|a| AftercareAppointment {
                 id: a.id.0,
@@ -711,19 +687,19 @@ impl Client {
             .collect())
     }
     async fn handoff(&self) -> Result<Option<PlannedHandoff>> {
-        self.need(ClientPart::Handoff)?;
-        Ok(self.s.handoff.as_ref().map(|h| PlannedHandoff {
-            target: target_move(&h.target),
-            provider: h.target.provider().map(Organization),
-            on: h.on,
-            ready: h.ready,
-        }))
+        Ok(part(&self.0.movement)?
+            .handoff
+            .as_ref()
+            .map(|h| PlannedHandoff {
+                target: target_move(&h.target),
+                provider: h.target.provider().map(Organization),
+                on: h.on,
+                ready: h.ready,
+            }))
     }
     /// What the pathway allows from where the client is.
-    async fn allowed_moves(&self, ctx: &Context<'_>) -> Result<Vec<Move>> {
-        self.need(ClientPart::AllowedMoves)?;
-        let p = engine(ctx).pathway();
-        Ok(d::gates::allowed_moves(&self.s, p)
+    async fn allowed_moves(&self) -> Result<Vec<Move>> {
+        Ok(part(&self.0.allowed_moves)?
             .iter()
             .map(Move::from)
             .collect())
@@ -886,7 +862,7 @@ impl MutationResult {
     async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>> {
         let a = actor(ctx)?;
         match engine(ctx).read_client(a, self.outcome.client).await {
-            Ok((s, view)) => Ok(Some(Client { s, view })),
+            Ok(client) => Ok(Some(Client(client))),
             Err(_) => Ok(None),
         }
     }

@@ -9,8 +9,8 @@ use crate::network::{LEVELS, Network, shape};
 use crate::rates::Rates;
 use crate::rng::Rng;
 use carepath_engine::domain::{
-    Actor, AftercareKind, ClientState, ClientStatus, Command, ConsentExpiry, DecisionError,
-    DeclineCode, DeclineReason, MatBookingKind, Medication, OutcomeReport, ReferralStatus,
+    Actor, AftercareKind, ClientStatus, Command, ConsentExpiry, DecisionError, DeclineCode,
+    DeclineReason, MatBookingKind, Medication, OutcomeReport, ReferralStatus, VisibleClient,
 };
 use carepath_engine::ids::{BookingId, ClientId, OrgId, ReferralId};
 use carepath_engine::pathway::{DischargeKind, LevelId, TransitionKind};
@@ -239,12 +239,12 @@ impl World<'_> {
         *map.entry(key).or_default() += 1;
     }
 
-    async fn read(&self, agent: &Agent) -> Result<ClientState, Error> {
+    /// The client as its case manager sees it (the record holder's view: every part).
+    async fn read(&self, agent: &Agent) -> Result<VisibleClient, Error> {
         Ok(self
             .engine
             .read_client(&agent.case_manager, agent.id)
-            .await?
-            .0)
+            .await?)
     }
 }
 
@@ -614,7 +614,7 @@ impl Agent {
         &mut self,
         w: &World<'_>,
         now: DateTime<Utc>,
-        s: &ClientState,
+        s: &VisibleClient,
         to: &LevelId,
     ) -> Result<Next, Error> {
         let current = s.placement.as_ref().map(|p| p.provider);
@@ -633,7 +633,11 @@ impl Agent {
         self.rng.shuffle(&mut fresh);
         fresh.truncate(w.rates.fanout);
         self.tried.extend(fresh.iter().copied());
-        let command = match &s.escalation {
+        let command = match s
+            .case_management
+            .shown()
+            .and_then(|c| c.escalation.as_ref())
+        {
             Some(e) if &e.to_level == to => Command::ResendReferral {
                 group: e.group,
                 providers: fresh.clone(),
@@ -793,23 +797,29 @@ impl Agent {
                 };
                 let accepted = s
                     .referrals
+                    .items()
                     .iter()
                     .find(|r| r.to_level == to && r.status == ReferralStatus::Accepted)
                     .map(|r| r.provider);
                 if let Some(provider) = accepted {
                     return self.transition(w, now, &s, kind, &to, provider).await;
                 }
-                if s.escalation.as_ref().is_some_and(|e| e.to_level == to) {
+                if s.case_management
+                    .shown()
+                    .and_then(|c| c.escalation.as_ref())
+                    .is_some_and(|e| e.to_level == to)
+                {
                     return self.refer(w, now, &s, &to).await;
                 }
                 let open = s
                     .referrals
+                    .items()
                     .iter()
                     .any(|r| r.to_level == to && r.status.is_open());
                 let waited = now - self.waiting_since.unwrap_or(now);
                 if !open || waited > Duration::days(14) {
                     // Nothing came of it: withdraw what is open and discharge with aftercare.
-                    for r in s.referrals.iter().filter(|r| r.status.is_open()) {
+                    for r in s.referrals.items().iter().filter(|r| r.status.is_open()) {
                         w.must(
                             self.case_manager,
                             self.id,
@@ -831,7 +841,7 @@ impl Agent {
         &mut self,
         w: &World<'_>,
         now: DateTime<Utc>,
-        s: &ClientState,
+        s: &VisibleClient,
         aftercare_at: Option<OrgId>,
     ) -> Result<Next, Error> {
         let mut next = Vec::new();
@@ -860,7 +870,7 @@ impl Agent {
                 next.push(Self::once(at, Action::Visit { booking, provider }));
             }
         }
-        if s.mat_plan.is_some() {
+        if matches!(s.mat_plan.shown(), Some(Some(_))) {
             next.extend(self.book_mat(w, s, now.date_naive()).await?);
         }
         Ok(next)
@@ -870,7 +880,7 @@ impl Agent {
         &mut self,
         w: &World<'_>,
         now: DateTime<Utc>,
-        s: &ClientState,
+        s: &VisibleClient,
         kind: TransitionKind,
         to: &LevelId,
         provider: OrgId,
@@ -1074,8 +1084,8 @@ impl Agent {
     }
 
     /// The last day the plan covers (as the engine counts it).
-    fn covered_through(s: &ClientState, w: &World<'_>) -> Option<NaiveDate> {
-        carepath_engine::domain::gates::mat_covered_through(s, w.engine.pathway())
+    fn covered_through(s: &VisibleClient) -> Option<NaiveDate> {
+        s.mat_plan.shown()?.as_ref()?.covered_through
     }
 
     /// Book the next dose, refill or injection on the last covered day (a day of margin),
@@ -1083,16 +1093,16 @@ impl Agent {
     async fn book_mat(
         &mut self,
         w: &World<'_>,
-        s: &ClientState,
+        s: &VisibleClient,
         earliest: NaiveDate,
     ) -> Result<Next, Error> {
-        let Some(plan) = &s.mat_plan else {
+        let Some(plan) = s.mat_plan.shown().and_then(Option::as_ref).map(|p| &p.plan) else {
             return Ok(Vec::new());
         };
         let today = earliest;
-        let through = Self::covered_through(s, w).unwrap_or(today);
+        let through = Self::covered_through(s).unwrap_or(today);
         let on = through.max(today);
-        let booked = s.mat_bookings.iter().any(|b| {
+        let booked = s.mat_bookings.items().iter().any(|b| {
             b.outcome.is_none()
                 && plan.medication.continued_by(b.kind)
                 && b.on >= today
@@ -1137,13 +1147,19 @@ impl Agent {
     async fn mat(&mut self, w: &World<'_>, now: DateTime<Utc>) -> Result<Next, Error> {
         self.mat_wake = None;
         let s = w.read(self).await?;
-        let Some(plan) = s.mat_plan.clone() else {
+        let Some(plan) = s
+            .mat_plan
+            .shown()
+            .and_then(Option::as_ref)
+            .map(|p| p.plan.clone())
+        else {
             return Ok(Vec::new());
         };
         let today = now.date_naive();
         let (_, days) = Self::mat_kind(plan.medication);
         let due: Vec<_> = s
             .mat_bookings
+            .items()
             .iter()
             .filter(|b| b.outcome.is_none() && b.on <= today)
             .cloned()

@@ -62,7 +62,10 @@ async fn same_version_exactly_one_wins(b: Backend) {
     assert_eq!(tally(tasks).await, (1, 7));
     let after = w.state(c).await;
     assert_eq!(after.version, before.version + 1);
-    assert_eq!(after.assessments.len(), before.assessments.len() + 1);
+    assert_eq!(
+        after.assessments.items().len(),
+        before.assessments.items().len() + 1
+    );
     assert_eq!(w.events(c).await.len() as i64, before.last_seq + 1);
 }
 
@@ -83,7 +86,10 @@ async fn a_conflict_takes_no_neighbour_down(b: Backend) {
     for (c, before) in &clients {
         let after = w.state(*c).await;
         assert_eq!(after.version, before.version + 1);
-        assert_eq!(after.assessments.len(), before.assessments.len() + 1);
+        assert_eq!(
+            after.assessments.items().len(),
+            before.assessments.items().len() + 1
+        );
         assert_eq!(w.events(*c).await.len() as i64, before.last_seq + 1);
     }
 }
@@ -128,7 +134,7 @@ async fn racing_writers_lose_nothing(b: Backend) {
     assert_eq!(committed.len(), 12, "every unpinned writer commits");
     let after = w.state(c).await;
     assert_eq!(after.version, before.version + committed.len() as i64);
-    assert_eq!(after.aftercare.len(), committed.len());
+    assert_eq!(after.aftercare.items().len(), committed.len());
     let events = w.events(c).await;
     assert_eq!(
         events.len() as i64,

@@ -62,7 +62,7 @@ async fn a_step_down_never_arrived_is_missed_at_the_deadline_and_frees_the_hold(
     let s = w.state(c).await;
     assert!(s.transit.as_ref().unwrap().missed);
     assert_eq!(
-        s.lost_to_care.as_ref().map(|l| l.reason),
+        s.lost_to_care().as_ref().map(|l| l.reason),
         Some(LostReason::MissedArrival)
     );
     let row = census_of(&w, w.residential).await;
@@ -76,7 +76,7 @@ async fn a_step_down_never_arrived_is_missed_at_the_deadline_and_frees_the_hold(
     let s = w.state(c).await;
     assert_eq!(s.status, ClientStatus::Active);
     assert_eq!(s.level().unwrap().as_str(), "residential");
-    assert_eq!(s.lost_to_care, None);
+    assert_eq!(s.lost_to_care(), None);
     assert_eq!(w.event_types(c).await.last().unwrap(), "client.reengaged");
     let row = census_of(&w, w.residential).await;
     assert_eq!((row.occupied, row.held, row.in_transit), (1, 0, 0));

@@ -136,7 +136,7 @@ async fn concurrent_twins_have_one_effect(b: Backend) {
     assert!(outcomes.iter().all(|o| o.events == outcomes[0].events));
     let after = w.state(c).await;
     assert_eq!(after.version, before.version + 1);
-    assert_eq!(after.assessments.len(), 1);
+    assert_eq!(after.assessments.items().len(), 1);
 }
 
 async fn bad_keys_are_refused(b: Backend) {

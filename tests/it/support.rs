@@ -295,12 +295,12 @@ impl World {
             .unwrap_or_else(|e| panic!("{name} failed: {e}"))
     }
 
-    pub async fn state(&self, client: ClientId) -> ClientState {
+    /// The client as the case manager holding its record sees it (every part).
+    pub async fn state(&self, client: ClientId) -> VisibleClient {
         self.engine
-            .read_client(&self.admin, client)
+            .read_client(&self.cm, client)
             .await
             .expect("client")
-            .0
     }
 
     pub async fn register(&self) -> ClientId {

@@ -103,7 +103,7 @@ async fn followups_count_visits_that_took_place(b: Backend) {
     let report = |c: ClientId, outcome: OutcomeReport| {
         let w = &w;
         async move {
-            let booking = w.state(c).await.aftercare[0].id;
+            let booking = w.state(c).await.aftercare.items()[0].id;
             w.run(
                 w.partner(w.outpatient),
                 Some(c),
@@ -155,7 +155,7 @@ async fn followups_count_visits_that_took_place(b: Backend) {
     );
     assert_eq!(kinds(w.events(out).await), vec![]);
     assert_eq!(
-        w.state(missed).await.lost_to_care.map(|l| l.reason),
+        w.state(missed).await.lost_to_care().map(|l| l.reason),
         Some(LostReason::MissedAppointment)
     );
 }

@@ -39,10 +39,10 @@ struct Booking {
 }
 
 pub fn appointments(src: &Source) -> Vec<Mapped> {
-    let s = &src.record.state;
+    let s = &src.record.client;
     let mut out = Vec::new();
     if src.shows(ClientPart::Aftercare) {
-        out.extend(s.aftercare.iter().map(|a| Booking {
+        out.extend(s.aftercare.items().iter().map(|a| Booking {
             id: a.id,
             provider: a.provider,
             service: aftercare_kind(a.kind),
@@ -53,7 +53,7 @@ pub fn appointments(src: &Source) -> Vec<Mapped> {
         }));
     }
     if src.shows(ClientPart::MatBookings) {
-        out.extend(s.mat_bookings.iter().map(|b| Booking {
+        out.extend(s.mat_bookings.items().iter().map(|b| Booking {
             id: b.id,
             provider: b.provider,
             service: mat_kind(b.kind),
@@ -121,7 +121,7 @@ fn last_updated(src: &Source, b: &Booking) -> DateTime<Utc> {
 }
 
 fn appointment(src: &Source, b: &Booking) -> Mapped {
-    let s = &src.record.state;
+    let s = &src.record.client;
     let (status, code) = match b.outcome.map(|o| o.attendance) {
         None => (Appointmentstatus::Booked, "booked"),
         Some(Attendance::Attended) => (Appointmentstatus::Fulfilled, "fulfilled"),

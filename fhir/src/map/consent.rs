@@ -31,10 +31,11 @@ pub fn consents(src: &Source) -> Vec<Mapped> {
         return Vec::new();
     }
     src.record
-        .state
+        .client
         .consents
+        .items()
         .iter()
-        .map(|c| consent(src, c))
+        .map(|c| consent(src, &c.consent, c.in_force))
         .collect()
 }
 
@@ -87,9 +88,9 @@ fn end(c: &Consent) -> Option<DateTime<Utc>> {
     [c.revoked_at, expiry].into_iter().flatten().min()
 }
 
-fn consent(src: &Source, c: &Consent) -> Mapped {
-    let s = &src.record.state;
-    let (status, code) = if s.consent_active(c, src.now) {
+fn consent(src: &Source, c: &Consent, in_force: bool) -> Mapped {
+    let s = &src.record.client;
+    let (status, code) = if in_force {
         (ConsentStateCodes::Active, "active")
     } else {
         (ConsentStateCodes::Inactive, "inactive")

@@ -11,7 +11,7 @@
 
 use super::common::{self, level_concept, text};
 use super::{Kind, Mapped, Source, part2};
-use carepath_engine::domain::{ClientView, EventData};
+use carepath_engine::domain::EventData;
 use carepath_engine::ids::{EpisodeId, OrgId, ReferralId};
 use carepath_engine::pathway::LevelId;
 use chrono::{DateTime, Utc};
@@ -88,13 +88,12 @@ fn from_history(src: &Source) -> Vec<Episode> {
 }
 
 pub fn episodes(src: &Source) -> Vec<Mapped> {
-    let s = &src.record.state;
-    let all = from_history(src);
-    if src.record.view == ClientView::Full {
-        return all
+    let s = &src.record.client;
+    if let Some(history) = s.history.shown() {
+        return from_history(src)
             .iter()
             .map(|ep| {
-                let shown = s
+                let shown = history
                     .placements
                     .iter()
                     .filter(|p| p.episode == ep.id)
@@ -113,9 +112,15 @@ pub fn episodes(src: &Source) -> Vec<Mapped> {
     let Some(current) = s.episode.as_ref() else {
         return Vec::new();
     };
-    let Some(ep) = all.iter().find(|ep| ep.id == current.id) else {
-        return Vec::new();
+    let ep = Episode {
+        id: current.id,
+        admitted_at: current.admitted_at,
+        discharged_at: current.discharged_at,
+        exits: Vec::new(),
+        last_updated: current.discharged_at.unwrap_or(current.admitted_at),
+        referrals: Vec::new(),
     };
+    let ep = &ep;
     let shown = s
         .placement
         .iter()
@@ -131,7 +136,7 @@ pub fn episodes(src: &Source) -> Vec<Mapped> {
 }
 
 fn episode(src: &Source, ep: &Episode, shown: Vec<Shown>, with_history: bool) -> Mapped {
-    let s = &src.record.state;
+    let s = &src.record.client;
     let (status, code) = if ep.discharged_at.is_some() {
         (EpisodeOfCareStatus::Finished, "finished")
     } else {

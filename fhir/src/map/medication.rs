@@ -40,7 +40,7 @@ pub fn medication_statements(src: &Source) -> Vec<Mapped> {
     let ended = history[i..]
         .iter()
         .find(|e| matches!(e.data, EventData::MatPlanEnded));
-    if ended.is_none() && src.record.state.mat_plan.is_none() {
+    if ended.is_none() && plan(src).is_none() {
         // No plan in force and no end the events tell of: nothing to say.
         return Vec::new();
     }
@@ -64,9 +64,19 @@ fn medication(m: Medication) -> CodeableConcept {
     }
 }
 
+/// The MAT plan in force, as the reader sees it.
+fn plan<'a>(src: &'a Source<'a>) -> Option<&'a carepath_engine::domain::MatPlan> {
+    src.record
+        .client
+        .mat_plan
+        .shown()
+        .and_then(Option::as_ref)
+        .map(|p| &p.plan)
+}
+
 /// The supply in hand, in words.
 fn supply(src: &Source) -> Option<String> {
-    let plan = src.record.state.mat_plan.as_ref()?;
+    let plan = plan(src)?;
     match (plan.supply_through, plan.last_injection_on) {
         (Some(d), _) => Some(format!("Supply in hand through {}", d.format("%Y-%m-%d"))),
         (None, Some(d)) => Some(format!("Last injection on {}", d.format("%Y-%m-%d"))),
@@ -80,7 +90,7 @@ fn statement(
     m: Medication,
     ended: Option<&CareEvent>,
 ) -> Mapped {
-    let s = &src.record.state;
+    let s = &src.record.client;
     let since = recorded.at;
     let last_updated: DateTime<Utc> = match ended {
         Some(e) => e.at,

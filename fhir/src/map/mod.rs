@@ -1,7 +1,8 @@
 //! The care record as FHIR R4 resources: one pure mapping from what the engine read (a
 //! client as its reader may see it) to the resources, each marked as 42 CFR Part 2 data.
-//! What a reader may see is decided before: the view ([`ClientView::shows`],
-//! [`visible_referrals`]) — a resource for a part the view does not show is never made.
+//! What a reader may see is decided before, in the domain: the engine hands over a
+//! `VisibleClient` and the events its reader may see, and a part it withholds makes no
+//! resource.
 //!
 //! Ids are the engine's: a client's id for its `Patient`, and for everything else the id of
 //! the record (episode, referral, consent, booking, MAT plan, move), which is the id of the
@@ -88,7 +89,7 @@ pub struct Source<'a> {
 
 impl Source<'_> {
     pub fn shows(&self, part: ClientPart) -> bool {
-        self.record.view.shows(part)
+        self.record.client.shows(part)
     }
 
     /// The name of an organization, or its id when it has none on record.
@@ -136,14 +137,24 @@ pub fn client_resources(src: &Source, kinds: &[Kind]) -> Vec<Mapped> {
 
 /// The organizations a client's resources refer to (to read their names in one go).
 pub fn orgs_of(record: &CareRecord) -> Vec<OrgId> {
-    let s = &record.state;
+    let s = &record.client;
     let mut out = vec![s.home_org];
     out.extend(s.placement.as_ref().map(|p| p.provider));
-    out.extend(s.placements.iter().map(|p| p.provider));
-    out.extend(s.referrals.iter().map(|r| r.provider));
-    out.extend(s.consents.iter().flat_map(|c| c.recipients.iter().copied()));
-    out.extend(s.aftercare.iter().map(|a| a.provider));
-    out.extend(s.mat_bookings.iter().map(|b| b.provider));
+    out.extend(
+        s.history
+            .shown()
+            .into_iter()
+            .flat_map(|h| h.placements.iter().map(|p| p.provider)),
+    );
+    out.extend(s.referrals.items().iter().map(|r| r.provider));
+    out.extend(
+        s.consents
+            .items()
+            .iter()
+            .flat_map(|c| c.consent.recipients.iter().copied()),
+    );
+    out.extend(s.aftercare.items().iter().map(|a| a.provider));
+    out.extend(s.mat_bookings.items().iter().map(|b| b.provider));
     out.extend(s.transit.as_ref().map(|t| t.provider));
     out.extend(s.transfer.as_ref().map(|t| t.provider));
     out.sort();

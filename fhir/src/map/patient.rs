@@ -4,15 +4,16 @@
 
 use super::common::{self, CAREPATH, text};
 use super::{Kind, Mapped, Source, part2};
-use carepath_engine::domain::{ClientPart, ClientStatus};
+use carepath_engine::domain::ClientStatus;
 use fhir::r4::resources::{Patient, Resource};
 use fhir::r4::types::{Boolean, Date, HumanName, Identifier, Uri};
 
 pub fn patient(src: &Source) -> Mapped {
-    let s = &src.record.state;
-    let own = src.actor.org == s.home_org;
+    let s = &src.record.client;
     let last_updated = src.record.history.last().map_or(src.now, |e| e.at);
-    let identity = src.record.identity.as_ref().filter(|_| own);
+    // The name and record number wherever the reader's view shows them (a partner or a
+    // coordinator under a consent naming it, as on every other door).
+    let identity = s.identity.shown().and_then(Option::as_ref);
     let resource = Patient {
         id: Some(text(s.id.to_string())),
         meta: Some(part2::meta(last_updated)),
@@ -36,7 +37,9 @@ pub fn patient(src: &Source) -> Mapped {
             .collect(),
         birth_date: s
             .birth_year
-            .filter(|_| src.shows(ClientPart::BirthYear))
+            .shown()
+            .copied()
+            .flatten()
             .map(|y| Date(format!("{y:04}"))),
         managing_organization: Some(common::org(src, s.home_org)),
         ..Default::default()

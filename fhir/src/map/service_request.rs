@@ -9,15 +9,17 @@
 
 use super::common::{self, SNOMED, level_concept, text};
 use super::{Kind, Mapped, Source, part2};
-use carepath_engine::domain::{EventData, Referral, ReferralStatus, visible_referrals};
+use carepath_engine::domain::{EventData, Referral, ReferralStatus};
 use chrono::{DateTime, Utc};
 use fhir::r4::coded::Coded;
 use fhir::r4::codes::{RequestIntent, RequestStatus};
 use fhir::r4::resources::{Resource, ServiceRequest};
 
 pub fn service_requests(src: &Source) -> Vec<Mapped> {
-    let s = &src.record.state;
-    visible_referrals(src.actor, src.record.view, s)
+    let s = &src.record.client;
+    s.referrals
+        .items()
+        .iter()
         .map(|r| service_request(src, r))
         .collect()
 }
@@ -43,7 +45,7 @@ pub(super) fn last_updated(src: &Source, r: &Referral) -> DateTime<Utc> {
 }
 
 fn service_request(src: &Source, r: &Referral) -> Mapped {
-    let s = &src.record.state;
+    let s = &src.record.client;
     let (status, code) = match r.status {
         st if st.is_open() => (RequestStatus::Active, "active"),
         ReferralStatus::Completed => (RequestStatus::Completed, "completed"),

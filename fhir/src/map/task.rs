@@ -24,7 +24,6 @@ use super::common::{self, CAREPATH, level_concept, text};
 use super::{Kind, Mapped, Source, part2, service_request};
 use carepath_engine::domain::{
     ClientPart, DeclineCode, EventData, HandoffTarget, Referral, ReferralStatus, WithdrawReason,
-    visible_referrals,
 };
 use carepath_engine::ids::{EventId, OrgId, ReferralId};
 use carepath_engine::pathway::{DischargeKind, LevelId};
@@ -48,8 +47,11 @@ const CANCELLED: (&str, &str) = ("6.0", "Service Request Fulfillment Cancelled")
 const COMPLETED: (&str, &str) = ("7.0", "Service Request Fulfillment Completed");
 
 pub fn tasks(src: &Source) -> Vec<Mapped> {
-    let s = &src.record.state;
-    let mut out: Vec<Mapped> = visible_referrals(src.actor, src.record.view, s)
+    let s = &src.record.client;
+    let mut out: Vec<Mapped> = s
+        .referrals
+        .items()
+        .iter()
         .map(|r| referral_task(src, r))
         .collect();
     if src.shows(ClientPart::Handoff) {
@@ -126,7 +128,7 @@ fn withdraw_reason(reason: WithdrawReason) -> CodeableConcept {
 }
 
 fn referral_task(src: &Source, r: &Referral) -> Mapped {
-    let s = &src.record.state;
+    let s = &src.record.client;
     let (status, code, bser) = referral_standing(r.status);
     let last_updated = service_request::last_updated(src, r);
     let status_reason = match r.status {
@@ -323,7 +325,7 @@ fn moves(src: &Source) -> Vec<Move> {
         }
     }
     // The deadline of a transfer out still awaited is in the state only.
-    if let Some(t) = &src.record.state.transfer
+    if let Some(t) = &src.record.client.transfer
         && let Some(m) = out
             .iter_mut()
             .rev()
@@ -337,8 +339,8 @@ fn moves(src: &Source) -> Vec<Move> {
 
 /// The handoff planned now: named after the last `handoff.planned` event (the plan in force).
 fn planned(src: &Source) -> Option<Move> {
-    let s = &src.record.state;
-    let plan = s.handoff.as_ref()?;
+    let s = &src.record.client;
+    let plan = s.movement.shown()?.handoff.as_ref()?;
     let event = src
         .record
         .history
@@ -422,12 +424,12 @@ fn level_input(src: &Source, name: &str, level: &LevelId) -> TaskInput {
 }
 
 fn move_task(src: &Source, m: &Move) -> Mapped {
-    let s = &src.record.state;
+    let s = &src.record.client;
     let (status, code, bser) = move_standing(m.stage);
     // The referral the move used, when the reader may see it.
     let referral = m
         .referral
-        .filter(|id| visible_referrals(src.actor, src.record.view, s).any(|r| r.id == *id))
+        .filter(|id| s.referrals.items().iter().any(|r| r.id == *id))
         .map(|id| common::reference(Kind::ServiceRequest, id, None));
     let restriction = match m.stage {
         Stage::Planned { on, .. } => Some(types::Period {

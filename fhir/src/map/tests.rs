@@ -219,11 +219,23 @@ impl World {
     }
 
     fn map_as(&self, actor: &Actor, view: ClientView) -> Vec<Mapped> {
-        let record = CareRecord {
-            state: self.state.clone(),
+        // As the engine cuts it: the domain's view of the state, the events the view shows.
+        let client = carepath_engine::domain::view::cut(
+            actor,
             view,
-            identity: None,
-            history: self.history.clone(),
+            &self.state,
+            &self.pathway,
+            self.now,
+            &Default::default(),
+        );
+        let record = CareRecord {
+            client,
+            history: carepath_engine::domain::view::visible_events(
+                actor,
+                view,
+                &self.state,
+                self.history.clone(),
+            ),
         };
         client_resources(
             &Source {
