@@ -621,7 +621,14 @@ mod tests {
         assert_eq!(shown(ClientView::Partner), [Referrals, Identity]);
         assert_eq!(
             shown(ClientView::Coordinator),
-            [MatPlan, MatBookings, Aftercare, Handoff, Identity]
+            [
+                MatPlan,
+                MatBookings,
+                Aftercare,
+                Handoff,
+                Identity,
+                Readiness
+            ]
         );
         assert_eq!(shown(ClientView::Payer), [MatPlan, MatBookings, Aftercare]);
     }

@@ -172,7 +172,7 @@ fn labelled(r: &Value) {
 /// A client with a care record worth reading: named, consented to the whole network, in
 /// detox, referred to residential care (accepted) and moved there, on buprenorphine with a
 /// refill booked, an aftercare appointment booked.
-async fn a_care_record(n: &Net) -> String {
+pub(crate) async fn a_care_record(n: &Net) -> String {
     let c = n.admitted("detox", 40.0).await;
     n.cm(
         &format!("mutation($c: UUID!) {{ recordIdentity(clientId: $c, displayName: \"Rosa Quintero\", recordNumber: \"HCM-2001\") {RESULT} }}"),

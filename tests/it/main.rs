@@ -24,6 +24,7 @@ mod identity;
 mod journey;
 mod measures;
 mod migrations;
+mod one_view;
 mod relay;
 mod simulate;
 mod skipping;

@@ -417,7 +417,8 @@ mod tests {
                 f.partner(f.detox),
                 outcome(OutcomeReport::NoShow)
             ),
-            DecisionError::not_found("booking", booking)
+            // Told nothing of the client: the answer an unknown client id gets.
+            DecisionError::not_found("client", f.client)
         );
         let d = f.run_at(
             missed_at,
