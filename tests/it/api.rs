@@ -1015,7 +1015,45 @@ async fn methadone_dosing_goes_to_an_otp(b: Backend) {
     n.s.ok(&n.coordinator, &dosing, at(&pharmacy)).await;
 }
 
+/// A provider with no open slot at the level refuses an acceptance as `NO_CAPACITY` (what
+/// the SDL and the README promise), not a `CONFLICT`, and nothing changes.
+async fn a_full_provider_answers_no_capacity(b: Backend) {
+    let n = Net::new(b).await;
+    let admin = carepath_engine::domain::Actor::new(OrgId(uuid::Uuid::nil()), Role::Admin);
+    n.s.engine
+        .set_capacity(
+            &admin,
+            n.provider("outpatient"),
+            &carepath_engine::pathway::LevelId::new("outpatient"),
+            1,
+        )
+        .await
+        .unwrap();
+    // The one slot is held for a first client.
+    let first = n.admitted("iop", 12.0).await;
+    let r = n.refer(&first, "outpatient").await;
+    n.accept("outpatient", &r).await;
+    // The second is refused.
+    let second = n.admitted("iop", 12.0).await;
+    let r = n.refer(&second, "outpatient").await;
+    let v = n.version(&second).await;
+    let (code, e) =
+        n.s.code(
+            Some(n.partner("outpatient")),
+            "mutation($r: UUID!) { acceptReferral(referralId: $r) { version } }",
+            json!({ "r": r }),
+        )
+        .await;
+    assert_eq!(code, "NO_CAPACITY", "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("no open slot"),
+        "{e}"
+    );
+    assert_eq!(n.version(&second).await, v, "nothing changed");
+}
+
 on_both_backends!(
+    a_full_provider_answers_no_capacity,
     methadone_dosing_goes_to_an_otp,
     revocation_withholds_the_client_from_referral_reads,
     journey_over_http,
