@@ -1052,7 +1052,30 @@ async fn a_full_provider_answers_no_capacity(b: Backend) {
     assert_eq!(n.version(&second).await, v, "nothing changed");
 }
 
+/// Only a consent for treatment, payment or health care operations may say "none" for its
+/// expiry (42 CFR 2.31(a)(6)): any other purpose without one is `BAD_INPUT` naming the rule,
+/// and nothing changes.
+async fn a_consent_without_expiry_is_only_for_treatment_payment_or_operations(b: Backend) {
+    let n = Net::new(b).await;
+    let c = n.register().await;
+    let v = n.version(&c).await;
+    let q = "mutation($c: UUID!, $r: [UUID!]!, $p: String!, $on: NaiveDate!) { recordConsent(input: { clientId: $c, recipientIds: $r, purpose: $p, information: \"level of care\", expiry: NEVER, signedOn: $on }) { version } }";
+    let vars = |purpose: &str| json!({ "c": c, "r": [n.provider("iop")], "p": purpose, "on": Utc::now().date_naive() });
+    let (code, e) = n.s.code(Some(&n.cm), q, vars("research study")).await;
+    assert_eq!(code, "BAD_INPUT", "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("42 CFR 2.31"), "{e}");
+    assert!(
+        message.contains("treatment, payment or health care operations"),
+        "{e}"
+    );
+    assert_eq!(n.version(&c).await, v, "nothing changed");
+    // For treatment it may.
+    n.cm(q, vars("treatment and care coordination")).await;
+}
+
 on_both_backends!(
+    a_consent_without_expiry_is_only_for_treatment_payment_or_operations,
     a_full_provider_answers_no_capacity,
     methadone_dosing_goes_to_an_otp,
     revocation_withholds_the_client_from_referral_reads,
