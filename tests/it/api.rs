@@ -1077,6 +1077,83 @@ async fn a_consent_without_expiry_is_only_for_treatment_payment_or_operations(b:
     n.cm(q, vars("treatment and care coordination")).await;
 }
 
+/// A body over an adapter's limit is refused in that adapter's own words, never as plain
+/// text: on `/graphql` a JSON GraphQL error with a code, on `/fhir/R4` an `OperationOutcome`,
+/// on the console a page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_limit_is_refused_in_each_adapters_own_words() {
+    let n = Net::new(Backend::Sqlite).await;
+    let c = n.admitted("iop", 12.0).await;
+    let v = n.version(&c).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let content_type = |r: &reqwest::Response| {
+        r.headers()
+            .get("content-type")
+            .map(|h| h.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    // GraphQL.
+    let big =
+        json!({ "query": "{ census { level } }", "variables": { "pad": "z".repeat(400 * 1024) } });
+    let r = http
+        .post(format!("{}/graphql", n.s.url))
+        .bearer_auth(&n.cm)
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    assert!(content_type(&r).starts_with("application/json"), "{r:?}");
+    let body: Value = r.json().await.expect("a JSON GraphQL error");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_INPUT",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("request body is over 262144 bytes"),
+        "{body}"
+    );
+    // FHIR.
+    let r = http
+        .get(format!("{}/fhir/R4/Patient/{c}", n.s.url))
+        .bearer_auth(&n.cm)
+        .body("z".repeat(400 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    assert!(
+        content_type(&r).starts_with("application/fhir+json"),
+        "{r:?}"
+    );
+    let body: Value = r.json().await.expect("an OperationOutcome");
+    assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
+    assert_eq!(body["issue"][0]["code"], "too-long", "{body}");
+    assert_eq!(body["issue"][0]["severity"], "error", "{body}");
+    // The console.
+    let cm = crate::console::Console::sign_in(&n.s, &n.cm).await;
+    let page = cm.page(&format!("/clients/{c}")).await;
+    let action = format!("/clients/{c}/consents");
+    let pad = "z".repeat(100 * 1024);
+    let fields = crate::console::form_fields(&page, &action, &[("purpose", &pad)]);
+    let a = cm.post(&action, &fields).await;
+    assert_eq!(a.status, 413, "{}", a.body);
+    assert!(
+        a.body.contains("<!DOCTYPE html>") || a.body.contains("<html"),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("Form too large"), "{}", a.body);
+    assert!(a.body.contains("Nothing was changed"), "{}", a.body);
+    assert_eq!(n.version(&c).await, v, "nothing changed");
+}
+
 on_both_backends!(
     a_consent_without_expiry_is_only_for_treatment_payment_or_operations,
     a_full_provider_answers_no_capacity,
