@@ -561,7 +561,68 @@ async fn a_form_goes_back_only_to_a_path_of_this_site(b: Backend) {
     }
 }
 
+/// An open `/live` stream lasts only as long as its session: revoking the token it was
+/// opened with ends it, and nothing more is sent on it.
+async fn a_live_stream_ends_when_its_token_is_revoked(b: Backend) {
+    use std::time::Duration;
+    let n = Net::new(b).await;
+    let cm = Console::sign_in(&n.s, &n.cm).await;
+    let mut live = cm
+        .http
+        .get(format!("{}/live", cm.base))
+        .header("cookie", &cm.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    // Open: a commit is announced.
+    n.register().await;
+    let first = tokio::time::timeout(Duration::from_secs(10), live.chunk())
+        .await
+        .expect("an event within 10 s")
+        .unwrap()
+        .expect("the stream is open");
+    assert!(
+        String::from_utf8_lossy(&first).contains("data: changed"),
+        "{first:?}"
+    );
+    // The token is revoked, and someone else commits: the stream ends, saying nothing more.
+    let id =
+        n.s.engine
+            .tokens()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| t.role == "case_manager" && t.org == n.home)
+            .unwrap()
+            .id;
+    n.s.engine.revoke_token(id).await.unwrap();
+    n.s.ok(
+        &n.supervisor,
+        "mutation { registerClient(input: { birthYear: 1990 }) { version } }",
+        json!({}),
+    )
+    .await;
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match live.chunk().await {
+                Ok(Some(chunk)) => assert!(
+                    !String::from_utf8_lossy(&chunk).contains("changed"),
+                    "sent after the token was revoked: {chunk:?}"
+                ),
+                Ok(None) | Err(_) => return,
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the stream is still open 15 s after its token was revoked"
+    );
+}
+
 on_both_backends!(
+    a_live_stream_ends_when_its_token_is_revoked,
     a_form_goes_back_only_to_a_path_of_this_site,
     a_client_page_is_one_disclosure,
     the_consoles_commands_are_counted_as_the_apis,
