@@ -104,15 +104,25 @@ impl Fields {
             .ok_or_else(|| bad(format!("{what} is a number")))
     }
 
-    /// The page the form was on (a path of this console), where the answer goes back to.
+    /// The page the form was on (a path of this console), where the answer goes back to;
+    /// anything else goes back to `/`.
     pub fn back(&self) -> String {
         self.get("back")
-            .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains(['\r', '\n']))
-            .map_or_else(
-                || "/".to_owned(),
-                |b| b.split('?').next().unwrap_or("/").to_owned(),
-            )
+            .map(|b| b.split('?').next().unwrap_or(""))
+            .filter(|b| is_own_path(b))
+            .unwrap_or("/")
+            .to_owned()
     }
+}
+
+/// A path of this site and nothing else: one `/` and a path after it. Not `//host` nor `/\host`
+/// (a browser reads a backslash as a slash, so both name another site), no backslash at all,
+/// no control character (a browser drops tabs and newlines, so `/\t/host` is `//host`).
+fn is_own_path(b: &str) -> bool {
+    b.starts_with('/')
+        && !b[1..].starts_with('/')
+        && !b.contains('\\')
+        && !b.chars().any(char::is_control)
 }
 
 fn parse_org(v: &str, what: &str) -> Result<OrgId, PageError> {

@@ -49,8 +49,12 @@ form_route!(
     }
 );
 
+/// What became of the booking, as the person chose it: the form chooses nothing for them.
 fn outcome_of(f: &Fields) -> Result<OutcomeReport, PageError> {
-    Ok(match f.required("outcome", "what became of the booking")? {
+    let Some(outcome) = f.get("outcome") else {
+        return Err(bad(NO_OUTCOME.into()));
+    };
+    Ok(match outcome {
         "attended" => OutcomeReport::Attended {
             supply_through: match f.get("supply_through") {
                 Some(_) => Some(f.date("supply_through", "the last day supplied")?),
@@ -62,6 +66,9 @@ fn outcome_of(f: &Fields) -> Result<OutcomeReport, PageError> {
         "rescheduled" => OutcomeReport::Rescheduled {
             to: f.moment("to", "the new date and time")?,
         },
-        _ => return Err(bad("choose what became of the booking".into())),
+        _ => return Err(bad(NO_OUTCOME.into())),
     })
 }
+
+const NO_OUTCOME: &str =
+    "choose what became of the booking: kept, missed, cancelled or moved to another time";

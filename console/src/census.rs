@@ -95,25 +95,50 @@ pub async fn board(State(engine): State<Engine>, signed: Signed) -> Result<Respo
     html(&board_of(&engine, &signed).await?)
 }
 
+/// How often an open `/live` stream with nothing to say asks whether its session is still
+/// open.
+const SESSION_RECHECK: Duration = Duration::from_secs(5);
+
 /// `GET /live`: a server-sent `changed` event (its data the word `changed`, nothing of what
 /// changed) after commits, at most one a second, for the signed-in person's page to redraw
-/// what it shows through its own reads.
+/// what it shows through its own reads. The stream lasts only as long as its session: before
+/// each event, and every [`SESSION_RECHECK`] when quiet, it asks whether the session is still
+/// open, and ends when it is not (signed out, lapsed, or its token revoked).
 pub async fn live(
     State(engine): State<Engine>,
-    _signed: Signed,
+    signed: Signed,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let changes = engine.changes();
-    let stream = futures::stream::unfold(changes, |mut changes| async move {
-        changes.changed().await.ok()?;
-        // Let a burst of commits settle into one redraw.
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        changes.borrow_and_update();
-        // A browser drops an event without a data line (the EventSource rules), and axum
-        // writes none for empty data: the data is a word, so the event reaches the page.
-        Some((
-            Ok(Event::default().event("changed").data("changed")),
-            changes,
-        ))
-    });
+    let stream = futures::stream::unfold(
+        (engine, signed, changes),
+        |(engine, signed, mut changes)| async move {
+            loop {
+                let changed = tokio::select! {
+                    c = changes.changed() => {
+                        c.ok()?;
+                        true
+                    }
+                    () = tokio::time::sleep(SESSION_RECHECK) => false,
+                };
+                if changed {
+                    // Let a burst of commits settle into one redraw.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    changes.borrow_and_update();
+                }
+                if !signed.still_open(&engine).await {
+                    return None;
+                }
+                if changed {
+                    break;
+                }
+            }
+            // A browser drops an event without a data line (the EventSource rules), and axum
+            // writes none for empty data: the data is a word, so the event reaches the page.
+            Some((
+                Ok(Event::default().event("changed").data("changed")),
+                (engine, signed, changes),
+            ))
+        },
+    );
     Sse::new(stream).keep_alive(KeepAlive::default())
 }

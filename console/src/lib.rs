@@ -75,8 +75,31 @@ pub fn router(engine: Engine) -> Router {
             post(bookings::outcome),
         )
         .route("/measures", get(measures::page))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_FORM_BYTES,
+        ))
+        .layer(axum::middleware::map_response(too_large))
         .layer(axum::middleware::map_response(guard))
         .with_state(engine)
+}
+
+/// Largest form accepted: the console's forms are a few fields of short text.
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// A form over [`MAX_FORM_BYTES`] answered with a page in words, as every refusal is.
+async fn too_large(resp: Response) -> Response {
+    if resp.status() != axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return resp;
+    }
+    page::Problem::page(
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        "Form too large",
+        format!(
+            "The form sent more than {} KB, more than any form of the console holds. Nothing \
+             was changed.",
+            MAX_FORM_BYTES / 1024
+        ),
+    )
 }
 
 /// What the console's pages allow the browser: scripts, styles, images and connections from

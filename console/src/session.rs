@@ -23,6 +23,8 @@ pub const SESSION_COOKIE: &str = "carepath_session";
 pub struct Signed {
     pub actor: Actor,
     pub csrf: String,
+    /// The session's secret, to ask again whether the session is still open ([`Self::still_open`]).
+    secret: String,
 }
 
 /// The CSRF token of a session: derived from its secret (which the page's script cannot
@@ -48,11 +50,21 @@ impl FromRequestParts<Engine> for Signed {
         Ok(Signed {
             actor,
             csrf: csrf_of(&secret),
+            secret,
         })
     }
 }
 
 impl Signed {
+    /// Whether the session is still open — not signed out, lapsed, or ended with its token
+    /// — as the person it was opened for. A request that lasts (`/live`) asks again.
+    pub async fn still_open(&self, engine: &Engine) -> bool {
+        engine
+            .session(&self.secret)
+            .await
+            .is_ok_and(|a| a == self.actor)
+    }
+
     /// A form's CSRF token and origin checked: `ForeignForm` unless both are this console's.
     pub fn check_form(&self, headers: &HeaderMap, csrf: &str) -> Result<(), PageError> {
         same_origin(headers)?;

@@ -128,8 +128,41 @@ pub enum ConsentExpiry {
     /// discharge itself, the receiving provider's arrival check and the 7- and 30-day
     /// follow-ups go out under it; nothing after.
     EndOfTreatment,
-    /// No expiry (allowed for treatment, payment and operations).
+    /// No expiry: only for a consent whose purpose is treatment, payment or health care
+    /// operations ([`is_tpo_purpose`]; 42 CFR 2.31(a)(6), 2024 rule).
     Never,
+}
+
+/// Whether a consent's stated purpose is treatment, payment or health care operations (TPO)
+/// and nothing else — the only purposes for which 42 CFR 2.31(a)(6) lets a consent say "none"
+/// for its expiry. The purpose is the person's words: each of its parts (split at commas,
+/// semicolons, slashes, "and", "or", "&") must name one of them — treatment (care
+/// coordination, the coordination of care, is treatment), payment, or (health care)
+/// operations; any other part (research, a court, an employer) makes it not TPO.
+pub fn is_tpo_purpose(purpose: &str) -> bool {
+    const TPO: [&str; 9] = [
+        "treatment",
+        "payment",
+        "operations",
+        "health care operations",
+        "healthcare operations",
+        "health-care operations",
+        "care coordination",
+        "coordination of care",
+        "tpo",
+    ];
+    let words = purpose.to_lowercase();
+    let words = words.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut parts = vec![words.as_str()];
+    for sep in [",", ";", "/", "&", " and ", " or "] {
+        parts = parts.into_iter().flat_map(|p| p.split(sep)).collect();
+    }
+    let parts: Vec<&str> = parts
+        .into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    !parts.is_empty() && parts.iter().all(|p| TPO.contains(p))
 }
 
 /// A 42 CFR Part 2 consent to disclose.

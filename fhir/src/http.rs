@@ -32,7 +32,30 @@ pub fn router(engine: Engine) -> Router {
         .route(&format!("{BASE_PATH}/{{kind}}"), get(search))
         .route(&format!("{BASE_PATH}/{{kind}}/{{id}}"), get(read))
         .merge(crate::export::routes())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_BODY_BYTES,
+        ))
+        .layer(axum::middleware::map_response(too_large))
         .with_state(engine)
+}
+
+/// Largest request body accepted (the API reads none: its requests are GETs and DELETEs).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// A body over [`MAX_BODY_BYTES`] answered as every refusal is: an `OperationOutcome`
+/// (`too-long`), with 413.
+async fn too_large(resp: Response) -> Response {
+    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return resp;
+    }
+    let outcome = crate::error::outcome(
+        fhir::r4::codes::IssueType::TooLong,
+        format!("the request body is over {MAX_BODY_BYTES} bytes"),
+    );
+    fhir_json(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &fhir::r4::resources::Resource::OperationOutcome(Box::new(outcome)),
+    )
 }
 
 /// A FHIR JSON response.

@@ -13,6 +13,8 @@ pub const CONFLICT: &str = "CONFLICT";
 pub const INVALID_TRANSITION: &str = "INVALID_TRANSITION";
 pub const GATE_UNMET: &str = "GATE_UNMET";
 pub const CONSENT_REQUIRED: &str = "CONSENT_REQUIRED";
+/// The provider has no open slot at the level (an acceptance, an admission): nothing changed.
+pub const NO_CAPACITY: &str = "NO_CAPACITY";
 pub const INTERNAL: &str = "INTERNAL";
 /// `advanceClock` on a server that keeps the wall clock.
 pub const NOT_TIME_SKIPPING: &str = "NOT_TIME_SKIPPING";
@@ -81,7 +83,7 @@ pub fn to_graphql(e: Error) -> async_graphql::Error {
             }
         },
         Error::Conflict(m) => coded(CONFLICT, m),
-        e @ Error::NoCapacity { .. } => coded(CONFLICT, e.to_string()),
+        e @ Error::NoCapacity { .. } => coded(NO_CAPACITY, e.to_string()),
         e @ Error::IdempotencyKeyReused => coded(BAD_INPUT, e.to_string()),
         Error::BadInput(m) => bad_input(m),
         Error::NotFound(m) => coded(NOT_FOUND, format!("{m} not found")),

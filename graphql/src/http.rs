@@ -55,7 +55,21 @@ pub fn router(engine: Engine, metrics: PrometheusHandle, ready_checks: Vec<Ready
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
         ))
+        .layer(axum::middleware::map_response(too_large))
         .with_state(state)
+}
+
+/// A body over [`MAX_BODY_BYTES`] — refused by the limit before anything reads it (its
+/// `Content-Length`), or while it is read — answered as every refusal is: JSON, `BAD_INPUT`.
+async fn too_large(resp: Response) -> Response {
+    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return resp;
+    }
+    refused(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the request body is over {MAX_BODY_BYTES} bytes"),
+    )
+    .into_response()
 }
 
 fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {

@@ -58,8 +58,9 @@ pub struct AdmitInput {
     #[graphql(validator(max_items = 5))]
     pub overrides: Option<Vec<GateOverrideInput>>,
     /// A bona fide medical emergency, declared by the clinician with its reason (42 CFR 2.51):
-    /// moves the client to withdrawal management or residential care at an organization no
-    /// consent names. Recorded as a disclosure on that basis; raises `disclosure.emergency`.
+    /// moves the client, at an organization no consent names, to a level with medical
+    /// personnel (the pathway's `medicalPersonnel`: withdrawal management, ASAM 3.7 or 4).
+    /// Recorded as a disclosure on that basis; raises `disclosure.emergency`.
     #[graphql(validator(max_length = 500))]
     pub medical_emergency: Option<String>,
 }
@@ -199,8 +200,9 @@ pub struct TransitionInput {
     #[graphql(validator(max_items = 5))]
     pub overrides: Option<Vec<GateOverrideInput>>,
     /// A bona fide medical emergency, declared by the clinician with its reason (42 CFR 2.51):
-    /// moves the client to withdrawal management or residential care at an organization no
-    /// consent names. Recorded as a disclosure on that basis; raises `disclosure.emergency`.
+    /// moves the client, at an organization no consent names, to a level with medical
+    /// personnel (the pathway's `medicalPersonnel`: withdrawal management, ASAM 3.7 or 4).
+    /// Recorded as a disclosure on that basis; raises `disclosure.emergency`.
     #[graphql(validator(max_length = 500))]
     pub medical_emergency: Option<String>,
 }

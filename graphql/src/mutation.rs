@@ -250,6 +250,9 @@ impl Mutation {
         run(ctx, asked, expected_version, idempotency_key).await
     }
 
+    /// The receiving provider takes the client: a slot is held until the handoff starts
+    /// (`referral.accepted`). A provider with no open slot at the level is refused
+    /// `NO_CAPACITY` and nothing changes (it may put the referral on its waitlist instead).
     async fn accept_referral(
         &self,
         ctx: &Context<'_>,

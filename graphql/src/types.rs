@@ -205,6 +205,9 @@ pub struct Level {
     pub arrival_days: u32,
     /// Whether leaving this level starts the follow-up checks (HEDIS FUI).
     pub followup_on_exit: bool,
+    /// Whether its programs have medical personnel on hand (withdrawal management, ASAM 3.7
+    /// and 4): the levels a declared medical emergency (42 CFR 2.51) may move a client to.
+    pub medical_personnel: bool,
 }
 
 #[derive(SimpleObject, Clone)]
@@ -262,6 +265,7 @@ impl From<&pathway::Pathway> for Pathway {
                     hold_hours: l.hold_hours,
                     arrival_days: l.arrival_days,
                     followup_on_exit: l.followup_on_exit,
+                    medical_personnel: l.medical_personnel,
                 })
                 .collect(),
             admission_levels: p.admission_levels.iter().map(ToString::to_string).collect(),

@@ -751,17 +751,17 @@ async fn partners_see_only_their_own(b: Backend) {
     // same answer as for an id that does not exist.
     let d = n.register().await;
     n.cm(
-        "mutation($c: UUID!, $p: UUID!) { admit(input: { clientId: $c, level: \"residential\", providerId: $p, plannedHoursPerWeek: 30, medicalEmergency: \"overdose, no consent possible\" }) { version } }",
-        json!({ "c": d, "p": n.provider("residential") }),
+        "mutation($c: UUID!, $p: UUID!) { admit(input: { clientId: $c, level: \"detox\", providerId: $p, plannedHoursPerWeek: 40, medicalEmergency: \"overdose, no consent possible\" }) { version } }",
+        json!({ "c": d, "p": n.provider("detox") }),
     )
     .await;
     let (code, _) =
-        n.s.code(Some(n.partner("residential")), q, json!({ "c": d }))
+        n.s.code(Some(n.partner("detox")), q, json!({ "c": d }))
             .await;
     assert_eq!(code, "NOT_FOUND");
     let (code_unknown, _) =
         n.s.code(
-            Some(n.partner("residential")),
+            Some(n.partner("detox")),
             q,
             json!({ "c": uuid::Uuid::new_v4() }),
         )
@@ -772,15 +772,18 @@ async fn partners_see_only_their_own(b: Backend) {
     );
     let listed =
         n.s.ok(
-            n.partner("residential"),
+            n.partner("detox"),
             "{ clients { edges { node { id } } } }",
             json!({}),
         )
         .await;
-    assert_eq!(
-        listed["clients"]["edges"],
-        json!([]),
-        "no consent, not listed"
+    assert!(
+        !listed["clients"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["node"]["id"] == json!(d)),
+        "no consent, not listed: {listed}"
     );
     let (code, _) =
         n.s.code(
@@ -1015,7 +1018,145 @@ async fn methadone_dosing_goes_to_an_otp(b: Backend) {
     n.s.ok(&n.coordinator, &dosing, at(&pharmacy)).await;
 }
 
+/// A provider with no open slot at the level refuses an acceptance as `NO_CAPACITY` (what
+/// the SDL and the README promise), not a `CONFLICT`, and nothing changes.
+async fn a_full_provider_answers_no_capacity(b: Backend) {
+    let n = Net::new(b).await;
+    let admin = carepath_engine::domain::Actor::new(OrgId(uuid::Uuid::nil()), Role::Admin);
+    n.s.engine
+        .set_capacity(
+            &admin,
+            n.provider("outpatient"),
+            &carepath_engine::pathway::LevelId::new("outpatient"),
+            1,
+        )
+        .await
+        .unwrap();
+    // The one slot is held for a first client.
+    let first = n.admitted("iop", 12.0).await;
+    let r = n.refer(&first, "outpatient").await;
+    n.accept("outpatient", &r).await;
+    // The second is refused.
+    let second = n.admitted("iop", 12.0).await;
+    let r = n.refer(&second, "outpatient").await;
+    let v = n.version(&second).await;
+    let (code, e) =
+        n.s.code(
+            Some(n.partner("outpatient")),
+            "mutation($r: UUID!) { acceptReferral(referralId: $r) { version } }",
+            json!({ "r": r }),
+        )
+        .await;
+    assert_eq!(code, "NO_CAPACITY", "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("no open slot"),
+        "{e}"
+    );
+    assert_eq!(n.version(&second).await, v, "nothing changed");
+}
+
+/// Only a consent for treatment, payment or health care operations may say "none" for its
+/// expiry (42 CFR 2.31(a)(6)): any other purpose without one is `BAD_INPUT` naming the rule,
+/// and nothing changes.
+async fn a_consent_without_expiry_is_only_for_treatment_payment_or_operations(b: Backend) {
+    let n = Net::new(b).await;
+    let c = n.register().await;
+    let v = n.version(&c).await;
+    let q = "mutation($c: UUID!, $r: [UUID!]!, $p: String!, $on: NaiveDate!) { recordConsent(input: { clientId: $c, recipientIds: $r, purpose: $p, information: \"level of care\", expiry: NEVER, signedOn: $on }) { version } }";
+    let vars = |purpose: &str| json!({ "c": c, "r": [n.provider("iop")], "p": purpose, "on": Utc::now().date_naive() });
+    let (code, e) = n.s.code(Some(&n.cm), q, vars("research study")).await;
+    assert_eq!(code, "BAD_INPUT", "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("42 CFR 2.31"), "{e}");
+    assert!(
+        message.contains("treatment, payment or health care operations"),
+        "{e}"
+    );
+    assert_eq!(n.version(&c).await, v, "nothing changed");
+    // For treatment it may.
+    n.cm(q, vars("treatment and care coordination")).await;
+}
+
+/// A body over an adapter's limit is refused in that adapter's own words, never as plain
+/// text: on `/graphql` a JSON GraphQL error with a code, on `/fhir/R4` an `OperationOutcome`,
+/// on the console a page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_limit_is_refused_in_each_adapters_own_words() {
+    let n = Net::new(Backend::Sqlite).await;
+    let c = n.admitted("iop", 12.0).await;
+    let v = n.version(&c).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let content_type = |r: &reqwest::Response| {
+        r.headers()
+            .get("content-type")
+            .map(|h| h.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    // GraphQL.
+    let big =
+        json!({ "query": "{ census { level } }", "variables": { "pad": "z".repeat(400 * 1024) } });
+    let r = http
+        .post(format!("{}/graphql", n.s.url))
+        .bearer_auth(&n.cm)
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    assert!(content_type(&r).starts_with("application/json"), "{r:?}");
+    let body: Value = r.json().await.expect("a JSON GraphQL error");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_INPUT",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("request body is over 262144 bytes"),
+        "{body}"
+    );
+    // FHIR.
+    let r = http
+        .get(format!("{}/fhir/R4/Patient/{c}", n.s.url))
+        .bearer_auth(&n.cm)
+        .body("z".repeat(400 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    assert!(
+        content_type(&r).starts_with("application/fhir+json"),
+        "{r:?}"
+    );
+    let body: Value = r.json().await.expect("an OperationOutcome");
+    assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
+    assert_eq!(body["issue"][0]["code"], "too-long", "{body}");
+    assert_eq!(body["issue"][0]["severity"], "error", "{body}");
+    // The console.
+    let cm = crate::console::Console::sign_in(&n.s, &n.cm).await;
+    let page = cm.page(&format!("/clients/{c}")).await;
+    let action = format!("/clients/{c}/consents");
+    let pad = "z".repeat(100 * 1024);
+    let fields = crate::console::form_fields(&page, &action, &[("purpose", &pad)]);
+    let a = cm.post(&action, &fields).await;
+    assert_eq!(a.status, 413, "{}", a.body);
+    assert!(
+        a.body.contains("<!DOCTYPE html>") || a.body.contains("<html"),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("Form too large"), "{}", a.body);
+    assert!(a.body.contains("Nothing was changed"), "{}", a.body);
+    assert_eq!(n.version(&c).await, v, "nothing changed");
+}
+
 on_both_backends!(
+    a_consent_without_expiry_is_only_for_treatment_payment_or_operations,
+    a_full_provider_answers_no_capacity,
     methadone_dosing_goes_to_an_otp,
     revocation_withholds_the_client_from_referral_reads,
     journey_over_http,

@@ -523,7 +523,107 @@ async fn a_client_page_is_one_disclosure(b: Backend) {
     assert_eq!(count().await, before + 1);
 }
 
+/// A form's `back` goes back to a path of this site only: `/\\host`, `//host`, a scheme, a
+/// control character (a browser drops a tab, so `/<tab>/host` is `//host`) all go to `/`.
+async fn a_form_goes_back_only_to_a_path_of_this_site(b: Backend) {
+    let n = Net::new(b).await;
+    let cm = Console::sign_in(&n.s, &n.cm).await;
+    let c = register(&cm, "Ines Back", "MRN-BACK").await;
+    let page = cm.page(&format!("/clients/{c}")).await;
+    let action = format!("/clients/{c}/consents");
+    let detox = n.provider("detox").to_string();
+    let to = |back: &str| form_fields(&page, &action, &[("recipient", &detox), ("back", back)]);
+    // The form as drawn goes back to its page (sent again: the same answer, one consent).
+    let a = cm.post(&action, &to(&format!("/clients/{c}"))).await;
+    assert_eq!(
+        a.location.as_deref(),
+        Some(format!("/clients/{c}?done=consent-recorded").as_str()),
+        "{}",
+        a.body
+    );
+    for bad in [
+        "/\\evil.example",
+        "/\\/evil.example",
+        "//evil.example",
+        "https://evil.example/",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "/x\u{1}y",
+        "evil.example",
+    ] {
+        let a = cm.post(&action, &to(bad)).await;
+        assert_eq!(
+            (a.status, a.location.as_deref()),
+            (303, Some("/?done=consent-recorded")),
+            "back = {bad:?}: {}",
+            a.body
+        );
+    }
+}
+
+/// An open `/live` stream lasts only as long as its session: revoking the token it was
+/// opened with ends it, and nothing more is sent on it.
+async fn a_live_stream_ends_when_its_token_is_revoked(b: Backend) {
+    use std::time::Duration;
+    let n = Net::new(b).await;
+    let cm = Console::sign_in(&n.s, &n.cm).await;
+    let mut live = cm
+        .http
+        .get(format!("{}/live", cm.base))
+        .header("cookie", &cm.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    // Open: a commit is announced.
+    n.register().await;
+    let first = tokio::time::timeout(Duration::from_secs(10), live.chunk())
+        .await
+        .expect("an event within 10 s")
+        .unwrap()
+        .expect("the stream is open");
+    assert!(
+        String::from_utf8_lossy(&first).contains("data: changed"),
+        "{first:?}"
+    );
+    // The token is revoked, and someone else commits: the stream ends, saying nothing more.
+    let id =
+        n.s.engine
+            .tokens()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| t.role == "case_manager" && t.org == n.home)
+            .unwrap()
+            .id;
+    n.s.engine.revoke_token(id).await.unwrap();
+    n.s.ok(
+        &n.supervisor,
+        "mutation { registerClient(input: { birthYear: 1990 }) { version } }",
+        json!({}),
+    )
+    .await;
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match live.chunk().await {
+                Ok(Some(chunk)) => assert!(
+                    !String::from_utf8_lossy(&chunk).contains("changed"),
+                    "sent after the token was revoked: {chunk:?}"
+                ),
+                Ok(None) | Err(_) => return,
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the stream is still open 15 s after its token was revoked"
+    );
+}
+
 on_both_backends!(
+    a_live_stream_ends_when_its_token_is_revoked,
+    a_form_goes_back_only_to_a_path_of_this_site,
     a_client_page_is_one_disclosure,
     the_consoles_commands_are_counted_as_the_apis,
     a_case_manager_moves_a_client_with_the_pages_forms,

@@ -567,7 +567,57 @@ async fn the_measures_page_draws_its_charts(b: Backend) {
     assert!(level.contains("selected>Residential treatment"), "{level}");
 }
 
+/// "Bookings to record" chooses no outcome for the person (an appointment still to come is
+/// not "Kept"): the form sent as drawn is refused in words and records nothing.
+async fn a_booking_outcome_is_chosen_never_defaulted(b: Backend) {
+    let n = Net::new(b).await;
+    let c = named_client(&n, "Noor Later", &everyone(&n), "detox").await;
+    let today = Utc::now().date_naive();
+    n.cm(
+        &format!("mutation($c: UUID!, $on: NaiveDate!) {{ planHandoff(input: {{ clientId: $c, dischargeKind: PLANNED, on: $on }}) {RESULT} }}"),
+        json!({ "c": c, "on": today }),
+    )
+    .await;
+    let d = n
+        .cm(
+            &format!("mutation($c: UUID!, $p: UUID!, $at: DateTime!) {{ scheduleAftercare(input: {{ clientId: $c, providerId: $p, kind: OUTPATIENT, at: $at }}) {RESULT} }}"),
+            json!({ "c": c, "p": n.provider("outpatient"), "at": Utc::now() + Duration::days(3) }),
+        )
+        .await;
+    let booking = d["scheduleAftercare"]["createdIds"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Discharged: the follow-up checks list the client, with the appointment to come.
+    n.cm(crate::api::DISCHARGE, json!({ "c": c })).await;
+    let coordinator = Console::sign_in(&n.s, &n.coordinator).await;
+    let list = coordinator.page("/worklist").await;
+    let outcome = format!("/clients/{c}/bookings/{booking}/outcome");
+    let drawn = form(&list, &outcome, &[]);
+    assert!(
+        drawn.contains(&("outcome".to_owned(), String::new())),
+        "no outcome chosen as drawn: {drawn:?}"
+    );
+    let a = coordinator.post(&outcome, &drawn).await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(
+        a.body.contains("Choose what became of the booking"),
+        "{}",
+        a.body
+    );
+    let after = client(&n, &c, "aftercare { id outcome }").await;
+    let kept = after["aftercare"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == booking)
+        .expect("the booking")
+        .clone();
+    assert_eq!(kept["outcome"], Value::Null, "nothing recorded: {after}");
+}
+
 on_both_backends!(
+    a_booking_outcome_is_chosen_never_defaulted,
     a_partner_answers_its_inbox_and_confirms_the_arrival_from_its_forms,
     the_worklist_lists_a_handoff_needing_a_booking_under_a_consent_and_the_booking_clears_it,
     the_coordinator_books_a_refill_follows_up_and_records_what_became_of_a_booking,

@@ -83,7 +83,7 @@ async fn consent_gate_and_referral_without_consent(b: Backend) {
         .await;
     let types: Vec<&str> = out.events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, ["client.admitted", "disclosure.emergency"]);
-    // Only to withdrawal management or residential care.
+    // Only where medical personnel are (withdrawal management, ASAM 3.7 and 4).
     let other = w.register().await;
     let e = w
         .run(

@@ -44,6 +44,20 @@ pub(crate) fn hours_rule(code: &str) -> Option<Option<HoursRule>> {
     })
 }
 
+/// Whether care at a 3rd-edition level has medical personnel (nurses, physicians) on hand:
+/// withdrawal management (`-WM`), 3.7 medically monitored and 4 medically managed intensive
+/// inpatient. Clinically managed levels (3.1, 3.3, 3.5) and outpatient care (0.5 to 2.5)
+/// have none (ASAM; shared/DOMAIN.md).
+pub(crate) fn asam3_has_medical_personnel(code: &str) -> bool {
+    code.ends_with("-WM") || matches!(code, "3.7" | "4" | "4.0")
+}
+
+/// As [`asam3_has_medical_personnel`] for a 4th-edition code: the medically managed levels
+/// 1.7, 2.7, 3.7 and 4 (the 4th edition folds withdrawal management into them).
+pub(crate) fn asam4_has_medical_personnel(code: &str) -> bool {
+    matches!(code, "1.7" | "2.7" | "3.7" | "4")
+}
+
 /// Whether a 3rd-edition code is level 1, outpatient (under 9 hours a week).
 pub(crate) fn is_outpatient(code: &str) -> bool {
     matches!(code, "1" | "1.0")

@@ -154,6 +154,7 @@ struct RawLevel {
     arrival_days: Option<Spanned<u32>>,
     #[serde(default)]
     followup_on_exit: bool,
+    medical_personnel: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -348,6 +349,32 @@ impl Validator<'_> {
                     }
                 }
             }
+            let medical_personnel = l.medical_personnel.as_ref().is_some_and(|m| *m.get_ref());
+            if let Some(m) = l.medical_personnel.as_ref().filter(|m| *m.get_ref()) {
+                let without = l
+                    .asam3
+                    .iter()
+                    .map(|c| c.get_ref())
+                    .find(|c| !asam::asam3_has_medical_personnel(c))
+                    .map(|c| format!("ASAM {c}"))
+                    .or_else(|| {
+                        l.asam4
+                            .iter()
+                            .map(|c| c.get_ref())
+                            .find(|c| !asam::asam4_has_medical_personnel(c))
+                            .map(|c| format!("ASAM 4th-edition {c}"))
+                    });
+                if let Some(code) = without {
+                    self.err(
+                        m.span().start,
+                        &item,
+                        format!(
+                            "medical_personnel = true, but {code} is care without medical \
+                             personnel: only withdrawal management, 3.7 and 4 have them"
+                        ),
+                    );
+                }
+            }
             if *l.review_interval_days.get_ref() == 0 {
                 self.err(
                     l.review_interval_days.span().start,
@@ -382,6 +409,7 @@ impl Validator<'_> {
                 hold_hours,
                 arrival_days,
                 followup_on_exit: l.followup_on_exit,
+                medical_personnel,
             });
         }
         if levels.is_empty() && raw.levels.is_empty() {
@@ -766,6 +794,60 @@ gates = ["aftercare_appointment"]
                 .any(|e| e.message.contains("unknown level \"moon\"") && e.line == 26),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn medical_personnel_only_on_withdrawal_management_3_7_and_4() {
+        // Claimed for intensive outpatient (2.1): refused, at its line, naming the code.
+        let e = errors(&MINIMAL.replace(
+            "asam3 = [\"2.1\"]",
+            "asam3 = [\"2.1\"]\nmedical_personnel = true",
+        ));
+        assert!(
+            e.iter().any(|e| e.item == "level \"iop\""
+                && e.message
+                    .contains("ASAM 2.1 is care without medical personnel")),
+            "{e:?}"
+        );
+        // The shipped pathways: withdrawal management has them; residential care that may be
+        // 3.1 low-intensity residential, CSS (3.5) and TSS (3.1) do not.
+        for (name, text, with, without) in [
+            (
+                "asam-continuum.toml",
+                include_str!("../asam-continuum.toml"),
+                &["detox"][..],
+                &[
+                    "ambulatory_detox",
+                    "residential",
+                    "php",
+                    "iop",
+                    "outpatient",
+                ][..],
+            ),
+            (
+                "ma-bsas.toml",
+                include_str!("../ma-bsas.toml"),
+                &["ats"][..],
+                &[
+                    "css",
+                    "tss",
+                    "residential_rehab",
+                    "day_treatment",
+                    "outpatient",
+                ][..],
+            ),
+        ] {
+            let p = parse(name, text).unwrap();
+            for id in with {
+                assert!(p.level_by_str(id).unwrap().medical_personnel, "{name} {id}");
+            }
+            for id in without {
+                assert!(
+                    !p.level_by_str(id).unwrap().admits_in_emergency(),
+                    "{name} {id}"
+                );
+            }
+        }
     }
 
     #[test]

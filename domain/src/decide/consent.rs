@@ -40,6 +40,13 @@ impl Draft<'_> {
                 "the consent expires on {day}, which is not in the future"
             )));
         }
+        if expiry == ConsentExpiry::Never && !is_tpo_purpose(purpose) {
+            return Err(DecisionError::bad(
+                "a consent may have no expiry only when its purpose is treatment, payment or \
+                 health care operations (42 CFR 2.31(a)(6)); for any other purpose give the \
+                 day it expires or END_OF_TREATMENT",
+            ));
+        }
         let id = ConsentId(EventId::for_seq(self.s.id, self.s.last_seq + 1).0);
         self.emit(
             self.current_level(),
@@ -175,6 +182,43 @@ mod tests {
         assert_eq!(c.revoked_at, None);
         assert!(d.state.active_consent_for(f.stranger, f.now).is_some());
         assert!(d.timers.is_empty() && d.disclosures.is_empty());
+    }
+
+    #[test]
+    fn only_a_consent_for_treatment_payment_or_operations_may_have_no_expiry() {
+        let f = Fixture::new();
+        let s = f.in_detox();
+        let with = |purpose: &str, expiry| Command::RecordConsent {
+            recipients: vec![f.iop],
+            purpose: purpose.into(),
+            information: "placement".into(),
+            expiry,
+            signed_on: f.today(),
+        };
+        for purpose in [
+            "research",
+            "treatment and research",
+            "court-ordered evaluation",
+        ] {
+            match f.refuse(&s, f.cm(), with(purpose, ConsentExpiry::Never)) {
+                DecisionError::BadInput(m) => {
+                    assert!(m.contains("42 CFR 2.31"), "{m}");
+                    assert!(m.contains("treatment, payment or health care operations"));
+                }
+                e => panic!("{purpose}: {e:?}"),
+            }
+            // With an expiry, any purpose may be consented to.
+            f.run(&s, f.cm(), with(purpose, ConsentExpiry::EndOfTreatment));
+            f.run(&s, f.cm(), with(purpose, ConsentExpiry::On(f.days(90))));
+        }
+        for purpose in [
+            "treatment",
+            "Treatment, payment and health care operations",
+            "treatment and care coordination",
+            "payment / healthcare operations",
+        ] {
+            f.run(&s, f.cm(), with(purpose, ConsentExpiry::Never));
+        }
     }
 
     fn assessed(to: &str) -> Command {

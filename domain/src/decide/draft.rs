@@ -338,8 +338,8 @@ impl<'a> Draft<'a> {
             Self::text("medical emergency reason", &e.reason)?;
             if !level.admits_in_emergency() {
                 return Err(DecisionError::bad(format!(
-                    "a medical emergency (42 CFR 2.51) moves a client only to withdrawal \
-                     management or residential care, not to {}",
+                    "a medical emergency (42 CFR 2.51) moves a client only to a level with \
+                     medical personnel (withdrawal management, ASAM 3.7 or 4), not to {}",
                     level.id
                 )));
             }

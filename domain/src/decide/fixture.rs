@@ -57,6 +57,7 @@ pub(super) fn default_pathway() -> Pathway {
                 hold_hours: l.hold_hours,
                 arrival_days: l.arrival_days,
                 followup_on_exit: l.followup_on_exit,
+                medical_personnel: l.medical_personnel,
             })
             .collect(),
         level_ids(p.admission_levels.iter().map(|l| l.0.clone()).collect()),

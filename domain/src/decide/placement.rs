@@ -863,7 +863,7 @@ mod tests {
     }
 
     #[test]
-    fn a_medical_emergency_admits_without_consent_only_to_withdrawal_or_residential_care() {
+    fn a_medical_emergency_admits_without_consent_only_where_medical_personnel_are() {
         let f = Fixture::new();
         let s = f.registered();
         let emergency = |level, provider, hours| Command::Admit {
@@ -892,11 +892,43 @@ mod tests {
             d.disclosures[0].legal_basis.as_deref(),
             Some("medical emergency (42 CFR 2.51): overdose")
         );
-        // Intensive outpatient is not where an emergency takes anyone.
-        match f.refuse(&s, f.cm(), emergency(level("iop"), f.iop, 10.0)) {
-            DecisionError::BadInput(m) => assert!(m.contains("medical emergency"), "{m}"),
-            e => panic!("{e:?}"),
+        // Intensive outpatient is not where an emergency takes anyone, nor residential care
+        // that may be 3.1 low-intensity residential, which has no medical personnel.
+        assert!(
+            f.pathway
+                .level(&level("residential"))
+                .unwrap()
+                .asam3
+                .contains(&"3.1".to_owned())
+        );
+        for (to, provider, hours) in [
+            (level("iop"), f.iop, 10.0),
+            (level("residential"), f.stranger, 30.0),
+        ] {
+            match f.refuse(&s, f.cm(), emergency(to.clone(), provider, hours)) {
+                DecisionError::BadInput(m) => {
+                    assert!(m.contains("medical emergency"), "{m}");
+                    assert!(m.contains("medical personnel"), "{m}");
+                }
+                e => panic!("{to}: {e:?}"),
+            }
         }
+        // A pathway whose residential level is 3.7, medically monitored, says it has medical
+        // personnel: the emergency may go there.
+        let mut monitored = Fixture::new();
+        let l = monitored
+            .pathway
+            .levels
+            .iter_mut()
+            .find(|l| l.id == level("residential"))
+            .unwrap();
+        (l.asam3, l.asam4, l.medical_personnel) = (vec!["3.7".into()], vec![], true);
+        let d = monitored.run(
+            &s,
+            f.cm(),
+            emergency(level("residential"), f.stranger, 30.0),
+        );
+        assert_eq!(types(&d), ["client.admitted", "disclosure.emergency"]);
     }
 
     #[test]

@@ -195,17 +195,18 @@ pub struct Level {
     /// Whether leaving this level (a discharge or a step down) starts the follow-up checks
     /// (HEDIS FUI: withdrawal management and residential care).
     pub followup_on_exit: bool,
+    /// Whether the level's programs have medical personnel on hand (the pathway file's
+    /// `medical_personnel`, which the loader allows only on withdrawal management and ASAM
+    /// 3.7 and 4): where a clinician may move a client on a declared medical emergency.
+    pub medical_personnel: bool,
 }
 
 impl Level {
-    /// 24-hour withdrawal management or residential care (an ASAM 3rd-edition code `3.x`,
-    /// `3.x-WM`, `4` or `4-WM`): where a clinician may move a client on a declared medical
-    /// emergency. Ambulatory withdrawal management (`1-WM`, `2-WM`) is outpatient care: not
-    /// where an emergency takes anyone.
+    /// Where a clinician may move a client on a declared medical emergency (42 CFR 2.51:
+    /// the record goes to medical personnel): a level the pathway says has them. Clinically
+    /// managed care (ASAM 3.1 and 3.5 residential, outpatient) has none.
     pub fn admits_in_emergency(&self) -> bool {
-        self.asam3
-            .iter()
-            .any(|c| c.starts_with("3.") || c.starts_with('4'))
+        self.medical_personnel
     }
 }
 
