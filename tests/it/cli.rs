@@ -21,16 +21,25 @@ fn root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// What the README's `workflows check workflows/pathways/*.toml` finds: every file there is a
+/// pathway that passes (a glob over `workflows/*.toml` also caught the crate's Cargo.toml).
 #[test]
 fn bundled_workflows_pass_the_check() {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(root().join("workflows/pathways"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
     let out = carepath()
         .args(["workflows", "check"])
-        .arg(root().join("workflows/asam-continuum.toml"))
-        .arg(root().join("workflows/ma-bsas.toml"))
+        .args(&files)
         .output()
         .unwrap();
     let stdout = succeeded(&out);
     assert!(stdout.contains("asam-continuum.toml: ok"));
+    assert!(stdout.contains("ma-bsas.toml: ok"));
     assert!(stdout.contains("Acute treatment services (ATS)"));
 }
 
@@ -291,8 +300,8 @@ fn workflows_check_into_a_closed_pipe_does_not_panic() {
     use std::process::Stdio;
     let mut child = carepath()
         .args(["workflows", "check"])
-        .arg(root().join("workflows/asam-continuum.toml"))
-        .arg(root().join("workflows/ma-bsas.toml"))
+        .arg(root().join("workflows/pathways/asam-continuum.toml"))
+        .arg(root().join("workflows/pathways/ma-bsas.toml"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
