@@ -6,7 +6,7 @@
 # started on the database the commands below open (the README's `cargo run --release --
 # serve`, or set CAREPATH_URL and CAREPATH_DATABASE_URL).
 set -euo pipefail
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 FHIR="$URL/fhir/R4"
 # A searchset's resources, one line each: type, id, status.
 entries() { python3 -c '

@@ -1,8 +1,15 @@
-# What the examples share (sourced by them): where the server and the binary are, and two
-# helpers over curl and python3.
+# What the examples share (sourced by them, and by the README's tour): where the server and
+# the binary are, and two helpers over curl and python3. Paths are the repository's, found
+# from this file, so the examples run from any directory: they work in the repository's root,
+# where `cargo run --release -- serve` keeps its database (carepath.db) and reads carepath.toml.
+CAREPATH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$CAREPATH_ROOT"
 URL=${CAREPATH_URL:-http://127.0.0.1:8080}
-CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-CP=${CAREPATH_BIN:-$CARGO_TARGET_DIR/release/carepath}
+CP=${CAREPATH_BIN:-${CARGO_TARGET_DIR:-$CAREPATH_ROOT/target}/release/carepath}
+if [[ ! -x $CP ]]; then
+  echo "no carepath binary at $CP: build it first (cargo build --release), or set CAREPATH_BIN" >&2
+  exit 1
+fi
 
 # POST one GraphQL request as the holder of token $1; print `data`, fail on `errors`.
 gql() {

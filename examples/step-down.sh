@@ -6,7 +6,7 @@
 # open (the README's `cargo run --release -- serve`, or set CAREPATH_URL and
 # CAREPATH_DATABASE_URL).
 set -euo pipefail
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 home=$($CP orgs create --name "Harbor Case Management")
 residential=$($CP orgs create --name "Cedar House Residential" --offers residential=16)

@@ -65,8 +65,6 @@ enum Cmd {
     },
     /// Print the GraphQL schema (SDL), as committed in graphql/schema.graphql.
     GraphqlSchema,
-    /// A client's 42 CFR Part 2 accounting of disclosures (§2.24) as CSV on standard output:
-    /// when, to whom, what, under which consent or other legal basis.
     /// Measures of continuity (referrals, handoffs, FUI-7/30, MOUD continuity, discharges,
     /// lost to care) for items starting in [from, to): every organization's clients, or one
     /// organization's.
@@ -91,6 +89,8 @@ enum Cmd {
         #[arg(long, default_value = "table")]
         format: String,
     },
+    /// A client's 42 CFR Part 2 accounting of disclosures (§2.24) as CSV on standard output:
+    /// when, to whom, what, under which consent or other legal basis.
     Disclosures {
         /// Client id.
         #[arg(long)]
@@ -138,6 +138,9 @@ enum TokensCmd {
         /// admin, case_manager, partner, aftercare_coordinator, supervisor or payer.
         #[arg(long)]
         role: String,
+        /// The person's name (or a desk's), as colleagues know them: the name the API and
+        /// the console show for the staff member. With --staff, left out: the name their
+        /// newest named token carries.
         #[arg(long)]
         label: Option<String>,
         /// Days the token is valid (default: the configuration's token_days, 90).
@@ -204,7 +207,43 @@ enum WorkflowsCmd {
     },
 }
 
+/// Runs a command. A reader that stopped early (`carepath measures | head`) is no error: the
+/// output nobody reads is dropped and the command succeeds, saying nothing of a broken pipe.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match run_command(cli).await {
+        Err(e) if broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+        other => other,
+    }
+}
+
+/// Whether `e` comes from writing to a standard output whose reader went away.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    let pipe = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
+    e.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(pipe)
+            || cause
+                .downcast_ref::<csv::Error>()
+                .is_some_and(|c| matches!(c.kind(), csv::ErrorKind::Io(io) if pipe(io)))
+    })
+}
+
+/// One line on standard output; an error (a closed pipe) is returned, not a panic.
+pub(crate) fn say(line: impl std::fmt::Display) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()
+}
+
+/// Text as it is on standard output (no newline added).
+fn write_out(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Cmd::Workflows {
         command: WorkflowsCmd::Check { files },
     } = &cli.command
@@ -212,7 +251,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(check_workflows(files));
     }
     if let Cmd::GraphqlSchema = &cli.command {
-        print!("{}", carepath_graphql::sdl());
+        write_out(&carepath_graphql::sdl())?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut overrides = cli.overrides.clone();
@@ -305,7 +344,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Migrate => {
             engine(&config).await?;
-            println!("migrations applied");
+            say("migrations applied")?;
         }
         Cmd::SeedDemo => {
             let engine = engine(&config).await?;
@@ -325,6 +364,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 format!("unknown role {role:?}: admin, case_manager, partner, aftercare_coordinator, supervisor, payer")
             })?;
             let engine = engine(&config).await?;
+            let label = match (label, staff) {
+                (None, Some(staff)) => Some(staff_name(&engine, StaffId(staff)).await?),
+                (label, _) => label,
+            };
             let token = engine
                 .create_token(
                     OrgId(org),
@@ -334,7 +377,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     staff.map(StaffId),
                 )
                 .await?;
-            println!("{token}");
+            say(token)?;
         }
         Cmd::Tokens {
             command: TokensCmd::List,
@@ -375,7 +418,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let engine = engine(&config).await?;
             engine.revoke_token(id).await?;
-            println!("token {id} revoked");
+            say(format_args!("token {id} revoked"))?;
         }
         Cmd::Orgs {
             command: OrgsCmd::List,
@@ -425,7 +468,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             engine
                 .register_provider(&admin, id, &name, &parsed, &mat_services)
                 .await?;
-            println!("{id}");
+            say(id)?;
         }
         Cmd::Orgs {
             command: OrgsCmd::SetMatServices { org, mat_services },
@@ -436,14 +479,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .set_mat_services(&admin, OrgId(org), &mat_services)
                 .await?;
             let names: Vec<&str> = mat_services.iter().map(|s| s.as_str()).collect();
-            println!(
+            say(format_args!(
                 "{org} provides: {}",
                 if names.is_empty() {
                     "no MAT service".to_owned()
                 } else {
                     names.join(", ")
                 }
-            );
+            ))?;
         }
         Cmd::Orgs {
             command: OrgsCmd::LinkAmqpUser { org, user },
@@ -464,11 +507,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
             .await??;
             engine.link_sender(&admin, &user, OrgId(org)).await?;
-            println!(
+            say(format_args!(
                 "{user} speaks for {org}; on RabbitMQ it may bind only {org}.# on {} and use only queues named {}…",
                 carepath_relay::topology::EVENTS_EXCHANGE,
                 carepath_relay::access::queue_prefix(OrgId(org))
-            );
+            ))?;
         }
         Cmd::Workflows { .. } | Cmd::GraphqlSchema | Cmd::Simulate(_) => {
             unreachable!("handled above")
@@ -513,6 +556,7 @@ async fn simulate(
         durability,
     )
     .await
+    .map_err(|e| missing_database(e.into(), &url))
     .with_context(|| format!("opening the database ({})", startup::redact(&url)))?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let relay = flags.amqp_url.as_ref().map(|amqp| {
@@ -561,9 +605,9 @@ async fn simulate(
         });
     }
     if args.format == "json" {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        say(serde_json::to_string_pretty(&report)?)?;
     } else {
-        print!("{}", report.text());
+        write_out(&report.text())?;
     }
     if report.passed() {
         return Ok(ExitCode::SUCCESS);
@@ -575,6 +619,54 @@ async fn simulate(
         );
     }
     Ok(ExitCode::FAILURE)
+}
+
+/// The name a staff member goes by: the label of their newest token that has one (a token
+/// given with `--staff` and no `--label` carries it on, so the person keeps their name).
+async fn staff_name(engine: &carepath_engine::Engine, staff: StaffId) -> anyhow::Result<String> {
+    let tokens = engine.tokens().await?;
+    anyhow::ensure!(
+        tokens.iter().any(|t| t.staff == staff),
+        "no staff member {staff}: `tokens list` gives each token's staff id"
+    );
+    tokens
+        .into_iter()
+        .rev()
+        .filter(|t| t.staff == staff)
+        .find_map(|t| t.label.filter(|l| !l.trim().is_empty()))
+        .with_context(|| {
+            format!("staff member {staff} has no name yet: give it with --label \"NAME\"")
+        })
+}
+
+/// A PostgreSQL database that does not exist, said with how to make it (`simulate` opens only
+/// what it is given: it creates no database on a server).
+fn missing_database(e: anyhow::Error, url: &str) -> anyhow::Error {
+    let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    else {
+        return e;
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let name = path.split(['?', '#']).next().unwrap_or_default();
+    if name.is_empty() || !format!("{e:#}").contains(&format!("database \"{name}\" does not exist"))
+    {
+        return e;
+    }
+    let (user, hostport) = match authority.rsplit_once('@') {
+        Some((userinfo, hostport)) => (userinfo.split(':').next().unwrap_or_default(), hostport),
+        None => ("", authority),
+    };
+    let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "5432"));
+    let user = if user.is_empty() {
+        String::new()
+    } else {
+        format!(" -U {user}")
+    };
+    e.context(format!(
+        "the database \"{name}\" does not exist: create it first, empty (createdb -h {host} -p {port}{user} {name}), or leave out --database-url for a scratch SQLite file"
+    ))
 }
 
 /// A moment on the command line: RFC 3339, or a date (its start, UTC).

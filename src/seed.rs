@@ -7,6 +7,7 @@ use carepath_engine::ids::{ClientId, OrgId};
 use carepath_engine::pathway::{DischargeKind, LevelId, TransitionKind};
 use carepath_engine::{Engine, Outcome, Request};
 use chrono::Duration;
+use std::fmt::Write as _;
 use uuid::Uuid;
 
 const NAMESPACE: Uuid = Uuid::from_u128(0x6361_7265_7061_7468_2d64_656d_6f2d_6f72);
@@ -157,8 +158,36 @@ impl Seeder<'_> {
     }
 }
 
+/// The demo's clients, all registered by its case-management organization.
+const CLIENTS: usize = 9;
+
+/// Seeds the demo network once: on a database that has it already, changes nothing and says
+/// so; on one where a run stopped half-way, refuses (a record number is one client's).
 pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
     let admin = Actor::new(org_id(HOME), Role::Admin);
+    if !engine.org_names(&[org_id(HOME)]).await?.is_empty() {
+        let reader = Actor::new(org_id(HOME), Role::CaseManager);
+        let held = engine
+            .list_clients(&reader, None, None, None, None, CLIENTS as u64 + 1)
+            .await?
+            .len();
+        if held == CLIENTS {
+            let mut text = String::new();
+            writeln!(
+                text,
+                "the demo network is already seeded; nothing changed (\"{HOME}\": {})",
+                org_id(HOME)
+            )?;
+            census(engine, &admin, &mut text).await?;
+            crate::cli::say(text.trim_end())?;
+            return Ok(());
+        }
+        anyhow::ensure!(
+            held == 0,
+            "\"{HOME}\" ({}) holds {held} clients, not the demo's {CLIENTS}: seed a new database",
+            org_id(HOME)
+        );
+    }
     engine.register_org(&admin, org_id(HOME), HOME).await?;
     engine
         .register_provider(
@@ -324,27 +353,10 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
         .await?
         .client;
 
-    println!("demo network seeded:");
-    for row in engine.census(&s.admin).await? {
-        println!(
-            "  {:<32} {} {:<12} {:>3}/{:<3} occupied, {} held ({} in transit), {} pending referrals",
-            row.provider_name,
-            row.provider,
-            row.level.as_str(),
-            row.occupied,
-            row.capacity,
-            row.held,
-            row.in_transit,
-            row.pending_referrals
-        );
-    }
-    println!(
-        "  {:<32} {} pharmacy (MAT refills)",
-        PHARMACY,
-        org_id(PHARMACY)
-    );
-    println!("home organization \"{HOME}\": {}", org_id(HOME));
-    println!("clients:");
+    let mut text = String::from("demo network seeded:\n");
+    census(engine, &s.admin, &mut text).await?;
+    writeln!(text, "home organization \"{HOME}\": {}", org_id(HOME))?;
+    writeln!(text, "clients:")?;
     for (id, what) in [
         (a, "detox, referred to two residential programs"),
         (b, "residential, PHP accepted, handoff planned"),
@@ -359,7 +371,33 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
             "left detox, on the way to residential care (arrival not yet confirmed)",
         ),
     ] {
-        println!("  {id}  {what}");
+        writeln!(text, "  {id}  {what}")?;
     }
+    crate::cli::say(text.trim_end())?;
+    Ok(())
+}
+
+/// Each provider's census line, with its id, and the pharmacy's.
+async fn census(engine: &Engine, admin: &Actor, text: &mut String) -> anyhow::Result<()> {
+    for row in engine.census(admin).await? {
+        writeln!(
+            text,
+            "  {:<32} {} {:<12} {:>3}/{:<3} occupied, {} held ({} in transit), {} pending referrals",
+            row.provider_name,
+            row.provider,
+            row.level.as_str(),
+            row.occupied,
+            row.capacity,
+            row.held,
+            row.in_transit,
+            row.pending_referrals
+        )?;
+    }
+    writeln!(
+        text,
+        "  {:<32} {} pharmacy (MAT refills)",
+        PHARMACY,
+        org_id(PHARMACY)
+    )?;
     Ok(())
 }

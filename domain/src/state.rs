@@ -186,7 +186,7 @@ pub struct Consent {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// Where a referral stands, as HL7 BSeR / Gravity SDOHCC track the loop (DOMAIN.md gives
+/// Where a referral stands, as HL7 BSeR / Gravity SDOHCC track the loop (docs/domain.md gives
 /// the mapping to FHIR Task status and BSeR business status).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -27,15 +27,15 @@ const CASES: u32 = 1000;
 /// drawn below a multiple of every pathway's level count (6 each) so none is favoured.
 const SLOTS: usize = 60;
 
-/// The pathways shipped in `workflows/`: the property and the coverage hold for each.
+/// The pathways shipped in `workflows/pathways/`: the property and the coverage hold for each.
 fn asam_continuum() -> Pathway {
     carepath_workflows::default_pathway()
 }
 
 fn ma_bsas() -> Pathway {
     carepath_workflows::parse(
-        "workflows/ma-bsas.toml",
-        include_str!("../../workflows/ma-bsas.toml"),
+        "workflows/pathways/ma-bsas.toml",
+        include_str!("../../workflows/pathways/ma-bsas.toml"),
     )
     .expect("the shipped ma-bsas pathway is valid")
 }

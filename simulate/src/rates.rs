@@ -52,10 +52,10 @@ pub struct Rates {
     /// Relapse leading to a step-up, per stay at a non-residential level (assumption).
     #[arg(long, default_value_t = 0.08)]
     pub relapse_step_up: f64,
-    /// Providers a referral goes to at once (DOMAIN.md: OpenBeds sends to up to 3).
+    /// Providers a referral goes to at once (docs/domain.md: OpenBeds sends to up to 3).
     #[arg(long, default_value_t = 3)]
     pub fanout: usize,
-    /// A provider acknowledges a referral before answering (DOMAIN.md: Delaware, 65 %
+    /// A provider acknowledges a referral before answering (docs/domain.md: Delaware, 65 %
     /// acknowledged within 30 minutes).
     #[arg(long, default_value_t = 0.65)]
     pub acknowledge: f64,

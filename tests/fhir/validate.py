@@ -16,7 +16,7 @@ try:
     from fhir.resources import construct_fhir_element
 except ImportError:
     sys.exit(
-        "fhir.resources is not installed for this Python: .ci/run installs it "
+        "fhir.resources is not installed for this Python: scripts/test installs it "
         "(a venv at /var/tmp/carepath-py with fhir.resources==6.4.0 and pydantic<2); "
         "point CAREPATH_FHIR_PYTHON at that venv's python"
     )

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 fn rabbitmqctl(args: &[&str]) -> String {
     let out = Command::new("rabbitmqctl").args(args).output().unwrap_or_else(|e| {
-        panic!("rabbitmqctl could not run ({e}): these tests need RabbitMQ on this machine (start it with `rabbitmq-server -detached`, as .ci/run does)")
+        panic!("rabbitmqctl could not run ({e}): these tests need RabbitMQ on this machine (start it with `rabbitmq-server -detached`, as scripts/test does)")
     });
     assert!(
         out.status.success(),
-        "rabbitmqctl {args:?} failed: {}{}\nIs RabbitMQ running? Start it with `rabbitmq-server -detached` (.ci/run does).",
+        "rabbitmqctl {args:?} failed: {}{}\nIs RabbitMQ running? Start it with `rabbitmq-server -detached` (scripts/test does).",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -36,7 +36,7 @@ impl TestVhost {
         .is_err()
         {
             panic!(
-                "RabbitMQ is not answering on 127.0.0.1:5672: start it with `rabbitmq-server -detached` (.ci/run does)"
+                "RabbitMQ is not answering on 127.0.0.1:5672: start it with `rabbitmq-server -detached` (scripts/test does)"
             );
         }
         let name = format!("carepath_test_{}", uuid::Uuid::new_v4().simple());

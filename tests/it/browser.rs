@@ -54,7 +54,7 @@ const HEIGHT: u32 = 900;
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Where a test run keeps what people look at afterwards: `$CAREPATH_ARTIFACTS` when set
-/// (`.ci/run` sets it), else the build directory (`$CARGO_TARGET_DIR`, or `target/` in the
+/// (`scripts/test` sets it), else the build directory (`$CARGO_TARGET_DIR`, or `target/` in the
 /// workspace).
 pub fn artifacts_dir() -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -72,7 +72,7 @@ fn program(var: &str, name: &str) -> PathBuf {
     let missing = |what: String| -> ! {
         panic!(
             "{what}. The browser tests need Chromium and ChromeDriver of the same version: on \
-             Debian, `apt-get install chromium chromium-driver` (.ci/run installs both when \
+             Debian, `apt-get install chromium chromium-driver` (scripts/test installs both when \
              missing); elsewhere set CAREPATH_CHROMIUM and CAREPATH_CHROMEDRIVER to their paths."
         )
     };

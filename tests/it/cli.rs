@@ -21,16 +21,25 @@ fn root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// What the README's `workflows check workflows/pathways/*.toml` finds: every file there is a
+/// pathway that passes (a glob over `workflows/*.toml` also caught the crate's Cargo.toml).
 #[test]
 fn bundled_workflows_pass_the_check() {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(root().join("workflows/pathways"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
     let out = carepath()
         .args(["workflows", "check"])
-        .arg(root().join("workflows/asam-continuum.toml"))
-        .arg(root().join("workflows/ma-bsas.toml"))
+        .args(&files)
         .output()
         .unwrap();
     let stdout = succeeded(&out);
     assert!(stdout.contains("asam-continuum.toml: ok"));
+    assert!(stdout.contains("ma-bsas.toml: ok"));
     assert!(stdout.contains("Acute treatment services (ATS)"));
 }
 
@@ -291,8 +300,8 @@ fn workflows_check_into_a_closed_pipe_does_not_panic() {
     use std::process::Stdio;
     let mut child = carepath()
         .args(["workflows", "check"])
-        .arg(root().join("workflows/asam-continuum.toml"))
-        .arg(root().join("workflows/ma-bsas.toml"))
+        .arg(root().join("workflows/pathways/asam-continuum.toml"))
+        .arg(root().join("workflows/pathways/ma-bsas.toml"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -387,4 +396,251 @@ async fn a_clean_shutdown_logs_no_error() {
     );
     let errors: Vec<&String> = lines.iter().filter(|l| l.contains("ERROR")).collect();
     assert!(errors.is_empty(), "{errors:#?}");
+}
+
+/// `seed-demo` run a second time changes nothing and says so (it stopped half-way on the
+/// record number of the first client, already taken).
+async fn seed_demo_twice_seeds_once(b: crate::support::Backend) {
+    use carepath_engine::domain::{Actor, Role};
+    use carepath_engine::ids::OrgId;
+    let db = crate::support::TestDb::new(b).await;
+    let seed = || {
+        carepath()
+            .arg("seed-demo")
+            .env("CAREPATH_DATABASE_URL", &db.url)
+            .output()
+            .unwrap()
+    };
+    let first = succeeded(&seed());
+    assert!(first.contains("demo network seeded:"), "{first}");
+    // The demo's case-management organization's clients, each at its version.
+    let home = first
+        .lines()
+        .find_map(|l| l.strip_prefix("home organization \"Harbor Case Management\": "))
+        .map(|id| OrgId(uuid::Uuid::parse_str(id.trim()).unwrap()))
+        .unwrap_or_else(|| panic!("no home organization in {first}"));
+    let clients = async || {
+        let engine = db
+            .engine(std::sync::Arc::new(carepath_engine::clock::SystemClock))
+            .await;
+        let mut rows: Vec<(uuid::Uuid, i64)> = engine
+            .list_clients(
+                &Actor::new(home, Role::CaseManager),
+                None,
+                None,
+                None,
+                None,
+                100,
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(state, _)| (state.id.0, state.version))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let before = clients().await;
+    assert_eq!(before.len(), 9, "{before:?}");
+    let second = succeeded(&seed());
+    assert!(
+        second.contains("the demo network is already seeded; nothing changed"),
+        "{second}"
+    );
+    assert_eq!(clients().await, before, "the second run changed nothing");
+    // The census it prints is the first run's.
+    let census = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.contains("occupied") || l.contains("pharmacy"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(census(&second), census(&first), "{second}");
+}
+
+crate::on_both_backends!(seed_demo_twice_seeds_once);
+
+/// `tokens create --staff` without `--label` keeps the person's name (before, the new token,
+/// the person's newest, left their name empty); a person with no name yet is asked for one.
+async fn a_staff_token_without_a_label_keeps_the_name(b: crate::support::Backend) {
+    let db = crate::support::TestDb::new(b).await;
+    let run = |args: &[&str]| {
+        carepath()
+            .args(args)
+            .env("CAREPATH_DATABASE_URL", &db.url)
+            .output()
+            .unwrap()
+    };
+    let org = succeeded(&run(&[
+        "orgs",
+        "create",
+        "--name",
+        "Harbor Case Management",
+    ]));
+    let org = org.trim();
+    let tokens = || -> Vec<csv::StringRecord> {
+        let list = succeeded(&run(&["tokens", "list"]));
+        csv::Reader::from_reader(list.as_bytes())
+            .records()
+            .map(|r| r.unwrap())
+            .collect()
+    };
+    succeeded(&run(&[
+        "tokens",
+        "create",
+        "--org",
+        org,
+        "--role",
+        "case_manager",
+        "--label",
+        "Dana Reyes",
+    ]));
+    let staff = tokens()[0][1].to_owned();
+    succeeded(&run(&[
+        "tokens",
+        "create",
+        "--org",
+        org,
+        "--role",
+        "case_manager",
+        "--staff",
+        &staff,
+    ]));
+    let rows = tokens();
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        assert_eq!(
+            (&row[1], &row[4]),
+            (staff.as_str(), "Dana Reyes"),
+            "{rows:?}"
+        );
+    }
+    // A desk token with no name: its next token needs one.
+    succeeded(&run(&["tokens", "create", "--org", org, "--role", "admin"]));
+    let desk = tokens()[2][1].to_owned();
+    let out = run(&[
+        "tokens", "create", "--org", org, "--role", "admin", "--staff", &desk,
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("has no name yet: give it with --label"),
+        "{stderr}"
+    );
+    assert_eq!(tokens().len(), 3, "nothing was created");
+}
+
+crate::on_both_backends!(a_staff_token_without_a_label_keeps_the_name);
+
+/// `carepath --help` says what each command does: `measures` its own text, not the
+/// disclosures' (the doc comment had slid onto the wrong command).
+#[test]
+fn help_describes_each_command_with_its_own_text() {
+    let help = succeeded(&carepath().arg("--help").output().unwrap());
+    let line = |name: &str| {
+        help.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in:\n{help}"))
+            .to_owned()
+    };
+    assert!(
+        line("measures").contains("Measures of continuity"),
+        "{help}"
+    );
+    assert!(!line("measures").contains("disclosures"), "{help}");
+    assert!(
+        line("disclosures").contains("accounting of disclosures"),
+        "{help}"
+    );
+    let measures = succeeded(&carepath().args(["measures", "--help"]).output().unwrap());
+    assert!(!measures.contains("42 CFR Part 2"), "{measures}");
+}
+
+/// The printing commands into a pipe whose reader went away (`carepath measures | head`):
+/// no "Broken pipe", no panic, success.
+#[test]
+fn printing_commands_into_a_closed_pipe_succeed_quietly() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display());
+    succeeded(
+        &carepath()
+            .args([
+                "orgs",
+                "create",
+                "--name",
+                "Northside IOP",
+                "--offers",
+                "iop=40",
+            ])
+            .env("CAREPATH_DATABASE_URL", &db)
+            .output()
+            .unwrap(),
+    );
+    for args in [
+        &["measures"][..],
+        &["measures", "--format", "csv"],
+        &["graphql-schema"],
+        &["orgs", "list"],
+        &["tokens", "list"],
+        &["seed-demo"],
+    ] {
+        let mut child = carepath()
+            .args(args)
+            .env("CAREPATH_DATABASE_URL", &db)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the command writes, as `| head -0` would.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("Broken pipe") && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.status.success(), "{args:?}: {}: {stderr}", out.status);
+    }
+}
+
+/// `simulate --database-url` naming a PostgreSQL database that does not exist fails saying
+/// how to make it, and makes nothing.
+#[tokio::test]
+async fn simulate_on_a_missing_postgres_database_says_how_to_create_it() {
+    use sea_orm::{ConnectionTrait as _, Database};
+    let admin_url = crate::support::postgres_admin_url();
+    let base = admin_url.rsplit_once('/').unwrap().0.to_owned();
+    let name = format!("carepath_test_{}", uuid::Uuid::new_v4().simple());
+    let out = carepath()
+        .args([
+            "simulate",
+            "--clients",
+            "5",
+            "--days",
+            "5",
+            "--database-url",
+        ])
+        .arg(format!("{base}/{name}"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the database \"{name}\" does not exist: create it first, empty (createdb -h "
+        )) && stderr.contains(&format!(" {name}), or leave out --database-url")),
+        "{stderr}"
+    );
+    let admin = Database::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {admin_url}: {e}"));
+    let found = admin
+        .query_all_raw(sea_orm::Statement::from_string(
+            admin.get_database_backend(),
+            format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+        ))
+        .await
+        .unwrap();
+    assert!(found.is_empty(), "no database was created");
 }

@@ -165,7 +165,7 @@ fn link_amqp_user(n: &Net, vh: &TestVhost, org: carepath_engine::ids::OrgId, use
     assert!(
         out.status.success(),
         "link-amqp-user failed: {}{}\n(the RabbitMQ management plugin must be on: \
-         `rabbitmq-plugins enable rabbitmq_management`, as .ci/run does)",
+         `rabbitmq-plugins enable rabbitmq_management`, as scripts/test does)",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );

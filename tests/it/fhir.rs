@@ -212,7 +212,7 @@ pub(crate) fn python_parses(dir: &Path, files: &[(String, String)]) {
         .arg(&script)
         .args(&paths)
         .output()
-        .unwrap_or_else(|e| panic!("{python} could not run ({e}): .ci/run installs it"));
+        .unwrap_or_else(|e| panic!("{python} could not run ({e}): scripts/test installs it"));
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

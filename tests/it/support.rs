@@ -68,7 +68,7 @@ impl TestDb {
                     panic!(
                         "PostgreSQL is not reachable at {admin_url}: {e}\n\
                          Start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
-                         (.ci/run does), or point CAREPATH_TEST_POSTGRES_URL at one."
+                         (scripts/test does), or point CAREPATH_TEST_POSTGRES_URL at one."
                     )
                 });
                 let name = format!("carepath_test_{}", uuid::Uuid::new_v4().simple());

@@ -1,6 +1,6 @@
 //! What the ASAM Criteria say that a pathway file must agree with: the weekly clinical hours
 //! per 3rd-edition level (so that a pathway cannot call a 25-hour program "IOP"), and which
-//! 4th-edition codes exist. Source: shared/DOMAIN.md.
+//! 4th-edition codes exist. Source: the ASAM Criteria, as docs/domain.md sums them up.
 
 use carepath_domain::pathway::HoursBand;
 

@@ -10,9 +10,9 @@ pub use carepath_domain::pathway::Pathway;
 pub use load::{PathwayError, PathwayErrors, load_file, parse};
 
 /// The default pathway, compiled in.
-pub const DEFAULT_PATHWAY_TOML: &str = include_str!("../asam-continuum.toml");
+pub const DEFAULT_PATHWAY_TOML: &str = include_str!("../pathways/asam-continuum.toml");
 /// File name the default pathway is reported under.
-pub const DEFAULT_PATHWAY_NAME: &str = "workflows/asam-continuum.toml";
+pub const DEFAULT_PATHWAY_NAME: &str = "workflows/pathways/asam-continuum.toml";
 
 /// The default ASAM continuum pathway.
 pub fn default_pathway() -> Pathway {

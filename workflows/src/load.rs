@@ -516,7 +516,7 @@ impl Validator<'_> {
             let gates = self.gates(&t.gates, &item);
             // A step-down to outpatient (ASAM 1) trades daily or 24-hour care for weekly
             // visits: the first visit is booked before the move, whichever level it leaves
-            // (the client stays "directly connected", 105 CMR 164.075; DOMAIN.md).
+            // (the client stays "directly connected", 105 CMR 164.075; docs/domain.md).
             if kind == Some(TransitionKind::StepDown)
                 && !gates.contains(&Gate::AftercareAppointment)
             {
@@ -987,9 +987,9 @@ gates = ["aftercare_appointment"]
         for (name, text) in [
             (
                 "asam-continuum.toml",
-                include_str!("../asam-continuum.toml"),
+                include_str!("../pathways/asam-continuum.toml"),
             ),
-            ("ma-bsas.toml", include_str!("../ma-bsas.toml")),
+            ("ma-bsas.toml", include_str!("../pathways/ma-bsas.toml")),
         ] {
             if let Err(e) = parse(name, text) {
                 panic!("{e}");
@@ -1009,7 +1009,7 @@ gates = ["aftercare_appointment"]
     fn the_default_pathway_has_ambulatory_withdrawal_management() {
         let p = parse(
             "asam-continuum.toml",
-            include_str!("../asam-continuum.toml"),
+            include_str!("../pathways/asam-continuum.toml"),
         )
         .unwrap();
         let level = |id: &str| p.level_by_str(id).unwrap();
@@ -1053,9 +1053,9 @@ gates = ["aftercare_appointment"]
         for (name, text) in [
             (
                 "asam-continuum.toml",
-                include_str!("../asam-continuum.toml"),
+                include_str!("../pathways/asam-continuum.toml"),
             ),
-            ("ma-bsas.toml", include_str!("../ma-bsas.toml")),
+            ("ma-bsas.toml", include_str!("../pathways/ma-bsas.toml")),
         ] {
             let p = parse(name, text).unwrap();
             let outpatient = p.level_by_str("outpatient").unwrap();
@@ -1076,7 +1076,7 @@ gates = ["aftercare_appointment"]
                 );
             }
         }
-        let ma = parse("ma-bsas.toml", include_str!("../ma-bsas.toml")).unwrap();
+        let ma = parse("ma-bsas.toml", include_str!("../pathways/ma-bsas.toml")).unwrap();
         let ats = LevelId::new("ats");
         assert!(
             ma.transition_rule(TransitionKind::Lateral, Some(&ats), &ats)

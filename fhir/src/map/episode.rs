@@ -1,5 +1,5 @@
 //! `EpisodeOfCare` (FHIR R4 base resource): one per episode of care, from its admission to
-//! its discharge — `active` while open, `finished` once discharged (DOMAIN.md: "discharge from
+//! its discharge — `active` while open, `finished` once discharged (docs/domain.md: "discharge from
 //! a level = EpisodeOfCare finished"), with `statusHistory`, the levels of care placed at as
 //! `type`, and one `level-placement` extension per placement (level, provider, period).
 //!

@@ -4,7 +4,7 @@
 //! status beside it.
 //!
 //! A referral's Task has the referral's id (as its `ServiceRequest`, its `focus`), the
-//! receiving provider as `owner`, the record holder as `requester`. DOMAIN.md's mapping:
+//! receiving provider as `owner`, the record holder as `requester`. docs/domain.md's mapping:
 //! sent = `requested` (2.0); acknowledged = `received` (2.0); waitlisted = `received` (no
 //! BSeR code: Carepath's `waitlisted`); accepted = `accepted` (3.0); under way = `in-progress`
 //! (5.1.1 scheduled); declined = `rejected` (4.0) with the decline reason as `statusReason`;
