@@ -435,7 +435,7 @@ async fn seed_demo_twice_seeds_once(b: crate::support::Backend) {
             .await
             .unwrap()
             .into_iter()
-            .map(|(state, _)| (state.id.0, state.version))
+            .map(|state| (state.id.0, state.version))
             .collect();
         rows.sort();
         rows
