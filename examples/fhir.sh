@@ -40,7 +40,8 @@ for type in EpisodeOfCare ServiceRequest Task Consent MedicationStatement; do
 done
 curl -sS "$FHIR/Task/$referral" -H "Authorization: Bearer $cm" | get businessStatus.coding.0.display
 curl -sS "$FHIR/Organization/$residential" -H "Authorization: Bearer $cm" | get name
-# The receiving provider sees its own referral, and not the client's name.
+# The receiving provider, named in the consent, sees its own referral and the client's name
+# (to recognise the person arriving), as on every other door.
 curl -sS "$FHIR/ServiceRequest?patient=$client" -H "Authorization: Bearer $partner" | entries
 curl -sS "$FHIR/Patient/$client" -H "Authorization: Bearer $partner" | python3 -c 'import json,sys; print("name shown to the partner:", "name" in json.load(sys.stdin))'
 # A partner no consent names is told nothing exists.

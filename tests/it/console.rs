@@ -404,12 +404,12 @@ async fn a_partner_opens_a_client_page_only_under_a_consent(b: Backend) {
     let a = partner.get(&page).await;
     assert_eq!(a.status, 404, "no consent names it: {}", text(&a.body));
     assert!(!a.body.contains(&c));
-    // A case manager of another organization: refused, as the API refuses it, and shown
-    // nothing of the client.
+    // A case manager of another organization: told nothing exists, as the API tells it (that
+    // someone is a client is itself Part 2 information), and shown nothing of the client.
     let other = n.s.org("Elsewhere Case Management", &[]).await;
     let stranger = Console::sign_in(&n.s, &n.s.token(other, Role::CaseManager).await).await;
     let a = stranger.get(&page).await;
-    assert_eq!(a.status, 403);
+    assert_eq!(a.status, 404);
     assert!(!a.body.contains(&c) && !a.body.contains("Withdrawal"));
 
     n.consent(&c).await;

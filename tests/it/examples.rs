@@ -180,7 +180,7 @@ async fn the_fhir_example_runs_as_the_readme_says(b: Backend) {
         "Consent ",
         "MedicationStatement ",
         "Cedar House Residential",
-        "name shown to the partner: False",
+        "name shown to the partner: True",
         "outsider: HTTP 404",
         "export started: ",
         "exported Patient: 1 of 1",

@@ -376,13 +376,12 @@ async fn a_partner_reads_its_minimum_and_without_consent_nothing(b: Backend) {
     let n = Net::new(b).await;
     let c = a_care_record(&n).await;
     let residential = n.partner("residential");
-    // Under the consent naming it: the client, but not the name the record holder keeps.
+    // Under the consent naming it: the client with the name it recognises the person by
+    // (the partner's view, as on every other door) — not the birth year.
     let p = ok(&n, residential, &format!("Patient/{c}")).await;
     labelled(&p);
-    assert!(
-        p.get("name").is_none() && p.get("identifier").is_none(),
-        "{p:#}"
-    );
+    assert_eq!(p["name"][0]["text"], "Rosa Quintero", "{p:#}");
+    assert!(p.get("birthDate").is_none(), "{p:#}");
     let sr = all(&n, residential, &format!("ServiceRequest?patient={c}")).await;
     assert_eq!(sr.len(), 1, "its own referral");
     assert!(

@@ -814,7 +814,7 @@ gates = ["aftercare_appointment"]
         for (name, text, with, without) in [
             (
                 "asam-continuum.toml",
-                include_str!("../asam-continuum.toml"),
+                include_str!("../pathways/asam-continuum.toml"),
                 &["detox"][..],
                 &[
                     "ambulatory_detox",
@@ -826,7 +826,7 @@ gates = ["aftercare_appointment"]
             ),
             (
                 "ma-bsas.toml",
-                include_str!("../ma-bsas.toml"),
+                include_str!("../pathways/ma-bsas.toml"),
                 &["ats"][..],
                 &[
                     "css",
