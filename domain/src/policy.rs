@@ -46,8 +46,9 @@ pub fn authorize(
             | Command::WaitlistReferral { .. } => {
                 deny("only the receiving provider answers a referral")
             }
-            // The record holder may record an arrival or a no-show the receiving provider
-            // reported by other means (a phone call).
+            // The record holder may record an arrival, a no-show or a booking's outcome the
+            // receiving side reported by other means (a phone call) — only as relayed, saying
+            // who reported it (`decide`: `Draft::reported_by`).
             _ => Ok(()),
         },
         Role::Partner => match (command, state) {
@@ -81,10 +82,12 @@ pub fn authorize(
                 }
             }
             // The provider a client is on the way to confirms the arrival or the no-show.
-            (Command::ConfirmArrival | Command::ReportNoShow, Some(s)) => match receiving_org(s) {
-                Some(org) if org == actor.org => Ok(()),
-                _ => Err(DecisionError::not_found("client", s.id)),
-            },
+            (Command::ConfirmArrival { .. } | Command::ReportNoShow { .. }, Some(s)) => {
+                match receiving_org(s) {
+                    Some(org) if org == actor.org => Ok(()),
+                    _ => Err(DecisionError::not_found("client", s.id)),
+                }
+            }
             _ => deny("a partner may only answer referrals addressed to it and confirm arrivals"),
         },
         Role::AftercareCoordinator => match (command, state) {

@@ -14,6 +14,8 @@ pub const INVALID_TRANSITION: &str = "INVALID_TRANSITION";
 pub const GATE_UNMET: &str = "GATE_UNMET";
 pub const CONSENT_REQUIRED: &str = "CONSENT_REQUIRED";
 pub const INTERNAL: &str = "INTERNAL";
+/// What became of an appointment or booking reported before it took place (with `at`).
+pub const NOT_YET_HAPPENED: &str = "NOT_YET_HAPPENED";
 /// `advanceClock` on a server that keeps the wall clock.
 pub const NOT_TIME_SKIPPING: &str = "NOT_TIME_SKIPPING";
 
@@ -73,6 +75,13 @@ pub fn to_graphql(e: Error) -> async_graphql::Error {
                 async_graphql::Error::new(err.to_string()).extend_with(|_, ext| {
                     ext.set("code", CONSENT_REQUIRED);
                     ext.set("organizations", orgs_v.clone());
+                })
+            }
+            ref err @ DecisionError::NotYetHappened { ref at, .. } => {
+                let at = at.clone();
+                async_graphql::Error::new(err.to_string()).extend_with(|_, ext| {
+                    ext.set("code", NOT_YET_HAPPENED);
+                    ext.set("at", at.clone());
                 })
             }
             DecisionError::StaleTimer(m) => {

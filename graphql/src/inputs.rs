@@ -408,6 +408,7 @@ impl TryFrom<RecordBookingOutcomeInput> for Asked {
             Command::RecordBookingOutcome {
                 booking: BookingId(i.booking_id),
                 outcome,
+                relayed_by: None,
             },
         ))
     }

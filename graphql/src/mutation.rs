@@ -215,7 +215,7 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let asked = Asked::for_client(client_id, Command::ConfirmArrival);
+        let asked = Asked::for_client(client_id, Command::ConfirmArrival { relayed_by: None });
         run(ctx, asked, expected_version, idempotency_key).await
     }
 
@@ -246,7 +246,7 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let asked = Asked::for_client(client_id, Command::ReportNoShow);
+        let asked = Asked::for_client(client_id, Command::ReportNoShow { relayed_by: None });
         run(ctx, asked, expected_version, idempotency_key).await
     }
 

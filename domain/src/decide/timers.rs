@@ -6,14 +6,70 @@ use crate::command::TimerKind;
 use crate::error::DecisionError;
 use crate::event::*;
 use crate::gates;
-use crate::ids::OrgId;
+use crate::ids::{EpisodeId, EventId, OrgId};
 use crate::state::*;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, NaiveDate};
 
 impl Draft<'_> {
-    /// The provider of a visit attended within `days` of `since` ([`gates::followup_visit`]).
-    fn followup_visit(&self, since: DateTime<Utc>, days: u32) -> Option<OrgId> {
-        gates::followup_visit(&self.s, self.pathway(), since, days)
+    /// The visit that meets a `days`-day check of an exit on `exit_on`
+    /// ([`gates::followup_visit`]).
+    fn followup_visit(&self, exit_on: NaiveDate, days: u32) -> Option<gates::FollowupVisit> {
+        gates::followup_visit(&self.s, self.pathway(), exit_on, days)
+    }
+
+    /// A check judged at its due time: met by a visit at `provider`, or missed.
+    fn judge_followup(
+        &mut self,
+        episode: EpisodeId,
+        days: u32,
+        exit: Option<EventId>,
+        provider: Option<OrgId>,
+    ) {
+        let level = self.current_level();
+        let data = match provider {
+            Some(provider) => EventData::FollowupMet {
+                days,
+                episode,
+                provider,
+                exit,
+                report_delay_days: None,
+            },
+            None => EventData::FollowupMissed {
+                days,
+                episode,
+                exit,
+            },
+        };
+        self.emit(level, None, data);
+    }
+
+    /// A visit on `on` reported now: every check judged missed whose window it falls in is
+    /// met after all (HEDIS counts the visit on the day it took place), re-judged with the
+    /// reporting delay (`followup.met` with `report_delay_days`).
+    pub(super) fn rejudge_followups(&mut self, on: NaiveDate, provider: OrgId) {
+        let delay = u32::try_from((self.today() - on).num_days().max(0)).unwrap_or(u32::MAX);
+        let level = self.current_level();
+        for i in 0..self.s.followups.len() {
+            let c = self.s.followups[i].clone();
+            if c.superseded
+                || c.met != Some(false)
+                || !gates::in_followup_window(c.exit_on, c.days, on)
+            {
+                continue;
+            }
+            self.s.followups[i].met = Some(true);
+            self.emit(
+                level.clone(),
+                None,
+                EventData::FollowupMet {
+                    days: c.days,
+                    episode: c.episode,
+                    provider,
+                    exit: Some(c.exit),
+                    report_delay_days: Some(delay),
+                },
+            );
+        }
     }
 
     /// A referral runs out: unanswered by its deadline, or accepted and never used within
@@ -74,7 +130,7 @@ impl Draft<'_> {
                 if !due {
                     return stale("the client arrived or the handoff ended");
                 }
-                self.miss(MissReason::Deadline);
+                self.miss(MissReason::Deadline, None);
             }
             TimerKind::ReviewDue { episode, level } => {
                 let current = self.s.episode.as_ref().map(|e| e.id);
@@ -111,7 +167,33 @@ impl Draft<'_> {
             TimerKind::Followup {
                 episode,
                 days,
+                exit: Some(exit),
+                ..
+            } => {
+                let Some(i) = self
+                    .s
+                    .followups
+                    .iter()
+                    .position(|c| c.exit == *exit && c.days == *days)
+                else {
+                    return stale("unknown follow-up check");
+                };
+                let check = self.s.followups[i].clone();
+                if check.superseded {
+                    return stale("the client went back to high-intensity care in the window");
+                }
+                if check.met.is_some() {
+                    return stale("the check was judged already");
+                }
+                let visit = self.followup_visit(check.exit_on, *days);
+                self.s.followups[i].met = Some(visit.is_some());
+                self.judge_followup(*episode, *days, Some(*exit), visit.map(|v| v.provider));
+            }
+            TimerKind::Followup {
+                episode,
+                days,
                 since,
+                exit: None,
             } => {
                 // Timers armed before the closed loop carry no `since`: the last discharge.
                 let since = match since {
@@ -126,26 +208,8 @@ impl Draft<'_> {
                         _ => return stale("the client is back in care"),
                     },
                 };
-                let level = self.current_level();
-                match self.followup_visit(since, *days) {
-                    Some(provider) => self.emit(
-                        level,
-                        None,
-                        EventData::FollowupMet {
-                            days: *days,
-                            episode: *episode,
-                            provider,
-                        },
-                    ),
-                    None => self.emit(
-                        level,
-                        None,
-                        EventData::FollowupMissed {
-                            days: *days,
-                            episode: *episode,
-                        },
-                    ),
-                };
+                let visit = self.followup_visit(since.date_naive(), *days);
+                self.judge_followup(*episode, *days, None, visit.map(|v| v.provider));
             }
             TimerKind::TransferDeadline { episode } => {
                 let due = self.s.status == ClientStatus::Discharged
@@ -157,7 +221,7 @@ impl Draft<'_> {
                 if !due {
                     return stale("the transfer arrived or the client is back in care");
                 }
-                self.miss_transfer(MissReason::Deadline);
+                self.miss_transfer(MissReason::Deadline, None);
             }
             TimerKind::NoShowCheck { booking, missed_at } => {
                 if gates::missed_booking_answered(&self.s, *booking, *missed_at) {
@@ -320,12 +384,17 @@ mod tests {
                 episode,
                 days: 7,
                 since: Some(f.now),
+                exit: None,
             })
         };
         let d = f.run_at(due, &discharged, f.system(), timer());
         assert_eq!(
             d.events[0].data,
-            EventData::FollowupMissed { days: 7, episode }
+            EventData::FollowupMissed {
+                days: 7,
+                episode,
+                exit: None,
+            }
         );
         let booked = f
             .run(
@@ -342,7 +411,11 @@ mod tests {
         let d = f.run_at(due, &booked, f.system(), timer());
         assert_eq!(
             d.events[0].data,
-            EventData::FollowupMissed { days: 7, episode }
+            EventData::FollowupMissed {
+                days: 7,
+                episode,
+                exit: None,
+            }
         );
         let booking = booked.aftercare[0].id;
         let attended = f
@@ -355,6 +428,7 @@ mod tests {
                     outcome: OutcomeReport::Attended {
                         supply_through: None,
                     },
+                    relayed_by: None,
                 },
             )
             .state;
@@ -365,6 +439,8 @@ mod tests {
                 days: 7,
                 episode,
                 provider: f.iop,
+                exit: None,
+                report_delay_days: None,
             }
         );
         // A timer armed before the closed loop (no `since`) checks from the last discharge,
@@ -373,6 +449,7 @@ mod tests {
             episode,
             days: 7,
             since: None,
+            exit: None,
         });
         assert!(matches!(
             f.run_at(due, &attended, f.system(), legacy.clone()).events[0].data,
@@ -404,11 +481,12 @@ mod tests {
         let outcome = |o| Command::RecordBookingOutcome {
             booking,
             outcome: o,
+            relayed_by: None,
         };
         // Not before its day; only its provider (another is told nothing of it).
         assert!(matches!(
             f.refuse(&s, f.partner(f.iop), outcome(OutcomeReport::NoShow)),
-            DecisionError::BadInput(_)
+            DecisionError::NotYetHappened { .. }
         ));
         assert_eq!(
             f.refuse_at(
@@ -492,6 +570,7 @@ mod tests {
                 outcome: OutcomeReport::Attended {
                     supply_through: None,
                 },
+                relayed_by: None,
             },
         );
         assert_eq!(
@@ -546,6 +625,7 @@ mod tests {
         let pick_up = |supply_through| Command::RecordBookingOutcome {
             booking,
             outcome: OutcomeReport::Attended { supply_through },
+            relayed_by: None,
         };
         assert!(matches!(
             f.refuse_at(on_the_day, &s, f.partner(f.pharmacy), pick_up(None)),
