@@ -1242,4 +1242,107 @@ mod tests {
         assert_eq!(none.discharges.unplanned.denominator, 0);
         assert_eq!(none.discharges.unplanned.rate(), None);
     }
+
+    fn unplanned(n: u128) -> EventData {
+        EventData::DischargeUnplanned {
+            kind: DischargeKind::AgainstMedicalAdvice,
+            episode: EpisodeId(uuid::Uuid::from_u128(n)),
+            from_level: level("detox"),
+            from_provider: org(10),
+            at_risk: true,
+        }
+    }
+
+    #[test]
+    fn a_followup_counts_its_last_judgment_and_not_once_superseded() {
+        let ep = EpisodeId(uuid::Uuid::from_u128(5));
+        // Client 1: missed at day 8, met on a late report at day 9 — one hit.
+        let late = Story::new(1).at(0, unplanned(5));
+        let exit = late.events[0].id;
+        let late = late
+            .at(
+                8 * 24,
+                EventData::FollowupMissed {
+                    days: 7,
+                    episode: ep,
+                    exit: Some(exit),
+                },
+            )
+            .at(
+                9 * 24,
+                EventData::FollowupMet {
+                    days: 7,
+                    episode: ep,
+                    provider: org(40),
+                    exit: Some(exit),
+                    report_delay_days: Some(4),
+                },
+            );
+        // Client 2: missed, then back in detox within 30 days — only the last exit counts.
+        let back = Story::new(2).at(0, unplanned(6));
+        let first = back.events[0].id;
+        let back = back
+            .at(
+                8 * 24,
+                EventData::FollowupMissed {
+                    days: 7,
+                    episode: ep,
+                    exit: Some(first),
+                },
+            )
+            .at(
+                10 * 24,
+                EventData::FollowupSuperseded {
+                    days: 7,
+                    episode: ep,
+                    exit: first,
+                },
+            )
+            .at(
+                10 * 24,
+                EventData::FollowupSuperseded {
+                    days: 30,
+                    episode: ep,
+                    exit: first,
+                },
+            );
+        let m = measure(scope(40), &[late, back]);
+        assert_eq!((m.fui_7.numerator, m.fui_7.denominator), (1, 1));
+        assert_eq!(m.fui_30.denominator, 0);
+    }
+
+    #[test]
+    fn arrivals_and_outcomes_confirmed_by_the_receiving_side_are_a_share_of_their_own() {
+        let arrived = |by| EventData::TransitionCompleted {
+            kind: TransitionKind::StepDown,
+            from_level: level("detox"),
+            to_level: level("residential"),
+            from_provider: org(10),
+            to_provider: org(20),
+            referral: None,
+            overridden: vec![],
+            reported_by: by,
+        };
+        let kept = |by| EventData::AftercareAttended {
+            booking: BookingId(uuid::Uuid::from_u128(70)),
+            provider: org(40),
+            kind: AftercareKind::Outpatient,
+            reported_by: by,
+        };
+        let confirmed = Story::new(1)
+            .at(0, started(org(20)))
+            .at(20, arrived(Some(ReportedBy::Receiver)))
+            .at(30, kept(Some(ReportedBy::Receiver)));
+        let relayed = Story::new(2)
+            .at(0, started(org(20)))
+            .at(20, arrived(Some(ReportedBy::Relayed)))
+            .at(30, kept(Some(ReportedBy::Relayed)));
+        let m = measure(scope(10), &[confirmed, relayed]);
+        let r = &m.closed_loop.arrivals_by_receiver;
+        assert_eq!((r.numerator, r.denominator), (1, 2));
+        assert_eq!(r.missed, vec![ClientId(uuid::Uuid::from_u128(2))]);
+        let o = &m.closed_loop.outcomes_by_receiver;
+        assert_eq!((o.numerator, o.denominator), (1, 2));
+        assert_eq!(m.handoffs.arrived.numerator, 2);
+    }
 }

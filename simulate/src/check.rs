@@ -413,10 +413,7 @@ impl<'a> ClientAudit<'a> {
                         });
                     }
                 }
-                EventData::DischargeUnplanned {
-                    from_level,
-                    ..
-                } => {
+                EventData::DischargeUnplanned { from_level, .. } => {
                     self.end_placement(at, timers);
                     self.transit = None;
                     if self.followup_level(from_level) && !self.exited_in_transit() {

@@ -1663,4 +1663,162 @@ mod tests {
         assert_eq!(d.state.episode.as_ref().unwrap().number, 2);
         assert_eq!(d.state.status, ClientStatus::Active);
     }
+
+    fn relayed(note: &str) -> Option<RelayedBy> {
+        Some(RelayedBy { note: note.into() })
+    }
+
+    #[test]
+    fn an_arrival_is_the_receivers_to_confirm_or_the_senders_to_relay_saying_who_reported_it() {
+        let f = Fixture::new();
+        let s = f.accepted();
+        let referral = s.referrals[0].id;
+        let s = f
+            .run(
+                &s,
+                f.cm(),
+                transition(TransitionKind::StepDown, level("residential"), None, 30.0),
+            )
+            .state;
+        // The sender's click alone does not close the loop: it must say who reported it.
+        for (actor, relayed_by) in [
+            (f.cm(), None),
+            (f.cm(), relayed("   ")),
+            (f.cm(), relayed("a\u{0}b")),
+            (f.partner(f.residential), relayed("our own intake desk")),
+        ] {
+            assert!(matches!(
+                f.refuse(&s, actor, Command::ConfirmArrival { relayed_by }),
+                DecisionError::BadInput(_)
+            ));
+        }
+        let note = "phone call from intake nurse J. at Riverside";
+        let by_phone = f.run(
+            &s,
+            f.cm(),
+            Command::ConfirmArrival {
+                relayed_by: relayed(note),
+            },
+        );
+        let arrival = &by_phone.events[0];
+        assert!(matches!(
+            arrival.data,
+            EventData::TransitionCompleted {
+                reported_by: Some(ReportedBy::Relayed),
+                ..
+            }
+        ));
+        // The note stays in the record, never in the event.
+        assert!(!format!("{arrival:?}").contains("Riverside"));
+        let kept = &by_phone.state.relayed_reports;
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            (
+                kept[0].event,
+                kept[0].org,
+                kept[0].staff,
+                kept[0].note.as_str()
+            ),
+            (arrival.id, f.home, Some(f.dana()), note)
+        );
+        assert!(!format!("{kept:?}").contains("Riverside"));
+        let closed = by_phone.state.referral(referral).unwrap();
+        assert_eq!(
+            (closed.status, closed.closed_by),
+            (ReferralStatus::Completed, Some(ReportedBy::Relayed))
+        );
+        // The receiving provider confirms in its own name.
+        let confirmed = f.run(
+            &s,
+            f.partner(f.residential),
+            Command::ConfirmArrival { relayed_by: None },
+        );
+        assert!(matches!(
+            confirmed.events[0].data,
+            EventData::TransitionCompleted {
+                reported_by: Some(ReportedBy::Receiver),
+                ..
+            }
+        ));
+        assert!(confirmed.state.relayed_reports.is_empty());
+        assert_eq!(
+            confirmed.state.referral(referral).unwrap().closed_by,
+            Some(ReportedBy::Receiver)
+        );
+        // A no-show, the same way.
+        let missed = f.run(
+            &s,
+            f.cm(),
+            Command::ReportNoShow {
+                relayed_by: relayed("voicemail from Riverside's front desk"),
+            },
+        );
+        assert!(matches!(
+            missed.events[0].data,
+            EventData::HandoffMissed {
+                reason: MissReason::NoShow,
+                reported_by: Some(ReportedBy::Relayed),
+                ..
+            }
+        ));
+        assert_eq!(missed.state.relayed_reports.len(), 1);
+    }
+
+    #[test]
+    fn admission_on_an_accepted_referral_completes_it_only_when_the_receiver_admits() {
+        let f = Fixture::new();
+        let s = f.consented();
+        let s = f
+            .run(
+                &s,
+                f.cm(),
+                Command::SendReferral {
+                    to_level: level("detox"),
+                    providers: vec![f.detox],
+                },
+            )
+            .state;
+        let referral = s.referrals[0].id;
+        let s = f
+            .run(&s, f.partner(f.detox), Command::AcceptReferral { referral })
+            .state;
+        // The sender admits the client there: the referral's loop is not closed by it.
+        let by_sender = f.run(&s, f.cm(), admit(level("detox"), f.detox, 40.0));
+        assert!(matches!(
+            by_sender.events[0].data,
+            EventData::ClientAdmitted { referral: None, .. }
+        ));
+        let r = by_sender.state.referral(referral).unwrap();
+        assert_eq!(
+            (r.status, r.withdraw_reason, r.closed_by),
+            (
+                ReferralStatus::Withdrawn,
+                Some(WithdrawReason::ClientMoved),
+                None
+            )
+        );
+        // The slot the referral held is released; the admission takes one.
+        assert_eq!(
+            by_sender
+                .occupancy
+                .iter()
+                .fold((0, 0), |(o, h), c| (o + c.occupied, h + c.held)),
+            (1, -1)
+        );
+        // The receiving organization admitting the client itself completes it.
+        let receiver = Actor::new(f.detox, Role::Admin);
+        let by_receiver = f.run(&s, receiver, admit(level("detox"), f.detox, 40.0));
+        assert!(matches!(
+            by_receiver.events[0].data,
+            EventData::ClientAdmitted {
+                referral: Some(r),
+                ..
+            } if r == referral
+        ));
+        let r = by_receiver.state.referral(referral).unwrap();
+        assert_eq!(
+            (r.status, r.closed_by),
+            (ReferralStatus::Completed, Some(ReportedBy::Receiver))
+        );
+    }
 }

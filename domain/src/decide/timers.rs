@@ -661,4 +661,360 @@ mod tests {
             Some(LostReason::MatSupplyLapsed)
         );
     }
+
+    use crate::decide::Decision;
+    use crate::gates::followup_due;
+    use crate::pathway::TransitionKind;
+    use chrono::{DateTime, NaiveTime, Utc};
+
+    /// Discharged from withdrawal management against advice at 09:00 on day 0, with an
+    /// outpatient appointment at `visit`, kept (reported by the clinic at `reported`).
+    fn discharged_with_visit(
+        f: &Fixture,
+        visit: DateTime<Utc>,
+        reported: DateTime<Utc>,
+    ) -> ClientState {
+        let s = f.in_detox();
+        let s = f
+            .run(&s, f.cm(), discharge(DischargeKind::AgainstMedicalAdvice))
+            .state;
+        let s = f
+            .run(
+                &s,
+                f.cm(),
+                Command::ScheduleAftercare {
+                    provider: f.iop,
+                    kind: AftercareKind::Outpatient,
+                    at: visit,
+                },
+            )
+            .state;
+        let booking = s.aftercare[0].id;
+        f.run_at(
+            reported,
+            &s,
+            f.partner(f.iop),
+            Command::RecordBookingOutcome {
+                booking,
+                outcome: OutcomeReport::Attended {
+                    supply_through: None,
+                },
+                relayed_by: None,
+            },
+        )
+        .state
+    }
+
+    /// The `days`-day check of the client's first exit, fired at its due time.
+    fn judge(f: &Fixture, s: &ClientState, days: u32) -> Decision {
+        let check = s.followups.iter().find(|c| c.days == days).unwrap();
+        f.run_at(
+            followup_due(check.exit_on, days),
+            s,
+            f.system(),
+            fire(TimerKind::Followup {
+                episode: check.episode,
+                days,
+                since: Some(f.now),
+                exit: Some(check.exit),
+            }),
+        )
+    }
+
+    fn at(f: &Fixture, day: i64, hour: u32) -> DateTime<Utc> {
+        (f.today() + Duration::days(day))
+            .and_time(NaiveTime::from_hms_opt(hour, 0, 0).unwrap())
+            .and_utc()
+    }
+
+    #[test]
+    fn a_visit_on_the_discharge_date_does_not_count_for_the_followup() {
+        let f = Fixture::new();
+        let s = discharged_with_visit(&f, at(&f, 0, 15), at(&f, 0, 16));
+        let d = judge(&f, &s, 7);
+        assert!(matches!(
+            d.events[0].data,
+            EventData::FollowupMissed { days: 7, .. }
+        ));
+        assert_eq!(d.state.followups[0].met, Some(false));
+    }
+
+    #[test]
+    fn a_visit_late_on_day_7_counts_for_the_7_day_followup_judged_when_the_day_ends() {
+        let f = Fixture::new();
+        // 7×24 h after the 09:00 discharge would end the window at 09:00 on day 7.
+        let s = discharged_with_visit(&f, at(&f, 7, 20), at(&f, 7, 21));
+        assert_eq!(
+            followup_due(s.followups[0].exit_on, 7),
+            at(&f, 8, 0),
+            "due as day 7 ends"
+        );
+        let d = judge(&f, &s, 7);
+        assert_eq!(
+            d.events[0].data,
+            EventData::FollowupMet {
+                days: 7,
+                episode: s.followups[0].episode,
+                provider: f.iop,
+                exit: Some(s.followups[0].exit),
+                report_delay_days: None,
+            }
+        );
+        // Day 8 is outside the 7-day window, inside the 30-day one.
+        let s = discharged_with_visit(&f, at(&f, 8, 10), at(&f, 8, 11));
+        assert!(matches!(
+            judge(&f, &s, 7).events[0].data,
+            EventData::FollowupMissed { .. }
+        ));
+        assert!(matches!(
+            judge(&f, &s, 30).events[0].data,
+            EventData::FollowupMet { days: 30, .. }
+        ));
+    }
+
+    #[test]
+    fn a_visit_reported_after_the_check_re_judges_it_with_the_reporting_delay() {
+        let f = Fixture::new();
+        let s = f.in_detox();
+        let s = f
+            .run(&s, f.cm(), discharge(DischargeKind::AgainstMedicalAdvice))
+            .state;
+        let s = f
+            .run(
+                &s,
+                f.cm(),
+                Command::ScheduleAftercare {
+                    provider: f.iop,
+                    kind: AftercareKind::Outpatient,
+                    at: at(&f, 5, 10),
+                },
+            )
+            .state;
+        let missed = judge(&f, &s, 7);
+        assert!(matches!(
+            missed.events[0].data,
+            EventData::FollowupMissed { .. }
+        ));
+        let check = missed.state.followups[0].clone();
+        let booking = s.aftercare[0].id;
+        let late = f.run_at(
+            at(&f, 9, 14),
+            &missed.state,
+            f.partner(f.iop),
+            Command::RecordBookingOutcome {
+                booking,
+                outcome: OutcomeReport::Attended {
+                    supply_through: None,
+                },
+                relayed_by: None,
+            },
+        );
+        assert_eq!(
+            types(&late),
+            ["aftercare.appointment.attended", "followup.met"]
+        );
+        assert_eq!(
+            late.events[1].data,
+            EventData::FollowupMet {
+                days: 7,
+                episode: check.episode,
+                provider: f.iop,
+                exit: Some(check.exit),
+                report_delay_days: Some(4),
+            }
+        );
+        assert_eq!(late.state.followups[0].met, Some(true));
+        // The 30-day check, not yet judged, is left to its timer.
+        assert_eq!(late.state.followups[1].met, None);
+    }
+
+    #[test]
+    fn a_missed_handoff_from_withdrawal_management_to_residential_care_arms_the_followups() {
+        let f = Fixture::new();
+        let s = f.accepted();
+        let left = f.run(
+            &s,
+            f.cm(),
+            transition(TransitionKind::StepDown, level("residential"), None, 30.0),
+        );
+        // Withdrawal management to residential care: still high-intensity care, no check yet.
+        assert!(left.state.followups.is_empty());
+        let s = left.state;
+        let episode = s.episode.as_ref().unwrap().id;
+        let t = s.transit.clone().unwrap();
+        let d = f.run_at(
+            t.arrive_by,
+            &s,
+            f.system(),
+            fire(TimerKind::ArrivalDeadline {
+                episode,
+                departed_seq: s.last_seq,
+            }),
+        );
+        let miss = d
+            .events
+            .iter()
+            .find(|e| e.event_type() == "handoff.missed")
+            .unwrap();
+        let armed: Vec<_> = d
+            .timers
+            .iter()
+            .filter_map(|t| match t {
+                TimerOp::Schedule {
+                    due_at,
+                    kind: TimerKind::Followup { days, exit, .. },
+                    ..
+                } => Some((*days, *due_at, *exit)),
+                _ => None,
+            })
+            .collect();
+        // The exit is the day the client left detox.
+        assert_eq!(
+            armed,
+            [
+                (7, followup_due(f.today(), 7), Some(miss.id)),
+                (30, followup_due(f.today(), 30), Some(miss.id)),
+            ]
+        );
+        assert_eq!(d.state.followups.len(), 2);
+    }
+
+    #[test]
+    fn a_readmission_within_the_window_leaves_only_the_last_exit_counted() {
+        let f = Fixture::new();
+        let s = f.in_detox();
+        let first = f.run(&s, f.cm(), discharge(DischargeKind::AgainstMedicalAdvice));
+        let s = first.state;
+        let first_exit = first.events[0].id;
+        // Day 10: the 7-day check was judged (missed), the 30-day one is pending.
+        let s = judge(&f, &s, 7).state;
+        let day10 = at(&f, 10, 9);
+        let s = f
+            .run_at(
+                day10,
+                &s,
+                f.cm(),
+                Command::RecordConsent {
+                    recipients: vec![f.detox],
+                    purpose: "treatment".into(),
+                    information: "placement".into(),
+                    expiry: ConsentExpiry::Never,
+                    signed_on: day10.date_naive(),
+                },
+            )
+            .state;
+        let s = f
+            .run_at(
+                day10,
+                &s,
+                f.cm(),
+                Command::RecordAssessment {
+                    recommended_level: level("detox"),
+                    dimensions: [3, 2, 1, 1, 2, 2],
+                    assessed_at: None,
+                },
+            )
+            .state;
+        let back = f.run_at(day10, &s, f.cm(), admit(level("detox"), f.detox, 40.0));
+        assert_eq!(
+            types(&back),
+            [
+                "client.admitted",
+                "followup.superseded",
+                "followup.superseded"
+            ]
+        );
+        assert!(back.events[1..].iter().all(|e| matches!(
+            e.data,
+            EventData::FollowupSuperseded { exit, .. } if exit == first_exit
+        )));
+        // The pending 30-day check's timer is cancelled; the judged one has none left.
+        let thirty = &back.state.followups[1].timer;
+        assert!(back.timers.contains(&TimerOp::Cancel {
+            key: thirty.clone()
+        }));
+        assert!(back.state.followups.iter().all(|c| c.superseded));
+        // A readmission after the longest window leaves the exit counted.
+        let day40 = at(&f, 40, 9);
+        let s2 = f.in_detox();
+        let s2 = f
+            .run(&s2, f.cm(), discharge(DischargeKind::AgainstMedicalAdvice))
+            .state;
+        let s2 = f
+            .run_at(
+                day40,
+                &s2,
+                f.cm(),
+                Command::RecordConsent {
+                    recipients: vec![f.detox],
+                    purpose: "treatment".into(),
+                    information: "placement".into(),
+                    expiry: ConsentExpiry::Never,
+                    signed_on: day40.date_naive(),
+                },
+            )
+            .state;
+        let s2 = f
+            .run_at(
+                day40,
+                &s2,
+                f.cm(),
+                Command::RecordAssessment {
+                    recommended_level: level("detox"),
+                    dimensions: [3, 2, 1, 1, 2, 2],
+                    assessed_at: None,
+                },
+            )
+            .state;
+        let late = f.run_at(day40, &s2, f.cm(), admit(level("detox"), f.detox, 40.0));
+        assert_eq!(types(&late), ["client.admitted"]);
+    }
+
+    #[test]
+    fn an_outcome_for_an_appointment_not_yet_happened_is_refused() {
+        let f = Fixture::new();
+        let s = f.in_detox();
+        let s = f
+            .run(
+                &s,
+                f.cm(),
+                Command::ScheduleAftercare {
+                    provider: f.iop,
+                    kind: AftercareKind::Outpatient,
+                    at: f.now + Duration::hours(3),
+                },
+            )
+            .state;
+        let booking = s.aftercare[0].id;
+        let kept = Command::RecordBookingOutcome {
+            booking,
+            outcome: OutcomeReport::Attended {
+                supply_through: None,
+            },
+            relayed_by: None,
+        };
+        // Later the same day is still not yet.
+        assert!(matches!(
+            f.refuse(&s, f.partner(f.iop), kept.clone()),
+            DecisionError::NotYetHappened { .. }
+        ));
+        let d = f.run_at(f.now + Duration::hours(3), &s, f.partner(f.iop), kept);
+        assert!(matches!(
+            d.events[0].data,
+            EventData::AftercareAttended {
+                reported_by: Some(ReportedBy::Receiver),
+                ..
+            }
+        ));
+        // The coordinator who booked it may relay it, saying who reported it.
+        let relayed = Command::RecordBookingOutcome {
+            booking,
+            outcome: OutcomeReport::NoShow,
+            relayed_by: None,
+        };
+        assert!(matches!(
+            f.refuse_at(f.now + Duration::hours(4), &s, f.cm(), relayed),
+            DecisionError::BadInput(_)
+        ));
+    }
 }
