@@ -280,7 +280,8 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
     )
     .await?;
     // The outpatient clinic confirms the arrival: the handoff is complete.
-    s.run(Some(e), Command::ConfirmArrival).await?;
+    s.run(Some(e), Command::ConfirmArrival { relayed_by: None })
+        .await?;
 
     // Discharged as planned, with a follow-up appointment; and one who left against advice.
     let f = s.client_at("outpatient", 2.0, None).await?;

@@ -368,13 +368,17 @@ fn words(measure: &str) -> (&'static str, &'static str) {
         ),
         "handoffs_in_transit" => ("Handoffs still under way", ""),
         "days_in_transit" => ("Days in transit", "From leaving to arriving."),
+        "arrivals_confirmed_by_receiver" => (
+            "Arrivals confirmed by the receiving provider",
+            "Of all arrivals; the rest were relayed by the sender.",
+        ),
         "fui_7" => (
             "Follow-up within 7 days (HEDIS FUI-7)",
-            "A visit kept within 7 days of an exit from withdrawal management or residential care.",
+            "A visit kept on a day after an exit from withdrawal management or residential care, through day 7.",
         ),
         "fui_30" => (
             "Follow-up within 30 days (HEDIS FUI-30)",
-            "A visit kept within 30 days of such an exit.",
+            "A visit kept on a day after such an exit, through day 30.",
         ),
         "moud_handoffs_without_gap" => (
             "MOUD handoffs with no gap day",
@@ -406,6 +410,10 @@ fn words(measure: &str) -> (&'static str, &'static str) {
         "lost_to_care_reengaged" => (
             "Clients lost to care who re-engaged",
             "Of the clients lost to care in the period.",
+        ),
+        "outcomes_reported_by_receiver" => (
+            "Visits, doses and refills reported by their provider",
+            "Kept or missed, of all such outcomes; the rest were relayed by the sender.",
         ),
         _ => ("Another measure", ""),
     }

@@ -201,6 +201,8 @@ mod tests {
             placements: Vec::new(),
             escalation: None,
             transfer: None,
+            relayed_reports: Vec::new(),
+            followups: Vec::new(),
         }
     }
 
@@ -272,6 +274,7 @@ mod tests {
             to_provider: org(3),
             referral: None,
             overridden: vec![],
+            reported_by: None,
         };
         let got = audience(&event(None, moved), &s, now, &BTreeSet::new());
         assert_eq!(got.iter().map(|r| r.org).collect::<Vec<_>>(), vec![org(3)]);

@@ -223,6 +223,10 @@ pub enum Command {
     RecordBookingOutcome {
         booking: BookingId,
         outcome: OutcomeReport,
+        /// Who reported it, when the caller is not the booking's provider (see
+        /// [`RelayedBy`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        relayed_by: Option<RelayedBy>,
     },
     /// Announce a handoff ahead of time so coordinators can book for it.
     PlanHandoff {
@@ -249,10 +253,16 @@ pub enum Command {
         overrides: Vec<GateOverride>,
     },
     /// The receiving provider confirms that the client in transit arrived: the new
-    /// placement starts.
-    ConfirmArrival,
+    /// placement starts. The record holder may record it as relayed (see [`RelayedBy`]).
+    ConfirmArrival {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        relayed_by: Option<RelayedBy>,
+    },
     /// The receiving provider reports that the client in transit did not come.
-    ReportNoShow,
+    ReportNoShow {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        relayed_by: Option<RelayedBy>,
+    },
     /// A durable timer came due (sent by the sweeper).
     FireTimer {
         timer: TimerKind,
@@ -289,8 +299,8 @@ impl Command {
             Command::PlanHandoff { .. } => "plan_handoff",
             Command::Transition { .. } => "transition",
             Command::Discharge { .. } => "discharge",
-            Command::ConfirmArrival => "confirm_arrival",
-            Command::ReportNoShow => "report_no_show",
+            Command::ConfirmArrival { .. } => "confirm_arrival",
+            Command::ReportNoShow { .. } => "report_no_show",
             Command::FireTimer { .. } => "fire_timer",
             Command::OfferFreedSlot { .. } => "offer_freed_slot",
         }
@@ -339,6 +349,32 @@ impl Command {
     }
 }
 
+/// Who reported what happened — an arrival, a no-show, what became of a booking — when the
+/// one recording it is not the side that saw it: the sender (the record holder's case
+/// manager, a coordinator) relaying the receiving side's report given by other means, e.g.
+/// "phone call from intake nurse J. at Riverside". Free text: kept in the client's record
+/// (`ClientState::relayed_reports`), never in an event; the event carries only the capacity
+/// ([`crate::event::ReportedBy`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayedBy {
+    pub note: String,
+}
+
+/// Longest note of who relayed a report, in characters.
+pub const MAX_RELAYED_NOTE: usize = 500;
+
+impl Command {
+    /// The note of who reported it, on a command that reports what happened.
+    pub fn relayed_by(&self) -> Option<&RelayedBy> {
+        match self {
+            Command::ConfirmArrival { relayed_by }
+            | Command::ReportNoShow { relayed_by }
+            | Command::RecordBookingOutcome { relayed_by, .. } => relayed_by.as_ref(),
+            _ => None,
+        }
+    }
+}
+
 /// What a provider, pharmacy or coordinator reports about a booking.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -366,12 +402,15 @@ pub enum TimerKind {
     /// A continued-stay review is due at the client's level.
     ReviewDue { episode: EpisodeId, level: LevelId },
     /// A follow-up check `days` after an exit from high-intensity care (HEDIS FUI: 7 and
-    /// 30 days), at `since` (older timers: the last discharge).
+    /// 30 days), at `since` (older timers: the last discharge). `exit`: the exit's event,
+    /// naming the check in `ClientState::followups` (older timers: none).
     Followup {
         episode: EpisodeId,
         days: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<DateTime<Utc>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit: Option<EventId>,
     },
     /// A missed appointment or MAT booking: lost to care unless something was booked or kept
     /// since `missed_at`.

@@ -26,6 +26,10 @@ pub enum DecisionError {
     GateUnmet { unmet: Vec<GateReport> },
     #[error("no active 42 CFR Part 2 consent names organization(s) {}", orgs.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", "))]
     ConsentRequired { orgs: Vec<OrgId> },
+    /// What became of an appointment or a MAT booking was reported before it took place:
+    /// nothing can have been kept or missed yet.
+    #[error("{what} is not until {at}: what became of it can be recorded once it has happened")]
+    NotYetHappened { what: &'static str, at: String },
     /// A timer came due for something that no longer applies (the sweeper drops it).
     #[error("stale timer: {0}")]
     StaleTimer(String),

@@ -162,12 +162,18 @@ pub enum EventData {
         booking: BookingId,
         provider: OrgId,
         kind: AftercareKind,
+        /// Who reported it (`None`: before the capacity was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reported_by: Option<ReportedBy>,
     },
     #[serde(rename = "aftercare.appointment.missed")]
     AftercareMissed {
         booking: BookingId,
         provider: OrgId,
         kind: AftercareKind,
+        /// Who reported it (`None`: before the capacity was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reported_by: Option<ReportedBy>,
     },
     #[serde(rename = "aftercare.appointment.cancelled")]
     AftercareCancelled { booking: BookingId, provider: OrgId },
@@ -185,20 +191,35 @@ pub enum EventData {
         kind: MatBookingKind,
         /// The last day covered now.
         covered_through: Option<NaiveDate>,
+        /// Who reported it (`None`: before the capacity was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reported_by: Option<ReportedBy>,
     },
     #[serde(rename = "mat.refill.picked_up")]
     MatRefillPickedUp {
         booking: BookingId,
         provider: OrgId,
         covered_through: Option<NaiveDate>,
+        /// Who reported it (`None`: before the capacity was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reported_by: Option<ReportedBy>,
     },
     #[serde(rename = "mat.visit.attended")]
-    MatVisitAttended { booking: BookingId, provider: OrgId },
+    MatVisitAttended {
+        booking: BookingId,
+        provider: OrgId,
+        /// Who reported it (`None`: before the capacity was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reported_by: Option<ReportedBy>,
+    },
     #[serde(rename = "mat.booking.missed")]
     MatBookingMissed {
         booking: BookingId,
         provider: OrgId,
         kind: MatBookingKind,
+        /// Who reported it (`None`: before the capacity was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reported_by: Option<ReportedBy>,
     },
     #[serde(rename = "mat.booking.cancelled")]
     MatBookingCancelled { booking: BookingId, provider: OrgId },
@@ -252,10 +273,19 @@ pub enum EventData {
         referral: Option<ReferralId>,
         arrive_by: DateTime<Utc>,
         reason: MissReason,
+        /// Who reported it (`None`: before the capacity was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reported_by: Option<ReportedBy>,
     },
     /// A client transferred out arrived: confirmed by the receiving organization.
     #[serde(rename = "transfer.arrived")]
-    TransferArrived { provider: OrgId, episode: EpisodeId },
+    TransferArrived {
+        provider: OrgId,
+        episode: EpisodeId,
+        /// Who reported it (`None`: before the capacity was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reported_by: Option<ReportedBy>,
+    },
     /// The client is at the new level: on arrival confirmed by the receiving provider, or at
     /// once for a move within one organization.
     #[serde(rename = "transition.completed")]
@@ -267,6 +297,9 @@ pub enum EventData {
         to_provider: OrgId,
         referral: Option<ReferralId>,
         overridden: Vec<GateOverride>,
+        /// Who reported it (`None`: before the capacity was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reported_by: Option<ReportedBy>,
     },
     #[serde(rename = "discharge.planned")]
     DischargePlanned {
@@ -294,16 +327,39 @@ pub enum EventData {
     },
     #[serde(rename = "review.due")]
     ReviewDue { level: LevelId, episode: EpisodeId },
-    /// An attended visit (aftercare, a MAT visit or dose, an arrival at a lower level) within
-    /// `days` of an exit from withdrawal management or residential care (HEDIS FUI).
+    /// An attended visit (aftercare, a MAT visit or dose, an arrival at a lower level) on a
+    /// date after the exit from withdrawal management or residential care, through day
+    /// `days` (HEDIS FUI): at the check's due time, or later when a visit in the window is
+    /// reported after a miss (the check re-judged; `report_delay_days` after the visit).
     #[serde(rename = "followup.met")]
     FollowupMet {
         days: u32,
         episode: EpisodeId,
         provider: OrgId,
+        /// The exit the check follows (`None`: a check armed before exits were named).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit: Option<EventId>,
+        /// A re-judged check: days from the visit to its report.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        report_delay_days: Option<u32>,
     },
     #[serde(rename = "followup.missed")]
-    FollowupMissed { days: u32, episode: EpisodeId },
+    FollowupMissed {
+        days: u32,
+        episode: EpisodeId,
+        /// The exit the check follows (`None`: a check armed before exits were named).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit: Option<EventId>,
+    },
+    /// The client went back to high-intensity care within the longest follow-up window of
+    /// an exit: as HEDIS counts it, only the last exit counts, so this check of the earlier
+    /// one no longer does (met, missed or still pending).
+    #[serde(rename = "followup.superseded")]
+    FollowupSuperseded {
+        days: u32,
+        episode: EpisodeId,
+        exit: EventId,
+    },
     /// Out of reach of care: a missed arrival, a no-show with nothing booked since, a MAT
     /// supply run out with nothing dispensed.
     #[serde(rename = "client.lost_to_care")]
@@ -332,7 +388,7 @@ pub enum EventData {
 
 impl EventData {
     /// Every event type the engine emits.
-    pub const TYPES: [&'static str; 44] = [
+    pub const TYPES: [&'static str; 45] = [
         "client.registered",
         "client.admitted",
         "client.identity_recorded",
@@ -373,6 +429,7 @@ impl EventData {
         "review.due",
         "followup.met",
         "followup.missed",
+        "followup.superseded",
         "client.lost_to_care",
         "client.reengaged",
         "episode.case_manager_assigned",
@@ -421,6 +478,7 @@ impl EventData {
             EventData::ReviewDue { .. } => "review.due",
             EventData::FollowupMet { .. } => "followup.met",
             EventData::FollowupMissed { .. } => "followup.missed",
+            EventData::FollowupSuperseded { .. } => "followup.superseded",
             EventData::ClientLostToCare { .. } => "client.lost_to_care",
             EventData::CaseManagerAssigned { .. } => "episode.case_manager_assigned",
             EventData::ClientReengaged { .. } => "client.reengaged",
@@ -453,6 +511,29 @@ pub struct Disclosure {
     pub what: String,
     pub event: EventId,
     pub at: DateTime<Utc>,
+}
+
+/// In what capacity an arrival, a no-show or what became of a booking was reported: by the
+/// side that saw it, or relayed by the sender (who relayed it, in words, stays in the
+/// client's record: `ClientState::relayed_reports`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportedBy {
+    /// The receiving side: the provider the client went to, the clinic, prescriber,
+    /// pharmacy or OTP of the booking.
+    Receiver,
+    /// The sender (the record holder's case manager, a coordinator) recording a report the
+    /// receiving side gave by other means.
+    Relayed,
+}
+
+impl ReportedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportedBy::Receiver => "receiver",
+            ReportedBy::Relayed => "relayed",
+        }
+    }
 }
 
 /// Why a handoff was missed.

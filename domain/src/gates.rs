@@ -217,42 +217,63 @@ fn reassessment(
     }
 }
 
-/// The provider of a visit attended within `days` of `since` (an exit from a level followed up
-/// on exit): an aftercare appointment or a MAT visit, dose or refill kept, or an arrival at a
-/// level whose exit starts no follow-up of its own (a lower level of care). What was only
-/// booked does not count. The follow-up timer's answer, and the worklists' "follow-up due".
+/// A visit that meets a follow-up check: where, and on which day it took place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FollowupVisit {
+    pub provider: OrgId,
+    pub on: NaiveDate,
+}
+
+/// Whether a visit on `on` falls in the window of a `days`-day check of an exit on
+/// `exit_on`, as HEDIS FUI counts it: calendar days, on a date after the exit's, through day
+/// `days` — a visit on the exit's own date does not count, one late on day `days` does.
+pub fn in_followup_window(exit_on: NaiveDate, days: u32, on: NaiveDate) -> bool {
+    on > exit_on && on <= exit_on + Duration::days(i64::from(days))
+}
+
+/// When a `days`-day check of an exit on `exit_on` is judged: as its window's last day ends
+/// (midnight, UTC).
+pub fn followup_due(exit_on: NaiveDate, days: u32) -> DateTime<Utc> {
+    (exit_on + Duration::days(i64::from(days) + 1))
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc()
+}
+
+/// The first visit that meets a `days`-day check of an exit on `exit_on` (from a level
+/// followed up on exit) — an aftercare appointment or a MAT visit, dose or refill kept, or an
+/// arrival at a level whose exit starts no follow-up of its own (a lower level of care) — on
+/// a date in its window ([`in_followup_window`]). What was only booked does not count; a
+/// visit counts on the day it took place, whenever it was reported. The follow-up timer's
+/// answer, a late report's re-judgment, and the worklists' "follow-up due".
 pub fn followup_visit(
     state: &ClientState,
     pathway: &Pathway,
-    since: DateTime<Utc>,
+    exit_on: NaiveDate,
     days: u32,
-) -> Option<OrgId> {
-    let last = since + Duration::days(i64::from(days));
-    let (first_day, last_day) = (since.date_naive(), last.date_naive());
+) -> Option<FollowupVisit> {
+    let window = |on: NaiveDate| in_followup_window(exit_on, days, on);
     let kept = |o: &Option<BookingOutcome>| o.is_some_and(|o| o.attendance == Attendance::Attended);
-    let appointment = state
+    let appointments = state
         .aftercare
         .iter()
-        .filter(|a| kept(&a.outcome) && a.at >= since && a.at <= last)
-        .min_by_key(|a| a.at)
-        .map(|a| a.provider);
-    let mat = || {
-        state
-            .mat_bookings
-            .iter()
-            .filter(|b| kept(&b.outcome) && b.on >= first_day && b.on <= last_day)
-            .min_by_key(|b| b.on)
-            .map(|b| b.provider)
-    };
-    let arrival = || {
-        state
-            .placements
-            .iter()
-            .filter(|p| p.since >= since && p.since <= last)
-            .find(|p| pathway.level(&p.level).is_some_and(|l| !l.followup_on_exit))
-            .map(|p| p.provider)
-    };
-    appointment.or_else(mat).or_else(arrival)
+        .filter(|a| kept(&a.outcome))
+        .map(|a| (a.at.date_naive(), a.provider));
+    let mat = state
+        .mat_bookings
+        .iter()
+        .filter(|b| kept(&b.outcome))
+        .map(|b| (b.on, b.provider));
+    let arrivals = state
+        .placements
+        .iter()
+        .filter(|p| pathway.level(&p.level).is_some_and(|l| !l.followup_on_exit))
+        .map(|p| (p.since.date_naive(), p.provider));
+    appointments
+        .chain(mat)
+        .chain(arrivals)
+        .filter(|(on, _)| window(*on))
+        .min_by_key(|(on, _)| *on)
+        .map(|(on, provider)| FollowupVisit { provider, on })
 }
 
 /// Whether a booking missed at `missed_at` was answered: something else booked since, or the

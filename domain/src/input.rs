@@ -3,7 +3,8 @@
 //! is planned in. A value outside is bad input, never a storage failure.
 
 use super::command::{
-    ClientIdentity, Command, GateOverride, MAX_DISPLAY_NAME, MAX_RECORD_NUMBER, OutcomeReport,
+    ClientIdentity, Command, GateOverride, MAX_DISPLAY_NAME, MAX_RECORD_NUMBER, MAX_RELAYED_NOTE,
+    OutcomeReport, RelayedBy,
 };
 use super::error::DecisionError;
 use super::state::{ConsentExpiry, HandoffTarget};
@@ -51,6 +52,23 @@ pub fn check_identity(identity: &ClientIdentity) -> Result<(), DecisionError> {
         one_line("the record number", n, MAX_RECORD_NUMBER)?;
     }
     Ok(())
+}
+
+/// Who relayed a report: 1 to [`MAX_RELAYED_NOTE`] characters, not blank, no control
+/// character but tabs and line breaks. The messages never repeat the note.
+pub fn check_relayed(relayed: &RelayedBy) -> Result<(), DecisionError> {
+    let note = &relayed.note;
+    if note.trim().is_empty() {
+        return Err(DecisionError::bad(
+            "relayedBy is blank: say who reported it (e.g. a phone call from the intake nurse)",
+        ));
+    }
+    if note.chars().count() > MAX_RELAYED_NOTE {
+        return Err(DecisionError::bad(format!(
+            "relayedBy has more than {MAX_RELAYED_NOTE} characters"
+        )));
+    }
+    check_text("relayedBy", note)
 }
 
 pub fn check_date(what: &str, day: NaiveDate) -> Result<(), DecisionError> {
@@ -103,6 +121,9 @@ fn check_levels(command: &Command, pathway: &Pathway) -> Result<(), DecisionErro
 /// reads anything, and by `decide` again.
 pub fn check_command(command: &Command, pathway: &Pathway) -> Result<(), DecisionError> {
     check_levels(command, pathway)?;
+    if let Some(r) = command.relayed_by() {
+        check_relayed(r)?;
+    }
     match command {
         Command::Admit {
             track,

@@ -14,7 +14,13 @@
 //!   that ran out (escalated); decline reasons by count.
 //! - Handoffs: arrived vs missed, days in transit.
 //! - HEDIS FUI-7 and FUI-30: the engine's own 7- and 30-day checks after an exit from a level
-//!   followed up on exit (`followup.met` vs `followup.missed`).
+//!   followed up on exit (`followup.met` vs `followup.missed`), each counted in the period it
+//!   fell due in, its last judgment standing (a late report re-judges a miss as met), and
+//!   left out once superseded (`followup.superseded`: back in high-intensity care within the
+//!   window, only the last exit counts). See docs/measures.md.
+//! - Closing the loop: arrivals confirmed by the receiving provider, of all arrivals, and
+//!   visits, doses and refills kept or missed as reported by the booking's provider, of all
+//!   such reports (the rest relayed by the sender).
 //! - MOUD continuity (the spirit of NQF 3175 at handoffs): gap days after each handoff made
 //!   on MOUD until the next dose or supply (a supply "through D" followed by one on D+1 leaves
 //!   none), gap days per client in the period, and clients discharged on MOUD who got a dose
@@ -23,7 +29,7 @@
 //!   within 30 days; the share that were unplanned (against advice, administrative).
 //! - Lost to care: clients lost in the period, and how many re-engaged.
 
-use crate::event::{CareEvent, EventData};
+use crate::event::{CareEvent, EventData, ReportedBy};
 use crate::ids::*;
 use crate::pathway::{DischargeKind, LevelId};
 use crate::state::{DeclineCode, Medication};
@@ -167,6 +173,17 @@ pub struct DischargeMeasures {
     pub administrative: u64,
 }
 
+/// Who closed the loop: the receiving side, or the sender relaying its report.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LoopMeasures {
+    /// Arrivals (handoffs and transfers out that arrived) confirmed by the receiving
+    /// provider, of all arrivals; `missed` lists the clients whose arrival was relayed.
+    pub arrivals_by_receiver: Ratio,
+    /// Visits, doses and refills kept or missed as reported by the booking's provider, of all
+    /// such outcomes; `missed` lists the clients with one relayed.
+    pub outcomes_by_receiver: Ratio,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Measures {
     pub scope: Scope,
@@ -179,6 +196,7 @@ pub struct Measures {
     pub discharges: DischargeMeasures,
     /// Re-engaged, of the clients lost to care in the period.
     pub lost_to_care: Ratio,
+    pub closed_loop: LoopMeasures,
 }
 
 /// Days after a planned discharge an attended aftercare appointment counts.
@@ -216,6 +234,7 @@ impl Tally {
                     moud: MoudMeasures::default(),
                     discharges: DischargeMeasures::default(),
                     lost_to_care: Ratio::default(),
+                    closed_loop: LoopMeasures::default(),
                 },
                 ack_hours: BTreeMap::new(),
                 answer_hours: BTreeMap::new(),
@@ -268,6 +287,8 @@ impl Tally {
             &mut m.discharges.planned_with_attended,
             &mut m.discharges.unplanned,
             &mut m.lost_to_care,
+            &mut m.closed_loop.arrivals_by_receiver,
+            &mut m.closed_loop.outcomes_by_receiver,
         ] {
             r.tidy();
         }
@@ -286,6 +307,15 @@ struct SentReferral {
 struct OpenHandoff {
     at: DateTime<Utc>,
     counted: bool,
+}
+
+/// A follow-up check: counted where and when it first fell due, its last judgment, and
+/// whether a later exit superseded it.
+struct FollowupItem {
+    days: u32,
+    counted: bool,
+    met: bool,
+    superseded: bool,
 }
 
 /// A handoff or discharge made on MOUD, waiting for the next dose or supply.
@@ -312,6 +342,11 @@ struct ClientScan {
     handoff: Option<OpenHandoff>,
     /// The level and provider the client last left (for follow-ups).
     left: Option<(LevelId, OrgId)>,
+    /// The level and provider each exit left, by the exit's event.
+    exits: BTreeMap<EventId, (LevelId, OrgId)>,
+    /// The follow-up checks, by exit (or the judging event, for a check armed before exits
+    /// were named) and days.
+    followups: BTreeMap<(EventId, u32), FollowupItem>,
     /// The level and provider the client is at.
     at: Option<(LevelId, OrgId)>,
     /// Aftercare bookings still to come: when.
@@ -341,6 +376,8 @@ impl ClientScan {
             groups: BTreeMap::new(),
             handoff: None,
             left: None,
+            exits: BTreeMap::new(),
+            followups: BTreeMap::new(),
             at: None,
             aftercare: BTreeMap::new(),
             planned: Vec::new(),
@@ -486,6 +523,8 @@ impl ClientScan {
                     counted: in_period && scope.place(Some(to_level), Some(*to_provider)),
                 });
                 self.left = Some((from_level.clone(), *from_provider));
+                self.exits
+                    .insert(e.id, (from_level.clone(), *from_provider));
                 self.at = None;
                 let counted = scope.place(Some(from_level), Some(*from_provider));
                 self.leaves_on_moud(scope, e.at, counted);
@@ -495,6 +534,7 @@ impl ClientScan {
                 from_provider,
                 to_level,
                 to_provider,
+                reported_by,
                 ..
             } => {
                 match self.handoff.take() {
@@ -502,19 +542,25 @@ impl ClientScan {
                         if h.counted {
                             t.m.handoffs.arrived.hit();
                             t.transit_days.push(hours(e.at - h.at) / 24.0);
+                            self.arrival_reported(t, *reported_by);
                         }
                     }
                     // A move within one organization: the client never left its care.
-                    None => self.left = Some((from_level.clone(), *from_provider)),
+                    None => {
+                        self.left = Some((from_level.clone(), *from_provider));
+                        self.exits
+                            .insert(e.id, (from_level.clone(), *from_provider));
+                    }
                 }
                 self.at = Some((to_level.clone(), *to_provider));
             }
-            EventData::TransferArrived { .. } => {
+            EventData::TransferArrived { reported_by, .. } => {
                 if let Some(h) = self.handoff.take()
                     && h.counted
                 {
                     t.m.handoffs.arrived.hit();
                     t.transit_days.push(hours(e.at - h.at) / 24.0);
+                    self.arrival_reported(t, *reported_by);
                 }
             }
             EventData::HandoffMissed { .. } => {
@@ -522,6 +568,10 @@ impl ClientScan {
                     && h.counted
                 {
                     t.m.handoffs.arrived.miss(self.client);
+                }
+                // A missed handoff between two levels of high-intensity care is an exit.
+                if let Some(left) = &self.left {
+                    self.exits.insert(e.id, left.clone());
                 }
             }
             EventData::DischargeCompleted {
@@ -567,19 +617,80 @@ impl ClientScan {
                     }
                 }
             }
-            EventData::FollowupMet { days, .. } | EventData::FollowupMissed { days, .. } => {
+            EventData::FollowupMet { days, exit, .. }
+            | EventData::FollowupMissed { days, exit, .. } => {
                 let met = matches!(e.data, EventData::FollowupMet { .. });
-                let (level, provider) = match &self.left {
-                    Some((l, p)) => (Some(l), Some(*p)),
-                    None => (None, None),
-                };
-                if in_period && scope.place(level, provider) {
-                    match days {
-                        7 => t.m.fui_7.count(met, self.client),
-                        30 => t.m.fui_30.count(met, self.client),
-                        _ => {}
-                    }
+                let key = (exit.unwrap_or(e.id), *days);
+                if let Some(item) = self.followups.get_mut(&key) {
+                    // Re-judged: a late report met a check missed at its due time.
+                    item.met |= met;
+                } else {
+                    let left = exit.and_then(|x| self.exits.get(&x)).or(self.left.as_ref());
+                    let (level, provider) = match left {
+                        Some((l, p)) => (Some(l), Some(*p)),
+                        None => (None, None),
+                    };
+                    self.followups.insert(
+                        key,
+                        FollowupItem {
+                            days: *days,
+                            counted: in_period && scope.place(level, provider),
+                            met,
+                            superseded: false,
+                        },
+                    );
                 }
+            }
+            EventData::FollowupSuperseded { days, exit, .. } => {
+                if let Some(item) = self.followups.get_mut(&(*exit, *days)) {
+                    item.superseded = true;
+                } else {
+                    // Superseded before it fell due: never counted.
+                    self.followups.insert(
+                        (*exit, *days),
+                        FollowupItem {
+                            days: *days,
+                            counted: false,
+                            met: false,
+                            superseded: true,
+                        },
+                    );
+                }
+            }
+            EventData::AftercareAttended {
+                provider,
+                reported_by,
+                ..
+            }
+            | EventData::AftercareMissed {
+                provider,
+                reported_by,
+                ..
+            }
+            | EventData::MatDoseDispensed {
+                provider,
+                reported_by,
+                ..
+            }
+            | EventData::MatRefillPickedUp {
+                provider,
+                reported_by,
+                ..
+            }
+            | EventData::MatVisitAttended {
+                provider,
+                reported_by,
+                ..
+            }
+            | EventData::MatBookingMissed {
+                provider,
+                reported_by,
+                ..
+            } if in_period && scope.place(e.level.as_ref(), Some(*provider)) => {
+                t.m.closed_loop
+                    .outcomes_by_receiver
+                    .count(*reported_by == Some(ReportedBy::Receiver), self.client);
+                self.outcome(scope, t, e);
             }
             EventData::AftercareScheduled { booking, at, .. } => {
                 self.aftercare.insert(*booking, *at);
@@ -587,20 +698,13 @@ impl ClientScan {
             EventData::AftercareRescheduled { booking, at, .. } => {
                 self.aftercare.insert(*booking, *at);
             }
-            EventData::AftercareCancelled { booking, .. }
-            | EventData::AftercareMissed { booking, .. } => {
-                self.aftercare.remove(booking);
-            }
-            EventData::AftercareAttended { booking, .. } => {
-                self.aftercare.remove(booking);
-                self.planned.retain(|d| {
-                    let kept = e.at >= d.at && e.at <= d.at + Duration::days(ATTENDED_WITHIN_DAYS);
-                    if kept && d.counted {
-                        t.m.discharges.planned_with_attended.hit();
-                    }
-                    !kept
-                });
-            }
+            EventData::AftercareCancelled { .. }
+            | EventData::AftercareMissed { .. }
+            | EventData::AftercareAttended { .. }
+            | EventData::MatDoseDispensed { .. }
+            | EventData::MatRefillPickedUp { .. }
+            | EventData::MatVisitAttended { .. }
+            | EventData::MatBookingMissed { .. } => self.outcome(scope, t, e),
             EventData::MatPlanRecorded {
                 medication,
                 covered_through,
@@ -616,12 +720,6 @@ impl ClientScan {
                 }
                 self.moud = None;
             }
-            EventData::MatDoseDispensed {
-                covered_through, ..
-            }
-            | EventData::MatRefillPickedUp {
-                covered_through, ..
-            } => self.dosed(scope, t, e.at.date_naive(), *covered_through),
             EventData::ClientLostToCare { .. }
                 if in_period && scope.place(e.level.as_ref(), None) =>
             {
@@ -631,6 +729,41 @@ impl ClientScan {
                 self.lost = Some(true);
                 t.m.lost_to_care.hit();
             }
+            _ => {}
+        }
+    }
+
+    /// An arrival counted in the period: confirmed by the receiving provider, or relayed.
+    fn arrival_reported(&self, t: &mut Counts, reported_by: Option<ReportedBy>) {
+        t.m.closed_loop
+            .arrivals_by_receiver
+            .count(reported_by == Some(ReportedBy::Receiver), self.client);
+    }
+
+    /// What became of a booking: the aftercare appointments still to come, the planned
+    /// discharges an attended appointment follows, the MOUD supply a dose or refill extends.
+    fn outcome(&mut self, scope: &Scope, t: &mut Counts, e: &CareEvent) {
+        match &e.data {
+            EventData::AftercareCancelled { booking, .. }
+            | EventData::AftercareMissed { booking, .. } => {
+                self.aftercare.remove(booking);
+            }
+            EventData::AftercareAttended { booking, .. } => {
+                self.aftercare.remove(booking);
+                self.planned.retain(|d| {
+                    let kept = e.at >= d.at && e.at <= d.at + Duration::days(ATTENDED_WITHIN_DAYS);
+                    if kept && d.counted {
+                        t.m.discharges.planned_with_attended.hit();
+                    }
+                    !kept
+                });
+            }
+            EventData::MatDoseDispensed {
+                covered_through, ..
+            }
+            | EventData::MatRefillPickedUp {
+                covered_through, ..
+            } => self.dosed(scope, t, e.at.date_naive(), *covered_through),
             _ => {}
         }
     }
@@ -716,6 +849,16 @@ impl ClientScan {
         }
         if self.lost == Some(false) {
             t.m.lost_to_care.miss(self.client);
+        }
+        for item in self.followups.values() {
+            if !item.counted || item.superseded {
+                continue;
+            }
+            match item.days {
+                7 => t.m.fui_7.count(item.met, self.client),
+                30 => t.m.fui_30.count(item.met, self.client),
+                _ => {}
+            }
         }
     }
 }
@@ -921,6 +1064,7 @@ mod tests {
                 to_provider: org(40),
                 referral: None,
                 overridden: vec![],
+                reported_by: None,
             },
         );
         let missed = Story::new(2)
@@ -933,6 +1077,7 @@ mod tests {
                     referral: None,
                     arrive_by: t0() + Duration::days(3),
                     reason: crate::event::MissReason::Deadline,
+                    reported_by: None,
                 },
             )
             .at(
@@ -946,6 +1091,7 @@ mod tests {
                 EventData::FollowupMissed {
                     days: 7,
                     episode: EpisodeId(uuid::Uuid::from_u128(9)),
+                    exit: None,
                 },
             );
         let underway = Story::new(3).at(0, started(org(40))).at(
@@ -954,6 +1100,8 @@ mod tests {
                 days: 7,
                 episode: EpisodeId(uuid::Uuid::from_u128(8)),
                 provider: org(40),
+                exit: None,
+                report_delay_days: None,
             },
         );
         let m = measure(scope(10), &[arrived, missed, underway]);
@@ -996,6 +1144,7 @@ mod tests {
             booking: BookingId(uuid::Uuid::from_u128(5)),
             provider: org(30),
             covered_through: Some(through + Duration::days(days_after_supply + 30)),
+            reported_by: None,
         };
         // Supply through D, next supply on D+1: no gap day.
         let on_time = Story::new(1)
@@ -1055,6 +1204,7 @@ mod tests {
                     booking,
                     provider: org(50),
                     kind: AftercareKind::Outpatient,
+                    reported_by: None,
                 },
             );
         let ama = Story::new(2).at(
@@ -1091,5 +1241,108 @@ mod tests {
         let none = measure(later, &[Story::new(2).at(5, EventData::MatPlanEnded)]);
         assert_eq!(none.discharges.unplanned.denominator, 0);
         assert_eq!(none.discharges.unplanned.rate(), None);
+    }
+
+    fn unplanned(n: u128) -> EventData {
+        EventData::DischargeUnplanned {
+            kind: DischargeKind::AgainstMedicalAdvice,
+            episode: EpisodeId(uuid::Uuid::from_u128(n)),
+            from_level: level("detox"),
+            from_provider: org(10),
+            at_risk: true,
+        }
+    }
+
+    #[test]
+    fn a_followup_counts_its_last_judgment_and_not_once_superseded() {
+        let ep = EpisodeId(uuid::Uuid::from_u128(5));
+        // Client 1: missed at day 8, met on a late report at day 9 — one hit.
+        let late = Story::new(1).at(0, unplanned(5));
+        let exit = late.events[0].id;
+        let late = late
+            .at(
+                8 * 24,
+                EventData::FollowupMissed {
+                    days: 7,
+                    episode: ep,
+                    exit: Some(exit),
+                },
+            )
+            .at(
+                9 * 24,
+                EventData::FollowupMet {
+                    days: 7,
+                    episode: ep,
+                    provider: org(40),
+                    exit: Some(exit),
+                    report_delay_days: Some(4),
+                },
+            );
+        // Client 2: missed, then back in detox within 30 days — only the last exit counts.
+        let back = Story::new(2).at(0, unplanned(6));
+        let first = back.events[0].id;
+        let back = back
+            .at(
+                8 * 24,
+                EventData::FollowupMissed {
+                    days: 7,
+                    episode: ep,
+                    exit: Some(first),
+                },
+            )
+            .at(
+                10 * 24,
+                EventData::FollowupSuperseded {
+                    days: 7,
+                    episode: ep,
+                    exit: first,
+                },
+            )
+            .at(
+                10 * 24,
+                EventData::FollowupSuperseded {
+                    days: 30,
+                    episode: ep,
+                    exit: first,
+                },
+            );
+        let m = measure(scope(40), &[late, back]);
+        assert_eq!((m.fui_7.numerator, m.fui_7.denominator), (1, 1));
+        assert_eq!(m.fui_30.denominator, 0);
+    }
+
+    #[test]
+    fn arrivals_and_outcomes_confirmed_by_the_receiving_side_are_a_share_of_their_own() {
+        let arrived = |by| EventData::TransitionCompleted {
+            kind: TransitionKind::StepDown,
+            from_level: level("detox"),
+            to_level: level("residential"),
+            from_provider: org(10),
+            to_provider: org(20),
+            referral: None,
+            overridden: vec![],
+            reported_by: by,
+        };
+        let kept = |by| EventData::AftercareAttended {
+            booking: BookingId(uuid::Uuid::from_u128(70)),
+            provider: org(40),
+            kind: AftercareKind::Outpatient,
+            reported_by: by,
+        };
+        let confirmed = Story::new(1)
+            .at(0, started(org(20)))
+            .at(20, arrived(Some(ReportedBy::Receiver)))
+            .at(30, kept(Some(ReportedBy::Receiver)));
+        let relayed = Story::new(2)
+            .at(0, started(org(20)))
+            .at(20, arrived(Some(ReportedBy::Relayed)))
+            .at(30, kept(Some(ReportedBy::Relayed)));
+        let m = measure(scope(10), &[confirmed, relayed]);
+        let r = &m.closed_loop.arrivals_by_receiver;
+        assert_eq!((r.numerator, r.denominator), (1, 2));
+        assert_eq!(r.missed, vec![ClientId(uuid::Uuid::from_u128(2))]);
+        let o = &m.closed_loop.outcomes_by_receiver;
+        assert_eq!((o.numerator, o.denominator), (1, 2));
+        assert_eq!(m.handoffs.arrived.numerator, 2);
     }
 }

@@ -53,8 +53,9 @@ pub fn authorize(
                     | Command::WaitlistReferral { .. } => {
                         deny("only the receiving provider answers a referral")
                     }
-                    // The record holder may record an arrival or a no-show the receiving
-                    // provider reported by other means (a phone call).
+                    // The record holder may record an arrival, a no-show or a booking's
+                    // outcome the receiving side reported by other means (a phone call) —
+                    // only as relayed, saying who reported it (`Draft::reported_by`).
                     _ => Ok(()),
                 },
             },
@@ -67,8 +68,8 @@ pub fn authorize(
                     | Command::DeclineReferral { .. }
                     | Command::WaitlistReferral { .. }
                     | Command::RecordBookingOutcome { .. }
-                    | Command::ConfirmArrival
-                    | Command::ReportNoShow => Ok(()),
+                    | Command::ConfirmArrival { .. }
+                    | Command::ReportNoShow { .. } => Ok(()),
                     _ => deny(PARTNER_MAY),
                 };
             };
@@ -88,10 +89,12 @@ pub fn authorize(
                     }
                 }
                 // The provider a client is on the way to confirms the arrival or the no-show.
-                Command::ConfirmArrival | Command::ReportNoShow => match receiving_org(s) {
-                    Some(org) if org == actor.org => Ok(()),
-                    _ => unknown(s),
-                },
+                Command::ConfirmArrival { .. } | Command::ReportNoShow { .. } => {
+                    match receiving_org(s) {
+                        Some(org) if org == actor.org => Ok(()),
+                        _ => unknown(s),
+                    }
+                }
                 _ => deny(PARTNER_MAY),
             }
         }

@@ -46,6 +46,57 @@ pub struct ClientState {
     /// lapse) with nothing sent since: the episode's case manager must act.
     #[serde(default)]
     pub escalation: Option<Escalation>,
+    /// Reports the sender relayed (an arrival, a no-show, a booking's outcome the receiving
+    /// side gave by phone), with who reported them: kept here, never in an event.
+    #[serde(default)]
+    pub relayed_reports: Vec<RelayedReport>,
+    /// The follow-up checks (HEDIS FUI) armed by exits from high-intensity care.
+    #[serde(default)]
+    pub followups: Vec<FollowupCheck>,
+}
+
+/// A report recorded by someone other than the side that saw it: the event that recorded
+/// it, who recorded it, and their note of who reported it.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelayedReport {
+    pub event: EventId,
+    pub at: DateTime<Utc>,
+    pub org: OrgId,
+    #[serde(default)]
+    pub staff: Option<StaffId>,
+    pub note: String,
+}
+
+impl std::fmt::Debug for RelayedReport {
+    /// The note is free text: never in a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayedReport")
+            .field("event", &self.event)
+            .field("at", &self.at)
+            .field("org", &self.org)
+            .field("staff", &self.staff)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A follow-up check (HEDIS FUI) of one exit from high-intensity care: a visit on a date
+/// after `exit_on`, through day `days`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FollowupCheck {
+    pub episode: EpisodeId,
+    /// The event of the exit (a discharge, a departure to a lower level, a missed handoff).
+    pub exit: EventId,
+    /// The day the client left high-intensity care.
+    pub exit_on: NaiveDate,
+    pub days: u32,
+    /// Its timer's key.
+    pub timer: String,
+    /// `Some(met)` once judged (at its due time, again when a late report meets it).
+    pub met: Option<bool>,
+    /// The client went back to high-intensity care within the window: only the later exit
+    /// counts.
+    #[serde(default)]
+    pub superseded: bool,
 }
 
 /// A referral group that ran out, waiting for its case manager to send it on.
@@ -308,6 +359,10 @@ pub struct Referral {
     /// When the provider acknowledged it (time to acknowledge is a measure).
     #[serde(default)]
     pub acknowledged_at: Option<DateTime<Utc>>,
+    /// Who reported the arrival or the no-show that ended it (`None`: not ended so, or
+    /// recorded before the capacity was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_by: Option<crate::event::ReportedBy>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -484,6 +539,10 @@ pub struct BookingOutcome {
     pub attendance: Attendance,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
+    /// Who reported a visit kept or missed (`None` for a cancellation, or recorded before
+    /// the capacity was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_by: Option<crate::event::ReportedBy>,
 }
 
 /// A booking still to happen or kept: what a gate may count on.
@@ -645,6 +704,8 @@ impl ClientState {
             transfer: None,
             placements: Vec::new(),
             escalation: None,
+            relayed_reports: Vec::new(),
+            followups: Vec::new(),
         }
     }
 

@@ -85,6 +85,8 @@ pub struct MatPlanSeen {
 pub struct CaseManagement {
     pub case_manager: Option<StaffId>,
     pub escalation: Option<Escalation>,
+    /// Reports the sender recorded for the receiving side, with who gave them.
+    pub relayed_reports: Vec<crate::state::RelayedReport>,
 }
 
 /// The planned handoff and what became of the client between levels.
@@ -275,6 +277,7 @@ pub fn cut(
         case_management: Seen::when(shows(ClientPart::CaseManagement), || CaseManagement {
             case_manager: s.episode.as_ref().and_then(|e| e.case_manager),
             escalation: s.escalation.clone(),
+            relayed_reports: s.relayed_reports.clone(),
         }),
         history: Seen::when(shows(ClientPart::History), || CareHistory {
             placements: s.placements.clone(),
@@ -403,6 +406,7 @@ pub fn part_of(event: &EventData) -> ClientPart {
         | E::DischargeUnplanned { .. }
         | E::FollowupMet { .. }
         | E::FollowupMissed { .. }
+        | E::FollowupSuperseded { .. }
         | E::ClientLostToCare { .. }
         | E::ClientReengaged { .. } => Handoff,
         E::ClientRegistered { .. }

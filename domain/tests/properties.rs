@@ -583,7 +583,11 @@ fn resolve(
             } else {
                 Actor::new(org, Role::Partner)
             };
-            (actor, Command::ConfirmArrival)
+            // The record holder records it only as relayed, saying who reported it.
+            let relayed_by = by_case_manager.then(|| carepath_domain::RelayedBy {
+                note: "phone call from the intake nurse".into(),
+            });
+            (actor, Command::ConfirmArrival { relayed_by })
         }
         Step::Outcome { pick, kind, days } => {
             // Odd picks: a MAT booking first.
@@ -613,12 +617,19 @@ fn resolve(
             };
             (
                 Actor::new(org, Role::Partner),
-                Command::RecordBookingOutcome { booking, outcome },
+                Command::RecordBookingOutcome {
+                    booking,
+                    outcome,
+                    relayed_by: None,
+                },
             )
         }
         Step::NoShow => {
             let org = s.transit.as_ref().map_or(f.pharmacy, |t| t.provider);
-            (Actor::new(org, Role::Partner), Command::ReportNoShow)
+            (
+                Actor::new(org, Role::Partner),
+                Command::ReportNoShow { relayed_by: None },
+            )
         }
         Step::Withdraw { pick } => (
             cm,

@@ -152,7 +152,7 @@ impl Engine {
                     let Some(since) = since.or(client.last_discharge.as_ref().map(|d| d.at)) else {
                         continue;
                     };
-                    if gates::followup_visit(client, pathway, since, *days).is_none() {
+                    if gates::followup_visit(client, pathway, since.date_naive(), *days).is_none() {
                         followups.push(FollowupDue {
                             days: *days,
                             since,

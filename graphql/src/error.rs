@@ -16,6 +16,8 @@ pub const CONSENT_REQUIRED: &str = "CONSENT_REQUIRED";
 /// The provider has no open slot at the level (an acceptance, an admission): nothing changed.
 pub const NO_CAPACITY: &str = "NO_CAPACITY";
 pub const INTERNAL: &str = "INTERNAL";
+/// What became of an appointment or booking reported before it took place (with `at`).
+pub const NOT_YET_HAPPENED: &str = "NOT_YET_HAPPENED";
 /// `advanceClock` on a server that keeps the wall clock.
 pub const NOT_TIME_SKIPPING: &str = "NOT_TIME_SKIPPING";
 
@@ -75,6 +77,13 @@ pub fn to_graphql(e: Error) -> async_graphql::Error {
                 async_graphql::Error::new(err.to_string()).extend_with(|_, ext| {
                     ext.set("code", CONSENT_REQUIRED);
                     ext.set("organizations", orgs_v.clone());
+                })
+            }
+            ref err @ DecisionError::NotYetHappened { ref at, .. } => {
+                let at = at.clone();
+                async_graphql::Error::new(err.to_string()).extend_with(|_, ext| {
+                    ext.set("code", NOT_YET_HAPPENED);
+                    ext.set("at", at.clone());
                 })
             }
             DecisionError::StaleTimer(m) => {

@@ -6,7 +6,7 @@
 use crate::error::bad_input;
 use crate::types::*;
 use async_graphql::{Enum, Error, InputObject, Result};
-use carepath_engine::domain::{self as d, Command, MedicalEmergency};
+use carepath_engine::domain::{self as d, Command, MedicalEmergency, RelayedBy};
 use carepath_engine::ids::*;
 use carepath_engine::pathway::LevelId;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -183,6 +183,10 @@ pub struct RecordBookingOutcomeInput {
     pub supply_through: Option<NaiveDate>,
     /// With RESCHEDULED (required): the new time.
     pub rescheduled_to: Option<DateTime<Utc>>,
+    /// With ATTENDED or NO_SHOW, when the caller is not the booking's provider (required
+    /// then): who reported it, e.g. "phone call from the clinic's front desk". Kept in the
+    /// record, never in an event.
+    pub relayed_by: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -410,6 +414,7 @@ impl TryFrom<RecordBookingOutcomeInput> for Asked {
             Command::RecordBookingOutcome {
                 booking: BookingId(i.booking_id),
                 outcome,
+                relayed_by: i.relayed_by.map(|note| RelayedBy { note }),
             },
         ))
     }

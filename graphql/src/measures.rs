@@ -115,15 +115,27 @@ pub struct Measures {
     pub clients: u64,
     pub referrals: ReferralMeasures,
     pub handoffs: HandoffMeasures,
-    /// HEDIS FUI-7: a visit that took place within 7 days of an exit from withdrawal
-    /// management or residential care.
+    /// HEDIS FUI-7: a visit that took place on a date after an exit from withdrawal
+    /// management or residential care, through day 7 (docs/measures.md).
     pub fui7: Ratio,
-    /// HEDIS FUI-30.
+    /// HEDIS FUI-30: the same, through day 30.
     pub fui30: Ratio,
     pub moud: MoudMeasures,
     pub discharges: DischargeMeasures,
     /// Re-engaged, of the clients lost to care in the period.
     pub lost_to_care: Ratio,
+    /// Who closed the loop: the receiving side, or the sender relaying its report.
+    pub closed_loop: LoopMeasures,
+}
+
+#[derive(SimpleObject)]
+pub struct LoopMeasures {
+    /// Arrivals confirmed by the receiving provider, of all arrivals (the rest relayed by
+    /// the sender).
+    pub arrivals_by_receiver: Ratio,
+    /// Visits, doses and refills kept or missed as reported by the booking's provider, of
+    /// all such outcomes.
+    pub outcomes_by_receiver: Ratio,
 }
 
 fn hours(v: Vec<m::ProviderHours>) -> Vec<ProviderHours> {
@@ -179,6 +191,10 @@ impl From<m::Measures> for Measures {
                 administrative: x.discharges.administrative,
             },
             lost_to_care: x.lost_to_care.into(),
+            closed_loop: LoopMeasures {
+                arrivals_by_receiver: x.closed_loop.arrivals_by_receiver.into(),
+                outcomes_by_receiver: x.closed_loop.outcomes_by_receiver.into(),
+            },
         }
     }
 }

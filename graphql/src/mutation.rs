@@ -8,7 +8,7 @@ use crate::inputs::*;
 use crate::types::*;
 use async_graphql::{Context, Error, Object, Result};
 use carepath_engine::Request;
-use carepath_engine::domain::{self as d, Command};
+use carepath_engine::domain::{self as d, Command, RelayedBy};
 use carepath_engine::ids::*;
 use carepath_engine::pathway::LevelId;
 use uuid::Uuid;
@@ -206,16 +206,20 @@ impl Mutation {
     }
 
     /// The provider the client is on the way to confirms the arrival: the held slot becomes
-    /// the client's and the new placement starts (`transition.completed`). The record
-    /// holder's case manager may record it too.
+    /// the client's and the new placement starts (`transition.completed`, `reportedBy:
+    /// receiver`). The record holder's case manager may record it only as relayed, with
+    /// `relayedBy` saying who reported it (e.g. "phone call from intake nurse J. at
+    /// Riverside"; kept in the record, never in an event): `reportedBy: relayed`.
     async fn confirm_arrival(
         &self,
         ctx: &Context<'_>,
         client_id: Uuid,
+        relayed_by: Option<String>,
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let asked = Asked::for_client(client_id, Command::ConfirmArrival);
+        let relayed_by = relayed_by.map(|note| RelayedBy { note });
+        let asked = Asked::for_client(client_id, Command::ConfirmArrival { relayed_by });
         run(ctx, asked, expected_version, idempotency_key).await
     }
 
@@ -238,15 +242,19 @@ impl Mutation {
     }
 
     /// The provider the client is on the way to reports that they did not come
-    /// (`handoff.missed`, `client.lost_to_care`); the held slot is released.
+    /// (`handoff.missed`, `client.lost_to_care`); the held slot is released. The record
+    /// holder's case manager may record it only as relayed (`relayedBy`, as for
+    /// `confirmArrival`).
     async fn report_no_show(
         &self,
         ctx: &Context<'_>,
         client_id: Uuid,
+        relayed_by: Option<String>,
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let asked = Asked::for_client(client_id, Command::ReportNoShow);
+        let relayed_by = relayed_by.map(|note| RelayedBy { note });
+        let asked = Asked::for_client(client_id, Command::ReportNoShow { relayed_by });
         run(ctx, asked, expected_version, idempotency_key).await
     }
 

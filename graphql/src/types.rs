@@ -68,6 +68,11 @@ remote_enum!(
     Attendance = "carepath_engine::domain::Attendance" { Attended, NoShow, Cancelled }
 );
 remote_enum!(
+    /// Who reported an arrival, a no-show or what became of a booking: the side that saw it
+    /// (`RECEIVER`), or the sender recording its report given by other means (`RELAYED`).
+    ReportedBy = "carepath_engine::domain::ReportedBy" { Receiver, Relayed }
+);
+remote_enum!(
     /// Why a client is counted lost to care.
     LostReason = "carepath_engine::domain::LostReason" { MissedArrival, MissedAppointment, MatSupplyLapsed }
 );
@@ -357,6 +362,10 @@ impl Referral {
         self.r.withdraw_reason.map(Into::into)
     }
     /// When the provider acknowledged it.
+    /// Who reported the arrival or the no-show that ended it.
+    async fn closed_by(&self) -> Option<ReportedBy> {
+        self.r.closed_by.map(Into::into)
+    }
     async fn acknowledged_at(&self) -> Option<DateTime<Utc>> {
         self.r.acknowledged_at
     }
@@ -460,6 +469,8 @@ pub struct MatBooking {
     pub on: NaiveDate,
     /// Null while still to happen.
     pub outcome: Option<Attendance>,
+    /// Who reported it kept or missed.
+    pub reported_by: Option<ReportedBy>,
 }
 
 #[derive(SimpleObject, Clone)]
@@ -470,6 +481,21 @@ pub struct AftercareAppointment {
     pub at: DateTime<Utc>,
     /// Null while still to happen.
     pub outcome: Option<Attendance>,
+    /// Who reported it kept or missed.
+    pub reported_by: Option<ReportedBy>,
+}
+
+/// A report the sender recorded for the receiving side (an arrival, a no-show, a booking's
+/// outcome), with who gave it: the record holder's own note, never in an event.
+#[derive(SimpleObject, Clone)]
+pub struct RelayedReport {
+    /// The event that recorded it.
+    pub event_id: Uuid,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: Organization,
+    pub staff: Option<StaffMember>,
+    /// Who reported it.
+    pub note: String,
 }
 
 #[derive(SimpleObject, Clone)]
@@ -675,6 +701,7 @@ impl Client {
                 kind: b.kind.into(),
                 on: b.on,
                 outcome: b.outcome.map(|o| o.attendance.into()),
+                reported_by: b.outcome.and_then(|o| o.reported_by).map(Into::into),
             })
             .collect())
     }
@@ -687,6 +714,7 @@ impl Client {
                 kind: a.kind.into(),
                 at: a.at,
                 outcome: a.outcome.map(|o| o.attendance.into()),
+                reported_by: a.outcome.and_then(|o| o.reported_by).map(Into::into),
             })
             .collect())
     }
@@ -700,6 +728,21 @@ impl Client {
                 on: h.on,
                 ready: h.ready,
             }))
+    }
+    /// Reports the sender recorded for the receiving side, with who gave them (the record
+    /// holder's: shown with the case-management part of the record).
+    async fn relayed_reports(&self) -> Result<Vec<RelayedReport>> {
+        Ok(part(&self.0.case_management)?
+            .relayed_reports
+            .iter()
+            .map(|r| RelayedReport {
+                event_id: r.event.0,
+                recorded_at: r.at,
+                recorded_by: Organization(r.org),
+                staff: r.staff.map(StaffMember),
+                note: r.note.clone(),
+            })
+            .collect())
     }
     /// What the pathway allows from where the client is.
     async fn allowed_moves(&self) -> Result<Vec<Move>> {

@@ -366,6 +366,7 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
                 Command::RecordBookingOutcome {
                     booking: BookingId(m.booking_id),
                     outcome,
+                    relayed_by: None,
                 },
             )
         }
@@ -373,9 +374,9 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
         "handoff.arrived" | "handoff.no_show" => {
             let m: ClientOnly = serde_json::from_slice(&d.data).map_err(parse_err)?;
             let command = if kind == "handoff.arrived" {
-                Command::ConfirmArrival
+                Command::ConfirmArrival { relayed_by: None }
             } else {
-                Command::ReportNoShow
+                Command::ReportNoShow { relayed_by: None }
             };
             (Some(ClientId(m.client_id)), Role::Partner, command)
         }

@@ -85,6 +85,10 @@ pub fn rows(m: &Measures) -> Vec<Row> {
         String::new(),
         &m.handoffs.days_in_transit,
     ));
+    out.push(ratio(
+        "arrivals_confirmed_by_receiver",
+        &m.closed_loop.arrivals_by_receiver,
+    ));
     out.push(ratio("fui_7", &m.fui_7));
     out.push(ratio("fui_30", &m.fui_30));
     out.push(ratio(
@@ -117,6 +121,10 @@ pub fn rows(m: &Measures) -> Vec<Row> {
     out.push(count("discharges_against_advice", d.against_advice));
     out.push(count("discharges_administrative", d.administrative));
     out.push(ratio("lost_to_care_reengaged", &m.lost_to_care));
+    out.push(ratio(
+        "outcomes_reported_by_receiver",
+        &m.closed_loop.outcomes_by_receiver,
+    ));
     out
 }
 

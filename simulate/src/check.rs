@@ -3,8 +3,9 @@
 
 use crate::Error;
 use carepath_engine::Engine;
+use carepath_engine::domain::gates;
 use carepath_engine::domain::{Actor, CareEvent, EventData, MissReason};
-use carepath_engine::ids::{BookingId, ClientId, EpisodeId, ReferralId, StaffId, TimerId};
+use carepath_engine::ids::{BookingId, ClientId, EpisodeId, EventId, ReferralId, StaffId, TimerId};
 use carepath_engine::pathway::{DischargeKind, Gate, LevelId, Pathway, TransitionKind};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
@@ -165,10 +166,16 @@ struct ClientAudit<'a> {
     /// The placement under way: episode, level, since.
     placement: Option<(EpisodeId, LevelId, DateTime<Utc>)>,
     reviews_seen: Vec<(EpisodeId, LevelId, DateTime<Utc>)>,
-    followups_due: Vec<(EpisodeId, u32, DateTime<Utc>)>,
-    followups_seen: Vec<(EpisodeId, u32, DateTime<Utc>)>,
+    /// The follow-up checks due by the end: (exit event, days, due time).
+    followups_due: Vec<(EventId, u32, DateTime<Utc>)>,
+    /// The checks judged at a timer's firing: (exit event, days, when).
+    followups_seen: Vec<(EventId, u32, DateTime<Utc>)>,
     /// A handoff under way: its deadline.
     transit: Option<DateTime<Utc>>,
+    /// The handoff under way: the levels it leaves and goes to, when it left.
+    transit_levels: Option<(LevelId, LevelId, DateTime<Utc>)>,
+    /// The handoff under way was missed (still in transit).
+    transit_missed: bool,
     referrals: BTreeMap<ReferralId, Pending>,
     mat_active: bool,
     mat_through: Option<NaiveDate>,
@@ -194,6 +201,8 @@ impl<'a> ClientAudit<'a> {
             followups_due: Vec::new(),
             followups_seen: Vec::new(),
             transit: None,
+            transit_levels: None,
+            transit_missed: false,
             referrals: BTreeMap::new(),
             mat_active: false,
             mat_through: None,
@@ -208,13 +217,23 @@ impl<'a> ClientAudit<'a> {
             .is_some_and(|l| l.followup_on_exit)
     }
 
-    fn exit_followups(&mut self, episode: EpisodeId, at: DateTime<Utc>) {
+    /// An exit (the event `exit`, out of high-intensity care since `left_at`): a check per
+    /// follow-up day, due as the last day of its window ends.
+    fn exit_followups(&mut self, exit: EventId, left_at: DateTime<Utc>) {
         for days in &self.pathway.settings.followup_days {
-            let due = at + Duration::days(i64::from(*days));
+            let due = gates::followup_due(left_at.date_naive(), *days);
             if due <= self.end {
-                self.followups_due.push((episode, *days, due));
+                self.followups_due.push((exit, *days, due));
             }
         }
+    }
+
+    /// Discharged on the way: the exit was the handoff's start (to a lower level) or its
+    /// miss, which armed the checks already.
+    fn exited_in_transit(&self) -> bool {
+        self.transit_levels
+            .as_ref()
+            .is_some_and(|(_, to, _)| self.transit_missed || !self.followup_level(to))
     }
 
     /// The placement under way ends at `at`: the reviews it was due are checked.
@@ -280,9 +299,24 @@ impl<'a> ClientAudit<'a> {
                 EventData::ReviewDue { level, episode } => {
                     self.reviews_seen.push((*episode, level.clone(), at));
                 }
-                EventData::FollowupMet { days, episode, .. }
-                | EventData::FollowupMissed { days, episode } => {
-                    self.followups_seen.push((*episode, *days, at));
+                // A check judged by its timer (a late report's re-judgment is no firing).
+                EventData::FollowupMet {
+                    days,
+                    exit: Some(exit),
+                    report_delay_days: None,
+                    ..
+                }
+                | EventData::FollowupMissed {
+                    days,
+                    exit: Some(exit),
+                    ..
+                } => {
+                    self.followups_seen.push((*exit, *days, at));
+                }
+                // Superseded before it fell due: its timer was cancelled.
+                EventData::FollowupSuperseded { days, exit, .. } => {
+                    self.followups_due
+                        .retain(|(x, d, due)| !(x == exit && d == days && *due > at));
                 }
                 EventData::HandoffStarted {
                     kind,
@@ -293,13 +327,12 @@ impl<'a> ClientAudit<'a> {
                     ..
                 } => {
                     self.end_placement(at, timers);
-                    if self.followup_level(from_level)
-                        && !self.followup_level(to_level)
-                        && let Some(ep) = self.episode
-                    {
-                        self.exit_followups(ep, at);
+                    if self.followup_level(from_level) && !self.followup_level(to_level) {
+                        self.exit_followups(e.id, at);
                     }
                     self.transit = Some(*arrive_by);
+                    self.transit_levels = Some((from_level.clone(), to_level.clone(), at));
+                    self.transit_missed = false;
                     let gated = matches!(kind, TransitionKind::StepDown | TransitionKind::Lateral)
                         && !overridden.iter().any(|o| o.gate == Gate::MatContinuity);
                     if gated {
@@ -318,14 +351,13 @@ impl<'a> ClientAudit<'a> {
                     if from_provider == to_provider {
                         // A move within one organization: no handoff.
                         self.end_placement(at, timers);
-                        if self.followup_level(from_level)
-                            && !self.followup_level(to_level)
-                            && let Some(ep) = self.episode
-                        {
-                            self.exit_followups(ep, at);
+                        if self.followup_level(from_level) && !self.followup_level(to_level) {
+                            self.exit_followups(e.id, at);
                         }
                     }
                     self.transit = None;
+                    self.transit_levels = None;
+                    self.transit_missed = false;
                     if let Some(ep) = self.episode {
                         self.placement = Some((ep, to_level.clone(), at));
                     }
@@ -334,6 +366,14 @@ impl<'a> ClientAudit<'a> {
                     arrive_by, reason, ..
                 } => {
                     let expected = self.transit.take();
+                    // A missed handoff between two levels of high-intensity care is the exit.
+                    if let Some((from, to, left)) = self.transit_levels.clone()
+                        && self.followup_level(&from)
+                        && self.followup_level(&to)
+                    {
+                        self.exit_followups(e.id, left);
+                    }
+                    self.transit_missed = true;
                     if *reason == MissReason::Deadline {
                         timers.case(expected == Some(*arrive_by) && at == *arrive_by, || {
                             format!("client {client}: arrival deadline {arrive_by} missed at {at} (transit due {expected:?})")
@@ -342,16 +382,17 @@ impl<'a> ClientAudit<'a> {
                 }
                 EventData::DischargeCompleted {
                     kind,
-                    episode,
                     from_level,
                     overridden,
                     ..
                 } => {
                     self.end_placement(at, timers);
                     self.transit = None;
-                    if self.followup_level(from_level) {
-                        self.exit_followups(*episode, at);
+                    if self.followup_level(from_level) && !self.exited_in_transit() {
+                        self.exit_followups(e.id, at);
                     }
+                    self.transit_levels = None;
+                    self.transit_missed = false;
                     if *kind == DischargeKind::Planned {
                         let window = i64::from(self.pathway.settings.aftercare_window_days);
                         let first = at.date_naive();
@@ -372,16 +413,14 @@ impl<'a> ClientAudit<'a> {
                         });
                     }
                 }
-                EventData::DischargeUnplanned {
-                    episode,
-                    from_level,
-                    ..
-                } => {
+                EventData::DischargeUnplanned { from_level, .. } => {
                     self.end_placement(at, timers);
                     self.transit = None;
-                    if self.followup_level(from_level) {
-                        self.exit_followups(*episode, at);
+                    if self.followup_level(from_level) && !self.exited_in_transit() {
+                        self.exit_followups(e.id, at);
                     }
+                    self.transit_levels = None;
+                    self.transit_missed = false;
                 }
                 EventData::ReferralSent {
                     referral,

@@ -165,6 +165,7 @@ fn refusal_kind(e: &EngineError) -> String {
                     .join(", ")
             ),
             DecisionError::ConsentRequired { .. } => "consent required".into(),
+            DecisionError::NotYetHappened { .. } => "not yet happened".into(),
             DecisionError::StaleTimer(_) => "stale".into(),
         },
         EngineError::NoCapacity { .. } => "no capacity".into(),
@@ -938,9 +939,13 @@ impl Agent {
         };
         let to = t.to_level.clone();
         let partner = w.net.partner(t.provider);
-        if w.must(partner, self.id, Command::ConfirmArrival)
-            .await?
-            .is_none()
+        if w.must(
+            partner,
+            self.id,
+            Command::ConfirmArrival { relayed_by: None },
+        )
+        .await?
+        .is_none()
         {
             return Ok(Vec::new());
         }
@@ -953,7 +958,8 @@ impl Agent {
             return Ok(Vec::new());
         };
         let partner = w.net.partner(t.provider);
-        w.must(partner, self.id, Command::ReportNoShow).await?;
+        w.must(partner, self.id, Command::ReportNoShow { relayed_by: None })
+            .await?;
         Ok(vec![self.journey(at_hour(now, 1, 9), Action::Check)])
     }
 
@@ -1055,7 +1061,11 @@ impl Agent {
         w.must(
             w.net.partner(provider),
             self.id,
-            Command::RecordBookingOutcome { booking, outcome },
+            Command::RecordBookingOutcome {
+                booking,
+                outcome,
+                relayed_by: None,
+            },
         )
         .await?;
         Ok(Vec::new())
@@ -1181,6 +1191,7 @@ impl Agent {
                 Command::RecordBookingOutcome {
                     booking: b.id,
                     outcome,
+                    relayed_by: None,
                 },
             )
             .await?;

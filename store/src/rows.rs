@@ -505,6 +505,7 @@ mod tests {
             decline,
             withdraw_reason,
             acknowledged_at: None,
+            closed_by: None,
         };
         let referrals = vec![
             referral(
@@ -552,6 +553,8 @@ mod tests {
             placements: Vec::new(),
             escalation: None,
             transfer: None,
+            relayed_reports: Vec::new(),
+            followups: Vec::new(),
         };
         let event = |seq: i64, data| CareEvent {
             id: EventId::for_seq(client, seq),

@@ -230,7 +230,7 @@ async fn crossing_moves_all_commit(b: Backend) {
                     actor: w.partner(to),
                     expected_version: None,
                     idempotency_key: None,
-                    command: Command::ConfirmArrival,
+                    command: Command::ConfirmArrival { relayed_by: None },
                 };
                 tokio::spawn(async move { engine.execute(request).await })
             })

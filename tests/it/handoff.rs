@@ -102,7 +102,7 @@ async fn a_transfer_out_nobody_confirms_is_missed_and_listed_for_outreach(b: Bac
     w.run(
         w.partner(w.coordination),
         Some(kept),
-        Command::ConfirmArrival,
+        Command::ConfirmArrival { relayed_by: None },
     )
     .await
     .unwrap();

@@ -9,6 +9,7 @@ mod architecture;
 mod browser;
 mod case_managers;
 mod cli;
+mod closed_loop;
 mod concurrency;
 mod console;
 mod console_pages;

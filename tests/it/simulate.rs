@@ -221,3 +221,204 @@ fn the_relay_beside_a_simulation_publishes_every_event() {
     assert_eq!(check["checked"].as_u64(), Some(events), "{check}");
     assert_eq!(check["failures"].as_u64(), Some(0), "{check}");
 }
+
+/// What HEDIS FUI counts, recounted from the care events alone — not through
+/// `domain::measures` nor the engine's follow-up checks: each exit from high-intensity care
+/// (a discharge from it, a departure or a move within one organization to a lower level, a
+/// missed handoff between two high-intensity levels dated when the client left) has a 7- and
+/// a 30-day check, due as its last day ends and counted in the period it falls due in; a
+/// visit (an aftercare appointment or MAT booking kept, on its booked day; an arrival or
+/// admission at a lower level) on a date after the exit's, through day 7 (30), meets it,
+/// whenever it was reported; a return to high-intensity care within 30 days leaves only the
+/// later exit counted.
+#[derive(Default)]
+struct Recount {
+    fui_7: (u64, u64),
+    fui_30: (u64, u64),
+}
+
+fn recount(
+    events: &[carepath_engine::domain::CareEvent],
+    pathway: &carepath_engine::pathway::Pathway,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+    out: &mut Recount,
+) {
+    use carepath_engine::domain::EventData;
+    use chrono::Duration;
+    use std::collections::HashMap;
+    let high = |l: &carepath_engine::pathway::LevelId| {
+        pathway.level(l).is_some_and(|l| l.followup_on_exit)
+    };
+    // (exit day, superseded)
+    let mut exits: Vec<(NaiveDate, bool)> = Vec::new();
+    let mut visits: Vec<NaiveDate> = Vec::new();
+    let mut booked: HashMap<carepath_engine::ids::BookingId, NaiveDate> = HashMap::new();
+    // The handoff under way: (from high, to high, left on, missed).
+    let mut transit: Option<(bool, bool, NaiveDate, bool)> = None;
+    let back_in = |exits: &mut Vec<(NaiveDate, bool)>, on: NaiveDate| {
+        for (exit, superseded) in exits.iter_mut() {
+            if on <= *exit + Duration::days(30) {
+                *superseded = true;
+            }
+        }
+    };
+    for e in events {
+        let day = e.at.date_naive();
+        match &e.data {
+            EventData::ClientAdmitted { level, .. } => {
+                if high(level) {
+                    back_in(&mut exits, day);
+                } else {
+                    visits.push(day);
+                }
+            }
+            EventData::HandoffStarted {
+                from_level,
+                to_level,
+                ..
+            } => {
+                let (from_high, to_high) = (high(from_level), high(to_level));
+                if from_high && !to_high {
+                    exits.push((day, false));
+                }
+                transit = Some((from_high, to_high, day, false));
+            }
+            EventData::HandoffMissed { .. } => {
+                if let Some((from_high, to_high, left, missed)) = transit.as_mut() {
+                    if *from_high && *to_high {
+                        exits.push((*left, false));
+                    }
+                    *missed = true;
+                }
+            }
+            EventData::TransitionCompleted {
+                from_level,
+                to_level,
+                from_provider,
+                to_provider,
+                ..
+            } => {
+                if transit.is_none()
+                    && from_provider == to_provider
+                    && high(from_level)
+                    && !high(to_level)
+                {
+                    exits.push((day, false));
+                }
+                transit = None;
+                if high(to_level) {
+                    back_in(&mut exits, day);
+                } else {
+                    visits.push(day);
+                }
+            }
+            EventData::DischargeCompleted { from_level, .. }
+            | EventData::DischargeUnplanned { from_level, .. } => {
+                let exited_before =
+                    transit.is_some_and(|(_, to_high, _, missed)| missed || !to_high);
+                if high(from_level) && !exited_before {
+                    exits.push((day, false));
+                }
+                transit = None;
+            }
+            EventData::AftercareScheduled { booking, at, .. }
+            | EventData::AftercareRescheduled { booking, at, .. } => {
+                booked.insert(*booking, at.date_naive());
+            }
+            EventData::MatRefillScheduled { booking, on, .. }
+            | EventData::MatBookingRescheduled { booking, on, .. } => {
+                booked.insert(*booking, *on);
+            }
+            EventData::AftercareAttended { booking, .. }
+            | EventData::MatDoseDispensed { booking, .. }
+            | EventData::MatRefillPickedUp { booking, .. }
+            | EventData::MatVisitAttended { booking, .. } => {
+                visits.extend(booked.get(booking).copied());
+            }
+            _ => {}
+        }
+    }
+    for (exit, superseded) in exits {
+        for (days, tally) in [(7, &mut out.fui_7), (30, &mut out.fui_30)] {
+            let due = (exit + Duration::days(days + 1))
+                .and_time(chrono::NaiveTime::MIN)
+                .and_utc();
+            if superseded || due < from || due >= to {
+                continue;
+            }
+            tally.1 += 1;
+            if visits
+                .iter()
+                .any(|v| *v > exit && *v <= exit + Duration::days(days))
+            {
+                tally.0 += 1;
+            }
+        }
+    }
+}
+
+/// The `n/d` of a measure in the report's table.
+fn reported(report: &Report, measure: &str) -> (u64, u64) {
+    let line = report
+        .measures
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(measure))
+        .unwrap_or_else(|| panic!("no {measure} in\n{}", report.measures));
+    let (n, d) = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.split_once('/'))
+        .unwrap_or_else(|| panic!("{line}"));
+    (n.parse().unwrap(), d.parse().unwrap())
+}
+
+async fn the_reported_fui_agrees_with_a_recount_from_the_care_events(backend: Backend) {
+    use carepath_engine::domain::{Actor, Role};
+    use carepath_engine::ids::{ClientId, OrgId};
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = TestDb::new(backend).await;
+    let mut opts = options(11, backend);
+    opts.clients = 120;
+    let pathway = pathway::default_pathway();
+    let engine = Engine::open_in(
+        &db.url,
+        8,
+        Arc::new(pathway.clone()),
+        carepath_engine::TimeMode::Skipping {
+            start: Some(opts.start),
+        },
+    )
+    .await
+    .expect("engine");
+    let report = carepath_simulate::run(&engine, &opts)
+        .await
+        .expect("the simulation runs");
+    assert!(report.passed(), "{}", report.text());
+    let sql = db.sql().await;
+    let rows = sql
+        .query_all_raw(Statement::from_string(
+            sql.get_database_backend(),
+            "SELECT client_id FROM care_events WHERE seq = 1",
+        ))
+        .await
+        .expect("clients");
+    let admin = Actor::new(OrgId(uuid::Uuid::nil()), Role::Admin);
+    let mut counted = Recount::default();
+    for row in rows {
+        let client = ClientId(row.try_get_by_index::<uuid::Uuid>(0).expect("an id"));
+        let events = engine
+            .read_events(&admin, client, 0, 1_000_000)
+            .await
+            .expect("events");
+        recount(&events, &pathway, report.start, report.end, &mut counted);
+    }
+    assert!(
+        counted.fui_7.1 > 0 && counted.fui_30.1 > 0,
+        "nothing to count"
+    );
+    assert_eq!(reported(&report, "fui_7"), counted.fui_7, "FUI-7");
+    assert_eq!(reported(&report, "fui_30"), counted.fui_30, "FUI-30");
+}
+
+on_both_backends!(the_reported_fui_agrees_with_a_recount_from_the_care_events);

@@ -441,9 +441,13 @@ impl World {
             .transit
             .expect("the client is in transit")
             .provider;
-        self.run(self.partner(to), Some(client), Command::ConfirmArrival)
-            .await
-            .expect("arrival confirmed")
+        self.run(
+            self.partner(to),
+            Some(client),
+            Command::ConfirmArrival { relayed_by: None },
+        )
+        .await
+        .expect("arrival confirmed")
     }
 
     /// A move started by the case manager, and the arrival confirmed by the receiving

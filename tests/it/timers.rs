@@ -107,7 +107,11 @@ async fn followups_count_visits_that_took_place(b: Backend) {
             w.run(
                 w.partner(w.outpatient),
                 Some(c),
-                Command::RecordBookingOutcome { booking, outcome },
+                Command::RecordBookingOutcome {
+                    booking,
+                    outcome,
+                    relayed_by: None,
+                },
             )
             .await
             .expect("outcome recorded")

@@ -3,7 +3,7 @@
 
 use super::OrgInfo;
 use super::draft::Draft;
-use crate::command::{OutcomeReport, TimerKind};
+use crate::command::{OutcomeReport, RelayedBy, TimerKind};
 use crate::error::DecisionError;
 use crate::event::*;
 use crate::gates;
@@ -232,9 +232,28 @@ impl Draft<'_> {
         &mut self,
         booking: BookingId,
         outcome: &OutcomeReport,
+        relayed: Option<&RelayedBy>,
     ) -> Result<(), DecisionError> {
         let today = self.today();
         let now = self.now();
+        // A visit kept or missed is reported by the booking's provider, or relayed with who
+        // reported it; a cancellation or a new time is an arrangement, not a report.
+        let reported = |d: &Self, provider: OrgId| match outcome {
+            OutcomeReport::Attended { .. } | OutcomeReport::NoShow => {
+                d.reported_by(provider, relayed).map(Some)
+            }
+            OutcomeReport::Cancelled | OutcomeReport::Rescheduled { .. } => match relayed {
+                Some(_) => Err(DecisionError::bad(
+                    "relayedBy says who reported a visit kept or missed; a cancellation or a \
+                     new time takes none",
+                )),
+                None => Ok(None),
+            },
+        };
+        let happened = matches!(
+            outcome,
+            OutcomeReport::Attended { .. } | OutcomeReport::NoShow
+        );
         if let Some(i) = self.s.aftercare.iter().position(|a| a.id == booking) {
             let a = self.s.aftercare[i].clone();
             if let Some(o) = a.outcome {
@@ -243,6 +262,13 @@ impl Draft<'_> {
                     o.attendance.as_str()
                 )));
             }
+            if happened && a.at > now {
+                return Err(DecisionError::NotYetHappened {
+                    what: "the appointment",
+                    at: a.at.to_rfc3339(),
+                });
+            }
+            let by = reported(self, a.provider)?;
             let level = self.current_level();
             let (attendance, data) = match outcome {
                 OutcomeReport::Attended { supply_through } => {
@@ -251,35 +277,25 @@ impl Draft<'_> {
                             "an aftercare appointment dispenses no MAT supply",
                         ));
                     }
-                    if a.at.date_naive() > today {
-                        return Err(DecisionError::bad(
-                            "an appointment cannot be attended before its day",
-                        ));
-                    }
                     (
                         Attendance::Attended,
                         EventData::AftercareAttended {
                             booking,
                             provider: a.provider,
                             kind: a.kind,
+                            reported_by: by,
                         },
                     )
                 }
-                OutcomeReport::NoShow => {
-                    if a.at.date_naive() > today {
-                        return Err(DecisionError::bad(
-                            "an appointment cannot be missed before its day",
-                        ));
-                    }
-                    (
-                        Attendance::NoShow,
-                        EventData::AftercareMissed {
-                            booking,
-                            provider: a.provider,
-                            kind: a.kind,
-                        },
-                    )
-                }
+                OutcomeReport::NoShow => (
+                    Attendance::NoShow,
+                    EventData::AftercareMissed {
+                        booking,
+                        provider: a.provider,
+                        kind: a.kind,
+                        reported_by: by,
+                    },
+                ),
                 OutcomeReport::Cancelled => (
                     Attendance::Cancelled,
                     EventData::AftercareCancelled {
@@ -309,8 +325,13 @@ impl Draft<'_> {
             self.s.aftercare[i].outcome = Some(BookingOutcome {
                 attendance,
                 recorded_at: now,
+                reported_by: by,
             });
-            self.emit(level, None, data);
+            let event = self.emit(level, None, data);
+            self.keep_relayed(event, relayed);
+            if attendance == Attendance::Attended {
+                self.rejudge_followups(a.at.date_naive(), a.provider);
+            }
             self.after_outcome(booking, attendance);
             return Ok(());
         }
@@ -324,32 +345,28 @@ impl Draft<'_> {
                 o.attendance.as_str()
             )));
         }
+        if happened && b.on > today {
+            return Err(DecisionError::NotYetHappened {
+                what: "the booking",
+                at: b.on.to_string(),
+            });
+        }
+        let by = reported(self, b.provider)?;
         let level = self.current_level();
         let (attendance, data) = match outcome {
             OutcomeReport::Attended { supply_through } => {
-                if b.on > today {
-                    return Err(DecisionError::bad(
-                        "a dose, refill or visit cannot be recorded before its day",
-                    ));
-                }
-                let data = self.dispense(&b, *supply_through)?;
+                let data = self.dispense(&b, *supply_through, by)?;
                 (Attendance::Attended, data)
             }
-            OutcomeReport::NoShow => {
-                if b.on > today {
-                    return Err(DecisionError::bad(
-                        "a booking cannot be missed before its day",
-                    ));
-                }
-                (
-                    Attendance::NoShow,
-                    EventData::MatBookingMissed {
-                        booking,
-                        provider: b.provider,
-                        kind: b.kind,
-                    },
-                )
-            }
+            OutcomeReport::NoShow => (
+                Attendance::NoShow,
+                EventData::MatBookingMissed {
+                    booking,
+                    provider: b.provider,
+                    kind: b.kind,
+                    reported_by: by,
+                },
+            ),
             OutcomeReport::Cancelled => (
                 Attendance::Cancelled,
                 EventData::MatBookingCancelled {
@@ -380,8 +397,13 @@ impl Draft<'_> {
         self.s.mat_bookings[i].outcome = Some(BookingOutcome {
             attendance,
             recorded_at: now,
+            reported_by: by,
         });
-        self.emit(level, None, data);
+        let event = self.emit(level, None, data);
+        self.keep_relayed(event, relayed);
+        if attendance == Attendance::Attended {
+            self.rejudge_followups(b.on, b.provider);
+        }
         self.after_outcome(booking, attendance);
         Ok(())
     }
@@ -392,6 +414,7 @@ impl Draft<'_> {
         &mut self,
         b: &MatBooking,
         supply_through: Option<NaiveDate>,
+        reported_by: Option<ReportedBy>,
     ) -> Result<EventData, DecisionError> {
         let today = self.today();
         if let Some(d) = supply_through
@@ -405,6 +428,7 @@ impl Draft<'_> {
             return Ok(EventData::MatVisitAttended {
                 booking: b.id,
                 provider: b.provider,
+                reported_by,
             });
         }
         let Some(plan) = self.s.mat_plan.as_mut() else {
@@ -443,11 +467,13 @@ impl Draft<'_> {
             MatBookingKind::Refill => EventData::MatRefillPickedUp {
                 booking: b.id,
                 provider: b.provider,
+                reported_by,
                 covered_through,
             },
             kind => EventData::MatDoseDispensed {
                 booking: b.id,
                 provider: b.provider,
+                reported_by,
                 kind,
                 covered_through,
             },

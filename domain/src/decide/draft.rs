@@ -197,6 +197,47 @@ impl<'a> Draft<'a> {
         self.s.level().cloned()
     }
 
+    /// The organization acting (`None` for the engine's own timers).
+    pub(super) fn actor_org(&self) -> Option<OrgId> {
+        self.actor_org
+    }
+
+    /// In what capacity the actor reports what happened at `receiver` (an arrival, a no-show,
+    /// a booking's outcome): the receiving side in its own name; anyone else only relaying
+    /// the receiving side's report, saying who gave it. Who may report at all is `policy`'s.
+    pub(super) fn reported_by(
+        &self,
+        receiver: OrgId,
+        relayed: Option<&RelayedBy>,
+    ) -> Result<ReportedBy, DecisionError> {
+        match (self.actor_org == Some(receiver), relayed) {
+            (true, None) => Ok(ReportedBy::Receiver),
+            (true, Some(_)) => Err(DecisionError::bad(
+                "the receiving side reports what it saw in its own name: relayedBy is for a \
+                 report relayed by the sender",
+            )),
+            (false, Some(_)) => Ok(ReportedBy::Relayed),
+            (false, None) => Err(DecisionError::bad(
+                "only the receiving side reports this in its own name: record it as relayed, \
+                 saying who reported it (relayedBy, e.g. \"phone call from the intake nurse\")",
+            )),
+        }
+    }
+
+    /// Keep who relayed the report the event `event` records beside the record (never in
+    /// the event).
+    pub(super) fn keep_relayed(&mut self, event: EventId, relayed: Option<&RelayedBy>) {
+        if let (Some(r), Some(org)) = (relayed, self.actor_org) {
+            self.s.relayed_reports.push(RelayedReport {
+                event,
+                at: self.now(),
+                org,
+                staff: self.actor_staff.map(|(_, s)| s),
+                note: r.note.clone(),
+            });
+        }
+    }
+
     /// The decision of a command on a registered client: after every command a planned
     /// handoff's readiness is refreshed (`handoff.ready`), then the version goes up by one.
     pub(super) fn conclude(mut self) -> Decision {
@@ -450,6 +491,9 @@ impl<'a> Draft<'a> {
             since: self.now(),
             review_timer: key,
         });
+        if level.followup_on_exit {
+            self.supersede_followups();
+        }
     }
 
     /// Leave the current placement: occupancy, review timer.

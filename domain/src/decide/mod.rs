@@ -205,9 +205,11 @@ impl Draft<'_> {
             Command::ScheduleMatRefill { provider, kind, on } => {
                 self.schedule_mat_refill(*provider, *kind, *on)
             }
-            Command::RecordBookingOutcome { booking, outcome } => {
-                self.record_booking_outcome(*booking, outcome)
-            }
+            Command::RecordBookingOutcome {
+                booking,
+                outcome,
+                relayed_by,
+            } => self.record_booking_outcome(*booking, outcome, relayed_by.as_ref()),
             Command::PlanHandoff { target, on } => self.plan_handoff(target, *on),
             Command::Transition {
                 kind,
@@ -233,8 +235,8 @@ impl Draft<'_> {
                 provider,
                 overrides,
             } => self.discharge(*kind, *provider, overrides),
-            Command::ConfirmArrival => self.confirm_arrival(),
-            Command::ReportNoShow => self.report_no_show(),
+            Command::ConfirmArrival { relayed_by } => self.confirm_arrival(relayed_by.as_ref()),
+            Command::ReportNoShow { relayed_by } => self.report_no_show(relayed_by.as_ref()),
             Command::FireTimer { timer } => self.fire_timer(timer),
             Command::OfferFreedSlot { referral } => self.offer_freed_slot(*referral),
         }

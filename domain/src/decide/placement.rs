@@ -11,7 +11,7 @@ use crate::gates::{self, MoveCheck};
 use crate::ids::*;
 use crate::pathway::{DischargeKind, Gate, LevelId, TransitionKind};
 use crate::state::*;
-use chrono::{Datelike, Duration};
+use chrono::{DateTime, Datelike, Duration, Utc};
 
 /// Register a client: the one command decided on no state. A client already registered is
 /// a conflict (before any version check).
@@ -118,7 +118,13 @@ impl Draft<'_> {
         let required = basis.gates_to_check(&required);
         let overridden = self.pass_gates(&required, &mv, overrides)?;
         basis.require(provider)?;
-        let referral = self.accepted_referral(level_id, provider);
+        // An accepted referral is completed by the receiving provider's own admission only:
+        // another organization admitting the client there does not close its loop (the
+        // referral is withdrawn below with the level's other open referrals, its slot
+        // released, and the admission takes one of its own).
+        let referral = self
+            .accepted_referral(level_id, provider)
+            .filter(|_| self.actor_org() == Some(provider));
         let number = self.s.episode.as_ref().map_or(1, |e| e.number + 1);
         let seq = self.s.last_seq + 1;
         let episode = EpisodeId(EventId::for_seq(self.s.id, seq).0);
@@ -158,6 +164,9 @@ impl Draft<'_> {
         self.s.status = ClientStatus::Active;
         self.place(level, provider, hours, track, seq);
         self.complete_referral(referral, level_id);
+        if let Some(id) = referral {
+            self.referral_mut(id).closed_by = Some(ReportedBy::Receiver);
+        }
         self.reengage();
         Ok(())
     }
@@ -298,6 +307,8 @@ impl Draft<'_> {
                     to_provider: provider,
                     referral,
                     overridden,
+                    // No arrival to report: the client never left the organization's care.
+                    reported_by: None,
                 },
             );
             self.s.status = ClientStatus::Active;
@@ -305,7 +316,7 @@ impl Draft<'_> {
             self.complete_referral(referral, to_level);
             self.s.handoff = None;
             if !level.followup_on_exit {
-                self.arm_followups(&from.level, seq);
+                self.arm_followups(&from.level, seq, self.now());
             }
             return Ok(());
         }
@@ -373,33 +384,88 @@ impl Draft<'_> {
         if !level.followup_on_exit {
             let from_level = self.s.transit.as_ref().map(|t| t.from_level.clone());
             if let Some(from_level) = from_level {
-                self.arm_followups(&from_level, seq);
+                self.arm_followups(&from_level, seq, self.now());
             }
         }
         Ok(())
     }
 
-    /// After an exit (the event at `seq`) from a level whose exit starts the follow-up checks
-    /// (withdrawal management, residential care), a check at each of the pathway's
-    /// `followup_days`; none after an exit from any other level.
-    pub(super) fn arm_followups(&mut self, from: &LevelId, seq: i64) {
-        if !self
-            .pathway()
-            .level(from)
+    /// Whether an exit from `level` starts the follow-up checks (withdrawal management,
+    /// residential and inpatient care).
+    pub(super) fn followed_up(&self, level: &LevelId) -> bool {
+        self.pathway()
+            .level(level)
             .is_some_and(|l| l.followup_on_exit)
-        {
+    }
+
+    /// After an exit (the event at `seq`, the client out of that care since `left_at`) from a
+    /// level whose exit starts the follow-up checks (withdrawal management, residential
+    /// care), a check at each of the pathway's `followup_days`, due when the last day of its
+    /// window ends ([`gates::followup_due`]); none after an exit from any other level.
+    pub(super) fn arm_followups(&mut self, from: &LevelId, seq: i64, left_at: DateTime<Utc>) {
+        if !self.followed_up(from) {
             return;
         }
         let episode = self.episode_id();
-        let since = self.now();
+        let exit = EventId::for_seq(self.s.id, seq);
+        let exit_on = left_at.date_naive();
         for days in self.pathway().settings.followup_days.clone() {
+            let timer = format!("followup:{episode}:{seq}:{days}");
             self.schedule(
-                format!("followup:{episode}:{seq}:{days}"),
-                since + Duration::days(i64::from(days)),
+                timer.clone(),
+                gates::followup_due(exit_on, days),
                 TimerKind::Followup {
                     episode,
                     days,
-                    since: Some(since),
+                    since: Some(left_at),
+                    exit: Some(exit),
+                },
+            );
+            self.s.followups.push(FollowupCheck {
+                episode,
+                exit,
+                exit_on,
+                days,
+                timer,
+                met: None,
+                superseded: false,
+            });
+        }
+    }
+
+    /// Back in high-intensity care: as HEDIS counts it, an earlier exit whose longest
+    /// follow-up window this falls in no longer counts — only the last exit does. Its checks
+    /// are superseded (`followup.superseded`), the pending ones' timers cancelled.
+    pub(super) fn supersede_followups(&mut self) {
+        let longest = self
+            .pathway()
+            .settings
+            .followup_days
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(0);
+        let today = self.today();
+        let level = self.current_level();
+        let within: Vec<usize> = (0..self.s.followups.len())
+            .filter(|&i| {
+                let c = &self.s.followups[i];
+                !c.superseded && today <= c.exit_on + Duration::days(i64::from(longest))
+            })
+            .collect();
+        for i in within {
+            let c = self.s.followups[i].clone();
+            if c.met.is_none() {
+                self.cancel(c.timer.clone());
+            }
+            self.s.followups[i].superseded = true;
+            self.emit(
+                level.clone(),
+                None,
+                EventData::FollowupSuperseded {
+                    days: c.days,
+                    episode: c.episode,
+                    exit: c.exit,
                 },
             );
         }
@@ -415,27 +481,34 @@ impl Draft<'_> {
     /// The receiving provider confirms the arrival: the held slot becomes occupancy and the
     /// new placement starts. A late arrival (after a miss) takes a slot if one is open, and
     /// brings the client back in reach of care.
-    pub(super) fn confirm_arrival(&mut self) -> Result<(), DecisionError> {
+    pub(super) fn confirm_arrival(
+        &mut self,
+        relayed: Option<&RelayedBy>,
+    ) -> Result<(), DecisionError> {
         if let Some(t) = self.s.transfer.clone()
             && self.s.status == ClientStatus::Discharged
         {
+            let by = self.reported_by(t.provider, relayed)?;
             if !t.missed {
                 self.cancel(t.timer.clone());
             }
-            self.emit(
+            let event = self.emit(
                 None,
                 Some(t.provider),
                 EventData::TransferArrived {
                     provider: t.provider,
                     episode: t.episode,
+                    reported_by: Some(by),
                 },
             );
+            self.keep_relayed(event, relayed);
             self.s.transfer = None;
             self.reengage();
             return Ok(());
         }
         let t = self.transit_under_way("confirming an arrival")?;
         let level = self.level(&t.to_level)?;
+        let by = self.reported_by(t.provider, relayed)?;
         if !t.missed {
             self.cancel(t.timer.clone());
         }
@@ -443,7 +516,7 @@ impl Draft<'_> {
             self.hold_slot(t.provider, &t.to_level, -1);
         }
         let seq = self.s.last_seq + 1;
-        self.emit(
+        let event = self.emit(
             Some(t.to_level.clone()),
             Some(t.provider),
             EventData::TransitionCompleted {
@@ -454,13 +527,16 @@ impl Draft<'_> {
                 to_provider: t.provider,
                 referral: t.referral,
                 overridden: t.overridden.clone(),
+                reported_by: Some(by),
             },
         );
+        self.keep_relayed(event, relayed);
         if let Some(id) = t.referral {
             let now = self.now();
             let r = self.referral_mut(id);
             r.status = ReferralStatus::Completed;
             r.answered_at.get_or_insert(now);
+            r.closed_by = Some(by);
         }
         self.s.transit = None;
         self.s.status = ClientStatus::Active;
@@ -470,41 +546,53 @@ impl Draft<'_> {
     }
 
     /// The receiving provider reports that the client did not come.
-    pub(super) fn report_no_show(&mut self) -> Result<(), DecisionError> {
+    pub(super) fn report_no_show(
+        &mut self,
+        relayed: Option<&RelayedBy>,
+    ) -> Result<(), DecisionError> {
         if let Some(t) = self.s.transfer.clone()
             && self.s.status == ClientStatus::Discharged
         {
+            let by = self.reported_by(t.provider, relayed)?;
             if t.missed {
                 return Err(DecisionError::Conflict(
                     "the arrival was already missed".into(),
                 ));
             }
             self.cancel(t.timer.clone());
-            self.miss_transfer(MissReason::NoShow);
+            let event = self.miss_transfer(MissReason::NoShow, Some(by));
+            self.keep_relayed(event, relayed);
             return Ok(());
         }
         let t = self.transit_under_way("reporting a no-show")?;
+        let by = self.reported_by(t.provider, relayed)?;
         if t.missed {
             return Err(DecisionError::Conflict(
                 "the arrival was already missed".into(),
             ));
         }
         self.cancel(t.timer.clone());
-        self.miss(MissReason::NoShow);
+        let event = self.miss(MissReason::NoShow, Some(by));
+        self.keep_relayed(event, relayed);
         Ok(())
     }
 
     /// The handoff under way is missed: the held slot is released, the referral marked a
     /// no-show, and the client counted lost to care (the sending case manager's outreach).
-    pub(super) fn miss(&mut self, reason: MissReason) {
+    /// A handoff between two levels of high-intensity care (withdrawal management to
+    /// residential care) armed no follow-up when it started: missed, it is the exit that
+    /// arms them, from the day the client left. Returns the `handoff.missed` event.
+    pub(super) fn miss(&mut self, reason: MissReason, reported_by: Option<ReportedBy>) -> EventId {
         let t = self.s.transit.clone().expect("a transit under way");
         if t.holds_slot {
             self.hold_slot(t.provider, &t.to_level, -1);
         }
         if let Some(id) = t.referral {
-            self.referral_mut(id).status = ReferralStatus::NoShow;
+            let r = self.referral_mut(id);
+            r.status = ReferralStatus::NoShow;
+            r.closed_by = reported_by;
         }
-        self.emit(
+        let event = self.emit(
             Some(t.to_level.clone()),
             Some(t.provider),
             EventData::HandoffMissed {
@@ -513,19 +601,29 @@ impl Draft<'_> {
                 referral: t.referral,
                 arrive_by: t.arrive_by,
                 reason,
+                reported_by,
             },
         );
         if let Some(transit) = &mut self.s.transit {
             transit.missed = true;
             transit.holds_slot = false;
         }
+        if self.followed_up(&t.to_level) {
+            let seq = self.s.last_seq;
+            self.arm_followups(&t.from_level, seq, t.departed_at);
+        }
         self.lose(LostReason::MissedArrival);
+        event
     }
 
     /// A transfer out not confirmed: the client is counted lost to care.
-    pub(super) fn miss_transfer(&mut self, reason: MissReason) {
+    pub(super) fn miss_transfer(
+        &mut self,
+        reason: MissReason,
+        reported_by: Option<ReportedBy>,
+    ) -> EventId {
         let t = self.s.transfer.clone().expect("a transfer under way");
-        self.emit(
+        let event = self.emit(
             None,
             Some(t.provider),
             EventData::HandoffMissed {
@@ -534,12 +632,14 @@ impl Draft<'_> {
                 referral: None,
                 arrive_by: t.arrive_by,
                 reason,
+                reported_by,
             },
         );
         if let Some(transfer) = &mut self.s.transfer {
             transfer.missed = true;
         }
         self.lose(LostReason::MissedArrival);
+        event
     }
 
     /// A transit that ends without an arrival (the client is discharged on the way): its
@@ -635,6 +735,14 @@ impl Draft<'_> {
         };
         let overridden = self.pass_gates(&rule.gates, &mv, overrides)?;
         let episode = self.episode_id();
+        // Discharged on the way: the client left high-intensity care when the handoff
+        // started (to a lower level) or when it was missed, and that exit armed the
+        // follow-up checks already.
+        let exited_before = self
+            .s
+            .transit
+            .as_ref()
+            .is_some_and(|t| t.missed || !self.followed_up(&t.to_level));
         self.unplace();
         self.abandon_transit(WithdrawReason::ClientDischarged);
         self.withdraw_where(WithdrawReason::ClientDischarged, |_| true);
@@ -663,7 +771,9 @@ impl Draft<'_> {
             basis.require(p)?;
             self.disclose(p, &from.level, &basis, event, "transfer of care".into());
         }
-        self.arm_followups(&from.level, event_seq);
+        if !exited_before {
+            self.arm_followups(&from.level, event_seq, self.now());
+        }
         if kind == DischargeKind::TransferOut
             && let Some(p) = provider
         {
@@ -1010,11 +1120,19 @@ mod tests {
         ));
         // Only the provider the client is going to confirms (another is told nothing).
         assert_eq!(
-            f.refuse(&d.state, f.partner(f.residential2), Command::ConfirmArrival),
+            f.refuse(
+                &d.state,
+                f.partner(f.residential2),
+                Command::ConfirmArrival { relayed_by: None }
+            ),
             DecisionError::not_found("client", f.client)
         );
 
-        let arrived = f.run(&d.state, f.partner(f.residential), Command::ConfirmArrival);
+        let arrived = f.run(
+            &d.state,
+            f.partner(f.residential),
+            Command::ConfirmArrival { relayed_by: None },
+        );
         assert_eq!(types(&arrived), ["transition.completed"]);
         match &arrived.events[0].data {
             EventData::TransitionCompleted {
@@ -1061,11 +1179,15 @@ mod tests {
         ));
         // Nothing to confirm twice.
         assert!(matches!(
-            f.refuse(s, f.cm(), Command::ConfirmArrival),
+            f.refuse(s, f.cm(), Command::ConfirmArrival { relayed_by: None }),
             DecisionError::InvalidTransition { .. }
         ));
         assert_eq!(
-            f.refuse(s, f.partner(f.residential), Command::ConfirmArrival),
+            f.refuse(
+                s,
+                f.partner(f.residential),
+                Command::ConfirmArrival { relayed_by: None }
+            ),
             DecisionError::not_found("client", f.client)
         );
     }
@@ -1123,7 +1245,12 @@ mod tests {
         assert_eq!(s.status, ClientStatus::InTransit);
         // A second deadline or no-show report finds nothing left to miss.
         assert!(matches!(
-            f.refuse_at(late, &s, f.partner(f.residential), Command::ReportNoShow),
+            f.refuse_at(
+                late,
+                &s,
+                f.partner(f.residential),
+                Command::ReportNoShow { relayed_by: None }
+            ),
             DecisionError::Conflict(_)
         ));
         // The client turns up a day late: the provider takes them if a slot is open.
@@ -1131,11 +1258,18 @@ mod tests {
             late + Duration::days(1),
             &s,
             f.partner(f.residential),
-            Command::ConfirmArrival,
+            Command::ConfirmArrival { relayed_by: None },
         );
+        // Back in residential care within the window of the exit the missed handoff was:
+        // only the last exit counts, so its checks are superseded.
         assert_eq!(
             types(&arrived),
-            ["transition.completed", "client.reengaged"]
+            [
+                "transition.completed",
+                "followup.superseded",
+                "followup.superseded",
+                "client.reengaged"
+            ]
         );
         assert_eq!(
             arrived.occupancy,
@@ -1163,7 +1297,11 @@ mod tests {
                 transition(TransitionKind::StepDown, level("residential"), None, 30.0),
             )
             .state;
-        let d = f.run(&s, f.partner(f.residential), Command::ReportNoShow);
+        let d = f.run(
+            &s,
+            f.partner(f.residential),
+            Command::ReportNoShow { relayed_by: None },
+        );
         assert_eq!(types(&d), ["handoff.missed", "client.lost_to_care"]);
         assert!(matches!(
             d.timers[0],
@@ -1246,10 +1384,18 @@ mod tests {
             Some(f.residential2)
         );
         assert_eq!(
-            f.refuse(&s, f.partner(f.residential), Command::ConfirmArrival),
+            f.refuse(
+                &s,
+                f.partner(f.residential),
+                Command::ConfirmArrival { relayed_by: None }
+            ),
             DecisionError::not_found("client", f.client)
         );
-        let arrived = f.run(&s, f.partner(f.residential2), Command::ConfirmArrival);
+        let arrived = f.run(
+            &s,
+            f.partner(f.residential2),
+            Command::ConfirmArrival { relayed_by: None },
+        );
         assert_eq!(types(&arrived), ["transfer.arrived"]);
         assert_eq!(
             arrived.timers,
@@ -1310,7 +1456,11 @@ mod tests {
             )
             .state;
         let s = f
-            .run(&s, f.partner(f.residential), Command::ConfirmArrival)
+            .run(
+                &s,
+                f.partner(f.residential),
+                Command::ConfirmArrival { relayed_by: None },
+            )
             .state;
         let d = f.run(
             &s,
@@ -1431,6 +1581,7 @@ mod tests {
             (record.episode, &record.from_level),
             (episode, &level("detox"))
         );
+        let exit = Some(d.events[1].id);
         assert_eq!(
             d.timers,
             [
@@ -1441,20 +1592,22 @@ mod tests {
                 // Leaving withdrawal management starts the follow-up checks (HEDIS FUI).
                 TimerOp::Schedule {
                     key: format!("followup:{episode}:{}:7", d.state.last_seq),
-                    due_at: f.now + Duration::days(7),
+                    due_at: crate::gates::followup_due(f.now.date_naive(), 7),
                     kind: TimerKind::Followup {
                         episode,
                         days: 7,
-                        since: Some(f.now)
+                        since: Some(f.now),
+                        exit,
                     },
                 },
                 TimerOp::Schedule {
                     key: format!("followup:{episode}:{}:30", d.state.last_seq),
-                    due_at: f.now + Duration::days(30),
+                    due_at: crate::gates::followup_due(f.now.date_naive(), 30),
                     kind: TimerKind::Followup {
                         episode,
                         days: 30,
-                        since: Some(f.now)
+                        since: Some(f.now),
+                        exit,
                     },
                 },
             ]
@@ -1541,5 +1694,163 @@ mod tests {
         ));
         assert_eq!(d.state.episode.as_ref().unwrap().number, 2);
         assert_eq!(d.state.status, ClientStatus::Active);
+    }
+
+    fn relayed(note: &str) -> Option<RelayedBy> {
+        Some(RelayedBy { note: note.into() })
+    }
+
+    #[test]
+    fn an_arrival_is_the_receivers_to_confirm_or_the_senders_to_relay_saying_who_reported_it() {
+        let f = Fixture::new();
+        let s = f.accepted();
+        let referral = s.referrals[0].id;
+        let s = f
+            .run(
+                &s,
+                f.cm(),
+                transition(TransitionKind::StepDown, level("residential"), None, 30.0),
+            )
+            .state;
+        // The sender's click alone does not close the loop: it must say who reported it.
+        for (actor, relayed_by) in [
+            (f.cm(), None),
+            (f.cm(), relayed("   ")),
+            (f.cm(), relayed("a\u{0}b")),
+            (f.partner(f.residential), relayed("our own intake desk")),
+        ] {
+            assert!(matches!(
+                f.refuse(&s, actor, Command::ConfirmArrival { relayed_by }),
+                DecisionError::BadInput(_)
+            ));
+        }
+        let note = "phone call from intake nurse J. at Riverside";
+        let by_phone = f.run(
+            &s,
+            f.cm(),
+            Command::ConfirmArrival {
+                relayed_by: relayed(note),
+            },
+        );
+        let arrival = &by_phone.events[0];
+        assert!(matches!(
+            arrival.data,
+            EventData::TransitionCompleted {
+                reported_by: Some(ReportedBy::Relayed),
+                ..
+            }
+        ));
+        // The note stays in the record, never in the event.
+        assert!(!format!("{arrival:?}").contains("Riverside"));
+        let kept = &by_phone.state.relayed_reports;
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            (
+                kept[0].event,
+                kept[0].org,
+                kept[0].staff,
+                kept[0].note.as_str()
+            ),
+            (arrival.id, f.home, Some(f.dana()), note)
+        );
+        assert!(!format!("{kept:?}").contains("Riverside"));
+        let closed = by_phone.state.referral(referral).unwrap();
+        assert_eq!(
+            (closed.status, closed.closed_by),
+            (ReferralStatus::Completed, Some(ReportedBy::Relayed))
+        );
+        // The receiving provider confirms in its own name.
+        let confirmed = f.run(
+            &s,
+            f.partner(f.residential),
+            Command::ConfirmArrival { relayed_by: None },
+        );
+        assert!(matches!(
+            confirmed.events[0].data,
+            EventData::TransitionCompleted {
+                reported_by: Some(ReportedBy::Receiver),
+                ..
+            }
+        ));
+        assert!(confirmed.state.relayed_reports.is_empty());
+        assert_eq!(
+            confirmed.state.referral(referral).unwrap().closed_by,
+            Some(ReportedBy::Receiver)
+        );
+        // A no-show, the same way.
+        let missed = f.run(
+            &s,
+            f.cm(),
+            Command::ReportNoShow {
+                relayed_by: relayed("voicemail from Riverside's front desk"),
+            },
+        );
+        assert!(matches!(
+            missed.events[0].data,
+            EventData::HandoffMissed {
+                reason: MissReason::NoShow,
+                reported_by: Some(ReportedBy::Relayed),
+                ..
+            }
+        ));
+        assert_eq!(missed.state.relayed_reports.len(), 1);
+    }
+
+    #[test]
+    fn admission_on_an_accepted_referral_completes_it_only_when_the_receiver_admits() {
+        let f = Fixture::new();
+        let s = f.consented();
+        let s = f
+            .run(
+                &s,
+                f.cm(),
+                Command::SendReferral {
+                    to_level: level("detox"),
+                    providers: vec![f.detox],
+                },
+            )
+            .state;
+        let referral = s.referrals[0].id;
+        let s = f
+            .run(&s, f.partner(f.detox), Command::AcceptReferral { referral })
+            .state;
+        // The sender admits the client there: the referral's loop is not closed by it.
+        let by_sender = f.run(&s, f.cm(), admit(level("detox"), f.detox, 40.0));
+        assert!(matches!(
+            by_sender.events[0].data,
+            EventData::ClientAdmitted { referral: None, .. }
+        ));
+        let r = by_sender.state.referral(referral).unwrap();
+        assert_eq!(
+            (r.status, r.withdraw_reason, r.closed_by),
+            (
+                ReferralStatus::Withdrawn,
+                Some(WithdrawReason::ClientMoved),
+                None
+            )
+        );
+        // The slot the referral held is released; the admission takes one.
+        assert_eq!(
+            by_sender
+                .occupancy
+                .iter()
+                .fold((0, 0), |(o, h), c| (o + c.occupied, h + c.held)),
+            (1, -1)
+        );
+        // The receiving organization admitting the client itself completes it.
+        let receiver = Actor::new(f.detox, Role::Admin);
+        let by_receiver = f.run(&s, receiver, admit(level("detox"), f.detox, 40.0));
+        assert!(matches!(
+            by_receiver.events[0].data,
+            EventData::ClientAdmitted {
+                referral: Some(r),
+                ..
+            } if r == referral
+        ));
+        let r = by_receiver.state.referral(referral).unwrap();
+        assert_eq!(
+            (r.status, r.closed_by),
+            (ReferralStatus::Completed, Some(ReportedBy::Receiver))
+        );
     }
 }

@@ -127,6 +127,7 @@ impl Draft<'_> {
                 decline: None,
                 withdraw_reason: None,
                 acknowledged_at: None,
+                closed_by: None,
             });
             self.schedule(
                 Self::referral_timer_key(referral),

@@ -19,11 +19,17 @@
 //! `in-progress` on the way (5.1.1), `completed` on arrival (7.0), `failed` when the arrival
 //! was missed (5.1.2), `cancelled` when the client was discharged or readmitted instead (6.0).
 //! `owner`: the receiving provider.
+//!
+//! Who closed the loop: an arrival or a no-show reported by the receiving provider carries
+//! the BSeR code (7.0, 5.1.2) and `performerType` `receiver`; one the sender relayed (a phone
+//! call, recorded with who gave it) carries no BSeR code — the receiving side did not report
+//! it — Carepath's `<status>_relayed` as its business status and `performerType` `relayed`.
 
 use super::common::{self, CAREPATH, level_concept, text};
 use super::{Kind, Mapped, Source, part2, service_request};
 use carepath_engine::domain::{
-    ClientPart, DeclineCode, EventData, HandoffTarget, Referral, ReferralStatus, WithdrawReason,
+    ClientPart, DeclineCode, EventData, HandoffTarget, Referral, ReferralStatus, ReportedBy,
+    WithdrawReason,
 };
 use carepath_engine::ids::{EventId, OrgId, ReferralId};
 use carepath_engine::pathway::{DischargeKind, LevelId};
@@ -97,6 +103,30 @@ fn business_status(
     c
 }
 
+/// Who reported what ended the Task (`performerType`).
+fn reported_by(by: ReportedBy) -> CodeableConcept {
+    let display = match by {
+        ReportedBy::Receiver => "Reported by the receiving provider",
+        ReportedBy::Relayed => {
+            "Relayed by the referring side (not reported by the receiving provider)"
+        }
+    };
+    common::carepath_concept("reported-by", by.as_str(), display)
+}
+
+/// A standing and its Carepath code as `by` reported it: relayed, without the BSeR code
+/// (only the receiving side's report is BSeR's completion or no-show).
+fn as_reported(
+    bser: Option<(&'static str, &'static str)>,
+    code: &str,
+    by: Option<ReportedBy>,
+) -> (Option<(&'static str, &'static str)>, String) {
+    match by {
+        Some(ReportedBy::Relayed) => (None, format!("{code}_relayed")),
+        _ => (bser, code.to_owned()),
+    }
+}
+
 fn decline_reason(code: DeclineCode) -> CodeableConcept {
     let (code, display) = match code {
         DeclineCode::NoCapacity => ("no_capacity", "No capacity"),
@@ -130,6 +160,10 @@ fn withdraw_reason(reason: WithdrawReason) -> CodeableConcept {
 fn referral_task(src: &Source, r: &Referral) -> Mapped {
     let s = &src.record.client;
     let (status, code, bser) = referral_standing(r.status);
+    let closed_by = r
+        .closed_by
+        .filter(|_| matches!(r.status, ReferralStatus::Completed | ReferralStatus::NoShow));
+    let (bser, business) = as_reported(bser, r.status.as_str(), closed_by);
     let last_updated = service_request::last_updated(src, r);
     let status_reason = match r.status {
         ReferralStatus::Declined => r.decline.as_ref().map(|d| decline_reason(d.code)),
@@ -149,9 +183,10 @@ fn referral_task(src: &Source, r: &Referral) -> Mapped {
         business_status: Some(business_status(
             bser,
             "referral-status",
-            r.status.as_str(),
-            r.status.as_str(),
+            &business,
+            &business,
         )),
+        performer_type: closed_by.map(reported_by).into_iter().collect(),
         intent: Coded::Known(TaskIntent::Order),
         code: Some(common::concept(
             TASK_CODE,
@@ -204,6 +239,8 @@ struct Move {
     arrive_by: Option<DateTime<Utc>>,
     ended: Option<DateTime<Utc>>,
     stage: Stage,
+    /// Who reported the arrival or the miss (`None`: a deadline, or not reported).
+    reported_by: Option<ReportedBy>,
     last_updated: DateTime<Utc>,
 }
 
@@ -217,9 +254,13 @@ impl Move {
 fn moves(src: &Source) -> Vec<Move> {
     let mut out: Vec<Move> = Vec::new();
     for e in &src.record.history {
-        let end = |out: &mut Vec<Move>, pick: &dyn Fn(&Move) -> bool, stage: Stage| {
+        let end = |out: &mut Vec<Move>,
+                   pick: &dyn Fn(&Move) -> bool,
+                   stage: Stage,
+                   by: Option<ReportedBy>| {
             if let Some(m) = out.iter_mut().rev().find(|m| pick(m)) {
                 m.stage = stage;
+                m.reported_by = by;
                 m.last_updated = e.at;
                 if stage != Stage::Missed {
                     m.ended = Some(e.at);
@@ -246,6 +287,7 @@ fn moves(src: &Source) -> Vec<Move> {
                 arrive_by: Some(*arrive_by),
                 ended: None,
                 stage: Stage::OnTheWay,
+                reported_by: None,
                 last_updated: e.at,
             }),
             EventData::TransitionCompleted {
@@ -254,6 +296,7 @@ fn moves(src: &Source) -> Vec<Move> {
                 to_level,
                 to_provider,
                 referral,
+                reported_by: by,
                 ..
             } => {
                 let on_the_way = |m: &Move| {
@@ -262,7 +305,7 @@ fn moves(src: &Source) -> Vec<Move> {
                         && m.to_level.as_ref() == Some(to_level)
                 };
                 if out.iter().any(on_the_way) {
-                    end(&mut out, &on_the_way, Stage::Arrived);
+                    end(&mut out, &on_the_way, Stage::Arrived, *by);
                 } else {
                     // A move within one organization: started and completed at once.
                     out.push(Move {
@@ -276,19 +319,30 @@ fn moves(src: &Source) -> Vec<Move> {
                         arrive_by: None,
                         ended: Some(e.at),
                         stage: Stage::Arrived,
+                        reported_by: None,
                         last_updated: e.at,
                     });
                 }
             }
-            EventData::HandoffMissed { provider, .. } => end(
+            EventData::HandoffMissed {
+                provider,
+                reported_by: by,
+                ..
+            } => end(
                 &mut out,
                 &|m| m.stage == Stage::OnTheWay && m.provider == Some(*provider),
                 Stage::Missed,
+                *by,
             ),
-            EventData::TransferArrived { provider, .. } => end(
+            EventData::TransferArrived {
+                provider,
+                reported_by: by,
+                ..
+            } => end(
                 &mut out,
                 &|m| m.open() && m.kind == "transfer_out" && m.provider == Some(*provider),
                 Stage::Arrived,
+                *by,
             ),
             EventData::DischargeCompleted {
                 kind,
@@ -296,7 +350,12 @@ fn moves(src: &Source) -> Vec<Move> {
                 to_provider,
                 ..
             } => {
-                end(&mut out, &|m| m.stage == Stage::OnTheWay, Stage::Abandoned);
+                end(
+                    &mut out,
+                    &|m| m.stage == Stage::OnTheWay,
+                    Stage::Abandoned,
+                    None,
+                );
                 if let (DischargeKind::TransferOut, Some(p)) = (kind, to_provider) {
                     out.push(Move {
                         id: e.id,
@@ -309,17 +368,24 @@ fn moves(src: &Source) -> Vec<Move> {
                         arrive_by: None,
                         ended: None,
                         stage: Stage::OnTheWay,
+                        reported_by: None,
                         last_updated: e.at,
                     });
                 }
             }
             EventData::DischargeUnplanned { .. } => {
-                end(&mut out, &|m| m.stage == Stage::OnTheWay, Stage::Abandoned);
+                end(
+                    &mut out,
+                    &|m| m.stage == Stage::OnTheWay,
+                    Stage::Abandoned,
+                    None,
+                );
             }
             EventData::ClientAdmitted { .. } => end(
                 &mut out,
                 &|m| m.stage == Stage::OnTheWay && m.kind == "transfer_out",
                 Stage::Abandoned,
+                None,
             ),
             _ => {}
         }
@@ -376,6 +442,7 @@ fn planned(src: &Source) -> Option<Move> {
             ready: plan.ready,
             on: plan.on,
         },
+        reported_by: None,
         last_updated: last_updated.max(event.at),
     })
 }
@@ -446,7 +513,7 @@ fn move_task(src: &Source, m: &Move) -> Mapped {
         Stage::Planned { .. } => None,
         _ => Some(common::period(Some(m.started), m.ended)),
     };
-    let stage = stage_code(m.stage);
+    let (bser, stage) = as_reported(bser, stage_code(m.stage), m.reported_by);
     let resource = Task {
         id: Some(text(m.id.to_string())),
         meta: Some(part2::meta(m.last_updated)),
@@ -454,7 +521,8 @@ fn move_task(src: &Source, m: &Move) -> Mapped {
         identifier: vec![common::uuid_identifier(m.id.0)],
         based_on: referral.iter().cloned().collect(),
         status: Coded::Known(status),
-        business_status: Some(business_status(bser, "move-status", stage, stage)),
+        business_status: Some(business_status(bser, "move-status", &stage, &stage)),
+        performer_type: m.reported_by.map(reported_by).into_iter().collect(),
         intent: Coded::Known(TaskIntent::Order),
         code: Some(common::concept(
             &format!("{CAREPATH}/move-kind"),

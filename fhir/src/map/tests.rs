@@ -205,7 +205,10 @@ impl World {
     fn arrived() -> World {
         let mut w = World::accepted();
         w.run(w.cm(), step_down_to_residential());
-        w.run(w.partner(w.residential), Command::ConfirmArrival);
+        w.run(
+            w.partner(w.residential),
+            Command::ConfirmArrival { relayed_by: None },
+        );
         let at = w.now + Duration::days(10);
         w.run(
             w.cm(),
@@ -404,7 +407,10 @@ fn a_move_is_a_task_named_after_the_event_that_started_it() {
     assert_eq!(json(&m)["businessStatus"]["coding"][0]["code"], "5.1.1");
     check_all(&on_the_way);
 
-    w.run(w.partner(w.residential), Command::ConfirmArrival);
+    w.run(
+        w.partner(w.residential),
+        Command::ConfirmArrival { relayed_by: None },
+    );
     let arrived = w.map();
     let m = of(&arrived, Kind::Task)
         .into_iter()
@@ -433,7 +439,10 @@ fn a_missed_arrival_fails_the_move_and_the_referral_is_a_no_show() {
     let mut w = World::accepted();
     w.run(w.cm(), step_down_to_residential());
     let move_id = w.history.last().map(|e| e.id.to_string());
-    w.run(w.partner(w.residential), Command::ReportNoShow);
+    w.run(
+        w.partner(w.residential),
+        Command::ReportNoShow { relayed_by: None },
+    );
     let all = w.map();
     check_all(&all);
     let m = of(&all, Kind::Task)
@@ -552,6 +561,7 @@ fn appointments_and_the_mat_plan() {
         Command::RecordBookingOutcome {
             booking: refill,
             outcome: OutcomeReport::NoShow,
+            relayed_by: None,
         },
     );
     let all = w.map();
