@@ -66,11 +66,21 @@ impl Seeder<'_> {
 
 impl Seeder<'_> {
     async fn run(&self, client: Option<ClientId>, command: Command) -> anyhow::Result<Outcome> {
+        self.run_as(self.admin, client, command).await
+    }
+
+    /// As another actor: what only the side that saw it reports (an arrival).
+    async fn run_as(
+        &self,
+        actor: Actor,
+        client: Option<ClientId>,
+        command: Command,
+    ) -> anyhow::Result<Outcome> {
         let name = command.name();
         self.engine
             .execute(Request {
                 client,
-                actor: self.admin,
+                actor,
                 expected_version: None,
                 idempotency_key: None,
                 command,
@@ -280,8 +290,13 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
     )
     .await?;
     // The outpatient clinic confirms the arrival: the handoff is complete.
-    s.run(Some(e), Command::ConfirmArrival { relayed_by: None })
-        .await?;
+    let clinic = Actor::new(org_id(PROVIDERS[6].0), Role::Partner);
+    s.run_as(
+        clinic,
+        Some(e),
+        Command::ConfirmArrival { relayed_by: None },
+    )
+    .await?;
 
     // Discharged as planned, with a follow-up appointment; and one who left against advice.
     let f = s.client_at("outpatient", 2.0, None).await?;

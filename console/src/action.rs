@@ -46,6 +46,13 @@ impl Fields {
         Fields(pairs)
     }
 
+    /// Who gave a report the signed-in person relays (`relayed_by`): for an arrival, a
+    /// no-show or a booking's outcome recorded by someone other than the side that saw it.
+    pub fn relayed_by(&self) -> Option<carepath_engine::domain::RelayedBy> {
+        self.get("relayed_by")
+            .map(|note| carepath_engine::domain::RelayedBy { note: note.into() })
+    }
+
     /// The first value of `name`, trimmed; `None` when absent or blank.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

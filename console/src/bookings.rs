@@ -44,7 +44,7 @@ form_route!(
     outcome((client, booking), (Uuid, Uuid)) => Some(ClientId(client)), "outcome-recorded", |f| {
         Ok(Command::RecordBookingOutcome {
             booking: BookingId(booking),
-            outcome: outcome_of(f)?, relayed_by: None, })
+            outcome: outcome_of(f)?, relayed_by: f.relayed_by(), })
     }
 );
 

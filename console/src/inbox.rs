@@ -284,10 +284,10 @@ form_route!(
 
 form_route!(
     /// `POST /clients/{id}/arrival`: the receiving provider confirms the client arrived.
-    arrival(id, Uuid) => Some(ClientId(id)), "arrived", |_| Ok(Command::ConfirmArrival { relayed_by: None })
+    arrival(id, Uuid) => Some(ClientId(id)), "arrived", |f| Ok(Command::ConfirmArrival { relayed_by: f.relayed_by() })
 );
 
 form_route!(
     /// `POST /clients/{id}/no-show`: the receiving provider reports the client did not come.
-    no_show(id, Uuid) => Some(ClientId(id)), "no-show", |_| Ok(Command::ReportNoShow { relayed_by: None })
+    no_show(id, Uuid) => Some(ClientId(id)), "no-show", |f| Ok(Command::ReportNoShow { relayed_by: f.relayed_by() })
 );

@@ -116,15 +116,27 @@ pub fn sentence(names: &Names<'_>, e: &CareEvent) -> String {
             org(provider),
             moment(*at)
         ),
-        E::AftercareAttended { provider, kind, .. } => format!(
-            "Attended the {} at {}.",
+        E::AftercareAttended {
+            provider,
+            kind,
+            reported_by,
+            ..
+        } => format!(
+            "Attended the {} at {}{}.",
             words::aftercare(*kind),
-            org(provider)
+            org(provider),
+            reported(*reported_by)
         ),
-        E::AftercareMissed { provider, kind, .. } => format!(
-            "Missed the {} at {}.",
+        E::AftercareMissed {
+            provider,
+            kind,
+            reported_by,
+            ..
+        } => format!(
+            "Missed the {} at {}{}.",
             words::aftercare(*kind),
-            org(provider)
+            org(provider),
+            reported(*reported_by)
         ),
         E::AftercareCancelled { provider, .. } => {
             format!(
@@ -219,28 +231,42 @@ pub fn sentence(names: &Names<'_>, e: &CareEvent) -> String {
             overrides(overridden.len())
         ),
         E::HandoffMissed {
-            provider, reason, ..
+            provider,
+            reason,
+            reported_by,
+            ..
         } => format!(
-            "Did not arrive at {}{}.",
+            "Did not arrive at {}{}{}.",
             org(provider),
             match reason {
                 MissReason::Deadline => " by the deadline",
                 MissReason::NoShow => ": reported as a no-show",
-            }
+            },
+            reported(*reported_by)
         ),
-        E::TransferArrived { provider, .. } => {
-            format!("Arrived at {} after the transfer.", org(provider))
+        E::TransferArrived {
+            provider,
+            reported_by,
+            ..
+        } => {
+            format!(
+                "Arrived at {} after the transfer{}.",
+                org(provider),
+                reported(*reported_by)
+            )
         }
         E::TransitionCompleted {
             kind,
             to_level,
             to_provider,
+            reported_by,
             ..
         } => format!(
-            "Arrived at {} at {} ({}).",
+            "Arrived at {} at {} ({}){}.",
             level(to_level),
             org(to_provider),
-            words::transition(*kind)
+            words::transition(*kind),
+            reported(*reported_by)
         ),
         E::DischargePlanned { kind, on, .. } => {
             format!(
@@ -272,9 +298,21 @@ pub fn sentence(names: &Names<'_>, e: &CareEvent) -> String {
             }
         ),
         E::ReviewDue { level: l, .. } => format!("Continued-stay review due at {}.", level(l)),
-        E::FollowupMet { days, provider, .. } => {
-            format!("Follow-up within {days} days kept, at {}.", org(provider))
-        }
+        E::FollowupMet {
+            days,
+            provider,
+            report_delay_days,
+            ..
+        } => match report_delay_days {
+            Some(late) => format!(
+                "Follow-up within {days} days kept after all, at {} (reported {late} days after the visit).",
+                org(provider)
+            ),
+            None => format!("Follow-up within {days} days kept, at {}.", org(provider)),
+        },
+        E::FollowupSuperseded { days, .. } => format!(
+            "The {days}-day follow-up no longer counts: back in high-intensity care within 30 days of that exit."
+        ),
         E::FollowupMissed { days, .. } => format!("No follow-up within {days} days."),
         E::ClientLostToCare { reason } => format!("Lost to care: {}.", words::lost(*reason)),
         E::ClientReengaged { .. } => "Back in touch with care.".into(),
@@ -288,6 +326,17 @@ pub fn sentence(names: &Names<'_>, e: &CareEvent) -> String {
         ),
         #[allow(unreachable_patterns)]
         _ => format!("{}.", e.event_type()),
+    }
+}
+
+/// Who reported it: the receiving side, or the sender relaying its report.
+fn reported(by: Option<carepath_engine::domain::ReportedBy>) -> &'static str {
+    match by {
+        Some(carepath_engine::domain::ReportedBy::Receiver) => " — reported by the provider",
+        Some(carepath_engine::domain::ReportedBy::Relayed) => {
+            " — relayed by the referring side, not by the provider"
+        }
+        None => "",
     }
 }
 

@@ -482,7 +482,18 @@ async fn the_coordinator_books_a_refill_follows_up_and_records_what_became_of_a_
     let list = coordinator.page("/worklist").await;
     assert!(list.contains("Counseling at outpatient provider"), "{list}");
     let outcome = format!("/clients/{c}/bookings/{booking}/outcome");
-    let missed = form(&list, &outcome, &[("outcome", "no_show")]);
+    // The coordinator relays what the clinic reported, saying who reported it.
+    let unsaid = form(&list, &outcome, &[("outcome", "no_show")]);
+    let refused = coordinator.post(&outcome, &unsaid).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let missed = form(
+        &list,
+        &outcome,
+        &[
+            ("outcome", "no_show"),
+            ("relayed_by", "phone call from the clinic's front desk"),
+        ],
+    );
     let done = coordinator.post(&outcome, &missed).await;
     assert_eq!(
         done.location.as_deref(),
@@ -490,7 +501,7 @@ async fn the_coordinator_books_a_refill_follows_up_and_records_what_became_of_a_
         "{}",
         done.body
     );
-    let after = client(&n, &c, "aftercare { id outcome }").await;
+    let after = client(&n, &c, "aftercare { id outcome reportedBy }").await;
     let recorded = after["aftercare"]
         .as_array()
         .unwrap()
@@ -499,6 +510,7 @@ async fn the_coordinator_books_a_refill_follows_up_and_records_what_became_of_a_
         .expect("the booking")
         .clone();
     assert_eq!(recorded["outcome"], "NO_SHOW", "{after}");
+    assert_eq!(recorded["reportedBy"], "RELAYED", "{after}");
     let list = coordinator.page("/worklist").await;
     assert!(section(&list, "no-shows"), "{list}");
     assert!(

@@ -142,8 +142,8 @@ async fn a_referral_expires_and_escalates_after_advance_clock(b: Backend) {
     assert_eq!(expired[0].1, sent + Duration::hours(24), "at the deadline");
 }
 
-/// After residential care, the 7- and 30-day follow-up checks fire on their days, each
-/// event dated on its due day: met for a client whose visit took place, missed for one
+/// After residential care, the 7- and 30-day follow-up checks fire as their last day ends,
+/// each event dated at its due time: met for a client whose visit took place, missed for one
 /// whose booking was never kept.
 async fn followups_fire_on_day_7_and_30_at_their_due_times(b: Backend) {
     let (n, admin) = skipping_net(b).await;
@@ -178,13 +178,17 @@ async fn followups_fire_on_day_7_and_30_at_their_due_times(b: Backend) {
                 (e.2["days"].as_u64().unwrap(), e.1)
             })
             .collect();
+        // As HEDIS counts the window, in calendar days: due as day 7 (30) after the
+        // discharge's date ends.
+        let day_ends = |days: i64| {
+            (discharged.date_naive() + Duration::days(days + 1))
+                .and_time(chrono::NaiveTime::MIN)
+                .and_utc()
+        };
         assert_eq!(
             checks,
-            [
-                (7, discharged + Duration::days(7)),
-                (30, discharged + Duration::days(30)),
-            ],
-            "{outcome}: each on its due day, not at {to}"
+            [(7, day_ends(7)), (30, day_ends(30))],
+            "{outcome}: each as its last day ends, not at {to}"
         );
     }
 }

@@ -127,7 +127,8 @@ async fn followups_count_visits_that_took_place(b: Backend) {
         },
     )
     .await;
-    w.clock.advance(Duration::days(2));
+    // Day 8: the 7-day checks are due once day 7 (a calendar day, as HEDIS counts it) ends.
+    w.clock.advance(Duration::days(3));
     assert_eq!(w.engine.fire_due_timers(100).await.unwrap(), 2);
     // Fourteen days after the no-show with nothing booked: lost to care.
     w.clock.advance(Duration::days(10) + Duration::hours(1));
