@@ -250,3 +250,68 @@ fn the_product_binary_links_no_load_tool() {
         "the graph is read"
     );
 }
+
+/// The Rust sources under `dir` (relative to the repository), but for test modules
+/// (`tests.rs`), which may build a client's state to hand to the domain's own view.
+fn sources(dir: &str) -> Vec<(String, String)> {
+    fn walk(p: &std::path::Path, out: &mut Vec<(String, String)>) {
+        for e in std::fs::read_dir(p).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs")
+                && path.file_name().is_some_and(|n| n != "tests.rs")
+            {
+                out.push((
+                    path.display().to_string(),
+                    std::fs::read_to_string(&path).unwrap(),
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir),
+        &mut out,
+    );
+    assert!(!out.is_empty(), "no sources under {dir}");
+    out
+}
+
+/// What a door may not name: a client's whole state, or the rules that cut it — each door
+/// renders the `VisibleClient` the engine hands it, and decides nothing of what it shows. Read
+/// from the code (`use` paths and calls), since the crate graph cannot see it: every adapter
+/// depends on the engine, which re-exports the domain.
+#[test]
+fn no_door_cuts_its_own_view_of_a_client() {
+    let forbidden = [
+        "ClientState",
+        ".shows(",
+        "visible_referrals",
+        "read_access",
+        "referral_access",
+        "view::cut",
+        "view::see",
+        "visible_events",
+        "consent_active",
+        "active_consent_for",
+    ];
+    let mut found = Vec::new();
+    for door in ["graphql/src", "console/src", "fhir/src", "relay/src"] {
+        for (path, text) in sources(door) {
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                for f in forbidden {
+                    if code.contains(f) {
+                        found.push(format!("{path}:{}: {f}", n + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "a door decides what a reader sees:\n{}",
+        found.join("\n")
+    );
+}

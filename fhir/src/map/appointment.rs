@@ -13,7 +13,7 @@
 use super::common::{self, text};
 use super::{Kind, Mapped, Source, part2};
 use carepath_engine::domain::{
-    AftercareKind, Attendance, BookingOutcome, ClientPart, EventData, MatBookingKind,
+    AftercareKind, Attendance, BookingOutcome, EventData, MatBookingKind,
 };
 use carepath_engine::ids::{BookingId, OrgId};
 use chrono::{DateTime, Days, NaiveDate, Utc};
@@ -41,7 +41,7 @@ struct Booking {
 pub fn appointments(src: &Source) -> Vec<Mapped> {
     let s = &src.record.client;
     let mut out = Vec::new();
-    if src.shows(ClientPart::Aftercare) {
+    {
         out.extend(s.aftercare.items().iter().map(|a| Booking {
             id: a.id,
             provider: a.provider,
@@ -52,7 +52,7 @@ pub fn appointments(src: &Source) -> Vec<Mapped> {
             outcome: a.outcome,
         }));
     }
-    if src.shows(ClientPart::MatBookings) {
+    {
         out.extend(s.mat_bookings.items().iter().map(|b| Booking {
             id: b.id,
             provider: b.provider,

@@ -10,7 +10,7 @@
 
 use super::common::{self, coding, text};
 use super::{Kind, Mapped, Source, part2};
-use carepath_engine::domain::{ClientPart, Consent, ConsentExpiry, EventData};
+use carepath_engine::domain::{Consent, ConsentExpiry, EventData};
 use chrono::{DateTime, Utc};
 use fhir::r4::coded::Coded;
 use fhir::r4::codes::{ConsentProvisionType, ConsentStateCodes};
@@ -27,9 +27,6 @@ const LOINC: &str = "http://loinc.org";
 pub const PART2_URI: &str = "https://www.ecfr.gov/current/title-42/chapter-I/subchapter-A/part-2";
 
 pub fn consents(src: &Source) -> Vec<Mapped> {
-    if !src.shows(ClientPart::Consents) {
-        return Vec::new();
-    }
     src.record
         .client
         .consents

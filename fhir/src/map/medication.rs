@@ -9,7 +9,7 @@
 
 use super::common::{self, text};
 use super::{Kind, Mapped, Source, part2};
-use carepath_engine::domain::{CareEvent, ClientPart, EventData, Medication};
+use carepath_engine::domain::{CareEvent, EventData, Medication};
 use chrono::{DateTime, Utc};
 use fhir::r4::coded::Coded;
 use fhir::r4::codes::MedicationStatementStatus;
@@ -22,7 +22,7 @@ use fhir::r4::types::{CodeableConcept, Dosage};
 pub const RXNORM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
 
 pub fn medication_statements(src: &Source) -> Vec<Mapped> {
-    if !src.shows(ClientPart::MatPlan) {
+    if !src.record.client.mat_plan.is_shown() {
         return Vec::new();
     }
     let history = &src.record.history;

@@ -20,7 +20,7 @@ mod service_request;
 mod task;
 
 use carepath_engine::CareRecord;
-use carepath_engine::domain::{Actor, ClientPart};
+use carepath_engine::domain::Actor;
 use carepath_engine::ids::OrgId;
 use carepath_engine::pathway::Pathway;
 use chrono::{DateTime, Utc};
@@ -88,10 +88,6 @@ pub struct Source<'a> {
 }
 
 impl Source<'_> {
-    pub fn shows(&self, part: ClientPart) -> bool {
-        self.record.client.shows(part)
-    }
-
     /// The name of an organization, or its id when it has none on record.
     pub fn org_name(&self, org: OrgId) -> String {
         self.orgs

@@ -1,4 +1,4 @@
-//! `ServiceRequest`: one per referral the reader may see ([`visible_referrals`]), as the HL7
+//! `ServiceRequest`: one per referral the reader may see (the referrals of its `VisibleClient`), as the HL7
 //! BSeR referral request — the level of care asked for (`code`), the client (`subject`), the
 //! record holder asking (`requester`) and the provider asked (`performer`). Its `Task` (same
 //! id, [`super::task`]) tracks where the referral stands.

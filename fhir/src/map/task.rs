@@ -28,8 +28,7 @@
 use super::common::{self, CAREPATH, level_concept, text};
 use super::{Kind, Mapped, Source, part2, service_request};
 use carepath_engine::domain::{
-    ClientPart, DeclineCode, EventData, HandoffTarget, Referral, ReferralStatus, ReportedBy,
-    WithdrawReason,
+    DeclineCode, EventData, HandoffTarget, Referral, ReferralStatus, ReportedBy, WithdrawReason,
 };
 use carepath_engine::ids::{EventId, OrgId, ReferralId};
 use carepath_engine::pathway::{DischargeKind, LevelId};
@@ -60,7 +59,7 @@ pub fn tasks(src: &Source) -> Vec<Mapped> {
         .iter()
         .map(|r| referral_task(src, r))
         .collect();
-    if src.shows(ClientPart::Handoff) {
+    if s.movement.is_shown() {
         out.extend(moves(src).iter().map(|m| move_task(src, m)));
     }
     out
