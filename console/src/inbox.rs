@@ -13,7 +13,7 @@ use crate::words::{Names, moment};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use carepath_engine::domain::{Command, DeclineReason, ReferralStatus};
+use carepath_engine::domain::{Command, DeclineReason, ReferralAnswer, ReferralStatus};
 use carepath_engine::ids::{ClientId, ReferralId};
 use carepath_engine::{Engine, ReferralRead};
 use serde::Deserialize;
@@ -47,7 +47,8 @@ pub struct ReferralRow {
     pub overdue: bool,
     pub waitlist_position: Option<u64>,
     pub can_acknowledge: bool,
-    pub can_answer: bool,
+    pub can_accept: bool,
+    pub can_waitlist: bool,
     pub can_decline: bool,
     pub keys: Keys,
 }
@@ -156,9 +157,10 @@ pub async fn page(
                 ReferralStatus::Waitlisted => engine.waitlist_position(r.id).await?,
                 _ => None,
             },
-            can_acknowledge: r.status == ReferralStatus::Pending,
-            can_answer: waiting,
-            can_decline: waiting || r.status == ReferralStatus::Waitlisted,
+            can_acknowledge: r.status.allows(ReferralAnswer::Acknowledge),
+            can_accept: r.status.allows(ReferralAnswer::Accept),
+            can_waitlist: r.status.allows(ReferralAnswer::Waitlist),
+            can_decline: r.status.allows(ReferralAnswer::Decline),
             keys: Keys::new(),
         });
     }
