@@ -534,11 +534,7 @@ fn checklist(names: &Names<'_>, target: &HandoffTarget, gates: Vec<GateReport>) 
         .map(|g| GateLine {
             met: g.met,
             what: words::gate(g.gate),
-            why: if g.why.starts_with("no receiving organization") {
-                "No other organization receives the client in this move.".into()
-            } else {
-                cap(&names.in_words(&g.why))
-            },
+            why: cap(&names.gate_reason(&g.reason)),
             action: (!g.met).then(|| gate_action(g.gate)).flatten(),
         })
         .collect();

@@ -6,6 +6,7 @@
 
 use crate::error::PageError;
 use carepath_engine::Engine;
+use carepath_engine::domain::gates::GateReason;
 use carepath_engine::domain::{
     AftercareKind, Attendance, ClientIdentity, ClientStatus, DeclineCode, LostReason,
     MatBookingKind, MatService, Medication, ReferralStatus, VisibleClient,
@@ -53,33 +54,102 @@ impl<'a> Names<'a> {
         level_name(self.pathway, id)
     }
 
-    /// `text` with each organization's id replaced by its name and other ids (referrals,
-    /// consents) left out: the engine's explanations name things by id.
-    pub fn in_words(&self, text: &str) -> String {
-        text.split(' ')
-            .filter_map(|w| {
-                let bare = w.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
-                if bare.is_empty() {
-                    return Some(w.to_owned());
-                }
-                if let Ok(id) = uuid::Uuid::parse_str(bare) {
-                    // An organization by its name; any other id (a referral's, a consent's)
-                    // left out.
-                    return self.orgs.get(&OrgId(id)).map(|name| w.replace(bare, name));
-                }
-                // A date as people write it.
-                if let Ok(d) = NaiveDate::parse_from_str(bare, "%Y-%m-%d") {
-                    return Some(w.replace(bare, &day(d)));
-                }
-                // A level by its name, not its id ("ambulatory_detox").
-                Some(match self.pathway.level_by_str(bare) {
-                    Some(l) => w.replace(bare, &l.name),
-                    None => w.to_owned(),
-                })
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-            .replace("organization ", "")
+    /// Why a gate stands as it does, in words: organizations and levels by name, dates as
+    /// people write them, no ids.
+    pub fn gate_reason(&self, reason: &GateReason) -> String {
+        use GateReason as R;
+        match reason {
+            R::NoTargetLevel => "no target level".into(),
+            R::SameProviderSameLevel => "same provider, same level: no referral needed".into(),
+            R::ReferralAccepted { provider, .. } => {
+                format!("referral accepted by {}", self.org(provider))
+            }
+            R::NoReferralAccepted {
+                to_level,
+                provider,
+                pending,
+            } => format!(
+                "no referral to {} accepted{} ({pending} pending)",
+                self.level(to_level),
+                provider.map_or_else(String::new, |p| format!(" by {}", self.org(&p)))
+            ),
+            R::NoReceivingOrganization => {
+                "no other organization receives the client in this move.".into()
+            }
+            R::HoldsTheRecord { org } => {
+                format!("no disclosure: {} already holds the record", self.org(org))
+            }
+            R::ConsentNames { org, .. } => format!("consent names {}", self.org(org)),
+            R::NoConsentNames { org } => {
+                format!("no active 42 CFR Part 2 consent names {}", self.org(org))
+            }
+            R::AftercareBooked { on, .. } => format!("appointment booked on {}", day(*on)),
+            R::NoAftercareBetween { from, through } => format!(
+                "no aftercare appointment booked between {} and {}",
+                day(*from),
+                day(*through)
+            ),
+            R::NoMatPlan => "no active MAT plan".into(),
+            R::MatPlanUndated => "the MAT plan has no supply or injection date".into(),
+            R::MatCovered {
+                medication,
+                through,
+                next,
+                on,
+            } => format!(
+                "{} covered through {}; next {} booked on {}",
+                self::medication(*medication),
+                day(*through),
+                mat_booking(*next),
+                day(*on)
+            ),
+            R::MatNoMargin {
+                medication,
+                through,
+                next_on,
+                book_by,
+            } => format!(
+                "{} covered through {}; next booking on {} leaves no margin: book it on or before {}",
+                self::medication(*medication),
+                day(*through),
+                day(*next_on),
+                day(*book_by)
+            ),
+            R::MatGap {
+                medication,
+                through,
+                next_on,
+                gap_days,
+            } => format!(
+                "{} covered through {}; next booking on {} leaves {gap_days} gap day{}",
+                self::medication(*medication),
+                day(*through),
+                day(*next_on),
+                if *gap_days == 1 { "" } else { "s" }
+            ),
+            R::MatNothingBooked {
+                medication,
+                through,
+                book_by,
+            } => format!(
+                "{} covered through {}; nothing booked on or before {}",
+                self::medication(*medication),
+                day(*through),
+                day(*book_by)
+            ),
+            R::Assessed { on, level, .. } => format!(
+                "assessment on {} recommends {}",
+                day(*on),
+                self.level(level)
+            ),
+            R::NoRecentAssessment {
+                max_age_days,
+                level,
+            } => format!(
+                "no assessment in the last {max_age_days} days recommends {}",
+                self.level(level)
+            ),
+        }
     }
 
     /// Where a handoff takes the client: "step down to Residential treatment at Cedar House",

@@ -160,11 +160,13 @@ pub async fn page(
                     day(h.on)
                 ));
             }
-            waits.extend(
-                item.bookings_needed
-                    .iter()
-                    .map(|g| format!("{}: {}", words::gate_name(g.gate), names.in_words(&g.why))),
-            );
+            waits.extend(item.bookings_needed.iter().map(|g| {
+                format!(
+                    "{}: {}",
+                    words::gate_name(g.gate),
+                    names.gate_reason(&g.reason)
+                )
+            }));
             needs_booking.push(row(&engine, &names, item, waits));
         }
         if !item.followups.is_empty() {
