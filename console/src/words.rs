@@ -320,7 +320,7 @@ pub fn mat_booking(k: MatBookingKind) -> &'static str {
     match k {
         MatBookingKind::Refill => "refill",
         MatBookingKind::PrescriberVisit => "prescriber visit",
-        MatBookingKind::OtpDosing => "dosing at the OTP",
+        MatBookingKind::OtpDosing => "OTP dosing",
         MatBookingKind::Injection => "injection",
     }
 }
