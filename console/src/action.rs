@@ -9,7 +9,7 @@ use crate::page::Problem;
 use crate::session::Signed;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use carepath_engine::domain::Command;
+use carepath_engine::domain::{Command, DecisionError, GateReport};
 use carepath_engine::ids::{ClientId, OrgId};
 use carepath_engine::pathway::LevelId;
 use carepath_engine::{Engine, Error, Outcome, Request};
@@ -168,6 +168,27 @@ pub async fn run(
     .await
 }
 
+/// A move refused for the gates it still needs, each said from its typed reason with the
+/// organizations by name (`None` when their names cannot be read).
+async fn unmet_in_words(engine: &Engine, unmet: &[GateReport]) -> Option<String> {
+    let orgs = unmet.iter().filter_map(|g| g.reason.org());
+    let names = crate::words::Names::of(engine, orgs).await.ok()?;
+    let gates: Vec<String> = unmet
+        .iter()
+        .map(|g| {
+            format!(
+                "{}: {}",
+                crate::words::gate_name(g.gate),
+                names.gate_reason(&g.reason).trim_end_matches('.')
+            )
+        })
+        .collect();
+    Some(format!(
+        "Not every gate of this move is met — {}. Nothing was changed.",
+        gates.join("; ")
+    ))
+}
+
 /// As [`run`], going on to the page `next` names for the outcome (a client just registered:
 /// its own page).
 #[allow(clippy::too_many_arguments)]
@@ -212,7 +233,15 @@ pub async fn run_to(
         }
         Err(e) => {
             let (title, message) = e.words();
-            let message = crate::words::name_orgs(engine, &message).await;
+            let message = match &e {
+                PageError::Engine(Error::Rejected(DecisionError::GateUnmet { unmet })) => {
+                    match unmet_in_words(engine, unmet).await {
+                        Some(words) => words,
+                        None => crate::words::name_orgs(engine, &message).await,
+                    }
+                }
+                _ => crate::words::name_orgs(engine, &message).await,
+            };
             let reload = matches!(
                 e,
                 PageError::Engine(

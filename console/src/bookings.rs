@@ -4,7 +4,7 @@
 
 use crate::action::{Fields, bad};
 use crate::error::PageError;
-use crate::terms;
+use crate::words;
 use carepath_engine::domain::{Command, OutcomeReport};
 use carepath_engine::ids::{BookingId, ClientId};
 use uuid::Uuid;
@@ -16,7 +16,7 @@ form_route!(
             provider: f.org("provider", "the provider")?,
             kind: f
                 .get("kind")
-                .and_then(terms::aftercare_kind)
+                .and_then(words::aftercare_kind)
                 .ok_or_else(|| bad("the kind of appointment is needed".into()))?,
             at: f.moment("at", "the appointment's date and time")?,
         })
@@ -30,7 +30,7 @@ form_route!(
             provider: f.org("provider", "the provider")?,
             kind: f
                 .get("kind")
-                .and_then(terms::mat_kind)
+                .and_then(words::mat_kind)
                 .ok_or_else(|| bad("the kind of MAT booking is needed".into()))?,
             on: f.date("on", "the day")?,
         })

@@ -20,7 +20,7 @@ use carepath_engine::domain::gates::ReadinessAsk;
 use carepath_engine::domain::view::Asked;
 use carepath_engine::domain::{
     ClientStatus, ClientView, Command, ConsentExpiry, GateReport, HandoffTarget, Medication,
-    ReferralStatus,
+    ReferralCourse,
 };
 use carepath_engine::ids::{ClientId, StaffId};
 use carepath_engine::pathway::{AllowedMove, DischargeKind, Gate, LevelId, TransitionKind};
@@ -267,14 +267,10 @@ pub async fn page(
                 moment(r.answer_by),
             ],
             status: words::referral_status(r.status).to_owned(),
-            tone: match r.status {
-                ReferralStatus::Accepted
-                | ReferralStatus::Scheduled
-                | ReferralStatus::Completed => "ok",
-                ReferralStatus::Declined | ReferralStatus::Expired | ReferralStatus::NoShow => {
-                    "bad"
-                }
-                _ => "warn",
+            tone: match r.status.course() {
+                ReferralCourse::Taken => "ok",
+                ReferralCourse::Failed => "bad",
+                ReferralCourse::Waiting | ReferralCourse::Withdrawn => "warn",
             },
         })
         .collect();
@@ -538,11 +534,7 @@ fn checklist(names: &Names<'_>, target: &HandoffTarget, gates: Vec<GateReport>) 
         .map(|g| GateLine {
             met: g.met,
             what: words::gate(g.gate),
-            why: if g.why.starts_with("no receiving organization") {
-                "No other organization receives the client in this move.".into()
-            } else {
-                cap(&names.in_words(&g.why))
-            },
+            why: cap(&names.gate_reason(&g.reason)),
             action: (!g.met).then(|| gate_action(g.gate)).flatten(),
         })
         .collect();

@@ -8,12 +8,11 @@ use crate::action::{self, bad};
 use crate::error::PageError;
 use crate::page::{Chrome, html};
 use crate::session::Signed;
-use crate::terms;
-use crate::words::{Names, moment};
+use crate::words::{self, Names, cap, moment};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use carepath_engine::domain::{Command, DeclineReason, ReferralStatus};
+use carepath_engine::domain::{Command, DeclineReason, ReferralAnswer, ReferralStatus};
 use carepath_engine::ids::{ClientId, ReferralId};
 use carepath_engine::{Engine, ReferralRead};
 use serde::Deserialize;
@@ -47,7 +46,8 @@ pub struct ReferralRow {
     pub overdue: bool,
     pub waitlist_position: Option<u64>,
     pub can_acknowledge: bool,
-    pub can_answer: bool,
+    pub can_accept: bool,
+    pub can_waitlist: bool,
     pub can_decline: bool,
     pub keys: Keys,
 }
@@ -90,11 +90,8 @@ struct InboxPage {
     done: Option<&'static str>,
     referrals: Vec<ReferralRow>,
     arrivals: Vec<ArrivalRow>,
-    reasons: &'static [(
-        carepath_engine::domain::DeclineCode,
-        &'static str,
-        &'static str,
-    )],
+    /// Each decline reason: its form value and its words.
+    reasons: Vec<(&'static str, String)>,
 }
 
 #[derive(Deserialize)]
@@ -142,13 +139,13 @@ pub async fn page(
             id: r.id.to_string(),
             client,
             level: read.to_level.as_ref().map(|l| names.level(l)),
-            status: terms::referral_status(r.status),
+            status: words::referral_status_to_provider(r.status),
             sent: moment(r.sent_at),
             deadline: waiting.then(|| {
                 format!(
                     "answer by {} ({})",
                     moment(r.answer_by),
-                    terms::from_now(r.answer_by, now)
+                    words::from_now(r.answer_by, now)
                 )
             }),
             overdue: waiting && r.answer_by < now,
@@ -156,16 +153,17 @@ pub async fn page(
                 ReferralStatus::Waitlisted => engine.waitlist_position(r.id).await?,
                 _ => None,
             },
-            can_acknowledge: r.status == ReferralStatus::Pending,
-            can_answer: waiting,
-            can_decline: waiting || r.status == ReferralStatus::Waitlisted,
+            can_acknowledge: r.status.allows(ReferralAnswer::Acknowledge),
+            can_accept: r.status.allows(ReferralAnswer::Accept),
+            can_waitlist: r.status.allows(ReferralAnswer::Waitlist),
+            can_decline: r.status.allows(ReferralAnswer::Decline),
             keys: Keys::new(),
         });
     }
 
     let mut arrivals = Vec::with_capacity(arriving.len());
     for state in &arriving {
-        let label = terms::label_of(state);
+        let label = words::label_of(state);
         let (what, departed, arrive_by, missed) = match (&state.transit, &state.transfer) {
             (Some(t), _) => (
                 format!(
@@ -200,7 +198,7 @@ pub async fn page(
             arrive_by: format!(
                 "{} ({})",
                 moment(arrive_by),
-                terms::from_now(arrive_by, now)
+                words::from_now(arrive_by, now)
             ),
             missed,
             version: state.version,
@@ -215,7 +213,10 @@ pub async fn page(
         done: action::done_words(q.done.as_deref()),
         referrals,
         arrivals,
-        reasons: &terms::DECLINE_REASONS,
+        reasons: words::DECLINE_REASONS
+            .iter()
+            .map(|(code, value)| (*value, cap(words::decline(*code))))
+            .collect(),
     })
 }
 
@@ -223,12 +224,12 @@ pub async fn page(
 /// client is a disclosure the engine records).
 async fn link(engine: &Engine, signed: &Signed, id: ClientId) -> Result<ClientLink, PageError> {
     let label = match engine.read_client(&signed.actor, id).await {
-        Ok(client) => terms::label_of(&client),
+        Ok(client) => words::label_of(&client),
         Err(
             carepath_engine::Error::NotFound(_)
             | carepath_engine::Error::Forbidden(_)
             | carepath_engine::Error::Rejected(_),
-        ) => terms::client_label(id, None),
+        ) => words::client_label(id, None),
         Err(e) => return Err(e.into()),
     };
     Ok(ClientLink {
@@ -270,7 +271,7 @@ form_route!(
     decline(id, Uuid) => None, "declined", |f| {
         let code = f
             .get("reason")
-            .and_then(terms::decline_code)
+            .and_then(words::decline_code)
             .ok_or_else(|| bad("a reason for declining is needed".into()))?;
         Ok(Command::DeclineReferral {
             referral: ReferralId(id),

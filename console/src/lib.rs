@@ -25,7 +25,6 @@ mod words;
 mod bookings;
 mod inbox;
 mod measures;
-mod terms;
 mod worklist;
 
 use axum::Router;

@@ -9,11 +9,11 @@ use crate::inbox::ClientLink;
 use crate::page::Choice;
 use crate::page::{Chrome, html};
 use crate::session::Signed;
-use crate::terms;
-use crate::words::{Names, day};
+use crate::words::{self, Names, cap, day};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
+use carepath_engine::domain::DeclineCode;
 use carepath_engine::ids::{ClientId, OrgId};
 use carepath_engine::pathway::LevelId;
 use carepath_engine::{Engine, Error};
@@ -256,7 +256,9 @@ pub async fn page(
                 }
             } else if row.measure == "declines" {
                 page.declines.push(Count {
-                    title: terms::decline_words(&row.by).to_owned(),
+                    title: cap(words::decline(
+                        words::decline_code(&row.by).unwrap_or(DeclineCode::Other),
+                    )),
                     count: row.count.unwrap_or(0),
                     width: 0,
                 });
@@ -324,9 +326,9 @@ async fn client_link(
         Some(l) => l.clone(),
         None => {
             let l = match engine.read_client(&signed.actor, id).await {
-                Ok(client) => terms::label_of(&client),
+                Ok(client) => words::label_of(&client),
                 Err(Error::NotFound(_) | Error::Forbidden(_) | Error::Rejected(_)) => {
-                    terms::client_label(id, None)
+                    words::client_label(id, None)
                 }
                 Err(e) => return Err(e.into()),
             };

@@ -26,7 +26,7 @@ impl Choice {
     /// The kinds of aftercare appointment, said by `say` (`words::aftercare`, as it is or
     /// capitalised).
     pub fn aftercare_kinds(say: impl Fn(&str) -> String) -> Vec<Self> {
-        crate::terms::AFTERCARE_KINDS
+        crate::words::AFTERCARE_KINDS
             .iter()
             .map(|(k, v)| Choice {
                 value: (*v).to_owned(),
@@ -37,7 +37,7 @@ impl Choice {
 
     /// The kinds of MAT booking, in words.
     pub fn mat_kinds() -> Vec<Self> {
-        crate::terms::MAT_KINDS
+        crate::words::MAT_KINDS
             .iter()
             .map(|k| Choice {
                 value: k.as_str().to_owned(),

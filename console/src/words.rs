@@ -1,10 +1,18 @@
-//! How the console says things: organizations and levels by name, moments and dates as people
-//! write them.
+//! The console's vocabulary: how it says things. Organizations and levels by name, moments and
+//! dates as people write them, durations against now, a client as a person reads them (by
+//! name where the engine shows it, never by id), and the words for the engine's codes
+//! (statuses, reasons, kinds of booking, moves, gates) with the form values of those a form
+//! chooses from. One word for each code: every page says it the same way.
 
 use crate::error::PageError;
 use carepath_engine::Engine;
-use carepath_engine::ids::OrgId;
-use carepath_engine::pathway::{LevelId, Pathway};
+use carepath_engine::domain::gates::GateReason;
+use carepath_engine::domain::{
+    AftercareKind, Attendance, ClientIdentity, ClientStatus, DeclineCode, LostReason,
+    MatBookingKind, MatService, Medication, ReferralStatus, VisibleClient,
+};
+use carepath_engine::ids::{ClientId, OrgId};
+use carepath_engine::pathway::{DischargeKind, Gate, LevelId, Pathway, TransitionKind};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 
@@ -46,33 +54,102 @@ impl<'a> Names<'a> {
         level_name(self.pathway, id)
     }
 
-    /// `text` with each organization's id replaced by its name and other ids (referrals,
-    /// consents) left out: the engine's explanations name things by id.
-    pub fn in_words(&self, text: &str) -> String {
-        text.split(' ')
-            .filter_map(|w| {
-                let bare = w.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
-                if bare.is_empty() {
-                    return Some(w.to_owned());
-                }
-                if let Ok(id) = uuid::Uuid::parse_str(bare) {
-                    // An organization by its name; any other id (a referral's, a consent's)
-                    // left out.
-                    return self.orgs.get(&OrgId(id)).map(|name| w.replace(bare, name));
-                }
-                // A date as people write it.
-                if let Ok(d) = NaiveDate::parse_from_str(bare, "%Y-%m-%d") {
-                    return Some(w.replace(bare, &day(d)));
-                }
-                // A level by its name, not its id ("ambulatory_detox").
-                Some(match self.pathway.level_by_str(bare) {
-                    Some(l) => w.replace(bare, &l.name),
-                    None => w.to_owned(),
-                })
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-            .replace("organization ", "")
+    /// Why a gate stands as it does, in words: organizations and levels by name, dates as
+    /// people write them, no ids.
+    pub fn gate_reason(&self, reason: &GateReason) -> String {
+        use GateReason as R;
+        match reason {
+            R::NoTargetLevel => "no target level".into(),
+            R::SameProviderSameLevel => "same provider, same level: no referral needed".into(),
+            R::ReferralAccepted { provider, .. } => {
+                format!("referral accepted by {}", self.org(provider))
+            }
+            R::NoReferralAccepted {
+                to_level,
+                provider,
+                pending,
+            } => format!(
+                "no referral to {} accepted{} ({pending} pending)",
+                self.level(to_level),
+                provider.map_or_else(String::new, |p| format!(" by {}", self.org(&p)))
+            ),
+            R::NoReceivingOrganization => {
+                "no other organization receives the client in this move.".into()
+            }
+            R::HoldsTheRecord { org } => {
+                format!("no disclosure: {} already holds the record", self.org(org))
+            }
+            R::ConsentNames { org, .. } => format!("consent names {}", self.org(org)),
+            R::NoConsentNames { org } => {
+                format!("no active 42 CFR Part 2 consent names {}", self.org(org))
+            }
+            R::AftercareBooked { on, .. } => format!("appointment booked on {}", day(*on)),
+            R::NoAftercareBetween { from, through } => format!(
+                "no aftercare appointment booked between {} and {}",
+                day(*from),
+                day(*through)
+            ),
+            R::NoMatPlan => "no active MAT plan".into(),
+            R::MatPlanUndated => "the MAT plan has no supply or injection date".into(),
+            R::MatCovered {
+                medication,
+                through,
+                next,
+                on,
+            } => format!(
+                "{} covered through {}; next {} booked on {}",
+                self::medication(*medication),
+                day(*through),
+                mat_booking(*next),
+                day(*on)
+            ),
+            R::MatNoMargin {
+                medication,
+                through,
+                next_on,
+                book_by,
+            } => format!(
+                "{} covered through {}; next booking on {} leaves no margin: book it on or before {}",
+                self::medication(*medication),
+                day(*through),
+                day(*next_on),
+                day(*book_by)
+            ),
+            R::MatGap {
+                medication,
+                through,
+                next_on,
+                gap_days,
+            } => format!(
+                "{} covered through {}; next booking on {} leaves {gap_days} gap day{}",
+                self::medication(*medication),
+                day(*through),
+                day(*next_on),
+                if *gap_days == 1 { "" } else { "s" }
+            ),
+            R::MatNothingBooked {
+                medication,
+                through,
+                book_by,
+            } => format!(
+                "{} covered through {}; nothing booked on or before {}",
+                self::medication(*medication),
+                day(*through),
+                day(*book_by)
+            ),
+            R::Assessed { on, level, .. } => format!(
+                "assessment on {} recommends {}",
+                day(*on),
+                self.level(level)
+            ),
+            R::NoRecentAssessment {
+                max_age_days,
+                level,
+            } => format!(
+                "no assessment in the last {max_age_days} days recommends {}",
+                self.level(level)
+            ),
+        }
     }
 
     /// Where a handoff takes the client: "step down to Residential treatment at Cedar House",
@@ -150,12 +227,6 @@ pub fn day(d: NaiveDate) -> String {
     d.format("%a %-d %b %Y").to_string()
 }
 
-use carepath_engine::domain::{
-    AftercareKind, ClientStatus, DeclineCode, LostReason, MatBookingKind, Medication,
-    ReferralStatus,
-};
-use carepath_engine::pathway::{DischargeKind, Gate, TransitionKind};
-
 pub fn status(s: ClientStatus) -> &'static str {
     match s {
         ClientStatus::Registered => "registered, not yet admitted",
@@ -165,6 +236,7 @@ pub fn status(s: ClientStatus) -> &'static str {
     }
 }
 
+/// A referral's status as the record holder reads it (the client's page).
 pub fn referral_status(s: ReferralStatus) -> &'static str {
     match s {
         ReferralStatus::Pending => "waiting for an answer",
@@ -177,6 +249,22 @@ pub fn referral_status(s: ReferralStatus) -> &'static str {
         ReferralStatus::Completed => "completed: the client arrived",
         ReferralStatus::Expired => "expired unanswered",
         ReferralStatus::NoShow => "the client did not arrive",
+    }
+}
+
+/// A referral's status said to the provider it is addressed to (its inbox).
+pub fn referral_status_to_provider(s: ReferralStatus) -> &'static str {
+    match s {
+        ReferralStatus::Pending => "New: waiting for your answer",
+        ReferralStatus::Acknowledged => "Seen: waiting for your answer",
+        ReferralStatus::Waitlisted => "On your waitlist",
+        ReferralStatus::Accepted => "Accepted: a slot is held",
+        ReferralStatus::Scheduled => "On the way to you",
+        ReferralStatus::Declined => "Declined",
+        ReferralStatus::Withdrawn => "Withdrawn",
+        ReferralStatus::Expired => "Expired",
+        ReferralStatus::Completed => "Arrived",
+        ReferralStatus::NoShow => "Did not arrive",
     }
 }
 
@@ -208,6 +296,17 @@ pub fn gate(g: Gate) -> &'static str {
     }
 }
 
+/// A gate by its short name ("MAT continuity: …" on the worklist).
+pub fn gate_name(g: Gate) -> &'static str {
+    match g {
+        Gate::AftercareAppointment => "Aftercare appointment",
+        Gate::MatContinuity => "MAT continuity",
+        Gate::AcceptedReferral => "Accepted referral",
+        Gate::Consent => "Consent",
+        Gate::Reassessment => "Reassessment",
+    }
+}
+
 pub fn medication(m: Medication) -> &'static str {
     match m {
         Medication::Buprenorphine => "buprenorphine",
@@ -221,7 +320,7 @@ pub fn mat_booking(k: MatBookingKind) -> &'static str {
     match k {
         MatBookingKind::Refill => "refill",
         MatBookingKind::PrescriberVisit => "prescriber visit",
-        MatBookingKind::OtpDosing => "dosing at the OTP",
+        MatBookingKind::OtpDosing => "OTP dosing",
         MatBookingKind::Injection => "injection",
     }
 }
@@ -238,19 +337,156 @@ pub fn aftercare(k: AftercareKind) -> &'static str {
 
 pub fn lost(r: LostReason) -> &'static str {
     match r {
-        LostReason::MissedArrival => "did not arrive at the next provider",
-        LostReason::MissedAppointment => "missed an appointment and has nothing booked",
-        LostReason::MatSupplyLapsed => "MAT supply ran out",
+        LostReason::MissedArrival => "never arrived where a handoff took them",
+        LostReason::MissedAppointment => "missed an appointment, nothing booked since",
+        LostReason::MatSupplyLapsed => "MAT supply ran out with nothing dispensed",
     }
 }
 
 pub fn decline(code: DeclineCode) -> &'static str {
     match code {
-        DeclineCode::NoCapacity => "no capacity",
+        DeclineCode::NoCapacity => "no open slot",
         DeclineCode::ClinicalCriteriaNotMet => "clinical criteria not met",
         DeclineCode::InsuranceNotAccepted => "insurance not accepted",
         DeclineCode::ClientDeclined => "the client declined",
-        DeclineCode::MedicalNeedsExceedProgram => "medical needs exceed the program",
+        DeclineCode::MedicalNeedsExceedProgram => "medical needs beyond the program",
         DeclineCode::Other => "another reason",
+    }
+}
+
+pub fn attendance(a: Attendance) -> &'static str {
+    match a {
+        Attendance::Attended => "kept",
+        Attendance::NoShow => "missed",
+        Attendance::Cancelled => "cancelled",
+    }
+}
+
+/// What an organization providing MAT does.
+pub fn mat_service(s: MatService) -> &'static str {
+    match s {
+        MatService::Otp => "opioid treatment program",
+        MatService::Prescriber => "prescriber",
+        MatService::Pharmacy => "pharmacy",
+        MatService::Injection => "injections",
+    }
+}
+
+// ---- form values: the codes a form chooses from, each by the value it posts ----------------
+
+/// Each decline reason with its form value (the denial log of 105 CMR 164.070; its words:
+/// [`decline`]).
+pub const DECLINE_REASONS: [(DeclineCode, &str); 6] = [
+    (DeclineCode::NoCapacity, "no_capacity"),
+    (
+        DeclineCode::ClinicalCriteriaNotMet,
+        "clinical_criteria_not_met",
+    ),
+    (DeclineCode::InsuranceNotAccepted, "insurance_not_accepted"),
+    (DeclineCode::ClientDeclined, "client_declined"),
+    (
+        DeclineCode::MedicalNeedsExceedProgram,
+        "medical_needs_exceed_program",
+    ),
+    (DeclineCode::Other, "other"),
+];
+
+/// A decline reason by its form value (also the value the measures report writes for it).
+pub fn decline_code(value: &str) -> Option<DeclineCode> {
+    DECLINE_REASONS
+        .iter()
+        .find(|(_, v)| *v == value)
+        .map(|(c, _)| *c)
+}
+
+/// Each kind of aftercare appointment with its form value (its words: [`aftercare`]).
+pub const AFTERCARE_KINDS: [(AftercareKind, &str); 5] = [
+    (AftercareKind::Outpatient, "outpatient"),
+    (AftercareKind::Prescriber, "prescriber"),
+    (AftercareKind::Counseling, "counseling"),
+    (AftercareKind::PeerRecovery, "peer_recovery"),
+    (AftercareKind::PrimaryCare, "primary_care"),
+];
+
+pub fn aftercare_kind(value: &str) -> Option<AftercareKind> {
+    AFTERCARE_KINDS
+        .iter()
+        .find(|(_, v)| *v == value)
+        .map(|(k, _)| *k)
+}
+
+/// Each kind of MAT booking (its form value: `as_str`; its words: [`mat_booking`]).
+pub const MAT_KINDS: [MatBookingKind; 4] = [
+    MatBookingKind::Refill,
+    MatBookingKind::PrescriberVisit,
+    MatBookingKind::OtpDosing,
+    MatBookingKind::Injection,
+];
+
+pub fn mat_kind(value: &str) -> Option<MatBookingKind> {
+    MAT_KINDS.into_iter().find(|k| k.as_str() == value)
+}
+
+// ---- time against now, and clients ---------------------------------------------------------
+
+/// "in 3 hours", "2 days ago", "now".
+pub fn from_now(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let d = t - now;
+    let (ahead, d) = if d >= chrono::Duration::zero() {
+        (true, d)
+    } else {
+        (false, -d)
+    };
+    let span = if d.num_days() >= 2 {
+        format!("{} days", d.num_days())
+    } else if d.num_hours() >= 2 {
+        format!("{} hours", d.num_hours())
+    } else if d.num_minutes() >= 2 {
+        format!("{} minutes", d.num_minutes())
+    } else {
+        return "now".into();
+    };
+    if ahead {
+        format!("in {span}")
+    } else {
+        format!("{span} ago")
+    }
+}
+
+/// How a person reads a client: the name the organization recorded (and its record number),
+/// or, with none recorded or shown, a short reference to tell clients apart.
+pub fn client_label(id: ClientId, identity: Option<&ClientIdentity>) -> String {
+    match identity {
+        Some(i) => match &i.record_number {
+            Some(n) => format!("{} ({n})", i.display_name),
+            None => i.display_name.clone(),
+        },
+        None => format!("Unnamed client, ref. {}", short_ref(id)),
+    }
+}
+
+/// The first eight hex digits of a client's id: what a person can say on the phone.
+pub fn short_ref(id: ClientId) -> String {
+    id.0.simple().to_string()[..8].to_owned()
+}
+
+/// `client_label` of a client as its reader sees it: its name where the view shows it.
+pub fn label_of(client: &VisibleClient) -> String {
+    client_label(client.id, client.identity.shown().and_then(Option::as_ref))
+}
+
+/// Where a client is now, in words.
+pub fn whereabouts(names: &Names<'_>, s: &VisibleClient) -> String {
+    match (&s.placement, &s.transit) {
+        (Some(p), _) => format!("{} at {}", names.level(&p.level), names.org(&p.provider)),
+        (None, Some(t)) => format!(
+            "on the way to {} at {}",
+            names.level(&t.to_level),
+            names.org(&t.provider)
+        ),
+        (None, None) => match s.status.as_str() {
+            "discharged" => "discharged".into(),
+            _ => "not admitted".into(),
+        },
     }
 }

@@ -10,13 +10,11 @@ use crate::error::PageError;
 use crate::inbox::ClientLink;
 use crate::page::{Choice, Chrome, html};
 use crate::session::Signed;
-use crate::terms;
 use crate::words::{self, Names, cap, day, moment};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use carepath_engine::domain::{MatService, Role, VisibleClient};
-use carepath_engine::pathway::Gate;
+use carepath_engine::domain::{Role, VisibleClient};
 use carepath_engine::{Engine, WorkItem};
 use serde::Deserialize;
 
@@ -143,7 +141,7 @@ pub async fn page(
             client: link(s),
             what: format!(
                 "Lost to care: {} (since {})",
-                terms::lost_reason(l.reason),
+                words::lost(l.reason),
                 moment(l.since)
             ),
         });
@@ -158,15 +156,17 @@ pub async fn page(
             if let Some(h) = s.movement.shown().and_then(|m| m.handoff.as_ref()) {
                 waits.push(format!(
                     "{} on {}",
-                    capitalised(&terms::handoff(&names, &h.target)),
+                    cap(&names.target(&h.target)),
                     day(h.on)
                 ));
             }
-            waits.extend(
-                item.bookings_needed
-                    .iter()
-                    .map(|g| format!("{}: {}", gate_words(g.gate), names.in_words(&g.why))),
-            );
+            waits.extend(item.bookings_needed.iter().map(|g| {
+                format!(
+                    "{}: {}",
+                    words::gate_name(g.gate),
+                    names.gate_reason(&g.reason)
+                )
+            }));
             needs_booking.push(row(&engine, &names, item, waits));
         }
         if !item.followups.is_empty() {
@@ -179,7 +179,7 @@ pub async fn page(
                         f.days,
                         day(f.since.date_naive()),
                         moment(f.due_at),
-                        terms::from_now(f.due_at, now)
+                        words::from_now(f.due_at, now)
                     )
                 })
                 .collect();
@@ -193,7 +193,7 @@ pub async fn page(
                     format!(
                         "Missed {} — counted lost to care {} unless something is booked or kept",
                         booking_words(&names, s, n.booking),
-                        terms::from_now(n.check_at, now)
+                        words::from_now(n.check_at, now)
                     )
                 })
                 .collect();
@@ -203,7 +203,7 @@ pub async fn page(
         if !holder && let Some(l) = s.movement.shown().and_then(|m| m.lost_to_care.as_ref()) {
             let waits = vec![format!(
                 "Lost to care: {} (since {})",
-                terms::lost_reason(l.reason),
+                words::lost(l.reason),
                 moment(l.since)
             )];
             lost.push(row(&engine, &names, item, waits));
@@ -228,7 +228,7 @@ pub async fn page(
                 o.name,
                 o.mat_services
                     .iter()
-                    .map(|s| service_words(*s))
+                    .map(|s| words::mat_service(*s))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -300,7 +300,7 @@ fn sections(
 fn link(s: &VisibleClient) -> ClientLink {
     ClientLink {
         href: format!("/clients/{}", s.id),
-        label: terms::label_of(s),
+        label: words::label_of(s),
     }
 }
 
@@ -328,12 +328,12 @@ fn row(engine: &Engine, names: &Names<'_>, item: &WorkItem, waits: Vec<String>) 
                     ),
                     None => words::medication(plan.medication).to_owned(),
                 },
-                terms::MAT_KINDS
+                words::MAT_KINDS
                     .into_iter()
                     .filter(|k| plan.medication.continued_by(*k))
                     .map(|k| Choice {
                         value: k.as_str().to_owned(),
-                        label: terms::mat_words(k).to_owned(),
+                        label: cap(words::mat_booking(k)),
                     })
                     .collect(),
             )
@@ -372,7 +372,7 @@ fn row(engine: &Engine, names: &Names<'_>, item: &WorkItem, waits: Vec<String>) 
                     id: b.id.to_string(),
                     what: format!(
                         "{} at {}, {}",
-                        terms::mat_words(b.kind),
+                        cap(words::mat_booking(b.kind)),
                         names.org(&b.provider),
                         day(b.on)
                     ),
@@ -386,7 +386,7 @@ fn row(engine: &Engine, names: &Names<'_>, item: &WorkItem, waits: Vec<String>) 
     Row {
         id: s.id.to_string(),
         client: link(s),
-        whereabouts: terms::whereabouts(names, s),
+        whereabouts: words::whereabouts(names, s),
         waits,
         version: s.version,
         forms,
@@ -403,7 +403,7 @@ fn booking_words(
     if let Some(a) = s.aftercare.items().iter().find(|a| a.id == id) {
         let kept = a
             .outcome
-            .map(|o| format!(" ({})", terms::attendance(o.attendance)))
+            .map(|o| format!(" ({})", words::attendance(o.attendance)))
             .unwrap_or_default();
         return format!(
             "{} at {}, {}{kept}",
@@ -415,37 +415,10 @@ fn booking_words(
     if let Some(b) = s.mat_bookings.items().iter().find(|b| b.id == id) {
         return format!(
             "{} at {}, {}",
-            terms::mat_words(b.kind).to_lowercase(),
+            words::mat_booking(b.kind),
             names.org(&b.provider),
             day(b.on)
         );
     }
     "a booking".into()
-}
-
-fn gate_words(g: Gate) -> &'static str {
-    match g {
-        Gate::AftercareAppointment => "Aftercare appointment",
-        Gate::MatContinuity => "MAT continuity",
-        Gate::AcceptedReferral => "Accepted referral",
-        Gate::Consent => "Consent",
-        Gate::Reassessment => "Reassessment",
-    }
-}
-
-fn service_words(s: MatService) -> &'static str {
-    match s {
-        MatService::Otp => "opioid treatment program",
-        MatService::Prescriber => "prescriber",
-        MatService::Pharmacy => "pharmacy",
-        MatService::Injection => "injections",
-    }
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }

@@ -3,6 +3,7 @@
 //! never free text.
 
 use super::command::{GateOverride, TimerKind};
+use super::gates::GateReason;
 use super::state::*;
 use crate::ids::*;
 use crate::pathway::{DischargeKind, Gate, LevelId, TransitionKind};
@@ -33,12 +34,28 @@ impl CareEvent {
     }
 }
 
-/// A gate's standing, as reported in events and readiness queries.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A gate's standing, as reported in readiness queries and refusals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct GateReport {
     pub gate: Gate,
     pub met: bool,
+    /// Why, in the engine's words (the API's `unmet[].why`, the refusal's message): `reason`
+    /// said.
     pub why: String,
+    /// Why, as data: what `why` is built from, for an adapter to say in its own words.
+    #[serde(skip)]
+    pub reason: GateReason,
+}
+
+impl GateReport {
+    pub fn new(gate: Gate, met: bool, reason: GateReason) -> Self {
+        GateReport {
+            gate,
+            met,
+            why: reason.to_string(),
+            reason,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

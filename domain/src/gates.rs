@@ -3,9 +3,212 @@
 use super::error::DecisionError;
 use super::event::GateReport;
 use super::state::*;
-use crate::ids::OrgId;
+use crate::ids::{AssessmentId, BookingId, ConsentId, OrgId, ReferralId};
 use crate::pathway::{AllowedMove, DischargeKind, Gate, LevelId, Pathway, TransitionKind};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+/// Why a gate stands as it does, as data: what its sentence is built from (the organizations,
+/// levels and dates), for an adapter to say in its own words. Its `Display` is the sentence
+/// the API's `why` and the refusal give.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GateReason {
+    /// Met: a discharge has no target level.
+    NoTargetLevel,
+    /// Met: the client stays with the same provider at the same level.
+    SameProviderSameLevel,
+    /// Met: `provider` accepted `referral`.
+    ReferralAccepted {
+        referral: ReferralId,
+        provider: OrgId,
+    },
+    /// Unmet: no referral to `to_level` accepted (by `provider`, when the move names one);
+    /// `pending` of them still unanswered.
+    NoReferralAccepted {
+        to_level: LevelId,
+        provider: Option<OrgId>,
+        pending: usize,
+    },
+    /// Met: no other organization receives the client in this move.
+    NoReceivingOrganization,
+    /// Met: the receiving organization already holds the record: no disclosure.
+    HoldsTheRecord { org: OrgId },
+    /// Met: `consent` names the receiving organization.
+    ConsentNames { consent: ConsentId, org: OrgId },
+    /// Unmet: no 42 CFR Part 2 consent in force names the receiving organization.
+    NoConsentNames { org: OrgId },
+    /// Met: an aftercare appointment is booked on `on`.
+    AftercareBooked {
+        appointment: BookingId,
+        on: NaiveDate,
+    },
+    /// Unmet: no aftercare appointment booked in the window `from` through `through`.
+    NoAftercareBetween { from: NaiveDate, through: NaiveDate },
+    /// Met: no MAT plan to continue.
+    NoMatPlan,
+    /// Unmet: the MAT plan has no supply or injection date to count from.
+    MatPlanUndated,
+    /// Met: the supply lasts `through`, and the next booking (`next` on `on`) comes in time.
+    MatCovered {
+        medication: Medication,
+        through: NaiveDate,
+        next: MatBookingKind,
+        on: NaiveDate,
+    },
+    /// Unmet: the next booking, on `next_on`, leaves no day in hand to spare: it should be on
+    /// or before `book_by`.
+    MatNoMargin {
+        medication: Medication,
+        through: NaiveDate,
+        next_on: NaiveDate,
+        book_by: NaiveDate,
+    },
+    /// Unmet: the next booking, on `next_on`, leaves `gap_days` days with no dose in hand.
+    MatGap {
+        medication: Medication,
+        through: NaiveDate,
+        next_on: NaiveDate,
+        gap_days: i64,
+    },
+    /// Unmet: nothing booked on or before `book_by`.
+    MatNothingBooked {
+        medication: Medication,
+        through: NaiveDate,
+        book_by: NaiveDate,
+    },
+    /// Met: `assessment`, on `on`, recommends `level`.
+    Assessed {
+        assessment: AssessmentId,
+        on: NaiveDate,
+        level: LevelId,
+    },
+    /// Unmet: no assessment in the last `max_age_days` days recommends `level`.
+    NoRecentAssessment { max_age_days: u32, level: LevelId },
+}
+
+impl GateReason {
+    /// The organization the reason names, if any.
+    pub fn org(&self) -> Option<OrgId> {
+        match self {
+            GateReason::ReferralAccepted { provider, .. } => Some(*provider),
+            GateReason::NoReferralAccepted { provider, .. } => *provider,
+            GateReason::HoldsTheRecord { org }
+            | GateReason::ConsentNames { org, .. }
+            | GateReason::NoConsentNames { org } => Some(*org),
+            GateReason::NoTargetLevel
+            | GateReason::SameProviderSameLevel
+            | GateReason::NoReceivingOrganization
+            | GateReason::AftercareBooked { .. }
+            | GateReason::NoAftercareBetween { .. }
+            | GateReason::NoMatPlan
+            | GateReason::MatPlanUndated
+            | GateReason::MatCovered { .. }
+            | GateReason::MatNoMargin { .. }
+            | GateReason::MatGap { .. }
+            | GateReason::MatNothingBooked { .. }
+            | GateReason::Assessed { .. }
+            | GateReason::NoRecentAssessment { .. } => None,
+        }
+    }
+}
+
+impl std::fmt::Display for GateReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use GateReason as R;
+        match self {
+            R::NoTargetLevel => write!(f, "no target level"),
+            R::SameProviderSameLevel => {
+                write!(f, "same provider, same level: no referral needed")
+            }
+            R::ReferralAccepted { referral, provider } => {
+                write!(f, "referral {referral} accepted by organization {provider}")
+            }
+            R::NoReferralAccepted {
+                to_level,
+                provider,
+                pending,
+            } => {
+                write!(f, "no referral to {to_level} accepted")?;
+                if let Some(p) = provider {
+                    write!(f, " by organization {p}")?;
+                }
+                write!(f, " ({pending} pending)")
+            }
+            R::NoReceivingOrganization => write!(f, "no receiving organization"),
+            R::HoldsTheRecord { .. } => write!(
+                f,
+                "no disclosure: the organization already holds the record"
+            ),
+            R::ConsentNames { consent, org } => {
+                write!(f, "consent {consent} names organization {org}")
+            }
+            R::NoConsentNames { org } => write!(
+                f,
+                "no active 42 CFR Part 2 consent names organization {org}"
+            ),
+            R::AftercareBooked { appointment, on } => {
+                write!(f, "appointment {appointment} booked on {on}")
+            }
+            R::NoAftercareBetween { from, through } => write!(
+                f,
+                "no aftercare appointment booked between {from} and {through}"
+            ),
+            R::NoMatPlan => write!(f, "no active MAT plan"),
+            R::MatPlanUndated => write!(f, "the MAT plan has no supply or injection date"),
+            R::MatCovered {
+                medication,
+                through,
+                next,
+                on,
+            } => write!(
+                f,
+                "{} covered through {through}; next {next:?} booked on {on}",
+                medication.as_str()
+            ),
+            R::MatNoMargin {
+                medication,
+                through,
+                next_on,
+                book_by,
+            } => write!(
+                f,
+                "{} covered through {through}; next booking on {next_on} leaves no margin: book it on or before {book_by}",
+                medication.as_str()
+            ),
+            R::MatGap {
+                medication,
+                through,
+                next_on,
+                gap_days,
+            } => write!(
+                f,
+                "{} covered through {through}; next booking on {next_on} leaves {gap_days} gap day{}",
+                medication.as_str(),
+                if *gap_days == 1 { "" } else { "s" }
+            ),
+            R::MatNothingBooked {
+                medication,
+                through,
+                book_by,
+            } => write!(
+                f,
+                "{} covered through {through}; nothing booked on or before {book_by}",
+                medication.as_str()
+            ),
+            R::Assessed {
+                assessment,
+                on,
+                level,
+            } => write!(f, "assessment {assessment} on {on} recommends {level}"),
+            R::NoRecentAssessment {
+                max_age_days,
+                level,
+            } => write!(
+                f,
+                "no assessment in the last {max_age_days} days recommends {level}"
+            ),
+        }
+    }
+}
 
 /// A move being checked: where to, with whom, on which day.
 #[derive(Clone, Debug)]
@@ -29,27 +232,27 @@ pub fn evaluate(
     gates
         .iter()
         .map(|&gate| {
-            let (met, why) = match gate {
+            let (met, reason) = match gate {
                 Gate::AcceptedReferral => accepted_referral(state, mv),
                 Gate::Consent => consent(state, mv, now),
                 Gate::AftercareAppointment => aftercare(state, pathway, mv),
                 Gate::MatContinuity => mat_continuity(state, pathway, now),
                 Gate::Reassessment => reassessment(state, pathway, mv, now),
             };
-            GateReport { gate, met, why }
+            GateReport::new(gate, met, reason)
         })
         .collect()
 }
 
-fn accepted_referral(state: &ClientState, mv: &MoveCheck<'_>) -> (bool, String) {
+fn accepted_referral(state: &ClientState, mv: &MoveCheck<'_>) -> (bool, GateReason) {
     let Some(level) = mv.to_level else {
-        return (true, "no target level".into());
+        return (true, GateReason::NoTargetLevel);
     };
     if let (Some(p), Some(placement)) = (mv.provider, &state.placement)
         && p == placement.provider
         && &placement.level == level
     {
-        return (true, "same provider, same level: no referral needed".into());
+        return (true, GateReason::SameProviderSameLevel);
     }
     let accepted = state.referrals.iter().find(|r| {
         r.status == ReferralStatus::Accepted
@@ -59,7 +262,10 @@ fn accepted_referral(state: &ClientState, mv: &MoveCheck<'_>) -> (bool, String) 
     match accepted {
         Some(r) => (
             true,
-            format!("referral {} accepted by organization {}", r.id, r.provider),
+            GateReason::ReferralAccepted {
+                referral: r.id,
+                provider: r.provider,
+            },
         ),
         None => {
             let pending = state
@@ -67,38 +273,32 @@ fn accepted_referral(state: &ClientState, mv: &MoveCheck<'_>) -> (bool, String) 
                 .iter()
                 .filter(|r| r.status == ReferralStatus::Pending && &r.to_level == level)
                 .count();
-            let whom = mv
-                .provider
-                .map(|p| format!(" by organization {p}"))
-                .unwrap_or_default();
             (
                 false,
-                format!("no referral to {level} accepted{whom} ({pending} pending)"),
+                GateReason::NoReferralAccepted {
+                    to_level: level.clone(),
+                    provider: mv.provider,
+                    pending,
+                },
             )
         }
     }
 }
 
-fn consent(state: &ClientState, mv: &MoveCheck<'_>, now: DateTime<Utc>) -> (bool, String) {
+fn consent(state: &ClientState, mv: &MoveCheck<'_>, now: DateTime<Utc>) -> (bool, GateReason) {
     let Some(org) = mv.provider else {
-        return (true, "no receiving organization".into());
+        return (true, GateReason::NoReceivingOrganization);
     };
     if state.is_inside(org) {
-        return (
-            true,
-            "no disclosure: the organization already holds the record".into(),
-        );
+        return (true, GateReason::HoldsTheRecord { org });
     }
     match state.active_consent_for(org, now) {
-        Some(c) => (true, format!("consent {} names organization {org}", c.id)),
-        None => (
-            false,
-            format!("no active 42 CFR Part 2 consent names organization {org}"),
-        ),
+        Some(c) => (true, GateReason::ConsentNames { consent: c.id, org }),
+        None => (false, GateReason::NoConsentNames { org }),
     }
 }
 
-fn aftercare(state: &ClientState, pathway: &Pathway, mv: &MoveCheck<'_>) -> (bool, String) {
+fn aftercare(state: &ClientState, pathway: &Pathway, mv: &MoveCheck<'_>) -> (bool, GateReason) {
     let window = pathway.settings.aftercare_window_days;
     let last = mv.on + Duration::days(i64::from(window));
     let hit = state
@@ -113,14 +313,17 @@ fn aftercare(state: &ClientState, pathway: &Pathway, mv: &MoveCheck<'_>) -> (boo
     match hit {
         Some(a) => (
             true,
-            format!("appointment {} booked on {}", a.id, a.at.date_naive()),
+            GateReason::AftercareBooked {
+                appointment: a.id,
+                on: a.at.date_naive(),
+            },
         ),
         None => (
             false,
-            format!(
-                "no aftercare appointment booked between {} and {last}",
-                mv.on
-            ),
+            GateReason::NoAftercareBetween {
+                from: mv.on,
+                through: last,
+            },
         ),
     }
 }
@@ -136,13 +339,17 @@ pub fn mat_covered_through(state: &ClientState, pathway: &Pathway) -> Option<Nai
     }
 }
 
-fn mat_continuity(state: &ClientState, pathway: &Pathway, now: DateTime<Utc>) -> (bool, String) {
+fn mat_continuity(
+    state: &ClientState,
+    pathway: &Pathway,
+    now: DateTime<Utc>,
+) -> (bool, GateReason) {
     let Some(plan) = &state.mat_plan else {
-        return (true, "no active MAT plan".into());
+        return (true, GateReason::NoMatPlan);
     };
     let today = now.date_naive();
     let Some(through) = mat_covered_through(state, pathway) else {
-        return (false, "the MAT plan has no supply or injection date".into());
+        return (false, GateReason::MatPlanUndated);
     };
     let deadline = through.max(today);
     let next = state
@@ -150,37 +357,46 @@ fn mat_continuity(state: &ClientState, pathway: &Pathway, now: DateTime<Utc>) ->
         .iter()
         .filter(|b| b.outcome.is_none() && plan.medication.continued_by(b.kind) && b.on >= today)
         .min_by_key(|b| b.on);
-    let med = plan.medication.as_str();
+    let medication = plan.medication;
     match next {
         Some(b) if b.on <= deadline => (
             true,
-            format!(
-                "{med} covered through {through}; next {:?} booked on {}",
-                b.kind, b.on
-            ),
+            GateReason::MatCovered {
+                medication,
+                through,
+                next: b.kind,
+                on: b.on,
+            },
         ),
         // A gap day is a day with no dose in hand: a booking on `through + 1` leaves none,
         // but no margin either (one late pickup would be a missed dose).
         Some(b) => match (b.on - through).num_days() - 1 {
             gap if gap <= 0 => (
                 false,
-                format!(
-                    "{med} covered through {through}; next booking on {} leaves no margin: book it on or before {deadline}",
-                    b.on
-                ),
+                GateReason::MatNoMargin {
+                    medication,
+                    through,
+                    next_on: b.on,
+                    book_by: deadline,
+                },
             ),
             gap => (
                 false,
-                format!(
-                    "{med} covered through {through}; next booking on {} leaves {gap} gap day{}",
-                    b.on,
-                    if gap == 1 { "" } else { "s" }
-                ),
+                GateReason::MatGap {
+                    medication,
+                    through,
+                    next_on: b.on,
+                    gap_days: gap,
+                },
             ),
         },
         None => (
             false,
-            format!("{med} covered through {through}; nothing booked on or before {deadline}"),
+            GateReason::MatNothingBooked {
+                medication,
+                through,
+                book_by: deadline,
+            },
         ),
     }
 }
@@ -190,9 +406,9 @@ fn reassessment(
     pathway: &Pathway,
     mv: &MoveCheck<'_>,
     now: DateTime<Utc>,
-) -> (bool, String) {
+) -> (bool, GateReason) {
     let Some(level) = mv.to_level else {
-        return (true, "no target level".into());
+        return (true, GateReason::NoTargetLevel);
     };
     let max_age = pathway.settings.reassessment_max_age_days;
     let since = now - Duration::days(i64::from(max_age));
@@ -204,15 +420,18 @@ fn reassessment(
     match hit {
         Some(a) => (
             true,
-            format!(
-                "assessment {} on {} recommends {level}",
-                a.id,
-                a.assessed_at.date_naive()
-            ),
+            GateReason::Assessed {
+                assessment: a.id,
+                on: a.assessed_at.date_naive(),
+                level: level.clone(),
+            },
         ),
         None => (
             false,
-            format!("no assessment in the last {max_age} days recommends {level}"),
+            GateReason::NoRecentAssessment {
+                max_age_days: max_age,
+                level: level.clone(),
+            },
         ),
     }
 }
@@ -479,4 +698,64 @@ pub fn bookings_needed(
         .into_iter()
         .filter(|g| !g.met && matches!(g.gate, Gate::AftercareAppointment | Gate::MatContinuity))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reason said as the API's `why` and the refusal say it: ids and dates as the engine
+    /// writes them, unchanged by its being data now.
+    #[test]
+    fn a_reason_says_the_sentence_the_api_gives() {
+        let org = OrgId(uuid::Uuid::from_u128(7));
+        let day = |d| NaiveDate::from_ymd_opt(2026, 12, d).expect("a day");
+        let said = [
+            (
+                GateReason::NoReferralAccepted {
+                    to_level: LevelId::new("residential"),
+                    provider: Some(org),
+                    pending: 2,
+                },
+                format!("no referral to residential accepted by organization {org} (2 pending)"),
+            ),
+            (
+                GateReason::NoConsentNames { org },
+                format!("no active 42 CFR Part 2 consent names organization {org}"),
+            ),
+            (
+                GateReason::MatCovered {
+                    medication: Medication::Buprenorphine,
+                    through: day(3),
+                    next: MatBookingKind::PrescriberVisit,
+                    on: day(2),
+                },
+                "buprenorphine covered through 2026-12-03; next PrescriberVisit booked on \
+                 2026-12-02"
+                    .into(),
+            ),
+            (
+                GateReason::MatGap {
+                    medication: Medication::Buprenorphine,
+                    through: day(3),
+                    next_on: day(5),
+                    gap_days: 1,
+                },
+                "buprenorphine covered through 2026-12-03; next booking on 2026-12-05 leaves 1 \
+                 gap day"
+                    .into(),
+            ),
+            (
+                GateReason::NoRecentAssessment {
+                    max_age_days: 30,
+                    level: LevelId::new("iop"),
+                },
+                "no assessment in the last 30 days recommends iop".into(),
+            ),
+        ];
+        for (reason, sentence) in said {
+            assert_eq!(reason.to_string(), sentence);
+            assert_eq!(GateReport::new(Gate::Consent, false, reason).why, sentence);
+        }
+    }
 }

@@ -297,6 +297,46 @@ impl ReferralStatus {
         Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
+    /// The answers the provider may still give a referral in this status: the one table of
+    /// them, which `decide` checks each answer against and the pages ask before offering a
+    /// form. Every other status takes no answer.
+    pub fn answers(self) -> &'static [ReferralAnswer] {
+        use ReferralAnswer::*;
+        match self {
+            ReferralStatus::Pending => &[Acknowledge, Accept, Waitlist, Decline],
+            ReferralStatus::Acknowledged => &[Accept, Waitlist, Decline],
+            ReferralStatus::Waitlisted => &[Decline],
+            ReferralStatus::Accepted
+            | ReferralStatus::Scheduled
+            | ReferralStatus::Declined
+            | ReferralStatus::Withdrawn
+            | ReferralStatus::Expired
+            | ReferralStatus::Completed
+            | ReferralStatus::NoShow => &[],
+        }
+    }
+
+    /// Whether the provider may still give `answer` (the table of [`ReferralStatus::answers`]).
+    pub fn allows(self, answer: ReferralAnswer) -> bool {
+        self.answers().contains(&answer)
+    }
+
+    /// How the referral has gone for the client so far.
+    pub fn course(self) -> ReferralCourse {
+        match self {
+            ReferralStatus::Pending | ReferralStatus::Acknowledged | ReferralStatus::Waitlisted => {
+                ReferralCourse::Waiting
+            }
+            ReferralStatus::Accepted | ReferralStatus::Scheduled | ReferralStatus::Completed => {
+                ReferralCourse::Taken
+            }
+            ReferralStatus::Declined | ReferralStatus::Expired | ReferralStatus::NoShow => {
+                ReferralCourse::Failed
+            }
+            ReferralStatus::Withdrawn => ReferralCourse::Withdrawn,
+        }
+    }
+
     /// Sent and not yet answered: the provider may acknowledge, accept, decline or waitlist.
     pub fn awaits_answer(self) -> bool {
         matches!(self, ReferralStatus::Pending | ReferralStatus::Acknowledged)
@@ -313,6 +353,41 @@ impl ReferralStatus {
                 | ReferralStatus::Scheduled
         )
     }
+}
+
+/// How a referral has gone for the client ([`ReferralStatus::course`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReferralCourse {
+    /// No answer yet, or on the provider's waitlist.
+    Waiting,
+    /// A slot held for the client, the client on the way there, or arrived.
+    Taken,
+    /// Declined, never answered, or the client never arrived.
+    Failed,
+    /// The case manager withdrew it, or another provider's acceptance did.
+    Withdrawn,
+}
+
+/// What a provider may answer a referral addressed to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReferralAnswer {
+    /// Seen, the answer still due.
+    Acknowledge,
+    /// Accepted, a slot held.
+    Accept,
+    /// On the provider's waitlist until a slot frees.
+    Waitlist,
+    /// Declined with a reason.
+    Decline,
+}
+
+impl ReferralAnswer {
+    pub const ALL: [ReferralAnswer; 4] = [
+        ReferralAnswer::Acknowledge,
+        ReferralAnswer::Accept,
+        ReferralAnswer::Waitlist,
+        ReferralAnswer::Decline,
+    ];
 }
 
 /// Why a provider declined: kept as the denial log of 105 CMR 164.070.

@@ -264,6 +264,28 @@ async fn a_case_manager_moves_a_client_with_the_pages_forms(b: Backend) {
         shown.contains("A provider accepted a referral — not yet"),
         "{shown}"
     );
+    // Each gate says why from its reason, levels by name and no ids.
+    assert!(
+        shown.contains("No referral to Residential treatment accepted"),
+        "{shown}"
+    );
+    // The move before its gates are met is refused, each unmet gate in words.
+    let a = cm
+        .submit(
+            &page,
+            &format!("{page}/move"),
+            &[("move", "step_down:residential"), ("hours", "30")],
+        )
+        .await;
+    assert_eq!(a.status, 422, "{}", text(&a.body));
+    assert!(
+        text(&a.body).contains(
+            "Not every gate of this move is met — Accepted referral: no referral to \
+             Residential treatment accepted"
+        ),
+        "{}",
+        text(&a.body)
+    );
 
     // The provider accepts (over the API: its inbox page is tested apart): the checklist's
     // gates for the step are all met.

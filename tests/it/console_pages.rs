@@ -291,7 +291,7 @@ async fn the_worklist_lists_a_handoff_needing_a_booking_under_a_consent_and_the_
     };
     assert!(needs(&list, &named), "{list}");
     assert!(list.contains("Ines Worklist-Named"));
-    assert!(list.contains("A planned discharge on"), "{list}");
+    assert!(list.contains("Planned discharge on"), "{list}");
     assert!(list.contains("Aftercare appointment: no aftercare appointment booked"));
     // No consent names the coordinator's organization: nothing of that client, not even its
     // name or id.

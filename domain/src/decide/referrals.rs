@@ -13,28 +13,25 @@ use chrono::Duration;
 const MAX_PROVIDERS_PER_REFERRAL: usize = 10;
 
 impl Draft<'_> {
-    /// A referral in one of `allowed` statuses (`what` names them in the refusal).
-    fn referral_in(
+    /// A referral whose status allows the provider's `answer` (`ReferralStatus::answers`, the
+    /// one table of them); `what` names those statuses in the refusal.
+    fn referral_taking(
         &self,
         id: ReferralId,
-        allowed: impl Fn(ReferralStatus) -> bool,
+        answer: ReferralAnswer,
         what: &str,
     ) -> Result<&Referral, DecisionError> {
         let r = self
             .s
             .referral(id)
             .ok_or_else(|| DecisionError::not_found("referral", id))?;
-        if !allowed(r.status) {
+        if !r.status.allows(answer) {
             return Err(DecisionError::Conflict(format!(
                 "referral {id} is {}, not {what}",
                 r.status.as_str()
             )));
         }
         Ok(r)
-    }
-
-    pub(super) fn pending_referral(&self, id: ReferralId) -> Result<&Referral, DecisionError> {
-        self.referral_in(id, ReferralStatus::awaits_answer, "awaiting an answer")
     }
 
     pub(super) fn send_referral(
@@ -169,7 +166,7 @@ impl Draft<'_> {
     /// The provider has seen the referral; its answer is still due by the deadline.
     pub(super) fn acknowledge_referral(&mut self, id: ReferralId) -> Result<(), DecisionError> {
         let r = self
-            .referral_in(id, |s| s == ReferralStatus::Pending, "pending")?
+            .referral_taking(id, ReferralAnswer::Acknowledge, "pending")?
             .clone();
         let now = self.now();
         {
@@ -192,7 +189,9 @@ impl Draft<'_> {
     /// Accept: a slot is held at the provider (the store refuses the acceptance of a full
     /// provider) until the handoff starts or the hold runs out.
     pub(super) fn accept_referral(&mut self, id: ReferralId) -> Result<(), DecisionError> {
-        let r = self.pending_referral(id)?.clone();
+        let r = self
+            .referral_taking(id, ReferralAnswer::Accept, "awaiting an answer")?
+            .clone();
         self.take_slot_for(r, false)
     }
 
@@ -245,9 +244,7 @@ impl Draft<'_> {
         );
         // First acceptance wins: the rest of the group is withdrawn.
         self.withdraw_where(WithdrawReason::AnotherProviderAccepted, |o| {
-            o.group == r.group
-                && o.id != id
-                && (o.status.awaits_answer() || o.status == ReferralStatus::Waitlisted)
+            o.group == r.group && o.id != id && o.status.course() == ReferralCourse::Waiting
         });
         // Announce the handoff so coordinators can book what it needs.
         if self.s.status == ClientStatus::Active && self.s.handoff.is_none() {
@@ -273,7 +270,9 @@ impl Draft<'_> {
     /// No open slot now: the provider will take the client when one frees. The waitlist is
     /// an answer (the deadline no longer runs); its order is the order of waitlisting.
     pub(super) fn waitlist_referral(&mut self, id: ReferralId) -> Result<(), DecisionError> {
-        let r = self.pending_referral(id)?.clone();
+        let r = self
+            .referral_taking(id, ReferralAnswer::Waitlist, "awaiting an answer")?
+            .clone();
         let now = self.now();
         {
             let r = self.referral_mut(id);
@@ -299,9 +298,9 @@ impl Draft<'_> {
         reason: &DeclineReason,
     ) -> Result<(), DecisionError> {
         let r = self
-            .referral_in(
+            .referral_taking(
                 id,
-                |s| s.awaits_answer() || s == ReferralStatus::Waitlisted,
+                ReferralAnswer::Decline,
                 "awaiting an answer or waitlisted",
             )?
             .clone();
@@ -576,6 +575,43 @@ mod tests {
         };
         let d = f.run(&d.state, f.cm(), assess);
         assert!(d.referrals.is_empty());
+    }
+
+    /// The table of answers each status takes (`ReferralStatus::answers`) and `decide` agree:
+    /// for each status and each answer, the provider's answer is decided iff the table allows
+    /// it, and refused as a conflict otherwise.
+    #[test]
+    fn each_status_takes_the_answers_of_its_table_and_no_other() {
+        let f = Fixture::new();
+        let referred = referred_to_two(&f);
+        let first = referred.referrals[0].id;
+        for status in ReferralStatus::ALL {
+            let mut s = referred.clone();
+            s.referrals[0].status = status;
+            for answer in ReferralAnswer::ALL {
+                let command = match answer {
+                    ReferralAnswer::Acknowledge => Command::AcknowledgeReferral { referral: first },
+                    ReferralAnswer::Accept => Command::AcceptReferral { referral: first },
+                    ReferralAnswer::Waitlist => Command::WaitlistReferral { referral: first },
+                    ReferralAnswer::Decline => Command::DeclineReferral {
+                        referral: first,
+                        reason: DeclineReason {
+                            code: DeclineCode::NoCapacity,
+                            note: None,
+                        },
+                    },
+                };
+                let actor = f.partner(f.residential);
+                if status.allows(answer) {
+                    f.run(&s, actor, command);
+                } else {
+                    assert!(
+                        matches!(f.refuse(&s, actor, command), DecisionError::Conflict(_)),
+                        "{status:?} took {answer:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
