@@ -13,8 +13,6 @@ use carepath_engine::ids::*;
 use carepath_engine::pathway::LevelId;
 use uuid::Uuid;
 
-const KEY: usize = 200;
-
 /// The one path from a mutation's input to the engine: convert, execute as the caller,
 /// count.
 async fn run<I>(
@@ -27,13 +25,6 @@ where
     I: TryInto<Asked>,
     I::Error: Into<Error>,
 {
-    if let Some(k) = &idempotency_key
-        && (k.is_empty() || k.len() > KEY)
-    {
-        return Err(bad_input(format!(
-            "idempotencyKey has 1 to {KEY} characters"
-        )));
-    }
     let Asked { client, command } = input.try_into().map_err(Into::into)?;
     let result = engine(ctx)
         .execute(Request {
