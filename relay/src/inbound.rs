@@ -389,14 +389,13 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
         idempotency_key: Some(format!("ce:{id}")),
         command,
     };
-    // A conflict means the client moved meanwhile: decide again on the new state.
-    for _ in 0..3 {
-        match engine.execute(request.clone()).await {
-            Ok(_) => return Ok(()),
-            Err(Error::Conflict(_)) => continue,
-            Err(Error::Storage(e)) => return Err(Outcome::Retry(e.to_string())),
-            Err(e) => return Err(Outcome::Invalid(e.to_string())),
-        }
+    // A conflict means the client moved meanwhile: the engine already decided again on the
+    // new state (its version-race retries); when the races never ended, the broker
+    // delivers the message again later.
+    match engine.execute(request).await {
+        Ok(_) => Ok(()),
+        Err(Error::Conflict(_)) => Err(Outcome::Retry("the client kept changing".into())),
+        Err(Error::Storage(e)) => Err(Outcome::Retry(e.to_string())),
+        Err(e) => Err(Outcome::Invalid(e.to_string())),
     }
-    Err(Outcome::Retry("the client kept changing".into()))
 }
