@@ -5,8 +5,8 @@
 //! nothing itself.
 //!
 //! This module only dispatches: the `Draft` being built and what every command shares
-//! live in `draft.rs`, each family of commands in a file of its own (`placement`, `referrals`,
-//! `consent`, `care_plan`, `handoff`, `timers`).
+//! live in `draft.rs`, each family of commands in a file of its own (`placement` — a folder,
+//! one file per command —, `referrals`, `consent`, `care_plan`, `handoff`, `timers`).
 
 mod care_plan;
 mod case_manager;
