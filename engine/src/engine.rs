@@ -371,10 +371,10 @@ impl Engine {
             req.client = Some(client);
         }
         let hash = request_hash(&req);
-        if let Some(key) = &req.idempotency_key {
-            if let Some(previous) = self.replay(req.actor.org, key, &hash).await? {
-                return Ok(previous);
-            }
+        if let Some(key) = &req.idempotency_key
+            && let Some(previous) = self.replay(req.actor.org, key, &hash).await?
+        {
+            return Ok(previous);
         }
 
         let stage = std::time::Instant::now();
