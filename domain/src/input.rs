@@ -16,12 +16,37 @@ pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2999;
 
 /// Text a person typed: tabs and line breaks, but no other control character.
 pub fn check_text(what: &str, value: &str) -> Result<(), DecisionError> {
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-    {
+    no_control(what, value, |c| c != '\n' && c != '\t' && c != '\r')
+}
+
+/// One line a person typed (a name, a record number): no control character at all.
+pub fn check_line(what: &str, value: &str) -> Result<(), DecisionError> {
+    no_control(what, value, |_| true)
+}
+
+/// The one control-character rule: none of those `refused` picks.
+fn no_control(
+    what: &str,
+    value: &str,
+    refused: impl Fn(char) -> bool,
+) -> Result<(), DecisionError> {
+    if value.chars().any(|c| c.is_control() && refused(c)) {
         return Err(DecisionError::bad(format!(
             "{what} contains a control character"
+        )));
+    }
+    Ok(())
+}
+
+/// Text that says something: not blank, at most `max` characters. The messages never
+/// repeat the value.
+pub fn check_length(what: &str, value: &str, max: usize) -> Result<(), DecisionError> {
+    if value.trim().is_empty() {
+        return Err(DecisionError::bad(format!("{what} is blank")));
+    }
+    if value.chars().count() > max {
+        return Err(DecisionError::bad(format!(
+            "{what} has more than {max} characters"
         )));
     }
     Ok(())
@@ -32,20 +57,8 @@ pub fn check_text(what: &str, value: &str) -> Result<(), DecisionError> {
 /// repeat the values.
 pub fn check_identity(identity: &ClientIdentity) -> Result<(), DecisionError> {
     let one_line = |what: &str, v: &str, max: usize| {
-        if v.trim().is_empty() {
-            return Err(DecisionError::bad(format!("{what} is blank")));
-        }
-        if v.chars().count() > max {
-            return Err(DecisionError::bad(format!(
-                "{what} has more than {max} characters"
-            )));
-        }
-        if v.chars().any(char::is_control) {
-            return Err(DecisionError::bad(format!(
-                "{what} contains a control character"
-            )));
-        }
-        Ok(())
+        check_length(what, v, max)?;
+        check_line(what, v)
     };
     one_line("the display name", &identity.display_name, MAX_DISPLAY_NAME)?;
     if let Some(n) = &identity.record_number {
@@ -63,11 +76,7 @@ pub fn check_relayed(relayed: &RelayedBy) -> Result<(), DecisionError> {
             "relayedBy is blank: say who reported it (e.g. a phone call from the intake nurse)",
         ));
     }
-    if note.chars().count() > MAX_RELAYED_NOTE {
-        return Err(DecisionError::bad(format!(
-            "relayedBy has more than {MAX_RELAYED_NOTE} characters"
-        )));
-    }
+    check_length("relayedBy", note, MAX_RELAYED_NOTE)?;
     check_text("relayedBy", note)
 }
 
@@ -117,8 +126,26 @@ fn check_levels(command: &Command, pathway: &Pathway) -> Result<(), DecisionErro
     }
 }
 
-/// Every level, text, date and time a command carries: checked by the engine before it
-/// reads anything, and by `decide` again.
+/// A command whose every level, text, date and time [`check_command`] passed: what
+/// [`crate::decide_checked`] decides without checking it again. The engine checks a command
+/// this way once, before it reads anything (an unknown level is bad input, not the
+/// not-found of the client it names), and not again on a version race's retry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checked(Command);
+
+impl Checked {
+    pub fn new(command: Command, pathway: &Pathway) -> Result<Self, DecisionError> {
+        check_command(&command, pathway)?;
+        Ok(Self(command))
+    }
+
+    pub fn command(&self) -> &Command {
+        &self.0
+    }
+}
+
+/// Every level, text, date and time a command carries: by [`Checked::new`] (the engine's
+/// one check), or by [`crate::decide`] on a command nothing checked.
 pub fn check_command(command: &Command, pathway: &Pathway) -> Result<(), DecisionError> {
     check_levels(command, pathway)?;
     if let Some(r) = command.relayed_by() {

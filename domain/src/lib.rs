@@ -19,7 +19,9 @@ mod state;
 pub mod view;
 
 pub use command::*;
-pub use decide::{Context, Decision, OrgDirectory, OrgInfo, StaffDirectory, StaffMember, decide};
+pub use decide::{
+    Context, Decision, OrgDirectory, OrgInfo, StaffDirectory, StaffMember, decide, decide_checked,
+};
 pub use error::DecisionError;
 pub use event::*;
 pub use policy::{

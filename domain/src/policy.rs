@@ -203,6 +203,27 @@ pub fn speaks_for(
     }
 }
 
+/// Whom a sender's inbound message acts as, for the command it carries: the organization
+/// it speaks for, as its aftercare coordinator when it books (an aftercare appointment, a
+/// MAT refill), as a partner when it answers a referral or reports what became of a
+/// booking or a handoff. `None` for a command no inbound message carries.
+pub fn inbound_actor(sender: crate::ids::OrgId, command: &Command) -> Option<Actor> {
+    let role = match command {
+        Command::ScheduleAftercare { .. } | Command::ScheduleMatRefill { .. } => {
+            Role::AftercareCoordinator
+        }
+        Command::AcknowledgeReferral { .. }
+        | Command::AcceptReferral { .. }
+        | Command::WaitlistReferral { .. }
+        | Command::DeclineReferral { .. }
+        | Command::RecordBookingOutcome { .. }
+        | Command::ConfirmArrival { .. }
+        | Command::ReportNoShow { .. } => Role::Partner,
+        _ => return None,
+    };
+    Some(Actor::new(sender, role))
+}
+
 /// A provider's capacity: set by an admin, or by a partner for its own organization.
 pub fn set_capacity(actor: &Actor, provider: crate::ids::OrgId) -> Result<(), DecisionError> {
     match actor.role {
@@ -578,6 +599,46 @@ pub fn may_see_event(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_inbound_message_books_as_a_coordinator_and_reports_as_a_partner() {
+        use crate::command::OutcomeReport;
+        use crate::ids::{BookingId, OrgId, ReferralId};
+        use crate::state::{DeclineCode, DeclineReason, MatBookingKind};
+        let org = OrgId::new();
+        let referral = ReferralId::new();
+        let acts_as = |c: Command| inbound_actor(org, &c).map(|a| (a.org, a.role));
+        for c in [
+            Command::AcknowledgeReferral { referral },
+            Command::AcceptReferral { referral },
+            Command::WaitlistReferral { referral },
+            Command::DeclineReferral {
+                referral,
+                reason: DeclineReason {
+                    code: DeclineCode::NoCapacity,
+                    note: None,
+                },
+            },
+            Command::RecordBookingOutcome {
+                booking: BookingId::new(),
+                outcome: OutcomeReport::NoShow,
+                relayed_by: None,
+            },
+            Command::ConfirmArrival { relayed_by: None },
+            Command::ReportNoShow { relayed_by: None },
+        ] {
+            assert_eq!(acts_as(c), Some((org, Role::Partner)));
+        }
+        assert_eq!(
+            acts_as(Command::ScheduleMatRefill {
+                provider: org,
+                kind: MatBookingKind::Refill,
+                on: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+            }),
+            Some((org, Role::AftercareCoordinator))
+        );
+        assert_eq!(acts_as(Command::EndMatPlan), None);
+    }
 
     #[test]
     fn a_bulk_export_covers_the_records_its_reader_holds() {

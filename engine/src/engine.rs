@@ -1,7 +1,7 @@
 //! The engine: one command = load → decide (pure) → commit (one transaction).
 
 use crate::clock::{Clock, SkippedClock, SystemClock};
-use crate::domain::{self, Actor, ClientState, Command, Context, DecisionError, Envelope, Role};
+use crate::domain::{self, Actor, ClientState, Command, Context, DecisionError, Role};
 use crate::error::Error;
 use crate::ids::*;
 use crate::live::Published;
@@ -58,6 +58,17 @@ pub struct EventRef {
 }
 
 pub const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+/// An idempotency key: 1 to [`MAX_IDEMPOTENCY_KEY`] bytes, no control character (whichever
+/// adapter passed it on).
+fn check_idempotency_key(key: &str) -> Result<(), Error> {
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(Error::BadInput(format!(
+            "an idempotency key has 1 to {MAX_IDEMPOTENCY_KEY} bytes"
+        )));
+    }
+    Ok(domain::input::check_text("the idempotency key", key)?)
+}
 
 /// The engine. Cheap to clone.
 #[derive(Clone)]
@@ -307,11 +318,14 @@ impl Engine {
     ) -> Result<Outcome, Error> {
         // Bad input is refused before anything is read (an unknown level is BAD_INPUT, not
         // the NOT_FOUND of the client it names), once, not on every retry.
-        domain::input::check_command(&req.command, &self.inner.pathway)?;
+        let checked = domain::input::Checked::new(req.command.clone(), &self.inner.pathway)?;
+        if let Some(key) = &req.idempotency_key {
+            check_idempotency_key(key)?;
+        }
         let retry = req.expected_version.is_none() && fired_timer.is_none();
         let mut attempt = 0;
         loop {
-            match self.attempt(&req, fired_timer).await {
+            match self.attempt(&req, &checked, fired_timer).await {
                 Err(Error::Conflict(_)) if retry && attempt < MAX_RACE_RETRIES => {
                     attempt += 1;
                     metrics::counter!("carepath_version_race_retries_total").increment(1);
@@ -322,7 +336,12 @@ impl Engine {
         }
     }
 
-    async fn attempt(&self, req: &Request, fired_timer: Option<TimerId>) -> Result<Outcome, Error> {
+    async fn attempt(
+        &self,
+        req: &Request,
+        checked: &domain::input::Checked,
+        fired_timer: Option<TimerId>,
+    ) -> Result<Outcome, Error> {
         let req = req.clone();
         let store = &self.inner.store;
         if req.expected_version.is_some_and(|v| v < 0) {
@@ -352,16 +371,10 @@ impl Engine {
             req.client = Some(client);
         }
         let hash = request_hash(&req);
-        if let Some(key) = &req.idempotency_key {
-            if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
-                return Err(Error::BadInput(format!(
-                    "an idempotency key has 1 to {MAX_IDEMPOTENCY_KEY} bytes"
-                )));
-            }
-            domain::input::check_text("the idempotency key", key)?;
-            if let Some(previous) = self.replay(req.actor.org, key, &hash).await? {
-                return Ok(previous);
-            }
+        if let Some(key) = &req.idempotency_key
+            && let Some(previous) = self.replay(req.actor.org, key, &hash).await?
+        {
+            return Ok(previous);
         }
 
         let stage = std::time::Instant::now();
@@ -380,13 +393,14 @@ impl Engine {
             orgs: &orgs,
             staff: &staff,
         };
-        let env = Envelope {
+        let decision = domain::decide_checked(
+            state.as_ref(),
             client,
-            actor: req.actor,
-            expected_version: req.expected_version,
-            command: req.command,
-        };
-        let decision = domain::decide(state.as_ref(), &env, &ctx);
+            req.actor,
+            req.expected_version,
+            checked,
+            &ctx,
+        );
         metrics::histogram!("carepath_stage_seconds", "stage" => "decide")
             .record(stage.elapsed().as_secs_f64());
         let decision = decision?;
@@ -405,7 +419,7 @@ impl Engine {
             replayed: false,
         };
         let idempotency = req.idempotency_key.as_ref().map(|key| IdempotencyRecord {
-            actor_org: env.actor.org,
+            actor_org: req.actor.org,
             key: key.clone(),
             request_hash: hash.clone(),
             response: serde_json::to_value(&outcome).expect("outcome serializes"),
@@ -427,7 +441,7 @@ impl Engine {
             // A twin request with the same key committed first: answer as it did.
             Err(StoreError::Conflict(_)) if req.idempotency_key.is_some() => {
                 let key = req.idempotency_key.as_deref().expect("checked");
-                if let Some(previous) = self.replay(env.actor.org, key, &hash).await? {
+                if let Some(previous) = self.replay(req.actor.org, key, &hash).await? {
                     return Ok(previous);
                 }
                 return Err(Error::Conflict(format!(
@@ -439,7 +453,7 @@ impl Engine {
         self.signal_commit();
         tracing::info!(
             client = %client,
-            command = env.command.name(),
+            command = req.command.name(),
             version = outcome.version,
             events = outcome.events.len(),
             "command committed"

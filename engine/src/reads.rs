@@ -231,12 +231,7 @@ impl Engine {
     ) -> Result<Vec<VisibleClient>, Error> {
         if let Some(text) = &search {
             domain::input::check_text("search", text)?;
-            if text.trim().is_empty() || text.chars().count() > domain::MAX_DISPLAY_NAME {
-                return Err(Error::BadInput(format!(
-                    "search for 1 to {} characters",
-                    domain::MAX_DISPLAY_NAME
-                )));
-            }
+            domain::input::check_length("search", text, domain::MAX_DISPLAY_NAME)?;
         }
         let filter = self.listing(actor, level, provider, search)?;
         let page = self.readable_clients(actor, &filter, after, limit).await?;

@@ -491,6 +491,134 @@ impl From<DischargeInput> for Asked {
     }
 }
 
+/// `registerClient`'s input with the caller's organization: the client's home unless the
+/// input names another.
+impl TryFrom<(RegisterClientInput, OrgId)> for Asked {
+    type Error = Error;
+    fn try_from((i, caller): (RegisterClientInput, OrgId)) -> Result<Self> {
+        Ok(Asked::found(Command::RegisterClient {
+            home_org: i.home_org_id.map(OrgId).unwrap_or(caller),
+            birth_year: i.birth_year,
+            identity: i.identity()?,
+        }))
+    }
+}
+
+/// The arguments of a mutation that takes them one by one rather than as an input object,
+/// each converted to its command below.
+pub struct RecordIdentityArgs {
+    pub client_id: Uuid,
+    pub display_name: String,
+    pub record_number: Option<String>,
+}
+
+impl From<RecordIdentityArgs> for Asked {
+    fn from(a: RecordIdentityArgs) -> Self {
+        Asked::for_client(
+            a.client_id,
+            Command::RecordIdentity {
+                identity: d::ClientIdentity {
+                    display_name: a.display_name,
+                    record_number: a.record_number,
+                },
+            },
+        )
+    }
+}
+
+pub struct RevokeConsentArgs {
+    pub client_id: Uuid,
+    pub consent_id: Uuid,
+}
+
+impl From<RevokeConsentArgs> for Asked {
+    fn from(a: RevokeConsentArgs) -> Self {
+        Asked::for_client(
+            a.client_id,
+            Command::RevokeConsent {
+                consent: ConsentId(a.consent_id),
+            },
+        )
+    }
+}
+
+pub struct AssignCaseManagerArgs {
+    pub client_id: Uuid,
+    pub staff_id: Uuid,
+}
+
+impl From<AssignCaseManagerArgs> for Asked {
+    fn from(a: AssignCaseManagerArgs) -> Self {
+        Asked::for_client(
+            a.client_id,
+            Command::AssignCaseManager {
+                staff: StaffId(a.staff_id),
+            },
+        )
+    }
+}
+
+/// An arrival or a no-show, reported by the receiving provider or relayed (`relayedBy`).
+pub struct HandoffReportArgs {
+    pub client_id: Uuid,
+    pub relayed_by: Option<String>,
+}
+
+pub struct ConfirmArrivalArgs(pub HandoffReportArgs);
+pub struct ReportNoShowArgs(pub HandoffReportArgs);
+
+impl From<ConfirmArrivalArgs> for Asked {
+    fn from(ConfirmArrivalArgs(a): ConfirmArrivalArgs) -> Self {
+        let relayed_by = a.relayed_by.map(|note| RelayedBy { note });
+        Asked::for_client(a.client_id, Command::ConfirmArrival { relayed_by })
+    }
+}
+
+impl From<ReportNoShowArgs> for Asked {
+    fn from(ReportNoShowArgs(a): ReportNoShowArgs) -> Self {
+        let relayed_by = a.relayed_by.map(|note| RelayedBy { note });
+        Asked::for_client(a.client_id, Command::ReportNoShow { relayed_by })
+    }
+}
+
+pub struct EndMatPlanArgs {
+    pub client_id: Uuid,
+}
+
+impl From<EndMatPlanArgs> for Asked {
+    fn from(a: EndMatPlanArgs) -> Self {
+        Asked::for_client(a.client_id, Command::EndMatPlan)
+    }
+}
+
+/// A referral's answer by the referral alone: the engine finds its client, after the caller
+/// is authenticated.
+pub enum ReferralAnswerArgs {
+    Acknowledge { referral_id: Uuid },
+    Waitlist { referral_id: Uuid },
+    Accept { referral_id: Uuid },
+    Withdraw { referral_id: Uuid },
+}
+
+impl From<ReferralAnswerArgs> for Asked {
+    fn from(a: ReferralAnswerArgs) -> Self {
+        Asked::found(match a {
+            ReferralAnswerArgs::Acknowledge { referral_id } => Command::AcknowledgeReferral {
+                referral: ReferralId(referral_id),
+            },
+            ReferralAnswerArgs::Waitlist { referral_id } => Command::WaitlistReferral {
+                referral: ReferralId(referral_id),
+            },
+            ReferralAnswerArgs::Accept { referral_id } => Command::AcceptReferral {
+                referral: ReferralId(referral_id),
+            },
+            ReferralAnswerArgs::Withdraw { referral_id } => Command::WithdrawReferral {
+                referral: ReferralId(referral_id),
+            },
+        })
+    }
+}
+
 /// `advanceClock(by:)`: an ISO 8601 duration of weeks, days, hours, minutes and seconds —
 /// `P7D`, `PT4H`, `P1DT12H30M`, `P2W`. Years and months (no fixed length) are refused, as is
 /// anything else that is not one: `BAD_INPUT`. Whether the length is allowed is the

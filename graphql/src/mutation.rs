@@ -8,12 +8,9 @@ use crate::inputs::*;
 use crate::types::*;
 use async_graphql::{Context, Error, Object, Result};
 use carepath_engine::Request;
-use carepath_engine::domain::{self as d, Command, RelayedBy};
 use carepath_engine::ids::*;
 use carepath_engine::pathway::LevelId;
 use uuid::Uuid;
-
-const KEY: usize = 200;
 
 /// The one path from a mutation's input to the engine: convert, execute as the caller,
 /// count.
@@ -27,13 +24,6 @@ where
     I: TryInto<Asked>,
     I::Error: Into<Error>,
 {
-    if let Some(k) = &idempotency_key
-        && (k.is_empty() || k.len() > KEY)
-    {
-        return Err(bad_input(format!(
-            "idempotencyKey has 1 to {KEY} characters"
-        )));
-    }
     let Asked { client, command } = input.try_into().map_err(Into::into)?;
     let result = engine(ctx)
         .execute(Request {
@@ -59,13 +49,7 @@ impl Mutation {
         input: RegisterClientInput,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let home_org = input.home_org_id.map(OrgId).unwrap_or(actor(ctx)?.org);
-        let command = Command::RegisterClient {
-            home_org,
-            birth_year: input.birth_year,
-            identity: input.identity()?,
-        };
-        run(ctx, Asked::found(command), None, idempotency_key).await
+        run(ctx, (input, actor(ctx)?.org), None, idempotency_key).await
     }
 
     /// Record or correct how the organization recognises the client: a display name and its
@@ -80,14 +64,17 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let command = Command::RecordIdentity {
-            identity: d::ClientIdentity {
+        run(
+            ctx,
+            RecordIdentityArgs {
+                client_id,
                 display_name,
                 record_number,
             },
-        };
-        let asked = Asked::for_client(client_id, command);
-        run(ctx, asked, expected_version, idempotency_key).await
+            expected_version,
+            idempotency_key,
+        )
+        .await
     }
 
     /// Admit a registered client, or readmit a discharged one.
@@ -120,11 +107,16 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let command = Command::RevokeConsent {
-            consent: ConsentId(consent_id),
-        };
-        let asked = Asked::for_client(client_id, command);
-        run(ctx, asked, expected_version, idempotency_key).await
+        run(
+            ctx,
+            RevokeConsentArgs {
+                client_id,
+                consent_id,
+            },
+            expected_version,
+            idempotency_key,
+        )
+        .await
     }
 
     /// Refer to one or more providers at once; the first to accept wins.
@@ -172,12 +164,9 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let command = Command::AcknowledgeReferral {
-            referral: ReferralId(referral_id),
-        };
         run(
             ctx,
-            Asked::found(command),
+            ReferralAnswerArgs::Acknowledge { referral_id },
             expected_version,
             idempotency_key,
         )
@@ -193,12 +182,9 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let command = Command::WaitlistReferral {
-            referral: ReferralId(referral_id),
-        };
         run(
             ctx,
-            Asked::found(command),
+            ReferralAnswerArgs::Waitlist { referral_id },
             expected_version,
             idempotency_key,
         )
@@ -218,9 +204,16 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let relayed_by = relayed_by.map(|note| RelayedBy { note });
-        let asked = Asked::for_client(client_id, Command::ConfirmArrival { relayed_by });
-        run(ctx, asked, expected_version, idempotency_key).await
+        run(
+            ctx,
+            ConfirmArrivalArgs(HandoffReportArgs {
+                client_id,
+                relayed_by,
+            }),
+            expected_version,
+            idempotency_key,
+        )
+        .await
     }
 
     /// Name the staff member responsible for the client's episode: a case manager or
@@ -234,11 +227,16 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let command = Command::AssignCaseManager {
-            staff: StaffId(staff_id),
-        };
-        let asked = Asked::for_client(client_id, command);
-        run(ctx, asked, expected_version, idempotency_key).await
+        run(
+            ctx,
+            AssignCaseManagerArgs {
+                client_id,
+                staff_id,
+            },
+            expected_version,
+            idempotency_key,
+        )
+        .await
     }
 
     /// The provider the client is on the way to reports that they did not come
@@ -253,9 +251,16 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let relayed_by = relayed_by.map(|note| RelayedBy { note });
-        let asked = Asked::for_client(client_id, Command::ReportNoShow { relayed_by });
-        run(ctx, asked, expected_version, idempotency_key).await
+        run(
+            ctx,
+            ReportNoShowArgs(HandoffReportArgs {
+                client_id,
+                relayed_by,
+            }),
+            expected_version,
+            idempotency_key,
+        )
+        .await
     }
 
     /// The receiving provider takes the client: a slot is held until the handoff starts
@@ -268,13 +273,9 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        // The engine finds the referral's client, after the caller is authenticated.
-        let command = Command::AcceptReferral {
-            referral: ReferralId(referral_id),
-        };
         run(
             ctx,
-            Asked::found(command),
+            ReferralAnswerArgs::Accept { referral_id },
             expected_version,
             idempotency_key,
         )
@@ -298,13 +299,9 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        // The engine finds the referral's client, after the caller is authenticated.
-        let command = Command::WithdrawReferral {
-            referral: ReferralId(referral_id),
-        };
         run(
             ctx,
-            Asked::found(command),
+            ReferralAnswerArgs::Withdraw { referral_id },
             expected_version,
             idempotency_key,
         )
@@ -338,8 +335,13 @@ impl Mutation {
         expected_version: Option<i64>,
         idempotency_key: Option<String>,
     ) -> Result<MutationResult> {
-        let asked = Asked::for_client(client_id, Command::EndMatPlan);
-        run(ctx, asked, expected_version, idempotency_key).await
+        run(
+            ctx,
+            EndMatPlanArgs { client_id },
+            expected_version,
+            idempotency_key,
+        )
+        .await
     }
 
     async fn schedule_aftercare(

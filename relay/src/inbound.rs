@@ -10,8 +10,7 @@ use crate::topology::{self, DEAD_EXCHANGE, INBOUND_QUEUE};
 use crate::{Options, connect};
 use carepath_engine::Backoff;
 use carepath_engine::domain::{
-    Actor, AftercareKind, Command, DeclineCode, DeclineReason, MatBookingKind, OutcomeReport, Role,
-    policy,
+    AftercareKind, Command, DeclineCode, DeclineReason, MatBookingKind, OutcomeReport, policy,
 };
 use carepath_engine::ids::{BookingId, ClientId, OrgId, ReferralId};
 use carepath_engine::{Engine, Error, Request};
@@ -288,13 +287,12 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
         policy::speaks_for(org, OrgId(provider))
             .map_err(|e| Outcome::Invalid(format!("sender {user}: {e}")))
     };
-    let (client, role, command) = match kind {
+    let (client, command) = match kind {
         "aftercare.appointment.scheduled" => {
             let m: AftercareScheduled = serde_json::from_slice(&d.data).map_err(parse_err)?;
             own(m.provider_id)?;
             (
                 Some(ClientId(m.client_id)),
-                Role::AftercareCoordinator,
                 Command::ScheduleAftercare {
                     provider: org,
                     kind: m.kind,
@@ -307,7 +305,6 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
             own(m.provider_id)?;
             (
                 Some(ClientId(m.client_id)),
-                Role::AftercareCoordinator,
                 Command::ScheduleMatRefill {
                     provider: org,
                     kind: m.kind,
@@ -341,7 +338,7 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
                 }
             };
             // The engine finds the referral's client.
-            (None, Role::Partner, command)
+            (None, command)
         }
         // The provider of a booking: what became of it.
         "aftercare.appointment.attended"
@@ -362,7 +359,6 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
             };
             (
                 Some(ClientId(m.client_id)),
-                Role::Partner,
                 Command::RecordBookingOutcome {
                     booking: BookingId(m.booking_id),
                     outcome,
@@ -378,25 +374,29 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
             } else {
                 Command::ReportNoShow { relayed_by: None }
             };
-            (Some(ClientId(m.client_id)), Role::Partner, command)
+            (Some(ClientId(m.client_id)), command)
         }
         other => return Err(Outcome::Invalid(format!("unsupported ce-type {other}"))),
     };
+    // Whom the message acts as is policy's: the sender's organization, in the role of what
+    // it carries.
+    let actor = policy::inbound_actor(org, &command).ok_or_else(|| {
+        Outcome::Invalid(format!("no inbound message carries {}", command.name()))
+    })?;
     let request = Request {
         client,
-        actor: Actor::new(org, role),
+        actor,
         expected_version: None,
         idempotency_key: Some(format!("ce:{id}")),
         command,
     };
-    // A conflict means the client moved meanwhile: decide again on the new state.
-    for _ in 0..3 {
-        match engine.execute(request.clone()).await {
-            Ok(_) => return Ok(()),
-            Err(Error::Conflict(_)) => continue,
-            Err(Error::Storage(e)) => return Err(Outcome::Retry(e.to_string())),
-            Err(e) => return Err(Outcome::Invalid(e.to_string())),
-        }
+    // A conflict means the client moved meanwhile: the engine already decided again on the
+    // new state (its version-race retries); when the races never ended, the broker
+    // delivers the message again later.
+    match engine.execute(request).await {
+        Ok(_) => Ok(()),
+        Err(Error::Conflict(_)) => Err(Outcome::Retry("the client kept changing".into())),
+        Err(Error::Storage(e)) => Err(Outcome::Retry(e.to_string())),
+        Err(e) => Err(Outcome::Invalid(e.to_string())),
     }
-    Err(Outcome::Retry("the client kept changing".into()))
 }

@@ -16,15 +16,15 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 const MAX_TEXT: usize = 500;
 
-/// Authorization and input checks, before anything else is looked at; the organization the
-/// events are attributed to (`None` for the engine's own timers).
+/// Authorization, before anything else is looked at (the input was checked before the
+/// decision began: [`super::decide`]); the organization the events are attributed to
+/// (`None` for the engine's own timers).
 pub(super) fn screen(
     state: Option<&ClientState>,
     env: &Envelope,
     ctx: &Context<'_>,
 ) -> Result<Option<OrgId>, DecisionError> {
     policy::authorize(&env.actor, &env.command, state, ctx.now)?;
-    crate::input::check_command(&env.command, ctx.pathway)?;
     Ok((env.actor.role != Role::System).then_some(env.actor.org))
 }
 
@@ -105,7 +105,7 @@ impl<'a> Draft<'a> {
         }
     }
 
-    /// A draft for a command on a registered client: authorized, its input checked, the
+    /// A draft for a command on a registered client: authorized, the
     /// client known and at the version the caller expects.
     pub(super) fn open(
         state: Option<&ClientState>,
@@ -290,15 +290,7 @@ impl<'a> Draft<'a> {
     }
 
     pub(super) fn text(what: &str, value: &str) -> Result<(), DecisionError> {
-        if value.trim().is_empty() {
-            return Err(DecisionError::bad(format!("{what} is empty")));
-        }
-        if value.chars().count() > MAX_TEXT {
-            return Err(DecisionError::bad(format!(
-                "{what} is longer than {MAX_TEXT} characters"
-            )));
-        }
-        Ok(())
+        crate::input::check_length(what, value, MAX_TEXT)
     }
 
     pub(super) fn invalid(&self, attempted: String) -> DecisionError {

@@ -279,6 +279,11 @@ impl Fixture {
         if matches!(env.command, Command::RegisterClient { .. }) {
             return err;
         }
+        // Bad input is refused before a draft is opened.
+        if let Err(e) = crate::input::check_command(&env.command, ctx.pathway) {
+            assert_eq!(e, err, "refused differently when checking the input");
+            return err;
+        }
         match Draft::open(Some(state), &env, &ctx) {
             Err(e) => assert_eq!(e, err, "refused differently when opening the draft"),
             Ok(mut d) => {

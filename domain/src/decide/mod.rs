@@ -5,8 +5,8 @@
 //! nothing itself.
 //!
 //! This module only dispatches: the `Draft` being built and what every command shares
-//! live in `draft.rs`, each family of commands in a file of its own (`placement`, `referrals`,
-//! `consent`, `care_plan`, `handoff`, `timers`).
+//! live in `draft.rs`, each family of commands in a file of its own (`placement` — a folder,
+//! one file per command —, `referrals`, `consent`, `care_plan`, `handoff`, `timers`).
 
 mod care_plan;
 mod case_manager;
@@ -125,8 +125,38 @@ pub struct Decision {
     pub identity: Option<ClientIdentity>,
 }
 
-/// Decide a command. `state` is `None` only for a client not yet registered.
+/// Decide a command, its input checked first ([`crate::input::check_command`]). `state` is
+/// `None` only for a client not yet registered.
 pub fn decide(
+    state: Option<&ClientState>,
+    env: &Envelope,
+    ctx: &Context<'_>,
+) -> Result<Decision, DecisionError> {
+    crate::input::check_command(&env.command, ctx.pathway)?;
+    decide_screened(state, env, ctx)
+}
+
+/// Decide a command whose input was checked ([`crate::input::Checked`]) for `actor` on
+/// `client`: the engine's path, which checks a command once before it reads anything.
+pub fn decide_checked(
+    state: Option<&ClientState>,
+    client: ClientId,
+    actor: Actor,
+    expected_version: Option<i64>,
+    command: &crate::input::Checked,
+    ctx: &Context<'_>,
+) -> Result<Decision, DecisionError> {
+    let env = Envelope {
+        client,
+        actor,
+        expected_version,
+        command: command.command().clone(),
+    };
+    decide_screened(state, &env, ctx)
+}
+
+/// Decide a command whose input was checked.
+fn decide_screened(
     state: Option<&ClientState>,
     env: &Envelope,
     ctx: &Context<'_>,
