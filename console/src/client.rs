@@ -16,8 +16,8 @@ use crate::words::{self, Names, cap, day, moment};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use carepath_engine::domain::gates::ReadinessAsk;
-use carepath_engine::domain::view::Asked;
+use carepath_engine::domain::Asked;
+use carepath_engine::domain::ReadinessAsk;
 use carepath_engine::domain::{
     ClientStatus, ClientView, Command, ConsentExpiry, GateReport, HandoffTarget, Medication,
     ReferralCourse,

@@ -6,7 +6,7 @@
 
 use crate::error::PageError;
 use carepath_engine::Engine;
-use carepath_engine::domain::gates::GateReason;
+use carepath_engine::domain::GateReason;
 use carepath_engine::domain::{
     AftercareKind, Attendance, ClientIdentity, ClientStatus, DeclineCode, LostReason,
     MatBookingKind, MatService, Medication, ReferralStatus, VisibleClient,

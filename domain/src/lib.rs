@@ -30,3 +30,32 @@ pub use policy::{
 };
 pub use state::*;
 pub use view::{Seen, VisibleClient};
+
+/// What the domain means as its API beyond the engine: the values a door renders and the
+/// commands it sends — never the decision, the policy's rules or the view's cutting, which the
+/// engine applies. `carepath-engine` re-exports this module, and only this, as its `domain`.
+pub mod model {
+    pub use crate::command::*;
+    pub use crate::error::DecisionError;
+    pub use crate::event::*;
+    pub use crate::gates::{GateReason, ReadinessAsk};
+    pub use crate::ids;
+    pub use crate::policy::{ClientPart, ClientView, REDISCLOSURE_NOTICE, ReferralView};
+    pub use crate::state::*;
+    pub use crate::view::{
+        Asked, CareHistory, CaseManagement, Checklist, ConsentSeen, EpisodeSeen, MatPlanSeen,
+        Movement, Seen, VisibleClient,
+    };
+
+    /// The measures as values (their fold is the engine's to run).
+    pub mod measures {
+        pub use crate::measures::{
+            DischargeMeasures, HandoffMeasures, LoopMeasures, Measures, MoudMeasures,
+            ProviderHours, Ratio, ReferralMeasures, Scope, Spread,
+        };
+    }
+
+    /// The calendar a follow-up check keeps (HEDIS FUI), for those who audit the engine's
+    /// timers against it (the simulation's checks).
+    pub use crate::gates::followup_due;
+}

@@ -1,9 +1,9 @@
 //! Administration through the engine: organizations and what they offer (levels of care and
 //! capacity, MAT services), the broker users that speak for an organization on the inbound
 //! queue, housekeeping. Who may do each is decided by the domain's policy
-//! ([`crate::domain::policy`]).
+//! ([`crate::dom::policy`]).
 
-use crate::domain::{Actor, MatService, policy};
+use crate::dom::{Actor, MatService, policy};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::OrgId;
@@ -12,6 +12,18 @@ use chrono::Duration;
 use std::collections::{BTreeSet, HashMap};
 
 impl Engine {
+    /// Whether a message from `sender` may name `named` as the organization acting
+    /// (`policy::speaks_for`): an inbound message speaks only for its own organization.
+    pub fn speaks_for(&self, sender: OrgId, named: OrgId) -> Result<(), Error> {
+        Ok(policy::speaks_for(sender, named)?)
+    }
+
+    /// Whom an inbound message from `sender` carrying `command` acts as
+    /// (`policy::inbound_actor`); `None` when no inbound message may carry it.
+    pub fn inbound_actor(&self, sender: OrgId, command: &crate::dom::Command) -> Option<Actor> {
+        policy::inbound_actor(sender, command)
+    }
+
     /// Drop idempotency records older than `days`.
     pub async fn prune_idempotency(&self, days: i64) -> Result<u64, Error> {
         let before = self.clock().now() - Duration::days(days);
@@ -160,7 +172,7 @@ impl Engine {
 
 /// A name someone typed: 1 to 200 characters, no control character.
 fn check_name(what: &str, value: &str) -> Result<(), Error> {
-    crate::domain::input::check_text(what, value)?;
+    crate::dom::input::check_text(what, value)?;
     if value.is_empty() || value.chars().count() > 200 {
         return Err(Error::BadInput(format!("{what} has 1 to 200 characters")));
     }

@@ -1,7 +1,7 @@
 //! The timer table for those who check the engine's promises about it (a simulation, an
 //! operator): every timer with what became of it.
 
-use crate::domain::{Actor, policy};
+use crate::dom::{Actor, policy};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::TimerId;

@@ -2,7 +2,7 @@
 //! may see it, with the events the state keeps no history of (statuses over time), each read
 //! by another organization a disclosure as any other read.
 
-use crate::domain::{Actor, CareEvent, ClientState, ClientView, Role, VisibleClient};
+use crate::dom::{Actor, CareEvent, ClientState, ClientView, Role, VisibleClient};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::*;
@@ -30,7 +30,7 @@ impl Engine {
             .load_client(id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("client {id}")))?;
-        let (view, consent) = crate::domain::read_access(actor, &state, self.clock().now())?;
+        let (view, consent) = crate::dom::read_access(actor, &state, self.clock().now())?;
         self.disclose_read(actor, &state, consent, view).await?;
         self.complete(actor, state, view).await
     }
@@ -118,7 +118,7 @@ impl Engine {
         let client = self.with_identities(vec![client]).await?.remove(0);
         let events = self.store().events(state.id, 0, MAX_EVENTS).await?;
         Ok(CareRecord {
-            history: crate::domain::view::visible_events(actor, view, &state, events),
+            history: crate::dom::view::visible_events(actor, view, &state, events),
             client,
         })
     }

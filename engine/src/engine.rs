@@ -1,7 +1,7 @@
 //! The engine: one command = load → decide (pure) → commit (one transaction).
 
 use crate::clock::{Clock, SkippedClock, SystemClock};
-use crate::domain::{self, Actor, ClientState, Command, Context, DecisionError, Role};
+use crate::dom::{self as domain, Actor, ClientState, Command, Context, DecisionError, Role};
 use crate::error::Error;
 use crate::ids::*;
 use crate::live::Published;

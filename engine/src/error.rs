@@ -1,6 +1,6 @@
 //! The engine's error: what a caller of [`crate::Engine`] can branch on.
 
-use crate::domain::DecisionError;
+use crate::dom::DecisionError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]

@@ -13,7 +13,7 @@
 //! twice); the reader starts a new export.
 
 use crate::CareRecord;
-use crate::domain::{self, Actor, Role};
+use crate::dom::{self as domain, Actor, Role};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::{ClientId, OrgId};

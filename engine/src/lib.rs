@@ -22,8 +22,12 @@ mod skipping;
 mod worklists;
 use carepath_store as store;
 
-pub use carepath_domain as domain;
+/// The whole domain, for the engine's own use.
+use carepath_domain as dom;
 pub use carepath_domain::ids;
+/// The domain's values — what a door renders and the commands it sends — and nothing of its
+/// decisions, rules or view-cutting, which the engine applies (`carepath_domain::model`).
+pub use carepath_domain::model as domain;
 
 /// The pathway model (from the domain) and its loader (from `carepath-workflows`).
 pub mod pathway {

@@ -5,7 +5,7 @@
 //! of then ([`domain::audience`]); [`Engine::subscribe`] lets through only what the subscriber
 //! may see and records each event it delivers to another organization as a disclosure.
 
-use crate::domain::{self, Actor, CareEvent};
+use crate::dom::{self as domain, Actor, CareEvent};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::{ClientId, EventId, OrgId};

@@ -1,8 +1,8 @@
 //! The measures of continuity over an organization's clients (`domain::measures`), counted
 //! from their events, a page of clients at a time.
 
-use crate::domain::measures::{Measures, Scope, Tally};
-use crate::domain::{self, Actor};
+use crate::dom::measures::{Measures, Scope, Tally};
+use crate::dom::{self as domain, Actor};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::*;

@@ -5,7 +5,7 @@
 //! organizations into the disclosure accounting, together.
 
 use crate::clock::{Clock, SystemClock};
-use crate::domain::{self, CareEvent};
+use crate::dom::{self as domain, CareEvent};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::{ClientId, OrgId};

@@ -1,9 +1,10 @@
 //! The read side, with the same authorization rules as the write side: who may see which
 //! client and how much, and the disclosure record every read by another organization leaves.
 
-use crate::domain::view::Asked;
-use crate::domain::{
-    self, Actor, ClientIdentity, ClientState, ClientView, DecisionError, GateReport, HandoffTarget,
+use crate::dom as domain;
+use crate::dom::view::Asked;
+use crate::dom::{
+    Actor, ClientIdentity, ClientState, ClientView, DecisionError, GateReport, HandoffTarget,
     Referral, ReferralStatus, ReferralView, Role, VisibleClient,
 };
 use crate::engine::Engine;

@@ -4,7 +4,7 @@
 //! longer than its token: a token revoked or expired (by the engine's clock, as every token
 //! is) ends its sessions at once.
 
-use crate::domain::{Actor, Role};
+use crate::dom::{Actor, Role};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::reads::token_hash;

@@ -4,7 +4,7 @@
 //! each with the clock at its due time, so its events carry the time they would have had.
 
 use crate::clock::{self, Clock, SkippedClock, SystemClock};
-use crate::domain::{self, Actor};
+use crate::dom::{self as domain, Actor};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::TimerId;

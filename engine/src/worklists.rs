@@ -6,8 +6,8 @@
 //! arrivals list the clients on their way to it (`policy::read_arrivals`,
 //! `policy::arrival_access`). Each client read by another organization is a disclosure.
 
-use crate::domain::policy::{self, CoordinationScope};
-use crate::domain::{
+use crate::dom::policy::{self, CoordinationScope};
+use crate::dom::{
     Actor, ClientState, ClientView, DecisionError, GateReport, TimerKind, VisibleClient, gates,
 };
 use crate::engine::Engine;

@@ -10,7 +10,7 @@ use crate::topology::{self, DEAD_EXCHANGE, INBOUND_QUEUE};
 use crate::{Options, connect};
 use carepath_engine::Backoff;
 use carepath_engine::domain::{
-    AftercareKind, Command, DeclineCode, DeclineReason, MatBookingKind, OutcomeReport, policy,
+    AftercareKind, Command, DeclineCode, DeclineReason, MatBookingKind, OutcomeReport,
 };
 use carepath_engine::ids::{BookingId, ClientId, OrgId, ReferralId};
 use carepath_engine::{Engine, Error, Request};
@@ -284,7 +284,8 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
     let kind = ce_type.strip_prefix(TYPE_PREFIX).unwrap_or(&ce_type);
     let parse_err = |e: serde_json::Error| Outcome::Invalid(format!("{kind}: bad data: {e}"));
     let own = |provider: Uuid| {
-        policy::speaks_for(org, OrgId(provider))
+        engine
+            .speaks_for(org, OrgId(provider))
             .map_err(|e| Outcome::Invalid(format!("sender {user}: {e}")))
     };
     let (client, command) = match kind {
@@ -380,7 +381,7 @@ async fn handle(engine: &Engine, d: &Delivery) -> Result<(), Outcome> {
     };
     // Whom the message acts as is policy's: the sender's organization, in the role of what
     // it carries.
-    let actor = policy::inbound_actor(org, &command).ok_or_else(|| {
+    let actor = engine.inbound_actor(org, &command).ok_or_else(|| {
         Outcome::Invalid(format!("no inbound message carries {}", command.name()))
     })?;
     let request = Request {

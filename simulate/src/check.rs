@@ -3,7 +3,7 @@
 
 use crate::Error;
 use carepath_engine::Engine;
-use carepath_engine::domain::gates;
+use carepath_engine::domain::followup_due;
 use carepath_engine::domain::{Actor, CareEvent, EventData, MissReason};
 use carepath_engine::ids::{BookingId, ClientId, EpisodeId, EventId, ReferralId, StaffId, TimerId};
 use carepath_engine::pathway::{DischargeKind, Gate, LevelId, Pathway, TransitionKind};
@@ -221,7 +221,7 @@ impl<'a> ClientAudit<'a> {
     /// follow-up day, due as the last day of its window ends.
     fn exit_followups(&mut self, exit: EventId, left_at: DateTime<Utc>) {
         for days in &self.pathway.settings.followup_days {
-            let due = gates::followup_due(left_at.date_naive(), *days);
+            let due = followup_due(left_at.date_naive(), *days);
             if due <= self.end {
                 self.followups_due.push((exit, *days, due));
             }

@@ -5,12 +5,12 @@
 //! aftercare appointment.
 
 use super::{Kind, Mapped, Source, client_resources};
-use carepath_engine::CareRecord;
-use carepath_engine::domain::{
+use carepath_domain::{
     Actor, AftercareKind, CareEvent, ClientState, ClientView, Command, ConsentExpiry, Context,
     DeclineCode, DeclineReason, Envelope, MatBookingKind, MatService, Medication, OrgDirectory,
     OutcomeReport, Role, StaffDirectory, decide,
 };
+use carepath_engine::CareRecord;
 use carepath_engine::ids::{ClientId, OrgId};
 use carepath_engine::pathway::{DischargeKind, LevelId, Pathway, TransitionKind, default_pathway};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
@@ -223,7 +223,7 @@ impl World {
 
     fn map_as(&self, actor: &Actor, view: ClientView) -> Vec<Mapped> {
         // As the engine cuts it: the domain's view of the state, the events the view shows.
-        let client = carepath_engine::domain::view::cut(
+        let client = carepath_domain::view::cut(
             actor,
             view,
             &self.state,
@@ -233,7 +233,7 @@ impl World {
         );
         let record = CareRecord {
             client,
-            history: carepath_engine::domain::view::visible_events(
+            history: carepath_domain::view::visible_events(
                 actor,
                 view,
                 &self.state,
