@@ -315,3 +315,28 @@ fn no_door_cuts_its_own_view_of_a_client() {
         found.join("\n")
     );
 }
+
+/// "The engine hands out the domain's values, not its rules": the only parts of the domain the
+/// engine re-exports are `model` (as its `domain`), the ids and the pathway model — so no door
+/// can call `decide`, the policy's rules, the gates or the view's cutting.
+#[test]
+fn the_engine_re_exports_only_the_domains_values() {
+    let lib = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("engine/src/lib.rs"),
+    )
+    .unwrap();
+    let exported: BTreeSet<&str> = lib
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("pub use carepath_domain"))
+        .collect();
+    assert_eq!(
+        exported,
+        BTreeSet::from([
+            "pub use carepath_domain::model as domain;",
+            "pub use carepath_domain::ids;",
+            "pub use carepath_domain::pathway::*;",
+        ]),
+        "the engine re-exports more of the domain than its values"
+    );
+}
