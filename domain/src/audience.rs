@@ -3,33 +3,26 @@
 //! then, so a consent revoked after the commit stops what had not left yet.
 
 use super::event::{CareEvent, EventData};
+use super::policy::ClientPart;
 use super::state::ClientState;
+use super::view::part_of;
 use crate::ids::{ConsentId, OrgId};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 
-/// Event types an organization named in an active consent receives to coordinate care
-/// (aftercare, MAT refills, follow-up): the client's handoffs, transitions and discharges.
-pub const COORDINATION_PREFIXES: [&str; 12] = [
-    "discharge.",
-    "handoff.",
-    "transfer.",
-    "transition.",
-    "followup.",
-    "aftercare.",
-    "mat.refill.",
-    "mat.dose.",
-    "mat.visit.",
-    "mat.booking.",
-    "client.lost_to_care",
-    "client.reengaged",
+/// The parts of a record whose events an organization named in an active consent receives to
+/// coordinate care (aftercare, MAT refills, follow-up): the client's moves, discharges and
+/// follow-ups, the aftercare appointments and the MAT bookings. Which part an event tells of is
+/// the view's (`view::part_of`), so events follow the same table as every door's reads.
+pub const COORDINATION_PARTS: [ClientPart; 3] = [
+    ClientPart::Handoff,
+    ClientPart::Aftercare,
+    ClientPart::MatBookings,
 ];
 
-/// Whether an event of this type goes to the organizations an active consent names.
-pub fn is_coordination(event_type: &str) -> bool {
-    COORDINATION_PREFIXES
-        .iter()
-        .any(|p| event_type.starts_with(p))
+/// Whether an event goes to the organizations an active consent names.
+pub fn is_coordination(event: &EventData) -> bool {
+    COORDINATION_PARTS.contains(&part_of(event))
 }
 
 /// An organization other than the record holder that an event goes to, and the consent
@@ -43,7 +36,7 @@ pub struct Recipient {
 /// Whether the event might go to anyone but the record holder, before the client is read:
 /// when not, [`audience`] is empty whatever the client's consents say.
 pub fn may_leave(event: &CareEvent) -> bool {
-    event.recipient_org.is_some() || is_coordination(event.event_type())
+    event.recipient_org.is_some() || is_coordination(&event.data)
 }
 
 /// The organizations besides `state.home_org` that `event` goes to at `now`, in a stable
@@ -75,7 +68,7 @@ pub fn audience(
     if let Some(org) = event.recipient_org {
         add(org);
     }
-    if is_coordination(event.event_type()) {
+    if is_coordination(&event.data) {
         let parties = parties(event, state, now);
         for c in state
             .consents

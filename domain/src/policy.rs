@@ -573,7 +573,10 @@ pub fn require_full(
     }
 }
 
-/// Whether a live subscriber may be sent an event. `audience`: the organizations besides the
+/// Whether a live subscriber may be sent an event: the record holder's every event, a
+/// partner's the events of the referrals addressed to it, a coordinator's those of the parts
+/// coordination takes (`audience::COORDINATION_PARTS`) — which part an event tells of being
+/// the view's (`view::part_of`). `audience`: the organizations besides the
 /// record holder the event goes to now ([`super::audience::audience`]).
 pub fn may_see_event(
     actor: &Actor,
@@ -581,17 +584,16 @@ pub fn may_see_event(
     home_org: crate::ids::OrgId,
     audience: &[crate::ids::OrgId],
 ) -> bool {
-    let t = event.event_type();
     let reached = home_org == actor.org || audience.contains(&actor.org);
     match actor.role {
         Role::Admin => true,
         Role::CaseManager | Role::Supervisor => home_org == actor.org,
         Role::Partner => {
-            t.starts_with("referral.")
+            super::view::part_of(&event.data) == ClientPart::Referrals
                 && event.recipient_org == Some(actor.org)
                 && audience.contains(&actor.org)
         }
-        Role::AftercareCoordinator => reached && super::audience::is_coordination(t),
+        Role::AftercareCoordinator => reached && super::audience::is_coordination(&event.data),
         Role::Payer | Role::System => false,
     }
 }
