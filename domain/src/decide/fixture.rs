@@ -360,6 +360,16 @@ impl Fixture {
     }
 
     /// In detox, with the residential program's acceptance of the referral.
+    /// `s` stepped down to residential care by its case manager: on the way there.
+    pub(super) fn step_down(&self, s: &ClientState) -> ClientState {
+        self.run(
+            s,
+            self.cm(),
+            transition(TransitionKind::StepDown, level("residential"), None, 30.0),
+        )
+        .state
+    }
+
     pub(super) fn accepted(&self) -> ClientState {
         let s = self.referred();
         let referral = s.referrals[0].id;

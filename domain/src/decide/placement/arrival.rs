@@ -221,13 +221,7 @@ mod tests {
         let f = Fixture::new();
         let s = f.accepted();
         let referral = s.referrals[0].id;
-        let s = f
-            .run(
-                &s,
-                f.cm(),
-                transition(TransitionKind::StepDown, level("residential"), None, 30.0),
-            )
-            .state;
+        let s = f.step_down(&s);
         let t = s.transit.clone().unwrap();
         let late = t.arrive_by + Duration::minutes(1);
         let missed = f.run_at(
@@ -314,13 +308,7 @@ mod tests {
     fn after_a_reported_no_show_the_client_may_be_sent_elsewhere_or_discharged() {
         let f = Fixture::new();
         let s = f.accepted();
-        let s = f
-            .run(
-                &s,
-                f.cm(),
-                transition(TransitionKind::StepDown, level("residential"), None, 30.0),
-            )
-            .state;
+        let s = f.step_down(&s);
         let d = f.run(
             &s,
             f.partner(f.residential),
@@ -393,13 +381,7 @@ mod tests {
         let f = Fixture::new();
         let s = f.accepted();
         let referral = s.referrals[0].id;
-        let s = f
-            .run(
-                &s,
-                f.cm(),
-                transition(TransitionKind::StepDown, level("residential"), None, 30.0),
-            )
-            .state;
+        let s = f.step_down(&s);
         // The sender's click alone does not close the loop: it must say who reported it.
         for (actor, relayed_by) in [
             (f.cm(), None),
