@@ -136,6 +136,7 @@ pub async fn page(
     let actor = &signed.actor;
     // One read: the client as this reader may see it, with the readiness of the move asked.
     let asked = Asked {
+        readiness: true,
         readiness_of: q.check.as_deref().and_then(parse_check),
     };
     let client = engine.read_client_asking(actor, id, &asked).await?;

@@ -1,5 +1,5 @@
 //! A client as one reader may see it: the only shape in which a client's record leaves the
-//! engine for a door (GraphQL, the console, FHIR, exports). [`see`] turns the client's state
+//! engine for a door (GraphQL, the console, FHIR, exports). [`cut`] turns the client's state
 //! and the reader's standing ([`policy::read_access`]) into a [`VisibleClient`] holding only
 //! what that reader may see — each part of the record [`Seen::Shown`] or [`Seen::Withheld`],
 //! referrals and events filtered, the identity left for the engine to fill in where the view
@@ -8,7 +8,7 @@
 
 use crate::event::{CareEvent, EventData, GateReport};
 use crate::gates::{self, ReadinessAsk};
-use crate::ids::{ClientId, ConsentId, EpisodeId, OrgId, StaffId};
+use crate::ids::{ClientId, EpisodeId, OrgId, StaffId};
 use crate::pathway::DischargeKind;
 use crate::pathway::{AllowedMove, Pathway};
 use crate::policy::{self, ClientPart, ClientView};
@@ -17,7 +17,7 @@ use crate::state::{
     Escalation, HandoffTarget, LostToCare, MatBooking, MatPlan, PendingTransfer, Placement,
     PlacementRecord, PlannedHandoff, Referral, ReferralStatus, Transit,
 };
-use crate::{Actor, ClientIdentity, DecisionError};
+use crate::{Actor, ClientIdentity};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// A part of the record: shown to this reader, or withheld from it (minimum necessary).
@@ -144,7 +144,8 @@ pub struct VisibleClient {
     pub allowed_moves: Seen<Vec<AllowedMove>>,
     pub case_management: Seen<CaseManagement>,
     pub history: Seen<CareHistory>,
-    /// The readiness of the next move and of a planned discharge ([`next_asks`]).
+    /// The readiness of the next move and of a planned discharge ([`next_asks`]), when the
+    /// reader asked for it ([`Asked::readiness`]) and its view shows it.
     pub readiness: Seen<Vec<Checklist>>,
 }
 
@@ -193,27 +194,17 @@ impl VisibleClient {
     }
 }
 
-/// What a reader may see, from what it asks to see: the readiness of one move (the console's
-/// "check this move"), else the next move [`next_asks`] chooses.
+/// What a reader asks to see beyond the record's parts: the readiness checklists (a client's
+/// page; not worth their gates' evaluation in a list, a worklist or an export) — of one move
+/// (the console's "check this move"), else of the next move [`next_asks`] chooses.
 #[derive(Clone, Debug, Default)]
 pub struct Asked {
+    pub readiness: bool,
     pub readiness_of: Option<ReadinessAsk>,
 }
 
-/// The client as `actor` may see it now, and for a read by another organization the consent
-/// it discloses under. Without standing: not found, as an id that does not exist.
-pub fn see(
-    actor: &Actor,
-    state: &ClientState,
-    pathway: &Pathway,
-    now: DateTime<Utc>,
-    asked: &Asked,
-) -> Result<(VisibleClient, Option<ConsentId>), DecisionError> {
-    let (view, consent) = policy::read_access(actor, state, now)?;
-    Ok((cut(actor, view, state, pathway, now, asked), consent))
-}
-
-/// The client in `view` (already decided for `actor`).
+/// The client in `view`, the view `actor`'s standing gives ([`policy::read_access`], which the
+/// engine asks first and accounts).
 pub fn cut(
     actor: &Actor,
     view: ClientView,
@@ -283,7 +274,7 @@ pub fn cut(
             placements: s.placements.clone(),
             last_discharge: s.last_discharge.clone(),
         }),
-        readiness: Seen::when(shows(ClientPart::Readiness), || {
+        readiness: Seen::when(asked.readiness && shows(ClientPart::Readiness), || {
             next_asks(s, pathway, asked.readiness_of.clone())
                 .into_iter()
                 .filter_map(|ask| {

@@ -25,14 +25,8 @@ impl Engine {
     /// One client's care record as `actor` may read it; a read by another organization is a
     /// disclosure. Without standing: not found, as for an id that does not exist.
     pub async fn care_record(&self, actor: &Actor, id: ClientId) -> Result<CareRecord, Error> {
-        let state = self
-            .store()
-            .load_client(id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("client {id}")))?;
-        let (view, consent) = crate::dom::read_access(actor, &state, self.clock().now())?;
-        self.disclose_read(actor, &state, consent, view).await?;
-        self.complete(actor, state, view).await
+        let page = vec![self.read_standing(actor, id).await?];
+        Ok(self.complete_page(actor, page).await?.remove(0))
     }
 
     /// A page of the care records `actor` may list, after `after` by client id: as
@@ -96,30 +90,22 @@ impl Engine {
             .map(|e| e.client))
     }
 
+    /// The care records of a page read by `actor`: each client as it may see it (the
+    /// identities in one read for the page) with the events it may see.
     async fn complete_page(
         &self,
         actor: &Actor,
         page: Vec<(ClientState, ClientView)>,
     ) -> Result<Vec<CareRecord>, Error> {
+        let clients = self.visible_page(actor, &page).await?;
         let mut out = Vec::with_capacity(page.len());
-        for (state, view) in page {
-            out.push(self.complete(actor, state, view).await?);
+        for ((state, view), client) in page.into_iter().zip(clients) {
+            let events = self.store().events(state.id, 0, MAX_EVENTS).await?;
+            out.push(CareRecord {
+                history: crate::dom::view::visible_events(actor, view, &state, events),
+                client,
+            });
         }
         Ok(out)
-    }
-
-    async fn complete(
-        &self,
-        actor: &Actor,
-        state: ClientState,
-        view: ClientView,
-    ) -> Result<CareRecord, Error> {
-        let client = self.visible(actor, &state, view);
-        let client = self.with_identities(vec![client]).await?.remove(0);
-        let events = self.store().events(state.id, 0, MAX_EVENTS).await?;
-        Ok(CareRecord {
-            history: crate::dom::view::visible_events(actor, view, &state, events),
-            client,
-        })
     }
 }

@@ -141,12 +141,30 @@ impl Engine {
         id: ClientId,
         asked: &Asked,
     ) -> Result<VisibleClient, Error> {
-        let state = self.load(id).await?;
-        let (client, consent) =
-            domain::view::see(actor, &state, self.pathway(), self.clock().now(), asked)?;
-        self.disclose_read(actor, &state, consent, client.view)
-            .await?;
+        let (state, view) = self.read_standing(actor, id).await?;
+        let client = domain::view::cut(
+            actor,
+            view,
+            &state,
+            self.pathway(),
+            self.clock().now(),
+            asked,
+        );
         Ok(self.with_identities(vec![client]).await?.remove(0))
+    }
+
+    /// One client's state and the view `actor`'s standing gives (`policy::read_access`), the
+    /// read accounted as a disclosure when it is another organization's: the first step of
+    /// every read of one client. Without standing: not found, as an unknown id.
+    pub(crate) async fn read_standing(
+        &self,
+        actor: &Actor,
+        id: ClientId,
+    ) -> Result<(ClientState, ClientView), Error> {
+        let state = self.load(id).await?;
+        let (view, consent) = domain::read_access(actor, &state, self.clock().now())?;
+        self.disclose_read(actor, &state, consent, view).await?;
+        Ok((state, view))
     }
 
     /// `state` in `view` (decided for `actor`), for the engine's lists.
@@ -236,7 +254,7 @@ impl Engine {
         }
         let filter = self.listing(actor, level, provider, search)?;
         let page = self.readable_clients(actor, &filter, after, limit).await?;
-        self.visible_page(actor, page).await
+        self.visible_page(actor, &page).await
     }
 
     /// Whom `actor` may list (`list_clients`): case managers their organization's clients,
@@ -280,7 +298,7 @@ impl Engine {
     pub(crate) async fn visible_page(
         &self,
         actor: &Actor,
-        page: Vec<(ClientState, ClientView)>,
+        page: &[(ClientState, ClientView)],
     ) -> Result<Vec<VisibleClient>, Error> {
         let clients = page
             .iter()
@@ -332,7 +350,7 @@ impl Engine {
             ..ClientFilter::default()
         };
         let page = self.readable_clients(actor, &filter, after, limit).await?;
-        self.visible_page(actor, page).await
+        self.visible_page(actor, &page).await
     }
 
     /// The escalations: clients with a referral group that ran out (every provider declined,
@@ -364,7 +382,7 @@ impl Engine {
             ..ClientFilter::default()
         };
         let page = self.readable_clients(actor, &filter, after, limit).await?;
-        self.visible_page(actor, page).await
+        self.visible_page(actor, &page).await
     }
 
     /// Staff members as their newest live token describes them (name = the token's label),

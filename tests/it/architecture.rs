@@ -291,7 +291,6 @@ fn no_door_cuts_its_own_view_of_a_client() {
         "read_access",
         "referral_access",
         "view::cut",
-        "view::see",
         "visible_events",
         "consent_active",
         "active_consent_for",
