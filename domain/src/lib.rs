@@ -12,6 +12,7 @@ mod decide;
 mod error;
 mod event;
 pub mod gates;
+pub mod identity;
 pub mod input;
 pub mod measures;
 pub mod policy;
@@ -39,6 +40,10 @@ pub mod model {
     pub use crate::error::DecisionError;
     pub use crate::event::*;
     pub use crate::gates::{GateReason, ReadinessAsk};
+    pub use crate::identity::{
+        MIN_PASSWORD_CHARS, PERSON_ROLES, PasswordProblem, SsoClaims, SsoRefusal, SsoSettings,
+        StaffStatus,
+    };
     pub use crate::ids;
     pub use crate::policy::{ClientPart, ClientView, REDISCLOSURE_NOTICE, ReferralView};
     pub use crate::state::*;
