@@ -30,5 +30,6 @@ mod one_view;
 mod relay;
 mod simulate;
 mod skipping;
+mod staff_pages;
 mod timers;
 mod tools;
