@@ -47,8 +47,10 @@ pub struct AccountQuery {
 
 fn method_words(method: &str) -> &'static str {
     match method {
-        "password" => "Password and authenticator code",
-        "sso" => "Single sign-on",
+        "password+totp" => "Password and authenticator code",
+        "password+recovery" => "Password and a recovery code",
+        "password" => "Password",
+        "sso" => "Your organization's single sign-on",
         _ => "Other",
     }
 }

@@ -216,10 +216,18 @@ fn audit_detail(kind: &str, detail: Option<&str>) -> String {
             "reset" => "Password reset".to_owned(),
             other => other.to_owned(),
         },
-        "signed_in" | "sign_in_failed" => match d {
+        "sign_in_failed" => match d {
+            "password" => "Wrong password".to_owned(),
+            "totp code" => "Wrong authenticator code".to_owned(),
+            "totp code reused" => "An authenticator code used twice".to_owned(),
+            "totp enrolment" => "Wrong code while setting up the authenticator".to_owned(),
+            other => other.replace('_', " "),
+        },
+        "signed_in" => match d {
             "password" => "Password".to_owned(),
+            "password+totp" => "Password and authenticator code".to_owned(),
+            "password+recovery" => "Password and a recovery code".to_owned(),
             "sso" => "Single sign-on".to_owned(),
-            "code" | "totp" => "Authenticator code".to_owned(),
             other => other.replace('_', " "),
         },
         _ => d.replace('_', " "),

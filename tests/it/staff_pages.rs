@@ -335,7 +335,7 @@ async fn an_admin_invites_changes_deactivates_and_reactivates_people(b: Backend)
     let gone = dana.get("/census").await;
     assert_eq!(gone.status, 303, "{}", gone.body);
     assert_eq!(gone.location.as_deref(), Some("/sign-in"));
-    let page = a.page("/staff").await;
+    let page = a.page("/staff?done=deactivated").await;
     assert!(text(&page).contains("The person was deactivated"));
     let row = rows(&page, "staff")
         .into_iter()
@@ -552,8 +552,20 @@ async fn a_person_sees_their_sessions_and_signs_out_everywhere_else(b: Backend) 
             "{expected:?} on /account: {words}"
         );
     }
+    // Two from this address, and the one signing up opened (through the engine, no address).
     let sessions = rows(&page, "sessions");
-    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    assert_eq!(sessions.len(), 3, "{sessions:?}");
+    assert_eq!(
+        sessions.iter().filter(|r| r[2] == "127.0.0.1").count(),
+        2,
+        "{sessions:?}"
+    );
+    assert!(
+        sessions
+            .iter()
+            .all(|r| r[3] == "Password and authenticator code"),
+        "{sessions:?}"
+    );
     assert_eq!(
         sessions.iter().filter(|r| r[4] == "This session").count(),
         1,
@@ -569,7 +581,7 @@ async fn a_person_sees_their_sessions_and_signs_out_everywhere_else(b: Backend) 
         .await;
     assert_eq!(done.answer.status, 303, "{}", done.answer.body);
     let page = here.page(done.answer.location.as_deref().unwrap()).await;
-    assert!(text(&page).contains("Your other session was signed out"));
+    assert!(text(&page).contains("Your 2 other sessions were signed out"));
     let sessions = rows(&page, "sessions");
     assert_eq!(sessions.len(), 1, "{sessions:?}");
     assert_eq!(sessions[0][4], "This session");
