@@ -6,7 +6,7 @@
 //! secret in it; a person sees their open sessions on `/account` and ends the others. One test
 //! drives `/staff` in Chromium (axe, a screenshot).
 
-use crate::browser::Browser;
+use crate::browser::{Browser, eventually};
 use crate::console::{Answer, form_fields};
 use crate::on_both_backends;
 use crate::people::{self, Person};
@@ -635,9 +635,35 @@ async fn the_staff_page_in_a_browser() {
     b.screenshot("02-invited").await;
     b.axe("the staff page with an invitation link").await;
 
+    // The idle warning: two minutes before the session would end, a notice says so; at that
+    // moment the page goes to sign-in. (The moment moved near and the script run again.)
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(90)).to_rfc3339();
+    let rerun = "document.querySelector('span.session').setAttribute('data-idle-ends', arguments[0]); \
+         const s = document.createElement('script'); s.src = '/console/assets/console.js'; \
+         document.body.appendChild(s);";
+    b.js(rerun, vec![soon.into()]).await;
+    let warning = eventually("the idle warning", || async {
+        b.alert()
+            .await
+            .filter(|a| a.contains("Your session ends at"))
+    })
+    .await;
+    assert!(
+        warning.contains("unless you continue: reload or open a page to stay signed in"),
+        "{warning}"
+    );
+    b.screenshot("03-idle-warning").await;
+    b.axe("the staff page with the idle warning").await;
+    let now = chrono::Utc::now().to_rfc3339();
+    b.js(rerun, vec![now.into()]).await;
+    eventually("the way to sign-in", || async {
+        (b.path().await == "/sign-in").then_some(())
+    })
+    .await;
+
     b.goto("/account").await;
     assert_eq!(b.heading().await, "Your account");
-    b.screenshot("03-account").await;
+    b.screenshot("04-account").await;
     b.axe("the account page").await;
     b.close().await;
 }
