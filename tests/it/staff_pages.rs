@@ -439,7 +439,7 @@ async fn an_admin_invites_changes_deactivates_and_reactivates_people(b: Backend)
     assert!(
         lines
             .iter()
-            .any(|l| &l[1] == "Dana Reyes" && &l[2] == cm.email && &l[4] == "Signed in"),
+            .any(|l| &l[1] == "Dana Reyes" && l[2] == cm.email && &l[4] == "Signed in"),
         "{body}"
     );
     assert!(
