@@ -211,6 +211,11 @@ fn audit_detail(kind: &str, detail: Option<&str>) -> String {
             None => d.to_owned(),
         },
         "invited" | "service_account_created" | "service_account_revoked" => role_in_words(d),
+        "sso_settings_changed" => match d {
+            "set" => "Turned on or changed".to_owned(),
+            "cleared" => "Turned off".to_owned(),
+            other => other.to_owned(),
+        },
         "link_issued" | "password_set" => match d {
             "invite" => "Invitation".to_owned(),
             "reset" => "Password reset".to_owned(),
@@ -255,6 +260,10 @@ impl Who {
 
     fn row(&self, e: &AuditEntry) -> AuditRow {
         let (who, email) = match e.staff {
+            // The organization's own settings, or a sign-in under no account of it.
+            None if e.kind == "sso_settings_changed" => {
+                ("The organization".to_owned(), String::new())
+            }
             None => ("unknown address".to_owned(), String::new()),
             Some(id) => self
                 .names
@@ -265,9 +274,10 @@ impl Who {
         let by =
             e.by.filter(|b| Some(*b) != e.staff)
                 .map(|b| {
-                    self.names
-                        .get(&b)
-                        .map_or_else(|| "the operator".to_owned(), |(n, _)| n.clone())
+                    self.names.get(&b).map_or_else(
+                        || "an account no longer listed".to_owned(),
+                        |(n, _)| n.clone(),
+                    )
                 })
                 .unwrap_or_default();
         AuditRow {

@@ -521,6 +521,45 @@ async fn a_system_given_access_on_the_staff_page_works_until_revoked(b: Backend)
         "{csv}"
     );
     assert!(!csv.contains(&token));
+
+    // Single sign-on, once set up, is shown by its issuer — never its client secret.
+    const CLIENT_SECRET: &str = "client-secret-never-shown";
+    s.engine
+        .set_sso_settings(
+            &admin.actor(),
+            org,
+            Some(carepath_engine::domain::SsoSettings {
+                issuer: "https://login.harbor.example.org".into(),
+                client_id: "carepath".into(),
+                client_secret: CLIENT_SECRET.into(),
+                role_claim: None,
+                role_values: Vec::new(),
+                provision: false,
+                require_mfa: true,
+                required_acr: None,
+            }),
+        )
+        .await
+        .expect("single sign-on set up");
+    let page = a.page("/staff").await;
+    assert!(
+        text(&page).contains(
+            "Single sign-on is on: people may sign in through https://login.harbor.example.org"
+        ),
+        "{}",
+        text(&page)
+    );
+    assert!(!page.contains(CLIENT_SECRET));
+    assert!(
+        rows(&page, "audit")
+            .iter()
+            .any(|r| r[1] == "The organization"
+                && r[2] == "Single sign-on settings changed"
+                && r[4] == "Alma Ortiz"),
+        "{:?}",
+        rows(&page, "audit")
+    );
+    assert!(!a.get("/staff/audit.csv").await.body.contains(CLIENT_SECRET));
 }
 
 async fn a_person_sees_their_sessions_and_signs_out_everywhere_else(b: Backend) {
