@@ -190,6 +190,9 @@ async fn status_of(s: &TestServer, p: &Person) -> StaffStatus {
         .status
 }
 
+/// A password tried that is not the person's.
+const WRONG: &str = "not the right password at all";
+
 async fn an_admin_invites_changes_deactivates_and_reactivates_people(b: Backend) {
     let s = TestServer::start_with(b, &[]).await;
     let org = s.org("Harbor Case Management", &[]).await;
@@ -386,6 +389,26 @@ async fn an_admin_invites_changes_deactivates_and_reactivates_people(b: Backend)
     let (status, _) = s.get(url.strip_prefix(&s.url).unwrap()).await;
     assert_eq!(status, 200);
 
+    // Locked after failed sign-ins: said with the time the lock ends.
+    let http = client();
+    for _ in 0..5 {
+        let tried = http
+            .post(format!("{}/sign-in", s.url))
+            .form(&[("email", cm.email.as_str()), ("password", WRONG)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tried.status(), 401);
+    }
+    let row = rows(&a.page("/staff").await, "staff")
+        .into_iter()
+        .find(|r| r[0] == "Dana Reyes")
+        .unwrap();
+    assert!(
+        row[3].starts_with("Locked until ") && row[3].ends_with(" UTC"),
+        "{row:?}"
+    );
+
     // The last admin cannot deactivate themselves: refused in words.
     let last = a
         .submit("/staff", &format!("/staff/{}/deactivate", admin.staff), &[])
@@ -448,8 +471,15 @@ async fn an_admin_invites_changes_deactivates_and_reactivates_people(b: Backend)
             .any(|l| &l[1] == "Dana Reyes" && &l[3] == "Alma Ortiz" && &l[4] == "Deactivated"),
         "{body}"
     );
+    assert!(
+        lines.iter().any(|l| &l[1] == "Dana Reyes"
+            && &l[4] == "Sign-in failed"
+            && &l[5] == "Wrong password"),
+        "{body}"
+    );
     for secret in [
         people::PASSWORD,
+        WRONG,
         admin.totp_secret.as_str(),
         cm.totp_secret.as_str(),
         path,
