@@ -31,5 +31,6 @@ mod relay;
 mod sign_in;
 mod simulate;
 mod skipping;
+mod staff_pages;
 mod timers;
 mod tools;
