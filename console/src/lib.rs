@@ -19,6 +19,7 @@ mod error;
 mod page;
 mod pictures;
 mod session;
+pub mod sso;
 mod timeline;
 mod words;
 
