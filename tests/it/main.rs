@@ -29,5 +29,6 @@ mod one_view;
 mod relay;
 mod simulate;
 mod skipping;
+mod sso;
 mod timers;
 mod tools;

@@ -121,7 +121,10 @@ fn packages() -> PathBuf {
     let dir = std::env::var_os("CAREPATH_OIDC_PROVIDER")
         .filter(|p| !p.is_empty())
         .map_or_else(|| PathBuf::from(DEFAULT_PACKAGES), PathBuf::from);
-    if !dir.join("node_modules/oidc-provider/package.json").is_file() {
+    if !dir
+        .join("node_modules/oidc-provider/package.json")
+        .is_file()
+    {
         missing(format!(
             "the npm package oidc-provider is not installed in {}",
             dir.display()
@@ -161,9 +164,12 @@ impl OidcProvider {
         let stdout = child.stdout.take().expect("the provider's stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut out = BufReader::new(stdout);
             let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = out.read_line(&mut line);
             let _ = tx.send(line);
+            // Whatever it prints later is read too (a closed pipe would end it).
+            let _ = std::io::copy(&mut out, &mut std::io::sink());
         });
         let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
         let issuer = serde_json::from_str::<serde_json::Value>(&line)
@@ -187,5 +193,16 @@ impl OidcProvider {
             std::thread::spawn(move || std::io::copy(&mut e, &mut std::io::sink()));
         }
         OidcProvider { issuer, child }
+    }
+
+    /// Change what the provider says of its people from now on (its accounts, all of them).
+    pub async fn set_accounts(&self, accounts: &[Account]) {
+        let resp = reqwest::Client::new()
+            .put(format!("{}/test/accounts", self.issuer))
+            .json(accounts)
+            .send()
+            .await
+            .expect("the provider answers");
+        assert_eq!(resp.status(), 204, "the provider took the accounts");
     }
 }

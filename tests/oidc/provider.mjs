@@ -12,6 +12,7 @@
 //
 // Prints one JSON line {"issuer": "http://127.0.0.1:<port>"} on stdout once it answers, and
 // stops on SIGTERM, SIGINT or when its standard input closes (the test that started it is gone).
+// `PUT /test/accounts` replaces the accounts (a test changing what the provider says).
 // The login page (GET /interaction/<uid>) takes a login name (an account's `sub` or e-mail)
 // and any password; the account's `amr` and `acr` become the session's. Every client must use
 // PKCE; consent is implied (first-party test clients).
@@ -35,7 +36,7 @@ if (!arg) {
   process.exit(2);
 }
 const config = JSON.parse(arg.trimStart().startsWith('{') ? arg : readFileSync(arg, 'utf8'));
-const accounts = config.accounts ?? [];
+let accounts = config.accounts ?? [];
 const idTokenClaims = config.id_token_claims ?? true;
 
 const findAccount = (login) => accounts.find((a) => a.sub === login || (a.email && a.email === login));
@@ -134,6 +135,15 @@ server.listen(0, '127.0.0.1', () => {
   server.on('request', async (req, res) => {
     try {
       const url = new URL(req.url, issuer);
+      // The test changes what the provider says of its people (`PUT /test/accounts`, the
+      // accounts as JSON): a test harness's door, on loopback only.
+      if (url.pathname === '/test/accounts' && req.method === 'PUT') {
+        let body = '';
+        for await (const chunk of req) body += chunk;
+        accounts = JSON.parse(body);
+        res.writeHead(204);
+        return res.end();
+      }
       const m = url.pathname.match(/^\/interaction\/([^/]+)(\/login)?$/);
       if (!m) return callback(req, res);
       const details = await provider.interactionDetails(req, res);
@@ -167,6 +177,9 @@ server.listen(0, '127.0.0.1', () => {
 
   process.stdout.write(`${JSON.stringify({ issuer })}\n`);
 });
+
+// The test that started it may stop reading: not a reason to fail a request.
+process.stdout.on('error', () => {});
 
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);

@@ -13,16 +13,14 @@ use carepath_engine::domain::{SsoClaims, SsoSettings};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
     CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
-    CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse,
-    CoreTokenType,
+    CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
     AccessTokenHash, AdditionalClaims, AuthorizationCode, ClaimsVerificationError, ClientId,
     ClientSecret, CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet,
     IdTokenFields, IssuerUrl, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
     PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
-    StandardErrorResponse, StandardTokenResponse, TokenResponse,
-    UserInfoClaims,
+    StandardErrorResponse, StandardTokenResponse, TokenResponse, UserInfoClaims,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -166,12 +164,16 @@ type OidcClient = openidconnect::Client<
 >;
 
 /// The HTTP client every request to a provider goes through: no redirects followed (a
-/// discovery or token endpoint that redirects is refused, not followed — SSRF), a timeout.
+/// discovery or token endpoint that redirects is refused, not followed — SSRF), a timeout, no
+/// idle connections kept.
 fn http() -> &'static openidconnect::reqwest::Client {
     static HTTP: LazyLock<openidconnect::reqwest::Client> = LazyLock::new(|| {
         openidconnect::reqwest::Client::builder()
             .redirect(openidconnect::reqwest::redirect::Policy::none())
             .timeout(PROVIDER_TIMEOUT)
+            // A connection per request: a sign-in makes a handful, and a pooled connection
+            // the provider has since closed would fail the one that reuses it.
+            .pool_max_idle_per_host(0)
             .build()
             .expect("the identity provider HTTP client")
     });
@@ -412,11 +414,7 @@ pub async fn end_session_url(
     back: &str,
 ) -> Result<Option<String>, SsoError> {
     let metadata = discover(&settings.issuer).await?;
-    let Some(endpoint) = metadata
-        .additional_metadata()
-        .end_session_endpoint
-        .clone()
-    else {
+    let Some(endpoint) = metadata.additional_metadata().end_session_endpoint.clone() else {
         return Ok(None);
     };
     let mut request = LogoutRequest::from(endpoint)
