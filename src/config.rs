@@ -39,12 +39,30 @@ pub struct Config {
     pub idempotency_days: i64,
     /// Days a new API token is valid (`tokens create --days` overrides it).
     pub token_days: u32,
+    /// The address people reach the console at (`https://carepath.example.org`): the links
+    /// the CLI prints (invitations, password resets) start with it, and a session cookie is
+    /// `Secure` when it is https. Default: `http://` and the listening address.
+    pub public_url: Option<String>,
+    /// Minutes a session of a role that reads client records may sit idle (default 30; at
+    /// most the 12-hour lifetime).
+    pub session_idle_minutes: Option<u32>,
     /// `text` or `json`.
     pub log_format: String,
     /// `serve` on a skipped clock that only `advanceClock` moves, for tests and training —
     /// never the default. The database is marked either way when first served, and a
     /// database marked for the other clock is refused.
     pub time_skipping: bool,
+}
+
+impl Config {
+    /// The console's address for links people are sent: `public_url`, else `http://` and
+    /// the listening address.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
 }
 
 impl Default for Config {
@@ -64,6 +82,8 @@ impl Default for Config {
             measures_interval_secs: 300,
             idempotency_days: 7,
             token_days: 90,
+            public_url: None,
+            session_idle_minutes: None,
             log_format: "text".into(),
             time_skipping: false,
         }

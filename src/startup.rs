@@ -85,6 +85,11 @@ impl Application {
     /// Refused when the database is marked for the other clock than `time_skipping` asks.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let engine = open_serving_engine(&config).await?;
+        engine.set_idle_timeout(
+            config
+                .session_idle_minutes
+                .map(|m| chrono::Duration::minutes(i64::from(m))),
+        );
         let listener = TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
@@ -176,10 +181,14 @@ impl Application {
             say_the_clock,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http());
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("HTTP server")?;
+        warn_when_plain_http(&config, listener.local_addr()?);
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("HTTP server")?;
         let _ = stop_tx.send(true);
         for t in tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
@@ -205,6 +214,23 @@ async fn say_the_clock(
         resp.headers_mut().insert(CLOCK_HEADER, value);
     }
     resp
+}
+
+/// People sign in with passwords over this server: served on plain HTTP beyond loopback with no
+/// https `public_url` (a TLS proxy in front), passwords and session cookies would cross the
+/// network in the clear — said loudly at startup.
+fn warn_when_plain_http(config: &Config, addr: SocketAddr) {
+    let https = config
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    if !https && !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "serving people's sign-in on plain HTTP beyond loopback: put a TLS proxy in front \
+             and set public_url to its https address (session cookies are Secure only then)"
+        );
+    }
 }
 
 /// `carepath serve`: build, say where it listens, serve until SIGINT or SIGTERM.

@@ -4,8 +4,8 @@
 //!
 //! Every page reads through the engine's reads and every form runs the same engine command
 //! the API runs (`action.rs`): the engine authorizes both, so a role sees and does here only
-//! what it may over GraphQL. A person signs in with their token once (`session.rs`); the
-//! browser then holds a session secret in an HttpOnly, SameSite=Strict cookie, and every form
+//! what it may over GraphQL. A person signs in as themselves — password and TOTP, or their organization's
+//! identity provider (`session.rs`); the browser then holds a session secret in an HttpOnly, SameSite=Strict cookie, and every form
 //! carries a CSRF token derived from it, an idempotency key of its own and — where it changes
 //! a client — the version of the record the page showed, so a stale form is refused in words.
 
@@ -44,7 +44,17 @@ pub fn router(engine: Engine) -> Router {
             "/sign-in",
             get(session::sign_in_page).post(session::sign_in),
         )
+        .route("/sign-in/code", get(session::code_page).post(session::code))
+        .route(
+            "/sign-in/enrol",
+            get(session::enrol_page).post(session::enrol),
+        )
+        .route(
+            "/welcome/{link}",
+            get(session::welcome_page).post(session::welcome),
+        )
         .route("/sign-out", post(session::sign_out))
+        .merge(sso::routes())
         .route("/census", get(census::page))
         .route("/census/board", get(census::board))
         .route("/live", get(census::live))

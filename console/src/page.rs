@@ -77,6 +77,10 @@ pub struct Chrome {
     pub csrf: String,
     /// On a time-skipping server: where its clock stands.
     pub skipped_clock: Option<String>,
+    /// When the session ends if the person does nothing more, in words and as a moment (the
+    /// page's script warns before it).
+    pub idle_ends: String,
+    pub idle_ends_at: String,
 }
 
 /// The pages a role works in, in the order of the navigation bar.
@@ -125,15 +129,7 @@ impl Chrome {
             .await?
             .remove(&actor.org)
             .unwrap_or_else(|| "your organization".into());
-        let person = match actor.staff {
-            Some(staff) => engine
-                .staff_members(actor, &[staff])
-                .await?
-                .into_iter()
-                .next()
-                .and_then(|s| s.name),
-            None => None,
-        };
+        let person = Some(signed.person.clone());
         Ok(Chrome {
             title: title.into(),
             org,
@@ -149,6 +145,8 @@ impl Chrome {
                 .collect(),
             csrf: signed.csrf.clone(),
             skipped_clock: skipped_clock(engine),
+            idle_ends: signed.idle_ends_at.format("%H:%M UTC").to_string(),
+            idle_ends_at: signed.idle_ends_at.to_rfc3339(),
         })
     }
 }

@@ -1,7 +1,11 @@
-//! Signing in and out, and who a request comes from. A person gives their API token once; the
-//! engine opens a session and the browser keeps its secret in an HttpOnly, SameSite=Strict
-//! cookie (never readable by the page's script, never sent by another site). Every form
-//! carries a CSRF token derived from that secret, and a POST from another origin is refused.
+//! Signing in and out, and who a request comes from. A person signs in as themselves — an
+//! e-mail address and password, then a TOTP code (enrolling TOTP the first time), or their
+//! organization's identity provider (`sso.rs`) — and the engine opens a session whose secret
+//! the browser keeps in an HttpOnly, SameSite=Strict cookie (never readable by the page's
+//! script, never sent by another site); a sign-in half done is a short-lived cookie of its own.
+//! An invitation or reset link (`/welcome/<secret>`) chooses a password. Every form carries a
+//! CSRF token derived from the session's secret, and a POST from another origin is refused.
+//! API tokens never open the console: they are for systems.
 
 use crate::error::PageError;
 use crate::page::{self, html, skipped_clock};
@@ -13,16 +17,25 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use carepath_engine::domain::Actor;
-use carepath_engine::{Engine, Error};
+use carepath_engine::{Engine, Error, PendingStep, Session, SignedIn};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
 
 /// The cookie holding the session secret.
 pub const SESSION_COOKIE: &str = "carepath_session";
+/// The cookie holding a sign-in half done (between the password and the second factor).
+pub const PENDING_COOKIE: &str = "carepath_sign_in";
 
 /// A signed-in request: who, and the CSRF token its forms carry.
 pub struct Signed {
     pub actor: Actor,
     pub csrf: String,
+    /// The person's name.
+    pub person: String,
+    /// When the session ends if left idle from now, and at the latest.
+    pub idle_ends_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
     /// The session's secret, to ask again whether the session is still open ([`Self::still_open`]).
     secret: String,
 }
@@ -42,14 +55,17 @@ impl FromRequestParts<Engine> for Signed {
             .get(SESSION_COOKIE)
             .map(|c| c.value().to_owned())
             .ok_or(PageError::SignIn)?;
-        let actor = match engine.session(&secret).await {
-            Ok(a) => a,
+        let (actor, person, info) = match engine.session_person(&secret).await {
+            Ok(found) => found,
             Err(Error::Unauthenticated) => return Err(PageError::SignIn),
             Err(e) => return Err(e.into()),
         };
         Ok(Signed {
             actor,
             csrf: csrf_of(&secret),
+            person: person.name,
+            idle_ends_at: info.idle_ends_at,
+            expires_at: info.expires_at,
             secret,
         })
     }
@@ -65,6 +81,11 @@ impl Signed {
             .is_ok_and(|a| a == self.actor)
     }
 
+    /// The session's secret (to end every other session of the person's).
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
     /// A form's CSRF token and origin checked: `ForeignForm` unless both are this console's.
     pub fn check_form(&self, headers: &HeaderMap, csrf: &str) -> Result<(), PageError> {
         same_origin(headers)?;
@@ -77,7 +98,7 @@ impl Signed {
 
 /// A POST sent by a page of another origin is refused: the browser says where it came from
 /// (`Sec-Fetch-Site`, `Origin`); a client that says nothing (curl) is judged by the CSRF token.
-fn same_origin(headers: &HeaderMap) -> Result<(), PageError> {
+pub(crate) fn same_origin(headers: &HeaderMap) -> Result<(), PageError> {
     let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(site) = value("sec-fetch-site")
         && site != "same-origin"
@@ -100,80 +121,460 @@ fn same_origin(headers: &HeaderMap) -> Result<(), PageError> {
 /// `/`: the first page of the signed-in person's role, or sign-in.
 pub async fn home(signed: Result<Signed, PageError>) -> Redirect {
     match signed {
-        Ok(s) => Redirect::to(
-            page::pages_for(s.actor.role)
-                .first()
-                .map_or("/sign-in", |(href, _)| href),
-        ),
+        Ok(s) => Redirect::to(first_page(&s.actor)),
         Err(_) => Redirect::to("/sign-in"),
     }
 }
+
+/// The address a request came from (the peer of its connection), for the sign-in audit and
+/// the per-address limit.
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// Whether the browser reached the server over HTTPS (a TLS proxy in front says so): the
+/// cookies are `Secure` then.
+fn over_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+}
+
+/// The cookie of an open session.
+pub fn session_cookie(session: &Session, headers: &HeaderMap) -> Cookie<'static> {
+    let lifetime = (session.expires_at - Utc::now()).num_seconds().max(0);
+    Cookie::build((SESSION_COOKIE, session.secret.clone()))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(over_https(headers))
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(lifetime))
+        .build()
+}
+
+fn pending_cookie(secret: &str, headers: &HeaderMap) -> Cookie<'static> {
+    Cookie::build((PENDING_COOKIE, secret.to_owned()))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(over_https(headers))
+        .path("/sign-in")
+        .max_age(cookie::time::Duration::minutes(10))
+        .build()
+}
+
+fn pending_gone() -> Cookie<'static> {
+    Cookie::build((PENDING_COOKIE, "")).path("/sign-in").build()
+}
+
+/// The first page of a role, where a sign-in lands.
+pub fn first_page(actor: &Actor) -> &'static str {
+    page::pages_for(actor.role)
+        .first()
+        .map_or("/account", |(href, _)| href)
+}
+
+/// Where a sign-in step led: the session opened (with recovery codes to show once, after an
+/// enrolment), or the next step.
+fn answer(
+    signed_in: SignedIn,
+    engine: &Engine,
+    headers: &HeaderMap,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    match signed_in {
+        SignedIn::Open {
+            session,
+            actor,
+            recovery_codes,
+        } => {
+            tracing::info!(org = %actor.org, role = actor.role.as_str(), "console sign-in");
+            let jar = jar
+                .add(session_cookie(&session, headers))
+                .remove(pending_gone());
+            if recovery_codes.is_empty() {
+                return Ok((jar, Redirect::to(first_page(&actor))).into_response());
+            }
+            let page = RecoveryCodesPage {
+                codes: recovery_codes,
+                next: first_page(&actor),
+                skipped_clock: skipped_clock(engine),
+            };
+            Ok((jar, html(&page)?).into_response())
+        }
+        SignedIn::Pending(p) => {
+            let to = match p.step {
+                PendingStep::Code => "/sign-in/code",
+                PendingStep::Enrol => "/sign-in/enrol",
+            };
+            Ok((
+                jar.add(pending_cookie(&p.secret, headers)),
+                Redirect::to(to),
+            )
+                .into_response())
+        }
+    }
+}
+
+/// What every sign-in refusal says: nothing about which part failed or whether the account
+/// exists.
+const REFUSED: &str = "That did not sign you in. Check your e-mail address, password and code \
+     and try again; after several failed tries the account locks for a while, and your \
+     administrator can send you a link to choose a new password.";
 
 #[derive(Template)]
 #[template(path = "sign_in.html")]
 struct SignInPage {
     problem: Option<&'static str>,
+    email: String,
+    sso: Vec<(String, String)>,
     skipped_clock: Option<String>,
 }
 
+async fn sign_in_form(
+    engine: &Engine,
+    status: StatusCode,
+    problem: Option<&'static str>,
+    email: String,
+) -> Result<Response, PageError> {
+    let sso = engine
+        .sso_organizations()
+        .await?
+        .into_iter()
+        .map(|(id, name)| (format!("/sign-in/sso/{id}"), name))
+        .collect();
+    let body = SignInPage {
+        problem,
+        email,
+        sso,
+        skipped_clock: skipped_clock(engine),
+    }
+    .render()?;
+    Ok((status, axum::response::Html(body)).into_response())
+}
+
 pub async fn sign_in_page(State(engine): State<Engine>) -> Result<Response, PageError> {
-    html(&SignInPage {
-        problem: None,
-        skipped_clock: skipped_clock(&engine),
-    })
+    sign_in_form(&engine, StatusCode::OK, None, String::new()).await
 }
 
 #[derive(Deserialize)]
 pub struct SignInForm {
-    token: String,
+    email: String,
+    password: String,
 }
 
+/// The password step.
 pub async fn sign_in(
     State(engine): State<Engine>,
+    ClientAddress(from): ClientAddress,
     headers: HeaderMap,
     jar: CookieJar,
     axum::Form(form): axum::Form<SignInForm>,
 ) -> Result<Response, PageError> {
     same_origin(&headers)?;
-    let refused = |problem| -> Result<Response, PageError> {
-        let body = SignInPage {
-            problem: Some(problem),
-            skipped_clock: skipped_clock(&engine),
-        }
-        .render()?;
-        Ok((StatusCode::UNAUTHORIZED, axum::response::Html(body)).into_response())
-    };
-    let token = form.token.trim();
-    if token.is_empty() {
-        return refused("Paste your token to sign in.");
-    }
-    match engine.sign_in(token).await {
-        Ok((session, actor)) => {
-            let secure = headers
-                .get("x-forwarded-proto")
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
-            let cookie = Cookie::build((SESSION_COOKIE, session.secret))
-                .http_only(true)
-                .same_site(SameSite::Strict)
-                .secure(secure)
-                .path("/")
-                .max_age(time_of(carepath_engine::SESSION_HOURS))
-                .build();
-            tracing::info!(org = %actor.org, role = actor.role.as_str(), "console sign-in");
-            let first = page::pages_for(actor.role)
-                .first()
-                .map_or("/", |(href, _)| href);
-            Ok((jar.add(cookie), Redirect::to(first)).into_response())
-        }
+    match engine
+        .sign_in_password(&form.email, &form.password, from)
+        .await
+    {
+        Ok(step) => answer(step, &engine, &headers, jar),
         Err(Error::Unauthenticated) => {
-            refused("That token is not valid: it is unknown, revoked or expired.")
+            sign_in_form(&engine, StatusCode::UNAUTHORIZED, Some(REFUSED), form.email).await
         }
         Err(e) => Err(e.into()),
     }
 }
 
-fn time_of(hours: i64) -> cookie::time::Duration {
-    cookie::time::Duration::hours(hours)
+fn pending_of(jar: &CookieJar) -> Option<String> {
+    jar.get(PENDING_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// A second step with no sign-in half done (lapsed, or the cookie gone): back to the start.
+fn start_again(jar: CookieJar) -> Response {
+    (jar.remove(pending_gone()), Redirect::to("/sign-in")).into_response()
+}
+
+#[derive(Template)]
+#[template(path = "sign_in_code.html")]
+struct CodePage {
+    problem: Option<&'static str>,
+    skipped_clock: Option<String>,
+}
+
+pub async fn code_page(
+    State(engine): State<Engine>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let Some(pending) = pending_of(&jar) else {
+        return Ok(start_again(jar));
+    };
+    match engine.pending_step(&pending).await {
+        Ok(PendingStep::Code) => html(&CodePage {
+            problem: None,
+            skipped_clock: skipped_clock(&engine),
+        }),
+        Ok(PendingStep::Enrol) => Ok(Redirect::to("/sign-in/enrol").into_response()),
+        Err(Error::Unauthenticated) => Ok(start_again(jar)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    code: String,
+}
+
+/// The second factor: a TOTP code or a recovery code.
+pub async fn code(
+    State(engine): State<Engine>,
+    ClientAddress(from): ClientAddress,
+    headers: HeaderMap,
+    jar: CookieJar,
+    axum::Form(form): axum::Form<CodeForm>,
+) -> Result<Response, PageError> {
+    same_origin(&headers)?;
+    let Some(pending) = pending_of(&jar) else {
+        return Ok(start_again(jar));
+    };
+    match engine.second_factor(&pending, &form.code, from).await {
+        Ok(step) => answer(step, &engine, &headers, jar),
+        Err(Error::Unauthenticated) => {
+            // Still half signed in (a mistyped code): try again; else from the start.
+            if engine.pending_step(&pending).await.is_ok() {
+                let body = CodePage {
+                    problem: Some(REFUSED),
+                    skipped_clock: skipped_clock(&engine),
+                }
+                .render()?;
+                Ok((StatusCode::UNAUTHORIZED, axum::response::Html(body)).into_response())
+            } else {
+                sign_in_form(
+                    &engine,
+                    StatusCode::UNAUTHORIZED,
+                    Some(REFUSED),
+                    String::new(),
+                )
+                .await
+                .map(|r| (jar.remove(pending_gone()), r).into_response())
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sign_in_enrol.html")]
+struct EnrolPage {
+    problem: Option<&'static str>,
+    /// The QR code of the `otpauth://` URI, as SVG.
+    qr: String,
+    /// The secret, in groups of four, to type instead.
+    secret: String,
+    skipped_clock: Option<String>,
+}
+
+/// The `otpauth://` URI as an SVG QR code (attributes only: the CSP allows no inline style).
+fn qr_svg(uri: &str) -> String {
+    match qrcode::QrCode::new(uri.as_bytes()) {
+        Ok(code) => {
+            let svg = code
+                .render::<qrcode::render::svg::Color>()
+                .min_dimensions(200, 200)
+                .build();
+            match svg.find("<svg") {
+                Some(at) => svg[at..].to_owned(),
+                None => svg,
+            }
+        }
+        Err(_) => String::new(),
+    }
+}
+
+async fn enrol_form(
+    engine: &Engine,
+    pending: &str,
+    status: StatusCode,
+    problem: Option<&'static str>,
+) -> Result<Response, PageError> {
+    let e = engine.enrolment(pending).await?;
+    let grouped: Vec<String> = e
+        .secret
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    let body = EnrolPage {
+        problem,
+        qr: qr_svg(&e.otpauth_uri),
+        secret: grouped.join(" "),
+        skipped_clock: skipped_clock(engine),
+    }
+    .render()?;
+    Ok((status, axum::response::Html(body)).into_response())
+}
+
+pub async fn enrol_page(
+    State(engine): State<Engine>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let Some(pending) = pending_of(&jar) else {
+        return Ok(start_again(jar));
+    };
+    match engine.pending_step(&pending).await {
+        Ok(PendingStep::Enrol) => enrol_form(&engine, &pending, StatusCode::OK, None).await,
+        Ok(PendingStep::Code) => Ok(Redirect::to("/sign-in/code").into_response()),
+        Err(Error::Unauthenticated) => Ok(start_again(jar)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Enrolment confirmed with a first code: the session opens and the recovery codes are shown.
+pub async fn enrol(
+    State(engine): State<Engine>,
+    ClientAddress(from): ClientAddress,
+    headers: HeaderMap,
+    jar: CookieJar,
+    axum::Form(form): axum::Form<CodeForm>,
+) -> Result<Response, PageError> {
+    same_origin(&headers)?;
+    let Some(pending) = pending_of(&jar) else {
+        return Ok(start_again(jar));
+    };
+    match engine.confirm_enrolment(&pending, &form.code, from).await {
+        Ok(step) => answer(step, &engine, &headers, jar),
+        Err(Error::Unauthenticated) => {
+            if engine.pending_step(&pending).await.is_ok() {
+                enrol_form(
+                    &engine,
+                    &pending,
+                    StatusCode::UNAUTHORIZED,
+                    Some("That code did not match: check the time on your phone and enter the code the app shows now."),
+                )
+                .await
+            } else {
+                Ok(start_again(jar))
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+struct RecoveryCodesPage {
+    codes: Vec<String>,
+    next: &'static str,
+    skipped_clock: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "welcome.html")]
+struct WelcomePage {
+    invite: bool,
+    name: String,
+    email: String,
+    org: String,
+    expires: String,
+    problem: Option<String>,
+    min_chars: usize,
+    skipped_clock: Option<String>,
+}
+
+async fn welcome_form(
+    engine: &Engine,
+    link: &str,
+    status: StatusCode,
+    problem: Option<String>,
+) -> Result<Response, PageError> {
+    let info = match engine.link(link).await {
+        Ok(i) => i,
+        Err(Error::NotFound(_)) => {
+            return Ok(page::Problem::with_back(
+                StatusCode::NOT_FOUND,
+                "This link no longer works",
+                "The link is used, expired or unknown: each link works once, for a few days. \
+                 Ask your organization's administrator for a new one."
+                    .into(),
+                "/sign-in".into(),
+                "Sign in",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let body = WelcomePage {
+        invite: info.purpose == carepath_engine::LinkPurpose::Invite,
+        name: info.name,
+        email: info.email,
+        org: info.org_name,
+        expires: info.expires_at.format("%-d %B %Y, %H:%M UTC").to_string(),
+        problem,
+        min_chars: carepath_engine::domain::MIN_PASSWORD_CHARS,
+        skipped_clock: skipped_clock(engine),
+    }
+    .render()?;
+    Ok((status, axum::response::Html(body)).into_response())
+}
+
+/// An invitation or reset link: choose a password.
+pub async fn welcome_page(
+    State(engine): State<Engine>,
+    axum::extract::Path(link): axum::extract::Path<String>,
+) -> Result<Response, PageError> {
+    welcome_form(&engine, &link, StatusCode::OK, None).await
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    password: String,
+    again: String,
+}
+
+pub async fn welcome(
+    State(engine): State<Engine>,
+    axum::extract::Path(link): axum::extract::Path<String>,
+    ClientAddress(from): ClientAddress,
+    headers: HeaderMap,
+    jar: CookieJar,
+    axum::Form(form): axum::Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    same_origin(&headers)?;
+    if form.password != form.again {
+        return welcome_form(
+            &engine,
+            &link,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("The two passwords differ: type the same one twice.".into()),
+        )
+        .await;
+    }
+    match engine.use_link(&link, &form.password, from).await {
+        Ok(step) => answer(step, &engine, &headers, jar),
+        Err(Error::BadInput(why)) => {
+            welcome_form(&engine, &link, StatusCode::UNPROCESSABLE_ENTITY, Some(why)).await
+        }
+        Err(Error::NotFound(_)) => welcome_form(&engine, &link, StatusCode::NOT_FOUND, None).await,
+        Err(Error::Unauthenticated) => {
+            sign_in_form(
+                &engine,
+                StatusCode::UNAUTHORIZED,
+                Some(REFUSED),
+                String::new(),
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Deserialize)]

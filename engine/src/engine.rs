@@ -70,6 +70,14 @@ fn check_idempotency_key(key: &str) -> Result<(), Error> {
     Ok(domain::input::check_text("the idempotency key", key)?)
 }
 
+/// Sign-in attempts one address may make: 60 a minute, in bursts of 30 (each step of a
+/// sign-in is one; a ward's shared address signs many people in at shift change), past which
+/// a script guessing passwords across accounts is held to one a second — and each account
+/// locks on its own besides.
+const SIGN_IN_QUOTA: governor::Quota =
+    governor::Quota::per_minute(std::num::NonZeroU32::new(60).unwrap())
+        .allow_burst(std::num::NonZeroU32::new(30).unwrap());
+
 /// The engine. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
@@ -96,6 +104,10 @@ struct Inner {
     committed: Notify,
     /// Counts commits heard (as `committed` is signalled), for whoever redraws on any change.
     changes: tokio::sync::watch::Sender<u64>,
+    /// Sign-in attempts per address (every step counts), in this process.
+    sign_in_limiter: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
+    /// The configured idle timeout of client-record sessions, in seconds (0: the default).
+    idle_timeout_secs: std::sync::atomic::AtomicI64,
     live: broadcast::Sender<Arc<Published>>,
 }
 
@@ -130,6 +142,8 @@ impl Engine {
                 committed: Notify::new(),
                 changes: tokio::sync::watch::channel(0).0,
                 live: broadcast::channel(4096).0,
+                sign_in_limiter: governor::RateLimiter::keyed(SIGN_IN_QUOTA),
+                idle_timeout_secs: std::sync::atomic::AtomicI64::new(0),
             }),
         }
     }
@@ -240,6 +254,30 @@ impl Engine {
 
     pub(crate) fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    pub(crate) fn sign_in_limiter(&self) -> &governor::DefaultKeyedRateLimiter<std::net::IpAddr> {
+        &self.inner.sign_in_limiter
+    }
+
+    /// The idle timeout of sessions of the roles that read client records (configuration:
+    /// `session_idle_minutes`); `None` keeps the default (30 minutes).
+    pub fn set_idle_timeout(&self, idle: Option<chrono::Duration>) {
+        self.inner.idle_timeout_secs.store(
+            idle.map_or(0, |d| d.num_seconds().max(60)),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    pub(crate) fn idle_timeout(&self) -> Option<chrono::Duration> {
+        match self
+            .inner
+            .idle_timeout_secs
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => None,
+            s => Some(chrono::Duration::seconds(s)),
+        }
     }
 
     pub fn pathway(&self) -> &Pathway {

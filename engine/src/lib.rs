@@ -13,11 +13,11 @@ pub mod clock;
 mod engine;
 mod error;
 mod exports;
+mod identity;
 mod live;
 mod measures;
 mod outbox;
 mod reads;
-mod sessions;
 mod skipping;
 mod worklists;
 use carepath_store as store;
@@ -51,9 +51,12 @@ pub use exports::{
     EXPORT_STALE_AFTER, ExportFile, ExportJob, ExportRequest, ExportRun, ExportStatus,
     MAX_EXPORT_REQUEST,
 };
+pub use identity::{
+    AuditEntry, Enrolment, Link, LinkInfo, LinkPurpose, Pending, PendingStep, Person,
+    ServiceAccount, Session, SessionInfo, SignedIn,
+};
 pub use live::Published;
 pub use outbox::Outgoing;
 pub use reads::{ReferralRead, token_hash};
-pub use sessions::{SESSION_HOURS, Session};
 pub use skipping::{Advanced, MAX_ADVANCE_DAYS, TimeMode};
 pub use worklists::{FollowupDue, NoShowDue, WorkItem};

@@ -19,6 +19,7 @@ mod m20261202_000017_case_managers;
 mod m20261202_000018_client_identities;
 mod m20261202_000019_console_sessions;
 mod m20261202_000020_fhir_exports;
+mod m20261207_000021_staff_accounts;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000018_client_identities::Migration),
             Box::new(m20261202_000019_console_sessions::Migration),
             Box::new(m20261202_000020_fhir_exports::Migration),
+            Box::new(m20261207_000021_staff_accounts::Migration),
         ]
     }
 }

@@ -69,6 +69,8 @@ pub struct TokenRow {
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When it was last used (to the minute).
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// A token to store (its hash, never the token).
@@ -84,7 +86,7 @@ pub struct NewToken<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
-/// A staff member, as their newest live token describes them.
+/// A staff member: a person's active account, or a service account (its newest live token).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StaffRow {
     pub staff: StaffId,
@@ -344,6 +346,7 @@ impl Store {
             created_at: Set(t.now),
             revoked_at: Set(None),
             expires_at: Set(Some(t.expires_at)),
+            last_used_at: Set(None),
         })
         .exec_without_returning(&self.db)
         .await?;
@@ -356,13 +359,30 @@ impl Store {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<TokenHolder>, StoreError> {
-        Ok(self
+        let Some(token) = self
             .live_token(
                 Condition::all().add(api_token::Column::TokenHash.eq(token_hash)),
                 now,
             )
             .await?
-            .map(holder))
+        else {
+            return Ok(None);
+        };
+        // When it was last used, to the minute: one write a minute at most, not one a request.
+        let minute_ago = now - chrono::Duration::minutes(1);
+        if token.last_used_at.is_none_or(|t| t < minute_ago) {
+            api_token::Entity::update_many()
+                .col_expr(api_token::Column::LastUsedAt, Expr::value(Some(now)))
+                .filter(api_token::Column::Id.eq(token.id))
+                .filter(
+                    Condition::any()
+                        .add(api_token::Column::LastUsedAt.is_null())
+                        .add(api_token::Column::LastUsedAt.lt(minute_ago)),
+                )
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(Some(holder(token)))
     }
 
     /// The staff members among `ids` who hold a live token at `now`: their organization and
@@ -389,7 +409,20 @@ impl Store {
             .order_by_desc(api_token::Column::CreatedAt)
             .all(&self.db)
             .await?;
-        let mut out: Vec<StaffRow> = Vec::new();
+        // People first (their accounts), then the service accounts (tokens) among the ids.
+        let mut out: Vec<StaffRow> = staff_account::Entity::find()
+            .filter(staff_account::Column::Id.is_in(ids.iter().map(|i| i.0)))
+            .filter(staff_account::Column::Status.eq("active"))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|a| StaffRow {
+                staff: StaffId(a.id),
+                org: OrgId(a.org_id),
+                role: a.role,
+                name: Some(a.name),
+            })
+            .collect();
         for t in rows {
             let staff = StaffId(t.staff_id.unwrap_or(t.id));
             if out.iter().any(|s| s.staff == staff) {
@@ -422,6 +455,7 @@ impl Store {
                 created_at: t.created_at,
                 expires_at: t.expires_at,
                 revoked_at: t.revoked_at,
+                last_used_at: t.last_used_at,
             })
             .collect())
     }
@@ -448,76 +482,7 @@ fn row_to_referral(r: referral::Model) -> ReferralRow {
     }
 }
 
-/// The console's sessions: each a hash of the secret a browser holds, tied to the token it
-/// was opened with.
 impl Store {
-    /// Open a session for the live token `token_hash` (checked at `now`), lapsing at
-    /// `expires_at`; sessions already lapsed at `wall_now` are cleared on the way. `false`
-    /// when the token is not live.
-    pub async fn open_session(
-        &self,
-        session_hash: &str,
-        token_hash: &str,
-        now: DateTime<Utc>,
-        wall_now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let Some(token) = self
-            .live_token(
-                Condition::all().add(api_token::Column::TokenHash.eq(token_hash)),
-                now,
-            )
-            .await?
-        else {
-            return Ok(false);
-        };
-        console_session::Entity::delete_many()
-            .filter(console_session::Column::ExpiresAt.lte(wall_now))
-            .exec(&self.db)
-            .await?;
-        console_session::Entity::insert(console_session::ActiveModel {
-            session_hash: Set(session_hash.to_owned()),
-            token_id: Set(token.id),
-            created_at: Set(wall_now),
-            expires_at: Set(expires_at),
-        })
-        .exec(&self.db)
-        .await?;
-        Ok(true)
-    }
-
-    /// The holder of the session `session_hash`: lapsed at `wall_now`, or its token revoked or
-    /// expired at `now`, it has none.
-    pub async fn session_holder(
-        &self,
-        session_hash: &str,
-        now: DateTime<Utc>,
-        wall_now: DateTime<Utc>,
-    ) -> Result<Option<TokenHolder>, StoreError> {
-        let Some(session) = console_session::Entity::find_by_id(session_hash.to_owned())
-            .filter(console_session::Column::ExpiresAt.gt(wall_now))
-            .one(&self.db)
-            .await?
-        else {
-            return Ok(None);
-        };
-        Ok(self
-            .live_token(
-                Condition::all().add(api_token::Column::Id.eq(session.token_id)),
-                now,
-            )
-            .await?
-            .map(holder))
-    }
-
-    /// End a session (signing out); ending one that is gone is no error.
-    pub async fn close_session(&self, session_hash: &str) -> Result<(), StoreError> {
-        console_session::Entity::delete_by_id(session_hash.to_owned())
-            .exec(&self.db)
-            .await?;
-        Ok(())
-    }
-
     async fn live_token(
         &self,
         which: Condition,

@@ -228,19 +228,113 @@ pub mod client_identity {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-pub mod console_session {
+pub mod staff_account {
     use sea_orm::entity::prelude::*;
 
     #[sea_orm::model]
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "console_sessions")]
+    #[sea_orm(table_name = "staff_accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub org_id: Uuid,
+        pub role: String,
+        #[sea_orm(unique)]
+        pub email: String,
+        pub name: String,
+        pub status: String,
+        pub password_hash: Option<String>,
+        pub totp_secret: Option<String>,
+        pub totp_pending: Option<String>,
+        pub totp_last_step: Option<i64>,
+        pub recovery_codes: Option<Json>,
+        pub sso_issuer: Option<String>,
+        pub sso_subject: Option<String>,
+        pub failed_sign_ins: i32,
+        pub locked_until: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub last_sign_in_at: Option<DateTimeUtc>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod staff_link {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "staff_links")]
+    pub struct Model {
+        /// SHA-256 of the secret in the link.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub staff_id: Uuid,
+        pub purpose: String,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub used_at: Option<DateTimeUtc>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod staff_session {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "staff_sessions")]
     pub struct Model {
         /// SHA-256 of the session secret the browser holds.
         #[sea_orm(primary_key, auto_increment = false)]
         pub session_hash: String,
-        pub token_id: Uuid,
+        pub staff_id: Uuid,
+        pub stage: String,
+        pub method: String,
+        pub address: Option<String>,
         pub created_at: DateTimeUtc,
+        pub last_seen_at: DateTimeUtc,
+        pub idle_secs: i32,
         pub expires_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod sign_in_audit {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sign_in_audit")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub at: DateTimeUtc,
+        pub org_id: Option<Uuid>,
+        pub staff_id: Option<Uuid>,
+        pub by_staff: Option<Uuid>,
+        pub kind: String,
+        pub detail: Option<String>,
+        pub address: Option<String>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod org_sso {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "org_sso")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org_id: Uuid,
+        pub settings: Json,
+        pub updated_at: DateTimeUtc,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
@@ -265,6 +359,7 @@ pub mod api_token {
         pub created_at: DateTimeUtc,
         pub revoked_at: Option<DateTimeUtc>,
         pub expires_at: Option<DateTimeUtc>,
+        pub last_used_at: Option<DateTimeUtc>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

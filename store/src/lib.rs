@@ -16,6 +16,7 @@ mod group_commit;
 mod outbox;
 mod queries;
 mod rows;
+mod staff;
 mod time_mark;
 mod worklists;
 
@@ -25,6 +26,7 @@ pub use exports::*;
 pub use outbox::*;
 pub use queries::*;
 pub use rows::{Commit, IdempotencyRecord};
+pub use staff::*;
 pub use time_mark::TimeMark;
 pub use worklists::{COORDINATION_TIMERS, Holders};
 
