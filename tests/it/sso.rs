@@ -7,9 +7,12 @@
 #[path = "oidc.rs"]
 pub mod oidc;
 
+use crate::server::TestServer;
+use crate::support::Backend;
 use carepath_console::sso::Failure;
 use carepath_console::sso::oidc::{Flow, begin, finish, verify_id_token};
-use carepath_engine::domain::SsoSettings;
+use carepath_engine::domain::{Actor, Role, SsoSettings};
+use carepath_engine::ids::{OrgId, StaffId};
 use oidc::{Account, Client, OidcProvider};
 use reqwest::Url;
 use std::collections::{BTreeMap, HashMap};
@@ -369,4 +372,472 @@ fn base64url(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+// ---------------------------------------------------------------------------------------
+// The console's routes, on the in-process server, with the engine's rules.
+
+/// An organization that signs in through its own provider, on a server of its own.
+struct Sso {
+    server: TestServer,
+    provider: OidcProvider,
+    org: OrgId,
+    settings: SsoSettings,
+}
+
+impl Sso {
+    /// "Harbor Health", its provider knowing `accounts`, its settings as `tune` makes them.
+    async fn start(accounts: &[Account], tune: impl FnOnce(&mut SsoSettings)) -> Self {
+        let server = TestServer::start_with(Backend::Sqlite, &[]).await;
+        let client = Client::of_console("carepath-harbor", "secret-harbor-0123456789", &server.url);
+        let provider = OidcProvider::start(std::slice::from_ref(&client), accounts);
+        let org = server.org("Harbor Health", &[]).await;
+        let mut settings = settings(&provider, &client);
+        tune(&mut settings);
+        server
+            .engine
+            .set_sso_settings(&system(org), org, Some(settings.clone()))
+            .await
+            .expect("SSO settings");
+        Sso {
+            server,
+            provider,
+            org,
+            settings,
+        }
+    }
+
+    async fn invite(&self, email: &str, name: &str, role: Role) -> StaffId {
+        let (person, _link) = self
+            .server
+            .engine
+            .invite_staff(&system(self.org), self.org, email, name, role)
+            .await
+            .expect("invited");
+        person.id
+    }
+
+    fn callback(&self) -> String {
+        format!("{}/sign-in/sso/callback", self.server.url)
+    }
+
+    /// The start of a sign-in: the console's answer to "Sign in with Harbor Health".
+    async fn start_sign_in(&self, w: &mut Walker) -> Url {
+        let start = w
+            .get(&format!("{}/sign-in/sso/{}", self.server.url, self.org))
+            .await;
+        assert_eq!(start.status, 303, "off to the provider: {}", start.body);
+        let flow = start
+            .set_cookie
+            .iter()
+            .find(|c| c.starts_with("carepath_sso_flow="))
+            .expect("the flow cookie");
+        for attribute in [
+            "HttpOnly",
+            "SameSite=Lax",
+            "Path=/sign-in/sso",
+            "Max-Age=600",
+        ] {
+            assert!(flow.contains(attribute), "{attribute} in {flow}");
+        }
+        let to = start.location.expect("the provider's address");
+        assert!(to.as_str().starts_with(&self.provider.issuer), "{to}");
+        to
+    }
+
+    /// A sign-in through the console as `login` on the provider's page: the callback's answer.
+    async fn sign_in(&self, w: &mut Walker, login: &str) -> Step {
+        let to = self.start_sign_in(w).await;
+        let back = sign_in_at_provider(w, to.as_str(), login, &self.callback()).await;
+        w.get(back.as_str()).await
+    }
+
+    /// A sign-in that must go through: the first page it leads to, and who is signed in.
+    async fn signed_in(&self, w: &mut Walker, login: &str) -> (String, Actor) {
+        let answer = self.sign_in(w, login).await;
+        assert_eq!(answer.status, 200, "signed in: {}", answer.body);
+        let cookie = answer
+            .set_cookie
+            .iter()
+            .find(|c| c.starts_with("carepath_session="))
+            .expect("a session cookie");
+        for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+            assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+        }
+        let first = refresh_target(&answer.body);
+        let page = w.get(&format!("{}{first}", self.server.url)).await;
+        assert_eq!(page.status, 200, "{first} after signing in: {}", page.body);
+        let secret = w
+            .cookie(&self.server.url, "carepath_session")
+            .expect("the session kept")
+            .to_owned();
+        let actor = self
+            .server
+            .engine
+            .session(&secret)
+            .await
+            .expect("a session");
+        (first, actor)
+    }
+}
+
+fn system(org: OrgId) -> Actor {
+    Actor::new(org, Role::System)
+}
+
+/// Where a page that goes on by itself goes (`<meta http-equiv="refresh">`).
+fn refresh_target(body: &str) -> String {
+    let doc = scraper::Html::parse_document(body);
+    let meta = scraper::Selector::parse(r#"meta[http-equiv="refresh"]"#).unwrap();
+    let content = doc
+        .select(&meta)
+        .next()
+        .and_then(|m| m.value().attr("content"))
+        .unwrap_or_else(|| panic!("no refresh on the page: {body}"))
+        .to_owned();
+    content
+        .split_once("url=")
+        .map(|(_, u)| u.to_owned())
+        .expect("a refresh with a URL")
+}
+
+/// A refused sign-in: 401, no session, a page in words; the words.
+fn refused(answer: &Step) -> String {
+    assert_eq!(answer.status, 401, "refused: {}", answer.body);
+    assert!(
+        !answer
+            .set_cookie
+            .iter()
+            .any(|c| c.starts_with("carepath_session=") && !c.starts_with("carepath_session=;")),
+        "no session: {:?}",
+        answer.set_cookie
+    );
+    let doc = scraper::Html::parse_document(&answer.body);
+    let h1 = scraper::Selector::parse("h1").unwrap();
+    let alert = scraper::Selector::parse("[role=alert]").unwrap();
+    let heading: String = doc.select(&h1).next().expect("a heading").text().collect();
+    assert_eq!(heading, "Sign-in refused");
+    doc.select(&alert)
+        .next()
+        .expect("the refusal in words")
+        .text()
+        .collect()
+}
+
+/// What every refusal of a person the provider vouched for says, whoever they are.
+const NOT_ADMITTED: &str = "Your organization's identity provider signed you in, but that does \
+     not open Carepath for you. Ask your organization's Carepath administrator.";
+
+#[tokio::test]
+async fn sso_an_invited_person_signs_in_through_the_provider_then_is_known_by_subject() {
+    let s = Sso::start(&[ann()], |_| {}).await;
+    let ann_id = s
+        .invite("ann@harbor.example", "Ann Harbor", Role::CaseManager)
+        .await;
+
+    // The sign-in page offers the organization's provider.
+    let mut w = Walker::new();
+    let page = w.get(&format!("{}/sign-in", s.server.url)).await;
+    assert!(
+        page.body
+            .contains(&format!("href=\"/sign-in/sso/{}\"", s.org))
+            && page.body.contains("Sign in with Harbor Health"),
+        "{}",
+        page.body
+    );
+
+    let (first, actor) = s.signed_in(&mut w, "ann@harbor.example").await;
+    assert_eq!(first, "/census", "a case manager's first page");
+    assert_eq!(
+        (actor.org, actor.role, actor.staff),
+        (s.org, Role::CaseManager, Some(ann_id))
+    );
+    // The flow cookie is spent.
+    assert_eq!(w.cookie(&s.server.url, "carepath_sso_flow"), None);
+
+    // The second time the provider no longer vouches for an address of Harbor's: she is
+    // known by the subject her first sign-in linked.
+    let mut moved = ann();
+    moved.email = Some("ann@elsewhere.example".into());
+    moved.email_verified = false;
+    s.provider.set_accounts(&[moved]).await;
+    let mut w = Walker::new();
+    let (_, again) = s.signed_in(&mut w, "ann-0001").await;
+    assert_eq!(again.staff, Some(ann_id), "the same person");
+}
+
+#[tokio::test]
+async fn sso_refuses_a_state_that_is_not_the_browsers() {
+    let s = Sso::start(&[ann()], |_| {}).await;
+    s.invite("ann@harbor.example", "Ann Harbor", Role::CaseManager)
+        .await;
+    let mut w = Walker::new();
+    let to = s.start_sign_in(&mut w).await;
+    let back = sign_in_at_provider(&mut w, to.as_str(), "ann-0001", &s.callback()).await;
+    let mut forged = back.clone();
+    let pairs: Vec<(String, String)> = query(&back)
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "state" {
+                (k, format!("{v}x"))
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    forged.query_pairs_mut().clear().extend_pairs(pairs);
+    let words = refused(&w.get(forged.as_str()).await);
+    assert!(words.contains("did not go through"), "{words}");
+    // The real answer, now that the flow cookie is spent, is refused too.
+    refused(&w.get(back.as_str()).await);
+
+    // An answer brought by another browser (no flow cookie of its own) is refused.
+    let mut w = Walker::new();
+    let to = s.start_sign_in(&mut w).await;
+    let back = sign_in_at_provider(&mut w, to.as_str(), "ann-0001", &s.callback()).await;
+    let mut other = Walker::new();
+    refused(&other.get(back.as_str()).await);
+    // The provider saying no is a refusal in words as well.
+    let said_no = format!("{}?error=access_denied&state=x", s.callback());
+    refused(&w.get(&said_no).await);
+}
+
+#[tokio::test]
+async fn sso_refuses_an_unverified_address_for_a_person_not_yet_linked() {
+    let mut bob = Account::new("bob-0002", "bob@harbor.example", "Bob Harbor");
+    bob.email_verified = false;
+    let s = Sso::start(&[bob], |_| {}).await;
+    s.invite("bob@harbor.example", "Bob Harbor", Role::CaseManager)
+        .await;
+    let mut w = Walker::new();
+    let words = refused(&s.sign_in(&mut w, "bob-0002").await);
+    assert_eq!(words, NOT_ADMITTED, "the same words as for a stranger");
+}
+
+#[tokio::test]
+async fn sso_refuses_a_stranger_when_the_organization_does_not_provision() {
+    let stranger = Account::new("cy-0003", "cy@harbor.example", "Cy Stranger");
+    let s = Sso::start(&[stranger], |_| {}).await;
+    let mut w = Walker::new();
+    let words = refused(&s.sign_in(&mut w, "cy-0003").await);
+    assert_eq!(words, NOT_ADMITTED, "the same words as for a known person");
+    let people = s
+        .server
+        .engine
+        .staff_accounts(&system(s.org), s.org)
+        .await
+        .unwrap();
+    assert!(people.is_empty(), "no account made: {people:?}");
+}
+
+#[tokio::test]
+async fn sso_refuses_a_person_without_the_second_factor_the_organization_requires() {
+    let mut pwd_only = ann();
+    pwd_only.amr = vec!["pwd".into()];
+    let s = Sso::start(&[pwd_only], |s| s.require_mfa = true).await;
+    s.invite("ann@harbor.example", "Ann Harbor", Role::CaseManager)
+        .await;
+    let mut w = Walker::new();
+    assert_eq!(refused(&s.sign_in(&mut w, "ann-0001").await), NOT_ADMITTED);
+    // With a code at the provider, she is in.
+    s.provider.set_accounts(&[ann()]).await;
+    let mut w = Walker::new();
+    let (_, actor) = s.signed_in(&mut w, "ann-0001").await;
+    assert_eq!(actor.role, Role::CaseManager);
+}
+
+#[tokio::test]
+async fn sso_refuses_a_person_no_role_value_maps_when_a_role_claim_is_configured() {
+    let mut other = ann();
+    other.groups = vec!["harbor-kitchen".into()];
+    let s = Sso::start(&[other], |s| {
+        s.role_claim = Some("groups".into());
+        s.role_values = vec![("carepath-case-managers".into(), Role::CaseManager)];
+    })
+    .await;
+    s.invite("ann@harbor.example", "Ann Harbor", Role::CaseManager)
+        .await;
+    let mut w = Walker::new();
+    assert_eq!(refused(&s.sign_in(&mut w, "ann-0001").await), NOT_ADMITTED);
+}
+
+#[tokio::test]
+async fn sso_provisions_a_new_person_with_the_role_their_groups_map_to() {
+    let dee = Account {
+        groups: vec!["staff".into(), "carepath-partners".into()],
+        ..Account::new("dee-0004", "dee@harbor.example", "Dee Partner")
+    };
+    let s = Sso::start(&[dee], |s| {
+        s.provision = true;
+        s.role_claim = Some("groups".into());
+        s.role_values = vec![
+            ("carepath-partners".into(), Role::Partner),
+            ("carepath-admins".into(), Role::Admin),
+        ];
+    })
+    .await;
+    let mut w = Walker::new();
+    let (first, actor) = s.signed_in(&mut w, "dee@harbor.example").await;
+    assert_eq!(first, "/inbox", "a partner's first page");
+    assert_eq!(actor.role, Role::Partner);
+    let people = s
+        .server
+        .engine
+        .staff_accounts(&system(s.org), s.org)
+        .await
+        .unwrap();
+    let [dee] = people.as_slice() else {
+        panic!("one account: {people:?}")
+    };
+    assert_eq!(
+        (
+            dee.email.as_str(),
+            dee.name.as_str(),
+            dee.role,
+            Some(dee.id)
+        ),
+        (
+            "dee@harbor.example",
+            "Dee Partner",
+            Role::Partner,
+            actor.staff
+        )
+    );
+}
+
+#[tokio::test]
+async fn sso_signs_out_at_the_provider_too() {
+    let s = Sso::start(&[ann()], |_| {}).await;
+    s.invite("ann@harbor.example", "Ann Harbor", Role::CaseManager)
+        .await;
+    let mut w = Walker::new();
+    s.signed_in(&mut w, "ann-0001").await;
+    let kept = w
+        .cookie(&s.server.url, "carepath_sso")
+        .expect("the sign-out hint");
+    assert!(kept.starts_with(&s.org.to_string()));
+
+    let page = w.get(&format!("{}/sign-out/sso", s.server.url)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.set_cookie
+            .iter()
+            .any(|c| c.starts_with("carepath_sso=") && c.contains("Path=/sign-out")),
+        "the hint is spent: {:?}",
+        page.set_cookie
+    );
+    let to = Url::parse(&refresh_target(&page.body)).expect("the provider's sign-out");
+    assert!(
+        to.as_str()
+            .starts_with(&format!("{}/session/end", s.provider.issuer)),
+        "{to}"
+    );
+    let q = query(&to);
+    assert_eq!(q["client_id"], s.settings.client_id);
+    assert_eq!(
+        q["post_logout_redirect_uri"],
+        format!("{}/sign-in", s.server.url)
+    );
+    assert_eq!(q["id_token_hint"].split('.').count(), 3);
+
+    // The provider takes it: its confirmation, then back to the console's sign-in page.
+    let confirm = w.get(to.as_str()).await;
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    let (action, xsrf) = {
+        let doc = scraper::Html::parse_document(&confirm.body);
+        let form = scraper::Selector::parse("form").unwrap();
+        let input = scraper::Selector::parse("input[name=xsrf]").unwrap();
+        let form = doc.select(&form).next().expect("the provider's form");
+        let action = form.value().attr("action").expect("an action").to_owned();
+        let xsrf = doc
+            .select(&input)
+            .next()
+            .and_then(|i| i.value().attr("value"))
+            .expect("its xsrf")
+            .to_owned();
+        (to.join(&action).unwrap(), xsrf)
+    };
+    let done = w
+        .post(
+            action.as_str(),
+            &[("xsrf", xsrf.as_str()), ("logout", "yes")],
+        )
+        .await;
+    let back = done.location.expect("back to the console");
+    assert_eq!(back.as_str(), format!("{}/sign-in", s.server.url));
+
+    // Without the hint (not signed in through a provider) it is the sign-in page.
+    let mut w = Walker::new();
+    let page = w.get(&format!("{}/sign-out/sso", s.server.url)).await;
+    assert_eq!(
+        (page.status, page.location.map(|l| l.path().to_owned())),
+        (303, Some("/sign-in".into()))
+    );
+}
+
+#[tokio::test]
+async fn sso_two_organizations_sign_in_through_their_own_providers() {
+    let harbor = Sso::start(&[ann()], |_| {}).await;
+    harbor
+        .invite("ann@harbor.example", "Ann Harbor", Role::CaseManager)
+        .await;
+    // Ridge Recovery, on the same server, with a provider of its own.
+    let ridge_client = Client::of_console(
+        "carepath-ridge",
+        "secret-ridge-0123456789",
+        &harbor.server.url,
+    );
+    let eve = Account::new("eve-0005", "eve@ridge.example", "Eve Ridge");
+    let ridge_provider = OidcProvider::start(std::slice::from_ref(&ridge_client), &[eve]);
+    let ridge = harbor.server.org("Ridge Recovery", &[]).await;
+    harbor
+        .server
+        .engine
+        .set_sso_settings(
+            &system(ridge),
+            ridge,
+            Some(settings(&ridge_provider, &ridge_client)),
+        )
+        .await
+        .unwrap();
+    harbor
+        .server
+        .engine
+        .invite_staff(
+            &system(ridge),
+            ridge,
+            "eve@ridge.example",
+            "Eve Ridge",
+            Role::Partner,
+        )
+        .await
+        .unwrap();
+
+    let mut w = Walker::new();
+    let page = w.get(&format!("{}/sign-in", harbor.server.url)).await;
+    for name in ["Harbor Health", "Ridge Recovery"] {
+        assert!(
+            page.body.contains(&format!("Sign in with {name}")),
+            "{}",
+            page.body
+        );
+    }
+    let start = w
+        .get(&format!("{}/sign-in/sso/{ridge}", harbor.server.url))
+        .await;
+    let to = start.location.expect("to Ridge's provider");
+    assert!(to.as_str().starts_with(&ridge_provider.issuer), "{to}");
+    let back = sign_in_at_provider(&mut w, to.as_str(), "eve-0005", &harbor.callback()).await;
+    let answer = w.get(back.as_str()).await;
+    assert_eq!(refresh_target(&answer.body), "/inbox", "{}", answer.body);
+    let secret = w
+        .cookie(&harbor.server.url, "carepath_session")
+        .unwrap()
+        .to_owned();
+    let eve = harbor.server.engine.session(&secret).await.unwrap();
+    assert_eq!((eve.org, eve.role), (ridge, Role::Partner));
+
+    let mut w = Walker::new();
+    let (_, ann) = harbor.signed_in(&mut w, "ann-0001").await;
+    assert_eq!(ann.org, harbor.org);
 }
