@@ -7,6 +7,7 @@
 #[path = "oidc.rs"]
 pub mod oidc;
 
+use crate::browser::{Browser, eventually};
 use crate::server::TestServer;
 use crate::support::Backend;
 use carepath_console::sso::Failure;
@@ -840,4 +841,42 @@ async fn sso_two_organizations_sign_in_through_their_own_providers() {
     let mut w = Walker::new();
     let (_, ann) = harbor.signed_in(&mut w, "ann-0001").await;
     assert_eq!(ann.org, harbor.org);
+}
+
+/// SSO sign-in through the provider's own login page, in Chromium: "Sign in with Harbor
+/// Health" on the console's sign-in page, the provider's form filled in, and the console's
+/// first page — the session cookie set at the end of the provider's redirects is sent on.
+#[tokio::test]
+async fn sso_sign_in_through_the_providers_own_login_page() {
+    let s = Sso::start(&[ann()], |_| {}).await;
+    s.invite("ann@harbor.example", "Ann Harbor", Role::CaseManager)
+        .await;
+    let b = Browser::open(&s.server.url, "sso-sign-in").await;
+    b.goto("/sign-in").await;
+    b.press("Sign in with Harbor Health").await;
+    let at = b.client().current_url().await.expect("the address");
+    assert!(
+        at.as_str().starts_with(&s.provider.issuer),
+        "on the provider's page: {at}"
+    );
+    assert_eq!(b.heading().await, "Test identity provider");
+    b.screenshot("provider-login").await;
+    b.fill("Login", "ann@harbor.example").await;
+    b.fill("Password", "correct horse battery staple").await;
+    b.press("Sign in").await;
+    let path = eventually("the console's first page", || async {
+        let p = b.path().await;
+        (p == "/census").then_some(p)
+    })
+    .await;
+    assert_eq!(path, "/census");
+    assert_eq!(b.status().await, 200);
+    assert!(b.cookie("carepath_session").await.is_some());
+    assert_eq!(
+        b.cookie("carepath_sso_flow").await,
+        None,
+        "the flow cookie spent"
+    );
+    b.screenshot("census").await;
+    b.close().await;
 }
