@@ -53,7 +53,14 @@ enum Cmd {
     /// temporary directory unless --database-url names an empty database; --amqp-url also
     /// runs the relay and compares what it published with the store.
     Simulate(Box<SimulateArgs>),
-    /// API tokens.
+    /// People: an organization's staff accounts (the first admin, invitations, reset links,
+    /// roles, deactivation), its single sign-on, and the sign-in audit.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCmd,
+    },
+    /// API tokens: the service accounts systems use (a person signs in to the console as
+    /// themselves, never with a token).
     Tokens {
         #[command(subcommand)]
         command: TokensCmd,
@@ -126,6 +133,101 @@ struct SimulateArgs {
     format: String,
     #[command(flatten)]
     rates: carepath_simulate::Rates,
+}
+
+#[derive(Debug, Subcommand)]
+enum StaffCmd {
+    /// Make an organization's first admin: their account, and an invitation link printed
+    /// once (send it to them; it works once, for 7 days).
+    CreateAdmin {
+        #[arg(long)]
+        org: uuid::Uuid,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Invite a person to an organization in a role: the invitation link is printed once.
+    Invite {
+        #[arg(long)]
+        org: uuid::Uuid,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// case_manager, supervisor, partner, aftercare_coordinator, payer or admin.
+        #[arg(long)]
+        role: String,
+    },
+    /// An organization's people (CSV): id, name, e-mail, role, status, TOTP, SSO, last sign-in.
+    List {
+        #[arg(long)]
+        org: uuid::Uuid,
+    },
+    /// A new single-use link for a person (an invitation again if never accepted, else a
+    /// password reset), printed once; it also lifts a lock.
+    Link {
+        #[arg(long)]
+        id: uuid::Uuid,
+    },
+    /// Give a person another role (their sessions end).
+    SetRole {
+        #[arg(long)]
+        id: uuid::Uuid,
+        #[arg(long)]
+        role: String,
+    },
+    /// Deactivate a person: every session and token of theirs ends at once.
+    Deactivate {
+        #[arg(long)]
+        id: uuid::Uuid,
+    },
+    /// Reactivate a person (a new invitation link is printed if they never set a password).
+    Reactivate {
+        #[arg(long)]
+        id: uuid::Uuid,
+    },
+    /// The sign-in audit (CSV, newest first): one organization's, or with no --org every
+    /// line, failures under unknown addresses too.
+    Audit {
+        #[arg(long)]
+        org: Option<uuid::Uuid>,
+        /// At most this many lines.
+        #[arg(long, default_value_t = 1000)]
+        limit: u64,
+    },
+    /// Let an organization's people sign in through its identity provider (OpenID Connect).
+    SsoSet {
+        #[arg(long)]
+        org: uuid::Uuid,
+        /// The issuer URL (discovery at <issuer>/.well-known/openid-configuration).
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        client_id: String,
+        /// The client secret (better from the environment than the command line).
+        #[arg(long, env = "CAREPATH_SSO_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: String,
+        /// The ID-token claim holding roles or groups (e.g. roles, groups).
+        #[arg(long)]
+        role_claim: Option<String>,
+        /// A claim value and the role it gives, as VALUE=ROLE (repeatable).
+        #[arg(long = "role", value_name = "VALUE=ROLE")]
+        roles: Vec<String>,
+        /// Make an account on a first sign-in by someone not invited.
+        #[arg(long)]
+        provision: bool,
+        /// Require the provider's own second factor (amr names one, or acr is --acr).
+        #[arg(long)]
+        require_mfa: bool,
+        #[arg(long)]
+        acr: Option<String>,
+    },
+    /// Turn an organization's single sign-on off.
+    SsoClear {
+        #[arg(long)]
+        org: uuid::Uuid,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -350,6 +452,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
             let engine = engine(&config).await?;
             seed::demo(&engine).await?;
         }
+        Cmd::Staff { command } => staff(&config, command).await?,
         Cmd::Tokens {
             command:
                 TokensCmd::Create {
@@ -623,6 +726,177 @@ async fn simulate(
 
 /// The name a staff member goes by: the label of their newest token that has one (a token
 /// given with `--staff` and no `--label` carries it on, so the person keeps their name).
+fn parse_role(role: &str) -> anyhow::Result<Role> {
+    Role::parse(role).with_context(|| {
+        format!(
+            "unknown role {role:?}: case_manager, supervisor, partner, aftercare_coordinator, payer, admin"
+        )
+    })
+}
+
+fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// `carepath staff …`: the operator at the command line, acting as the engine
+/// (`Role::System`), which manages any organization's people.
+async fn staff(config: &Config, command: StaffCmd) -> anyhow::Result<()> {
+    let engine = engine(config).await?;
+    let operator = |org: uuid::Uuid| Actor::new(OrgId(org), Role::System);
+    let base = config.public_base();
+    let print_link = |link: &carepath_engine::Link| {
+        say(format_args!(
+            "{base}{}\n(works once, until {})",
+            link.path(),
+            when(Some(link.expires_at))
+        ))
+    };
+    match command {
+        StaffCmd::CreateAdmin { org, email, name } => {
+            let (person, link) = engine
+                .invite_staff(&operator(org), OrgId(org), &email, &name, Role::Admin)
+                .await?;
+            say(format_args!("admin {} invited: {}", person.id, person.email))?;
+            print_link(&link)?;
+        }
+        StaffCmd::Invite {
+            org,
+            email,
+            name,
+            role,
+        } => {
+            let (person, link) = engine
+                .invite_staff(&operator(org), OrgId(org), &email, &name, parse_role(&role)?)
+                .await?;
+            say(format_args!("{} invited: {}", person.id, person.email))?;
+            print_link(&link)?;
+        }
+        StaffCmd::List { org } => {
+            let mut out = csv::Writer::from_writer(std::io::stdout().lock());
+            out.write_record([
+                "id", "name", "email", "role", "status", "totp", "sso", "locked_until",
+                "last_sign_in_at",
+            ])?;
+            for p in engine.staff_accounts(&operator(org), OrgId(org)).await? {
+                out.write_record([
+                    p.id.to_string(),
+                    p.name,
+                    p.email,
+                    p.role.as_str().to_owned(),
+                    p.status.as_str().to_owned(),
+                    p.totp.to_string(),
+                    p.sso_linked.to_string(),
+                    when(p.locked_until),
+                    when(p.last_sign_in_at),
+                ])?;
+            }
+            out.flush()?;
+        }
+        StaffCmd::Link { id } => {
+            let org = staff_org(&engine, id).await?;
+            let link = engine.staff_link(&operator(org), StaffId(id)).await?;
+            print_link(&link)?;
+        }
+        StaffCmd::SetRole { id, role } => {
+            let org = staff_org(&engine, id).await?;
+            let p = engine
+                .change_staff_role(&operator(org), StaffId(id), parse_role(&role)?)
+                .await?;
+            say(format_args!("{} is now {}", p.id, p.role.as_str()))?;
+        }
+        StaffCmd::Deactivate { id } => {
+            let org = staff_org(&engine, id).await?;
+            let p = engine.deactivate_staff(&operator(org), StaffId(id)).await?;
+            say(format_args!("{} deactivated: every session and token ended", p.id))?;
+        }
+        StaffCmd::Reactivate { id } => {
+            let org = staff_org(&engine, id).await?;
+            let (p, link) = engine.reactivate_staff(&operator(org), StaffId(id)).await?;
+            say(format_args!("{} is {}", p.id, p.status.as_str()))?;
+            if let Some(link) = link {
+                print_link(&link)?;
+            }
+        }
+        StaffCmd::Audit { org, limit } => {
+            let actor = operator(org.unwrap_or(uuid::Uuid::nil()));
+            let rows = engine
+                .sign_in_audit(&actor, org.map(OrgId), None, limit)
+                .await?;
+            let mut out = csv::Writer::from_writer(std::io::stdout().lock());
+            out.write_record([
+                "at", "organization_id", "staff_id", "by_staff_id", "kind", "detail", "address",
+            ])?;
+            let id = |v: Option<uuid::Uuid>| v.map(|v| v.to_string()).unwrap_or_default();
+            for a in rows {
+                out.write_record([
+                    when(Some(a.at)),
+                    id(a.org.map(|o| o.0)),
+                    id(a.staff.map(|s| s.0)),
+                    id(a.by.map(|s| s.0)),
+                    a.kind,
+                    a.detail.unwrap_or_default(),
+                    a.address.unwrap_or_default(),
+                ])?;
+            }
+            out.flush()?;
+        }
+        StaffCmd::SsoSet {
+            org,
+            issuer,
+            client_id,
+            client_secret,
+            role_claim,
+            roles,
+            provision,
+            require_mfa,
+            acr,
+        } => {
+            let role_values = roles
+                .iter()
+                .map(|r| {
+                    let (value, role) = r
+                        .split_once('=')
+                        .with_context(|| format!("--role {r:?}: give VALUE=ROLE"))?;
+                    Ok((value.to_owned(), parse_role(role)?))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let settings = carepath_engine::domain::SsoSettings {
+                issuer,
+                client_id,
+                client_secret,
+                role_claim,
+                role_values,
+                provision,
+                require_mfa,
+                required_acr: acr,
+            };
+            engine
+                .set_sso_settings(&operator(org), OrgId(org), Some(settings))
+                .await?;
+            say(format_args!(
+                "single sign-on set for {org}: register {base}/sign-in/sso/callback as the redirect URI"
+            ))?;
+        }
+        StaffCmd::SsoClear { org } => {
+            engine
+                .set_sso_settings(&operator(org), OrgId(org), None)
+                .await?;
+            say(format_args!("single sign-on cleared for {org}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The organization a staff account belongs to (the operator names a person by id alone).
+async fn staff_org(engine: &carepath_engine::Engine, id: uuid::Uuid) -> anyhow::Result<uuid::Uuid> {
+    let person = engine
+        .person(&Actor::person(OrgId(uuid::Uuid::nil()), Role::System, StaffId(id)))
+        .await?
+        .with_context(|| format!("no staff account {id}: `staff list --org ORG` gives the ids"))?;
+    Ok(person.org.0)
+}
+
 async fn staff_name(engine: &carepath_engine::Engine, staff: StaffId) -> anyhow::Result<String> {
     let tokens = engine.tokens().await?;
     anyhow::ensure!(

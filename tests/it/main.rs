@@ -1,6 +1,7 @@
 //! Integration tests: one binary (so it builds once), real databases, real processes.
 
 mod broker;
+mod people;
 mod server;
 mod support;
 
