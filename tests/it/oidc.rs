@@ -75,6 +75,7 @@ struct Config<'a> {
     clients: &'a [Client],
     accounts: &'a [Account],
     id_token_claims: bool,
+    id_token_ttl: u64,
 }
 
 /// The provider, running; stopped when dropped.
@@ -137,12 +138,18 @@ impl OidcProvider {
     /// A provider with these clients and accounts whose ID tokens carry the person's claims
     /// (e-mail, name, groups) as Entra ID's and Okta's do.
     pub fn start(clients: &[Client], accounts: &[Account]) -> Self {
-        Self::start_with(clients, accounts, true)
+        Self::start_with(clients, accounts, true, 3600)
     }
 
     /// A provider whose ID tokens carry the person's claims (`id_token_claims`) or only
-    /// `sub`, `amr` and `acr` and the groups, the rest in UserInfo (Core 5.4).
-    pub fn start_with(clients: &[Client], accounts: &[Account], id_token_claims: bool) -> Self {
+    /// `sub`, `amr` and `acr` and the groups, the rest in UserInfo (Core 5.4), and are good for
+    /// `id_token_ttl` seconds.
+    pub fn start_with(
+        clients: &[Client],
+        accounts: &[Account],
+        id_token_claims: bool,
+        id_token_ttl: u64,
+    ) -> Self {
         let node = node();
         let packages = packages();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc/provider.mjs");
@@ -150,6 +157,7 @@ impl OidcProvider {
             clients,
             accounts,
             id_token_claims,
+            id_token_ttl,
         })
         .expect("the provider's configuration as JSON");
         let mut child = Command::new(&node)

@@ -280,7 +280,7 @@ async fn sso_protocol_the_provider_signs_a_person_in_and_the_id_token_reads_as_c
 #[tokio::test]
 async fn sso_protocol_the_role_claim_comes_from_userinfo_when_the_id_token_lacks_it() {
     let a = Client::of_console("console-a", "secret-a-0123456789", NOWHERE);
-    let provider = OidcProvider::start_with(std::slice::from_ref(&a), &[ann()], false);
+    let provider = OidcProvider::start_with(std::slice::from_ref(&a), &[ann()], false, 3600);
     let mut settings = settings(&provider, &a);
     settings.role_claim = Some("department_roles".into());
     let callback = format!("{NOWHERE}/sign-in/sso/callback");
@@ -357,6 +357,25 @@ async fn sso_refuses_an_id_token_with_a_tampered_signature() {
     );
     let refused = verify_id_token(&b, &forged, &nonce).await;
     assert_eq!(refused.err(), Some(Failure::Signature));
+}
+
+#[tokio::test]
+async fn sso_refuses_an_expired_id_token() {
+    let b = Client::of_console("console-b", "secret-b-0123456789", NOWHERE);
+    // ID tokens good for one second.
+    let provider = OidcProvider::start_with(std::slice::from_ref(&b), &[ann()], true, 1);
+    let settings = settings(&provider, &b);
+    let callback = format!("{NOWHERE}/sign-in/sso/callback");
+    let (flow, code, iss) = code_for(&settings, "ann-0001").await;
+    let done = finish(&settings, &callback, &flow, &code, iss.as_deref()).await;
+    let token = match done {
+        Ok(done) => done.id_token,
+        // A slow exchange may already see it expired.
+        Err(e) => return assert_eq!(e, Failure::Expired),
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let refused = verify_id_token(&settings, &token, &flow.nonce).await;
+    assert_eq!(refused.err(), Some(Failure::Expired));
 }
 
 /// Base64url without padding (RFC 7515), for a forged token.

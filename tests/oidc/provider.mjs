@@ -6,8 +6,9 @@
 // CONFIG: {
 //   "clients":  [{ "client_id", "client_secret", "redirect_uris": [..], "post_logout_redirect_uris": [..] }],
 //   "accounts": [{ "sub", "email", "email_verified", "name", "groups": [..], "amr": [..], "acr" }],
-//   "id_token_claims": true   // false: the ID token names only `sub` (and amr/acr), the rest is
+//   "id_token_claims": true,  // false: the ID token names only `sub` (and amr/acr), the rest is
 //                             // in UserInfo — as providers that conform to Core 5.4 do
+//   "id_token_ttl": 3600      // seconds an ID token is good for
 // }
 //
 // Prints one JSON line {"issuer": "http://127.0.0.1:<port>"} on stdout once it answers, and
@@ -84,6 +85,7 @@ server.listen(0, '127.0.0.1', () => {
     jwks: { keys: [jwk] },
     cookies: { keys: ['carepath-test-provider-cookie-key'] },
     pkce: { required: () => true },
+    ttl: { IdToken: config.id_token_ttl ?? 3600 },
     features: {
       devInteractions: { enabled: false },
       rpInitiatedLogout: { enabled: true },
