@@ -757,7 +757,10 @@ async fn staff(config: &Config, command: StaffCmd) -> anyhow::Result<()> {
             let (person, link) = engine
                 .invite_staff(&operator(org), OrgId(org), &email, &name, Role::Admin)
                 .await?;
-            say(format_args!("admin {} invited: {}", person.id, person.email))?;
+            say(format_args!(
+                "admin {} invited: {}",
+                person.id, person.email
+            ))?;
             print_link(&link)?;
         }
         StaffCmd::Invite {
@@ -767,7 +770,13 @@ async fn staff(config: &Config, command: StaffCmd) -> anyhow::Result<()> {
             role,
         } => {
             let (person, link) = engine
-                .invite_staff(&operator(org), OrgId(org), &email, &name, parse_role(&role)?)
+                .invite_staff(
+                    &operator(org),
+                    OrgId(org),
+                    &email,
+                    &name,
+                    parse_role(&role)?,
+                )
                 .await?;
             say(format_args!("{} invited: {}", person.id, person.email))?;
             print_link(&link)?;
@@ -775,7 +784,14 @@ async fn staff(config: &Config, command: StaffCmd) -> anyhow::Result<()> {
         StaffCmd::List { org } => {
             let mut out = csv::Writer::from_writer(std::io::stdout().lock());
             out.write_record([
-                "id", "name", "email", "role", "status", "totp", "sso", "locked_until",
+                "id",
+                "name",
+                "email",
+                "role",
+                "status",
+                "totp",
+                "sso",
+                "locked_until",
                 "last_sign_in_at",
             ])?;
             for p in engine.staff_accounts(&operator(org), OrgId(org)).await? {
@@ -808,7 +824,10 @@ async fn staff(config: &Config, command: StaffCmd) -> anyhow::Result<()> {
         StaffCmd::Deactivate { id } => {
             let org = staff_org(&engine, id).await?;
             let p = engine.deactivate_staff(&operator(org), StaffId(id)).await?;
-            say(format_args!("{} deactivated: every session and token ended", p.id))?;
+            say(format_args!(
+                "{} deactivated: every session and token ended",
+                p.id
+            ))?;
         }
         StaffCmd::Reactivate { id } => {
             let org = staff_org(&engine, id).await?;
@@ -825,7 +844,13 @@ async fn staff(config: &Config, command: StaffCmd) -> anyhow::Result<()> {
                 .await?;
             let mut out = csv::Writer::from_writer(std::io::stdout().lock());
             out.write_record([
-                "at", "organization_id", "staff_id", "by_staff_id", "kind", "detail", "address",
+                "at",
+                "organization_id",
+                "staff_id",
+                "by_staff_id",
+                "kind",
+                "detail",
+                "address",
             ])?;
             let id = |v: Option<uuid::Uuid>| v.map(|v| v.to_string()).unwrap_or_default();
             for a in rows {
@@ -891,7 +916,11 @@ async fn staff(config: &Config, command: StaffCmd) -> anyhow::Result<()> {
 /// The organization a staff account belongs to (the operator names a person by id alone).
 async fn staff_org(engine: &carepath_engine::Engine, id: uuid::Uuid) -> anyhow::Result<uuid::Uuid> {
     let person = engine
-        .person(&Actor::person(OrgId(uuid::Uuid::nil()), Role::System, StaffId(id)))
+        .person(&Actor::person(
+            OrgId(uuid::Uuid::nil()),
+            Role::System,
+            StaffId(id),
+        ))
         .await?
         .with_context(|| format!("no staff account {id}: `staff list --org ORG` gives the ids"))?;
     Ok(person.org.0)

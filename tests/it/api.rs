@@ -1137,7 +1137,7 @@ async fn a_body_over_the_limit_is_refused_in_each_adapters_own_words() {
     assert_eq!(body["issue"][0]["code"], "too-long", "{body}");
     assert_eq!(body["issue"][0]["severity"], "error", "{body}");
     // The console.
-    let cm = crate::console::Console::sign_in(&n.s, &n.cm).await;
+    let cm = crate::console::Console::like_token(&n.s, &n.cm).await;
     let page = cm.page(&format!("/clients/{c}")).await;
     let action = format!("/clients/{c}/consents");
     let pad = "z".repeat(100 * 1024);

@@ -26,6 +26,7 @@
 //!   page as a PNG under [`artifacts_dir`]`/screenshots/` and prints where.
 
 use crate::api::Net;
+use crate::people::{Person, sign_up};
 use crate::support::Backend;
 use carepath_engine::domain::Role;
 use fantoccini::elements::Element;
@@ -520,26 +521,37 @@ impl Browser {
         self.page().press(words).await
     }
 
-    /// Sign in with `token` through the sign-in form: the path of the page it led to, or the
-    /// refusal the sign-in page showed.
-    pub async fn try_sign_in(&self, token: &str) -> Result<String, String> {
+    /// Sign in with an e-mail address and password through the sign-in form, and then the
+    /// code `code` gives when one is asked for: the path of the page it led to, or the refusal
+    /// shown.
+    pub async fn try_sign_in_with(
+        &self,
+        email: &str,
+        password: &str,
+        code: impl Future<Output = String>,
+    ) -> Result<String, String> {
         self.goto("/sign-in").await;
-        self.fill("Token", token).await;
+        self.fill("E-mail address", email).await;
+        self.fill("Password", password).await;
         self.press("Sign in").await;
+        if self.path().await == "/sign-in/code" {
+            self.fill("Code", &code.await).await;
+            self.press("Continue").await;
+        }
         let path = self.path().await;
-        if path == "/sign-in" {
+        if path.starts_with("/sign-in") {
             Err(self
                 .alert()
                 .await
-                .unwrap_or_else(|| "(the sign-in page again, with no alert)".into()))
+                .unwrap_or_else(|| format!("({path} again, with no alert)")))
         } else {
             Ok(path)
         }
     }
 
-    /// Sign in with `token` (which must be accepted): the path of the first page.
-    pub async fn sign_in(&self, token: &str) -> String {
-        self.try_sign_in(token)
+    /// Sign `person` in (which must be accepted): the path of the first page.
+    pub async fn sign_in(&self, person: &Person) -> String {
+        self.try_sign_in_with(&person.email, &person.password, person.next_code())
             .await
             .unwrap_or_else(|refusal| panic!("sign-in refused: {refusal}"))
     }
@@ -930,21 +942,16 @@ fn css_string(s: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // The tests.
 
-/// A network (`api::Net`) with a case manager who has a name, and their token.
-async fn network() -> (Net, String) {
+/// A network (`api::Net`) with a case manager, Dana Reyes, signed up (password and TOTP).
+async fn network() -> (Net, Person) {
     let net = Net::new(Backend::Sqlite).await;
-    let token = net
-        .s
-        .engine
-        .create_token(net.home, Role::CaseManager, Some("Dana Reyes"), 1, None)
-        .await
-        .expect("a token for Dana Reyes");
-    (net, token)
+    let dana = sign_up(&net.s.engine, net.home, Role::CaseManager, "Dana Reyes").await;
+    (net, dana)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sign_in_page_signs_a_person_in_and_out() {
-    let (net, token) = network().await;
+    let (net, dana) = network().await;
     let b = Browser::open(&net.s.url, "sign-in").await;
 
     b.goto("/sign-in").await;
@@ -964,21 +971,24 @@ async fn the_sign_in_page_signs_a_person_in_and_out() {
         .await;
     assert_eq!(ran, false, "an inline script ran despite script-src 'self'");
 
-    // A wrong token is refused in words, and nobody is signed in.
+    // A wrong password is refused in words that do not say which part was wrong, and
+    // nobody is signed in.
     let refusal = b
-        .try_sign_in("cp_not-a-token")
+        .try_sign_in_with(&dana.email, "not the password at all", async {
+            String::from("000000")
+        })
         .await
-        .expect_err("a wrong token is refused");
+        .expect_err("a wrong password is refused");
     assert!(
-        refusal.contains("That token is not valid"),
+        refusal.contains("That did not sign you in"),
         "the refusal: {refusal}"
     );
     assert!(b.cookie("carepath_session").await.is_none());
     b.screenshot("02-refused").await;
     b.axe("the sign-in page with its refusal").await;
 
-    // The right one lands on the census board, signed in as the token's person.
-    assert_eq!(b.sign_in(&token).await, "/census");
+    // The right one, and a code, land on the census board, signed in as the person.
+    assert_eq!(b.sign_in(&dana).await, "/census");
     assert_eq!(b.heading().await, "Census");
     let who = b.text("header .who").await;
     assert!(
@@ -1032,9 +1042,9 @@ async fn the_sign_in_page_signs_a_person_in_and_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_census_board_updates_live() {
-    let (net, token) = network().await;
+    let (net, dana) = network().await;
     let b = Browser::open(&net.s.url, "census-live").await;
-    assert_eq!(b.sign_in(&token).await, "/census");
+    assert_eq!(b.sign_in(&dana).await, "/census");
     assert!(b.has("#board[data-live]").await, "the board is not live");
     let provider = "detox provider";
     assert_eq!(b.cell(provider, "In care").await.as_deref(), Some("0"));
@@ -1080,9 +1090,9 @@ async fn the_census_board_updates_live() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_manager_registers_consents_admits_and_discharges_a_client_through_the_pages() {
-    let (net, token) = network().await;
+    let (net, dana) = network().await;
     let b = Browser::open(&net.s.url, "client").await;
-    b.sign_in(&token).await;
+    b.sign_in(&dana).await;
 
     b.press("Clients").await;
     assert_eq!(b.path().await, "/clients");
@@ -1231,13 +1241,13 @@ where
     .await
 }
 
-/// Sign out whoever is signed in, and sign in with `token`: the first page.
-async fn now_signed_in_as(b: &Browser, token: &str) -> String {
+/// Sign out whoever is signed in, and sign `person` in: the first page.
+async fn now_signed_in_as(b: &Browser, person: &Person) -> String {
     b.goto("/").await;
     if b.path().await != "/sign-in" {
         b.sign_out().await;
     }
-    b.sign_in(token).await
+    b.sign_in(person).await
 }
 
 /// Photograph the page shown as `name` and check it with axe.
@@ -1285,6 +1295,16 @@ impl Laps {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_walks_detox_residential_discharge_through_the_console() {
     let (net, dana) = network().await;
+    let engine = &net.s.engine;
+    let residential = sign_up(
+        engine,
+        net.provider("residential"),
+        Role::Partner,
+        "Ruth Alvarez",
+    )
+    .await;
+    let iop = sign_up(engine, net.provider("iop"), Role::Partner, "Ian Park").await;
+    let coordinator = sign_up(engine, net.hub, Role::AftercareCoordinator, "Cora Lin").await;
     let b = Browser::open(&net.s.url, "walk").await;
     let mut laps = Laps::new();
     let (name, mrn) = ("Renata Okafor", "MRN-118204");
@@ -1362,10 +1382,7 @@ async fn a_client_walks_detox_residential_discharge_through_the_console() {
 
     // 2. The residential provider finds the referral in its inbox, the client named (the
     // consent names it), and accepts it.
-    assert_eq!(
-        now_signed_in_as(&b, net.partner("residential")).await,
-        "/inbox"
-    );
+    assert_eq!(now_signed_in_as(&b, &residential).await, "/inbox");
     reloaded_until(
         &b,
         "the referral in the residential provider's inbox",
@@ -1396,7 +1413,7 @@ async fn a_client_walks_detox_residential_discharge_through_the_console() {
 
     // A partner no consent names: nothing of the client in its inbox, and the client's page
     // answers as the API does — not found, nothing of the client shown.
-    assert_eq!(now_signed_in_as(&b, net.partner("iop")).await, "/inbox");
+    assert_eq!(now_signed_in_as(&b, &iop).await, "/inbox");
     let theirs = main_text(&b).await;
     assert!(!theirs.contains(name) && !theirs.contains(mrn), "{theirs}");
     look(&b, "09-inbox-of-a-partner-not-named").await;
@@ -1451,10 +1468,7 @@ async fn a_client_walks_detox_residential_discharge_through_the_console() {
     );
     look(&b, "12-client-on-the-way").await;
 
-    assert_eq!(
-        now_signed_in_as(&b, net.partner("residential")).await,
-        "/inbox"
-    );
+    assert_eq!(now_signed_in_as(&b, &residential).await, "/inbox");
     reloaded_until(&b, "the client on the way in the inbox", || async {
         b.cell(&label, "Coming for").await
     })
@@ -1547,7 +1561,7 @@ async fn a_client_walks_detox_residential_discharge_through_the_console() {
     );
     look(&b, "18-client-discharge-planned").await;
 
-    assert_eq!(now_signed_in_as(&b, &net.coordinator).await, "/worklist");
+    assert_eq!(now_signed_in_as(&b, &coordinator).await, "/worklist");
     let needs = format!("[data-section=needs-booking][data-client=\"{id}\"]");
     reloaded_until(
         &b,

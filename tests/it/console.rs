@@ -1,13 +1,15 @@
-//! The console over HTTP, as a browser sends it: signing in with a token, the client page's
+//! The console over HTTP, as a browser sends it: signing in as a person, the client page's
 //! forms run as engine commands (the same refusals as the API), a stale or foreign form
 //! changes nothing, a form sent twice has one effect, and a partner without a consent cannot
 //! open a client's page. (The browser itself drives the pages in `browser.rs`.)
 
 use crate::api::Net;
 use crate::on_both_backends;
+use crate::people::{Person, sign_up};
 use crate::server::TestServer;
 use crate::support::Backend;
 use carepath_engine::domain::Role;
+use carepath_engine::ids::OrgId;
 use serde_json::json;
 
 /// A signed-in browser, without the browser: the session cookie, and forms read off pages.
@@ -24,25 +26,41 @@ pub(crate) struct Answer {
 }
 
 impl Console {
-    pub async fn sign_in(s: &TestServer, token: &str) -> Self {
+    /// Sign `person` in through the forms, as their browser would: e-mail address and
+    /// password, then a code from their authenticator.
+    pub async fn sign_in(s: &TestServer, person: &Person) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
         let resp = http
             .post(format!("{}/sign-in", s.url))
-            .form(&[("token", token)])
+            .form(&[("email", &person.email), ("password", &person.password)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303, "the password accepted");
+        assert_eq!(
+            resp.headers().get("location").unwrap(),
+            "/sign-in/code",
+            "a code asked for next"
+        );
+        let pending = cookie_of(&resp, "carepath_sign_in");
+        let resp = http
+            .post(format!("{}/sign-in/code", s.url))
+            .header("cookie", &pending)
+            .form(&[("code", person.next_code().await)])
             .send()
             .await
             .unwrap();
         assert_eq!(resp.status(), 303, "signed in");
         let set = resp
             .headers()
-            .get("set-cookie")
-            .expect("a session cookie")
-            .to_str()
-            .unwrap()
-            .to_owned();
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|c| c.starts_with("carepath_session="))
+            .expect("a session cookie");
         for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
             assert!(set.contains(attribute), "{set}");
         }
@@ -52,6 +70,19 @@ impl Console {
             http,
             cookie,
         }
+    }
+
+    /// A new person of the organization and role of the holder of `token` (an API token:
+    /// a token never opens the console), signed in.
+    pub async fn like_token(s: &TestServer, token: &str) -> Self {
+        let holder = s.engine.authenticate(token).await.expect("a live token");
+        Self::as_new(s, holder.org, holder.role).await
+    }
+
+    /// A new person of `org` in `role`, signed in.
+    pub async fn as_new(s: &TestServer, org: OrgId, role: Role) -> Self {
+        let person = sign_up(&s.engine, org, role, "Test Person").await;
+        Self::sign_in(s, &person).await
     }
 
     pub async fn get(&self, path: &str) -> Answer {
@@ -92,6 +123,20 @@ impl Console {
         let fields = form_fields(&html.body, action, values);
         self.post(action, &fields).await
     }
+}
+
+/// The `name=value` of the cookie `name` a response sets.
+pub(crate) fn cookie_of(resp: &reqwest::Response, name: &str) -> String {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie set"))
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 async fn answer(resp: reqwest::Response) -> Answer {
@@ -190,7 +235,7 @@ async fn register(c: &Console, name: &str, number: &str) -> String {
 
 async fn a_case_manager_moves_a_client_with_the_pages_forms(b: Backend) {
     let n = Net::new(b).await;
-    let cm = Console::sign_in(&n.s, &n.cm).await;
+    let cm = Console::like_token(&n.s, &n.cm).await;
     let c = register(&cm, "Rosa Delgado", "HCM-77").await;
     let page = format!("/clients/{c}");
     let shown = cm.get(&page).await;
@@ -326,7 +371,7 @@ async fn a_case_manager_moves_a_client_with_the_pages_forms(b: Backend) {
 async fn a_stale_form_is_refused_in_words_and_changes_nothing(b: Backend) {
     let n = Net::new(b).await;
     let c = n.admitted("detox", 40.0).await;
-    let cm = Console::sign_in(&n.s, &n.cm).await;
+    let cm = Console::like_token(&n.s, &n.cm).await;
     let page = format!("/clients/{c}");
     let drawn = cm.get(&page).await.body;
     // Someone else changes the record after the page was drawn.
@@ -353,7 +398,7 @@ async fn a_stale_form_is_refused_in_words_and_changes_nothing(b: Backend) {
 async fn a_form_sent_twice_has_one_effect_and_a_foreign_one_none(b: Backend) {
     let n = Net::new(b).await;
     let c = n.admitted("detox", 40.0).await;
-    let cm = Console::sign_in(&n.s, &n.cm).await;
+    let cm = Console::like_token(&n.s, &n.cm).await;
     let page = format!("/clients/{c}");
     let residential = n.provider("residential").to_string();
     let drawn = cm.get(&page).await.body;
@@ -421,7 +466,7 @@ async fn a_partner_opens_a_client_page_only_under_a_consent(b: Backend) {
     let c = n.register().await;
     n.consent_to(&c, &[n.provider("detox")]).await;
     n.admit(&c, "detox", 40.0).await;
-    let partner = Console::sign_in(&n.s, n.partner("residential")).await;
+    let partner = Console::like_token(&n.s, n.partner("residential")).await;
     let page = format!("/clients/{c}");
     let a = partner.get(&page).await;
     assert_eq!(a.status, 404, "no consent names it: {}", text(&a.body));
@@ -429,7 +474,7 @@ async fn a_partner_opens_a_client_page_only_under_a_consent(b: Backend) {
     // A case manager of another organization: told nothing exists, as the API tells it (that
     // someone is a client is itself Part 2 information), and shown nothing of the client.
     let other = n.s.org("Elsewhere Case Management", &[]).await;
-    let stranger = Console::sign_in(&n.s, &n.s.token(other, Role::CaseManager).await).await;
+    let stranger = Console::as_new(&n.s, other, Role::CaseManager).await;
     let a = stranger.get(&page).await;
     assert_eq!(a.status, 404);
     assert!(!a.body.contains(&c) && !a.body.contains("Withdrawal"));
@@ -448,23 +493,32 @@ async fn a_partner_opens_a_client_page_only_under_a_consent(b: Backend) {
     n.s.stop().await;
 }
 
-async fn a_revoked_token_ends_its_sessions_and_signing_out_ends_one(b: Backend) {
+async fn deactivation_ends_a_persons_sessions_and_signing_out_ends_one(b: Backend) {
     let n = Net::new(b).await;
-    let cm = Console::sign_in(&n.s, &n.cm).await;
+    let dana = sign_up(&n.s.engine, n.home, Role::CaseManager, "Dana Reyes").await;
+    let cm = Console::sign_in(&n.s, &dana).await;
     assert_eq!(cm.get("/census").await.status, 200);
-    let wrong = reqwest::Client::new()
-        .post(format!("{}/sign-in", n.s.url))
-        .form(&[("token", "cp_not_a_token")])
+
+    // An API token opens no page, and a session's secret is no API token.
+    let with_token = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/census", n.s.url))
+        .bearer_auth(&n.cm)
         .send()
         .await
         .unwrap();
-    assert_eq!(wrong.status(), 401);
-    assert!(
-        wrong
-            .text()
-            .await
-            .unwrap()
-            .contains("unknown, revoked or expired")
+    assert_eq!(
+        with_token.headers().get("location").unwrap(),
+        "/sign-in",
+        "a token opened the console"
+    );
+    let secret = cm.cookie.trim_start_matches("carepath_session=").to_owned();
+    let as_bearer = n.s.gql(Some(&secret), "{ me { role } }", json!({})).await;
+    assert_eq!(
+        as_bearer["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "a console session was taken as an API token: {as_bearer}"
     );
 
     // Sign out: the cookie no longer opens a page.
@@ -475,23 +529,21 @@ async fn a_revoked_token_ends_its_sessions_and_signing_out_ends_one(b: Backend) 
     let a = cm.get("/census").await;
     assert_eq!((a.status, a.location.as_deref()), (303, Some("/sign-in")));
 
-    // Revoking the token ends the sessions opened with it, at once.
-    let again = Console::sign_in(&n.s, &n.cm).await;
+    // Deactivating the person ends every session of theirs, at once.
+    let again = Console::sign_in(&n.s, &dana).await;
+    let elsewhere = Console::sign_in(&n.s, &dana).await;
     assert_eq!(again.get("/clients").await.status, 200);
-    let id =
-        n.s.engine
-            .tokens()
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|t| t.role == "case_manager" && t.org == n.home)
-            .unwrap()
-            .id;
-    n.s.engine.revoke_token(id).await.unwrap();
-    assert_eq!(
-        again.get("/clients").await.location.as_deref(),
-        Some("/sign-in")
-    );
+    let admin = carepath_engine::domain::Actor::new(n.home, Role::System);
+    n.s.engine
+        .deactivate_staff(&admin, dana.staff)
+        .await
+        .unwrap();
+    for c in [&again, &elsewhere] {
+        assert_eq!(
+            c.get("/clients").await.location.as_deref(),
+            Some("/sign-in")
+        );
+    }
     n.s.stop().await;
 }
 
@@ -506,7 +558,7 @@ async fn a_time_skipping_server_says_so_on_every_page(b: Backend) {
             .unwrap()
             .contains("Time skipping: this is a training or test server")
     );
-    let cm = Console::sign_in(&n.s, &n.cm).await;
+    let cm = Console::like_token(&n.s, &n.cm).await;
     for page in ["/census", "/clients"] {
         let said = text(&cm.get(page).await.body);
         assert!(
@@ -521,7 +573,7 @@ async fn a_time_skipping_server_says_so_on_every_page(b: Backend) {
 /// process of its own, so nothing else this test binary runs is counted with it).
 async fn the_consoles_commands_are_counted_as_the_apis(b: Backend) {
     let n = Net::on(TestServer::start_process(b, &[], None).await).await;
-    let cm = Console::sign_in(&n.s, &n.cm).await;
+    let cm = Console::like_token(&n.s, &n.cm).await;
     register(&cm, "Rosa Delgado", "HCM-78").await;
     let (status, metrics) = n.s.get("/metrics").await;
     assert_eq!(status, 200);
@@ -539,7 +591,7 @@ async fn a_client_page_is_one_disclosure(b: Backend) {
     let hub = n.hub.to_string();
     let count = || crate::fhir::disclosures_to(&n, &c, &hub);
     let before = count().await;
-    let coordinator = Console::sign_in(&n.s, &n.coordinator).await;
+    let coordinator = Console::like_token(&n.s, &n.coordinator).await;
     let page = coordinator.page(&format!("/clients/{c}")).await;
     assert!(page.contains("Ready for"), "the checklists were shown");
     assert_eq!(count().await, before + 1);
@@ -549,7 +601,7 @@ async fn a_client_page_is_one_disclosure(b: Backend) {
 /// control character (a browser drops a tab, so `/<tab>/host` is `//host`) all go to `/`.
 async fn a_form_goes_back_only_to_a_path_of_this_site(b: Backend) {
     let n = Net::new(b).await;
-    let cm = Console::sign_in(&n.s, &n.cm).await;
+    let cm = Console::like_token(&n.s, &n.cm).await;
     let c = register(&cm, "Ines Back", "MRN-BACK").await;
     let page = cm.page(&format!("/clients/{c}")).await;
     let action = format!("/clients/{c}/consents");
@@ -583,12 +635,13 @@ async fn a_form_goes_back_only_to_a_path_of_this_site(b: Backend) {
     }
 }
 
-/// An open `/live` stream lasts only as long as its session: revoking the token it was
-/// opened with ends it, and nothing more is sent on it.
-async fn a_live_stream_ends_when_its_token_is_revoked(b: Backend) {
+/// An open `/live` stream lasts only as long as its session: deactivating the person ends
+/// it, and nothing more is sent on it.
+async fn a_live_stream_ends_when_its_person_is_deactivated(b: Backend) {
     use std::time::Duration;
     let n = Net::new(b).await;
-    let cm = Console::sign_in(&n.s, &n.cm).await;
+    let dana = sign_up(&n.s.engine, n.home, Role::CaseManager, "Dana Reyes").await;
+    let cm = Console::sign_in(&n.s, &dana).await;
     let mut live = cm
         .http
         .get(format!("{}/live", cm.base))
@@ -608,17 +661,13 @@ async fn a_live_stream_ends_when_its_token_is_revoked(b: Backend) {
         String::from_utf8_lossy(&first).contains("data: changed"),
         "{first:?}"
     );
-    // The token is revoked, and someone else commits: the stream ends, saying nothing more.
-    let id =
-        n.s.engine
-            .tokens()
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|t| t.role == "case_manager" && t.org == n.home)
-            .unwrap()
-            .id;
-    n.s.engine.revoke_token(id).await.unwrap();
+    // The person is deactivated, and someone else commits: the stream ends, saying nothing
+    // more.
+    let admin = carepath_engine::domain::Actor::new(n.home, Role::System);
+    n.s.engine
+        .deactivate_staff(&admin, dana.staff)
+        .await
+        .unwrap();
     n.s.ok(
         &n.supervisor,
         "mutation { registerClient(input: { birthYear: 1990 }) { version } }",
@@ -630,7 +679,7 @@ async fn a_live_stream_ends_when_its_token_is_revoked(b: Backend) {
             match live.chunk().await {
                 Ok(Some(chunk)) => assert!(
                     !String::from_utf8_lossy(&chunk).contains("changed"),
-                    "sent after the token was revoked: {chunk:?}"
+                    "sent after the person was deactivated: {chunk:?}"
                 ),
                 Ok(None) | Err(_) => return,
             }
@@ -639,12 +688,12 @@ async fn a_live_stream_ends_when_its_token_is_revoked(b: Backend) {
     .await;
     assert!(
         ended.is_ok(),
-        "the stream is still open 15 s after its token was revoked"
+        "the stream is still open 15 s after its person was deactivated"
     );
 }
 
 on_both_backends!(
-    a_live_stream_ends_when_its_token_is_revoked,
+    a_live_stream_ends_when_its_person_is_deactivated,
     a_form_goes_back_only_to_a_path_of_this_site,
     a_client_page_is_one_disclosure,
     the_consoles_commands_are_counted_as_the_apis,
@@ -652,6 +701,6 @@ on_both_backends!(
     a_stale_form_is_refused_in_words_and_changes_nothing,
     a_form_sent_twice_has_one_effect_and_a_foreign_one_none,
     a_partner_opens_a_client_page_only_under_a_consent,
-    a_revoked_token_ends_its_sessions_and_signing_out_ends_one,
+    deactivation_ends_a_persons_sessions_and_signing_out_ends_one,
     a_time_skipping_server_says_so_on_every_page,
 );

@@ -90,10 +90,10 @@ async fn a_partner_answers_its_inbox_and_confirms_the_arrival_from_its_forms(b: 
     .await;
 
     // The inbox is the receiving provider's: a case manager is refused as the engine refuses.
-    let cm = Console::sign_in(&n.s, &n.cm).await;
+    let cm = Console::like_token(&n.s, &n.cm).await;
     assert_eq!(cm.get("/inbox").await.status, 403);
 
-    let partner = Console::sign_in(&n.s, n.partner("residential")).await;
+    let partner = Console::like_token(&n.s, n.partner("residential")).await;
     let inbox = partner.page("/inbox").await;
     assert!(inbox.contains("Rosa Delgado-Inbox"), "{inbox}");
     assert!(inbox.contains("Residential treatment"), "{inbox}");
@@ -104,7 +104,7 @@ async fn a_partner_answers_its_inbox_and_confirms_the_arrival_from_its_forms(b: 
     assert!(!inbox.contains(&format!("/referrals/{r2}/")), "{inbox}");
     assert!(!inbox.contains("Withheld Person"));
     // Another provider's partner sees nothing of it.
-    let iop = Console::sign_in(&n.s, n.partner("iop")).await;
+    let iop = Console::like_token(&n.s, n.partner("iop")).await;
     let theirs = iop.page("/inbox").await;
     assert!(!theirs.contains("Rosa Delgado-Inbox") && !theirs.contains(&r));
 
@@ -279,10 +279,10 @@ async fn the_worklist_lists_a_handoff_needing_a_booking_under_a_consent_and_the_
     .await;
 
     // A partner has no worklist: the engine's refusal.
-    let partner = Console::sign_in(&n.s, n.partner("residential")).await;
+    let partner = Console::like_token(&n.s, n.partner("residential")).await;
     assert_eq!(partner.get("/worklist").await.status, 403);
 
-    let coordinator = Console::sign_in(&n.s, &n.coordinator).await;
+    let coordinator = Console::like_token(&n.s, &n.coordinator).await;
     let list = coordinator.page("/worklist").await;
     let needs = |page: &str, c: &str| {
         page.contains(&format!(
@@ -316,7 +316,7 @@ async fn the_worklist_lists_a_handoff_needing_a_booking_under_a_consent_and_the_
         "{d}"
     );
     // The case manager's worklist lists both of the organization's own clients.
-    let cm = Console::sign_in(&n.s, &n.cm).await;
+    let cm = Console::like_token(&n.s, &n.cm).await;
     let theirs = cm.page("/worklist").await;
     assert!(
         needs(&theirs, &named) && needs(&theirs, &unnamed) && needs(&theirs, &revoked),
@@ -405,7 +405,7 @@ async fn the_coordinator_books_a_refill_follows_up_and_records_what_became_of_a_
         json!({ "c": c, "on": today }),
     )
     .await;
-    let coordinator = Console::sign_in(&n.s, &n.coordinator).await;
+    let coordinator = Console::like_token(&n.s, &n.coordinator).await;
     let section =
         |page: &str, id: &str| page.contains(&format!("data-section=\"{id}\" data-client=\"{c}\""));
     let list = coordinator.page("/worklist").await;
@@ -533,10 +533,10 @@ async fn the_measures_page_draws_its_charts(b: Backend) {
     )
     .await;
 
-    let partner = Console::sign_in(&n.s, n.partner("residential")).await;
+    let partner = Console::like_token(&n.s, n.partner("residential")).await;
     assert_eq!(partner.get("/measures").await.status, 403);
 
-    let cm = Console::sign_in(&n.s, &n.cm).await;
+    let cm = Console::like_token(&n.s, &n.cm).await;
     let page = cm.page("/measures").await;
     assert!(page.contains("<svg"), "{page}");
     assert!(page.contains("<rect class=\"bar"), "a bar is drawn");
@@ -602,7 +602,7 @@ async fn a_booking_outcome_is_chosen_never_defaulted(b: Backend) {
         .to_owned();
     // Discharged: the follow-up checks list the client, with the appointment to come.
     n.cm(crate::api::DISCHARGE, json!({ "c": c })).await;
-    let coordinator = Console::sign_in(&n.s, &n.coordinator).await;
+    let coordinator = Console::like_token(&n.s, &n.coordinator).await;
     let list = coordinator.page("/worklist").await;
     let outcome = format!("/clients/{c}/bookings/{booking}/outcome");
     let drawn = form(&list, &outcome, &[]);

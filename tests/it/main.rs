@@ -28,6 +28,7 @@ mod measures;
 mod migrations;
 mod one_view;
 mod relay;
+mod sign_in;
 mod simulate;
 mod skipping;
 mod sso;

@@ -123,7 +123,7 @@ async fn fhir_parts(n: &Net, token: &str, client: &str) -> Option<Vec<&'static s
 
 /// The parts the console's client page shows: its sections.
 async fn console_parts(n: &Net, token: &str, client: &str) -> Option<Vec<&'static str>> {
-    let console = Console::sign_in(&n.s, token).await;
+    let console = Console::like_token(&n.s, token).await;
     let a = console.get(&format!("/clients/{client}")).await;
     if a.status == 404 {
         return None;
@@ -207,7 +207,7 @@ async fn answers_for(n: &Net, token: &str, id: &str) -> Vec<String> {
         .await;
     let m = &mutation["errors"][0];
     let fhir = fhir_get(n, Some(token), &format!("Patient/{id}")).await;
-    let console = Console::sign_in(&n.s, token).await;
+    let console = Console::like_token(&n.s, token).await;
     let page = console.get(&format!("/clients/{id}")).await;
     vec![
         format!(
