@@ -72,6 +72,14 @@ pub fn after_sign_out(jar: &CookieJar) -> &'static str {
 }
 
 /// A page that goes on by itself to `next` (and says where, for a browser that does not).
+/// The removal of the cookie saying a session was opened through a provider: for a sign-in
+/// of another kind (a password), so that its sign-out does not go on to a provider.
+pub fn signed_in_gone() -> Cookie<'static> {
+    Cookie::build((SIGNED_IN_COOKIE, ""))
+        .path(SIGNED_IN_PATH)
+        .build()
+}
+
 #[derive(Template)]
 #[template(path = "sso_continue.html")]
 struct ContinuePage<'a> {
@@ -339,11 +347,7 @@ async fn sign_out_at_provider(
     jar: CookieJar,
 ) -> Response {
     let kept = jar.get(SIGNED_IN_COOKIE).map(|c| c.value().to_owned());
-    let jar = jar.remove(
-        Cookie::build((SIGNED_IN_COOKIE, ""))
-            .path(SIGNED_IN_PATH)
-            .build(),
-    );
+    let jar = jar.remove(signed_in_gone());
     let to_sign_in = |jar: CookieJar| (jar, Redirect::to("/sign-in")).into_response();
     let Some(kept) = kept else {
         return to_sign_in(jar);
