@@ -19,9 +19,9 @@ for e in b.get("entry", []):
 home=$($CP orgs create --name "Harbor Case Management")
 detox=$($CP orgs create --name "Bayview Detox" --offers detox=12)
 residential=$($CP orgs create --name "Cedar House Residential" --offers residential=16)
-cm=$($CP tokens create --org "$home" --role case_manager --label "Dana Reyes")
-partner=$($CP tokens create --org "$residential" --role partner --label "Cedar House intake")
-admin=$($CP tokens create --org "$home" --role admin --label "Records office")
+cm=$($CP tokens create --org "$home" --role case_manager --label "Harbor EHR")
+partner=$($CP tokens create --org "$residential" --role partner --label "Cedar House intake system")
+admin=$($CP tokens create --org "$home" --role admin --label "Records office export")
 today=$(date -u +%F)
 
 client=$(gql "$cm" '{"query":"mutation { registerClient(input: { birthYear: 1990, displayName: \"Ana Quintero\", recordNumber: \"MRN-'$RANDOM$RANDOM'\" }) { clientId } }"}' | get registerClient.clientId)

@@ -11,8 +11,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 home=$($CP orgs create --name "Harbor Case Management")
 residential=$($CP orgs create --name "Cedar House Residential" --offers residential=16)
 iop=$($CP orgs create --name "Northside IOP" --offers iop=40)
-cm=$($CP tokens create --org "$home" --role case_manager --label "Dana Reyes")
-partner=$($CP tokens create --org "$iop" --role partner --label "Northside intake")
+cm=$($CP tokens create --org "$home" --role case_manager --label "Harbor EHR")
+partner=$($CP tokens create --org "$iop" --role partner --label "Northside intake system")
 today=$(date -u +%F)
 
 client=$(gql "$cm" '{"query":"mutation { registerClient(input: { birthYear: 1990, displayName: \"Ana Quintero\", recordNumber: \"MRN-'$RANDOM$RANDOM'\" }) { clientId } }"}' | get registerClient.clientId)

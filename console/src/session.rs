@@ -28,6 +28,7 @@ pub const SESSION_COOKIE: &str = "carepath_session";
 pub const PENDING_COOKIE: &str = "carepath_sign_in";
 
 /// A signed-in request: who, and the CSRF token its forms carry.
+#[allow(dead_code)]
 pub struct Signed {
     pub actor: Actor,
     pub csrf: String,
@@ -71,6 +72,7 @@ impl FromRequestParts<Engine> for Signed {
     }
 }
 
+#[allow(dead_code)]
 impl Signed {
     /// Whether the session is still open — not signed out, lapsed, or ended with its token
     /// — as the person it was opened for. A request that lasts (`/live`) asks again.

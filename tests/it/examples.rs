@@ -73,7 +73,7 @@ async fn the_readme_tour_runs_as_written(b: Backend) {
     let s = TestServer::start_with(b, &[]).await;
     let stdout = run_bash(&s, root(), vec!["-c".into(), script], "the README's tour").await;
     for line in [
-        "Dana Reyes's token, to sign in to the console: cp_",
+        "/welcome/cpl_",
         "client.admitted",
         "\"status\": \"PENDING\"",
         "referral.accepted",
