@@ -29,6 +29,9 @@ use std::time::{Duration, Instant};
 
 /// How long a provider's discovery document and keys are kept before they are fetched again.
 pub const DISCOVERY_TTL: Duration = Duration::from_secs(300);
+/// Entra ID's optional claim saying the e-mail address's domain is verified as the tenant's
+/// (Entra sends no `email_verified`).
+const ENTRA_EMAIL_VERIFIED: &str = "xms_edov";
 /// How long a request to a provider may take.
 const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -111,6 +114,22 @@ pub struct OtherClaims(HashMap<String, serde_json::Value>);
 impl AdditionalClaims for OtherClaims {}
 
 impl OtherClaims {
+    /// Whether the claim `claim` is true (a JSON boolean, or the string `"true"`).
+    fn is_true(&self, claim: &str) -> bool {
+        match self.0.get(claim) {
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(serde_json::Value::String(s)) => s.eq_ignore_ascii_case("true"),
+            _ => false,
+        }
+    }
+
+    /// Whether the provider vouches for the e-mail address: `email_verified` when it says,
+    /// else Entra ID's `xms_edov` (the address's domain verified as the tenant's), which
+    /// stands in for it there.
+    fn email_verified(&self, email_verified: Option<bool>) -> bool {
+        email_verified.unwrap_or_else(|| self.is_true(ENTRA_EMAIL_VERIFIED))
+    }
+
     /// The values of `claim`: a string, or the strings of an array; `None` when absent.
     fn values(&self, claim: &str) -> Option<Vec<String>> {
         match self.0.get(claim)? {
@@ -364,7 +383,9 @@ fn claims_of(settings: &SsoSettings, token: &IdTokenClaims) -> SsoClaims {
     SsoClaims {
         subject: token.subject().as_str().to_owned(),
         email: token.email().map(|e| e.as_str().to_owned()),
-        email_verified: token.email_verified().unwrap_or(false),
+        email_verified: token
+            .additional_claims()
+            .email_verified(token.email_verified()),
         name: token
             .name()
             .and_then(|n| n.get(None))
@@ -395,7 +416,9 @@ fn fill_from_user_info(
     }
     if claims.email.is_none() {
         claims.email = info.email().map(|e| e.as_str().to_owned());
-        claims.email_verified = info.email_verified().unwrap_or(false);
+        claims.email_verified = info
+            .additional_claims()
+            .email_verified(info.email_verified());
     }
     if claims.name.is_none() {
         claims.name = info
@@ -452,6 +475,23 @@ mod tests {
         assert_eq!(claims.values("none"), None);
         assert_eq!(claims.values("absent"), None);
         assert_eq!(claims.values("n"), Some(vec![]));
+    }
+
+    #[test]
+    fn an_address_is_verified_by_email_verified_else_by_entras_xms_edov() {
+        let none = OtherClaims::default();
+        let edov: OtherClaims =
+            serde_json::from_value(serde_json::json!({"xms_edov": true})).unwrap();
+        let no_edov: OtherClaims =
+            serde_json::from_value(serde_json::json!({"xms_edov": false})).unwrap();
+        assert!(!none.email_verified(None));
+        assert!(none.email_verified(Some(true)));
+        assert!(edov.email_verified(None));
+        assert!(
+            !edov.email_verified(Some(false)),
+            "the standard claim decides when sent"
+        );
+        assert!(!no_edov.email_verified(None));
     }
 
     #[test]
