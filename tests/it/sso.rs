@@ -143,10 +143,15 @@ impl Walker {
     }
 }
 
-/// Sign in as `login` on the provider's own page, from the authorization request `auth`:
-/// the address the provider sends the browser back to (under `callback`, not followed).
+/// Sign in as `login` on the provider's own page, from the authorization request `auth` (or
+/// not, when the provider's session remembers the browser): the address the provider sends
+/// the browser back to (under `callback`, not followed).
 pub async fn sign_in_at_provider(w: &mut Walker, auth: &str, login: &str, callback: &str) -> Url {
     let page = w.walk(auth, callback).await;
+    // Signed in at the provider already (its session): straight back.
+    if let Some(back) = page.location.filter(|l| l.as_str().starts_with(callback)) {
+        return back;
+    }
     assert_eq!(page.status, 200, "the provider's login page: {}", page.body);
     let action = {
         let doc = scraper::Html::parse_document(&page.body);
@@ -898,4 +903,90 @@ async fn sso_sign_in_through_the_providers_own_login_page() {
     );
     b.screenshot("census").await;
     b.close().await;
+}
+
+/// What the console logs of single sign-on, at the product's level: the kind of each refusal
+/// and the organization and role of a sign-in — never a client id or secret, a code, a state,
+/// a token, nor a claim of the person.
+#[tokio::test]
+async fn sso_logs_the_kind_of_failure_and_nothing_of_the_person() {
+    let log = Log::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "info,sqlx=warn,sea_orm=warn",
+        ))
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .finish();
+    // The server runs on this test's (single-threaded) runtime: its tasks log here.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let s = Sso::start(&[ann()], |_| {}).await;
+    let mut w = Walker::new();
+    // A stranger to Harbor first (Ann is not invited yet), then a forged state, then Ann.
+    refused(&s.sign_in(&mut w, "ann-0001").await);
+    s.invite("ann@harbor.example", "Ann Harbor", Role::CaseManager)
+        .await;
+    let to = s.start_sign_in(&mut w).await;
+    let back = sign_in_at_provider(&mut w, to.as_str(), "ann-0001", &s.callback()).await;
+    let q = query(&back);
+    let forged = format!("{}?code={}&state=forged", s.callback(), q["code"]);
+    refused(&w.get(&forged).await);
+    let mut w = Walker::new();
+    s.signed_in(&mut w, "ann-0001").await;
+    let session = w
+        .cookie(&s.server.url, "carepath_session")
+        .unwrap()
+        .to_owned();
+    let hint = w.cookie(&s.server.url, "carepath_sso").unwrap().to_owned();
+
+    let text = log.text();
+    assert!(text.contains("kind=\"not_admitted\""), "{text}");
+    assert!(text.contains("kind=\"state_mismatch\""), "{text}");
+    assert!(
+        text.contains("console sign-in through the organization's identity provider"),
+        "{text}"
+    );
+    let id_token = hint.split_once('.').map(|(_, t)| t).unwrap();
+    for secret in [
+        s.settings.client_id.as_str(),
+        s.settings.client_secret.as_str(),
+        q["code"].as_str(),
+        q["state"].as_str(),
+        id_token,
+        session.as_str(),
+        "ann-0001",
+        "ann@harbor.example",
+        "Ann Harbor",
+        "carepath-case-managers",
+    ] {
+        assert!(!text.contains(secret), "the log holds {secret:?}:\n{text}");
+    }
+}
+
+/// A log kept in memory.
+#[derive(Clone, Default)]
+struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Log {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Log {
+    type Writer = Log;
+    fn make_writer(&'a self) -> Log {
+        self.clone()
+    }
 }
