@@ -941,12 +941,11 @@ async fn sso_logs_the_kind_of_failure_and_nothing_of_the_person() {
     let hint = w.cookie(&s.server.url, "carepath_sso").unwrap().to_owned();
 
     let text = log.text();
+    // (A line whose call site another test's thread met first may not reach a subscriber set
+    // for this thread only — tracing caches who listens —, so only the refusals' are looked
+    // for; what must not be there is looked for in all of it.)
     assert!(text.contains("kind=\"not_admitted\""), "{text}");
     assert!(text.contains("kind=\"state_mismatch\""), "{text}");
-    assert!(
-        text.contains("console sign-in through the organization's identity provider"),
-        "{text}"
-    );
     let id_token = hint.split_once('.').map(|(_, t)| t).unwrap();
     for secret in [
         s.settings.client_id.as_str(),
