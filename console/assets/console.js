@@ -32,3 +32,39 @@
     });
   });
 })();
+
+// The idle warning. The header says until when the session lasts if the person does nothing
+// (`span.session[data-idle-ends]`, a moment in RFC 3339); two minutes before it, a notice says
+// so, and at that moment the page goes to sign-in (the server has ended the session by then:
+// what was on the screen, client records among it, does not stay there).
+(function () {
+  "use strict";
+  var span = document.querySelector("span.session[data-idle-ends]");
+  if (!span) { return; }
+  var ends = Date.parse(span.getAttribute("data-idle-ends"));
+  if (isNaN(ends)) { return; }
+  var WARN_BEFORE = 2 * 60 * 1000;
+  var at = new Date(ends).toISOString().substring(11, 16) + " UTC";
+  var warned = false;
+  var check = function () {
+    var now = Date.now();
+    if (now >= ends) {
+      window.clearInterval(timer);
+      window.location.assign("/sign-in");
+      return;
+    }
+    if (!warned && now >= ends - WARN_BEFORE) {
+      warned = true;
+      var notice = document.createElement("p");
+      notice.className = "notice problem idle-warning";
+      notice.setAttribute("role", "alert");
+      notice.textContent = "Your session ends at " + at +
+        " unless you continue: reload or open a page to stay signed in";
+      var main = document.querySelector("main") || document.body;
+      main.insertBefore(notice, main.firstChild);
+    }
+  };
+  // Checked every few seconds rather than one long timer, which a sleeping computer delays.
+  var timer = window.setInterval(check, 5000);
+  check();
+})();

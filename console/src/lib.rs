@@ -28,6 +28,9 @@ mod inbox;
 mod measures;
 mod worklist;
 
+mod account;
+mod staff;
+
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
@@ -85,6 +88,20 @@ pub fn router(engine: Engine) -> Router {
             post(bookings::outcome),
         )
         .route("/measures", get(measures::page))
+        .route("/staff", get(staff::page))
+        .route("/staff/audit.csv", get(staff::audit_csv))
+        .route("/staff/invite", post(staff::invite))
+        .route("/staff/{id}/role", post(staff::change_role))
+        .route("/staff/{id}/deactivate", post(staff::deactivate))
+        .route("/staff/{id}/reactivate", post(staff::reactivate))
+        .route("/staff/{id}/link", post(staff::new_link))
+        .route("/staff/systems", post(staff::create_system))
+        .route("/staff/systems/{id}/revoke", post(staff::revoke_system))
+        .route("/account", get(account::page))
+        .route(
+            "/account/sign-out-elsewhere",
+            post(account::sign_out_elsewhere),
+        )
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_FORM_BYTES,
         ))

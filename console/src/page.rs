@@ -86,11 +86,18 @@ pub struct Chrome {
 /// The pages a role works in, in the order of the navigation bar.
 pub fn pages_for(role: Role) -> &'static [(&'static str, &'static str)] {
     match role {
-        Role::CaseManager | Role::Supervisor | Role::Admin => &[
+        Role::CaseManager | Role::Supervisor => &[
             ("/census", "Census"),
             ("/clients", "Clients"),
             ("/worklist", "Worklist"),
             ("/measures", "Measures"),
+        ],
+        Role::Admin => &[
+            ("/census", "Census"),
+            ("/clients", "Clients"),
+            ("/worklist", "Worklist"),
+            ("/measures", "Measures"),
+            ("/staff", "Staff"),
         ],
         Role::Partner => &[
             ("/inbox", "Inbox"),

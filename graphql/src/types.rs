@@ -148,8 +148,8 @@ impl StaffMember {
     async fn id(&self) -> Uuid {
         self.0.0
     }
-    /// How their colleagues know them (their token's label); `null` when no live token of
-    /// the caller's organization names them.
+    /// How their colleagues know them: a person's name, or a service account's (its token's
+    /// label); `null` when they are not of the caller's organization, or no longer active.
     async fn name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let rows = engine(ctx)
             .staff_members(actor(ctx)?, &[self.0])

@@ -32,5 +32,6 @@ mod sign_in;
 mod simulate;
 mod skipping;
 mod sso;
+mod staff_pages;
 mod timers;
 mod tools;

@@ -515,7 +515,52 @@ async fn signing_out_twice_is_harmless(b: Backend) {
     s.stop().await;
 }
 
+/// Set `column` of every session to `at` (a moment in the past, as if time had passed).
+async fn sessions_set(s: &TestServer, b: Backend, column: &str, at: chrono::DateTime<chrono::Utc>) {
+    let db = sea_orm::Database::connect(&s.db_url).await.unwrap();
+    let (sql, backend) = match b {
+        Backend::Postgres => (
+            format!("UPDATE staff_sessions SET {column} = $1"),
+            sea_orm::DbBackend::Postgres,
+        ),
+        Backend::Sqlite => (
+            format!("UPDATE staff_sessions SET {column} = ?"),
+            sea_orm::DbBackend::Sqlite,
+        ),
+    };
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, [at.into()]))
+        .await
+        .unwrap();
+}
+
+/// A session lasts while it is used: the configured idle time without a request ends it, and
+/// so does its absolute end however busy it is; the page says until when it lasts.
+async fn a_session_idles_out_and_ends_at_its_lifetime(b: Backend) {
+    let s = TestServer::start_with(b, &[("CAREPATH_SESSION_IDLE_MINUTES", "5")]).await;
+    let org = s.org("Harbor Case Management", &[]).await;
+    let dana = sign_up(&s.engine, org, Role::CaseManager, "Dana Reyes").await;
+    let c = Console::sign_in(&s, &dana).await;
+    let page = c.page("/census").await;
+    assert!(page.contains("Signed in until"), "the frame says when the session ends");
+    let now = chrono::Utc::now();
+
+    // Four minutes idle: still open (and the request starts the idle clock again).
+    sessions_set(&s, b, "last_seen_at", now - chrono::Duration::minutes(4)).await;
+    assert_eq!(c.get("/census").await.status, 200);
+    // Six minutes idle: over the configured five.
+    sessions_set(&s, b, "last_seen_at", now - chrono::Duration::minutes(6)).await;
+    assert_eq!(c.get("/census").await.location.as_deref(), Some("/sign-in"));
+
+    // A busy session still ends at its absolute end.
+    let again = Console::sign_in(&s, &dana).await;
+    assert_eq!(again.get("/census").await.status, 200);
+    sessions_set(&s, b, "expires_at", now - chrono::Duration::seconds(1)).await;
+    assert_eq!(again.get("/census").await.location.as_deref(), Some("/sign-in"));
+    s.stop().await;
+}
+
 on_both_backends!(
+    a_session_idles_out_and_ends_at_its_lifetime,
     a_wrong_password_or_unknown_address_is_refused_alike,
     a_wrong_or_replayed_code_is_refused_and_a_recovery_code_works_once,
     an_account_locks_after_five_failures_and_the_right_password_then_fails_too,
