@@ -72,12 +72,16 @@ pub fn after_sign_out(jar: &CookieJar) -> &'static str {
 }
 
 /// A page that goes on by itself to `next` (and says where, for a browser that does not).
-/// The removal of the cookie saying a session was opened through a provider: for a sign-in
-/// of another kind (a password), so that its sign-out does not go on to a provider.
+/// The removal of the cookie saying a session was opened through a provider, to *add* to a
+/// jar (that cookie is sent only to `/sign-out`, so a jar elsewhere does not hold it to
+/// remove): for a sign-in of another kind (a password), so that its sign-out does not go on
+/// to a provider.
 pub fn signed_in_gone() -> Cookie<'static> {
-    Cookie::build((SIGNED_IN_COOKIE, ""))
+    let mut gone = Cookie::build((SIGNED_IN_COOKIE, ""))
         .path(SIGNED_IN_PATH)
-        .build()
+        .build();
+    gone.make_removal();
+    gone
 }
 
 #[derive(Template)]
@@ -347,7 +351,7 @@ async fn sign_out_at_provider(
     jar: CookieJar,
 ) -> Response {
     let kept = jar.get(SIGNED_IN_COOKIE).map(|c| c.value().to_owned());
-    let jar = jar.remove(signed_in_gone());
+    let jar = jar.add(signed_in_gone());
     let to_sign_in = |jar: CookieJar| (jar, Redirect::to("/sign-in")).into_response();
     let Some(kept) = kept else {
         return to_sign_in(jar);
@@ -405,6 +409,19 @@ mod tests {
         );
         h.insert(header::HOST, "evil.example/x?".parse().unwrap());
         assert_eq!(public_base(&h), None);
+    }
+
+    #[test]
+    fn sign_out_goes_on_to_the_provider_only_after_a_single_sign_on() {
+        assert_eq!(after_sign_out(&CookieJar::new()), "/sign-in");
+        let jar = CookieJar::new().add(Cookie::new(SIGNED_IN_COOKIE, "org.token"));
+        assert_eq!(after_sign_out(&jar), "/sign-out/sso");
+        let gone = signed_in_gone();
+        assert_eq!(
+            (gone.name(), gone.value(), gone.path()),
+            (SIGNED_IN_COOKIE, "", Some("/sign-out"))
+        );
+        assert_eq!(gone.max_age(), Some(cookie::time::Duration::ZERO));
     }
 
     #[test]
