@@ -902,6 +902,27 @@ async fn sso_sign_in_through_the_providers_own_login_page() {
         "the flow cookie spent"
     );
     b.screenshot("census").await;
+
+    // Where `POST /sign-out` sends a person signed in this way: the page goes on by itself to
+    // the provider's own sign-out (a navigation of the page, which the console's
+    // `form-action 'self'` does not hold), and the provider sends them back to sign in.
+    b.goto("/sign-out/sso").await;
+    let issuer = s.provider.issuer.clone();
+    eventually("the provider's sign-out page", || {
+        let issuer = issuer.clone();
+        let b = &b;
+        async move {
+            let at = b.client().current_url().await.ok()?;
+            at.as_str().starts_with(&issuer).then_some(())
+        }
+    })
+    .await;
+    b.press("Yes, sign me out").await;
+    eventually("the console's sign-in page", || async {
+        let at = b.client().current_url().await.ok()?;
+        (at.as_str().starts_with(&s.server.url) && at.path() == "/sign-in").then_some(())
+    })
+    .await;
     b.close().await;
 }
 
