@@ -95,6 +95,10 @@ pub fn router(engine: Engine) -> Router {
         .route("/staff/{id}/deactivate", post(staff::deactivate))
         .route("/staff/{id}/reactivate", post(staff::reactivate))
         .route("/staff/{id}/link", post(staff::new_link))
+        .route(
+            "/staff/{id}/authenticator",
+            post(staff::reset_authenticator),
+        )
         .route("/staff/systems", post(staff::create_system))
         .route("/staff/systems/{id}/revoke", post(staff::revoke_system))
         .route("/account", get(account::page))

@@ -28,7 +28,6 @@ pub const SESSION_COOKIE: &str = "carepath_session";
 pub const PENDING_COOKIE: &str = "carepath_sign_in";
 
 /// A signed-in request: who, and the CSRF token its forms carry.
-#[allow(dead_code)]
 pub struct Signed {
     pub actor: Actor,
     pub csrf: String,
@@ -72,7 +71,6 @@ impl FromRequestParts<Engine> for Signed {
     }
 }
 
-#[allow(dead_code)]
 impl Signed {
     /// Whether the session is still open — not signed out, lapsed, or ended with its token
     /// — as the person it was opened for. A request that lasts (`/live`) asks again.
@@ -265,7 +263,15 @@ async fn sign_in_form(
     Ok((status, axum::response::Html(body)).into_response())
 }
 
-pub async fn sign_in_page(State(engine): State<Engine>) -> Result<Response, PageError> {
+/// The sign-in page — or, for someone signed in already (another tab kept the session
+/// alive), their first page.
+pub async fn sign_in_page(
+    State(engine): State<Engine>,
+    signed: Result<Signed, PageError>,
+) -> Result<Response, PageError> {
+    if let Ok(s) = signed {
+        return Ok(Redirect::to(first_page(&s.actor)).into_response());
+    }
     sign_in_form(&engine, StatusCode::OK, None, String::new()).await
 }
 

@@ -55,6 +55,7 @@ pub struct PersonRow {
     pub status: String,
     pub locked: bool,
     pub authenticator: &'static str,
+    pub has_authenticator: bool,
     pub sso: &'static str,
     pub last_sign_in: String,
     pub deactivated: bool,
@@ -125,6 +126,10 @@ fn done_words(key: Option<&str>) -> Option<&'static str> {
     Some(match key? {
         "role-changed" => "The role was changed. They sign in again to work in it.",
         "deactivated" => "The person was deactivated: they were signed out everywhere at once.",
+        "authenticator" => {
+            "Their authenticator was reset and they were signed out: after their password, \
+             their next sign-in sets up an authenticator app again."
+        }
         "reactivated" => "The person was reactivated and can sign in again.",
         "revoked" => "The system's access was revoked: its token no longer works.",
         _ => return None,
@@ -152,6 +157,7 @@ fn person_row(p: &Person, now: DateTime<Utc>) -> PersonRow {
         status,
         locked: locked.is_some(),
         authenticator: if p.totp { "Yes" } else { "No" },
+        has_authenticator: p.totp,
         sso: if p.sso_linked { "Yes" } else { "No" },
         last_sign_in: when(p.last_sign_in_at, "Never"),
         deactivated: p.status == StaffStatus::Deactivated,
@@ -494,6 +500,27 @@ pub async fn deactivate(
             .deactivate_staff(&signed.actor, staff_id(&id)?)
             .await?;
         Ok(Err("deactivated"))
+    }
+    .await;
+    answer(&engine, &signed, outcome).await
+}
+
+/// `POST /staff/{id}/authenticator`: a lost phone — the person sets up their authenticator
+/// again at their next sign-in.
+pub async fn reset_authenticator(
+    State(engine): State<Engine>,
+    signed: Signed,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Form(pairs): Form,
+) -> Response {
+    let f = Fields::new(pairs);
+    let outcome = async {
+        checked(&signed, &headers, &f)?;
+        engine
+            .reset_authenticator(&signed.actor, staff_id(&id)?)
+            .await?;
+        Ok(Err("authenticator"))
     }
     .await;
     answer(&engine, &signed, outcome).await

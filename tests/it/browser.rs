@@ -1642,3 +1642,147 @@ async fn a_client_walks_detox_residential_discharge_through_the_console() {
     laps.done("5. discharged; worklist, measures, census");
     b.close().await;
 }
+
+/// Accept an invitation at `link` (a path) as a new person would: choose a password, scan the
+/// authenticator's key (read off the page, as a phone reads the QR code), enter its code, keep
+/// the recovery codes, continue: the first page.
+async fn accept_invitation(b: &Browser, link: &str, who: &str, shots: &str) -> String {
+    b.goto(link).await;
+    assert_eq!(b.heading().await, format!("Welcome to Carepath, {who}"));
+    look(b, &format!("{shots}-1-welcome")).await;
+    b.fill("Password", "harbor lights at dusk").await;
+    b.fill("The same password again", "harbor lights at dusk")
+        .await;
+    b.press("Choose this password").await;
+    assert_eq!(b.path().await, "/sign-in/enrol");
+    assert!(b.has(".qr svg").await, "no QR code to scan");
+    look(b, &format!("{shots}-2-authenticator")).await;
+    let key: String = b
+        .text("code.secret")
+        .await
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let step = chrono::Utc::now().timestamp() as u64 / 30;
+    b.fill("Code from the app", &crate::people::totp_code(&key, step))
+        .await;
+    b.press("Turn on and continue").await;
+    assert_eq!(b.heading().await, "Keep your recovery codes");
+    let codes = b.text("ul.codes").await;
+    assert_eq!(
+        codes.lines().filter(|l| !l.trim().is_empty()).count(),
+        10,
+        "{codes}"
+    );
+    look(b, &format!("{shots}-3-recovery-codes")).await;
+    b.press("I have kept them: continue").await;
+    b.path().await
+}
+
+/// Done when: a new organization goes from `carepath staff create-admin` to a case manager
+/// working in the console, no token pasted anywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_organization_goes_from_its_first_admin_to_a_case_manager_at_work() {
+    let s = crate::server::TestServer::start_with(Backend::Sqlite, &[]).await;
+    let org = s.org("Harbor Case Management", &[]).await;
+
+    // The operator makes the first admin; the command prints the invitation once.
+    let out = Command::new(env!("CARGO_BIN_EXE_carepath"))
+        .args(["staff", "create-admin", "--org", &org.to_string()])
+        .args(["--email", "alex@harbor.example", "--name", "Alex Admin"])
+        .env("CAREPATH_DATABASE_URL", &s.db_url)
+        .env("CAREPATH_PUBLIC_URL", &s.url)
+        .env("CAREPATH_LOG", "warn")
+        .output()
+        .expect("carepath staff create-admin");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let link = printed
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(&s.url))
+        .unwrap_or_else(|| panic!("no link on this server in {printed}"))
+        .to_owned();
+
+    let b = Browser::open(&s.url, "first-admin").await;
+    assert_eq!(
+        accept_invitation(&b, &link, "Alex Admin", "01-admin").await,
+        "/census"
+    );
+    let who = b.text("header .who").await;
+    assert!(
+        who.contains("Alex Admin") && who.contains("Administrator"),
+        "{who}"
+    );
+
+    // The admin invites a case manager on the Staff page, and sends the link it shows.
+    b.press("Staff").await;
+    assert_eq!(b.path().await, "/staff");
+    let invite = b.section("Invite a person").await;
+    invite.fill("Name", "Dana Reyes").await;
+    invite.fill("E-mail address", "dana@harbor.example").await;
+    invite.choose("Role", "Case manager").await;
+    invite.press("Invite").await;
+    let url = b
+        .js("return document.getElementById('once-link').value", vec![])
+        .await;
+    let dana_link = url
+        .as_str()
+        .and_then(|u| u.strip_prefix(&s.url))
+        .unwrap_or_else(|| panic!("the link shown: {url}"))
+        .to_owned();
+    look(&b, "02-invited").await;
+    b.sign_out().await;
+
+    // Dana accepts, and is at work: she registers a client.
+    assert_eq!(
+        accept_invitation(&b, &dana_link, "Dana Reyes", "03-dana").await,
+        "/census"
+    );
+    b.press("Clients").await;
+    let register = b.section("Register a client").await;
+    register.fill("Name", "Marisol Quintero").await;
+    register.fill("Record number", "MRN-004217").await;
+    register.fill("Year of birth", "1987").await;
+    register.press("Register").await;
+    assert!(
+        b.path().await.starts_with("/clients/"),
+        "{}",
+        b.path().await
+    );
+    assert!(main_text(&b).await.contains("Marisol Quintero"));
+    let who = b.text("header .who").await;
+    assert!(
+        who.contains("Dana Reyes") && who.contains("Case manager"),
+        "{who}"
+    );
+    look(&b, "04-dana-at-work").await;
+
+    // The admin's audit saw it all, each line naming the person.
+    let audit = s
+        .engine
+        .sign_in_audit(
+            &carepath_engine::domain::Actor::new(org, Role::System),
+            Some(org),
+            None,
+            100,
+        )
+        .await
+        .unwrap();
+    for kind in [
+        "invited",
+        "password_set",
+        "totp_enrolled",
+        "signed_in",
+        "signed_out",
+    ] {
+        assert!(
+            audit.iter().any(|a| a.kind == kind),
+            "no {kind} in {audit:?}"
+        );
+    }
+    b.close().await;
+}

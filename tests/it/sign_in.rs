@@ -218,8 +218,13 @@ async fn an_account_locks_after_five_failures_and_the_right_password_then_fails_
         6,
         "{kinds:?}"
     );
-    // An admin's new link lifts the lock: the password chosen through it signs in.
+    // An admin's new link lifts the lock at once, and the password chosen through it signs in.
     let link = s.engine.staff_link(&operator, dana.staff).await.unwrap();
+    assert_eq!(
+        password(&s, &dana.email, &dana.password).await.1.as_deref(),
+        Some("/sign-in/code"),
+        "the lock outlived the new link"
+    );
     let page = http()
         .get(format!("{}{}", s.url, link.path()))
         .send()
@@ -243,6 +248,18 @@ async fn an_account_locks_after_five_failures_and_the_right_password_then_fails_
             .1
             .as_deref(),
         Some("/sign-in/code")
+    );
+    // A lost phone: the admin resets the authenticator, and the next sign-in sets one up.
+    s.engine
+        .reset_authenticator(&operator, dana.staff)
+        .await
+        .unwrap();
+    assert_eq!(
+        password(&s, &dana.email, "an entirely new passphrase")
+            .await
+            .1
+            .as_deref(),
+        Some("/sign-in/enrol")
     );
     s.stop().await;
 }
@@ -528,9 +545,13 @@ async fn sessions_set(s: &TestServer, b: Backend, column: &str, at: chrono::Date
             sea_orm::DbBackend::Sqlite,
         ),
     };
-    db.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, [at.into()]))
-        .await
-        .unwrap();
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        backend,
+        sql,
+        [at.into()],
+    ))
+    .await
+    .unwrap();
 }
 
 /// A session lasts while it is used: the configured idle time without a request ends it, and
@@ -541,7 +562,10 @@ async fn a_session_idles_out_and_ends_at_its_lifetime(b: Backend) {
     let dana = sign_up(&s.engine, org, Role::CaseManager, "Dana Reyes").await;
     let c = Console::sign_in(&s, &dana).await;
     let page = c.page("/census").await;
-    assert!(page.contains("Signed in until"), "the frame says when the session ends");
+    assert!(
+        page.contains("Signed in until"),
+        "the frame says when the session ends"
+    );
     let now = chrono::Utc::now();
 
     // Four minutes idle: still open (and the request starts the idle clock again).
@@ -555,7 +579,10 @@ async fn a_session_idles_out_and_ends_at_its_lifetime(b: Backend) {
     let again = Console::sign_in(&s, &dana).await;
     assert_eq!(again.get("/census").await.status, 200);
     sessions_set(&s, b, "expires_at", now - chrono::Duration::seconds(1)).await;
-    assert_eq!(again.get("/census").await.location.as_deref(), Some("/sign-in"));
+    assert_eq!(
+        again.get("/census").await.location.as_deref(),
+        Some("/sign-in")
+    );
     s.stop().await;
 }
 

@@ -24,7 +24,7 @@ pub struct AuditEntry {
     /// Who did it, when someone else did (an admin's change).
     pub by: Option<StaffId>,
     /// What happened: `signed_in`, `sign_in_failed`, `locked`, `totp_enrolled`,
-    /// `recovery_code_used`, `password_set`, `invited`, `link_issued`, `role_changed`,
+    /// `recovery_code_used`, `authenticator_reset`, `password_set`, `invited`, `link_issued`, `role_changed`,
     /// `deactivated`, `reactivated`, `signed_out`, `signed_out_everywhere`,
     /// `sso_linked`, `sso_provisioned`, `sso_settings_changed`,
     /// `service_account_created`, `service_account_revoked`.

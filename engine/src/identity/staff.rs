@@ -392,12 +392,53 @@ impl Engine {
         };
         let now = Utc::now();
         let link = self.new_link(id, purpose, now).await?;
+        self.store()
+            .change_account(
+                id,
+                AccountChange {
+                    failed_sign_ins: Some(0),
+                    locked_until: Some(None),
+                    ..AccountChange::default()
+                },
+                now,
+                None,
+            )
+            .await?;
         Audit::about(&account)
             .by(actor)
             .detail(purpose.as_str())
             .write(self, "link_issued")
             .await?;
         Ok(link)
+    }
+
+    /// Take a person's authenticator away (a lost phone): TOTP and the recovery codes are
+    /// gone and every session of theirs ends; their next sign-in, after the password, sets up
+    /// an authenticator again.
+    pub async fn reset_authenticator(&self, actor: &Actor, id: StaffId) -> Result<Person, Error> {
+        let account = self.managed(actor, id).await?;
+        let now = Utc::now();
+        self.store()
+            .change_account(
+                id,
+                AccountChange {
+                    totp_secret: Some(None),
+                    totp_pending: Some(None),
+                    totp_last_step: Some(None),
+                    recovery_codes: Some(Vec::new()),
+                    ..AccountChange::default()
+                },
+                now,
+                None,
+            )
+            .await?;
+        let sessions = self.store().delete_sessions_of(id, None).await?;
+        Audit::about(&account)
+            .by(actor)
+            .detail(&format!("{sessions} sessions ended"))
+            .write(self, "authenticator_reset")
+            .await?;
+        self.staff_member(actor, id).await
     }
 
     /// A service account for a system of `org`: a named API token in `role`, valid `days`
