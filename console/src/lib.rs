@@ -19,6 +19,7 @@ mod error;
 mod page;
 mod pictures;
 mod session;
+pub mod sso;
 mod timeline;
 mod words;
 
@@ -56,6 +57,7 @@ pub fn router(engine: Engine) -> Router {
             get(session::welcome_page).post(session::welcome),
         )
         .route("/sign-out", post(session::sign_out))
+        .merge(sso::routes())
         .route("/census", get(census::page))
         .route("/census/board", get(census::board))
         .route("/live", get(census::live))

@@ -31,6 +31,7 @@ mod relay;
 mod sign_in;
 mod simulate;
 mod skipping;
+mod sso;
 mod staff_pages;
 mod timers;
 mod tools;
