@@ -180,7 +180,19 @@ impl Application {
             engine.clone(),
             say_the_clock,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http());
+        // A request's span holds its method and path, never its query: a sign-in's callback
+        // carries the provider's code and state there.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<axum::body::Body>| {
+                    tracing::debug_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path()
+                    )
+                },
+            ),
+        );
         warn_when_plain_http(&config, listener.local_addr()?);
         axum::serve(
             listener,

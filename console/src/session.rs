@@ -199,9 +199,11 @@ fn answer(
             recovery_codes,
         } => {
             tracing::info!(org = %actor.org, role = actor.role.as_str(), "console sign-in");
+            // A password's session: its sign-out does not go on to an identity provider.
             let jar = jar
                 .add(session_cookie(&session, headers))
-                .remove(pending_gone());
+                .remove(pending_gone())
+                .add(crate::sso::signed_in_gone());
             if recovery_codes.is_empty() {
                 return Ok((jar, Redirect::to(first_page(&actor))).into_response());
             }
@@ -590,7 +592,8 @@ pub struct SignOutForm {
     csrf: String,
 }
 
-/// Sign out: the session ends on the server, the cookie is cleared.
+/// Sign out: the session ends on the server, the cookie is cleared — and, for a session opened
+/// through an identity provider, the browser goes on to the provider's sign-out.
 pub async fn sign_out(
     State(engine): State<Engine>,
     signed: Signed,
@@ -602,11 +605,13 @@ pub async fn sign_out(
     if let Some(c) = jar.get(SESSION_COOKIE) {
         engine.sign_out(c.value()).await?;
     }
+    // Signed in through an identity provider: on to its own sign-out, then back to sign-in.
+    let next = crate::sso::after_sign_out(&jar);
     let gone = Cookie::build((SESSION_COOKIE, "")).path("/").build();
     Ok((
         jar.remove(gone),
         [(header::CACHE_CONTROL, "no-store")],
-        Redirect::to("/sign-in"),
+        Redirect::to(next),
     )
         .into_response())
 }

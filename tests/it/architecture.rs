@@ -235,16 +235,40 @@ fn each_protocol_lives_in_its_adapter() {
         .cloned()
         .collect();
     assert_eq!(graphql, set(&["carepath-graphql"]));
+    // OpenID Connect is the console's sign-in protocol; hashing passwords and checking codes
+    // are the engine's identity mechanics, under the domain's rules — no adapter does either.
+    let by = |dep: &str| -> BTreeSet<String> {
+        g.members
+            .iter()
+            .filter(|m| g.normal(m).contains(dep))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(by("openidconnect"), set(&["carepath-console"]));
+    assert_eq!(by("argon2"), set(&["carepath-engine"]));
+    assert_eq!(by("totp-rs"), set(&["carepath-engine"]));
 }
 
-/// "The load tool is out of the product": the binary links no HTTP client or histogram.
+/// "The load tool is out of the product": the binary links neither it nor its histogram; the
+/// one HTTP client it links, reqwest, comes in only through the console's OpenID Connect
+/// client (openidconnect's oauth2), for single sign-on.
 #[test]
 fn the_product_binary_links_no_load_tool() {
     let g = graph();
     let linked = g.linked("carepath");
-    for tool in ["reqwest", "hdrhistogram", "carepath-bench"] {
+    for tool in ["hdrhistogram", "carepath-bench"] {
         assert!(!linked.contains(tool), "carepath links {tool}");
     }
+    let brings_reqwest: BTreeSet<String> = linked
+        .iter()
+        .filter(|p| g.normal(p).contains("reqwest"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        brings_reqwest,
+        set(&["oauth2"]),
+        "what links reqwest into carepath"
+    );
     assert!(
         g.names.values().any(|n| n == "reqwest"),
         "the graph is read"

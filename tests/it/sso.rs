@@ -903,10 +903,11 @@ async fn sso_sign_in_through_the_providers_own_login_page() {
     );
     b.screenshot("census").await;
 
-    // Where `POST /sign-out` sends a person signed in this way: the page goes on by itself to
-    // the provider's own sign-out (a navigation of the page, which the console's
-    // `form-action 'self'` does not hold), and the provider sends them back to sign in.
-    b.goto("/sign-out/sso").await;
+    // Signing out ends the session here and sends a person signed in this way on to the
+    // provider's own sign-out — a page that goes on by itself (a navigation of the page, which
+    // the console's `form-action 'self'` does not hold) —, and the provider sends them back to
+    // sign in.
+    b.sign_out().await;
     let issuer = s.provider.issuer.clone();
     eventually("the provider's sign-out page", || {
         let issuer = issuer.clone();
@@ -923,6 +924,12 @@ async fn sso_sign_in_through_the_providers_own_login_page() {
         (at.as_str().starts_with(&s.server.url) && at.path() == "/sign-in").then_some(())
     })
     .await;
+    assert_eq!(
+        b.heading().await,
+        "Sign in to Carepath",
+        "signed out here too"
+    );
+    assert!(b.cookie("carepath_session").await.is_none());
     b.close().await;
 }
 
