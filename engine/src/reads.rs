@@ -57,6 +57,18 @@ impl Engine {
         days: u32,
         staff: Option<StaffId>,
     ) -> Result<String, Error> {
+        Ok(self.issue_token(org, role, label, days, staff).await?.1)
+    }
+
+    /// [`Engine::create_token`], with the stored token's id.
+    pub(crate) async fn issue_token(
+        &self,
+        org: OrgId,
+        role: Role,
+        label: Option<&str>,
+        days: u32,
+        staff: Option<StaffId>,
+    ) -> Result<(uuid::Uuid, String), Error> {
         if role == Role::System {
             return Err(Error::BadInput("no token acts as the engine".into()));
         }
@@ -90,7 +102,8 @@ impl Engine {
             uuid::Uuid::new_v4().simple()
         );
         let now = self.clock().now();
-        self.store()
+        let id = self
+            .store()
             .create_token(crate::store::NewToken {
                 org,
                 role: role.as_str(),
@@ -101,7 +114,7 @@ impl Engine {
                 expires_at: now + chrono::Duration::days(i64::from(days)),
             })
             .await?;
-        Ok(token)
+        Ok((id, token))
     }
 
     /// Every token (never the token itself), oldest first.

@@ -12,8 +12,8 @@ use super::audit::Audit;
 use super::credentials::{self, otpauth_uri, recovery_hash, totp_step};
 use super::staff::{LinkPurpose, Person};
 use super::{role_and_status, secret};
+use crate::dom::Actor;
 use crate::dom::identity::{self as rules, StaffStatus};
-use crate::dom::{Actor, Role};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::reads::token_hash;
@@ -534,6 +534,11 @@ impl Engine {
     /// What a single-use link is for, to show its page: `NotFound` once it is used, lapsed
     /// or unknown (all three alike).
     pub async fn link(&self, link: &str) -> Result<LinkInfo, Error> {
+        Ok(self.live_link(link).await?.1)
+    }
+
+    /// A link still good, with its account and what its page shows.
+    async fn live_link(&self, link: &str) -> Result<(AccountRow, LinkInfo), Error> {
         let gone = || Error::NotFound("that link (it is used, expired or unknown)".into());
         let row = self
             .store()
@@ -552,13 +557,14 @@ impl Engine {
             .await?
             .remove(&account.org)
             .unwrap_or_default();
-        Ok(LinkInfo {
+        let info = LinkInfo {
             purpose: LinkPurpose::parse(&row.purpose).ok_or_else(gone)?,
-            name: account.name,
-            email: account.email,
+            name: account.name.clone(),
+            email: account.email.clone(),
             org_name,
             expires_at: row.expires_at,
-        })
+        };
+        Ok((account, info))
     }
 
     /// Use a single-use link: the password it sets (checked against the rules first; a
@@ -572,19 +578,13 @@ impl Engine {
     ) -> Result<SignedIn, Error> {
         self.throttle(from)?;
         let gone = || Error::NotFound("that link (it is used, expired or unknown)".into());
-        let info = self.link(link).await?;
-        let row = self
-            .store()
-            .link(&token_hash(link))
-            .await?
-            .ok_or_else(gone)?;
+        let (account, info) = self.live_link(link).await?;
         rules::check_password(password, &info.email, &info.name)
             .map_err(|p| Error::BadInput(p.to_string()))?;
         let hash = credentials::hash_password(password).await?;
         if !self.store().use_link(&token_hash(link), Utc::now()).await? {
             return Err(gone());
         }
-        let account = self.store().account(row.staff).await?.ok_or_else(gone)?;
         self.store()
             .change_account(
                 account.id,
@@ -605,7 +605,8 @@ impl Engine {
             .detail(info.purpose.as_str())
             .write(self, "password_set")
             .await?;
-        let account = self.store().account(row.staff).await?.ok_or_else(gone)?;
+        // Read back: the password and status just written, as the next step judges them.
+        let account = self.store().account(account.id).await?.ok_or_else(gone)?;
         self.after_password(&account, from, None).await
     }
 
@@ -688,10 +689,5 @@ impl Engine {
             Some(a) => Ok(Some(Person::of(&a)?)),
             None => Ok(None),
         }
-    }
-
-    /// Whether `role` signs in with a second factor (every role that reads client records).
-    pub fn needs_second_factor(role: Role) -> bool {
-        rules::needs_second_factor(role)
     }
 }

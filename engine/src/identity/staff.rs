@@ -454,14 +454,14 @@ impl Engine {
         rules::manage_staff(actor, org)?;
         crate::dom::input::check_line("name", name)?;
         crate::dom::input::check_length("name", name, 200)?;
-        let token = self
-            .create_token(org, role, Some(name.trim()), days, None)
+        let (id, token) = self
+            .issue_token(org, role, Some(name.trim()), days, None)
             .await?;
         let account = self
             .service_accounts(actor, org)
             .await?
             .into_iter()
-            .max_by_key(|a| a.created_at)
+            .find(|a| a.id == id)
             .ok_or_else(|| Error::NotFound("the service account just made".into()))?;
         self.audit_service_account(actor, &account, "service_account_created")
             .await?;
