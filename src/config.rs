@@ -46,6 +46,15 @@ pub struct Config {
     /// Minutes a session of a role that reads client records may sit idle (default 30; at
     /// most the 12-hour lifetime).
     pub session_idle_minutes: Option<u32>,
+    /// The SMTP server notices are e-mailed through: `smtp://host:587` (STARTTLS when
+    /// offered), `smtp://host:587?tls=required`, `smtps://host:465`, with `user:password@`
+    /// for AUTH. Unset: no e-mail (the console's notification center and webhooks still).
+    pub smtp_url: Option<String>,
+    /// The `From:` of notification e-mail.
+    pub mail_from: String,
+    /// The longest pause, in milliseconds, between the notifier's passes when nothing wakes
+    /// it (a notice written in this process wakes it at once).
+    pub notify_poll_ms: u64,
     /// `text` or `json`.
     pub log_format: String,
     /// `serve` on a skipped clock that only `advanceClock` moves, for tests and training —
@@ -84,6 +93,9 @@ impl Default for Config {
             token_days: 90,
             public_url: None,
             session_idle_minutes: None,
+            smtp_url: None,
+            mail_from: "Carepath <carepath@localhost>".into(),
+            notify_poll_ms: 2000,
             log_format: "text".into(),
             time_skipping: false,
         }

@@ -137,6 +137,19 @@ impl Application {
 
         let relay_status = Arc::new(carepath_relay::Status::default());
         let mut tasks = vec![sweeper];
+        let notifier = carepath_notify::Notifier::new(
+            engine.clone(),
+            carepath_notify::NotifyConfig {
+                smtp_url: config.smtp_url.clone(),
+                mail_from: config.mail_from.clone(),
+                public_url: match &config.public_url {
+                    Some(u) => u.trim_end_matches('/').to_owned(),
+                    None => format!("http://{}", listener.local_addr()?),
+                },
+                poll: Duration::from_millis(config.notify_poll_ms.max(50)),
+            },
+        )?;
+        tasks.push(tokio::spawn(notifier.run(stop_rx.clone())));
         if config.measures_interval_secs > 0 {
             tasks.push(tokio::spawn(publish_measures(
                 engine.clone(),
@@ -292,6 +305,16 @@ async fn sweep_timers(
             Ok(0) => {}
             Ok(n) => tracing::info!(offered = n, "freed slots offered to waitlists"),
             Err(e) => tracing::warn!(error = %e, "waitlist sweep failed"),
+        }
+        match engine.tell_due_notices().await {
+            Ok(s) if s.told + s.dropped + s.escalated == 0 => {}
+            Ok(s) => tracing::info!(
+                told = s.told,
+                dropped = s.dropped,
+                escalated = s.escalated,
+                "scheduled notices told, silent ones escalated"
+            ),
+            Err(e) => tracing::warn!(error = %e, "notice sweep failed"),
         }
         if ticks.is_multiple_of(prune_every)
             && let Err(e) = engine.prune_idempotency(idempotency_days).await

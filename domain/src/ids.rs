@@ -90,9 +90,26 @@ uuid_id!(
     /// A durable timer.
     TimerId
 );
+uuid_id!(
+    /// A notification to a person or to an organization's people in one role. Derived from
+    /// what caused it, see [`NoticeId::derive`], so the same cause never notifies twice.
+    NoticeId
+);
 
 /// Namespace for ids derived from other ids (UUID v5).
 const NAMESPACE: Uuid = Uuid::from_u128(0x6361_7265_7061_7468_2d69_6473_2d76_3135);
+
+impl NoticeId {
+    /// The id of the notice `what` (its kind and addressee, said as text) about `cause` (an
+    /// event, a notice it escalates, a client and a date): the same cause and addressee
+    /// always give the same id, so an event delivered or decided twice notifies once.
+    pub fn derive(cause: Uuid, what: &str) -> Self {
+        let mut name = Vec::with_capacity(16 + what.len());
+        name.extend_from_slice(cause.as_bytes());
+        name.extend_from_slice(what.as_bytes());
+        Self(Uuid::new_v5(&NAMESPACE, &name))
+    }
+}
 
 impl EventId {
     /// The id of a client's `seq`-th event. Deterministic, so the pure core needs no random

@@ -15,6 +15,7 @@ pub mod gates;
 pub mod identity;
 pub mod input;
 pub mod measures;
+pub mod notify;
 pub mod policy;
 mod state;
 pub mod view;
@@ -45,6 +46,7 @@ pub mod model {
         StaffStatus,
     };
     pub use crate::ids;
+    pub use crate::notify::{Addressee, EmailMode, NoticeKind, QuietHours, Rule, Who};
     pub use crate::policy::{ClientPart, ClientView, REDISCLOSURE_NOTICE, ReferralView};
     pub use crate::state::*;
     pub use crate::view::{

@@ -109,6 +109,10 @@ struct Inner {
     /// The configured idle timeout of client-record sessions, in seconds (0: the default).
     idle_timeout_secs: std::sync::atomic::AtomicI64,
     live: broadcast::Sender<Arc<Published>>,
+    /// Organizations' own notification rules, read again after a while.
+    notice_rules: crate::notices::RulesCache,
+    /// Signalled when notices were written here: wakes this process's notifier.
+    noticed: Notify,
 }
 
 impl Engine {
@@ -144,6 +148,8 @@ impl Engine {
                 live: broadcast::channel(4096).0,
                 sign_in_limiter: governor::RateLimiter::keyed(SIGN_IN_QUOTA),
                 idle_timeout_secs: std::sync::atomic::AtomicI64::new(0),
+                notice_rules: Default::default(),
+                noticed: Notify::new(),
             }),
         }
     }
@@ -311,6 +317,22 @@ impl Engine {
         self.inner.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
+    pub(crate) fn rules_cache(&self) -> &crate::notices::RulesCache {
+        &self.inner.notice_rules
+    }
+
+    /// Notices were written or read here: wake the notifier, and redraw pages.
+    pub(crate) fn notices_changed(&self) {
+        self.inner.noticed.notify_one();
+        self.inner.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Wait until notices are written in this process (or a short while passes: another
+    /// process may have written some) — the notifier's wake-up.
+    pub async fn next_notice(&self, at_most: std::time::Duration) {
+        let _ = tokio::time::timeout(at_most, self.inner.noticed.notified()).await;
+    }
+
     /// A counter that goes up after every commit this process makes or hears of, and says
     /// nothing of what was committed: for a page that redraws what it shows when anything
     /// may have changed (the console's census board).
@@ -462,6 +484,7 @@ impl Engine {
             request_hash: hash.clone(),
             response: serde_json::to_value(&outcome).expect("outcome serializes"),
         });
+        let (notices, settled) = self.notices_of(&decision, now).await?;
         let commit = Commit {
             prev_version: state.as_ref().map(|s| s.version),
             decision: &decision,
@@ -469,13 +492,19 @@ impl Engine {
             idempotency,
             now,
             wall: SystemClock.now(),
+            notices: &notices,
+            settled: &settled,
         };
         let stage = std::time::Instant::now();
         let committed = store.commit(commit).await;
         metrics::histogram!("carepath_stage_seconds", "stage" => "commit")
             .record(stage.elapsed().as_secs_f64());
         match committed {
-            Ok(()) => {}
+            Ok(()) => {
+                if !notices.is_empty() || !settled.is_empty() {
+                    self.notices_changed();
+                }
+            }
             // A twin request with the same key committed first: answer as it did.
             Err(StoreError::Conflict(_)) if req.idempotency_key.is_some() => {
                 let key = req.idempotency_key.as_deref().expect("checked");

@@ -16,6 +16,7 @@ mod exports;
 mod identity;
 mod live;
 mod measures;
+mod notices;
 mod outbox;
 mod reads;
 mod skipping;
@@ -56,6 +57,10 @@ pub use identity::{
     ServiceAccount, Session, SessionInfo, SignedIn,
 };
 pub use live::Published;
+pub use notices::{
+    About, DeliveryFailure, DeliveryRecord, Destination, Dispatch, EmailPreferences, Message,
+    NOTICES_LISTED, NoticeSweep, Notification, WEBHOOK_FAILURE_LIMIT, Webhook,
+};
 pub use outbox::Outgoing;
 pub use reads::{ReferralRead, token_hash};
 pub use skipping::{Advanced, MAX_ADVANCE_DAYS, TimeMode};

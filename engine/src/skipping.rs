@@ -49,6 +49,8 @@ pub struct Advanced {
     pub due_times: usize,
     /// Freed slots given to the head of a waitlist on the way.
     pub slots_offered: usize,
+    /// Notices nobody opened or acted on in time, escalated on the way.
+    pub notices_escalated: usize,
 }
 
 /// How far [`Engine::advance`] goes.
@@ -210,12 +212,17 @@ impl Engine {
             timers_dropped: 0,
             due_times: 0,
             slots_offered: 0,
+            notices_escalated: 0,
         };
         let mut at = from;
         loop {
             self.fire_all_due(at, &mut done).await?;
             done.slots_offered += self.offer_freed_slots().await?;
-            match self.store().next_due_after(at, to).await? {
+            let told = self.tell_due_notices().await?;
+            done.notices_escalated += told.escalated;
+            let timer = self.store().next_due_after(at, to).await?;
+            let notice = self.next_notice_after(at, to).await?;
+            match [timer, notice].into_iter().flatten().min() {
                 Some(next) => {
                     self.move_clock(skipped, next).await?;
                     at = next;

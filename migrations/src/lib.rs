@@ -20,6 +20,7 @@ mod m20261202_000018_client_identities;
 mod m20261202_000019_console_sessions;
 mod m20261202_000020_fhir_exports;
 mod m20261207_000021_staff_accounts;
+mod m20261207_000022_notifications;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000019_console_sessions::Migration),
             Box::new(m20261202_000020_fhir_exports::Migration),
             Box::new(m20261207_000021_staff_accounts::Migration),
+            Box::new(m20261207_000022_notifications::Migration),
         ]
     }
 }

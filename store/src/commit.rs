@@ -4,14 +4,14 @@
 //! and for a timer's firing.
 
 use super::entities::*;
-use super::rows::{Commit, DisclosureRow, Rows};
+use super::rows::{Commit, DisclosureRow, NoticeRow, Rows, SettledRow};
 use super::{Store, StoreError};
 use carepath_domain::OccupancyChange;
 use carepath_domain::ids::TimerId;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, ExprTrait, QueryFilter,
-    TransactionTrait,
+    QuerySelect, TransactionTrait,
 };
 
 impl Store {
@@ -101,6 +101,8 @@ pub(super) async fn write(tx: &DatabaseTransaction, rows: Rows) -> Result<(), St
         disclosures,
         identity,
         idempotency,
+        notices,
+        settled,
     } = rows;
     let (client_id, now) = (c.id, c.at);
 
@@ -299,7 +301,10 @@ pub(super) async fn write(tx: &DatabaseTransaction, rows: Rows) -> Result<(), St
         .map_err(|e| StoreError::from_write(e, "record number taken concurrently"))?;
     }
 
-    // 9. The idempotency record: a concurrent twin with the same key loses here.
+    // 9. Notices raised and settled.
+    write_notices(tx, client_id, now, notices, settled).await?;
+
+    // 10. The idempotency record: a concurrent twin with the same key loses here.
     if let Some(idem) = idempotency {
         idempotency::Entity::insert(idempotency::ActiveModel {
             actor_org: Set(idem.actor_org),
@@ -312,6 +317,72 @@ pub(super) async fn write(tx: &DatabaseTransaction, rows: Rows) -> Result<(), St
         .exec_without_returning(tx)
         .await
         .map_err(|e| StoreError::from_write(e, "idempotency key used concurrently"))?;
+    }
+    Ok(())
+}
+
+/// Insert the notices a decision raised (an id already there is the same notice: left
+/// alone), and resolve the client's notices it settled, with their escalations.
+async fn write_notices(
+    tx: &DatabaseTransaction,
+    client_id: uuid::Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+    notices: Vec<NoticeRow>,
+    settled: Vec<SettledRow>,
+) -> Result<(), StoreError> {
+    if !notices.is_empty() {
+        let rows = notices.into_iter().map(|n| notification::ActiveModel {
+            id: Set(n.id),
+            kind: Set(n.kind.to_owned()),
+            org_id: Set(n.org_id),
+            role: Set(n.role.map(str::to_owned)),
+            staff_id: Set(n.staff_id),
+            client_id: Set(Some(client_id)),
+            referral_id: Set(n.referral_id),
+            due_at: Set(n.due_at),
+            show_at: Set(n.show_at),
+            status: Set(n.status.to_owned()),
+            escalate_at: Set(n.escalate_at),
+            escalates: Set(None),
+            escalated_at: Set(None),
+            resolved_at: Set(None),
+            first_read_at: Set(None),
+            expanded: Set(false),
+            created_at: Set(now),
+        });
+        notification::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::column(notification::Column::Id)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(tx)
+            .await?;
+    }
+    for x in settled {
+        let mut q = notification::Entity::find()
+            .select_only()
+            .column(notification::Column::Id)
+            .filter(notification::Column::ClientId.eq(client_id))
+            .filter(notification::Column::Kind.eq(x.kind))
+            .filter(notification::Column::ResolvedAt.is_null());
+        if let Some(r) = x.referral_id {
+            q = q.filter(notification::Column::ReferralId.eq(r));
+        }
+        let ids: Vec<uuid::Uuid> = q.into_tuple().all(tx).await?;
+        if ids.is_empty() {
+            continue;
+        }
+        notification::Entity::update_many()
+            .col_expr(notification::Column::ResolvedAt, Expr::value(Some(now)))
+            .filter(
+                notification::Column::Id
+                    .is_in(ids.clone())
+                    .or(notification::Column::Escalates.is_in(ids)),
+            )
+            .filter(notification::Column::ResolvedAt.is_null())
+            .exec(tx)
+            .await?;
     }
     Ok(())
 }

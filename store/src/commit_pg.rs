@@ -90,11 +90,30 @@ i AS (INSERT INTO idempotency (actor_org, key, request_hash, client_id, response
     FROM jsonb_to_recordset($P) AS x(actor_org uuid, key text, request_hash text, response jsonb) \
     WHERE EXISTS (SELECT FROM c))";
 
+/// Notices raised; an id already there is the same notice (`$9` is the decision's moment).
+const NOTICES: &str = ", \
+nt AS (INSERT INTO notifications (id, kind, org_id, role, staff_id, client_id, referral_id, due_at, show_at, status, \
+    escalate_at, escalates, escalated_at, resolved_at, first_read_at, expanded, created_at) \
+    SELECT x.id, x.kind, x.org_id, x.role, x.staff_id, $1, x.referral_id, x.due_at, x.show_at, x.status, \
+    x.escalate_at, NULL, NULL, NULL, NULL, false, $9 \
+    FROM jsonb_to_recordset($P) AS x(id uuid, kind text, org_id uuid, role text, staff_id uuid, referral_id uuid, \
+    due_at timestamptz, show_at timestamptz, status text, escalate_at timestamptz) \
+    WHERE EXISTS (SELECT FROM c) ON CONFLICT (id) DO NOTHING)";
+
+/// The client's notices settled, and the escalations of those.
+const SETTLED: &str = ", \
+ns AS (UPDATE notifications n SET resolved_at = $9 \
+    FROM jsonb_to_recordset($P) AS x(kind text, referral_id uuid) \
+    WHERE n.client_id = $1 AND n.resolved_at IS NULL AND n.kind = x.kind \
+    AND (x.referral_id IS NULL OR n.referral_id = x.referral_id) AND EXISTS (SELECT FROM c) RETURNING n.id), \
+ne AS (UPDATE notifications SET resolved_at = $9 \
+    WHERE escalates IN (SELECT id FROM ns) AND resolved_at IS NULL)";
+
 const ANSWER: &str = " SELECT (SELECT count(*) FROM c) AS clients";
 
 /// The statement for one decision: the client row, then only the parts that have rows (a
 /// part with none would still open, lock and initialize its table and indexes), each with the
-/// next parameter number. At most 2 × 2⁷ texts (events and their outbox rows come together),
+/// next parameter number. At most 2 × 2⁹ texts (events and their outbox rows come together),
 /// each prepared once per connection.
 fn statement(
     head: &str,
@@ -221,6 +240,29 @@ pub(super) async fn write(db: &impl ConnectionTrait, rows: &Rows) -> Result<i64,
             })
         })
         .collect();
+    let notices: Vec<Json> = rows
+        .notices
+        .iter()
+        .map(|n| {
+            json!({
+                "id": n.id,
+                "kind": n.kind,
+                "org_id": n.org_id,
+                "role": n.role,
+                "staff_id": n.staff_id,
+                "referral_id": n.referral_id,
+                "due_at": n.due_at.as_ref().map(ts),
+                "show_at": ts(&n.show_at),
+                "status": n.status,
+                "escalate_at": n.escalate_at.as_ref().map(ts),
+            })
+        })
+        .collect();
+    let settled: Vec<Json> = rows
+        .settled
+        .iter()
+        .map(|x| json!({ "kind": x.kind, "referral_id": x.referral_id }))
+        .collect();
     let mut values: Vec<Value> = vec![
         c.id.into(),
         second,
@@ -245,6 +287,8 @@ pub(super) async fn write(db: &impl ConnectionTrait, rows: &Rows) -> Result<i64,
             (TIMER_CANCELS, cancels),
             (DISCLOSURES, disclosures),
             (IDENTITY, identity),
+            (NOTICES, notices),
+            (SETTLED, settled),
             (IDEMPOTENCY, idempotency),
         ],
         &mut values,

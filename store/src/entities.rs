@@ -255,6 +255,9 @@ pub mod staff_account {
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
         pub last_sign_in_at: Option<DateTimeUtc>,
+        /// Quiet hours (UTC, whole hours): e-mail waits until they end.
+        pub quiet_from: Option<i32>,
+        pub quiet_to: Option<i32>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
@@ -471,6 +474,156 @@ pub mod fhir_export_file {
         #[sea_orm(column_type = "Text")]
         pub body: String,
         pub lines: i32,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod notification {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notifications")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub kind: String,
+        pub org_id: Uuid,
+        pub role: Option<String>,
+        pub staff_id: Option<Uuid>,
+        pub client_id: Option<Uuid>,
+        pub referral_id: Option<Uuid>,
+        pub due_at: Option<DateTimeUtc>,
+        pub show_at: DateTimeUtc,
+        /// `scheduled`, `open` or `dropped`.
+        pub status: String,
+        pub escalate_at: Option<DateTimeUtc>,
+        pub escalates: Option<Uuid>,
+        pub escalated_at: Option<DateTimeUtc>,
+        pub resolved_at: Option<DateTimeUtc>,
+        pub first_read_at: Option<DateTimeUtc>,
+        pub expanded: bool,
+        pub created_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod notification_read {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notification_reads")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub notification_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub staff_id: Uuid,
+        pub read_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod notification_delivery {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notification_deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub notification_id: Uuid,
+        /// `email` or `webhook`.
+        pub channel: String,
+        /// The person (e-mail) or the webhook.
+        pub target: Uuid,
+        /// `waiting`, `sent`, or `dropped` (the person or webhook is gone).
+        pub status: String,
+        pub send_at: DateTimeUtc,
+        pub retry_at: Option<DateTimeUtc>,
+        pub leased_until: Option<DateTimeUtc>,
+        pub attempts: i32,
+        pub sent_at: Option<DateTimeUtc>,
+        pub last_error: Option<String>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod notification_attempt {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notification_attempts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub delivery_id: Uuid,
+        pub at: DateTimeUtc,
+        pub ok: bool,
+        pub detail: String,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod notice_rule {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notice_rules")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kind: String,
+        pub off: bool,
+        /// Minutes of silence before it escalates; `Some(0)`: never; `None`: the default.
+        pub escalate_minutes: Option<i32>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod notification_pref {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notification_prefs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub staff_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kind: String,
+        pub mode: String,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod org_webhook {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "org_webhooks")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub org_id: Uuid,
+        pub url: String,
+        pub secret: String,
+        pub enabled: bool,
+        pub failures: i32,
+        pub disabled_at: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

@@ -23,6 +23,7 @@
 //! (`queries.rs`).
 
 use carepath_domain::ids::{ClientId, OrgId, TimerId};
+use carepath_domain::notify::{Notice, Settled, Who};
 use carepath_domain::{
     CareEvent, Decision, DeclineCode, Disclosure, OccupancyChange, Referral, TimerKind, TimerOp,
 };
@@ -56,6 +57,12 @@ pub struct Commit<'a> {
     /// for the relay is the process's matter, measured on the wall clock even when the
     /// engine's clock is a skipped one.
     pub wall: DateTime<Utc>,
+    /// The notices the decision's events raise (`domain::notify::notices`): inserted, an id
+    /// already there left alone (the same cause notifies once).
+    pub notices: &'a [Notice],
+    /// The client's notices the decision settled (`domain::notify::settled`): resolved, with
+    /// their escalations.
+    pub settled: &'a [Settled],
 }
 
 /// Everything one decision writes, table by table. Every row but the client's belongs to
@@ -88,6 +95,54 @@ pub(crate) struct Rows {
     /// The client's display name and record number: inserted, or replaced.
     pub identity: Option<IdentityRow>,
     pub idempotency: Option<IdempotencyRow>,
+    /// Notices raised: inserted unless their id is there.
+    pub notices: Vec<NoticeRow>,
+    /// The client's unresolved notices of these kinds (about the referral, when one is
+    /// named) resolved at [`ClientRow::at`], and the escalations of them.
+    pub settled: Vec<SettledRow>,
+}
+
+/// A `notifications` row as raised (`created_at` is [`ClientRow::at`]).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct NoticeRow {
+    pub id: Uuid,
+    pub kind: &'static str,
+    pub org_id: Uuid,
+    pub role: Option<&'static str>,
+    pub staff_id: Option<Uuid>,
+    pub referral_id: Option<Uuid>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub show_at: DateTime<Utc>,
+    /// `open` when told at once, `scheduled` when told later.
+    pub status: &'static str,
+    pub escalate_at: Option<DateTime<Utc>>,
+}
+
+/// A kind of notice settled (and the referral it is about).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct SettledRow {
+    pub kind: &'static str,
+    pub referral_id: Option<Uuid>,
+}
+
+/// The row of a notice raised at `now`.
+pub(crate) fn notice_row(n: &Notice, now: DateTime<Utc>) -> NoticeRow {
+    let (role, staff_id) = match n.to.who {
+        Who::Role(r) => (Some(r.as_str()), None),
+        Who::Person(p) => (None, Some(p.0)),
+    };
+    NoticeRow {
+        id: n.id.0,
+        kind: n.kind.as_str(),
+        org_id: n.to.org.0,
+        role,
+        staff_id,
+        referral_id: n.referral.map(|r| r.0),
+        due_at: n.due,
+        show_at: n.show_at,
+        status: if n.show_at > now { "scheduled" } else { "open" },
+        escalate_at: n.escalate_at,
+    }
 }
 
 /// The `clients` row.
@@ -254,6 +309,15 @@ impl Rows {
                 request_hash: i.request_hash,
                 response: i.response,
             }),
+            notices: c.notices.iter().map(|n| notice_row(n, c.now)).collect(),
+            settled: c
+                .settled
+                .iter()
+                .map(|x| SettledRow {
+                    kind: x.kind.as_str(),
+                    referral_id: x.referral.map(|r| r.0),
+                })
+                .collect(),
         })
     }
 
@@ -633,6 +697,8 @@ mod tests {
             }),
             now: at(11),
             wall: at(11),
+            notices: &[],
+            settled: &[],
         })
         .unwrap();
         assert_eq!(
@@ -737,6 +803,8 @@ mod tests {
             idempotency: None,
             now: at(11),
             wall: at(11),
+            notices: &[],
+            settled: &[],
         })
         .unwrap();
         assert_eq!(rows.fired_timer, Some(fired.0));

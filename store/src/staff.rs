@@ -175,6 +175,8 @@ impl Store {
             created_at: Set(a.created_at),
             updated_at: Set(a.updated_at),
             last_sign_in_at: Set(None),
+            quiet_from: Set(None),
+            quiet_to: Set(None),
         })
         .exec_without_returning(&self.db)
         .await

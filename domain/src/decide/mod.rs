@@ -15,6 +15,8 @@ mod draft;
 #[cfg(test)]
 mod fixture;
 mod handoff;
+#[cfg(test)]
+mod notices;
 mod placement;
 mod referrals;
 mod timers;
