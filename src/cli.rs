@@ -59,6 +59,11 @@ enum Cmd {
         #[command(subcommand)]
         command: StaffCmd,
     },
+    /// Notifications: an organization's webhooks, and its own rules for who is told what.
+    Notices {
+        #[command(subcommand)]
+        command: NoticesCmd,
+    },
     /// API tokens: the service accounts systems use (a person signs in to the console as
     /// themselves, never with a token).
     Tokens {
@@ -133,6 +138,57 @@ struct SimulateArgs {
     format: String,
     #[command(flatten)]
     rates: carepath_simulate::Rates,
+}
+
+#[derive(Debug, Subcommand)]
+enum NoticesCmd {
+    /// Add a webhook for an organization (https://, or http:// to this machine): its id and
+    /// its Standard Webhooks signing secret are printed once.
+    WebhookAdd {
+        #[arg(long)]
+        org: uuid::Uuid,
+        #[arg(long)]
+        url: String,
+    },
+    /// An organization's webhooks (CSV): id, URL, on, failures in a row, turned off at.
+    WebhookList {
+        #[arg(long)]
+        org: uuid::Uuid,
+    },
+    /// Remove one of an organization's webhooks.
+    WebhookRemove {
+        #[arg(long)]
+        org: uuid::Uuid,
+        #[arg(long)]
+        id: uuid::Uuid,
+    },
+    /// Turn a webhook that was turned off after failing on again.
+    WebhookEnable {
+        #[arg(long)]
+        org: uuid::Uuid,
+        #[arg(long)]
+        id: uuid::Uuid,
+    },
+    /// An organization's own rule for one kind of notice: off, or its own silence deadline
+    /// before it escalates to the supervisors; with neither, the shipped default again.
+    Rule {
+        #[arg(long)]
+        org: uuid::Uuid,
+        /// referral_arrived, referral_expiring, client_on_the_way, waitlist_slot,
+        /// group_escalated, client_did_not_arrive, lost_to_care, followup_missed, mat_lapsing,
+        /// booking_needed, booking_missed.
+        #[arg(long)]
+        kind: String,
+        /// Tell nobody of this kind.
+        #[arg(long)]
+        off: bool,
+        /// Escalate after this many minutes unopened and unanswered.
+        #[arg(long, conflicts_with = "never_escalate")]
+        escalate_after_minutes: Option<u32>,
+        /// Never escalate this kind.
+        #[arg(long)]
+        never_escalate: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -453,6 +509,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
             seed::demo(&engine).await?;
         }
         Cmd::Staff { command } => staff(&config, command).await?,
+        Cmd::Notices { command } => notices(&config, command).await?,
         Cmd::Tokens {
             command:
                 TokensCmd::Create {
@@ -908,6 +965,74 @@ async fn staff(config: &Config, command: StaffCmd) -> anyhow::Result<()> {
                 .set_sso_settings(&operator(org), OrgId(org), None)
                 .await?;
             say(format_args!("single sign-on cleared for {org}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// `carepath notices …`: the operator at the command line, as the organization's admin.
+async fn notices(config: &Config, command: NoticesCmd) -> anyhow::Result<()> {
+    use carepath_engine::domain::{NoticeKind, Rule};
+    let engine = engine(config).await?;
+    let admin = |org: uuid::Uuid| Actor::new(OrgId(org), Role::Admin);
+    match command {
+        NoticesCmd::WebhookAdd { org, url } => {
+            let (hook, secret) = engine.add_webhook(&admin(org), &url).await?;
+            say(format_args!(
+                "webhook {}\nsigning secret (shown once; give it to the receiving system): {secret}",
+                hook.id
+            ))?;
+        }
+        NoticesCmd::WebhookList { org } => {
+            say(format_args!("id,url,on,failures,turned_off_at"))?;
+            for h in engine.webhooks(&admin(org)).await? {
+                say(format_args!(
+                    "{},{},{},{},{}",
+                    h.id,
+                    h.url,
+                    h.enabled,
+                    h.failures,
+                    when(h.disabled_at)
+                ))?;
+            }
+        }
+        NoticesCmd::WebhookRemove { org, id } => {
+            engine.remove_webhook(&admin(org), id).await?;
+            say(format_args!("webhook {id} removed"))?;
+        }
+        NoticesCmd::WebhookEnable { org, id } => {
+            engine.enable_webhook(&admin(org), id).await?;
+            say(format_args!("webhook {id} on again"))?;
+        }
+        NoticesCmd::Rule {
+            org,
+            kind,
+            off,
+            escalate_after_minutes,
+            never_escalate,
+        } => {
+            let kind = NoticeKind::parse(&kind).with_context(|| {
+                format!(
+                    "unknown kind {kind:?}: {}",
+                    NoticeKind::ALL.map(NoticeKind::as_str).join(", ")
+                )
+            })?;
+            let escalate_after = match (escalate_after_minutes, never_escalate) {
+                (_, true) => Some(None),
+                (Some(m), false) => Some(Some(chrono::Duration::minutes(i64::from(m)))),
+                (None, false) => None,
+            };
+            engine
+                .set_notice_rule(
+                    &admin(org),
+                    kind,
+                    Rule {
+                        off,
+                        escalate_after,
+                    },
+                )
+                .await?;
+            say(format_args!("rule for {kind} at {org} set"))?;
         }
     }
     Ok(())

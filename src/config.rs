@@ -46,9 +46,11 @@ pub struct Config {
     /// Minutes a session of a role that reads client records may sit idle (default 30; at
     /// most the 12-hour lifetime).
     pub session_idle_minutes: Option<u32>,
-    /// The SMTP server notices are e-mailed through: `smtp://host:587` (STARTTLS when
-    /// offered), `smtp://host:587?tls=required`, `smtps://host:465`, with `user:password@`
-    /// for AUTH. Unset: no e-mail (the console's notification center and webhooks still).
+    /// The SMTP server notices are e-mailed through: `smtp://host:587?tls=required`
+    /// (STARTTLS, refused without it), `smtps://host:465` (TLS from the start),
+    /// `smtp://host:587?tls=opportunistic` (STARTTLS when offered), `smtp://host:25` (plain:
+    /// only to a relay on this machine), with `user:password@` for AUTH. Unset: no e-mail
+    /// (the console's notification center and webhooks still).
     pub smtp_url: Option<String>,
     /// The `From:` of notification e-mail.
     pub mail_from: String,

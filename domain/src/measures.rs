@@ -127,6 +127,10 @@ pub struct ProviderHours {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ReferralMeasures {
     pub sent: u64,
+    /// Hours from a referral's notice to the partner's intake (its arrival) to the first
+    /// read of it by one of them: not a care event but the notification center's record of
+    /// who was told and when they read it ([`first_reads`]), filled in beside the fold.
+    pub time_to_first_read: Vec<ProviderHours>,
     pub time_to_acknowledge: Vec<ProviderHours>,
     pub time_to_answer: Vec<ProviderHours>,
     /// Answered (accepted, declined, waitlisted) by the deadline, of those answered or past
@@ -199,6 +203,20 @@ pub struct Measures {
     pub closed_loop: LoopMeasures,
 }
 
+/// Hours to the first read, per provider, in provider order.
+pub fn first_reads(reads: Vec<(OrgId, f64)>) -> Vec<ProviderHours> {
+    let mut by: BTreeMap<OrgId, Vec<f64>> = BTreeMap::new();
+    for (org, h) in reads {
+        by.entry(org).or_default().push(h);
+    }
+    by.into_iter()
+        .map(|(provider, v)| ProviderHours {
+            provider,
+            hours: Spread::of(v),
+        })
+        .collect()
+}
+
 /// Days after a planned discharge an attended aftercare appointment counts.
 const ATTENDED_WITHIN_DAYS: i64 = 30;
 /// Days after a discharge on MOUD a dose or supply counts.
@@ -257,6 +275,15 @@ impl Tally {
             c.event(&self.scope, &mut self.n, e);
         }
         c.finish(&self.scope, &mut self.n);
+    }
+
+    /// The measures, with the hours from each referral's arrival notice to its first read
+    /// (`reads`: the receiving provider and the hours, of the notices told in the period
+    /// and read; the notification center's record, not an event).
+    pub fn finish_with_reads(self, reads: Vec<(OrgId, f64)>) -> Measures {
+        let mut m = self.finish();
+        m.referrals.time_to_first_read = first_reads(reads);
+        m
     }
 
     pub fn finish(self) -> Measures {

@@ -11,13 +11,13 @@
 //! event itself goes to (the record holder, the organization it is addressed to, or one a
 //! consent in force names, by [`crate::audience`]).
 
+use crate::Role;
 use crate::audience;
 use crate::event::{CareEvent, EventData};
 use crate::gates;
 use crate::ids::{ClientId, NoticeId, OrgId, ReferralId, StaffId};
 use crate::pathway::Pathway;
 use crate::state::ClientState;
-use crate::Role;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Timelike, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -102,7 +102,9 @@ impl NoticeKind {
     /// eighth of its answer window (30 minutes of withdrawal management's 4 hours).
     fn default_escalation(self, answer_window: Option<Duration>) -> Option<Duration> {
         match self {
-            NoticeKind::ReferralArrived => answer_window.map(|w| (w / 8).max(Duration::minutes(15))),
+            NoticeKind::ReferralArrived => {
+                answer_window.map(|w| (w / 8).max(Duration::minutes(15)))
+            }
             NoticeKind::GroupEscalated | NoticeKind::ClientDidNotArrive => Some(Duration::hours(4)),
             NoticeKind::LostToCare | NoticeKind::BookingNeeded => Some(Duration::hours(24)),
             _ => None,
@@ -333,7 +335,9 @@ fn raise(event: &CareEvent, scene: &Scene<'_>, out: &mut Vec<Notice>) {
             now,
             None,
         ),
-        EventData::ReferralEscalated { case_manager: cm, .. } => tell(
+        EventData::ReferralEscalated {
+            case_manager: cm, ..
+        } => tell(
             NoticeKind::GroupEscalated,
             case_manager(state, *cm),
             None,
@@ -342,7 +346,9 @@ fn raise(event: &CareEvent, scene: &Scene<'_>, out: &mut Vec<Notice>) {
             None,
         ),
         EventData::HandoffMissed {
-            referral, arrive_by, ..
+            referral,
+            arrive_by,
+            ..
         } => tell(
             NoticeKind::ClientDidNotArrive,
             case_manager(state, None),
@@ -654,7 +660,12 @@ pub fn webhook_disabled(org: OrgId, webhook: uuid::Uuid, now: DateTime<Utc>) -> 
     Notice {
         id: NoticeId::derive(
             webhook,
-            &format!("{}:{}:{}", NoticeKind::WebhookDisabled, now.timestamp(), to.key()),
+            &format!(
+                "{}:{}:{}",
+                NoticeKind::WebhookDisabled,
+                now.timestamp(),
+                to.key()
+            ),
         ),
         kind: NoticeKind::WebhookDisabled,
         to,

@@ -40,6 +40,7 @@ impl Engine {
         {
             return Err(Error::BadInput(format!("unknown level \"{}\"", l.as_str())));
         }
+        let level_id = level.as_ref().map(|l| l.as_str().to_owned());
         let mut tally = Tally::new(Scope {
             from,
             to,
@@ -61,6 +62,24 @@ impl Engine {
                 break;
             }
         }
-        Ok(tally.finish())
+        let reads = self
+            .store()
+            .referral_notices(
+                domain::notify::NoticeKind::ReferralArrived.as_str(),
+                home_org,
+                provider,
+                level_id.as_deref(),
+                from,
+                to,
+            )
+            .await?
+            .into_iter()
+            .filter_map(|n| {
+                let read = n.first_read_at?;
+                let hours = (read - n.show_at).num_seconds().max(0) as f64 / 3600.0;
+                Some((n.org, hours))
+            })
+            .collect();
+        Ok(tally.finish_with_reads(reads))
     }
 }

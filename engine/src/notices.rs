@@ -61,7 +61,10 @@ pub struct Notification {
 /// sees there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum About {
-    Referral { client: ClientId, referral: ReferralId },
+    Referral {
+        client: ClientId,
+        referral: ReferralId,
+    },
     Client(ClientId),
     /// The organization's own settings (a webhook turned off).
     Organization,
@@ -79,8 +82,14 @@ pub struct Message {
 /// Where a delivery goes.
 #[derive(Clone, PartialEq)]
 pub enum Destination {
-    Email { address: String },
-    Webhook { id: Uuid, url: String, secret: String },
+    Email {
+        address: String,
+    },
+    Webhook {
+        id: Uuid,
+        url: String,
+        secret: String,
+    },
 }
 
 impl std::fmt::Debug for Destination {
@@ -247,13 +256,13 @@ impl Engine {
             &decision.events,
             &Scene {
                 state: &decision.state,
-                pathway: &pathway,
+                pathway,
                 rules: &rules,
                 coordinating: &coordinating,
                 now,
             },
         );
-        let settled = notify::settled(&decision.events, &decision.state, &pathway, now);
+        let settled = notify::settled(&decision.events, &decision.state, pathway, now);
         Ok((raised, settled))
     }
 
@@ -286,7 +295,7 @@ impl Engine {
                             show_at: now,
                         },
                         s,
-                        &pathway,
+                        pathway,
                     )
                 });
                 if self.store().tell_scheduled(n.id, still, now).await? {

@@ -61,6 +61,9 @@ pub struct DeclineCount {
 #[derive(SimpleObject)]
 pub struct ReferralMeasures {
     pub sent: u64,
+    /// Hours from a referral's arrival notice to its first read by the partner's intake,
+    /// per receiving provider (the notification center's record).
+    pub time_to_first_read: Vec<ProviderHours>,
     /// Hours from sent to acknowledged, per receiving provider.
     pub time_to_acknowledge: Vec<ProviderHours>,
     /// Hours from sent to the answer (accepted, declined or waitlisted).
@@ -156,6 +159,7 @@ impl From<m::Measures> for Measures {
             clients: x.clients,
             referrals: ReferralMeasures {
                 sent: x.referrals.sent,
+                time_to_first_read: hours(x.referrals.time_to_first_read),
                 time_to_acknowledge: hours(x.referrals.time_to_acknowledge),
                 time_to_answer: hours(x.referrals.time_to_answer),
                 answered_in_time: x.referrals.answered_in_time.into(),

@@ -181,12 +181,16 @@ impl MigrationTrait for Migration {
                 .col(uuid(NotificationDeliveries::Target))
                 .col(string(NotificationDeliveries::Status))
                 .col(timestamp_with_time_zone(NotificationDeliveries::SendAt))
-                .col(timestamp_with_time_zone_null(NotificationDeliveries::RetryAt))
+                .col(timestamp_with_time_zone_null(
+                    NotificationDeliveries::RetryAt,
+                ))
                 .col(timestamp_with_time_zone_null(
                     NotificationDeliveries::LeasedUntil,
                 ))
                 .col(integer(NotificationDeliveries::Attempts).default(0))
-                .col(timestamp_with_time_zone_null(NotificationDeliveries::SentAt))
+                .col(timestamp_with_time_zone_null(
+                    NotificationDeliveries::SentAt,
+                ))
                 .col(string_null(NotificationDeliveries::LastError))
                 .to_owned(),
         )

@@ -1,6 +1,6 @@
-//! E-mail over SMTP (`lettre`): the server from a URL — `smtp://host:587` (STARTTLS when the
-//! server offers it), `smtp://host:587?tls=required`, `smtps://host:465`, with
-//! `user:password@` for AUTH —, every exchange under a timeout.
+//! E-mail over SMTP (`lettre`): the server from a URL — `smtp://host:587?tls=required`
+//! (STARTTLS), `smtps://host:465`, `smtp://host:587?tls=opportunistic`, plain `smtp://host:25`
+//! (a relay on this machine), with `user:password@` for AUTH —, every exchange under a timeout.
 
 use crate::NotifyError;
 use carepath_engine::DeliveryFailure;
@@ -18,6 +18,12 @@ pub struct Mailer {
 
 impl Mailer {
     pub fn new(url: &str, from: &str) -> Result<Self, NotifyError> {
+        if url.starts_with("smtp://") && !url.contains("tls=") && !is_local(url) {
+            tracing::warn!(
+                "smtp_url sends e-mail in the clear to another machine: add ?tls=required \
+                 (STARTTLS) or use smtps://"
+            );
+        }
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| NotifyError::Config(format!("smtp_url: {e}")))?
             .timeout(Some(SMTP_TIMEOUT))
@@ -72,4 +78,13 @@ fn smtp_why(e: &lettre::transport::smtp::Error) -> String {
     } else {
         "the SMTP server could not be reached".into()
     }
+}
+
+/// Whether a plain `smtp://` URL names this machine.
+fn is_local(url: &str) -> bool {
+    let rest = url.trim_start_matches("smtp://");
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let name = host.split(':').next().unwrap_or("");
+    name == "localhost" || name.starts_with("127.") || host.starts_with("[::1]")
 }

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 pub fn headline(kind: NoticeKind) -> &'static str {
     match kind {
         NoticeKind::ReferralArrived => "You have a new referral in Carepath",
-        NoticeKind::ReferralExpiring => "A referral in Carepath expires within the hour, unanswered",
+        NoticeKind::ReferralExpiring => {
+            "A referral in Carepath expires within the hour, unanswered"
+        }
         NoticeKind::ClientOnTheWay => "Someone is on the way to you",
         NoticeKind::WaitlistSlot => "A waitlisted referral was given a slot with you",
         NoticeKind::GroupEscalated => "A referral ran out and needs you to act",

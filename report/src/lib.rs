@@ -56,6 +56,13 @@ fn count(measure: &str, n: u64) -> Row {
 pub fn rows(m: &Measures) -> Vec<Row> {
     let r = &m.referrals;
     let mut out = vec![count("clients", m.clients), count("referrals_sent", r.sent)];
+    for p in &r.time_to_first_read {
+        out.push(spread(
+            "hours_to_first_read",
+            p.provider.to_string(),
+            &p.hours,
+        ));
+    }
     for p in &r.time_to_acknowledge {
         out.push(spread(
             "hours_to_acknowledge",
@@ -235,6 +242,7 @@ fn providers(m: &Measures) -> Vec<carepath_engine::ids::OrgId> {
         .referrals
         .time_to_acknowledge
         .iter()
+        .chain(&m.referrals.time_to_first_read)
         .chain(&m.referrals.time_to_answer)
         .map(|p| p.provider)
         .collect();

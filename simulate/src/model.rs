@@ -669,11 +669,23 @@ impl Agent {
         for (referral, provider) in referrals.into_iter().zip(fresh) {
             let r = w.rates;
             let answers = r.accept + r.decline + r.waitlist;
-            if !self.rng.chance(answers) {
-                continue; // never answered: the deadline expires it
-            }
-            let minutes = if self.rng.chance(r.late_answer) {
-                answer_hours * 60 + self.rng.between(30, 24 * 60)
+            // The intake acts on the notice that the referral expires within the hour: an
+            // answer on the first whole hour after it, which is before the deadline (drawn
+            // only when someone may act, so a run without it draws as before).
+            let acts_on_notice = |rng: &mut crate::rng::Rng| {
+                (r.act_on_notice > 0.0 && rng.chance(r.act_on_notice))
+                    .then_some(answer_hours * 60 - 60)
+            };
+            let minutes = if !self.rng.chance(answers) {
+                match acts_on_notice(&mut self.rng) {
+                    Some(m) => m,
+                    None => continue, // never answered: the deadline expires it
+                }
+            } else if self.rng.chance(r.late_answer) {
+                match acts_on_notice(&mut self.rng) {
+                    Some(m) => m,
+                    None => answer_hours * 60 + self.rng.between(30, 24 * 60),
+                }
             } else {
                 self.rng.between(20, answer_hours * 60 - 60)
             };

@@ -74,6 +74,14 @@ pub struct Rates {
     /// probability (1 - accept - decline - waitlist) never answers.
     #[arg(long, default_value_t = 0.10)]
     pub late_answer: f64,
+    /// Of the referrals a provider would answer late or never, the share its intake answers
+    /// in time after all, acting on the notice that the referral expires within the hour
+    /// (an answer on the first whole hour after it). No study measures this for referral
+    /// notifications: an assumption, 0 by default (nobody acts on a notice, as before
+    /// Carepath told anyone); `--act-on-notice 0.5` shows what half of them acting is worth
+    /// in referrals answered in time (docs/simulate.md).
+    #[arg(long, default_value_t = 0.0)]
+    pub act_on_notice: f64,
     /// A client on the way arrives at the receiving provider (assumption).
     #[arg(long, default_value_t = 0.85)]
     pub arrival: f64,
@@ -159,6 +167,7 @@ impl Rates {
             ("decline", self.decline),
             ("waitlist", self.waitlist),
             ("late-answer", self.late_answer),
+            ("act-on-notice", self.act_on_notice),
             ("arrival", self.arrival),
             ("no-show-reported", self.no_show_reported),
             ("reroute", self.reroute),

@@ -11,8 +11,8 @@ use carepath_domain::ids::{ClientId, NoticeId, OrgId, ReferralId, StaffId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, ExprTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -187,7 +187,9 @@ impl Store {
 
     /// Every organization's own rules: (organization, kind, off, minutes of silence before
     /// escalation — `Some(0)` never, `None` the default).
-    pub async fn notice_rules(&self) -> Result<Vec<(OrgId, String, bool, Option<i32>)>, StoreError> {
+    pub async fn notice_rules(
+        &self,
+    ) -> Result<Vec<(OrgId, String, bool, Option<i32>)>, StoreError> {
         Ok(notice_rule::Entity::find()
             .all(&self.db)
             .await?
@@ -222,7 +224,10 @@ impl Store {
         })
         .on_conflict(
             OnConflict::columns([notice_rule::Column::OrgId, notice_rule::Column::Kind])
-                .update_columns([notice_rule::Column::Off, notice_rule::Column::EscalateMinutes])
+                .update_columns([
+                    notice_rule::Column::Off,
+                    notice_rule::Column::EscalateMinutes,
+                ])
                 .to_owned(),
         )
         .exec_without_returning(&self.db)
@@ -464,21 +469,48 @@ impl Store {
         Ok(())
     }
 
-    /// Notices of `kind` told between `from` and `to` (for measures), oldest first.
-    pub async fn notices_of_kind(
+    /// Notices of `kind` about referrals, told in `[from, to)` (for the measures): of the
+    /// clients `home_org` holds (every client: `None`), to `provider` and for referrals to
+    /// `level` when given, oldest first.
+    pub async fn referral_notices(
         &self,
         kind: &str,
-        org: Option<OrgId>,
+        home_org: Option<OrgId>,
+        provider: Option<OrgId>,
+        level: Option<&str>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<NoticeRecord>, StoreError> {
+        use sea_orm::sea_query::Query;
         let mut q = notification::Entity::find()
             .filter(notification::Column::Kind.eq(kind))
             .filter(notification::Column::Status.eq("open"))
             .filter(notification::Column::ShowAt.gte(from))
             .filter(notification::Column::ShowAt.lt(to));
-        if let Some(org) = org {
+        if let Some(org) = provider {
             q = q.filter(notification::Column::OrgId.eq(org.0));
+        }
+        if let Some(home) = home_org {
+            q = q.filter(
+                notification::Column::ClientId.in_subquery(
+                    Query::select()
+                        .column(client::Column::Id)
+                        .from(client::Entity)
+                        .and_where(client::Column::HomeOrg.eq(home.0))
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some(level) = level {
+            q = q.filter(
+                notification::Column::ReferralId.in_subquery(
+                    Query::select()
+                        .column(referral::Column::Id)
+                        .from(referral::Entity)
+                        .and_where(referral::Column::ToLevel.eq(level))
+                        .to_owned(),
+                ),
+            );
         }
         Ok(q.order_by_asc(notification::Column::ShowAt)
             .all(&self.db)
@@ -520,7 +552,10 @@ impl Store {
         } else if let Some(r) = role {
             q = q.filter(staff_account::Column::Role.eq(r));
         }
-        let people = q.order_by_asc(staff_account::Column::Id).all(&self.db).await?;
+        let people = q
+            .order_by_asc(staff_account::Column::Id)
+            .all(&self.db)
+            .await?;
         let prefs = notification_pref::Entity::find()
             .filter(notification_pref::Column::StaffId.is_in(people.iter().map(|p| p.id)))
             .all(&self.db)
@@ -550,19 +585,21 @@ impl Store {
         let _writer = self.writer().await;
         let tx = self.db.begin().await?;
         if !deliveries.is_empty() {
-            let rows = deliveries.iter().map(|d| notification_delivery::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                notification_id: Set(id.0),
-                channel: Set(d.channel.to_owned()),
-                target: Set(d.target),
-                status: Set("waiting".to_owned()),
-                send_at: Set(d.send_at),
-                retry_at: Set(None),
-                leased_until: Set(None),
-                attempts: Set(0),
-                sent_at: Set(None),
-                last_error: Set(None),
-            });
+            let rows = deliveries
+                .iter()
+                .map(|d| notification_delivery::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    notification_id: Set(id.0),
+                    channel: Set(d.channel.to_owned()),
+                    target: Set(d.target),
+                    status: Set("waiting".to_owned()),
+                    send_at: Set(d.send_at),
+                    retry_at: Set(None),
+                    leased_until: Set(None),
+                    attempts: Set(0),
+                    sent_at: Set(None),
+                    last_error: Set(None),
+                });
             notification_delivery::Entity::insert_many(rows)
                 .on_conflict(
                     OnConflict::columns([
@@ -686,15 +723,24 @@ impl Store {
         q = match outcome {
             DeliveryOutcome::Sent => q
                 .col_expr(notification_delivery::Column::Status, Expr::value("sent"))
-                .col_expr(notification_delivery::Column::SentAt, Expr::value(Some(wall))),
+                .col_expr(
+                    notification_delivery::Column::SentAt,
+                    Expr::value(Some(wall)),
+                ),
             DeliveryOutcome::Dropped(why) => q
-                .col_expr(notification_delivery::Column::Status, Expr::value("dropped"))
+                .col_expr(
+                    notification_delivery::Column::Status,
+                    Expr::value("dropped"),
+                )
                 .col_expr(
                     notification_delivery::Column::LastError,
                     Expr::value(Some(why.to_owned())),
                 ),
             DeliveryOutcome::Retry { why, at } => q
-                .col_expr(notification_delivery::Column::RetryAt, Expr::value(Some(at)))
+                .col_expr(
+                    notification_delivery::Column::RetryAt,
+                    Expr::value(Some(at)),
+                )
                 .col_expr(
                     notification_delivery::Column::LastError,
                     Expr::value(Some(why.to_owned())),
@@ -711,7 +757,9 @@ impl Store {
         notices: &[NoticeId],
     ) -> Result<Vec<DeliveryState>, StoreError> {
         Ok(notification_delivery::Entity::find()
-            .filter(notification_delivery::Column::NotificationId.is_in(notices.iter().map(|n| n.0)))
+            .filter(
+                notification_delivery::Column::NotificationId.is_in(notices.iter().map(|n| n.0)),
+            )
             .order_by_asc(notification_delivery::Column::SendAt)
             .all(&self.db)
             .await?
@@ -771,8 +819,14 @@ impl Store {
     ) -> Result<(), StoreError> {
         let _writer = self.writer().await;
         staff_account::Entity::update_many()
-            .col_expr(staff_account::Column::QuietFrom, Expr::value(quiet.map(|q| q.0)))
-            .col_expr(staff_account::Column::QuietTo, Expr::value(quiet.map(|q| q.1)))
+            .col_expr(
+                staff_account::Column::QuietFrom,
+                Expr::value(quiet.map(|q| q.0)),
+            )
+            .col_expr(
+                staff_account::Column::QuietTo,
+                Expr::value(quiet.map(|q| q.1)),
+            )
             .filter(staff_account::Column::Id.eq(staff.0))
             .exec(&self.db)
             .await?;
@@ -893,7 +947,10 @@ pub enum DeliveryOutcome<'a> {
     Sent,
     /// Given up: the person or webhook is gone, or the address is refused for good.
     Dropped(&'a str),
-    Retry { why: &'a str, at: DateTime<Utc> },
+    Retry {
+        why: &'a str,
+        at: DateTime<Utc>,
+    },
 }
 
 async fn insert_notice(

@@ -200,6 +200,40 @@ fn the_fhir_api_reaches_only_the_engine() {
     assert!(g.normal("carepath").contains("carepath-fhir"));
 }
 
+/// The notifier is an adapter like the others: it takes what the engine decided to tell
+/// (`Engine::claim_deliveries`, whose `Message` holds no client) and sends it; it reaches
+/// nothing else — no store, no domain rule, no client record.
+#[test]
+fn the_notifier_reaches_only_the_engine() {
+    let g = graph();
+    let normal = g.normal("carepath-notify");
+    let ours: BTreeSet<String> = normal
+        .iter()
+        .filter(|d| d.starts_with("carepath"))
+        .cloned()
+        .collect();
+    assert_eq!(ours, set(&["carepath-engine"]));
+    for other in ["sea-orm", "lapin", "async-graphql", "askama", "axum"] {
+        assert!(
+            !normal.contains(other),
+            "carepath-notify depends on {other}"
+        );
+    }
+    assert!(g.normal("carepath").contains("carepath-notify"));
+    // Nothing in it reads a client: not the record, not the identity, not a view.
+    for (path, text) in sources("notify/src") {
+        for f in [
+            "read_client",
+            "care_record",
+            "VisibleClient",
+            "display_name",
+            "ClientId",
+        ] {
+            assert!(!text.contains(f), "{path} names {f}");
+        }
+    }
+}
+
 /// "The domain is pure": no I/O crate, no clock, nothing but chrono, serde, uuid, thiserror.
 #[test]
 fn the_domain_is_pure() {
@@ -247,11 +281,15 @@ fn each_protocol_lives_in_its_adapter() {
     assert_eq!(by("openidconnect"), set(&["carepath-console"]));
     assert_eq!(by("argon2"), set(&["carepath-engine"]));
     assert_eq!(by("totp-rs"), set(&["carepath-engine"]));
+    // SMTP and the webhooks' signing are the notifier's: it alone sends what the engine
+    // told people, out of the process.
+    assert_eq!(by("lettre"), set(&["carepath-notify"]));
+    assert_eq!(by("hmac"), set(&["carepath-notify"]));
 }
 
 /// "The load tool is out of the product": the binary links neither it nor its histogram; the
 /// one HTTP client it links, reqwest, comes in only through the console's OpenID Connect
-/// client (openidconnect's oauth2), for single sign-on.
+/// client (openidconnect's oauth2), for single sign-on, and the notifier, for webhooks.
 #[test]
 fn the_product_binary_links_no_load_tool() {
     let g = graph();
@@ -266,7 +304,7 @@ fn the_product_binary_links_no_load_tool() {
         .collect();
     assert_eq!(
         brings_reqwest,
-        set(&["oauth2"]),
+        set(&["carepath-notify", "oauth2"]),
         "what links reqwest into carepath"
     );
     assert!(
@@ -320,7 +358,13 @@ fn no_door_cuts_its_own_view_of_a_client() {
         "active_consent_for",
     ];
     let mut found = Vec::new();
-    for door in ["graphql/src", "console/src", "fhir/src", "relay/src"] {
+    for door in [
+        "graphql/src",
+        "console/src",
+        "fhir/src",
+        "relay/src",
+        "notify/src",
+    ] {
         for (path, text) in sources(door) {
             for (n, line) in text.lines().enumerate() {
                 let code = line.split("//").next().unwrap_or("");

@@ -1,6 +1,7 @@
 //! Integration tests: one binary (so it builds once), real databases, real processes.
 
 mod broker;
+mod mailbox;
 mod people;
 mod server;
 mod support;
@@ -26,6 +27,7 @@ mod identity;
 mod journey;
 mod measures;
 mod migrations;
+mod notify;
 mod one_view;
 mod relay;
 mod sign_in;

@@ -20,7 +20,14 @@ const TOKEN_DAYS: u32 = 400;
 
 /// A network on a time-skipping server, its tokens valid for [`TOKEN_DAYS`], and an admin's.
 pub(crate) async fn skipping_net(b: Backend) -> (Net, String) {
-    let mut n = Net::on(TestServer::start_with(b, &[SKIPPING]).await).await;
+    skipping_net_with(b, &[]).await
+}
+
+/// [`skipping_net`] with more settings.
+pub(crate) async fn skipping_net_with(b: Backend, env: &[(&str, &str)]) -> (Net, String) {
+    let mut vars = vec![SKIPPING];
+    vars.extend_from_slice(env);
+    let mut n = Net::on(TestServer::start_with(b, &vars).await).await;
     let token = |org, role| {
         let engine = n.s.engine.clone();
         async move {

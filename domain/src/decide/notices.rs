@@ -84,7 +84,11 @@ fn a_detox_referral_tells_the_partners_intake_escalates_after_30_minutes_and_war
             referral: Some(referral)
         }]
     );
-    assert!(!applies(&NoticeFacts::from(arrived), &ack.state, &f.pathway));
+    assert!(!applies(
+        &NoticeFacts::from(arrived),
+        &ack.state,
+        &f.pathway
+    ));
     // Acknowledged is not answered: the warning before expiry still applies, until an answer.
     assert!(applies(&NoticeFacts::from(&n[1]), &ack.state, &f.pathway));
     let accepted = f.run(
@@ -92,12 +96,16 @@ fn a_detox_referral_tells_the_partners_intake_escalates_after_30_minutes_and_war
         f.partner(f.detox),
         Command::AcceptReferral { referral },
     );
-    assert!(!applies(&NoticeFacts::from(&n[1]), &accepted.state, &f.pathway));
+    assert!(!applies(
+        &NoticeFacts::from(&n[1]),
+        &accepted.state,
+        &f.pathway
+    ));
 }
 
 #[test]
 fn an_organizations_own_rule_turns_a_kind_off_or_changes_its_deadline_but_never_silences_an_escalation()
-{
+ {
     let f = Fixture::new();
     let mut rules = Rules::default();
     rules.own.insert(
@@ -256,11 +264,21 @@ fn e_mail_waits_for_the_hour_or_the_end_of_quiet_hours_but_an_escalation_never_w
         to_hour: 7,
     };
     assert_eq!(
-        email_at(NoticeKind::ReferralArrived, EmailMode::Immediate, None, at(9, 10)),
+        email_at(
+            NoticeKind::ReferralArrived,
+            EmailMode::Immediate,
+            None,
+            at(9, 10)
+        ),
         Some(at(9, 10))
     );
     assert_eq!(
-        email_at(NoticeKind::ReferralArrived, EmailMode::Hourly, None, at(9, 10)),
+        email_at(
+            NoticeKind::ReferralArrived,
+            EmailMode::Hourly,
+            None,
+            at(9, 10)
+        ),
         Some(at(10, 0))
     );
     assert_eq!(
@@ -277,7 +295,12 @@ fn e_mail_waits_for_the_hour_or_the_end_of_quiet_hours_but_an_escalation_never_w
         Some(Utc.with_ymd_and_hms(2026, 5, 5, 7, 0, 0).unwrap())
     );
     assert_eq!(
-        email_at(NoticeKind::Unanswered, EmailMode::Off, Some(quiet), at(23, 30)),
+        email_at(
+            NoticeKind::Unanswered,
+            EmailMode::Off,
+            Some(quiet),
+            at(23, 30)
+        ),
         Some(at(23, 30))
     );
 }
