@@ -26,6 +26,7 @@ mod identity;
 mod journey;
 mod measures;
 mod migrations;
+mod notification_center;
 mod one_view;
 mod relay;
 mod sign_in;
