@@ -3,7 +3,8 @@
 //! client's name), opening one (read, and on to where acting starts; someone else's is not
 //! found), mark all read; a person's e-mail choices and quiet hours on `/account`; an
 //! organization's webhooks on `/staff` (the secret shown once). What a form did is checked
-//! through the engine, not the page. (The browser test is in `browser.rs`.)
+//! through the engine, not the page. And in a browser (`browser` below): the header's count
+//! lights up live when a referral is sent, and its link leads to the inbox entry.
 
 use crate::api::{Net, RESULT};
 use crate::console::Console;
@@ -66,7 +67,10 @@ async fn a_partner_is_told_of_a_referral_and_its_notice_opens_the_inbox_entry(b:
     let r = n.refer(&c, "residential").await;
     assert_eq!(unread(&partner).await, 1);
     let list = partner.page("/notifications").await;
-    assert!(list.contains("Notifications: 1 unread"), "the header: {list}");
+    assert!(
+        list.contains("Notifications: 1 unread"),
+        "the header: {list}"
+    );
     assert!(list.contains("New referral"), "{list}");
     assert!(list.contains("expires "), "the referral's expiry: {list}");
     assert!(list.contains("unread"), "{list}");
@@ -189,20 +193,36 @@ async fn a_person_chooses_how_notices_reach_them_by_email(b: Backend) {
 
     // Half a choice is refused in words; the same hour twice is the engine's refusal.
     let half = cm
-        .submit("/account", "/account/quiet-hours", &[("from", "3"), ("to", "")])
+        .submit(
+            "/account",
+            "/account/quiet-hours",
+            &[("from", "3"), ("to", "")],
+        )
         .await;
     assert_eq!(half.status, 400, "{}", half.body);
     assert!(half.body.contains("Check the form"), "{}", half.body);
     let same = cm
-        .submit("/account", "/account/quiet-hours", &[("from", "4"), ("to", "4")])
+        .submit(
+            "/account",
+            "/account/quiet-hours",
+            &[("from", "4"), ("to", "4")],
+        )
         .await;
     assert_eq!(same.status, 400, "{}", same.body);
     let prefs = n.s.engine.email_preferences(&dana.actor()).await.unwrap();
-    assert_eq!(prefs.quiet.map(|q| q.from_hour), Some(22), "nothing changed");
+    assert_eq!(
+        prefs.quiet.map(|q| q.from_hour),
+        Some(22),
+        "nothing changed"
+    );
 
     // None at all.
     let none = cm
-        .submit("/account", "/account/quiet-hours", &[("from", ""), ("to", "")])
+        .submit(
+            "/account",
+            "/account/quiet-hours",
+            &[("from", ""), ("to", "")],
+        )
         .await;
     assert_eq!(none.status, 303, "{}", none.body);
     let prefs = n.s.engine.email_preferences(&dana.actor()).await.unwrap();
@@ -227,15 +247,25 @@ async fn an_admin_adds_a_webhook_sees_its_secret_once_and_removes_it(b: Backend)
 
     let page = admin.page("/staff").await;
     assert!(!page.contains("whsec_"), "the secret shown again: {page}");
-    assert!(page.contains(&format!("<th scope=\"row\">{url}</th>")), "{page}");
-    let hooks = n.s.engine.webhooks(&carepath_engine::domain::Actor::new(n.home, Role::Admin)).await;
+    assert!(
+        page.contains(&format!("<th scope=\"row\">{url}</th>")),
+        "{page}"
+    );
+    let hooks =
+        n.s.engine
+            .webhooks(&carepath_engine::domain::Actor::new(n.home, Role::Admin))
+            .await;
     let hooks = hooks.unwrap();
     assert_eq!(hooks.len(), 1);
     assert!(hooks[0].enabled);
 
     // Not an address the engine takes: refused in words.
     let refused = admin
-        .submit("/staff", "/staff/webhooks", &[("url", "http://hooks.example.org/")])
+        .submit(
+            "/staff",
+            "/staff/webhooks",
+            &[("url", "http://hooks.example.org/")],
+        )
         .await;
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert!(refused.body.contains("https://"), "{}", refused.body);
@@ -263,3 +293,137 @@ on_both_backends!(
     a_person_chooses_how_notices_reach_them_by_email,
     an_admin_adds_a_webhook_sees_its_secret_once_and_removes_it,
 );
+
+/// The notification center in a browser (a test named `browser`, as the browser tests are).
+mod browser {
+    use super::named_client;
+    use crate::api::Net;
+    use crate::browser::{Browser, eventually};
+    use crate::people::sign_up;
+    use crate::support::Backend;
+    use carepath_engine::domain::Role;
+
+    /// Photograph the page shown as `name` and check it with axe.
+    async fn look(b: &Browser, name: &str) {
+        b.screenshot(name).await;
+        b.axe(&format!("{name} ({})", b.path().await)).await;
+    }
+
+    /// The header's notification link: its words, and its accessible name.
+    async fn badge(b: &Browser) -> (String, String) {
+        let link = b.find("header a.notifications").await;
+        let words = link.text().await.expect("the link's words");
+        let label = link
+            .attr("aria-label")
+            .await
+            .expect("the link's label")
+            .unwrap_or_default();
+        (
+            words.split_whitespace().collect::<Vec<_>>().join(" "),
+            label,
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_partners_notification_center_lights_up_when_a_referral_is_sent_and_its_link_opens_the_inbox_entry()
+     {
+        let n = Net::new(Backend::Sqlite).await;
+        let residential = n.provider("residential");
+        let pat = sign_up(&n.s.engine, residential, Role::Partner, "Pat Intake").await;
+        let b = Browser::open(&n.s.url, "notification-center").await;
+        assert_eq!(b.sign_in(&pat).await, "/inbox");
+        assert_eq!(
+            badge(&b).await,
+            (
+                "Notifications".to_owned(),
+                "Notifications: none unread".to_owned()
+            )
+        );
+        look(&b, "01-inbox-nothing-unread").await;
+
+        // This document, marked: a reload would lose the mark.
+        b.js("window.__sameDocument = 'inbox'", vec![]).await;
+
+        // The header listens on /live once its script has connected: until a commit has made it
+        // count once (a client registered: nothing for this partner), the referral could come
+        // first.
+        let mut tries = 0;
+        eventually("the header's first count (does /live send events?)", || {
+            tries += 1;
+            let b = &b;
+            let n = &n;
+            async move {
+                if tries % 20 == 1 {
+                    n.register().await;
+                }
+                let counted = b
+                    .find("header a.notifications")
+                    .await
+                    .attr("data-count")
+                    .await
+                    .ok()?;
+                counted.filter(|c| c == "0").map(|_| ())
+            }
+        })
+        .await;
+
+        // A case manager sends a referral to the partner's organization (over GraphQL): the
+        // count lights up without a reload.
+        let to = [n.provider("detox"), residential];
+        let c = named_client(&n, "Rosa Badge", &to, "detox").await;
+        let r = n.refer(&c, "residential").await;
+        eventually("the header to count one unread notification", || async {
+            (badge(&b).await
+                == (
+                    "Notifications 1".to_owned(),
+                    "Notifications: 1 unread".to_owned(),
+                ))
+                .then_some(())
+        })
+        .await;
+        assert_eq!(
+            b.js("return window.__sameDocument", vec![]).await,
+            "inbox",
+            "the page was reloaded, not updated"
+        );
+        assert_eq!(b.path().await, "/inbox");
+        look(&b, "02-inbox-one-unread").await;
+
+        // Notifications: the notice in words, without the client's name.
+        b.press("Notifications 1").await;
+        assert_eq!(b.path().await, "/notifications");
+        assert_eq!(b.heading().await, "Notifications");
+        let main = b.text("main").await;
+        assert!(main.contains("New referral"), "{main}");
+        assert!(main.contains("unread"), "{main}");
+        assert!(!main.contains("Rosa Badge"), "the client named: {main}");
+        look(&b, "03-notifications").await;
+
+        // Take me there: the referral's entry in the inbox, the notice read.
+        b.press("Take me there").await;
+        assert_eq!(b.path().await, "/inbox");
+        assert_eq!(
+            b.js("return location.hash", vec![]).await,
+            format!("#referral-{r}")
+        );
+        let entry = b.text(&format!("#referral-{r}")).await;
+        assert!(entry.contains("Rosa Badge"), "the inbox entry: {entry}");
+        assert!(entry.contains("answer by"), "the inbox entry: {entry}");
+        assert_eq!(
+            badge(&b).await,
+            (
+                "Notifications".to_owned(),
+                "Notifications: none unread".to_owned()
+            )
+        );
+        look(&b, "04-inbox-entry").await;
+
+        // Back in the center the notice is read.
+        b.goto("/notifications").await;
+        let main = b.text("main").await;
+        assert!(main.contains("read"), "{main}");
+        assert!(!main.contains("unread"), "{main}");
+        look(&b, "05-notifications-read").await;
+        b.close().await;
+    }
+}
