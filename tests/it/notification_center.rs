@@ -426,4 +426,63 @@ mod browser {
         look(&b, "05-notifications-read").await;
         b.close().await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_admin_chooses_e_mail_and_quiet_hours_and_adds_a_webhook_through_the_pages() {
+        let n = Net::new(Backend::Sqlite).await;
+        let ada = sign_up(&n.s.engine, n.home, Role::Admin, "Ada Admin").await;
+        let b = Browser::open(&n.s.url, "notification-choices").await;
+        b.sign_in(&ada).await;
+
+        b.goto("/account").await;
+        let email = b.section("E-mail notifications").await;
+        assert_eq!(email.chosen("Client lost to care").await, "At once");
+        email
+            .choose("Client lost to care", "In an hourly digest")
+            .await;
+        email.choose("Follow-up missed", "No e-mail").await;
+        email.press("Save e-mail choices").await;
+        assert!(b.text("[role=status]").await.contains("saved"));
+        let email = b.section("E-mail notifications").await;
+        assert_eq!(
+            email.chosen("Client lost to care").await,
+            "In an hourly digest"
+        );
+        email.choose("From", "22:00 UTC").await;
+        email.choose("To", "06:00 UTC").await;
+        email.press("Save quiet hours").await;
+        let main = b.text("main").await;
+        assert!(main.contains("22:00 to 06:00 UTC"), "{main}");
+        look(&b, "01-account-e-mail").await;
+
+        b.goto("/staff").await;
+        let add = b.section("Add a webhook").await;
+        add.fill("Address (https://…)", "https://hooks.example.org/carepath")
+            .await;
+        add.press("Add webhook").await;
+        let once = b.text("#once-secret").await;
+        let secret = b
+            .find("#once-secret")
+            .await
+            .prop("value")
+            .await
+            .expect("the secret")
+            .unwrap_or_default();
+        assert!(secret.starts_with("whsec_"), "{once} {secret}");
+        look(&b, "02-webhook-added").await;
+        b.goto("/staff").await;
+        assert_eq!(
+            b.cell("https://hooks.example.org/carepath", "On")
+                .await
+                .as_deref(),
+            Some("On")
+        );
+        b.js(
+            "document.getElementById('webhooks-h').scrollIntoView()",
+            vec![],
+        )
+        .await;
+        look(&b, "03-webhooks").await;
+        b.close().await;
+    }
 }
