@@ -14,6 +14,12 @@
         var n = text === null ? NaN : parseInt(text, 10);
         if (isNaN(n)) { return; }
         var count = badge.querySelector(".count");
+        var before = parseInt(badge.getAttribute("data-count") || (count ? count.textContent : "0"), 10);
+        var said = document.querySelector(".unread-said");
+        if (said && n > before) {
+          said.textContent = n === 1 ? "You have 1 unread notification" :
+            "You have " + n + " unread notifications";
+        }
         if (count) {
           count.textContent = String(n);
           count.hidden = n === 0;

@@ -154,3 +154,62 @@ pub async fn read_all(
         Err(e) => crate::staff::refused(&engine, e, "/notifications").await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use carepath_engine::ids::{ClientId, ReferralId};
+    use chrono::Utc;
+
+    fn notice(kind: NoticeKind, about: About) -> Notification {
+        Notification {
+            id: NoticeId::new(),
+            kind,
+            at: Utc::now(),
+            due: None,
+            read_at: None,
+            resolved: false,
+            escalated: false,
+            about,
+        }
+    }
+
+    #[test]
+    fn each_notice_leads_where_its_reader_acts() {
+        let (client, referral) = (ClientId::new(), ReferralId::new());
+        let on_referral = About::Referral { client, referral };
+        let arrived = notice(NoticeKind::ReferralArrived, on_referral);
+        assert_eq!(
+            destination(&arrived, Role::Partner),
+            format!("/inbox#referral-{referral}")
+        );
+        let coming = notice(NoticeKind::ClientOnTheWay, on_referral);
+        assert_eq!(destination(&coming, Role::Partner), "/inbox#arrivals");
+        let coming = notice(NoticeKind::ClientOnTheWay, About::Client(client));
+        assert_eq!(destination(&coming, Role::Partner), "/inbox#arrivals");
+        // Passed on to a supervisor, who has no inbox: the client's page.
+        let unanswered = notice(NoticeKind::Unanswered, on_referral);
+        assert_eq!(
+            destination(&unanswered, Role::Supervisor),
+            format!("/clients/{client}")
+        );
+        let lost = notice(NoticeKind::LostToCare, About::Client(client));
+        assert_eq!(
+            destination(&lost, Role::CaseManager),
+            format!("/clients/{client}")
+        );
+        let booking = notice(NoticeKind::BookingNeeded, About::Client(client));
+        assert_eq!(
+            destination(&booking, Role::AftercareCoordinator),
+            "/worklist"
+        );
+        let webhook = notice(NoticeKind::WebhookDisabled, About::Organization);
+        assert_eq!(destination(&webhook, Role::Admin), "/staff#webhooks-h");
+    }
+
+    #[test]
+    fn the_count_is_said_with_the_links_word_first() {
+        assert_eq!(unread_label(0), "Notifications: none unread");
+        assert_eq!(unread_label(3), "Notifications: 3 unread");
+    }
+}

@@ -387,6 +387,15 @@ mod browser {
             "the page was reloaded, not updated"
         );
         assert_eq!(b.path().await, "/inbox");
+        assert_eq!(
+            b.js(
+                "return document.querySelector('.unread-said').textContent",
+                vec![]
+            )
+            .await,
+            "You have 1 unread notification",
+            "a screen reader is not told"
+        );
         look(&b, "02-inbox-one-unread").await;
 
         // Notifications: the notice in words, without the client's name.
