@@ -1,14 +1,39 @@
 // Carepath console: the one script. It keeps live parts of a page current — an element with
-// `data-live="<url>"` is reloaded from that URL (a fragment of the same page) whenever the
-// server says something the signed-in person may see has changed (`/live`, server-sent
-// events saying only `changed`). Every page works without it.
+// `data-live="<url>"` is reloaded from that URL (a fragment of the same page), and the
+// header's count of unread notifications (`a.notifications[data-unread="<url>"]`, the number
+// as text) asked again, whenever the server says something the signed-in person may see has
+// changed (`/live`, server-sent events saying only `changed`). Every page works without it.
 (function () {
   "use strict";
   var live = document.querySelectorAll("[data-live]");
-  if (live.length && window.EventSource) {
+  var badge = document.querySelector("a.notifications[data-unread]");
+  var recount = function () {
+    fetch(badge.getAttribute("data-unread"), { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (text) {
+        var n = text === null ? NaN : parseInt(text, 10);
+        if (isNaN(n)) { return; }
+        var count = badge.querySelector(".count");
+        var before = parseInt(badge.getAttribute("data-count") || (count ? count.textContent : "0"), 10);
+        var said = document.querySelector(".unread-said");
+        if (said && n > before) {
+          said.textContent = n === 1 ? "You have 1 unread notification" :
+            "You have " + n + " unread notifications";
+        }
+        if (count) {
+          count.textContent = String(n);
+          count.hidden = n === 0;
+        }
+        badge.setAttribute("aria-label",
+          n === 0 ? "Notifications: none unread" : "Notifications: " + n + " unread");
+        badge.setAttribute("data-count", String(n));
+      });
+  };
+  if ((live.length || badge) && window.EventSource) {
     var pending = null;
     var refresh = function () {
       pending = null;
+      if (badge) { recount(); }
       live.forEach(function (el) {
         fetch(el.getAttribute("data-live"), { credentials: "same-origin" })
           .then(function (r) { return r.ok ? r.text() : null; })

@@ -29,6 +29,7 @@ mod measures;
 mod worklist;
 
 mod account;
+mod notifications;
 mod staff;
 
 use axum::Router;
@@ -101,7 +102,16 @@ pub fn router(engine: Engine) -> Router {
         )
         .route("/staff/systems", post(staff::create_system))
         .route("/staff/systems/{id}/revoke", post(staff::revoke_system))
+        .route("/notifications", get(notifications::page))
+        .route("/notifications/unread", get(notifications::unread))
+        .route("/notifications/read", post(notifications::read_all))
+        .route("/notifications/{id}", get(notifications::open))
+        .route("/staff/webhooks", post(staff::add_webhook))
+        .route("/staff/webhooks/{id}/remove", post(staff::remove_webhook))
+        .route("/staff/webhooks/{id}/enable", post(staff::enable_webhook))
         .route("/account", get(account::page))
+        .route("/account/email", post(account::email_modes))
+        .route("/account/quiet-hours", post(account::quiet_hours))
         .route(
             "/account/sign-out-elsewhere",
             post(account::sign_out_elsewhere),

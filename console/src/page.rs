@@ -1,5 +1,6 @@
 //! What every page shares: the frame around it (who is signed in, the way to each page their
-//! role has, the CSRF token for its forms, the time-skipping notice) and the problem page.
+//! role has, the CSRF token for its forms, the time-skipping notice, the count of unread
+//! notices) and the problem page.
 
 use crate::error::PageError;
 use crate::session::Signed;
@@ -81,6 +82,16 @@ pub struct Chrome {
     /// page's script warns before it).
     pub idle_ends: String,
     pub idle_ends_at: String,
+    /// How many of the person's notices they have not read (the header's notification
+    /// center; its script keeps it current from `/notifications/unread`).
+    pub unread: u64,
+}
+
+impl Chrome {
+    /// The notification link's accessible name: its visible words first.
+    pub fn unread_label(&self) -> String {
+        crate::notifications::unread_label(self.unread)
+    }
 }
 
 /// The pages a role works in, in the order of the navigation bar.
@@ -137,6 +148,12 @@ impl Chrome {
             .remove(&actor.org)
             .unwrap_or_else(|| "your organization".into());
         let person = Some(signed.person.clone());
+        // The one read of the person's notices every page makes: a person always has a staff
+        // id; an actor without one (never signed in here) has no notices.
+        let unread = match actor.staff {
+            Some(_) => engine.unread_notifications(actor).await?,
+            None => 0,
+        };
         Ok(Chrome {
             title: title.into(),
             org,
@@ -154,6 +171,7 @@ impl Chrome {
             skipped_clock: skipped_clock(engine),
             idle_ends: signed.idle_ends_at.format("%H:%M UTC").to_string(),
             idle_ends_at: signed.idle_ends_at.to_rfc3339(),
+            unread,
         })
     }
 }

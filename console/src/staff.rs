@@ -1,7 +1,8 @@
 //! An organization's people and systems, for its admins (`/staff`): the people with their
 //! role, status and how they sign in, invitations, role changes, deactivation, new sign-in
 //! links; the service accounts systems hold (API tokens); the sign-in activity, on the page
-//! and as CSV; whether single sign-on is set up. Every read and change is the engine's
+//! and as CSV; whether single sign-on is set up; the webhooks its notices are sent to. Every
+//! read and change is the engine's
 //! (`Engine::staff_accounts`, `invite_staff`, …), which refuses anyone but an admin of the
 //! organization: no rule lives here. A link or token is shown once, in the answer to the form
 //! that made it (never stored by the browser: every page is `no-store`).
@@ -99,6 +100,29 @@ pub enum Once {
         token: String,
         expires: String,
     },
+    /// A webhook's signing secret.
+    Webhook { url: String, secret: String },
+}
+
+/// A webhook on the list.
+pub struct WebhookRow {
+    pub id: String,
+    pub url: String,
+    pub enabled: bool,
+    pub failures: i32,
+    pub turned_off: Option<String>,
+    pub added: String,
+}
+
+fn webhook_row(w: &carepath_engine::Webhook) -> WebhookRow {
+    WebhookRow {
+        id: w.id.to_string(),
+        url: w.url.clone(),
+        enabled: w.enabled,
+        failures: w.failures,
+        turned_off: w.disabled_at.map(moment),
+        added: moment(w.created_at),
+    }
 }
 
 #[derive(Template)]
@@ -114,6 +138,9 @@ struct StaffPage {
     audit: Vec<AuditRow>,
     /// The identity provider's issuer, when single sign-on is set up.
     sso_issuer: Option<String>,
+    webhooks: Vec<WebhookRow>,
+    /// Failed calls in a row that turn a webhook off.
+    failure_limit: i32,
 }
 
 #[derive(Deserialize, Default)]
@@ -132,6 +159,8 @@ fn done_words(key: Option<&str>) -> Option<&'static str> {
         }
         "reactivated" => "The person was reactivated and can sign in again.",
         "revoked" => "The system's access was revoked: its token no longer works.",
+        "webhook-removed" => "The webhook was removed: nothing more is sent to it.",
+        "webhook-enabled" => "The webhook was turned on again: the next notices are sent to it.",
         _ => return None,
     })
 }
@@ -341,6 +370,7 @@ async fn render(
         .sign_in_audit(actor, Some(actor.org), None, AUDIT_ON_PAGE)
         .await?;
     let sso_issuer = engine.sso_settings(actor.org).await?.map(|s| s.issuer);
+    let webhooks = engine.webhooks(actor).await?;
     let who = Who::new(&people, &systems);
     let now = Utc::now();
     let chrome = Chrome::new(engine, signed, "/staff", "Staff").await?;
@@ -354,6 +384,8 @@ async fn render(
         default_days: DEFAULT_DAYS,
         audit: audit.iter().map(|e| who.row(e)).collect(),
         sso_issuer,
+        webhooks: webhooks.iter().map(webhook_row).collect(),
+        failure_limit: carepath_engine::WEBHOOK_FAILURE_LIMIT,
     })
 }
 
@@ -629,6 +661,72 @@ pub async fn revoke_system(
             .revoke_service_account(&signed.actor, signed.actor.org, id)
             .await?;
         Ok(Err("revoked"))
+    }
+    .await;
+    answer(&engine, &signed, outcome).await
+}
+
+/// `POST /staff/webhooks`: a webhook for the organization's notices, its secret shown once.
+pub async fn add_webhook(
+    State(engine): State<Engine>,
+    signed: Signed,
+    headers: HeaderMap,
+    axum::Form(pairs): Form,
+) -> Response {
+    let f = Fields::new(pairs);
+    let outcome = async {
+        checked(&signed, &headers, &f)?;
+        let url = f.required("url", "the webhook's address")?;
+        let (hook, secret) = engine.add_webhook(&signed.actor, url).await?;
+        Ok(Ok(Once::Webhook {
+            url: hook.url,
+            secret,
+        }))
+    }
+    .await;
+    answer(&engine, &signed, outcome).await
+}
+
+fn webhook_id(id: &str) -> Result<uuid::Uuid, PageError> {
+    uuid::Uuid::parse_str(id)
+        .map_err(|_| PageError::Engine(Error::NotFound(format!("webhook {id}"))))
+}
+
+/// `POST /staff/webhooks/{id}/remove`.
+pub async fn remove_webhook(
+    State(engine): State<Engine>,
+    signed: Signed,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Form(pairs): Form,
+) -> Response {
+    let f = Fields::new(pairs);
+    let outcome = async {
+        checked(&signed, &headers, &f)?;
+        engine
+            .remove_webhook(&signed.actor, webhook_id(&id)?)
+            .await?;
+        Ok(Err("webhook-removed"))
+    }
+    .await;
+    answer(&engine, &signed, outcome).await
+}
+
+/// `POST /staff/webhooks/{id}/enable`: a webhook turned off after failing, on again.
+pub async fn enable_webhook(
+    State(engine): State<Engine>,
+    signed: Signed,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Form(pairs): Form,
+) -> Response {
+    let f = Fields::new(pairs);
+    let outcome = async {
+        checked(&signed, &headers, &f)?;
+        engine
+            .enable_webhook(&signed.actor, webhook_id(&id)?)
+            .await?;
+        Ok(Err("webhook-enabled"))
     }
     .await;
     answer(&engine, &signed, outcome).await

@@ -8,8 +8,8 @@ use crate::error::PageError;
 use carepath_engine::Engine;
 use carepath_engine::domain::GateReason;
 use carepath_engine::domain::{
-    AftercareKind, Attendance, ClientIdentity, ClientStatus, DeclineCode, LostReason,
-    MatBookingKind, MatService, Medication, ReferralStatus, VisibleClient,
+    AftercareKind, Attendance, ClientIdentity, ClientStatus, DeclineCode, EmailMode, LostReason,
+    MatBookingKind, MatService, Medication, NoticeKind, ReferralStatus, VisibleClient,
 };
 use carepath_engine::ids::{ClientId, OrgId};
 use carepath_engine::pathway::{DischargeKind, Gate, LevelId, Pathway, TransitionKind};
@@ -488,5 +488,54 @@ pub fn whereabouts(names: &Names<'_>, s: &VisibleClient) -> String {
             "discharged" => "discharged".into(),
             _ => "not admitted".into(),
         },
+    }
+}
+
+// ---- notices --------------------------------------------------------------------------------
+
+/// What a notice tells, as the headline of its line in the notification center (nothing about
+/// the client: the page it links to says who, to whoever may read it).
+pub fn notice(kind: NoticeKind) -> &'static str {
+    match kind {
+        NoticeKind::ReferralArrived => "New referral",
+        NoticeKind::ReferralExpiring => "Referral expires within the hour",
+        NoticeKind::ClientOnTheWay => "Client on the way",
+        NoticeKind::WaitlistSlot => "Waitlisted referral given a slot",
+        NoticeKind::GroupEscalated => "Referral group ran out",
+        NoticeKind::ClientDidNotArrive => "Client did not arrive",
+        NoticeKind::LostToCare => "Client lost to care",
+        NoticeKind::FollowupMissed => "Follow-up missed",
+        NoticeKind::MatLapsing => "MAT supply runs out tomorrow",
+        NoticeKind::BookingNeeded => "Booking needed",
+        NoticeKind::BookingMissed => "Booking missed",
+        NoticeKind::Unanswered => "Unanswered notice passed to you",
+        NoticeKind::WebhookDisabled => "Webhook turned off",
+    }
+}
+
+/// What a notice's moment is, before it: "expires", "expected by" ….
+pub fn notice_due(kind: NoticeKind) -> &'static str {
+    match kind {
+        NoticeKind::ReferralArrived
+        | NoticeKind::ReferralExpiring
+        | NoticeKind::WaitlistSlot
+        | NoticeKind::GroupEscalated => "expires",
+        NoticeKind::ClientOnTheWay | NoticeKind::ClientDidNotArrive => "expected by",
+        NoticeKind::MatLapsing => "supply runs out",
+        NoticeKind::BookingNeeded => "needed by",
+        NoticeKind::BookingMissed => "was due",
+        NoticeKind::LostToCare
+        | NoticeKind::FollowupMissed
+        | NoticeKind::Unanswered
+        | NoticeKind::WebhookDisabled => "due",
+    }
+}
+
+/// How a person takes e-mail of a kind of notice, in words.
+pub fn email_mode(mode: EmailMode) -> &'static str {
+    match mode {
+        EmailMode::Immediate => "At once",
+        EmailMode::Hourly => "In an hourly digest",
+        EmailMode::Off => "No e-mail",
     }
 }

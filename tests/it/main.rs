@@ -27,6 +27,7 @@ mod identity;
 mod journey;
 mod measures;
 mod migrations;
+mod notification_center;
 mod notify;
 mod one_view;
 mod relay;
