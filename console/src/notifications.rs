@@ -126,9 +126,21 @@ pub fn destination(n: &Notification, role: Role) -> String {
 /// browser not signed in goes to sign-in, which lands on the person's first page after.)
 pub async fn open(
     State(engine): State<Engine>,
-    signed: Signed,
+    signed: Result<Signed, PageError>,
+    headers: HeaderMap,
+    jar: axum_extra::extract::CookieJar,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
+    // Not signed in (the link came by e-mail): sign in first, then on to this notice.
+    let signed = match signed {
+        Ok(s) => s,
+        Err(PageError::SignIn) => {
+            let path = format!("/notifications/{}", id.trim());
+            let jar = jar.add(crate::session::remember_next(&path, &headers));
+            return Ok((jar, Redirect::to("/sign-in")).into_response());
+        }
+        Err(e) => return Err(e),
+    };
     let id: NoticeId = id
         .parse()
         .map_err(|_| PageError::Engine(Error::NotFound(format!("notification {id}"))))?;

@@ -177,6 +177,40 @@ fn pending_gone() -> Cookie<'static> {
     Cookie::build((PENDING_COOKIE, "")).path("/sign-in").build()
 }
 
+/// The cookie holding where a person was going when sign-in stopped them (a notice's link
+/// from an e-mail): a local path, kept 15 minutes.
+const NEXT_COOKIE: &str = "carepath_next";
+
+/// Remember `path` for after sign-in. `SameSite=Lax`, so it survives the identity provider's
+/// redirects back; only a notice's path is ever followed ([`landing`]).
+pub fn remember_next(path: &str, headers: &HeaderMap) -> Cookie<'static> {
+    Cookie::build((NEXT_COOKIE, path.to_owned()))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(over_https(headers))
+        .path("/")
+        .max_age(cookie::time::Duration::minutes(15))
+        .build()
+}
+
+fn next_gone() -> Cookie<'static> {
+    Cookie::build((NEXT_COOKIE, "")).path("/").build()
+}
+
+/// Where a sign-in lands: the notice the person was opening when it stopped them, else the
+/// first page of their role; and the jar without the remembered path.
+pub fn landing(jar: CookieJar, actor: &Actor) -> (CookieJar, String) {
+    let remembered = jar
+        .get(NEXT_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|p| {
+            p.strip_prefix("/notifications/")
+                .is_some_and(|id| id.parse::<uuid::Uuid>().is_ok())
+        });
+    let to = remembered.unwrap_or_else(|| first_page(actor).to_owned());
+    (jar.remove(next_gone()), to)
+}
+
 /// The first page of a role, where a sign-in lands.
 pub fn first_page(actor: &Actor) -> &'static str {
     page::pages_for(actor.role)
@@ -204,12 +238,13 @@ fn answer(
                 .add(session_cookie(&session, headers))
                 .remove(pending_gone())
                 .add(crate::sso::signed_in_gone());
+            let (jar, next) = landing(jar, &actor);
             if recovery_codes.is_empty() {
-                return Ok((jar, Redirect::to(first_page(&actor))).into_response());
+                return Ok((jar, Redirect::to(&next)).into_response());
             }
             let page = RecoveryCodesPage {
                 codes: recovery_codes,
-                next: first_page(&actor),
+                next,
                 skipped_clock: skipped_clock(engine),
             };
             Ok((jar, html(&page)?).into_response())
@@ -484,7 +519,7 @@ pub async fn enrol(
 #[template(path = "recovery_codes.html")]
 struct RecoveryCodesPage {
     codes: Vec<String>,
-    next: &'static str,
+    next: String,
     skipped_clock: Option<String>,
 }
 

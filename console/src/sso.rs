@@ -23,7 +23,7 @@ pub mod oidc;
 
 use crate::error::PageError;
 use crate::page::Problem;
-use crate::session::{ClientAddress, first_page, session_cookie};
+use crate::session::{ClientAddress, landing, session_cookie};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -325,7 +325,8 @@ async fn callback(
                 .max(0),
         ))
         .build();
-    let first = first_page(&actor);
+    // The notice the person was opening, else their first page.
+    let (jar, first) = landing(jar, &actor);
     // The session's cookie as the password sign-in sets it.
     let jar = jar
         .remove(flow_gone())
@@ -334,7 +335,7 @@ async fn callback(
     let page = ContinuePage {
         title: "Signed in",
         message: "You are signed in through your organization's identity provider.",
-        next: first,
+        next: &first,
         next_label: "Continue",
     };
     match page.render() {

@@ -288,7 +288,134 @@ async fn an_admin_adds_a_webhook_sees_its_secret_once_and_removes_it(b: Backend)
     assert!(page.contains("No webhook is set up."), "{page}");
 }
 
+/// A notice's link from an e-mail, followed by someone not signed in: sign-in first, and then
+/// on to the notice (which leads to the inbox entry) — not to the role's first page. A path
+/// that is not a notice's is never followed after sign-in.
+async fn an_emailed_link_leads_through_sign_in_to_its_notice(b: Backend) {
+    let n = Net::new(b).await;
+    let intake = sign_up(
+        &n.s.engine,
+        n.provider("residential"),
+        Role::Partner,
+        "Rae Intake",
+    )
+    .await;
+    let to = [n.provider("detox"), n.provider("residential")];
+    let c = named_client(&n, "Lee Marsh", &to, "detox").await;
+    n.refer(&c, "residential").await;
+    let notice = n.s.engine.notifications(&intake.actor()).await.unwrap()[0].id;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let link = format!("{}/notifications/{notice}", n.s.url);
+    let resp = http.get(&link).send().await.unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()["location"], "/sign-in");
+    let remembered = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("carepath_next="))
+        .expect("the notice remembered");
+    assert!(remembered.contains("HttpOnly") && remembered.contains("SameSite=Lax"));
+    let next = remembered.split(';').next().unwrap().to_owned();
+    let resp = http
+        .post(format!("{}/sign-in", n.s.url))
+        .header("cookie", &next)
+        .form(&[("email", &intake.email), ("password", &intake.password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["location"], "/sign-in/code");
+    let pending = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("carepath_sign_in="))
+        .unwrap();
+    let pending = pending.split(';').next().unwrap().to_owned();
+    let resp = http
+        .post(format!("{}/sign-in/code", n.s.url))
+        .header("cookie", format!("{pending}; {next}"))
+        .form(&[("code", intake.next_code().await)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "signed in");
+    assert_eq!(
+        resp.headers()["location"].to_str().unwrap(),
+        format!("/notifications/{notice}"),
+        "on to the notice"
+    );
+    let session = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("carepath_session="))
+        .unwrap();
+    let session = session.split(';').next().unwrap().to_owned();
+    let resp = http
+        .get(&link)
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert!(
+        resp.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/inbox#referral-"),
+        "{:?}",
+        resp.headers()["location"]
+    );
+
+    // Anything but a notice's path, remembered by someone else's hand, is not followed.
+    let other = sign_up(
+        &n.s.engine,
+        n.provider("residential"),
+        Role::Partner,
+        "Ode Other",
+    )
+    .await;
+    let resp = http
+        .post(format!("{}/sign-in", n.s.url))
+        .header("cookie", "carepath_next=//evil.example.org/x")
+        .form(&[("email", &other.email), ("password", &other.password)])
+        .send()
+        .await
+        .unwrap();
+    let pending = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("carepath_sign_in="))
+        .unwrap();
+    let pending = pending.split(';').next().unwrap().to_owned();
+    let resp = http
+        .post(format!("{}/sign-in/code", n.s.url))
+        .header(
+            "cookie",
+            format!("{pending}; carepath_next=//evil.example.org/x"),
+        )
+        .form(&[("code", other.next_code().await)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["location"],
+        "/inbox",
+        "the role's first page"
+    );
+}
+
 on_both_backends!(
+    an_emailed_link_leads_through_sign_in_to_its_notice,
     a_partner_is_told_of_a_referral_and_its_notice_opens_the_inbox_entry,
     a_person_chooses_how_notices_reach_them_by_email,
     an_admin_adds_a_webhook_sees_its_secret_once_and_removes_it,
