@@ -107,6 +107,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/notifications/read", post(notifications::read_all))
         .route("/notifications/{id}", get(notifications::open))
         .route("/staff/webhooks", post(staff::add_webhook))
+        .route("/staff/notice-rules", post(staff::set_notice_rule))
         .route("/staff/webhooks/{id}/remove", post(staff::remove_webhook))
         .route("/staff/webhooks/{id}/enable", post(staff::enable_webhook))
         .route("/account", get(account::page))

@@ -141,6 +141,44 @@ struct StaffPage {
     webhooks: Vec<WebhookRow>,
     /// Failed calls in a row that turn a webhook off.
     failure_limit: i32,
+    /// Who is told what: the organization's rule for each kind of notice.
+    rules: Vec<RuleRow>,
+}
+
+/// One kind of notice as the organization has it, for its row of the rules table.
+struct RuleRow {
+    kind: &'static str,
+    label: &'static str,
+    told: bool,
+    /// The organization's own deadline in minutes ("" for the default, "0" for never).
+    minutes: String,
+    /// The default deadline, in words.
+    default: String,
+}
+
+fn rule_row(r: &carepath_engine::NoticeRuleView) -> RuleRow {
+    use carepath_engine::domain::DefaultEscalation;
+    RuleRow {
+        kind: r.kind.as_str(),
+        label: crate::words::notice(r.kind),
+        told: !r.off,
+        minutes: match r.own_escalation {
+            None => String::new(),
+            Some(None) => "0".into(),
+            Some(Some(d)) => d.num_minutes().to_string(),
+        },
+        default: match r.default_escalation {
+            DefaultEscalation::Never => "never".into(),
+            DefaultEscalation::After(d) if d.num_minutes() % 60 == 0 => {
+                format!("after {} hours", d.num_hours())
+            }
+            DefaultEscalation::After(d) => format!("after {} minutes", d.num_minutes()),
+            DefaultEscalation::EighthOfAnswerWindow => {
+                "after an eighth of the time to answer (30 minutes for withdrawal management)"
+                    .into()
+            }
+        },
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -160,6 +198,7 @@ fn done_words(key: Option<&str>) -> Option<&'static str> {
         "reactivated" => "The person was reactivated and can sign in again.",
         "revoked" => "The system's access was revoked: its token no longer works.",
         "webhook-removed" => "The webhook was removed: nothing more is sent to it.",
+        "rule-set" => "The rule was saved: it holds for the next notices.",
         "webhook-enabled" => "The webhook was turned on again: the next notices are sent to it.",
         _ => return None,
     })
@@ -371,6 +410,7 @@ async fn render(
         .await?;
     let sso_issuer = engine.sso_settings(actor.org).await?.map(|s| s.issuer);
     let webhooks = engine.webhooks(actor).await?;
+    let rules = engine.notice_rules_of(actor).await?;
     let who = Who::new(&people, &systems);
     let now = Utc::now();
     let chrome = Chrome::new(engine, signed, "/staff", "Staff").await?;
@@ -386,6 +426,7 @@ async fn render(
         sso_issuer,
         webhooks: webhooks.iter().map(webhook_row).collect(),
         failure_limit: carepath_engine::WEBHOOK_FAILURE_LIMIT,
+        rules: rules.iter().map(rule_row).collect(),
     })
 }
 
@@ -682,6 +723,51 @@ pub async fn add_webhook(
             url: hook.url,
             secret,
         }))
+    }
+    .await;
+    answer(&engine, &signed, outcome).await
+}
+
+/// `POST /staff/notice-rules`: the organization's rule for one kind of notice — told or not,
+/// and minutes of silence before it goes on to the supervisors (blank: the default; 0: never).
+pub async fn set_notice_rule(
+    State(engine): State<Engine>,
+    signed: Signed,
+    headers: HeaderMap,
+    axum::Form(pairs): Form,
+) -> Response {
+    use carepath_engine::domain::{NoticeKind, Rule};
+    let f = Fields::new(pairs);
+    let outcome = async {
+        checked(&signed, &headers, &f)?;
+        let kind = f.required("kind", "the kind of notice")?;
+        let kind = NoticeKind::parse(kind).ok_or_else(|| {
+            PageError::Engine(Error::BadInput(format!("no kind of notice {kind:?}")))
+        })?;
+        let off = f.get("told") != Some("yes");
+        let escalate_after = match f.get("minutes").map(str::trim).unwrap_or("") {
+            "" => None,
+            "0" => Some(None),
+            m => {
+                let m: i64 = m.parse().map_err(|_| {
+                    PageError::Engine(Error::BadInput(
+                        "the minutes before it goes on are a whole number (0: never)".into(),
+                    ))
+                })?;
+                Some(Some(chrono::Duration::minutes(m)))
+            }
+        };
+        engine
+            .set_notice_rule(
+                &signed.actor,
+                kind,
+                Rule {
+                    off,
+                    escalate_after,
+                },
+            )
+            .await?;
+        Ok(Err("rule-set"))
     }
     .await;
     answer(&engine, &signed, outcome).await

@@ -46,7 +46,9 @@ pub mod model {
         StaffStatus,
     };
     pub use crate::ids;
-    pub use crate::notify::{Addressee, EmailMode, NoticeKind, QuietHours, Rule, Who};
+    pub use crate::notify::{
+        Addressee, DefaultEscalation, EmailMode, NoticeKind, QuietHours, Rule, Who,
+    };
     pub use crate::policy::{ClientPart, ClientView, REDISCLOSURE_NOTICE, ReferralView};
     pub use crate::state::*;
     pub use crate::view::{

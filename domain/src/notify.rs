@@ -112,6 +112,26 @@ impl NoticeKind {
     }
 }
 
+/// A kind's default silence deadline, as data for a page to say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultEscalation {
+    Never,
+    After(Duration),
+    /// An eighth of the referral's answer window, at least 15 minutes.
+    EighthOfAnswerWindow,
+}
+
+/// The default silence deadline of `kind`, said as data.
+pub fn default_escalation_words(kind: NoticeKind) -> DefaultEscalation {
+    match kind {
+        NoticeKind::ReferralArrived => DefaultEscalation::EighthOfAnswerWindow,
+        other => match other.default_escalation(None) {
+            Some(d) => DefaultEscalation::After(d),
+            None => DefaultEscalation::Never,
+        },
+    }
+}
+
 impl std::fmt::Display for NoticeKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

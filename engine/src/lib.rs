@@ -59,7 +59,7 @@ pub use identity::{
 pub use live::Published;
 pub use notices::{
     About, DeliveryFailure, DeliveryRecord, Destination, Dispatch, EmailPreferences, Message,
-    NOTICES_LISTED, NoticeSweep, Notification, WEBHOOK_FAILURE_LIMIT, Webhook,
+    NOTICES_LISTED, NoticeRuleView, NoticeSweep, Notification, WEBHOOK_FAILURE_LIMIT, Webhook,
 };
 pub use outbox::Outgoing;
 pub use reads::{ReferralRead, token_hash};

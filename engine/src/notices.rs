@@ -131,6 +131,18 @@ pub struct Webhook {
     pub created_at: DateTime<Utc>,
 }
 
+/// One kind of notice as an organization has it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NoticeRuleView {
+    pub kind: NoticeKind,
+    /// The organization told nobody of this kind.
+    pub off: bool,
+    /// Its own silence deadline (`Some(None)`: never escalates); `None`: the default.
+    pub own_escalation: Option<Option<Duration>>,
+    /// The default deadline, as data for the page to say.
+    pub default_escalation: notify::DefaultEscalation,
+}
+
 /// A person's e-mail choices.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EmailPreferences {
@@ -641,6 +653,26 @@ impl Engine {
             .await?;
         *self.rules_cache().lock().expect("rules cache") = None;
         Ok(())
+    }
+
+    /// The admin's organization's rules, one per kind that may be silenced: whether it is
+    /// told, and its silence deadline — the organization's own, or the default.
+    pub async fn notice_rules_of(&self, actor: &Actor) -> Result<Vec<NoticeRuleView>, Error> {
+        let org = admin_of(actor, "reads the organization's notification rules")?;
+        let rules = self.notice_rules().await?;
+        Ok(NoticeKind::ALL
+            .into_iter()
+            .filter(|k| k.may_be_silenced())
+            .map(|kind| {
+                let own = rules.own.get(&(org, kind)).copied();
+                NoticeRuleView {
+                    kind,
+                    off: own.is_some_and(|r| r.off),
+                    own_escalation: own.and_then(|r| r.escalate_after),
+                    default_escalation: notify::default_escalation_words(kind),
+                }
+            })
+            .collect())
     }
 
     /// The signed-in person's e-mail choices.

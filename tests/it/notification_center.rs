@@ -414,7 +414,84 @@ async fn an_emailed_link_leads_through_sign_in_to_its_notice(b: Backend) {
     );
 }
 
+/// An admin sets who is told what on the staff page: a kind turned off, another's silence
+/// deadline; a deadline that is no number is refused in words and changes nothing.
+async fn an_admin_sets_who_is_told_what(b: Backend) {
+    use carepath_engine::domain::Actor;
+    let n = Net::new(b).await;
+    let admin = Console::as_new(&n.s, n.home, Role::Admin).await;
+    let page = admin.page("/staff").await;
+    assert!(page.contains("Who is told what"), "{page}");
+    assert!(
+        page.contains("30 minutes for withdrawal management"),
+        "{page}"
+    );
+    let set = admin
+        .submit(
+            "/staff",
+            "/staff/notice-rules",
+            &[
+                ("kind", "referral_arrived"),
+                ("told", "yes"),
+                ("minutes", "20"),
+            ],
+        )
+        .await;
+    assert_eq!(set.status, 303, "{}", set.body);
+    let off = admin
+        .submit(
+            "/staff",
+            "/staff/notice-rules",
+            &[("kind", "followup_missed"), ("told", "no"), ("minutes", "")],
+        )
+        .await;
+    assert_eq!(off.status, 303, "{}", off.body);
+    let refused = admin
+        .submit(
+            "/staff",
+            "/staff/notice-rules",
+            &[
+                ("kind", "lost_to_care"),
+                ("told", "yes"),
+                ("minutes", "soon"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("whole number"), "{}", refused.body);
+    let rules =
+        n.s.engine
+            .notice_rules_of(&Actor::new(n.home, Role::Admin))
+            .await
+            .unwrap();
+    let of = |k: NoticeKind| rules.iter().find(|r| r.kind == k).unwrap().clone();
+    assert_eq!(
+        of(NoticeKind::ReferralArrived).own_escalation,
+        Some(Some(chrono::Duration::minutes(20)))
+    );
+    assert!(of(NoticeKind::FollowupMissed).off);
+    assert_eq!(of(NoticeKind::LostToCare).own_escalation, None, "unchanged");
+    assert!(!of(NoticeKind::LostToCare).off);
+    let page = admin.page("/staff").await;
+    assert!(page.contains("value=\"20\""), "{page}");
+    // Only admins set them.
+    assert!(
+        n.s.engine
+            .set_notice_rule(
+                &Actor::new(n.home, Role::CaseManager),
+                NoticeKind::LostToCare,
+                carepath_engine::domain::Rule {
+                    off: true,
+                    escalate_after: None
+                }
+            )
+            .await
+            .is_err()
+    );
+}
+
 on_both_backends!(
+    an_admin_sets_who_is_told_what,
     an_emailed_link_leads_through_sign_in_to_its_notice,
     a_partner_is_told_of_a_referral_and_its_notice_opens_the_inbox_entry,
     a_person_chooses_how_notices_reach_them_by_email,
