@@ -7,7 +7,7 @@
 //! lights up live when a referral is sent, and its link leads to the inbox entry.
 
 use crate::api::{Net, RESULT};
-use crate::console::Console;
+use crate::console::{Console, cookie_of};
 use crate::on_both_backends;
 use crate::people::sign_up;
 use crate::support::Backend;
@@ -329,14 +329,7 @@ async fn an_emailed_link_leads_through_sign_in_to_its_notice(b: Backend) {
         .await
         .unwrap();
     assert_eq!(resp.headers()["location"], "/sign-in/code");
-    let pending = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("carepath_sign_in="))
-        .unwrap();
-    let pending = pending.split(';').next().unwrap().to_owned();
+    let pending = cookie_of(&resp, "carepath_sign_in");
     let resp = http
         .post(format!("{}/sign-in/code", n.s.url))
         .header("cookie", format!("{pending}; {next}"))
@@ -350,14 +343,7 @@ async fn an_emailed_link_leads_through_sign_in_to_its_notice(b: Backend) {
         format!("/notifications/{notice}"),
         "on to the notice"
     );
-    let session = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("carepath_session="))
-        .unwrap();
-    let session = session.split(';').next().unwrap().to_owned();
+    let session = cookie_of(&resp, "carepath_session");
     let resp = http
         .get(&link)
         .header("cookie", &session)
@@ -389,14 +375,7 @@ async fn an_emailed_link_leads_through_sign_in_to_its_notice(b: Backend) {
         .send()
         .await
         .unwrap();
-    let pending = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("carepath_sign_in="))
-        .unwrap();
-    let pending = pending.split(';').next().unwrap().to_owned();
+    let pending = cookie_of(&resp, "carepath_sign_in");
     let resp = http
         .post(format!("{}/sign-in/code", n.s.url))
         .header(
