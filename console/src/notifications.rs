@@ -135,7 +135,10 @@ pub async fn open(
     let signed = match signed {
         Ok(s) => s,
         Err(PageError::SignIn) => {
-            let path = format!("/notifications/{}", id.trim());
+            let Ok(id) = id.trim().parse::<NoticeId>() else {
+                return Ok(Redirect::to("/sign-in").into_response());
+            };
+            let path = format!("/notifications/{id}");
             let jar = jar.add(crate::session::remember_next(&path, &headers));
             return Ok((jar, Redirect::to("/sign-in")).into_response());
         }

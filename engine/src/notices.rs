@@ -274,7 +274,16 @@ impl Engine {
                 now,
             },
         );
-        let settled = notify::settled(&decision.events, &decision.state, pathway, now);
+        // What the decision raises is not what it settles (the backends write the two in a
+        // different order: the same row in both would end differently).
+        let settled = notify::settled(&decision.events, &decision.state, pathway, now)
+            .into_iter()
+            .filter(|x| {
+                !raised
+                    .iter()
+                    .any(|n| n.kind == x.kind && (x.referral.is_none() || n.referral == x.referral))
+            })
+            .collect();
         Ok((raised, settled))
     }
 

@@ -24,7 +24,7 @@ use tokio::sync::watch;
 pub use webhook::signature;
 
 /// What the notifier needs to know.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NotifyConfig {
     /// `smtp://…` or `smtps://…` (see `mail.rs`); no e-mail when unset.
     pub smtp_url: Option<String>,
@@ -34,6 +34,18 @@ pub struct NotifyConfig {
     pub public_url: String,
     /// The longest wait between passes when nothing wakes the notifier.
     pub poll: Duration,
+}
+
+impl std::fmt::Debug for NotifyConfig {
+    /// `smtp_url` may hold the SMTP password: never in a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyConfig")
+            .field("smtp", &self.smtp_url.is_some())
+            .field("mail_from", &self.mail_from)
+            .field("public_url", &self.public_url)
+            .field("poll", &self.poll)
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

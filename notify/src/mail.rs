@@ -25,7 +25,13 @@ impl Mailer {
             );
         }
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|e| NotifyError::Config(format!("smtp_url: {e}")))?
+            .map_err(|e| {
+                // lettre's message may quote the URL, password and all: say only what kind.
+                let kind = if e.is_client() { "not an SMTP URL lettre reads" } else { "unusable" };
+                NotifyError::Config(format!(
+                    "smtp_url is {kind}: smtp://host:587?tls=required, smtps://host:465 or smtp://127.0.0.1:25"
+                ))
+            })?
             .timeout(Some(SMTP_TIMEOUT))
             .build();
         let from = from

@@ -365,6 +365,7 @@ async fn write_notices(
             .column(notification::Column::Id)
             .filter(notification::Column::ClientId.eq(client_id))
             .filter(notification::Column::Kind.eq(x.kind))
+            .filter(notification::Column::Escalates.is_null())
             .filter(notification::Column::ResolvedAt.is_null());
         if let Some(r) = x.referral_id {
             q = q.filter(notification::Column::ReferralId.eq(r));

@@ -100,11 +100,12 @@ nt AS (INSERT INTO notifications (id, kind, org_id, role, staff_id, client_id, r
     due_at timestamptz, show_at timestamptz, status text, escalate_at timestamptz) \
     WHERE EXISTS (SELECT FROM c) ON CONFLICT (id) DO NOTHING)";
 
-/// The client's notices settled, and the escalations of those.
+/// The client's notices settled (never an escalation itself: `ne` resolves those, so no row
+/// is written by both), and the escalations of those.
 const SETTLED: &str = ", \
 ns AS (UPDATE notifications n SET resolved_at = $9 \
     FROM jsonb_to_recordset($P) AS x(kind text, referral_id uuid) \
-    WHERE n.client_id = $1 AND n.resolved_at IS NULL AND n.kind = x.kind \
+    WHERE n.client_id = $1 AND n.resolved_at IS NULL AND n.kind = x.kind AND n.escalates IS NULL \
     AND (x.referral_id IS NULL OR n.referral_id = x.referral_id) AND EXISTS (SELECT FROM c) RETURNING n.id), \
 ne AS (UPDATE notifications SET resolved_at = $9 \
     WHERE escalates IN (SELECT id FROM ns) AND resolved_at IS NULL)";

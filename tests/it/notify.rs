@@ -204,7 +204,11 @@ async fn a_referral_reaches_the_partners_intake_by_email_and_in_its_center_namin
     assert_eq!(reads.len(), 1, "{reads:?}");
     assert_eq!(reads[0].provider, w.detox);
     assert_eq!(reads[0].hours.count, 1);
-    assert_eq!(reads[0].hours.p50, Some(0.0), "read at once, on the test's clock");
+    assert_eq!(
+        reads[0].hours.p50,
+        Some(0.0),
+        "read at once, on the test's clock"
+    );
     // Not someone else's to open: not found, as an id that does not exist.
     for id in [told[0].id, NoticeId::new()] {
         assert!(matches!(
