@@ -160,6 +160,7 @@ pub async fn page(
             m.referrals
                 .time_to_acknowledge
                 .iter()
+                .chain(&m.referrals.time_to_first_read)
                 .chain(&m.referrals.time_to_answer)
                 .map(|p| p.provider),
         );
@@ -287,7 +288,8 @@ pub async fn page(
 }
 
 /// Distributions drawn as bars.
-const SPREADS: [&str; 4] = [
+const SPREADS: [&str; 5] = [
+    "hours_to_first_read",
     "hours_to_acknowledge",
     "hours_to_answer",
     "days_in_transit",
@@ -347,6 +349,10 @@ fn words(measure: &str) -> (&'static str, &'static str) {
     match measure {
         "clients" => ("Clients counted", ""),
         "referrals_sent" => ("Referrals sent", ""),
+        "hours_to_first_read" => (
+            "Hours until a referral's notice is read",
+            "From the notice of its arrival to the first read by the receiving provider's intake, per provider.",
+        ),
         "hours_to_acknowledge" => (
             "Hours to acknowledge a referral",
             "From sent to acknowledged, per receiving provider.",

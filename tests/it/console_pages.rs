@@ -525,7 +525,20 @@ async fn the_coordinator_books_a_refill_follows_up_and_records_what_became_of_a_
 async fn the_measures_page_draws_its_charts(b: Backend) {
     let n = Net::new(b).await;
     let c = named_client(&n, "Measured Client", &everyone(&n), "detox").await;
+    // The residential intake reads the referral's notice before accepting it.
+    let intake = crate::people::sign_up(
+        &n.s.engine,
+        n.provider("residential"),
+        carepath_engine::domain::Role::Partner,
+        "Ines Intake",
+    )
+    .await;
     let r = n.refer(&c, "residential").await;
+    let notice = n.s.engine.notifications(&intake.actor()).await.unwrap()[0].id;
+    n.s.engine
+        .open_notification(&intake.actor(), notice)
+        .await
+        .unwrap();
     n.accept("residential", &r).await;
     n.cm(
         "mutation($c: UUID!) { discharge(input: { clientId: $c, kind: AGAINST_MEDICAL_ADVICE }) { version } }",
@@ -564,6 +577,12 @@ async fn the_measures_page_draws_its_charts(b: Backend) {
         "{answer_times}"
     );
     assert!(answer_times.contains("<svg"));
+    let first_reads = share("hours_to_first_read");
+    assert!(
+        first_reads.contains("Hours until a referral")
+            && first_reads.contains("residential provider"),
+        "{first_reads}"
+    );
 
     // The filter form: another period counts nothing; a bad date is said in words.
     let long_ago = cm.page("/measures?from=2020-01-01&to=2020-01-31").await;
