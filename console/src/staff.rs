@@ -510,6 +510,24 @@ fn checked(signed: &Signed, headers: &HeaderMap, fields: &Fields) -> Result<(), 
     signed.check_form(headers, fields.get("csrf").unwrap_or(""))
 }
 
+/// A staff form, run: its CSRF token and origin checked, then `run` with its fields (the
+/// engine's call, which says what the page shows once or which change it says was done), and
+/// the answer (`answer`).
+async fn act(
+    engine: &Engine,
+    signed: &Signed,
+    headers: &HeaderMap,
+    pairs: Vec<(String, String)>,
+    run: impl AsyncFnOnce(&Fields) -> Result<Result<Once, &'static str>, PageError>,
+) -> Response {
+    let f = Fields::new(pairs);
+    let outcome = match checked(signed, headers, &f) {
+        Ok(()) => run(&f).await,
+        Err(e) => Err(e),
+    };
+    answer(engine, signed, outcome).await
+}
+
 /// `POST /staff/invite`: the person's account and the link to send them, shown once.
 pub async fn invite(
     State(engine): State<Engine>,
@@ -517,12 +535,10 @@ pub async fn invite(
     headers: HeaderMap,
     axum::Form(pairs): Form,
 ) -> Response {
-    let f = Fields::new(pairs);
-    let outcome = async {
-        checked(&signed, &headers, &f)?;
+    act(&engine, &signed, &headers, pairs, async |f| {
         let name = f.required("name", "the name")?;
         let email = f.required("email", "the e-mail address")?;
-        let role = role_of(&f)?;
+        let role = role_of(f)?;
         let (person, link) = engine
             .invite_staff(&signed.actor, signed.actor.org, email, name, role)
             .await?;
@@ -532,9 +548,8 @@ pub async fn invite(
             &link,
             &headers,
         )))
-    }
-    .await;
-    answer(&engine, &signed, outcome).await
+    })
+    .await
 }
 
 /// `POST /staff/{id}/role`.
@@ -545,17 +560,14 @@ pub async fn change_role(
     Path(id): Path<String>,
     axum::Form(pairs): Form,
 ) -> Response {
-    let f = Fields::new(pairs);
-    let outcome = async {
-        checked(&signed, &headers, &f)?;
+    act(&engine, &signed, &headers, pairs, async |f| {
         let id = staff_id(&id)?;
         engine
-            .change_staff_role(&signed.actor, id, role_of(&f)?)
+            .change_staff_role(&signed.actor, id, role_of(f)?)
             .await?;
         Ok(Err("role-changed"))
-    }
-    .await;
-    answer(&engine, &signed, outcome).await
+    })
+    .await
 }
 
 /// `POST /staff/{id}/deactivate`: their sessions and tokens end at once.
@@ -566,16 +578,13 @@ pub async fn deactivate(
     Path(id): Path<String>,
     axum::Form(pairs): Form,
 ) -> Response {
-    let f = Fields::new(pairs);
-    let outcome = async {
-        checked(&signed, &headers, &f)?;
+    act(&engine, &signed, &headers, pairs, async |_| {
         engine
             .deactivate_staff(&signed.actor, staff_id(&id)?)
             .await?;
         Ok(Err("deactivated"))
-    }
-    .await;
-    answer(&engine, &signed, outcome).await
+    })
+    .await
 }
 
 /// `POST /staff/{id}/authenticator`: a lost phone — the person sets up their authenticator
@@ -587,16 +596,13 @@ pub async fn reset_authenticator(
     Path(id): Path<String>,
     axum::Form(pairs): Form,
 ) -> Response {
-    let f = Fields::new(pairs);
-    let outcome = async {
-        checked(&signed, &headers, &f)?;
+    act(&engine, &signed, &headers, pairs, async |_| {
         engine
             .reset_authenticator(&signed.actor, staff_id(&id)?)
             .await?;
         Ok(Err("authenticator"))
-    }
-    .await;
-    answer(&engine, &signed, outcome).await
+    })
+    .await
 }
 
 /// `POST /staff/{id}/reactivate`: with a new invitation to send when they never accepted
@@ -608,9 +614,7 @@ pub async fn reactivate(
     Path(id): Path<String>,
     axum::Form(pairs): Form,
 ) -> Response {
-    let f = Fields::new(pairs);
-    let outcome = async {
-        checked(&signed, &headers, &f)?;
+    act(&engine, &signed, &headers, pairs, async |_| {
         let (person, link) = engine
             .reactivate_staff(&signed.actor, staff_id(&id)?)
             .await?;
@@ -623,9 +627,8 @@ pub async fn reactivate(
             )),
             None => Err("reactivated"),
         })
-    }
-    .await;
-    answer(&engine, &signed, outcome).await
+    })
+    .await
 }
 
 /// `POST /staff/{id}/link`: a new sign-in link (the invitation again, or a password reset),
@@ -637,9 +640,7 @@ pub async fn new_link(
     Path(id): Path<String>,
     axum::Form(pairs): Form,
 ) -> Response {
-    let f = Fields::new(pairs);
-    let outcome = async {
-        checked(&signed, &headers, &f)?;
+    act(&engine, &signed, &headers, pairs, async |_| {
         let id = staff_id(&id)?;
         let link = engine.staff_link(&signed.actor, id).await?;
         let person = engine.staff_member(&signed.actor, id).await?;
@@ -649,9 +650,8 @@ pub async fn new_link(
             &link,
             &headers,
         )))
-    }
-    .await;
-    answer(&engine, &signed, outcome).await
+    })
+    .await
 }
 
 /// `POST /staff/systems`: a service account and its token, shown once.
@@ -661,11 +661,9 @@ pub async fn create_system(
     headers: HeaderMap,
     axum::Form(pairs): Form,
 ) -> Response {
-    let f = Fields::new(pairs);
-    let outcome = async {
-        checked(&signed, &headers, &f)?;
+    act(&engine, &signed, &headers, pairs, async |f| {
         let name = f.required("name", "the system's name")?;
-        let role = role_of(&f)?;
+        let role = role_of(f)?;
         let days = match f.get("days") {
             None => DEFAULT_DAYS,
             Some(d) => d
@@ -680,9 +678,8 @@ pub async fn create_system(
             token,
             expires: when(account.expires_at, "never"),
         }))
-    }
-    .await;
-    answer(&engine, &signed, outcome).await
+    })
+    .await
 }
 
 /// `POST /staff/systems/{id}/revoke`.
@@ -693,18 +690,15 @@ pub async fn revoke_system(
     Path(id): Path<String>,
     axum::Form(pairs): Form,
 ) -> Response {
-    let f = Fields::new(pairs);
-    let outcome = async {
-        checked(&signed, &headers, &f)?;
+    act(&engine, &signed, &headers, pairs, async |_| {
         let id = uuid::Uuid::parse_str(&id)
             .map_err(|_| PageError::Engine(Error::NotFound(format!("service account {id}"))))?;
         engine
             .revoke_service_account(&signed.actor, signed.actor.org, id)
             .await?;
         Ok(Err("revoked"))
-    }
-    .await;
-    answer(&engine, &signed, outcome).await
+    })
+    .await
 }
 
 /// `POST /staff/webhooks`: a webhook for the organization's notices, its secret shown once.
@@ -714,18 +708,15 @@ pub async fn add_webhook(
     headers: HeaderMap,
     axum::Form(pairs): Form,
 ) -> Response {
-    let f = Fields::new(pairs);
-    let outcome = async {
-        checked(&signed, &headers, &f)?;
+    act(&engine, &signed, &headers, pairs, async |f| {
         let url = f.required("url", "the webhook's address")?;
         let (hook, secret) = engine.add_webhook(&signed.actor, url).await?;
         Ok(Ok(Once::Webhook {
             url: hook.url,
             secret,
         }))
-    }
-    .await;
-    answer(&engine, &signed, outcome).await
+    })
+    .await
 }
 
 /// `POST /staff/notice-rules`: the organization's rule for one kind of notice — told or not,
@@ -737,9 +728,7 @@ pub async fn set_notice_rule(
     axum::Form(pairs): Form,
 ) -> Response {
     use carepath_engine::domain::{NoticeKind, Rule};
-    let f = Fields::new(pairs);
-    let outcome = async {
-        checked(&signed, &headers, &f)?;
+    act(&engine, &signed, &headers, pairs, async |f| {
         let kind = f.required("kind", "the kind of notice")?;
         let kind = NoticeKind::parse(kind).ok_or_else(|| {
             PageError::Engine(Error::BadInput(format!("no kind of notice {kind:?}")))
@@ -768,9 +757,8 @@ pub async fn set_notice_rule(
             )
             .await?;
         Ok(Err("rule-set"))
-    }
-    .await;
-    answer(&engine, &signed, outcome).await
+    })
+    .await
 }
 
 fn webhook_id(id: &str) -> Result<uuid::Uuid, PageError> {
@@ -786,16 +774,13 @@ pub async fn remove_webhook(
     Path(id): Path<String>,
     axum::Form(pairs): Form,
 ) -> Response {
-    let f = Fields::new(pairs);
-    let outcome = async {
-        checked(&signed, &headers, &f)?;
+    act(&engine, &signed, &headers, pairs, async |_| {
         engine
             .remove_webhook(&signed.actor, webhook_id(&id)?)
             .await?;
         Ok(Err("webhook-removed"))
-    }
-    .await;
-    answer(&engine, &signed, outcome).await
+    })
+    .await
 }
 
 /// `POST /staff/webhooks/{id}/enable`: a webhook turned off after failing, on again.
@@ -806,16 +791,13 @@ pub async fn enable_webhook(
     Path(id): Path<String>,
     axum::Form(pairs): Form,
 ) -> Response {
-    let f = Fields::new(pairs);
-    let outcome = async {
-        checked(&signed, &headers, &f)?;
+    act(&engine, &signed, &headers, pairs, async |_| {
         engine
             .enable_webhook(&signed.actor, webhook_id(&id)?)
             .await?;
         Ok(Err("webhook-enabled"))
-    }
-    .await;
-    answer(&engine, &signed, outcome).await
+    })
+    .await
 }
 
 /// A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, a tab) is kept as text.
