@@ -321,9 +321,15 @@ impl Engine {
         &self.inner.notice_rules
     }
 
-    /// Notices were written or read here: wake the notifier, and redraw pages.
-    pub(crate) fn notices_changed(&self) {
+    /// Notices were written here: wake this process's notifier.
+    pub(crate) fn wake_notifier(&self) {
         self.inner.noticed.notify_one();
+    }
+
+    /// Notices were written or read outside a commit (told, escalated, read): wake the
+    /// notifier, and redraw pages.
+    pub(crate) fn notices_changed(&self) {
+        self.wake_notifier();
         self.inner.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
@@ -501,8 +507,9 @@ impl Engine {
             .record(stage.elapsed().as_secs_f64());
         match committed {
             Ok(()) => {
-                if !notices.is_empty() || !settled.is_empty() {
-                    self.notices_changed();
+                // The commit's own signal below redraws pages; the notifier is woken here.
+                if !notices.is_empty() {
+                    self.wake_notifier();
                 }
             }
             // A twin request with the same key committed first: answer as it did.

@@ -21,7 +21,8 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::ids::{ClientId, NoticeId, OrgId, ReferralId, StaffId};
 use crate::store::{
-    DeliveryOutcome, NewDelivery, NewNotice, NoticeRecord, Reader, StoreError, WebhookRecord,
+    DeliveryOutcome, NewDelivery, NewNotice, NoticeRecord, Reader, Recipient, StoreError,
+    WebhookRecord,
 };
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
@@ -260,9 +261,14 @@ impl Engine {
             return Ok((Vec::new(), Vec::new()));
         }
         let rules = self.notice_rules().await?;
-        let coordinating = self
-            .coordinating_orgs(std::iter::once(&decision.state))
-            .await?;
+        // Which organizations coordinate care matters only to an event that may leave the
+        // record holder (`audience` is empty otherwise): most decisions need no org read.
+        let coordinating = if decision.events.iter().any(crate::dom::audience::may_leave) {
+            self.coordinating_orgs(std::iter::once(&decision.state))
+                .await?
+        } else {
+            Default::default()
+        };
         let pathway = self.pathway();
         let raised = notify::notices(
             &decision.events,
@@ -481,19 +487,9 @@ impl Engine {
                         .await?;
                 }
                 for p in people {
-                    let mode = p
-                        .prefs
-                        .iter()
-                        .find(|(k, _)| k == kind.as_str())
-                        .and_then(|(_, m)| EmailMode::parse(m))
-                        .unwrap_or_default();
-                    let quiet = p.quiet.and_then(|(from, to)| {
-                        Some(QuietHours {
-                            from_hour: u32::try_from(from).ok()?,
-                            to_hour: u32::try_from(to).ok()?,
-                        })
-                    });
-                    if let Some(at) = notify::email_at(kind, mode, quiet, now) {
+                    if let Some(at) =
+                        notify::email_at(kind, email_mode(&p, kind), quiet_hours(&p), now)
+                    {
                         deliveries.push(NewDelivery {
                             channel: "email",
                             target: p.staff.0,
@@ -622,11 +618,6 @@ impl Engine {
         Ok(())
     }
 
-    /// How many deliveries wait (sent or given up ones do not).
-    pub async fn deliveries_waiting(&self) -> Result<u64, Error> {
-        Ok(self.store().deliveries_waiting().await?)
-    }
-
     // ---- choices ------------------------------------------------------------------------------
 
     /// An organization's own rule for a kind of notice: off (not for escalations), or its own
@@ -695,21 +686,9 @@ impl Engine {
         let modes = NoticeKind::ALL
             .into_iter()
             .filter(|k| k.may_be_silenced())
-            .map(|k| {
-                let mode = me
-                    .as_ref()
-                    .and_then(|p| p.prefs.iter().find(|(x, _)| x == k.as_str()))
-                    .and_then(|(_, m)| EmailMode::parse(m))
-                    .unwrap_or_default();
-                (k, mode)
-            })
+            .map(|k| (k, me.as_ref().map(|p| email_mode(p, k)).unwrap_or_default()))
             .collect();
-        let quiet = me.and_then(|p| p.quiet).and_then(|(from, to)| {
-            Some(QuietHours {
-                from_hour: u32::try_from(from).ok()?,
-                to_hour: u32::try_from(to).ok()?,
-            })
-        });
+        let quiet = me.as_ref().and_then(quiet_hours);
         Ok(EmailPreferences { modes, quiet })
     }
 
@@ -817,6 +796,24 @@ fn notification(n: &NoticeRecord, read_at: Option<DateTime<Utc>>) -> Result<Noti
         resolved: n.resolved_at.is_some(),
         escalated: n.escalated_at.is_some(),
         about,
+    })
+}
+
+/// How `p` takes e-mail of `kind` (immediate unless they chose otherwise).
+fn email_mode(p: &Recipient, kind: NoticeKind) -> EmailMode {
+    p.prefs
+        .iter()
+        .find(|(k, _)| k == kind.as_str())
+        .and_then(|(_, m)| EmailMode::parse(m))
+        .unwrap_or_default()
+}
+
+/// `p`'s quiet hours, as stored.
+fn quiet_hours(p: &Recipient) -> Option<QuietHours> {
+    let (from, to) = p.quiet?;
+    Some(QuietHours {
+        from_hour: u32::try_from(from).ok()?,
+        to_hour: u32::try_from(to).ok()?,
     })
 }
 

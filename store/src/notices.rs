@@ -777,14 +777,6 @@ impl Store {
             .collect())
     }
 
-    /// How many deliveries wait (a gauge).
-    pub async fn deliveries_waiting(&self) -> Result<u64, StoreError> {
-        Ok(notification_delivery::Entity::find()
-            .filter(notification_delivery::Column::Status.eq("waiting"))
-            .count(&self.db)
-            .await?)
-    }
-
     // ---- people's choices ------------------------------------------------------------------
 
     pub async fn set_email_pref(
