@@ -27,6 +27,10 @@ pub struct Config {
     pub event_source: String,
     /// `/readyz` fails when an event has waited in the outbox longer than this.
     pub relay_stuck_secs: u64,
+    /// Milliseconds an event may wait to be published after its commit, while the broker
+    /// answers, before commands are paced (each waits for the relay to catch up, at most this
+    /// long) and `/healthz` and `/metrics` say the events are behind; 0: never paced.
+    pub relay_lag_limit_ms: u64,
     /// Milliseconds between the relay's reads of the outbox when nothing wakes it (a commit
     /// in this process, or on PostgreSQL a NOTIFY from another).
     pub relay_poll_ms: u64,
@@ -88,6 +92,7 @@ impl Default for Config {
             relay_enabled: true,
             event_source: "/carepath".into(),
             relay_stuck_secs: 60,
+            relay_lag_limit_ms: 2000,
             relay_poll_ms: 500,
             timer_interval_secs: 5,
             measures_interval_secs: 300,

@@ -163,6 +163,10 @@ impl Application {
             opts.source = config.event_source.clone();
             opts.stuck_after = Duration::from_secs(config.relay_stuck_secs);
             opts.poll = Duration::from_millis(config.relay_poll_ms);
+            engine.set_event_lag_limit(
+                (config.relay_lag_limit_ms > 0)
+                    .then(|| Duration::from_millis(config.relay_lag_limit_ms)),
+            );
             tasks.push(tokio::spawn(carepath_relay::run_relay(
                 engine.clone(),
                 opts.clone(),

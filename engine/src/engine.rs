@@ -113,6 +113,8 @@ struct Inner {
     notice_rules: crate::notices::RulesCache,
     /// Signalled when notices were written here: wakes this process's notifier.
     noticed: Notify,
+    /// Commands paced while events are published late.
+    pace: crate::pace::Pace,
 }
 
 impl Engine {
@@ -150,6 +152,7 @@ impl Engine {
                 idle_timeout_secs: std::sync::atomic::AtomicI64::new(0),
                 notice_rules: Default::default(),
                 noticed: Notify::new(),
+                pace: Default::default(),
             }),
         }
     }
@@ -286,6 +289,10 @@ impl Engine {
         }
     }
 
+    pub(crate) fn pace(&self) -> &crate::pace::Pace {
+        &self.inner.pace
+    }
+
     pub fn pathway(&self) -> &Pathway {
         &self.inner.pathway
     }
@@ -361,6 +368,7 @@ impl Engine {
     pub async fn execute(&self, req: Request) -> Result<Outcome, Error> {
         let name = req.command.name();
         let started = std::time::Instant::now();
+        self.paced().await;
         let result = self.execute_inner(req, None).await;
         let outcome = if result.is_ok() { "ok" } else { "rejected" };
         metrics::counter!("carepath_commands_total", "command" => name, "outcome" => outcome)

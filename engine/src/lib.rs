@@ -18,6 +18,7 @@ mod live;
 mod measures;
 mod notices;
 mod outbox;
+mod pace;
 mod reads;
 mod skipping;
 mod worklists;
@@ -62,6 +63,7 @@ pub use notices::{
     NOTICES_LISTED, NoticeRuleView, NoticeSweep, Notification, WEBHOOK_FAILURE_LIMIT, Webhook,
 };
 pub use outbox::Outgoing;
+pub use pace::EventLag;
 pub use reads::{ReferralRead, token_hash};
 pub use skipping::{Advanced, MAX_ADVANCE_DAYS, TimeMode};
 pub use worklists::{FollowupDue, NoShowDue, WorkItem};

@@ -472,23 +472,32 @@ impl Engine {
         let now = self.clock().now();
         let notices = self.store().notices_to_expand(200).await?;
         let count = notices.len();
+        // Who and which webhooks, asked once per organization (and role) in a pass; every
+        // notice's deliveries written in one transaction.
+        let mut people_of = std::collections::HashMap::new();
+        let mut hooks_of = std::collections::HashMap::new();
+        let mut expanded = Vec::with_capacity(count);
         for n in notices {
             let kind = kind_of(&n)?;
             let mut deliveries = Vec::new();
             if email {
-                let mut people = self
-                    .store()
-                    .notice_recipients(n.org, n.role.as_deref(), n.staff)
-                    .await?;
-                if people.is_empty() && n.staff.is_none() {
-                    people = self
+                let key = (n.org, n.role.clone(), n.staff);
+                if !people_of.contains_key(&key) {
+                    let mut people = self
                         .store()
-                        .notice_recipients(n.org, Some(Role::Admin.as_str()), None)
+                        .notice_recipients(n.org, n.role.as_deref(), n.staff)
                         .await?;
+                    if people.is_empty() && n.staff.is_none() {
+                        people = self
+                            .store()
+                            .notice_recipients(n.org, Some(Role::Admin.as_str()), None)
+                            .await?;
+                    }
+                    people_of.insert(key.clone(), people);
                 }
-                for p in people {
+                for p in &people_of[&key] {
                     if let Some(at) =
-                        notify::email_at(kind, email_mode(&p, kind), quiet_hours(&p), now)
+                        notify::email_at(kind, email_mode(p, kind), quiet_hours(p), now)
                     {
                         deliveries.push(NewDelivery {
                             channel: "email",
@@ -498,7 +507,10 @@ impl Engine {
                     }
                 }
             }
-            for w in self.store().webhooks(n.org).await? {
+            if !hooks_of.contains_key(&n.org) {
+                hooks_of.insert(n.org, self.store().webhooks(n.org).await?);
+            }
+            for w in &hooks_of[&n.org] {
                 if w.enabled {
                     deliveries.push(NewDelivery {
                         channel: "webhook",
@@ -507,8 +519,9 @@ impl Engine {
                     });
                 }
             }
-            self.store().expand_notice(n.id, &deliveries).await?;
+            expanded.push((n.id, deliveries));
         }
+        self.store().expand_notices(&expanded).await?;
         Ok(count)
     }
 

@@ -76,12 +76,26 @@ fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-/// `ok`; on a time-skipping server, says so with its clock.
+/// `ok`; on a time-skipping server, says so with its clock; while events are published later
+/// than the limit, says so (the process is alive: still `200`).
 async fn healthz(State(s): State<AppState>) -> String {
-    match s.engine.time_skipping() {
-        None => "ok".into(),
-        Some(now) => format!("ok\ntime skipping: the clock stands at {}\n", rfc3339(now)),
+    let mut out = String::from("ok");
+    if let Some(now) = s.engine.time_skipping() {
+        out.push_str(&format!(
+            "\ntime skipping: the clock stands at {}\n",
+            rfc3339(now)
+        ));
     }
+    let lag = s.engine.event_lag();
+    if let (true, Some(limit)) = (lag.behind, lag.limit) {
+        out.push_str(&format!(
+            "\nevents behind: the oldest waiting event was committed {} ms ago, over the limit \
+             of {} ms; commands are paced until the relay catches up\n",
+            lag.lag.as_millis(),
+            limit.as_millis()
+        ));
+    }
+    out
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -1,5 +1,5 @@
 //! The outbox relay: unpublished events, in order, published with publisher confirms and the
-//! mandatory flag, many in flight at once; a row leaves the outbox only on an ack with no
+//! mandatory flag, a whole round in flight at once; a row leaves the outbox only on an ack with no
 //! returned message. Broker down: back off and retry while events wait in the outbox.
 
 use crate::cloudevents::Copy;
@@ -11,7 +11,7 @@ use carepath_engine::ids::ClientId;
 use carepath_engine::{Engine, Outgoing};
 use lapin::Confirmation;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -52,6 +52,8 @@ enum RoundError {
     Timeout(Duration),
     #[error("{0}")]
     Engine(#[from] carepath_engine::Error),
+    #[error("recording published events: {0}")]
+    Recording(String),
 }
 
 /// Run the relay until `stop` turns true.
@@ -67,6 +69,9 @@ pub async fn run_relay(
     }
     let lag = tokio::spawn(report_lag(engine.clone(), status.clone(), stop.clone()));
     let mut backoff = Backoff::new();
+    // The last round's published events being taken out of the outbox while the next round
+    // reads and publishes: at most one at a time, and the next read skips its events.
+    let mut recording = Recording::default();
     loop {
         if *stop.borrow() {
             break;
@@ -75,7 +80,17 @@ pub async fn run_relay(
             Ok(conn) => {
                 status.connected.store(true, Ordering::Relaxed);
                 tracing::info!("relay connected to the broker");
-                match relay_on(&engine, &conn, &opts, &status, &mut stop, &mut backoff).await {
+                match relay_on(
+                    &engine,
+                    &conn,
+                    &opts,
+                    &status,
+                    &mut stop,
+                    &mut backoff,
+                    &mut recording,
+                )
+                .await
+                {
                     Ok(()) => {
                         let _ = conn.close(200, "shutting down".into()).await;
                         break;
@@ -102,6 +117,7 @@ pub async fn run_relay(
         }
     }
     status.connected.store(false, Ordering::Relaxed);
+    let _ = recording.finish().await;
     let _ = engine.release_relay_lease(&opts.holder).await;
     lag.abort();
 }
@@ -113,7 +129,12 @@ async fn relay_on(
     status: &Status,
     stop: &mut watch::Receiver<bool>,
     backoff: &mut Backoff,
+    recording: &mut Recording,
 ) -> Result<(), RoundError> {
+    // A recording left by a lost connection ends before anything is read again.
+    if let Err(e) = recording.finish().await {
+        tracing::warn!(error = %e, "published events not recorded; they go again");
+    }
     let ch = conn.create_channel().await?;
     topology::declare(&ch).await?;
     ch.confirm_select(ConfirmSelectOptions::default()).await?;
@@ -125,6 +146,7 @@ async fn relay_on(
     let mut leader = false;
     loop {
         if drained {
+            recording.finish().await?;
             tokio::select! {
                 // Linger a moment after a commit so its neighbours ride in the same round.
                 _ = engine.next_commit() => tokio::time::sleep(LINGER).await,
@@ -133,13 +155,20 @@ async fn relay_on(
             }
         }
         if *stop.borrow() {
+            recording.finish().await?;
             crate::close_channels(&[&ch]).await;
             return Ok(());
         }
         leader = lease.hold(engine, &opts.holder).await?;
         status.leader.store(leader, Ordering::Relaxed);
+        let started = Instant::now();
         let batch = if leader {
-            engine.outbox_batch(opts.batch).await?
+            let mut batch = engine
+                .outbox_batch(opts.batch + recording.ids.len() as u64)
+                .await?;
+            batch.retain(|o| !recording.ids.contains(&o.outbox_id));
+            batch.truncate(opts.batch as usize);
+            batch
         } else {
             Vec::new()
         };
@@ -148,24 +177,36 @@ async fn relay_on(
             continue;
         }
         backoff.reset();
-        let started = Instant::now();
+        let read = Instant::now();
+        metrics::histogram!("carepath_relay_stage_seconds", "stage" => "read")
+            .record((read - started).as_secs_f64());
+        metrics::histogram!("carepath_relay_batch_events").record(batch.len() as f64);
         let mut round = Round::default();
-        // Whatever happens to the round, the events the broker took leave the outbox: an
-        // acked message is never published again because another failed.
         let published = round.publish(&ch, &batch, opts).await;
-        engine
-            .outbox_published(&round.done)
-            .await
-            .map_err(RoundError::Engine)?;
-        published?;
+        metrics::histogram!("carepath_relay_stage_seconds", "stage" => "publish")
+            .record(read.elapsed().as_secs_f64());
+        // Whatever happens to the round, the events the broker took leave the outbox (each
+        // client's up to its first one not known taken): after the last round's, while the
+        // next round goes on — or before this one reports its failure.
+        recording.finish().await?;
+        let (done, failed) = round.finish(batch);
         status
             .published
-            .fetch_add(round.done.len() as u64, Ordering::Relaxed);
-        metrics::counter!("carepath_events_published_total").increment(round.done.len() as u64);
+            .fetch_add(done.len() as u64, Ordering::Relaxed);
+        metrics::counter!("carepath_events_published_total").increment(done.len() as u64);
+        recording.start(engine, done);
+        if published.is_err() {
+            recording.finish().await?;
+        }
+        published?;
         metrics::histogram!("carepath_relay_round_seconds").record(started.elapsed().as_secs_f64());
         // A short batch emptied the outbox as it was read; a full one may have left more.
-        drained = round.failed.is_empty() && (batch.len() as u64) < opts.batch;
-        if !round.failed.is_empty() {
+        drained = failed.is_empty() && (round.read as u64) < opts.batch;
+        if drained {
+            // Caught up: commands need not wait for the next lag reading.
+            engine.observe_event_lag(Duration::ZERO, true);
+        }
+        if !failed.is_empty() {
             complaints.add(round.unroutable, round.refused);
             tokio::select! {
                 _ = tokio::time::sleep(backoff.step()) => {}
@@ -175,94 +216,196 @@ async fn relay_on(
     }
 }
 
-/// One round: the batch published in waves. A wave holds each client's next event (every copy
-/// of it), all in flight at once; a client's next event goes out only once the broker took
-/// every copy of the one before. A client whose event the broker refused or returned stops
-/// there for this round — its later events stay in the outbox and go after it — while every
-/// other client goes on: per-client order holds on every queue, and nothing the broker took
-/// is sent again for another event's fate.
+/// Published events on their way out of the outbox ([`Engine::outbox_published`]): the
+/// delete and the disclosures of one round, written while the next round is read and
+/// published.
 #[derive(Default)]
-struct Round<'a> {
-    done: Vec<&'a Outgoing>,
+struct Recording {
+    task: Option<tokio::task::JoinHandle<Result<(), carepath_engine::Error>>>,
+    /// The outbox rows it takes out: the next read skips them.
+    ids: HashSet<i64>,
+}
+
+impl Recording {
+    fn start(&mut self, engine: &Engine, done: Vec<Outgoing>) {
+        debug_assert!(self.task.is_none());
+        if done.is_empty() {
+            return;
+        }
+        self.ids = done.iter().map(|o| o.outbox_id).collect();
+        let engine = engine.clone();
+        self.task = Some(tokio::spawn(async move {
+            let started = Instant::now();
+            let done: Vec<&Outgoing> = done.iter().collect();
+            let recorded = engine.outbox_published(&done).await;
+            metrics::histogram!("carepath_relay_stage_seconds", "stage" => "record")
+                .record(started.elapsed().as_secs_f64());
+            recorded
+        }));
+    }
+
+    /// Wait for the one under way, if any. On failure its events stay in the outbox and go
+    /// again (at least once).
+    async fn finish(&mut self) -> Result<(), RoundError> {
+        let Some(task) = self.task.take() else {
+            return Ok(());
+        };
+        let result = task.await;
+        self.ids.clear();
+        match result {
+            Ok(r) => r.map_err(RoundError::Engine),
+            Err(e) => Err(RoundError::Recording(e.to_string())),
+        }
+    }
+}
+
+/// One round: every copy of every event of the batch published at once, in outbox order (per
+/// client, commit order), on one channel, then every confirm awaited. A channel keeps what it
+/// publishes in order on every queue, so a client's events reach each queue in order without
+/// waiting for one event's confirms before sending the next.
+///
+/// A client's events leave the outbox up to the first one the broker refused or returned: that
+/// one and the client's later events stay and go again, in order, after a pause, while every
+/// other client's go out. The broker may have taken some of those later events already; they
+/// come again after it (delivery is at least once: consumers drop a `ce-id` they have seen), so
+/// a queue that took the refused event sees the client's events first in order. Only a queue
+/// that itself refused an event and took the next (one at its length limit that rejects
+/// publishes) can see the next first; `ce-sequence` tells.
+#[derive(Default)]
+struct Round {
+    /// The events (by their place in the batch) whose every copy the broker took, each
+    /// client's up to its first one that was not.
+    done: Vec<usize>,
+    /// Clients with an event the broker refused or returned.
     failed: HashSet<ClientId>,
+    /// Clients whose events stop leaving the outbox at one not known taken.
+    stopped: HashSet<ClientId>,
+    /// Events in the batch.
+    read: usize,
     unroutable: u64,
     refused: u64,
 }
 
-impl<'a> Round<'a> {
+impl Round {
     async fn publish(
         &mut self,
         ch: &lapin::Channel,
-        batch: &'a [Outgoing],
+        batch: &[Outgoing],
         opts: &Options,
     ) -> Result<(), RoundError> {
-        let mut lanes: Vec<VecDeque<&'a Outgoing>> = Vec::new();
-        let mut lane_of: HashMap<ClientId, usize> = HashMap::new();
-        for item in batch {
-            let lane = *lane_of.entry(item.event.client).or_insert_with(|| {
-                lanes.push(VecDeque::new());
-                lanes.len() - 1
-            });
-            lanes[lane].push_back(item);
+        self.read = batch.len();
+        // Every copy encoded first: a publish borrows its body until the broker has it.
+        let copies: Vec<(usize, String, lapin::BasicProperties, Vec<u8>)> = batch
+            .iter()
+            .enumerate()
+            .flat_map(|(i, item)| {
+                std::iter::once((item.home_org, Copy::Own))
+                    .chain(item.recipients.iter().map(|r| (r.org, Copy::To)))
+                    .map(move |(org, copy)| {
+                        let (key, props, body) =
+                            cloudevents::encode(&item.event, &opts.source, org, copy);
+                        (i, key, props, body)
+                    })
+            })
+            .collect();
+        // A publish hands its frames to the connection when first polled, and then waits for
+        // them to be written. Each is polled once here, in order — so they go out in order —
+        // and the writes are awaited after: one wait for the round, not one per copy.
+        let mut sending = Vec::with_capacity(copies.len());
+        for (i, key, props, body) in &copies {
+            let mut publish = Box::pin(ch.basic_publish(
+                EVENTS_EXCHANGE.into(),
+                key.as_str().into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                body,
+                props.clone(),
+            ));
+            let first = futures::poll!(publish.as_mut());
+            sending.push((*i, first, publish));
         }
-        loop {
-            let wave: Vec<&'a Outgoing> = lanes.iter_mut().filter_map(|l| l.pop_front()).collect();
-            if wave.is_empty() {
-                return Ok(());
-            }
-            let mut pending = Vec::with_capacity(wave.len() * 2);
-            for (i, item) in wave.iter().enumerate() {
-                let copies = std::iter::once((item.home_org, Copy::Own))
-                    .chain(item.recipients.iter().map(|r| (r.org, Copy::To)));
-                for (org, copy) in copies {
-                    let (key, props, body) =
-                        cloudevents::encode(&item.event, &opts.source, org, copy);
-                    let publish = ch.basic_publish(
-                        EVENTS_EXCHANGE.into(),
-                        key.into(),
-                        BasicPublishOptions {
-                            mandatory: true,
-                            ..BasicPublishOptions::default()
-                        },
-                        &body,
-                        props,
-                    );
-                    let confirm = tokio::time::timeout(opts.publish_timeout, publish)
-                        .await
-                        .map_err(|_| RoundError::Timeout(opts.publish_timeout))??;
-                    pending.push((i, confirm));
+        let mut pending = Vec::with_capacity(sending.len());
+        let mut outcome = Ok(());
+        for (i, first, publish) in sending {
+            let sent = match first {
+                std::task::Poll::Ready(r) => r.map_err(RoundError::Broker),
+                std::task::Poll::Pending => answered(opts.publish_timeout, publish).await,
+            };
+            match sent {
+                Ok(confirm) => pending.push((i, confirm)),
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
                 }
             }
-            let mut ok = vec![true; wave.len()];
-            for (i, confirm) in pending {
-                let confirmation = tokio::time::timeout(opts.publish_timeout, confirm)
-                    .await
-                    .map_err(|_| RoundError::Timeout(opts.publish_timeout))??;
-                match confirmation {
-                    Confirmation::Ack(None) => {}
-                    // With the alternate exchange in place nothing is unroutable; a message
-                    // comes back only when that exchange's queue is gone.
-                    Confirmation::Ack(Some(_)) => {
-                        self.unroutable += 1;
-                        ok[i] = false;
-                    }
-                    Confirmation::Nack(_) | Confirmation::NotRequested => {
-                        self.refused += 1;
-                        ok[i] = false;
-                    }
+        }
+        // Per event: how many of its copies the broker took; a refused or returned copy marks
+        // it failed. After an error (the broker lost, an answer late) what is left stays
+        // unknown, and only events whose every copy was taken leave the outbox.
+        let mut taken = vec![0usize; batch.len()];
+        let mut refused = vec![false; batch.len()];
+        for (i, confirm) in pending {
+            let confirmation = match answered(opts.publish_timeout, confirm).await {
+                Ok(c) => c,
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            };
+            match confirmation {
+                Confirmation::Ack(None) => taken[i] += 1,
+                // With the alternate exchange in place nothing is unroutable; a message comes
+                // back only when that exchange's queue is gone.
+                Confirmation::Ack(Some(_)) => {
+                    self.unroutable += 1;
+                    refused[i] = true;
+                }
+                Confirmation::Nack(_) | Confirmation::NotRequested => {
+                    self.refused += 1;
+                    refused[i] = true;
                 }
             }
-            for (item, ok) in wave.into_iter().zip(ok) {
-                if ok {
-                    self.done.push(item);
-                } else {
-                    let client = item.event.client;
+        }
+        for (i, item) in batch.iter().enumerate() {
+            let client = item.event.client;
+            let all_taken = !refused[i] && taken[i] == 1 + item.recipients.len();
+            if !all_taken {
+                // Refused or not known taken: the client stops here for this round.
+                if refused[i] {
                     self.failed.insert(client);
-                    lanes[lane_of[&client]].clear();
                 }
+                self.stopped.insert(client);
+            } else if !self.stopped.contains(&client) {
+                self.done.push(i);
             }
         }
+        outcome
     }
+
+    /// The batch's events whose copies the broker took, and the clients it refused.
+    fn finish(&mut self, batch: Vec<Outgoing>) -> (Vec<Outgoing>, HashSet<ClientId>) {
+        let done: HashSet<usize> = self.done.drain(..).collect();
+        let taken = batch
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| done.contains(i))
+            .map(|(_, o)| o)
+            .collect();
+        (taken, std::mem::take(&mut self.failed))
+    }
+}
+
+/// The broker's answer to a publish or a confirm, or [`RoundError::Timeout`] after `limit`.
+async fn answered<T>(
+    limit: Duration,
+    answer: impl std::future::Future<Output = lapin::Result<T>>,
+) -> Result<T, RoundError> {
+    tokio::time::timeout(limit, answer)
+        .await
+        .map_err(|_| RoundError::Timeout(limit))?
+        .map_err(RoundError::Broker)
 }
 
 /// Messages the broker returned or refused, told in one line at most every
@@ -304,7 +447,8 @@ impl Complaints {
     }
 }
 
-/// Backlog and the oldest waiting event's age, once a second, for `/metrics` and `/readyz`.
+/// Backlog and the oldest waiting event's age, once a second, for `/metrics`, `/readyz`, and
+/// the engine's pacing of commands ([`Engine::observe_event_lag`]).
 async fn report_lag(engine: Engine, status: Arc<Status>, stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
         match engine.outbox_lag().await {
@@ -314,6 +458,10 @@ async fn report_lag(engine: Engine, status: Arc<Status>, stop: watch::Receiver<b
                     .unwrap_or(0);
                 status.backlog.store(n, Ordering::Relaxed);
                 status.oldest_age_ms.store(age, Ordering::Relaxed);
+                engine.observe_event_lag(
+                    Duration::from_millis(age),
+                    status.connected.load(Ordering::Relaxed),
+                );
                 metrics::gauge!("carepath_outbox_backlog").set(n as f64);
                 metrics::gauge!("carepath_outbox_oldest_age_seconds").set(age as f64 / 1000.0);
                 metrics::gauge!("carepath_relay_connected").set(

@@ -313,7 +313,7 @@ pub(super) async fn write(db: &impl ConnectionTrait, rows: &Rows) -> Result<i64,
 
 /// A timestamp as PostgreSQL keeps it: microseconds, truncated (as the binary encoding of a
 /// bound parameter does).
-fn ts(t: &DateTime<Utc>) -> String {
+pub(super) fn ts(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 

@@ -11,8 +11,8 @@ use carepath_domain::ids::{ClientId, NoticeId, OrgId, ReferralId, StaffId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, ExprTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -575,31 +575,38 @@ impl Store {
             .collect())
     }
 
-    /// Make a notice's deliveries and mark it expanded, in one transaction (a delivery
-    /// already there is left alone: never two).
-    pub async fn expand_notice(
+    /// Make notices' deliveries and mark the notices expanded, all in one transaction (a
+    /// delivery already there is left alone: never two).
+    pub async fn expand_notices(
         &self,
-        id: NoticeId,
-        deliveries: &[NewDelivery],
+        expanded: &[(NoticeId, Vec<NewDelivery>)],
     ) -> Result<(), StoreError> {
+        if expanded.is_empty() {
+            return Ok(());
+        }
         let _writer = self.writer().await;
         let tx = self.db.begin().await?;
-        if !deliveries.is_empty() {
-            let rows = deliveries
-                .iter()
-                .map(|d| notification_delivery::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    notification_id: Set(id.0),
-                    channel: Set(d.channel.to_owned()),
-                    target: Set(d.target),
-                    status: Set("waiting".to_owned()),
-                    send_at: Set(d.send_at),
-                    retry_at: Set(None),
-                    leased_until: Set(None),
-                    attempts: Set(0),
-                    sent_at: Set(None),
-                    last_error: Set(None),
-                });
+        let rows: Vec<notification_delivery::ActiveModel> = expanded
+            .iter()
+            .flat_map(|(id, deliveries)| {
+                deliveries
+                    .iter()
+                    .map(move |d| notification_delivery::ActiveModel {
+                        id: Set(Uuid::now_v7()),
+                        notification_id: Set(id.0),
+                        channel: Set(d.channel.to_owned()),
+                        target: Set(d.target),
+                        status: Set("waiting".to_owned()),
+                        send_at: Set(d.send_at),
+                        retry_at: Set(None),
+                        leased_until: Set(None),
+                        attempts: Set(0),
+                        sent_at: Set(None),
+                        last_error: Set(None),
+                    })
+            })
+            .collect();
+        if !rows.is_empty() {
             notification_delivery::Entity::insert_many(rows)
                 .on_conflict(
                     OnConflict::columns([
@@ -613,11 +620,30 @@ impl Store {
                 .exec_without_returning(&tx)
                 .await?;
         }
-        notification::Entity::update_many()
-            .col_expr(notification::Column::Expanded, Expr::value(true))
-            .filter(notification::Column::Id.eq(id.0))
-            .exec(&tx)
+        if self.is_postgres() {
+            // A commit settling some of these notices locks their rows too, in its own order:
+            // this transaction never waits for one (SKIP LOCKED), so the two cannot deadlock. A
+            // notice skipped stays unexpanded and is expanded on the next pass (its deliveries
+            // already there are left alone).
+            let ids: Vec<serde_json::Value> = expanded
+                .iter()
+                .map(|(id, _)| serde_json::Value::String(id.0.to_string()))
+                .collect();
+            tx.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE notifications SET expanded = TRUE WHERE id IN (SELECT id FROM notifications \
+                 WHERE id = ANY (ARRAY(SELECT x::uuid FROM jsonb_array_elements_text($1) AS x)) \
+                 FOR NO KEY UPDATE SKIP LOCKED)",
+                [serde_json::Value::Array(ids).into()],
+            ))
             .await?;
+        } else {
+            notification::Entity::update_many()
+                .col_expr(notification::Column::Expanded, Expr::value(true))
+                .filter(notification::Column::Id.is_in(expanded.iter().map(|(id, _)| id.0)))
+                .exec(&tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -122,6 +122,11 @@ pub async fn connect(url: &str) -> Connection {
 
 /// A durable queue bound to every event (`#`) or to `binding`.
 pub async fn bind_queue(url: &str, binding: &str) -> String {
+    bind_queue_with(url, binding, FieldTable::default()).await
+}
+
+/// A durable queue bound to `binding`, declared with `args` (a length limit, say).
+pub async fn bind_queue_with(url: &str, binding: &str, args: FieldTable) -> String {
     let conn = connect(url).await;
     let ch = conn.create_channel().await.unwrap();
     carepath_relay::topology::declare_events(&ch).await.unwrap();
@@ -132,7 +137,7 @@ pub async fn bind_queue(url: &str, binding: &str) -> String {
             durable: true,
             ..Default::default()
         },
-        FieldTable::default(),
+        args,
     )
     .await
     .unwrap();

@@ -466,7 +466,160 @@ async fn broker_down_events_wait_and_readyz_says_so(b: Backend) {
     assert_eq!(n.s.engine.outbox_lag().await.unwrap().0, 3);
 }
 
+/// A queue that refuses messages (at its length limit, `reject-publish`): the broker nacks
+/// the copies it refuses; the relay keeps each refused event and the client's later ones in the
+/// outbox and sends them again, in order, until taken. Every other queue receives each event
+/// first in commit order (the events sent again it drops by `ce-id`), the refusing one every
+/// event once it is read, and nothing is lost.
+async fn a_refusing_queue_loses_nothing_and_keeps_order_elsewhere(b: Backend) {
+    let vh = TestVhost::new();
+    let all = broker::bind_queue(&vh.url(), EVERY_EVENT_ONCE).await;
+    let mut args = FieldTable::default();
+    args.insert("x-max-length".into(), AMQPValue::LongLongInt(4));
+    args.insert(
+        "x-overflow".into(),
+        AMQPValue::LongString(LongString::from("reject-publish")),
+    );
+    let small = broker::bind_queue_with(&vh.url(), EVERY_EVENT_ONCE, args).await;
+    let n = Net::with_env(b, &[("CAREPATH_AMQP_URL", &vh.url())]).await;
+    let c = n.register().await;
+    walk(&n, &c, async |_| {}).await;
+    let total = event_count(&n, &c).await;
+    assert!(
+        total > 20,
+        "a journey fills the small queue many times over"
+    );
+    let refused = broker::drain(&vh.url(), &small, StdDuration::from_secs(120), |m| {
+        broker::unique(m).len() >= total
+    })
+    .await;
+    assert_eq!(
+        broker::unique(&refused).len(),
+        total,
+        "every event, once read"
+    );
+    let msgs = broker::drain(&vh.url(), &all, StdDuration::from_secs(30), |m| {
+        broker::unique(m).len() >= total
+    })
+    .await;
+    assert!(
+        msgs.len() > total,
+        "refused events and their followers came again"
+    );
+    let unique = broker::unique(&msgs);
+    assert_eq!(unique.len(), total, "every event arrived");
+    check_cloudevents(&unique, &c);
+    for _ in 0..100 {
+        if n.s.engine.outbox_lag().await.unwrap().0 == 0 {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    assert_eq!(n.s.engine.outbox_lag().await.unwrap().0, 0);
+}
+
+/// A metric's value on the server's `/metrics`, 0 when it is not there yet.
+async fn metric(n: &Net, name: &str) -> f64 {
+    let (_, text) = n.s.get("/metrics").await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// The relay behind with the broker up (here: another process holds the relay lease and
+/// publishes nothing): once the oldest waiting event is older than `relay_lag_limit_ms`,
+/// `/healthz` and `/metrics` say so and each command waits for the relay first; once it
+/// catches up, commands run unpaced again and the events all arrive.
+async fn events_behind_pace_commands_and_healthz_says_so(b: Backend) {
+    let vh = TestVhost::new();
+    let queue = broker::bind_queue(&vh.url(), EVERY_EVENT_ONCE).await;
+    // A process of its own: `/metrics` is per process.
+    let n = Net::on(
+        crate::server::TestServer::start_process(
+            b,
+            &[
+                ("CAREPATH_AMQP_URL", &vh.url()),
+                ("CAREPATH_RELAY_LAG_LIMIT_MS", "300"),
+            ],
+            None,
+        )
+        .await,
+    )
+    .await;
+    let first = n.register().await;
+    broker::drain(&vh.url(), &queue, StdDuration::from_secs(30), |m| {
+        !m.is_empty()
+    })
+    .await;
+    // Another holder takes the lease; this server's relay gives up at its next renewal.
+    let db = sea_orm::Database::connect(&n.s.db_url).await.unwrap();
+    loop {
+        use sea_orm::ConnectionTrait;
+        db.execute_unprepared("DELETE FROM relay_leases")
+            .await
+            .unwrap();
+        if n.s
+            .engine
+            .hold_relay_lease("elsewhere", Duration::hours(1))
+            .await
+            .unwrap()
+        {
+            break;
+        }
+    }
+    let mut clients = vec![first];
+    let mut health = String::new();
+    for _ in 0..300 {
+        clients.push(n.register().await);
+        health = n.s.get("/healthz").await.1;
+        if health.contains("events behind") {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    assert!(health.starts_with("ok"), "{health}");
+    assert!(
+        health.contains("events behind") && health.contains("over the limit of 300 ms"),
+        "{health}"
+    );
+    assert_eq!(metric(&n, "carepath_relay_behind").await, 1.0);
+    let paced = metric(&n, "carepath_commands_paced_total").await;
+    let started = std::time::Instant::now();
+    clients.push(n.register().await);
+    assert!(
+        started.elapsed() >= StdDuration::from_millis(250),
+        "a command while behind waits for the relay (at most the limit)"
+    );
+    assert!(metric(&n, "carepath_commands_paced_total").await > paced);
+
+    // The lease free again: the relay catches up and commands run unpaced.
+    n.s.engine.release_relay_lease("elsewhere").await.unwrap();
+    for _ in 0..300 {
+        health = n.s.get("/healthz").await.1;
+        if !health.contains("events behind") {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    assert_eq!(health.trim(), "ok");
+    assert_eq!(metric(&n, "carepath_relay_behind").await, 0.0);
+    let paced = metric(&n, "carepath_commands_paced_total").await;
+    clients.push(n.register().await);
+    assert_eq!(metric(&n, "carepath_commands_paced_total").await, paced);
+    let msgs = broker::drain(&vh.url(), &queue, StdDuration::from_secs(30), |m| {
+        broker::unique(m).len() >= clients.len()
+    })
+    .await;
+    assert_eq!(
+        broker::unique(&msgs).len(),
+        clients.len(),
+        "every event arrived"
+    );
+}
+
 on_both_backends!(
+    events_behind_pace_commands_and_healthz_says_so,
+    a_refusing_queue_loses_nothing_and_keeps_order_elsewhere,
     broker_down_events_wait_and_readyz_says_so,
     journey_events_arrive_in_order,
     broker_outage_loses_nothing,

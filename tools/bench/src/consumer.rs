@@ -33,15 +33,8 @@ impl Seen {
     }
 }
 
-/// Bind a private queue to every copy of every event and count into `seen` until the
-/// connection ends.
-pub async fn start(
-    amqp_url: &str,
-    seen: Arc<Mutex<Seen>>,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let conn = Connection::connect(amqp_url, ConnectionProperties::default()).await?;
-    let ch = conn.create_channel().await?;
-    carepath_relay::topology::declare_events(&ch).await?;
+/// A queue of this run's own (gone with its connection) bound to everything on `exchange`.
+pub async fn private_queue(ch: &lapin::Channel, exchange: &str) -> anyhow::Result<String> {
     let queue = format!("carepath.bench.{}", uuid::Uuid::new_v4().simple());
     ch.queue_declare(
         queue.as_str().into(),
@@ -55,12 +48,25 @@ pub async fn start(
     .await?;
     ch.queue_bind(
         queue.as_str().into(),
-        carepath_relay::topology::EVENTS_EXCHANGE.into(),
+        exchange.into(),
         "#".into(),
         QueueBindOptions::default(),
         FieldTable::default(),
     )
     .await?;
+    Ok(queue)
+}
+
+/// Bind a private queue to every copy of every event and count into `seen` until the
+/// connection ends.
+pub async fn start(
+    amqp_url: &str,
+    seen: Arc<Mutex<Seen>>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let conn = Connection::connect(amqp_url, ConnectionProperties::default()).await?;
+    let ch = conn.create_channel().await?;
+    carepath_relay::topology::declare_events(&ch).await?;
+    let queue = private_queue(&ch, carepath_relay::topology::EVENTS_EXCHANGE).await?;
     ch.basic_qos(1000, Default::default()).await?;
     let mut consumer = ch
         .basic_consume(

@@ -16,6 +16,7 @@ mod client;
 mod consumer;
 mod cpu;
 mod journey;
+mod peer;
 mod seed;
 
 use anyhow::{Context as _, bail, ensure};
@@ -79,6 +80,10 @@ struct RunArgs {
     pgbench_script: PathBuf,
     #[arg(long, default_value_t = 20)]
     pgbench_seconds: u64,
+    /// Seconds the hand-written peer runs (one transaction and one confirmed publish per
+    /// transition, on the run's database kind and broker, at the same concurrency).
+    #[arg(long, default_value_t = 10)]
+    peer_seconds: u64,
     /// PostgreSQL server for pgbench's own database.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pgbench_admin_url: String,
@@ -267,6 +272,19 @@ async fn settle(seen: &Mutex<consumer::Seen>) {
         }
         last = now;
     }
+}
+
+/// A quantile of a summary in `/metrics` text: the line starting `prefix` (the metric's name
+/// and `{`, and any labels before the quantile's) with `quantile="q"`.
+fn summary(metrics: &str, prefix: &str, q: &str) -> Option<f64> {
+    let line = format!("{prefix}quantile=\"{q}\"}}");
+    metrics
+        .lines()
+        .find(|l| l.starts_with(&line))?
+        .rsplit(' ')
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn pct(h: &Histogram<u64>, q: f64) -> f64 {
@@ -473,21 +491,31 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
     );
     print_latencies(&lat, to_consumer.as_ref());
     println!("server peak RSS     {:.1} MB", peak_rss_kb as f64 / 1024.0);
-    for stage in ["load", "decide", "commit"] {
+    // The command's stages, and the relay's per round (read the outbox, publish and await the
+    // confirms, record: delete and disclosures).
+    for (metric, stage, label) in [
+        ("carepath_stage_seconds", "load", "stage load"),
+        ("carepath_stage_seconds", "decide", "stage decide"),
+        ("carepath_stage_seconds", "commit", "stage commit"),
+        ("carepath_relay_stage_seconds", "read", "relay read"),
+        ("carepath_relay_stage_seconds", "publish", "relay publish"),
+        ("carepath_relay_stage_seconds", "record", "relay record"),
+    ] {
         let q = |quantile: &str| {
-            stages
-                .lines()
-                .find(|l| {
-                    l.starts_with(&format!(
-                        "carepath_stage_seconds{{stage=\"{stage}\",quantile=\"{quantile}\"}}"
-                    ))
-                })
-                .and_then(|l| l.rsplit(' ').next())
-                .and_then(|v| v.parse::<f64>().ok())
+            summary(&stages, &format!("{metric}{{stage=\"{stage}\","), quantile)
                 .map_or("?".to_owned(), |v| format!("{:.3}", v * 1000.0))
         };
-        println!("stage {stage:<14}p50 {} ms  p99 {} ms", q("0.5"), q("0.99"));
+        println!("{label:<20}p50 {} ms  p99 {} ms", q("0.5"), q("0.99"));
     }
+    let batch = |quantile: &str| {
+        summary(&stages, "carepath_relay_batch_events{", quantile)
+            .map_or("?".to_owned(), |v| format!("{v:.0}"))
+    };
+    println!(
+        "relay events/round  p50 {}  p99 {}",
+        batch("0.5"),
+        batch("0.99")
+    );
     println!(
         "server CPU          {cpu:.2} s, {:.3} ms per transition",
         1000.0 * cpu / transitions.max(1) as f64
@@ -546,6 +574,39 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
 
     let engine_tps = transitions as f64 / elapsed;
     let engine_mps = mutations as f64 / elapsed;
+    match peer::run(
+        backend == "PostgreSQL",
+        &a.pgbench_admin_url,
+        tmp.path(),
+        &a.amqp_url,
+        a.concurrency,
+        a.peer_seconds,
+    )
+    .await
+    {
+        Ok(p) => {
+            println!(
+                "\n== hand-written peer ({backend}, concurrency {}, {:.0} s): one transaction + one confirmed publish per transition",
+                a.concurrency, p.seconds
+            );
+            println!("peer transitions/s  {:.1}", p.rate());
+            println!(
+                "peer latency        p50 {:.2} ms  p99 {:.2} ms",
+                pct(&p.latency, 0.5),
+                pct(&p.latency, 0.99)
+            );
+            println!(
+                "CPU per transition  {:.3} ms machine (host steal {:.1} %)",
+                p.machine_ms,
+                100.0 * p.steal_share
+            );
+            println!(
+                "committed mutations / peer    {:.3}  (the price of the engine's guarantees)",
+                engine_mps / p.rate()
+            );
+        }
+        Err(e) => println!("\nhand-written peer not run: {e:#}"),
+    }
     if a.pgbench_script.exists() {
         match pgbench(
             &a.pgbench_admin_url,
