@@ -25,6 +25,8 @@ use crate::store::{
     WebhookRecord,
 };
 use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -474,28 +476,30 @@ impl Engine {
         let count = notices.len();
         // Who and which webhooks, asked once per organization (and role) in a pass; every
         // notice's deliveries written in one transaction.
-        let mut people_of = std::collections::HashMap::new();
-        let mut hooks_of = std::collections::HashMap::new();
+        let mut people_of = HashMap::new();
+        let mut hooks_of = HashMap::new();
         let mut expanded = Vec::with_capacity(count);
         for n in notices {
             let kind = kind_of(&n)?;
             let mut deliveries = Vec::new();
             if email {
-                let key = (n.org, n.role.clone(), n.staff);
-                if !people_of.contains_key(&key) {
-                    let mut people = self
-                        .store()
-                        .notice_recipients(n.org, n.role.as_deref(), n.staff)
-                        .await?;
-                    if people.is_empty() && n.staff.is_none() {
-                        people = self
+                let people = match people_of.entry((n.org, n.role.clone(), n.staff)) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => {
+                        let mut people = self
                             .store()
-                            .notice_recipients(n.org, Some(Role::Admin.as_str()), None)
+                            .notice_recipients(n.org, n.role.as_deref(), n.staff)
                             .await?;
+                        if people.is_empty() && n.staff.is_none() {
+                            people = self
+                                .store()
+                                .notice_recipients(n.org, Some(Role::Admin.as_str()), None)
+                                .await?;
+                        }
+                        e.insert(people)
                     }
-                    people_of.insert(key.clone(), people);
-                }
-                for p in &people_of[&key] {
+                };
+                for p in people.iter() {
                     if let Some(at) =
                         notify::email_at(kind, email_mode(p, kind), quiet_hours(p), now)
                     {
@@ -507,10 +511,11 @@ impl Engine {
                     }
                 }
             }
-            if !hooks_of.contains_key(&n.org) {
-                hooks_of.insert(n.org, self.store().webhooks(n.org).await?);
-            }
-            for w in &hooks_of[&n.org] {
+            let hooks = match hooks_of.entry(n.org) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(self.store().webhooks(n.org).await?),
+            };
+            for w in hooks.iter() {
                 if w.enabled {
                     deliveries.push(NewDelivery {
                         channel: "webhook",

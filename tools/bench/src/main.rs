@@ -467,7 +467,7 @@ async fn run_journeys(a: RunArgs) -> anyhow::Result<()> {
     let peak_rss_kb = server.proc_status("VmHWM:").unwrap_or(0);
     drop(server);
     consumer.abort();
-    let seen = seen.lock().expect("seen");
+    let seen = std::mem::take(&mut *seen.lock().expect("seen"));
     let gaps = seen
         .sequences
         .values()
