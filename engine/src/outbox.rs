@@ -65,7 +65,7 @@ impl Engine {
 
     /// The broker took every copy of these events: out of the outbox, and each copy that went
     /// to another organization recorded as a disclosure (once per event and recipient).
-    pub async fn outbox_published(&self, done: &[&Outgoing]) -> Result<(), Error> {
+    pub async fn outbox_published(&self, done: &[Outgoing]) -> Result<(), Error> {
         let now = self.clock().now();
         let ids: Vec<i64> = done.iter().map(|o| o.outbox_id).collect();
         let disclosures: Vec<NewDisclosure> = done

@@ -189,7 +189,8 @@ async fn relay_on(
         // client's up to its first one not known taken): after the last round's, while the
         // next round goes on — or before this one reports its failure.
         recording.finish().await?;
-        let (done, failed) = round.finish(batch);
+        let read = batch.len() as u64;
+        let done = round.taken(batch);
         status
             .published
             .fetch_add(done.len() as u64, Ordering::Relaxed);
@@ -201,12 +202,12 @@ async fn relay_on(
         published?;
         metrics::histogram!("carepath_relay_round_seconds").record(started.elapsed().as_secs_f64());
         // A short batch emptied the outbox as it was read; a full one may have left more.
-        drained = failed.is_empty() && (round.read as u64) < opts.batch;
+        drained = round.failed.is_empty() && read < opts.batch;
         if drained {
             // Caught up: commands need not wait for the next lag reading.
             engine.observe_event_lag(Duration::ZERO, true);
         }
-        if !failed.is_empty() {
+        if !round.failed.is_empty() {
             complaints.add(round.unroutable, round.refused);
             tokio::select! {
                 _ = tokio::time::sleep(backoff.step()) => {}
@@ -236,7 +237,6 @@ impl Recording {
         let engine = engine.clone();
         self.task = Some(tokio::spawn(async move {
             let started = Instant::now();
-            let done: Vec<&Outgoing> = done.iter().collect();
             let recorded = engine.outbox_published(&done).await;
             metrics::histogram!("carepath_relay_stage_seconds", "stage" => "record")
                 .record(started.elapsed().as_secs_f64());
@@ -273,15 +273,11 @@ impl Recording {
 /// publishes) can see the next first; `ce-sequence` tells.
 #[derive(Default)]
 struct Round {
-    /// The events (by their place in the batch) whose every copy the broker took, each
-    /// client's up to its first one that was not.
-    done: Vec<usize>,
+    /// Per event of the batch: the broker took every copy, and took every earlier event of
+    /// the client; these leave the outbox.
+    done: Vec<bool>,
     /// Clients with an event the broker refused or returned.
     failed: HashSet<ClientId>,
-    /// Clients whose events stop leaving the outbox at one not known taken.
-    stopped: HashSet<ClientId>,
-    /// Events in the batch.
-    read: usize,
     unroutable: u64,
     refused: u64,
 }
@@ -293,7 +289,6 @@ impl Round {
         batch: &[Outgoing],
         opts: &Options,
     ) -> Result<(), RoundError> {
-        self.read = batch.len();
         // Every copy encoded first: a publish borrows its body until the broker has it.
         let copies: Vec<(usize, String, lapin::BasicProperties, Vec<u8>)> = batch
             .iter()
@@ -368,32 +363,32 @@ impl Round {
                 }
             }
         }
-        for (i, item) in batch.iter().enumerate() {
-            let client = item.event.client;
-            let all_taken = !refused[i] && taken[i] == 1 + item.recipients.len();
-            if !all_taken {
-                // Refused or not known taken: the client stops here for this round.
+        // Refused or not known taken: the client stops there for this round.
+        let mut stopped = HashSet::new();
+        self.done = batch
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let client = item.event.client;
                 if refused[i] {
                     self.failed.insert(client);
                 }
-                self.stopped.insert(client);
-            } else if !self.stopped.contains(&client) {
-                self.done.push(i);
-            }
-        }
+                if refused[i] || taken[i] < 1 + item.recipients.len() {
+                    stopped.insert(client);
+                }
+                !stopped.contains(&client)
+            })
+            .collect();
         outcome
     }
 
-    /// The batch's events whose copies the broker took, and the clients it refused.
-    fn finish(&mut self, batch: Vec<Outgoing>) -> (Vec<Outgoing>, HashSet<ClientId>) {
-        let done: HashSet<usize> = self.done.drain(..).collect();
-        let taken = batch
+    /// The batch's events whose copies the broker took.
+    fn taken(&mut self, batch: Vec<Outgoing>) -> Vec<Outgoing> {
+        batch
             .into_iter()
-            .enumerate()
-            .filter(|(i, _)| done.contains(i))
-            .map(|(_, o)| o)
-            .collect();
-        (taken, std::mem::take(&mut self.failed))
+            .zip(std::mem::take(&mut self.done))
+            .filter_map(|(o, done)| done.then_some(o))
+            .collect()
     }
 }
 
