@@ -21,6 +21,7 @@ mod m20261202_000019_console_sessions;
 mod m20261202_000020_fhir_exports;
 mod m20261207_000021_staff_accounts;
 mod m20261207_000022_notifications;
+mod m20261207_000023_notice_queues;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000020_fhir_exports::Migration),
             Box::new(m20261207_000021_staff_accounts::Migration),
             Box::new(m20261207_000022_notifications::Migration),
+            Box::new(m20261207_000023_notice_queues::Migration),
         ]
     }
 }

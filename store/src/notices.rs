@@ -159,6 +159,20 @@ pub struct Recipient {
     pub prefs: Vec<(String, String)>,
 }
 
+/// The open notices whose deliveries are not made yet, as SQL both databases read: the
+/// condition of the partial index `notifications_to_expand` (migration 23), written literally.
+/// A planner uses a partial index only for a query whose condition implies the index's, and
+/// `expanded = $1` implies nothing whatever `$1` is bound to; so the notifier's query says
+/// exactly this (test `notify::the_notifier_reads_only_the_notices_it_expands`).
+pub const NOTICES_TO_EXPAND: &str = "status = 'open' AND NOT expanded";
+
+/// The open notices nobody has read, acted on or escalated, as SQL both databases read: the
+/// condition of the partial index `notifications_silent` on `escalate_at` (migration 23), for
+/// the sweep's silent notices and a skipped clock's next stop (test
+/// `notify::the_sweep_reads_only_the_notices_still_silent`).
+pub const NOTICES_SILENT: &str = "status = 'open' AND escalated_at IS NULL \
+    AND resolved_at IS NULL AND first_read_at IS NULL";
+
 /// Whose notices: a person of an organization in a role.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Reader<'a> {
@@ -292,11 +306,8 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<NoticeRecord>, StoreError> {
         Ok(notification::Entity::find()
-            .filter(notification::Column::Status.eq("open"))
+            .filter(Expr::cust(NOTICES_SILENT))
             .filter(notification::Column::EscalateAt.lte(now))
-            .filter(notification::Column::EscalatedAt.is_null())
-            .filter(notification::Column::ResolvedAt.is_null())
-            .filter(notification::Column::FirstReadAt.is_null())
             .order_by_asc(notification::Column::EscalateAt)
             .limit(limit)
             .all(&self.db)
@@ -360,12 +371,9 @@ impl Store {
         let silent: Option<Option<DateTime<Utc>>> = notification::Entity::find()
             .select_only()
             .column(notification::Column::EscalateAt)
-            .filter(notification::Column::Status.eq("open"))
+            .filter(Expr::cust(NOTICES_SILENT))
             .filter(notification::Column::EscalateAt.gt(after))
             .filter(notification::Column::EscalateAt.lte(until))
-            .filter(notification::Column::EscalatedAt.is_null())
-            .filter(notification::Column::ResolvedAt.is_null())
-            .filter(notification::Column::FirstReadAt.is_null())
             .order_by_asc(notification::Column::EscalateAt)
             .into_tuple()
             .one(&self.db)
@@ -522,11 +530,11 @@ impl Store {
 
     // ---- deliveries ------------------------------------------------------------------------
 
-    /// Open notices whose deliveries are not made yet, oldest first.
+    /// Open notices whose deliveries are not made yet, oldest first: read through the index of
+    /// only those (migration 23), whose condition [`NOTICES_TO_EXPAND`] is.
     pub async fn notices_to_expand(&self, limit: u64) -> Result<Vec<NoticeRecord>, StoreError> {
         Ok(notification::Entity::find()
-            .filter(notification::Column::Status.eq("open"))
-            .filter(notification::Column::Expanded.eq(false))
+            .filter(Expr::cust(NOTICES_TO_EXPAND))
             .order_by_asc(notification::Column::ShowAt)
             .limit(limit)
             .all(&self.db)

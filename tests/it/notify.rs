@@ -582,7 +582,71 @@ async fn webhooks_are_signed_and_one_that_keeps_failing_is_turned_off(b: Backend
     assert_eq!(hook.calls().len(), before);
 }
 
+/// What the database plans for `query`, with sequential scans off on PostgreSQL: whether an
+/// index can serve the query, not whether an empty table is worth it.
+async fn plan_of(w: &World, b: Backend, query: &str) -> String {
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+    let tx = w.sql.begin().await.expect("a transaction");
+    let (explain, column) = match b {
+        Backend::Postgres => {
+            tx.execute_unprepared("SET LOCAL enable_seqscan = off")
+                .await
+                .expect("set");
+            (format!("EXPLAIN {query}"), "QUERY PLAN")
+        }
+        Backend::Sqlite => (format!("EXPLAIN QUERY PLAN {query}"), "detail"),
+    };
+    tx.query_all_raw(Statement::from_string(
+        w.sql.get_database_backend(),
+        explain,
+    ))
+    .await
+    .expect("explain")
+    .iter()
+    .map(|r| r.try_get::<String>("", column).expect("plan line"))
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
+/// The notifier's every pass reads the open notices not yet expanded, and open notices are as
+/// many as the census leaves unresolved: the store's condition for them is one the partial
+/// index of only those (migration 23) serves, so a pass reads what it takes instead of every
+/// open notice. Asked of each database's planner with the store's own condition.
+async fn the_notifier_reads_only_the_notices_it_expands(b: Backend) {
+    let w = World::new(b).await;
+    let plan = plan_of(
+        &w,
+        b,
+        &format!(
+            "SELECT id FROM notifications WHERE {} ORDER BY show_at LIMIT 100",
+            carepath_store::NOTICES_TO_EXPAND
+        ),
+    )
+    .await;
+    assert!(plan.contains("notifications_to_expand"), "{plan}");
+}
+
+/// The sweep asks every few seconds for the silent notices whose deadline passed: through the
+/// partial index of the notices still silent (migration 23), not through every notice whose
+/// deadline ever passed.
+async fn the_sweep_reads_only_the_notices_still_silent(b: Backend) {
+    let w = World::new(b).await;
+    let plan = plan_of(
+        &w,
+        b,
+        &format!(
+            "SELECT id FROM notifications WHERE {} AND escalate_at <= '2026-12-07' \
+             ORDER BY escalate_at LIMIT 500",
+            carepath_store::NOTICES_SILENT
+        ),
+    )
+    .await;
+    assert!(plan.contains("notifications_silent"), "{plan}");
+}
+
 on_both_backends!(
+    the_notifier_reads_only_the_notices_it_expands,
+    the_sweep_reads_only_the_notices_still_silent,
     a_referral_reaches_the_partners_intake_by_email_and_in_its_center_naming_no_one,
     no_notice_sent_out_names_a_client_a_level_or_a_program,
     an_smtp_outage_delays_every_email_and_drops_or_doubles_none,
