@@ -44,6 +44,10 @@ pub mod pathway {
 pub use store::Durability;
 /// Rows the engine's reads return as they are stored (no domain meaning to add).
 pub use store::{CensusRow, DisclosureRow, OrgListing, TimerRow, TokenRow};
+/// The conditions the store reads the notices waiting to be expanded and the notices still
+/// silent by, as SQL: each is its partial index's (migration 23), and the tests ask the
+/// databases' planners whether the index serves it.
+pub use store::{NOTICES_SILENT, NOTICES_TO_EXPAND};
 
 pub use backoff::Backoff;
 pub use care_records::CareRecord;

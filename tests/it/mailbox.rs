@@ -33,10 +33,13 @@ impl Received {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The whole message as text (headers and body), for what it must not say.
+    /// The whole message as text (headers and body), for what it must not say: all that the
+    /// sender sent, the envelope included (`X-MailFrom`, `X-RcptTo`), but not `X-Peer`, the
+    /// address and source port the receiving server saw the connection come from — a port the
+    /// system picks, which may hold any digits (44710 once held a record number's 4471).
     pub fn text(&self) -> String {
         let mut t = String::new();
-        for (n, v) in &self.headers {
+        for (n, v) in self.headers.iter().filter(|(n, _)| n != "x-peer") {
             t.push_str(&format!("{n}: {v}\n"));
         }
         t.push('\n');

@@ -619,7 +619,7 @@ async fn the_notifier_reads_only_the_notices_it_expands(b: Backend) {
         b,
         &format!(
             "SELECT id FROM notifications WHERE {} ORDER BY show_at LIMIT 100",
-            carepath_store::NOTICES_TO_EXPAND
+            carepath_engine::NOTICES_TO_EXPAND
         ),
     )
     .await;
@@ -637,7 +637,7 @@ async fn the_sweep_reads_only_the_notices_still_silent(b: Backend) {
         &format!(
             "SELECT id FROM notifications WHERE {} AND escalate_at <= '2026-12-07' \
              ORDER BY escalate_at LIMIT 500",
-            carepath_store::NOTICES_SILENT
+            carepath_engine::NOTICES_SILENT
         ),
     )
     .await;
