@@ -30,10 +30,10 @@ pub struct Outgoing {
 
 impl Engine {
     /// Up to `limit` waiting events in outbox order (per client, commit order), each with its
-    /// recipients as of now. Reads the clients only of events that may leave the record
-    /// holder.
-    pub async fn outbox_batch(&self, limit: u64) -> Result<Vec<Outgoing>, Error> {
-        let items = self.store().unpublished(limit).await?;
+    /// recipients as of now, leaving out the outbox rows `skip` (published, their removal
+    /// under way). Reads the clients only of events that may leave the record holder.
+    pub async fn outbox_batch(&self, limit: u64, skip: &[i64]) -> Result<Vec<Outgoing>, Error> {
+        let items = self.store().unpublished(limit, skip).await?;
         let leaving: Vec<ClientId> = items
             .iter()
             .filter(|i| domain::audience::may_leave(&i.event))

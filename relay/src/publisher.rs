@@ -163,12 +163,7 @@ async fn relay_on(
         status.leader.store(leader, Ordering::Relaxed);
         let started = Instant::now();
         let batch = if leader {
-            let mut batch = engine
-                .outbox_batch(opts.batch + recording.ids.len() as u64)
-                .await?;
-            batch.retain(|o| !recording.ids.contains(&o.outbox_id));
-            batch.truncate(opts.batch as usize);
-            batch
+            engine.outbox_batch(opts.batch, &recording.ids).await?
         } else {
             Vec::new()
         };
@@ -224,7 +219,7 @@ async fn relay_on(
 struct Recording {
     task: Option<tokio::task::JoinHandle<Result<(), carepath_engine::Error>>>,
     /// The outbox rows it takes out: the next read skips them.
-    ids: HashSet<i64>,
+    ids: Vec<i64>,
 }
 
 impl Recording {

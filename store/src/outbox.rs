@@ -42,29 +42,38 @@ pub struct NewDisclosure {
 }
 
 impl Store {
-    /// Up to `limit` unpublished events, in outbox order (per client, commit order): one
+    /// Up to `limit` unpublished events, in outbox order (per client, commit order), leaving
+    /// out the outbox rows `skip` (events already published whose removal is under way): one
     /// query, the outbox joined to its events.
-    pub async fn unpublished(&self, limit: u64) -> Result<Vec<OutboxItem>, StoreError> {
+    pub async fn unpublished(
+        &self,
+        limit: u64,
+        skip: &[i64],
+    ) -> Result<Vec<OutboxItem>, StoreError> {
         let backend = self.db.get_database_backend();
-        let placeholder = if backend == DbBackend::Postgres {
-            "$1"
+        let skip_json = serde_json::Value::from(skip.to_vec());
+        let (not_skipped, values): (&str, [sea_orm::Value; 2]) = if backend == DbBackend::Postgres {
+            (
+                "o.id NOT IN (SELECT x::bigint FROM jsonb_array_elements_text($2) AS x) \
+                 ORDER BY o.id LIMIT $1",
+                [(limit as i64).into(), skip_json.into()],
+            )
         } else {
-            "?"
+            (
+                "o.id NOT IN (SELECT value FROM json_each(?2)) ORDER BY o.id LIMIT ?1",
+                [(limit as i64).into(), skip_json.to_string().into()],
+            )
         };
         let sql = format!(
             "SELECT o.id AS outbox_id, c.home_org AS home_org, e.id, e.client_id, e.seq, \
              e.event_type, e.level, e.actor_org, e.recipient_org, e.occurred_at, e.payload \
              FROM outbox o JOIN care_events e ON e.id = o.event_id \
              JOIN clients c ON c.id = e.client_id \
-             ORDER BY o.id LIMIT {placeholder}"
+             WHERE {not_skipped}"
         );
         let tx = self.outbox_reader().await?;
         let rows = tx
-            .query_all_raw(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [(limit as i64).into()],
-            ))
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?;
         tx.commit().await?;
         rows.iter()
