@@ -64,7 +64,12 @@ impl Fields {
 
     pub fn required(&self, name: &str, what: &str) -> Result<&str, PageError> {
         self.get(name)
-            .ok_or_else(|| bad(format!("{what} is needed")))
+            .ok_or_else(|| bad_field(name, format!("{what} is needed")))
+    }
+
+    /// Every pair as sent, in order (what a refused form is drawn again with).
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
     }
 
     /// Every value of `name` (checkboxes), blanks left out.
@@ -77,11 +82,13 @@ impl Fields {
     }
 
     pub fn org(&self, name: &str, what: &str) -> Result<OrgId, PageError> {
-        parse_org(self.required(name, what)?, what)
+        parse_org(self.required(name, what)?, what).map_err(|m| bad_field(name, m))
     }
 
     pub fn orgs(&self, name: &str, what: &str) -> Result<Vec<OrgId>, PageError> {
-        self.all(name).map(|v| parse_org(v, what)).collect()
+        self.all(name)
+            .map(|v| parse_org(v, what).map_err(|m| bad_field(name, m)))
+            .collect()
     }
 
     pub fn level(&self, name: &str) -> Result<LevelId, PageError> {
@@ -91,7 +98,7 @@ impl Fields {
     pub fn date(&self, name: &str, what: &str) -> Result<NaiveDate, PageError> {
         let v = self.required(name, what)?;
         NaiveDate::parse_from_str(v, "%Y-%m-%d")
-            .map_err(|_| bad(format!("{what} is a date (year-month-day)")))
+            .map_err(|_| bad_field(name, format!("{what} is a date (year-month-day)")))
     }
 
     /// A `datetime-local` field, read as UTC.
@@ -100,7 +107,7 @@ impl Fields {
         NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M")
             .or_else(|_| NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S"))
             .map(|t| t.and_utc())
-            .map_err(|_| bad(format!("{what} is a date and time")))
+            .map_err(|_| bad_field(name, format!("{what} is a date and time")))
     }
 
     pub fn number(&self, name: &str, what: &str) -> Result<f32, PageError> {
@@ -108,7 +115,7 @@ impl Fields {
             .parse::<f32>()
             .ok()
             .filter(|n| n.is_finite())
-            .ok_or_else(|| bad(format!("{what} is a number")))
+            .ok_or_else(|| bad_field(name, format!("{what} is a number")))
     }
 
     /// The page the form was on (a path of this console), where the answer goes back to;
@@ -132,14 +139,22 @@ fn is_own_path(b: &str) -> bool {
         && !b.chars().any(char::is_control)
 }
 
-fn parse_org(v: &str, what: &str) -> Result<OrgId, PageError> {
+fn parse_org(v: &str, what: &str) -> Result<OrgId, String> {
     uuid::Uuid::parse_str(v)
         .map(OrgId)
-        .map_err(|_| bad(format!("{what}: choose an organization from the list")))
+        .map_err(|_| format!("{what}: choose an organization from the list"))
 }
 
 pub fn bad(message: String) -> PageError {
     PageError::Engine(Error::BadInput(message))
+}
+
+/// The form's field `field` could not be read: `message` says why, next to it.
+pub fn bad_field(field: &str, message: String) -> PageError {
+    PageError::Field {
+        field: field.to_owned(),
+        message,
+    }
 }
 
 /// Run the command a form asks for on `client` (`None`: the engine finds it, as for a
@@ -231,38 +246,60 @@ pub async fn run_to(
         Err(e @ (PageError::SignIn | PageError::Engine(Error::Unauthenticated))) => {
             e.into_response()
         }
-        Err(e) => {
-            let (title, message) = e.words();
-            let message = match &e {
-                PageError::Engine(Error::Rejected(DecisionError::GateUnmet { unmet })) => {
-                    match unmet_in_words(engine, unmet).await {
-                        Some(words) => words,
-                        None => crate::words::name_orgs(engine, &message).await,
-                    }
+        // A refused form of a client's page comes back on that page, open, what was typed
+        // kept, the reason next to the field it concerns.
+        Err(e) if crate::refusal::redraws(&e) => {
+            if let (Some(id), Some(form)) = (client_page(&back), fields.get("form")) {
+                let refusal = crate::refusal::Refusal::of(engine, &e, form, fields.pairs()).await;
+                if let Some(page) =
+                    crate::client::redraw(engine, signed, id, refusal, e.status()).await
+                {
+                    return page;
                 }
-                _ => crate::words::name_orgs(engine, &message).await,
-            };
-            let reload = matches!(
-                e,
-                PageError::Engine(
-                    Error::Conflict(_)
-                        | Error::IdempotencyKeyReused
-                        | Error::Rejected(carepath_engine::domain::DecisionError::Conflict(_))
-                ) | PageError::ForeignForm
-            );
-            Problem::with_back(
-                e.status(),
-                title,
-                message,
-                back,
-                if reload {
-                    "Reload the page"
-                } else {
-                    "Back to the page"
-                },
-            )
+            }
+            problem(engine, e, back).await
         }
+        Err(e) => problem(engine, e, back).await,
     }
+}
+
+/// The client whose page `back` is (`/clients/{id}`), if it is one.
+fn client_page(back: &str) -> Option<ClientId> {
+    let id = back.strip_prefix("/clients/")?;
+    uuid::Uuid::parse_str(id).ok().map(ClientId)
+}
+
+/// A refusal on a page of its own, in words, with the way back.
+async fn problem(engine: &Engine, e: PageError, back: String) -> Response {
+    let (title, message) = e.words();
+    let message = match &e {
+        PageError::Engine(Error::Rejected(DecisionError::GateUnmet { unmet })) => {
+            match unmet_in_words(engine, unmet).await {
+                Some(words) => words,
+                None => crate::words::name_orgs(engine, &message).await,
+            }
+        }
+        _ => crate::words::name_orgs(engine, &message).await,
+    };
+    let reload = matches!(
+        e,
+        PageError::Engine(
+            Error::Conflict(_)
+                | Error::IdempotencyKeyReused
+                | Error::Rejected(carepath_engine::domain::DecisionError::Conflict(_))
+        ) | PageError::ForeignForm
+    );
+    Problem::with_back(
+        e.status(),
+        title,
+        message,
+        back,
+        if reload {
+            "Reload the page"
+        } else {
+            "Back to the page"
+        },
+    )
 }
 
 /// What a page says after a form of its own was done (`?done=…`).
@@ -287,6 +324,11 @@ pub fn done_words(key: Option<&str>) -> Option<&'static str> {
         "admitted" => "The client was admitted.",
         "assessment-recorded" => "The assessment was recorded.",
         "mat-plan-recorded" => "The MAT plan was recorded.",
+        "referral-withdrawn" => "The referral was withdrawn; the provider was told.",
+        "consent-revoked" => {
+            "The consent was revoked: nothing more goes to the organizations it named, and \
+             their open referrals were withdrawn."
+        }
         _ => return None,
     })
 }

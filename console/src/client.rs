@@ -1,35 +1,49 @@
-//! A client's page: who they are, where they are, the levels over time and the MAT coverage as
-//! pictures, the readiness checklist for the next move and for discharge — each gate met or
-//! not in words, with the form that meets it one click away — the referrals, bookings and
-//! consents, and the timeline in words. The record holder's case managers get the forms that
-//! move the client; what each role sees is what the engine's read gives it (a
-//! `VisibleClient`: a part the reader may not see is not there to show).
+//! A client's page, built around what to do now: where the client stands in one sentence,
+//! then the next steps the engine gives this reader (`VisibleClient::next_steps`, from the
+//! pathway's allowed moves and the readiness of the next move), each opening its form in
+//! place, filled in with what the record knows; every other form behind "More actions". Below:
+//! the facts, the levels over time and the MAT coverage as pictures, the readiness checklists,
+//! the referrals, bookings and consents, and the timeline in words. A refused form comes back on
+//! this page, open, with what was typed kept and the reason next to the field it concerns
+//! (`crate::refusal`). What each role sees is what the engine's read gives it.
 
-use crate::action::{self, Fields, bad};
+mod forms;
+mod steps;
+
+pub use forms::*;
+
 use crate::error::PageError;
 use crate::page::Choice;
 use crate::page::{Chrome, html};
 use crate::pictures::{self, Coverage, Strip};
+use crate::refusal::{Note, Refusal};
 use crate::session::Signed;
 use crate::timeline::{self, Line};
 use crate::words::{self, Names, cap, day, moment};
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use carepath_engine::domain::Asked;
 use carepath_engine::domain::ReadinessAsk;
 use carepath_engine::domain::{
-    ClientStatus, ClientView, Command, ConsentExpiry, GateReport, HandoffTarget, Medication,
-    ReferralCourse,
+    ClientStatus, ClientView, ConsentExpiry, GateReason, GateReport, HandoffTarget, ReferralCourse,
+    Step, VisibleClient,
 };
-use carepath_engine::ids::{ClientId, StaffId};
-use carepath_engine::pathway::{AllowedMove, DischargeKind, Gate, LevelId, TransitionKind};
-use carepath_engine::{Engine, OrgListing};
+use carepath_engine::ids::{ClientId, OrgId, StaffId};
+use carepath_engine::pathway::{AllowedMove, DischargeKind, LevelId};
+use carepath_engine::{CensusRow, Engine, OrgListing};
 use serde::Deserialize;
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use steps::Panel;
 
 /// One gate of a checklist.
 pub struct GateLine {
     pub met: bool,
+    /// Met only because the move does not need it (no MAT plan to continue, nobody outside
+    /// receiving the client).
+    pub not_needed: bool,
     pub what: &'static str,
     pub why: String,
     /// The form on this page that meets it, and what to click.
@@ -48,6 +62,25 @@ pub struct Row {
     pub cells: Vec<String>,
     pub status: String,
     pub tone: &'static str,
+    /// What the record holder may do to it from here.
+    pub act: Option<RowAct>,
+}
+
+/// A one-button form on a row (withdraw a referral, revoke a consent), asking first.
+pub struct RowAct {
+    /// The form's id (its `form` field) and where it posts.
+    pub form: &'static str,
+    pub action: String,
+    pub label: &'static str,
+    pub confirm: String,
+}
+
+/// A provider to choose, with what it has open.
+pub struct Offer {
+    pub value: String,
+    pub label: String,
+    /// Chosen when the page opens.
+    pub chosen: bool,
 }
 
 #[derive(Template)]
@@ -59,54 +92,184 @@ struct ClientPage {
     path: String,
     name: Option<String>,
     record_number: Option<String>,
+    /// Where the client stands, in one sentence.
+    situation: String,
+    /// What the page waits for when there is no step to take.
+    waiting: Option<String>,
+    /// The next steps, in the engine's order, each a form in place.
+    steps: Vec<Panel>,
+    /// Every other form this reader has.
+    more: Vec<Panel>,
     facts: Vec<(&'static str, String)>,
-    full: bool,
-    books: bool,
-    registered_or_discharged: bool,
-    in_transit: bool,
-    /// In care: a handoff may be planned.
-    active: bool,
     strip: Option<Strip>,
     coverage: Option<Coverage>,
     checklists: Vec<Checklist>,
     /// The moves to check readiness for (value, label, selected).
     moves: Vec<(String, String, bool)>,
     transitions: Vec<Choice>,
-    /// The move the readiness checklist is for, as the move and handoff forms' options say it
-    /// (`step_down:residential`, `discharge:planned`): chosen in them when the page opens.
+    /// The move the plan and move forms open on (`step_down:residential`,
+    /// `discharge:planned`): the next step's, else the readiness checklist's.
     next_move: Option<String>,
     discharges: Vec<Choice>,
+    /// The discharge kind the discharge form opens on.
+    discharge_kind: Option<String>,
     levels: Vec<Choice>,
-    providers: Vec<Choice>,
-    orgs: Vec<Choice>,
+    /// Admission: the levels, the one the assessment recommends chosen; the providers.
+    admissions: Vec<Choice>,
+    admit_level: Option<String>,
+    admit_providers: Vec<Offer>,
+    admit_hours: String,
+    move_hours: String,
+    /// The referral form: the level it opens on, the providers a consent lets the record go
+    /// to that offer a level, and those of that level no consent names.
+    referral_level: Option<String>,
+    referral_level_name: Option<String>,
+    referral_providers: Vec<Offer>,
+    /// Providers a consent lets the record go to, of other levels than the referral's.
+    referral_others: Vec<Offer>,
+    unconsented: Vec<String>,
+    /// The consent form: the organizations, the one a move needs named chosen.
+    consent_orgs: Vec<Offer>,
+    aftercare_orgs: Vec<Choice>,
+    aftercare_at: String,
     mat_orgs: Vec<Choice>,
+    refill_on: String,
     aftercare_kinds: Vec<Choice>,
     mat_kinds: Vec<Choice>,
-    admissions: Vec<Choice>,
     referrals: Vec<Row>,
     bookings: Vec<Row>,
     consents: Vec<Row>,
     timeline: Vec<Line>,
     today: String,
     csrf: String,
+    refusal: Option<Refusal>,
+    /// The reader may override a gate (a supervisor).
+    overrides: bool,
 }
 
 impl ClientPage {
-    /// The hidden fields every form of this page carries, with a fresh idempotency key.
-    fn hidden(&self) -> String {
+    /// The hidden fields every form of this page carries: the form's id, a fresh idempotency
+    /// key, the version the page shows and the way back.
+    fn hidden(&self, form: &str) -> String {
         format!(
             "<input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <input type=\"hidden\" name=\"idem\" value=\"{}\">\
              <input type=\"hidden\" name=\"version\" value=\"{}\">\
-             <input type=\"hidden\" name=\"back\" value=\"{}\">",
+             <input type=\"hidden\" name=\"back\" value=\"{}\">\
+             <input type=\"hidden\" name=\"form\" value=\"{}\">",
             self.csrf,
-            action::new_key(),
+            crate::action::new_key(),
             self.version,
-            self.path
+            self.path,
+            form
         )
     }
 
-    /// Whether the move or handoff option `value` is the one the readiness checklist is for.
+    /// A text field's value: what was typed, on the form just refused; else `default`.
+    fn val(&self, form: &str, name: &str, default: &str) -> String {
+        self.refusal
+            .as_ref()
+            .and_then(|r| r.value(form, name))
+            .unwrap_or(default)
+            .to_owned()
+    }
+
+    /// Whether a choice is chosen: as it was sent, on the form just refused; else `default`.
+    fn on(&self, form: &str, name: &str, value: &str, default: impl Borrow<bool>) -> bool {
+        match &self.refusal {
+            Some(r) if r.form == form => r.sent(name, value),
+            _ => *default.borrow(),
+        }
+    }
+
+    fn refused(&self, form: &str) -> Option<&Refusal> {
+        self.refusal.as_ref().filter(|r| r.form == form)
+    }
+
+    /// Whether `field` of `form` is the one the refusal concerns.
+    fn invalid(&self, form: &str, field: &str) -> bool {
+        self.refused(form)
+            .is_some_and(|r| r.field.as_deref() == Some(field))
+    }
+
+    /// The refusal said next to `field` of `form`, when it concerns that field.
+    fn note(&self, form: &str, field: &str) -> String {
+        match self.refused(form) {
+            Some(r) if r.field.as_deref() == Some(field) => Note {
+                id: format!("{form}-refused"),
+                r,
+            }
+            .render()
+            .unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+
+    /// The refusal said at the top of `form`, when it concerns no one field.
+    fn top(&self, form: &str) -> String {
+        match self.refused(form) {
+            Some(r) if r.field.is_none() => Note {
+                id: format!("{form}-refused"),
+                r,
+            }
+            .render()
+            .unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+
+    /// The refusal of a form that is not one of the panels (a row's button), said at the top.
+    fn loose(&self) -> String {
+        match &self.refusal {
+            Some(r) if !self.steps.iter().chain(&self.more).any(|p| p.id == r.form) => Note {
+                id: format!("{}-refused", r.form),
+                r,
+            }
+            .render()
+            .unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+
+    /// The heading of column `i` of a table of this page, which a phone shows above each cell.
+    fn head(&self, table: &str, i: &usize) -> &'static str {
+        let heads: &[&'static str] = match table {
+            "referrals" => &["Provider", "Level", "Sent", "Answer due"],
+            "bookings" => &["What", "When"],
+            "consents" => &["May receive", "Purpose", "Signed", "Ends"],
+            _ => &[],
+        };
+        heads.get(*i).copied().unwrap_or("")
+    }
+
+    /// Whether "More actions" opens: a form in it was just refused.
+    fn more_open(&self) -> bool {
+        self.refusal
+            .as_ref()
+            .is_some_and(|r| self.more.iter().any(|p| p.id == r.form))
+    }
+
+    fn admit_level_is(&self, level: &str) -> bool {
+        self.admit_level.as_deref() == Some(level)
+    }
+
+    fn referral_level_is(&self, level: &str) -> bool {
+        self.referral_level.as_deref() == Some(level)
+    }
+
+    fn discharge_kind_is(&self, kind: &str) -> bool {
+        self.discharge_kind.as_deref() == Some(kind)
+    }
+
+    /// The gates a supervisor may override on `form`, just refused for them.
+    fn overridable(&self, form: &str) -> &[(&'static str, &'static str)] {
+        match self.refused(form) {
+            Some(r) if self.overrides => &r.gates,
+            _ => &[],
+        }
+    }
+
+    /// Whether the move or handoff option `value` is the one the form opens on.
     fn preselected(&self, value: &str) -> bool {
         self.next_move.as_deref() == Some(value)
     }
@@ -119,7 +282,7 @@ pub struct PageQuery {
     check: Option<String>,
 }
 
-fn parse_id(id: &str) -> Result<ClientId, PageError> {
+pub(crate) fn parse_id(id: &str) -> Result<ClientId, PageError> {
     uuid::Uuid::parse_str(id)
         .map(ClientId)
         .map_err(|_| PageError::Engine(carepath_engine::Error::NotFound("client".into())))
@@ -133,109 +296,68 @@ pub async fn page(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, PageError> {
     let id = parse_id(&id)?;
+    let page = draw(
+        &engine,
+        &signed,
+        id,
+        q.check.as_deref(),
+        q.done.as_deref(),
+        None,
+    )
+    .await?;
+    html(&page)
+}
+
+/// The client's page again, with `refusal`'s form open and what was typed kept, answered with
+/// `status`. `None` when the page cannot be drawn (then the problem page says it).
+pub async fn redraw(
+    engine: &Engine,
+    signed: &Signed,
+    id: ClientId,
+    refusal: Refusal,
+    status: StatusCode,
+) -> Option<Response> {
+    let page = draw(engine, signed, id, None, None, Some(refusal))
+        .await
+        .ok()?;
+    let body = page.render().ok()?;
+    Some((status, axum::response::Html(body)).into_response())
+}
+
+async fn draw(
+    engine: &Engine,
+    signed: &Signed,
+    id: ClientId,
+    check: Option<&str>,
+    done: Option<&str>,
+    refusal: Option<Refusal>,
+) -> Result<ClientPage, PageError> {
     let actor = &signed.actor;
-    // One read: the client as this reader may see it, with the readiness of the move asked.
+    // One read: the client as this reader may see it, with the readiness of the move asked
+    // and the next steps.
     let asked = Asked {
         readiness: true,
-        readiness_of: q.check.as_deref().and_then(parse_check),
+        readiness_of: check.and_then(parse_check),
     };
     let client = engine.read_client_asking(actor, id, &asked).await?;
     let directory = engine.directory(actor).await?;
-    let names = Names::from(&engine, &directory);
+    let names = Names::from(engine, &directory);
     let now = engine.clock().now();
     let today = now.date_naive();
     let identity = client.identity.shown().cloned().flatten();
     let full = client.view == ClientView::Full;
-    let movement = client.movement.shown();
+    let books =
+        client.aftercare.is_shown() && client.mat_bookings.is_shown() && client.movement.is_shown();
+    let census = if full {
+        engine.census(actor).await?
+    } else {
+        Vec::new()
+    };
+    let open = open_slots(&census);
 
-    let mut facts = vec![("Status", words::status(client.status).to_owned())];
-    if let Some(p) = &client.placement {
-        facts.push((
-            "In care at",
-            format!(
-                "{} at {}, since {}",
-                names.level(&p.level),
-                names.org(&p.provider),
-                day(p.since.date_naive())
-            ),
-        ));
-    }
-    if let Some(t) = &client.transit {
-        facts.push((
-            "On the way to",
-            format!(
-                "{} at {}, expected by {}{}",
-                names.level(&t.to_level),
-                names.org(&t.provider),
-                moment(t.arrive_by),
-                if t.missed { " — did not arrive" } else { "" }
-            ),
-        ));
-    }
-    if client.status == ClientStatus::Discharged
-        && let Some(d) = client
-            .history
-            .shown()
-            .and_then(|h| h.last_discharge.as_ref())
-    {
-        facts.push((
-            "Discharged",
-            format!(
-                "{} from {}, {}",
-                cap(words::discharge(d.kind)),
-                names.level(&d.from_level),
-                day(d.at.date_naive())
-            ),
-        ));
-    }
-    if let Some(l) = movement.and_then(|m| m.lost_to_care.as_ref()) {
-        facts.push((
-            "Lost to care",
-            format!(
-                "{} (since {})",
-                words::lost(l.reason),
-                day(l.since.date_naive())
-            ),
-        ));
-    }
-    if let Some(e) = &client.episode {
-        facts.push((
-            "Episode",
-            format!("{}, admitted {}", e.number, day(e.admitted_at.date_naive())),
-        ));
-    }
-    if let Some(cm) = client.case_management.shown() {
-        if client.episode.is_some() {
-            let name = match cm.case_manager {
-                Some(s) => staff_name(&engine, actor, s).await?,
-                None => "not named".into(),
-            };
-            facts.push(("Case manager", name));
-        }
-        if let Some(esc) = &cm.escalation {
-            facts.push((
-                "Escalated",
-                format!(
-                    "every referral to {} ran out on {}: send it on",
-                    names.level(&esc.to_level),
-                    day(esc.since.date_naive())
-                ),
-            ));
-        }
-    }
-    if let Some(Some(y)) = client.birth_year.shown() {
-        facts.push(("Born", y.to_string()));
-    }
-    if let Some(h) = movement.and_then(|m| m.handoff.as_ref()) {
-        facts.push((
-            "Planned",
-            format!("{} on {}", names.target(&h.target), day(h.on)),
-        ));
-    }
+    let facts = facts(engine, actor, &client, &names).await?;
 
-    // Readiness, as the domain chose and checked it: the move asked, else the planned
-    // handoff, the newest open referral or the first move the pathway allows; and a planned
-    // discharge.
+    // Readiness, as the domain chose and checked it.
     let moves: &[AllowedMove] = client.allowed_moves.items();
     let checklists: Vec<Checklist> = client
         .readiness
@@ -244,7 +366,6 @@ pub async fn page(
         .map(|c| checklist(&names, &c.target, c.gates.clone()))
         .collect();
     let next = client.readiness.items().first().map(|c| c.ask.clone());
-    let next_move = next.as_ref().and_then(|a| form_value(moves, a));
     let mut move_choices = Vec::new();
     for m in moves {
         if let Some((value, label)) = move_value(&names, m) {
@@ -255,6 +376,209 @@ pub async fn page(
     if let Some(ask @ ReadinessAsk::Discharge { kind, .. }) = &next {
         move_choices.push((check_value(ask), cap(words::discharge(*kind)), true));
     }
+
+    // The forms this reader has, and the next steps among them.
+    let transitions: Vec<Choice> = moves
+        .iter()
+        .filter_map(|m| match m {
+            AllowedMove::Transition { kind, to } => Some(Choice {
+                value: format!("{}:{}", kind.as_str(), to.0),
+                label: format!("{} to {}", cap(words::transition(*kind)), names.level(to)),
+            }),
+            _ => None,
+        })
+        .collect();
+    let discharges: Vec<Choice> = moves
+        .iter()
+        .filter_map(|m| match m {
+            AllowedMove::Discharge { kind } => Some(Choice {
+                value: kind.as_str().into(),
+                label: cap(words::discharge(*kind)),
+            }),
+            _ => None,
+        })
+        .collect();
+    let admissions: Vec<Choice> = moves
+        .iter()
+        .filter_map(|m| match m {
+            AllowedMove::Admission { to } => Some(Choice {
+                value: to.0.clone(),
+                label: names.level(to),
+            }),
+            _ => None,
+        })
+        .collect();
+    let in_transit = client.status == ClientStatus::InTransit;
+    let missed = client.transit.as_ref().is_some_and(|t| t.missed);
+    let mut available: Vec<&'static str> = Vec::new();
+    if full {
+        if matches!(
+            client.status,
+            ClientStatus::Registered | ClientStatus::Discharged
+        ) && !admissions.is_empty()
+        {
+            available.push("admit");
+        }
+        available.extend(["send-referral", "record-consent"]);
+        if client.status == ClientStatus::Active && !transitions.is_empty() {
+            available.push("plan");
+        }
+        if !transitions.is_empty() {
+            available.push("move");
+        }
+        if !discharges.is_empty() {
+            available.push("discharge");
+        }
+        available.extend(["record-assessment", "mat-plan"]);
+    }
+    if books {
+        available.extend(["book-aftercare", "book-refill"]);
+    }
+    if in_transit {
+        available.push("arrival");
+        if !missed {
+            available.push("no-show");
+        }
+    }
+    if full {
+        available.push("identity");
+    }
+    let steps: &[Step] = &client.next_steps;
+    let mut step_panels: Vec<Panel> = Vec::new();
+    for step in steps {
+        let id = steps::form_of(step);
+        if available.contains(&id) && !step_panels.iter().any(|p| p.id == id) {
+            step_panels.push(steps::panel(&names, &client, step));
+        }
+    }
+    let mut more: Vec<Panel> = available
+        .iter()
+        .filter(|id| !step_panels.iter().any(|p| p.id == **id))
+        .map(|id| steps::other(id))
+        .collect();
+    // Open: the form just refused, else the first step.
+    let refused = refusal.as_ref().map(|r| r.form.clone());
+    match &refused {
+        Some(form) => {
+            for p in step_panels.iter_mut().chain(more.iter_mut()) {
+                p.open = p.id == form;
+            }
+        }
+        None => {
+            if let Some(first) = step_panels.first_mut() {
+                first.open = true;
+            }
+        }
+    }
+
+    // What the forms open on, from the steps and the record.
+    let recommended = client
+        .assessments
+        .items()
+        .iter()
+        .max_by_key(|a| a.assessed_at)
+        .map(|a| a.recommended_level.clone());
+    let next_move = steps
+        .iter()
+        .find_map(steps::move_value)
+        .or_else(|| next.as_ref().and_then(|a| form_value(moves, a)));
+    let admit_level = steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Admit { level } => level.clone(),
+            _ => None,
+        })
+        .or_else(|| {
+            recommended
+                .clone()
+                .filter(|l| admissions.iter().any(|c| c.value == l.0))
+        })
+        .map(|l| l.0);
+    let referral_level: Option<LevelId> = steps
+        .iter()
+        .find_map(|s| match s {
+            Step::SendReferral { to_level, .. } => Some(to_level.clone()),
+            _ => None,
+        })
+        .or_else(|| match &next {
+            Some(ReadinessAsk::MoveTo { level, .. }) => Some(level.clone()),
+            _ => None,
+        })
+        .or(recommended);
+    let not_reached = client
+        .transit
+        .as_ref()
+        .filter(|t| t.missed)
+        .map(|t| t.provider);
+    // A move refused for want of an accepted referral: the referral form opens on its level.
+    let referral_level = refusal
+        .as_ref()
+        .filter(|r| r.form == "move")
+        .and_then(|r| r.value("move", "move"))
+        .and_then(|m| m.split_once(':'))
+        .map(|(_, l)| LevelId::new(l))
+        .or(referral_level);
+    let (referral_providers, referral_others, unconsented) = referral_offers(
+        &client,
+        &names,
+        &directory,
+        &open,
+        referral_level.as_ref(),
+        not_reached,
+    );
+    let consent_for: Option<OrgId> = steps.iter().find_map(|s| match s {
+        Step::RecordConsent { org } => *org,
+        _ => None,
+    });
+    let aftercare_at = steps
+        .iter()
+        .find_map(|s| match s {
+            Step::BookAftercare { from, .. } => Some(format!("{}T10:00", from.format("%Y-%m-%d"))),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let refill_on = steps
+        .iter()
+        .find_map(|s| match s {
+            Step::BookMat { by } => Some(by.format("%Y-%m-%d").to_string()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let discharge_kind = steps.iter().find_map(|s| match s {
+        Step::Discharge { kind: Some(k) } => Some(k.as_str().to_owned()),
+        _ => None,
+    });
+    // Planned hours open on the middle of the level's band.
+    let hours_of = |level: Option<&str>| {
+        level
+            .and_then(|l| engine.pathway().level(&LevelId::new(l)))
+            .map_or_else(
+                || "20".to_owned(),
+                |l| {
+                    ((l.weekly_hours.min + l.weekly_hours.max) / 2.0)
+                        .round()
+                        .to_string()
+                },
+            )
+    };
+    let admit_hours = hours_of(
+        admit_level
+            .as_deref()
+            .or(admissions.first().map(|c| c.value.as_str())),
+    );
+    let move_hours = hours_of(
+        next_move
+            .as_deref()
+            .and_then(|m| m.split_once(':'))
+            .map(|(_, l)| l),
+    );
+    let admit_providers = admit_offers(
+        &names,
+        &directory,
+        &open,
+        &admissions,
+        admit_level.as_deref(),
+    );
 
     let referrals = client
         .referrals
@@ -273,6 +597,16 @@ pub async fn page(
                 ReferralCourse::Failed => "bad",
                 ReferralCourse::Waiting | ReferralCourse::Withdrawn => "warn",
             },
+            act: (full && r.status.is_open()).then(|| RowAct {
+                form: "withdraw-referral",
+                action: format!("/clients/{id}/referrals/{}/withdraw", r.id),
+                label: "Withdraw",
+                confirm: format!(
+                    "Withdraw the referral to {} for {}? The provider is told.",
+                    names.org(&r.provider),
+                    names.level(&r.to_level)
+                ),
+            }),
         })
         .collect();
     let mut bookings = Vec::new();
@@ -283,6 +617,7 @@ pub async fn page(
             moment(a.at),
             a.outcome.is_some(),
             a.at.date_naive() < today,
+            not_reached == Some(a.provider),
         ));
     }
     for b in client.mat_bookings.items() {
@@ -296,9 +631,197 @@ pub async fn page(
             day(b.on),
             b.outcome.is_some(),
             b.on < today,
+            not_reached == Some(b.provider),
         ));
     }
-    let consents = client
+    let consents = consent_rows(&client, &names, full);
+    let timeline = if client.history.is_shown() {
+        let events = engine.read_events(actor, id, 0, 1000).await?;
+        timeline::lines(&names, &events)
+    } else {
+        Vec::new()
+    };
+
+    let path = format!("/clients/{id}");
+    let title = identity.as_ref().map_or_else(
+        || format!("Client {}", short(id)),
+        |i| i.display_name.clone(),
+    );
+    let chrome = Chrome::new(engine, signed, "/clients", title).await?;
+    let csrf = chrome.csrf.clone();
+    let orgs: Vec<&OrgListing> = directory
+        .iter()
+        .filter(|o| o.id != client.home_org)
+        .collect();
+    Ok(ClientPage {
+        chrome,
+        done: crate::action::done_words(done),
+        version: client.version,
+        path,
+        name: identity.as_ref().map(|i| i.display_name.clone()),
+        record_number: identity.and_then(|i| i.record_number),
+        situation: steps::situation(&names, &client),
+        waiting: if step_panels.is_empty() {
+            steps::waiting(&names, &client)
+        } else {
+            None
+        },
+        steps: step_panels,
+        more,
+        facts,
+        strip: pictures::strip(&client, &names, now),
+        coverage: pictures::coverage(&client, &names, today),
+        checklists,
+        moves: move_choices,
+        next_move,
+        transitions,
+        discharges,
+        discharge_kind,
+        levels: Choice::levels(engine),
+        admissions,
+        admit_level,
+        admit_providers,
+        admit_hours,
+        move_hours,
+        referral_level: referral_level.clone().map(|l| l.0),
+        referral_level_name: referral_level.as_ref().map(|l| names.level(l)),
+        referral_providers,
+        referral_others,
+        unconsented,
+        consent_orgs: orgs
+            .iter()
+            .map(|o| Offer {
+                value: o.id.to_string(),
+                label: o.name.clone(),
+                chosen: consent_for == Some(o.id),
+            })
+            .collect(),
+        aftercare_orgs: orgs
+            .iter()
+            .filter(|o| client.may_go_to(o.id) || !client.may_receive.is_shown())
+            .map(|o| Choice::org(o))
+            .collect(),
+        aftercare_at,
+        mat_orgs: directory
+            .iter()
+            .filter(|o| !o.mat_services.is_empty())
+            .map(Choice::org)
+            .collect(),
+        refill_on,
+        aftercare_kinds: Choice::aftercare_kinds(str::to_owned),
+        mat_kinds: Choice::mat_kinds(),
+        referrals,
+        bookings,
+        consents,
+        timeline,
+        today: today.format("%Y-%m-%d").to_string(),
+        csrf,
+        refusal,
+        overrides: signed.actor.role == carepath_engine::domain::Role::Supervisor,
+    })
+}
+
+/// The facts of the record this reader sees.
+async fn facts(
+    engine: &Engine,
+    actor: &carepath_engine::domain::Actor,
+    client: &VisibleClient,
+    names: &Names<'_>,
+) -> Result<Vec<(&'static str, String)>, PageError> {
+    let mut facts = Vec::new();
+    if let Some(p) = &client.placement {
+        facts.push((
+            "In care at",
+            format!(
+                "{} at {}, since {}",
+                names.level(&p.level),
+                names.org(&p.provider),
+                day(p.since.date_naive())
+            ),
+        ));
+    }
+    if let Some(t) = &client.transit {
+        facts.push(if t.missed {
+            (
+                "Did not arrive at",
+                format!(
+                    "{} at {}, expected by {}",
+                    names.level(&t.to_level),
+                    names.org(&t.provider),
+                    moment(t.arrive_by)
+                ),
+            )
+        } else {
+            (
+                "On the way to",
+                format!(
+                    "{} at {}, expected by {}",
+                    names.level(&t.to_level),
+                    names.org(&t.provider),
+                    moment(t.arrive_by)
+                ),
+            )
+        });
+    }
+    if let Some(e) = &client.episode {
+        facts.push((
+            "Episode",
+            format!("{}, admitted {}", e.number, day(e.admitted_at.date_naive())),
+        ));
+    }
+    if let Some(cm) = client.case_management.shown()
+        && client.episode.is_some()
+    {
+        let name = match cm.case_manager {
+            Some(s) => staff_name(engine, actor, s).await?,
+            None => "not named".into(),
+        };
+        facts.push(("Case manager", name));
+    }
+    if let Some(Some(y)) = client.birth_year.shown() {
+        facts.push(("Born", y.to_string()));
+    }
+    Ok(facts)
+}
+
+fn short(id: ClientId) -> String {
+    id.to_string().chars().take(8).collect()
+}
+
+async fn staff_name(
+    engine: &Engine,
+    actor: &carepath_engine::domain::Actor,
+    staff: StaffId,
+) -> Result<String, PageError> {
+    Ok(engine
+        .staff_members(actor, &[staff])
+        .await?
+        .into_iter()
+        .next()
+        .and_then(|s| s.name)
+        .unwrap_or_else(|| "a colleague".into()))
+}
+
+fn booking_row(what: String, when: String, done: bool, past: bool, not_reached: bool) -> Row {
+    let (status, tone) = if done {
+        ("outcome recorded", "ok")
+    } else if not_reached {
+        ("the client did not arrive at this provider", "bad")
+    } else if past {
+        ("outcome not yet recorded", "warn")
+    } else {
+        ("booked", "ok")
+    };
+    Row {
+        cells: vec![what, when],
+        status: status.into(),
+        tone,
+        act: None,
+    }
+}
+
+fn consent_rows(client: &VisibleClient, names: &Names<'_>, full: bool) -> Vec<Row> {
+    client
         .consents
         .items()
         .iter()
@@ -331,155 +854,121 @@ pub async fn page(
                 }
                 .into(),
                 tone: if active { "ok" } else { "bad" },
+                act: (full && c.revoked_at.is_none()).then(|| RowAct {
+                    form: "revoke-consent",
+                    action: format!("/clients/{}/consents/{}/revoke", client.id, c.id),
+                    label: "Revoke",
+                    confirm: "Revoke this consent? Nothing more goes to the organizations it \
+                              names, and their open referrals are withdrawn."
+                        .to_owned(),
+                }),
             }
         })
-        .collect();
-    let timeline = if client.history.is_shown() {
-        let events = engine.read_events(actor, id, 0, 1000).await?;
-        timeline::lines(&names, &events)
-    } else {
-        Vec::new()
-    };
-
-    let (providers, levels) = choices(&engine, &names, &directory);
-    let path = format!("/clients/{id}");
-    let title = identity.as_ref().map_or_else(
-        || format!("Client {}", short(id)),
-        |i| i.display_name.clone(),
-    );
-    let chrome = Chrome::new(&engine, &signed, "/clients", title).await?;
-    let csrf = chrome.csrf.clone();
-    html(&ClientPage {
-        chrome,
-        done: action::done_words(q.done.as_deref()),
-        version: client.version,
-        path,
-        name: identity.as_ref().map(|i| i.display_name.clone()),
-        record_number: identity.and_then(|i| i.record_number),
-        facts,
-        full,
-        books: client.aftercare.is_shown()
-            && client.mat_bookings.is_shown()
-            && client.movement.is_shown(),
-        registered_or_discharged: matches!(
-            client.status,
-            ClientStatus::Registered | ClientStatus::Discharged
-        ),
-        in_transit: client.status == ClientStatus::InTransit,
-        active: client.status == ClientStatus::Active,
-        strip: pictures::strip(&client, &names, now),
-        coverage: pictures::coverage(&client, &names, today),
-        checklists,
-        moves: move_choices,
-        next_move,
-        transitions: moves
-            .iter()
-            .filter_map(|m| match m {
-                AllowedMove::Transition { kind, to } => Some(Choice {
-                    value: format!("{}:{}", kind.as_str(), to.0),
-                    label: format!("{} to {}", cap(words::transition(*kind)), names.level(to)),
-                }),
-                _ => None,
-            })
-            .collect(),
-        discharges: moves
-            .iter()
-            .filter_map(|m| match m {
-                AllowedMove::Discharge { kind } => Some(Choice {
-                    value: kind.as_str().into(),
-                    label: cap(words::discharge(*kind)),
-                }),
-                _ => None,
-            })
-            .collect(),
-        admissions: moves
-            .iter()
-            .filter_map(|m| match m {
-                AllowedMove::Admission { to } => Some(Choice {
-                    value: to.0.clone(),
-                    label: names.level(to),
-                }),
-                _ => None,
-            })
-            .collect(),
-        levels,
-        providers,
-        orgs: directory
-            .iter()
-            .filter(|o| o.id != client.home_org)
-            .map(Choice::org)
-            .collect(),
-        mat_orgs: directory
-            .iter()
-            .filter(|o| !o.mat_services.is_empty())
-            .map(Choice::org)
-            .collect(),
-        aftercare_kinds: Choice::aftercare_kinds(str::to_owned),
-        mat_kinds: Choice::mat_kinds(),
-        referrals,
-        bookings,
-        consents,
-        timeline,
-        today: today.format("%Y-%m-%d").to_string(),
-        csrf,
-    })
+        .collect()
 }
 
-fn short(id: ClientId) -> String {
-    id.to_string().chars().take(8).collect()
+/// Open places per provider and level (capacity less those in care and those held).
+fn open_slots(census: &[CensusRow]) -> HashMap<(OrgId, LevelId), i32> {
+    census
+        .iter()
+        .map(|r| {
+            (
+                (r.provider, r.level.clone()),
+                (r.capacity - r.occupied - r.held).max(0),
+            )
+        })
+        .collect()
 }
 
-async fn staff_name(
-    engine: &Engine,
-    actor: &carepath_engine::domain::Actor,
-    staff: StaffId,
-) -> Result<String, PageError> {
-    Ok(engine
-        .staff_members(actor, &[staff])
-        .await?
-        .into_iter()
-        .next()
-        .and_then(|s| s.name)
-        .unwrap_or_else(|| "a colleague".into()))
-}
-
-fn booking_row(what: String, when: String, done: bool, past: bool) -> Row {
-    Row {
-        cells: vec![what, when],
-        status: if done {
-            "outcome recorded"
-        } else if past {
-            "outcome not yet recorded"
-        } else {
-            "booked"
-        }
-        .into(),
-        tone: if done {
-            "ok"
-        } else if past {
-            "warn"
-        } else {
-            "ok"
-        },
+fn places(open: &HashMap<(OrgId, LevelId), i32>, org: OrgId, level: &LevelId) -> String {
+    match open.get(&(org, level.clone())) {
+        Some(0) => "no place open".into(),
+        Some(1) => "1 place open".into(),
+        Some(n) => format!("{n} places open"),
+        None => "places unknown".into(),
     }
 }
 
-/// Providers (with the level each offers) and levels, to choose from.
-fn choices(
-    engine: &Engine,
+/// The providers a referral may go to: those offering a level that a consent in force (or the
+/// record holder's own standing) lets the record go to, with their open places — those of the
+/// referral's level, and those of other levels —; the one the client did not reach left out.
+/// And the providers of the referral's level no consent names, by name.
+fn referral_offers(
+    client: &VisibleClient,
     names: &Names<'_>,
     directory: &[OrgListing],
-) -> (Vec<Choice>, Vec<Choice>) {
-    let mut providers = Vec::new();
+    open: &HashMap<(OrgId, LevelId), i32>,
+    level: Option<&LevelId>,
+    not_reached: Option<OrgId>,
+) -> (Vec<Offer>, Vec<Offer>, Vec<String>) {
+    let mut offers: Vec<(bool, Offer)> = Vec::new();
+    let mut unconsented = Vec::new();
     for o in directory {
-        for (level, _) in &o.levels {
-            providers.push(Choice {
+        if Some(o.id) == not_reached {
+            continue;
+        }
+        let mut offered: Vec<&LevelId> = o.levels.iter().map(|(l, _)| l).collect();
+        if offered.is_empty() {
+            continue;
+        }
+        let of_level = level.is_some_and(|l| offered.contains(&l));
+        if !client.may_go_to(o.id) {
+            if of_level {
+                unconsented.push(o.name.clone());
+            }
+            continue;
+        }
+        if let Some(l) = level.filter(|_| of_level) {
+            offered.retain(|x| *x == l);
+        }
+        let label = offered
+            .iter()
+            .map(|l| format!("{}, {}", names.level(l), places(open, o.id, l)))
+            .collect::<Vec<_>>()
+            .join("; ");
+        offers.push((
+            of_level,
+            Offer {
                 value: o.id.to_string(),
-                label: format!("{} — {}", o.name, names.level(level)),
+                label: format!("{} — {label}", o.name),
+                chosen: false,
+            },
+        ));
+    }
+    let (of_level, others): (Vec<_>, Vec<_>) = offers.into_iter().partition(|(l, _)| *l);
+    (
+        of_level.into_iter().map(|(_, o)| o).collect(),
+        others.into_iter().map(|(_, o)| o).collect(),
+        unconsented,
+    )
+}
+
+/// The providers to admit at: each provider and level the pathway admits to, with its open
+/// places; the first offering the level chosen, chosen.
+fn admit_offers(
+    names: &Names<'_>,
+    directory: &[OrgListing],
+    open: &HashMap<(OrgId, LevelId), i32>,
+    admissions: &[Choice],
+    level: Option<&str>,
+) -> Vec<Offer> {
+    let mut offers = Vec::new();
+    let mut chosen = false;
+    for o in directory {
+        for (l, _) in &o.levels {
+            if !admissions.iter().any(|a| a.value == l.0) {
+                continue;
+            }
+            let pick = !chosen && level == Some(l.0.as_str());
+            chosen |= pick;
+            offers.push(Offer {
+                value: o.id.to_string(),
+                label: format!("{} — {}, {}", o.name, names.level(l), places(open, o.id, l)),
+                chosen: pick,
             });
         }
     }
-    (providers, Choice::levels(engine))
+    offers
 }
 
 fn check_value(a: &ReadinessAsk) -> String {
@@ -524,7 +1013,6 @@ fn move_value(names: &Names<'_>, m: &AllowedMove) -> Option<(String, String)> {
             format!("move:{}", to.0),
             format!("{} to {}", cap(words::transition(*kind)), names.level(to)),
         )),
-        AllowedMove::Discharge { kind } if *kind != DischargeKind::Planned => None,
         _ => None,
     }
 }
@@ -534,9 +1022,17 @@ fn checklist(names: &Names<'_>, target: &HandoffTarget, gates: Vec<GateReport>) 
         .into_iter()
         .map(|g| GateLine {
             met: g.met,
+            not_needed: matches!(
+                g.reason,
+                GateReason::NoMatPlan
+                    | GateReason::NoTargetLevel
+                    | GateReason::NoReceivingOrganization
+                    | GateReason::SameProviderSameLevel
+                    | GateReason::HoldsTheRecord { .. }
+            ),
             what: words::gate(g.gate),
             why: cap(&names.gate_reason(&g.reason)),
-            action: (!g.met).then(|| gate_action(g.gate)).flatten(),
+            action: (!g.met).then(|| crate::refusal::gate_fix(g.gate)).flatten(),
         })
         .collect();
     Checklist {
@@ -544,167 +1040,4 @@ fn checklist(names: &Names<'_>, target: &HandoffTarget, gates: Vec<GateReport>) 
         ready: gates.iter().all(|g| g.met),
         gates,
     }
-}
-
-/// The form on the page that meets a gate.
-fn gate_action(g: Gate) -> Option<(&'static str, &'static str)> {
-    Some(match g {
-        Gate::AcceptedReferral => ("#send-referral", "Send a referral"),
-        Gate::Consent => ("#record-consent", "Record consent"),
-        Gate::AftercareAppointment => ("#book-aftercare", "Book aftercare"),
-        Gate::MatContinuity => ("#book-refill", "Book the refill"),
-        Gate::Reassessment => ("#record-assessment", "Record an assessment"),
-    })
-}
-
-// ---- the forms ------------------------------------------------------------------------------
-
-form_route!(send_referral(id, uuid::Uuid) => Some(ClientId(id)), "referral-sent", |f| {
-    let providers = f.orgs("provider", "a provider")?;
-    if providers.is_empty() {
-        return Err(bad("choose at least one provider".into()));
-    }
-    Ok(Command::SendReferral {
-        to_level: f.level("to_level")?,
-        providers,
-    })
-});
-
-form_route!(record_consent(id, uuid::Uuid) => Some(ClientId(id)), "consent-recorded", |f| {
-    let recipients = f.orgs("recipient", "a recipient")?;
-    if recipients.is_empty() {
-        return Err(bad(
-            "name at least one organization the consent allows to receive the record".into(),
-        ));
-    }
-    let expiry = match f.required("expiry", "when the consent ends")? {
-        "end_of_treatment" => ConsentExpiry::EndOfTreatment,
-        "never" => ConsentExpiry::Never,
-        "on" => ConsentExpiry::On(f.date("expires_on", "the day the consent ends")?),
-        _ => return Err(bad("choose when the consent ends".into())),
-    };
-    Ok(Command::RecordConsent {
-        recipients,
-        purpose: f.required("purpose", "the purpose")?.to_owned(),
-        information: f
-            .required("information", "what may be disclosed")?
-            .to_owned(),
-        expiry,
-        signed_on: f.date("signed_on", "the day it was signed")?,
-    })
-});
-
-form_route!(plan_handoff(id, uuid::Uuid) => Some(ClientId(id)), "handoff-planned", |f| {
-    Ok(Command::PlanHandoff {
-        target: target_field(f)?,
-        on: f.date("on", "the day of the handoff")?,
-    })
-});
-
-form_route!(move_client(id, uuid::Uuid) => Some(ClientId(id)), "moved", |f| {
-    let (kind, to_level) = transition_field(f)?;
-    Ok(Command::Transition {
-        kind,
-        to_level,
-        provider: None,
-        planned_hours_per_week: f.number("hours", "planned hours a week")?,
-        track: f.get("track").map(str::to_owned),
-        overrides: Vec::new(),
-        emergency: None,
-    })
-});
-
-form_route!(discharge(id, uuid::Uuid) => Some(ClientId(id)), "discharged", |f| {
-    let kind = DischargeKind::parse(f.required("kind", "the kind of discharge")?)
-        .ok_or_else(|| bad("choose the kind of discharge".into()))?;
-    Ok(Command::Discharge {
-        kind,
-        provider: match f.get("provider") {
-            Some(_) => Some(f.org("provider", "the receiving organization")?),
-            None => None,
-        },
-        overrides: Vec::new(),
-    })
-});
-
-form_route!(admit(id, uuid::Uuid) => Some(ClientId(id)), "admitted", |f| {
-    Ok(Command::Admit {
-        level: f.level("level")?,
-        provider: f.org("provider", "the provider")?,
-        planned_hours_per_week: f.number("hours", "planned hours a week")?,
-        track: None,
-        overrides: Vec::new(),
-        emergency: None,
-    })
-});
-
-form_route!(record_assessment(id, uuid::Uuid) => Some(ClientId(id)), "assessment-recorded", |f| {
-    let mut dimensions = [0u8; 6];
-    for (i, d) in dimensions.iter_mut().enumerate() {
-        let name = format!("d{}", i + 1);
-        *d = f
-            .required(&name, "each of the six dimensions")?
-            .parse()
-            .map_err(|_| bad("rate each dimension 0 to 4".into()))?;
-    }
-    Ok(Command::RecordAssessment {
-        recommended_level: f.level("recommended_level")?,
-        dimensions,
-        assessed_at: None,
-    })
-});
-
-form_route!(record_mat_plan(id, uuid::Uuid) => Some(ClientId(id)), "mat-plan-recorded", |f| {
-    let medication = match f.required("medication", "the medication")? {
-        "buprenorphine" => Medication::Buprenorphine,
-        "methadone" => Medication::Methadone,
-        "naltrexone_oral" => Medication::NaltrexoneOral,
-        "naltrexone_xr" => Medication::NaltrexoneXr,
-        _ => return Err(bad("choose the medication".into())),
-    };
-    Ok(Command::RecordMatPlan {
-        medication,
-        supply_through: match f.get("supply_through") {
-            Some(_) => Some(f.date("supply_through", "the last day the supply covers")?),
-            None => None,
-        },
-        last_injection_on: match f.get("last_injection_on") {
-            Some(_) => Some(f.date("last_injection_on", "the day of the last injection")?),
-            None => None,
-        },
-    })
-});
-
-form_route!(record_identity(id, uuid::Uuid) => Some(ClientId(id)), "identity-recorded", |f| {
-    Ok(Command::RecordIdentity {
-        identity: carepath_engine::domain::ClientIdentity {
-            display_name: f.required("display_name", "the name")?.to_owned(),
-            record_number: f.get("record_number").map(str::to_owned),
-        },
-    })
-});
-
-fn transition_field(f: &Fields) -> Result<(TransitionKind, LevelId), PageError> {
-    let v = f.required("move", "the move")?;
-    let (kind, level) = v
-        .split_once(':')
-        .and_then(|(k, l)| Some((TransitionKind::parse(k)?, LevelId::new(l))))
-        .ok_or_else(|| bad("choose the move".into()))?;
-    Ok((kind, level))
-}
-
-fn target_field(f: &Fields) -> Result<HandoffTarget, PageError> {
-    let v = f.required("move", "the move")?;
-    if let Some(kind) = v.strip_prefix("discharge:") {
-        return Ok(HandoffTarget::Discharge {
-            kind: DischargeKind::parse(kind).ok_or_else(|| bad("choose the move".into()))?,
-            provider: None,
-        });
-    }
-    let (kind, to_level) = transition_field(f)?;
-    Ok(HandoffTarget::Transition {
-        kind,
-        to_level,
-        provider: None,
-    })
 }

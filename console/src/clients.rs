@@ -11,7 +11,7 @@ use crate::words::{self, Names};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use carepath_engine::Engine;
 use carepath_engine::domain::{ClientIdentity, Command, Role};
 use carepath_engine::ids::{ClientId, OrgId};
@@ -43,6 +43,10 @@ struct ClientsPage {
     next: Option<String>,
     registers: bool,
     idem: String,
+    /// A registration held back: clients already registered under the name typed, and what
+    /// was typed (name, record number, year of birth), kept.
+    same_name: Vec<Listed>,
+    typed: (String, String, String),
 }
 
 #[derive(Deserialize, Default)]
@@ -64,26 +68,12 @@ pub async fn page(
     signed: Signed,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    let actor = &signed.actor;
-    let level = blank(&q.level).map(LevelId::new);
-    let provider = match blank(&q.provider) {
-        Some(p) => Some(
-            uuid::Uuid::parse_str(p)
-                .map(OrgId)
-                .map_err(|_| action::bad("choose a provider from the list".into()))?,
-        ),
-        None => None,
-    };
-    let after = blank(&q.after)
-        .and_then(|a| uuid::Uuid::parse_str(a).ok())
-        .map(ClientId);
-    let search = blank(&q.q).map(str::to_owned);
-    let listed = engine
-        .list_clients(actor, level, provider, search, after, PAGE)
-        .await?;
-    let directory = engine.directory(actor).await?;
-    let names = Names::from(&engine, &directory);
-    let clients: Vec<Listed> = listed
+    html(&draw(&engine, &signed, &q, Vec::new(), Default::default()).await?)
+}
+
+/// The clients `actor` may see, as the list shows them.
+fn listed(names: &Names<'_>, clients: &[carepath_engine::domain::VisibleClient]) -> Vec<Listed> {
+    clients
         .iter()
         .map(|s| {
             let identity: Option<&ClientIdentity> = s.identity.shown().and_then(Option::as_ref);
@@ -102,17 +92,46 @@ pub async fn page(
                 }),
             }
         })
-        .collect();
+        .collect()
+}
+
+async fn draw(
+    engine: &Engine,
+    signed: &Signed,
+    q: &ListQuery,
+    same_name: Vec<Listed>,
+    typed: (String, String, String),
+) -> Result<ClientsPage, PageError> {
+    let actor = &signed.actor;
+    let level = blank(&q.level).map(LevelId::new);
+    let provider = match blank(&q.provider) {
+        Some(p) => Some(
+            uuid::Uuid::parse_str(p)
+                .map(OrgId)
+                .map_err(|_| action::bad("choose a provider from the list".into()))?,
+        ),
+        None => None,
+    };
+    let after = blank(&q.after)
+        .and_then(|a| uuid::Uuid::parse_str(a).ok())
+        .map(ClientId);
+    let search = blank(&q.q).map(str::to_owned);
+    let listed_now = engine
+        .list_clients(actor, level, provider, search, after, PAGE)
+        .await?;
+    let directory = engine.directory(actor).await?;
+    let names = Names::from(engine, &directory);
+    let clients = listed(&names, &listed_now);
     let next = (clients.len() as u64 == PAGE)
-        .then(|| listed.last().map(|s| s.id.to_string()))
+        .then(|| listed_now.last().map(|s| s.id.to_string()))
         .flatten();
-    let chrome = Chrome::new(&engine, &signed, "/clients", "Clients").await?;
-    html(&ClientsPage {
+    let chrome = Chrome::new(engine, signed, "/clients", "Clients").await?;
+    Ok(ClientsPage {
         done: action::done_words(q.done.as_deref()),
         q: blank(&q.q).unwrap_or_default().to_owned(),
         level: blank(&q.level).unwrap_or_default().to_owned(),
         provider: blank(&q.provider).unwrap_or_default().to_owned(),
-        levels: Choice::levels(&engine),
+        levels: Choice::levels(engine),
         providers: directory
             .iter()
             .filter(|o| !o.levels.is_empty())
@@ -123,6 +142,8 @@ pub async fn page(
         registers: matches!(actor.role, Role::CaseManager | Role::Supervisor),
         idem: action::new_key(),
         chrome,
+        same_name,
+        typed,
     })
 }
 
@@ -135,6 +156,34 @@ pub async fn register(
 ) -> Response {
     let fields = Fields::new(fields);
     let home_org = signed.actor.org;
+    // A name already registered is said first, with the clients' record numbers: a second
+    // registration of the same person splits their record. Registered only when asked again.
+    if fields.get("anyway").is_none()
+        && let Some(name) = fields.get("display_name")
+        && signed
+            .check_form(&headers, fields.get("csrf").unwrap_or(""))
+            .is_ok()
+    {
+        match same_name(&engine, &signed, name).await {
+            Ok(found) if !found.is_empty() => {
+                let typed = (
+                    name.to_owned(),
+                    fields.get("record_number").unwrap_or_default().to_owned(),
+                    fields.get("birth_year").unwrap_or_default().to_owned(),
+                );
+                return match draw(&engine, &signed, &ListQuery::default(), found, typed).await {
+                    Ok(page) => match page.render() {
+                        Ok(body) => (axum::http::StatusCode::CONFLICT, axum::response::Html(body))
+                            .into_response(),
+                        Err(e) => PageError::from(e).into_response(),
+                    },
+                    Err(e) => e.into_response(),
+                };
+            }
+            Ok(_) => {}
+            Err(e) => return e.into_response(),
+        }
+    }
     action::run_to(
         &engine,
         &signed,
@@ -162,4 +211,27 @@ pub async fn register(
         },
     )
     .await
+}
+
+/// The clients the person may see already registered under `name` (letter case and spaces
+/// aside).
+async fn same_name(engine: &Engine, signed: &Signed, name: &str) -> Result<Vec<Listed>, PageError> {
+    let key = |n: &str| {
+        n.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let found = engine
+        .list_clients(&signed.actor, None, None, Some(name.to_owned()), None, PAGE)
+        .await?;
+    let found: Vec<_> = found
+        .into_iter()
+        .filter(|c| c.display_name().is_some_and(|n| key(n) == key(name)))
+        .collect();
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let directory = engine.directory(&signed.actor).await?;
+    Ok(listed(&Names::from(engine, &directory), &found))
 }

@@ -15,6 +15,9 @@ pub enum PageError {
     /// The form did not come from one of our pages (no or wrong CSRF token, another origin).
     #[error("this form did not come from this console")]
     ForeignForm,
+    /// A field of the form could not be read (`field` is its name): said next to it.
+    #[error("{message}")]
+    Field { field: String, message: String },
     /// The engine refused or failed.
     #[error(transparent)]
     Engine(#[from] Error),
@@ -29,6 +32,7 @@ impl PageError {
             PageError::SignIn => StatusCode::UNAUTHORIZED,
             PageError::ForeignForm => StatusCode::FORBIDDEN,
             PageError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            PageError::Field { .. } => StatusCode::BAD_REQUEST,
             PageError::Engine(e) => match e {
                 Error::Rejected(d) => match d {
                     carepath_engine::domain::DecisionError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -60,6 +64,10 @@ impl PageError {
                 "This form did not come from this console (or your session changed since the \
                  page was opened). Nothing was changed. Reload the page and try again."
                     .into(),
+            ),
+            PageError::Field { message, .. } => (
+                "Check the form",
+                format!("{} Nothing was changed.", sentence(message)),
             ),
             PageError::Render(_) => (
                 "Something went wrong",
@@ -130,7 +138,7 @@ impl PageError {
 }
 
 /// A message as a sentence: capitalised, with a full stop.
-fn sentence(m: &str) -> String {
+pub(crate) fn sentence(m: &str) -> String {
     let m = m
         .trim()
         .trim_start_matches("forbidden: ")

@@ -49,6 +49,8 @@ pub struct ReferralRow {
     pub can_accept: bool,
     pub can_waitlist: bool,
     pub can_decline: bool,
+    /// Who the referral is for, as the questions before accepting or declining say it.
+    pub who: String,
     pub keys: Keys,
 }
 
@@ -135,7 +137,13 @@ pub async fn page(
             None => None,
         };
         let waiting = r.status.awaits_answer();
+        let who = match (&client, read.to_level.as_ref()) {
+            (Some(c), Some(l)) => format!("{} for {}", c.label, names.level(l)),
+            (Some(c), None) => c.label.clone(),
+            (None, _) => "this client".to_owned(),
+        };
         referrals.push(ReferralRow {
+            who,
             id: r.id.to_string(),
             client,
             level: read.to_level.as_ref().map(|l| names.level(l)),

@@ -18,6 +18,7 @@ mod clients;
 mod error;
 mod page;
 mod pictures;
+mod refusal;
 mod session;
 pub mod sso;
 mod timeline;
@@ -66,6 +67,14 @@ pub fn router(engine: Engine) -> Router {
         .route("/clients/{id}", get(client::page))
         .route("/clients/{id}/admit", post(client::admit))
         .route("/clients/{id}/referrals", post(client::send_referral))
+        .route(
+            "/clients/{id}/referrals/{referral}/withdraw",
+            post(client::withdraw_referral),
+        )
+        .route(
+            "/clients/{id}/consents/{consent}/revoke",
+            post(client::revoke_consent),
+        )
         .route("/clients/{id}/consents", post(client::record_consent))
         .route("/clients/{id}/handoff", post(client::plan_handoff))
         .route("/clients/{id}/move", post(client::move_client))

@@ -93,23 +93,32 @@ pub fn strip(client: &VisibleClient, names: &Names<'_>, now: DateTime<Utc>) -> O
             .as_ref()
             .filter(|e| e.id == p.episode)
             .and_then(|e| e.discharged_at);
-        let until = match next {
-            Some(n) => n.since,
+        // `None`: the stay goes on.
+        let ended = match next {
+            Some(n) => Some(n.since),
             None => match (&client.transit, discharged) {
-                (Some(t), _) => t.departed_at,
-                (None, Some(at)) => at,
-                _ => now,
+                (Some(t), _) => Some(t.departed_at),
+                (None, Some(at)) => Some(at),
+                _ => None,
             },
         };
-        let (_, until) = (p.since, until.max(p.since));
+        let until = ended.unwrap_or(now).max(p.since);
         let label = names.level(&p.level);
-        let title = format!(
-            "{} at {}, {} to {}",
-            label,
-            names.org(&p.provider),
-            day(p.since.date_naive()),
-            day(until.date_naive())
-        );
+        let title = match ended {
+            Some(_) => format!(
+                "{} at {}, {} to {}",
+                label,
+                names.org(&p.provider),
+                day(p.since.date_naive()),
+                day(until.date_naive())
+            ),
+            None => format!(
+                "{} at {}, since {}",
+                label,
+                names.org(&p.provider),
+                day(p.since.date_naive())
+            ),
+        };
         words.push(title.clone());
         bars.push(bar(
             x(p.since),
@@ -120,18 +129,32 @@ pub fn strip(client: &VisibleClient, names: &Names<'_>, now: DateTime<Utc>) -> O
         ));
     }
     if let Some(t) = &client.transit {
-        let title = format!(
-            "On the way to {} at {} since {}",
-            names.level(&t.to_level),
-            names.org(&t.provider),
-            day(t.departed_at.date_naive())
-        );
+        let title = if t.missed {
+            format!(
+                "Left for {} at {} on {}, and did not arrive",
+                names.level(&t.to_level),
+                names.org(&t.provider),
+                day(t.departed_at.date_naive())
+            )
+        } else {
+            format!(
+                "On the way to {} at {} since {}",
+                names.level(&t.to_level),
+                names.org(&t.provider),
+                day(t.departed_at.date_naive())
+            )
+        };
         words.push(title.clone());
         bars.push(bar(
             x(t.departed_at),
             x(now),
             "transit".into(),
-            "in transit".into(),
+            if t.missed {
+                "did not arrive"
+            } else {
+                "in transit"
+            }
+            .into(),
             title,
         ));
     }

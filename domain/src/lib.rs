@@ -15,6 +15,7 @@ pub mod gates;
 pub mod identity;
 pub mod input;
 pub mod measures;
+pub mod next;
 pub mod notify;
 pub mod policy;
 mod state;
@@ -46,6 +47,7 @@ pub mod model {
         StaffStatus,
     };
     pub use crate::ids;
+    pub use crate::next::Step;
     pub use crate::notify::{
         Addressee, DefaultEscalation, EmailMode, NoticeKind, QuietHours, Rule, Who,
     };

@@ -9,6 +9,7 @@
 use crate::event::{CareEvent, EventData, GateReport};
 use crate::gates::{self, ReadinessAsk};
 use crate::ids::{ClientId, EpisodeId, OrgId, StaffId};
+use crate::next::Step;
 use crate::pathway::DischargeKind;
 use crate::pathway::{AllowedMove, Pathway};
 use crate::policy::{self, ClientPart, ClientView};
@@ -147,6 +148,13 @@ pub struct VisibleClient {
     /// The readiness of the next move and of a planned discharge ([`next_asks`]), when the
     /// reader asked for it ([`Asked::readiness`]) and its view shows it.
     pub readiness: Seen<Vec<Checklist>>,
+    /// What to do next that this reader may do ([`crate::next::next_steps`]), most pressing
+    /// first; asked with the readiness ([`Asked::readiness`]), else none.
+    pub next_steps: Vec<Step>,
+    /// The organizations the record may go to now without another consent: the one holding
+    /// it, the provider treating the client, and those a consent in force names (shown with
+    /// the consents).
+    pub may_receive: Seen<Vec<OrgId>>,
 }
 
 impl VisibleClient {
@@ -186,6 +194,11 @@ impl VisibleClient {
         self
     }
 
+    /// Whether the record may go to `org` now without another consent ([`Self::may_receive`]).
+    pub fn may_go_to(&self, org: OrgId) -> bool {
+        self.may_receive.items().contains(&org)
+    }
+
     pub fn display_name(&self) -> Option<&str> {
         self.identity
             .shown()
@@ -215,6 +228,23 @@ pub fn cut(
 ) -> VisibleClient {
     let shows = |p| view.shows(p);
     let s = state;
+    let checklists: Vec<Checklist> = if asked.readiness {
+        next_asks(s, pathway, asked.readiness_of.clone())
+            .into_iter()
+            .filter_map(|ask| {
+                let target = gates::readiness_target(s, pathway, ask.clone()).ok()?;
+                let gates = gates::readiness(s, pathway, &target, now.date_naive(), now).ok()?;
+                Some(Checklist { ask, target, gates })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let next_steps = if asked.readiness {
+        crate::next::next_steps(actor, s, pathway, &checklists, now)
+    } else {
+        Vec::new()
+    };
     VisibleClient {
         view,
         id: s.id,
@@ -275,22 +305,26 @@ pub fn cut(
             last_discharge: s.last_discharge.clone(),
         }),
         readiness: Seen::when(asked.readiness && shows(ClientPart::Readiness), || {
-            next_asks(s, pathway, asked.readiness_of.clone())
-                .into_iter()
-                .filter_map(|ask| {
-                    let target = gates::readiness_target(s, pathway, ask.clone()).ok()?;
-                    let gates =
-                        gates::readiness(s, pathway, &target, now.date_naive(), now).ok()?;
-                    Some(Checklist { ask, target, gates })
-                })
-                .collect()
+            checklists
+        }),
+        next_steps,
+        may_receive: Seen::when(shows(ClientPart::Consents), || {
+            let mut orgs: Vec<OrgId> = std::iter::once(s.home_org)
+                .chain(s.placement.as_ref().map(|p| p.provider))
+                .chain(s.consents.iter().flat_map(|c| c.recipients.iter().copied()))
+                .filter(|o| s.is_inside(*o) || s.active_consent_for(*o, now).is_some())
+                .collect();
+            orgs.sort_by_key(|o| o.0);
+            orgs.dedup();
+            orgs
         }),
     }
 }
 
 /// The moves a client page checks readiness for, while the client is in care: the move
 /// asked, else the planned handoff's, else the newest referral still open to a level the
-/// pathway allows, else the first transition it allows; and a planned discharge.
+/// pathway allows, else the level the newest assessment recommends (another than the client's,
+/// where the pathway allows it), else the first transition it allows; and a planned discharge.
 pub fn next_asks(
     state: &ClientState,
     pathway: &Pathway,
@@ -335,6 +369,12 @@ pub fn next_asks(
         })
         .max_by_key(|r| r.sent_at)
         .map(|r| move_to(&r.to_level));
+    let recommended = state
+        .assessments
+        .iter()
+        .max_by_key(|a| a.assessed_at)
+        .filter(|a| Some(&a.recommended_level) != state.level() && allows(&a.recommended_level))
+        .map(|a| move_to(&a.recommended_level));
     let first = moves.iter().find_map(|m| match m {
         AllowedMove::Transition { to, .. } => Some(move_to(to)),
         _ => None,
@@ -342,6 +382,7 @@ pub fn next_asks(
     let mut asks: Vec<ReadinessAsk> = asked
         .or(planned)
         .or(referred)
+        .or(recommended)
         .or(first)
         .into_iter()
         .collect();

@@ -49,6 +49,8 @@ const PATIENCE: Duration = Duration::from_secs(30);
 /// The window every test sees.
 const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 900;
+/// A phone's width (an iPhone 12 to 15).
+const PHONE: u32 = 390;
 
 /// One browser at a time in this test binary: each is a handful of processes and a few hundred
 /// megabytes, and the rest of the suite runs beside it.
@@ -511,6 +513,74 @@ impl Browser {
         }
     }
 
+    /// The titles of the next steps a client's page leads with, in order.
+    pub async fn next_steps(&self) -> Vec<String> {
+        let titles = self
+            .js(
+                "return [...document.querySelectorAll('ol.steps details.panel > summary \
+                 .panel-title')].map((t) => t.textContent.replace(/\\s+/g, ' ').trim())",
+                vec![],
+            )
+            .await;
+        serde_json::from_value(titles).expect("the steps' titles")
+    }
+
+    /// The panel of a client's page whose title begins with `title` (a next step, or a form
+    /// behind "More actions"), opened as a person opens it — "More actions" first when it is
+    /// behind it, then its own summary —, as a scope.
+    pub async fn panel(&self, title: &str) -> Within<'_> {
+        let t = xpath_literal(title);
+        let xpath = format!(
+            "//details[contains(@class, 'panel')]\
+             [summary/span[@class = 'panel-title'][starts-with(normalize-space(.), {t})]]"
+        );
+        let found = self
+            .client
+            .find_all(Locator::XPath(&xpath))
+            .await
+            .expect("find panels");
+        let [panel] = found.as_slice() else {
+            panic!(
+                "{} panels' titles begin {title:?} on {}; the steps: {:?}",
+                found.len(),
+                self.path().await,
+                self.next_steps().await
+            );
+        };
+        let opened = |el: &Element| {
+            let el = el.clone();
+            async move { el.attr("open").await.expect("attribute").is_some() }
+        };
+        if let Ok(more) = panel
+            .find(Locator::XPath(
+                "ancestor::details[contains(@class, 'more')]",
+            ))
+            .await
+            && !opened(&more).await
+        {
+            more.find(Locator::Css(":scope > summary"))
+                .await
+                .expect("the summary of More actions")
+                .click()
+                .await
+                .expect("open More actions");
+        }
+        if !opened(panel).await {
+            panel
+                .find(Locator::Css(":scope > summary"))
+                .await
+                .expect("the panel's summary")
+                .click()
+                .await
+                .expect("open the panel");
+        }
+        Within {
+            browser: self,
+            root: Some(panel.clone()),
+            name: format!("the panel {title:?}"),
+        }
+    }
+
     /// Type `value` into the field labelled `label` on the page ([`Within::fill`]).
     pub async fn fill(&self, label: &str, value: &str) {
         self.page().fill(label, value).await
@@ -596,6 +666,44 @@ impl Browser {
     /// Photograph the whole page (the window grown to its height) as
     /// `<artifacts>/screenshots/<test>--<name>.png`; its path, printed.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
+        self.screenshot_at(name, WIDTH).await
+    }
+
+    /// The page at a phone's width (390 px): nothing on it wider than the screen
+    /// (`document.documentElement.scrollWidth <= innerWidth`), photographed as `<name>-390`.
+    pub async fn on_a_phone(&self, name: &str) {
+        self.client
+            .set_window_size(PHONE, HEIGHT)
+            .await
+            .expect("a phone's width");
+        let sizes = self
+            .js(
+                "return [document.documentElement.scrollWidth, window.innerWidth, \
+                 [...document.querySelectorAll('body *')].filter((e) => \
+                 e.getBoundingClientRect().right > window.innerWidth + 1 && e.checkVisibility()) \
+                 .slice(0, 5).map((e) => e.tagName + '.' + e.className).join(', ')]",
+                vec![],
+            )
+            .await;
+        self.screenshot_at(&format!("{name}-390"), PHONE).await;
+        self.client
+            .set_window_size(WIDTH, HEIGHT)
+            .await
+            .expect("restore the window");
+        let (wide, inner) = (
+            sizes[0].as_u64().unwrap_or(0),
+            sizes[1].as_u64().unwrap_or(0),
+        );
+        assert!(
+            wide <= inner,
+            "{name} ({}) is {wide} px wide on a {inner} px screen; wider than it: {}",
+            self.path().await,
+            sizes[2]
+        );
+    }
+
+    /// As [`Self::screenshot`], the window `width` wide.
+    pub async fn screenshot_at(&self, name: &str, width: u32) -> PathBuf {
         let dir = artifacts_dir().join("screenshots");
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
         // The page's height, and what the window holds beyond its viewport (143 px in
@@ -612,14 +720,14 @@ impl Browser {
         let grown = page > viewport;
         if grown {
             self.client
-                .set_window_size(WIDTH, (page + frame).min(10_000))
+                .set_window_size(width, (page + frame).min(10_000))
                 .await
                 .expect("grow the window");
         }
         let png = self.client.screenshot().await.expect("screenshot");
         if grown {
             self.client
-                .set_window_size(WIDTH, HEIGHT)
+                .set_window_size(width, HEIGHT)
                 .await
                 .expect("restore the window");
         }
@@ -677,6 +785,58 @@ impl Browser {
             panic!("axe failed on {page}: {e}");
         }
         serde_json::from_value(answer["violations"].clone()).expect("axe's answer")
+    }
+}
+
+/// A Chrome DevTools command sent through ChromeDriver (`goog/cdp/execute`), for what WebDriver
+/// has no command for: showing the page as it prints.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &reqwest::Url,
+        session: Option<&str>,
+    ) -> Result<reqwest::Url, <reqwest::Url as std::str::FromStr>::Err> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &reqwest::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(json!({ "cmd": self.cmd, "params": self.params }).to_string()),
+        )
+    }
+}
+
+impl Browser {
+    /// Show the page as it prints (`print` media), or as on screen again.
+    pub async fn as_printed(&self, printed: bool) {
+        self.client
+            .issue_cmd(Cdp {
+                cmd: "Emulation.setEmulatedMedia",
+                params: json!({ "media": if printed { "print" } else { "" } }),
+            })
+            .await
+            .expect("emulate print media");
+    }
+
+    /// How many of the page's forms a person sees now.
+    pub async fn forms_shown(&self) -> u64 {
+        self.js(
+            "return [...document.querySelectorAll('form')].filter((f) => f.checkVisibility()).length",
+            vec![],
+        )
+        .await
+        .as_u64()
+        .expect("a count")
     }
 }
 
@@ -826,6 +986,37 @@ impl Within<'_> {
             .to_owned()
     }
 
+    /// Tick the box whose label begins with `words` (a provider, whose label goes on with the
+    /// places it has open), if it is not ticked already.
+    pub async fn check_starting(&self, words: &str) {
+        let xpath = format!(
+            ".//label[starts-with(normalize-space(.), {})]/input[@type = 'checkbox']",
+            xpath_literal(words)
+        );
+        let found = self.all(&xpath).await;
+        let [field] = found.as_slice() else {
+            panic!(
+                "{} boxes' labels begin {words:?} in {}; its labels: {:?}",
+                found.len(),
+                self.name,
+                self.labels().await
+            );
+        };
+        if !field.is_selected().await.expect("is it ticked") {
+            field.click().await.expect("tick the box");
+        }
+    }
+
+    /// The value of the field labelled `label`, as the page shows it now.
+    pub async fn value(&self, label: &str) -> String {
+        self.field(label)
+            .await
+            .prop("value")
+            .await
+            .expect("the field's value")
+            .unwrap_or_default()
+    }
+
     /// Tick the box (or radio button) labelled `label`, if it is not ticked already.
     pub async fn check(&self, label: &str) {
         let field = self.field(label).await;
@@ -839,6 +1030,25 @@ impl Within<'_> {
     /// [`Self::press_confirming`].
     pub async fn press(&self, words: &str) {
         self.press_answering(words, false).await
+    }
+
+    /// Follow the link saying `words` to a place on the same page (`#…`): no page is loaded.
+    pub async fn follow_in_page(&self, words: &str) {
+        let xpath = format!(
+            ".//a[normalize-space(.) = {}][starts-with(@href, '#')]",
+            xpath_literal(words)
+        );
+        let found = self.all(&xpath).await;
+        let [link] = found.as_slice() else {
+            panic!(
+                "{} in-page links say {words:?} in {}",
+                found.len(),
+                self.name
+            );
+        };
+        link.click()
+            .await
+            .unwrap_or_else(|e| panic!("follow {words:?}: {e}"));
     }
 
     /// Press the button saying `words`, answer yes to the question it asks, and wait for the
@@ -1112,22 +1322,93 @@ async fn a_case_manager_registers_consents_admits_and_discharges_a_client_throug
     assert!(b.heading().await.contains("Marisol Quintero"));
     b.screenshot("02-registered").await;
     b.axe("a client's page, just registered").await;
+    b.on_a_phone("02-registered").await;
 
-    let consent = b.section("Record a Part 2 consent").await;
+    // A client just registered: the page leads with the three steps to admission, the first
+    // open, and the case manager follows them, typing no address and scrolling to no form.
+    assert_eq!(
+        b.next_steps().await,
+        ["Record a Part 2 consent", "Record an assessment", "Admit"]
+    );
+    let consent = b.panel("Record a Part 2 consent").await;
     consent.check("detox provider").await;
     consent.press("Record consent").await;
     assert_eq!(b.text("[role=status]").await, "The consent was recorded.");
-
-    let admit = b.section("Admit").await;
-    admit.choose("Level", "Withdrawal management").await;
-    admit
-        .choose("Provider", "detox provider — Withdrawal management")
+    assert_eq!(b.next_steps().await, ["Record an assessment", "Admit"]);
+    let assess = b.panel("Record an assessment").await;
+    assess
+        .choose("Recommended level", "Withdrawal management")
         .await;
-    admit.fill("Planned hours a week", "40").await;
+    assess.press("Record").await;
+    assert_eq!(
+        b.text("[role=status]").await,
+        "The assessment was recorded."
+    );
+    // The admission opens on the level the assessment recommends, at a provider of it.
+    assert_eq!(b.next_steps().await, ["Admit to Withdrawal management"]);
+    let admit = b.panel("Admit to Withdrawal management").await;
+    assert_eq!(admit.chosen("Level").await, "Withdrawal management");
+    assert!(
+        admit
+            .chosen("Provider")
+            .await
+            .starts_with("detox provider — Withdrawal management, "),
+        "{}",
+        admit.chosen("Provider").await
+    );
+    b.screenshot("03-admit-as-the-step-says").await;
     admit.press("Admit").await;
     assert_eq!(b.text("[role=status]").await, "The client was admitted.");
     b.screenshot("03-admitted").await;
     b.axe("a client's page, admitted").await;
+    // Printed, the page is the client's summary: no form.
+    assert!(b.forms_shown().await > 0);
+    b.as_printed(true).await;
+    assert_eq!(b.forms_shown().await, 0, "a form on the printed page");
+    let printed = b.text("main").await;
+    assert!(
+        printed.contains("Where things stand") && printed.contains("Consents"),
+        "{printed}"
+    );
+    b.screenshot("03-printed").await;
+    b.as_printed(false).await;
+
+    // A move before its gates are met comes back in place: the move's form open, what was
+    // typed kept, each unmet gate in the checklist's words beside the move with the form
+    // that meets it.
+    let client_page = b.path().await;
+    let client_page = client_page.split('?').next().unwrap().to_owned();
+    let mv = b.panel("Move to another level now").await;
+    mv.choose("Move", "Step down to Residential treatment")
+        .await;
+    mv.fill("Planned hours a week", "31").await;
+    mv.press("Move").await;
+    assert_eq!(b.status().await, 422);
+    assert_eq!(b.path().await, format!("{client_page}/move"));
+    let said = b.alert().await.expect("the refusal, as an alert");
+    assert!(
+        said.contains("Not every gate of this move is met yet")
+            && said.contains("Accepted referral: no referral to Residential treatment accepted"),
+        "{said}"
+    );
+    let mv = b.panel("Move to another level now").await;
+    assert_eq!(
+        mv.chosen("Move").await,
+        "Step down to Residential treatment"
+    );
+    assert_eq!(mv.value("Planned hours a week").await, "31");
+    b.screenshot("04-a-refused-move-in-place").await;
+    b.axe("a client's page, a move refused in place").await;
+    // Its fix is one click away: the referral form, opened where it is.
+    mv.follow_in_page("Send a referral").await;
+    let open = b
+        .js(
+            "return document.getElementById('send-referral').checkVisibility()",
+            vec![],
+        )
+        .await;
+    assert_eq!(open, true, "the referral form is shown");
+    b.goto(&client_page).await;
 
     b.press("Census").await;
     assert_eq!(
@@ -1142,10 +1423,30 @@ async fn a_case_manager_registers_consents_admits_and_discharges_a_client_throug
     assert!(status.is_some(), "the search found nobody");
     b.screenshot("04-found").await;
     b.axe("the clients page, searched").await;
+    b.on_a_phone("04-found").await;
+
+    // The same name registered again is held back, the one already registered shown with its
+    // record number, what was typed kept; registered only when asked again.
+    let register = b.section("Register a client").await;
+    register.fill("Name", "marisol  quintero").await;
+    register.fill("Record number", "MRN-009999").await;
+    register.press("Register").await;
+    assert_eq!(b.status().await, 409);
+    let said = b.alert().await.expect("the same name, said");
+    assert!(
+        said.contains("Already registered under this name")
+            && said.contains("Marisol Quintero, record number MRN-004217"),
+        "{said}"
+    );
+    let register = b.section("Register a client").await;
+    assert_eq!(register.value("Record number").await, "MRN-009999");
+    b.screenshot("04-same-name").await;
+    b.axe("the clients page, a name already registered").await;
+    b.press("Clients").await;
 
     // Discharge asks first.
     b.press("Marisol Quintero").await;
-    let discharge = b.section("Discharge").await;
+    let discharge = b.panel("Discharge").await;
     discharge
         .choose("Kind", "Left against medical advice")
         .await;
@@ -1153,6 +1454,65 @@ async fn a_case_manager_registers_consents_admits_and_discharges_a_client_throug
     assert_eq!(b.text("[role=status]").await, "The client was discharged.");
     b.screenshot("05-discharged").await;
     b.axe("a client's page, discharged").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_no_show_the_client_page_says_so_once_and_offers_three_ways_on() {
+    let (net, dana) = network().await;
+    let c = net.admitted("detox", 40.0).await;
+    let referral = net.refer(&c, "residential").await;
+    net.accept("residential", &referral).await;
+    net.cm(
+        &Net::transition_query(),
+        json!({ "c": c, "k": "STEP_DOWN", "l": "residential", "h": 30.0 }),
+    )
+    .await;
+    net.s
+        .ok(
+            net.partner("residential"),
+            &format!(
+                "mutation($c: UUID!) {{ reportNoShow(clientId: $c) {} }}",
+                crate::api::RESULT
+            ),
+            json!({ "c": c }),
+        )
+        .await;
+
+    let b = Browser::open(&net.s.url, "no-show").await;
+    b.sign_in(&dana).await;
+    b.goto(&format!("/clients/{c}")).await;
+    let said = b.text(".situation").await;
+    assert!(
+        said.starts_with("Did not arrive at residential provider for Residential treatment"),
+        "{said}"
+    );
+    let main = main_text(&b).await;
+    assert!(
+        !main.contains("On the way to"),
+        "the page still says the client is on the way: {main}"
+    );
+    assert_eq!(
+        b.next_steps().await,
+        [
+            "Send a referral elsewhere",
+            "Record a late arrival",
+            "Discharge"
+        ]
+    );
+    assert!(
+        !main.contains("Report a no-show"),
+        "a second no-show offered: {main}"
+    );
+    // Elsewhere: the provider the client did not reach is not offered again.
+    let elsewhere = b.panel("Send a referral elsewhere").await;
+    assert_eq!(
+        elsewhere.chosen("To the level").await,
+        "Residential treatment"
+    );
+    let offered = b.text("#send-referral fieldset").await;
+    assert!(!offered.contains("residential provider"), "{offered}");
+    look(&b, "01-after-a-no-show").await;
     b.close().await;
 }
 
@@ -1250,10 +1610,11 @@ async fn now_signed_in_as(b: &Browser, person: &Person) -> String {
     b.sign_in(person).await
 }
 
-/// Photograph the page shown as `name` and check it with axe.
+/// Photograph the page shown as `name`, check it with axe, and on a phone's width.
 async fn look(b: &Browser, name: &str) {
     b.screenshot(name).await;
     b.axe(&format!("{name} ({})", b.path().await)).await;
+    b.on_a_phone(name).await;
 }
 
 /// The text of the page's main part.
@@ -1333,7 +1694,7 @@ async fn a_client_walks_detox_residential_discharge_through_the_console() {
     assert_eq!(b.heading().await, name);
     look(&b, "04-client-registered").await;
 
-    let consent = b.section("Record a Part 2 consent").await;
+    let consent = b.panel("Record a Part 2 consent").await;
     // Detox and residential for the stay, the coordinator's hub for the bookings, and the
     // outpatient provider and the pharmacy the bookings go to.
     for org in [
@@ -1348,19 +1709,16 @@ async fn a_client_walks_detox_residential_discharge_through_the_console() {
     consent.press("Record consent").await;
     assert_eq!(notice(&b).await, "The consent was recorded.");
 
-    let admit = b.section("Admit").await;
+    let admit = b.panel("Admit").await;
     admit.choose("Level", "Withdrawal management").await;
-    admit
-        .choose("Provider", "detox provider — Withdrawal management")
-        .await;
     admit.fill("Planned hours a week", "40").await;
     admit.press("Admit").await;
     assert_eq!(notice(&b).await, "The client was admitted.");
 
-    let refer = b.section("Send a referral").await;
+    let refer = b.panel("Send a referral").await;
     refer.choose("To the level", "Residential treatment").await;
     refer
-        .check("residential provider — Residential treatment")
+        .check_starting("residential provider — Residential treatment")
         .await;
     refer.press("Send").await;
     assert_eq!(notice(&b).await, "The referral was sent.");
@@ -1394,7 +1752,7 @@ async fn a_client_walks_detox_residential_discharge_through_the_console() {
     .await;
     let card = b.section(&label).await;
     look(&b, "06-inbox-new-referral").await;
-    card.press("Accept and hold a slot").await;
+    card.press_confirming("Accept and hold a slot").await;
     assert_eq!(
         notice(&b).await,
         "The referral was accepted; a slot is held for the client."
@@ -1447,14 +1805,14 @@ async fn a_client_walks_detox_residential_discharge_through_the_console() {
     );
     assert!(drawn.gates.iter().all(|g| g.button.is_none()), "{drawn:#?}");
     look(&b, "11-client-ready-to-step-down").await;
-    // The move forms open on the move the checklist is for.
-    let step = b.section("Move to the next level").await;
+    // Accepted, the handoff planned: the move is the one step left, its form open on it.
+    assert_eq!(
+        b.next_steps().await,
+        ["Step down to Residential treatment now"]
+    );
+    let step = b.panel("Step down to Residential treatment now").await;
     assert_eq!(
         step.chosen("Move").await,
-        "Step down to Residential treatment"
-    );
-    assert_eq!(
-        b.section("Plan the handoff").await.chosen("Move").await,
         "Step down to Residential treatment"
     );
     step.fill("Planned hours a week", "30").await;
@@ -1496,7 +1854,7 @@ async fn a_client_walks_detox_residential_discharge_through_the_console() {
     let first = b.tab().await;
     let drawn_at = net.version(&id).await;
     b.open_tab(&page).await;
-    let mat = b.section("MAT plan").await;
+    let mat = b.panel("Record the MAT plan").await;
     mat.choose("Medication", "buprenorphine").await;
     mat.fill_date("Supply covers through", today + chrono::Duration::days(4))
         .await;
@@ -1507,15 +1865,20 @@ async fn a_client_walks_detox_residential_discharge_through_the_console() {
     let changed_at = net.version(&id).await;
     assert!(changed_at > drawn_at, "the MAT plan changed the record");
     assert_eq!(b.path().await, page, "the first tab");
-    let plan = b.section("Plan the handoff").await;
+    let plan = b.panel("Plan ").await;
     plan.choose("Move", "Planned discharge").await;
+    plan.fill_date("On", today).await;
     plan.press("Plan").await;
+    // Refused in place: the client's page as the record is now, the plan's form open with
+    // what was chosen kept, and why.
     assert_eq!(b.status().await, 409);
-    assert_eq!(b.heading().await, "The record changed");
+    assert_eq!(b.path().await, format!("{page}/handoff"));
+    assert_eq!(b.heading().await, name);
     let said = b.alert().await.expect("the refusal, as an alert");
     assert!(
         said.contains("changed this client's record after you opened the page")
-            && said.contains("nothing was changed"),
+            && said.contains("nothing was changed")
+            && said.contains("with what you typed kept"),
         "{said}"
     );
     look(&b, "17-stale-form-refused").await;
@@ -1531,11 +1894,13 @@ async fn a_client_walks_detox_residential_discharge_through_the_console() {
         Value::Null,
         "no handoff planned"
     );
-    b.press("Reload the page").await;
-    assert_eq!(b.path().await, page);
     assert!(b.text(".facts").await.contains("Residential treatment"));
-    let plan = b.section("Plan the handoff").await;
-    plan.choose("Move", "Planned discharge").await;
+    assert!(
+        main_text(&b).await.contains("buprenorphine"),
+        "the page drawn again shows the MAT plan the other tab recorded"
+    );
+    let plan = b.panel("Plan ").await;
+    assert_eq!(plan.chosen("Move").await, "Planned discharge");
     plan.press("Plan").await;
     assert_eq!(
         notice(&b).await,
@@ -1609,12 +1974,17 @@ async fn a_client_walks_detox_residential_discharge_through_the_console() {
         "{drawn:#?}"
     );
     look(&b, "21-client-ready-for-discharge").await;
-    let discharge = b.section("Discharge").await;
-    discharge.choose("Kind", "Planned discharge").await;
+    // Every gate met: the discharge is the step, its kind chosen.
+    assert_eq!(b.next_steps().await, ["Planned discharge"]);
+    let discharge = b.panel("Planned discharge").await;
+    assert_eq!(discharge.chosen("Kind").await, "Planned discharge");
     discharge.press_confirming("Discharge").await;
     assert_eq!(notice(&b).await, "The client was discharged.");
-    let facts = b.text(".facts").await;
-    assert!(facts.contains("Status\ndischarged"), "{facts}");
+    let said = b.text(".situation").await;
+    assert!(
+        said.starts_with("Discharged from Residential treatment"),
+        "{said}"
+    );
     assert!(
         !b.has("#plan").await,
         "a handoff offered to plan for a discharged client"

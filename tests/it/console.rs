@@ -286,8 +286,22 @@ async fn a_case_manager_moves_a_client_with_the_pages_forms(b: Backend) {
         ("provider", residential.as_str()),
     ];
     let a = cm.submit(&page, &format!("{page}/referrals"), &refer).await;
+    // Refused in place: the client's page again, the referral form open, the reason next to
+    // the providers with the form that fixes it.
     assert_eq!(a.status, 422);
-    assert!(text(&a.body).contains("No active 42 CFR Part 2 consent names residential provider."));
+    let said = text(&a.body);
+    assert!(
+        said.contains("No Part 2 consent in force names residential provider"),
+        "{said}"
+    );
+    let doc = scraper::Html::parse_document(&a.body);
+    let open = |sel: &str| doc.select(&scraper::Selector::parse(sel).unwrap()).count();
+    assert_eq!(open("details[open] form#send-referral"), 1, "{said}");
+    assert_eq!(
+        open("form#send-referral div.refused[role=alert] a[href='#record-consent']"),
+        1,
+        "{said}"
+    );
     let a = cm
         .submit(
             &page,
@@ -323,13 +337,18 @@ async fn a_case_manager_moves_a_client_with_the_pages_forms(b: Backend) {
         )
         .await;
     assert_eq!(a.status, 422, "{}", text(&a.body));
+    let said = text(&a.body);
     assert!(
-        text(&a.body).contains(
-            "Not every gate of this move is met — Accepted referral: no referral to \
-             Residential treatment accepted"
-        ),
-        "{}",
-        text(&a.body)
+        said.contains("Not every gate of this move is met yet")
+            && said.contains("Accepted referral: no referral to Residential treatment accepted"),
+        "{said}"
+    );
+    // What was typed is kept: the hours, the move chosen.
+    let again = form_fields(&a.body, &format!("{page}/move"), &[]);
+    assert!(
+        again.contains(&("hours".into(), "30".into()))
+            && again.contains(&("move".into(), "step_down:residential".into())),
+        "{again:?}"
     );
 
     // The provider accepts (over the API: its inbox page is tested apart): the checklist's
@@ -360,7 +379,16 @@ async fn a_case_manager_moves_a_client_with_the_pages_forms(b: Backend) {
         .await;
     assert_eq!(a.status, 303, "{}", text(&a.body));
     let shown = text(&cm.get(&page).await.body);
-    assert!(shown.contains("on the way to the next provider"), "{shown}");
+    // The page says where the client stands in one sentence, and leads with the two steps
+    // left: the arrival confirmed, or missed.
+    assert!(
+        shown.contains("What now On the way to Residential treatment at residential provider"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Confirm the arrival") && shown.contains("Report a no-show"),
+        "{shown}"
+    );
     assert!(
         shown.contains("Left Withdrawal management"),
         "the timeline in words: {shown}"
@@ -390,8 +418,14 @@ async fn a_stale_form_is_refused_in_words_and_changes_nothing(b: Backend) {
         said.contains("changed this client's record after you opened the page"),
         "{said}"
     );
-    assert!(said.contains("Reload the page"), "{said}");
+    assert!(said.contains("with what you typed kept"), "{said}");
     assert_eq!(n.version(&c).await, before, "nothing changed");
+    // The page drawn again is the record as it is now: its forms carry the new version.
+    let again = form_fields(&a.body, &format!("{page}/referrals"), &[]);
+    assert!(
+        again.contains(&("version".into(), before.to_string())),
+        "{again:?}"
+    );
     n.s.stop().await;
 }
 
@@ -693,8 +727,100 @@ async fn a_live_stream_ends_when_its_person_is_deactivated(b: Backend) {
     );
 }
 
+/// A supervisor, refused a discharge for a gate, lets it through with a reason from the refused
+/// form itself; a case manager's refused form offers no override. From the tables, a referral
+/// is withdrawn and a consent revoked.
+async fn a_supervisor_overrides_a_gate_and_a_referral_and_a_consent_are_undone_from_the_page(
+    b: Backend,
+) {
+    let n = Net::new(b).await;
+    let c = n.admitted("detox", 40.0).await;
+    let page = format!("/clients/{c}");
+    let mv = [("kind", "planned")];
+
+    let cm = Console::like_token(&n.s, &n.cm).await;
+    let refused = cm.submit(&page, &format!("{page}/discharge"), &mv).await;
+    assert_eq!(refused.status, 422, "{}", text(&refused.body));
+    assert!(
+        !refused.body.contains("override_reason"),
+        "a case manager may not override"
+    );
+
+    let sup = Console::like_token(&n.s, &n.supervisor).await;
+    let refused = sup.submit(&page, &format!("{page}/discharge"), &mv).await;
+    assert_eq!(refused.status, 422, "{}", text(&refused.body));
+    assert!(
+        text(&refused.body).contains("Override as supervisor Let the move through without a gate"),
+        "{}",
+        text(&refused.body)
+    );
+    // The override without a reason is refused next to the reason's field.
+    let mut fields = form_fields(
+        &refused.body,
+        &format!("{page}/discharge"),
+        &[("override", "aftercare_appointment")],
+    );
+    let again = sup.post(&format!("{page}/discharge"), &fields).await;
+    assert_eq!(again.status, 400, "{}", text(&again.body));
+    assert!(
+        text(&again.body).contains("The reason for the override is needed"),
+        "{}",
+        text(&again.body)
+    );
+    fields.retain(|(k, _)| k != "idem");
+    fields.push(("idem".into(), uuid::Uuid::new_v4().to_string()));
+    fields.push((
+        "override_reason".into(),
+        "bed confirmed by phone with the program".into(),
+    ));
+    let moved = sup.post(&format!("{page}/discharge"), &fields).await;
+    assert_eq!(moved.status, 303, "{}", text(&moved.body));
+    let status = n
+        .cm(
+            "query($c: UUID!) { client(id: $c) { status } }",
+            json!({ "c": c }),
+        )
+        .await;
+    assert_eq!(status["client"]["status"], "DISCHARGED", "{status}");
+
+    // A referral withdrawn and a consent revoked, each from its row.
+    let c = n.admitted("detox", 40.0).await;
+    let page = format!("/clients/{c}");
+    let referral = n.refer(&c, "residential").await;
+    let withdraw = format!("{page}/referrals/{referral}/withdraw");
+    let a = cm.submit(&page, &withdraw, &[]).await;
+    assert_eq!(a.status, 303, "{}", text(&a.body));
+    let shown = text(
+        &cm.get(&format!("{page}?done=referral-withdrawn"))
+            .await
+            .body,
+    );
+    assert!(shown.contains("The referral was withdrawn"), "{shown}");
+    assert!(
+        !cm.get(&page).await.body.contains(&withdraw),
+        "withdrawn once"
+    );
+    let consent = n
+        .cm(
+            "query($c: UUID!) { client(id: $c) { consents { id } } }",
+            json!({ "c": c }),
+        )
+        .await["client"]["consents"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoke = format!("{page}/consents/{consent}/revoke");
+    let a = cm.submit(&page, &revoke, &[]).await;
+    assert_eq!(a.status, 303, "{}", text(&a.body));
+    let shown = cm.get(&page).await.body;
+    assert!(!shown.contains(&revoke), "revoked once");
+    assert!(text(&shown).contains("revoked"), "{}", text(&shown));
+    n.s.stop().await;
+}
+
 on_both_backends!(
     a_live_stream_ends_when_its_person_is_deactivated,
+    a_supervisor_overrides_a_gate_and_a_referral_and_a_consent_are_undone_from_the_page,
     a_form_goes_back_only_to_a_path_of_this_site,
     a_client_page_is_one_disclosure,
     the_consoles_commands_are_counted_as_the_apis,

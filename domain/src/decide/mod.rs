@@ -16,6 +16,8 @@ mod draft;
 mod fixture;
 mod handoff;
 #[cfg(test)]
+mod next_steps;
+#[cfg(test)]
 mod notices;
 mod placement;
 mod referrals;
