@@ -345,6 +345,17 @@ enum OrgsCmd {
         /// organization that provides its service.
         #[arg(long, value_delimiter = ',', value_parser = parse_mat_service)]
         mat_services: Vec<MatService>,
+        /// Its time zone, an IANA name (America/New_York): its people see and type times in
+        /// it on the console. Left out: UTC.
+        #[arg(long)]
+        time_zone: Option<String>,
+    },
+    /// Set an organization's time zone, an IANA name (America/New_York).
+    SetTimeZone {
+        #[arg(long)]
+        org: uuid::Uuid,
+        #[arg(long)]
+        time_zone: String,
     },
     /// Set the MAT services an organization provides, replacing those it had.
     SetMatServices {
@@ -609,8 +620,13 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
                     name,
                     offers,
                     mat_services,
+                    time_zone,
                 },
         } => {
+            // Nothing is created when the time zone is wrong.
+            if let Some(zone) = &time_zone {
+                carepath_engine::parse_time_zone(zone)?;
+            }
             let engine = engine(&config).await?;
             let admin = Actor::new(OrgId(uuid::Uuid::nil()), Role::Admin);
             let mut parsed = Vec::with_capacity(offers.len());
@@ -628,7 +644,19 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
             engine
                 .register_provider(&admin, id, &name, &parsed, &mat_services)
                 .await?;
+            if let Some(zone) = &time_zone {
+                engine.set_org_time_zone(&admin, id, zone).await?;
+            }
             say(id)?;
+        }
+        Cmd::Orgs {
+            command: OrgsCmd::SetTimeZone { org, time_zone },
+        } => {
+            let engine = engine(&config).await?;
+            let admin = Actor::new(OrgId(uuid::Uuid::nil()), Role::Admin);
+            engine
+                .set_org_time_zone(&admin, OrgId(org), &time_zone)
+                .await?;
         }
         Cmd::Orgs {
             command: OrgsCmd::SetMatServices { org, mat_services },

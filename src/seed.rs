@@ -18,6 +18,8 @@ fn org_id(name: &str) -> OrgId {
 }
 
 pub const HOME: &str = "Harbor Case Management";
+/// The demo network's time zone (a Massachusetts network).
+const DEMO_TIME_ZONE: &str = "America/New_York";
 const PROVIDERS: [(&str, &str, i32); 7] = [
     ("Bayview Withdrawal Management", "detox", 20),
     ("Harborlight Residential", "residential", 30),
@@ -212,6 +214,15 @@ pub async fn demo(engine: &Engine) -> anyhow::Result<()> {
         engine.register_org(&admin, org_id(name), name).await?;
         engine
             .set_capacity(&admin, org_id(name), &LevelId::new(level), capacity)
+            .await?;
+    }
+    // A Massachusetts network: its people see and type times in Boston's.
+    for org in std::iter::once(HOME)
+        .chain(std::iter::once(PHARMACY))
+        .chain(PROVIDERS.iter().map(|(name, _, _)| *name))
+    {
+        engine
+            .set_org_time_zone(&admin, org_id(org), DEMO_TIME_ZONE)
             .await?;
     }
     let s = Seeder {

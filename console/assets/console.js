@@ -69,7 +69,16 @@
   var ends = Date.parse(span.getAttribute("data-idle-ends"));
   if (isNaN(ends)) { return; }
   var WARN_BEFORE = 2 * 60 * 1000;
-  var at = new Date(ends).toISOString().substring(11, 16) + " UTC";
+  // Said in the person's time zone (their organization's), as the header says it.
+  var zone = span.getAttribute("data-zone") || "UTC";
+  var at;
+  try {
+    at = new Date(ends).toLocaleTimeString("en-US", {
+      hour: "2-digit", minute: "2-digit", hour12: false, timeZone: zone, timeZoneName: "short"
+    });
+  } catch (e) {
+    at = new Date(ends).toISOString().substring(11, 16) + " UTC";
+  }
   var warned = false;
   var check = function () {
     var now = Date.now();

@@ -163,7 +163,7 @@ pub async fn page(
         name: person.name,
         email: person.email,
         role: role_words(person.role),
-        idle_ends: signed.idle_ends_at.format("%H:%M UTC").to_string(),
+        idle_ends: crate::words::time_of_day(signed.idle_ends_at),
         ends: moment(signed.expires_at),
         others: sessions.iter().filter(|s| !s.current).count(),
         sessions,

@@ -101,13 +101,22 @@ impl Fields {
             .map_err(|_| bad_field(name, format!("{what} is a date (year-month-day)")))
     }
 
-    /// A `datetime-local` field, read as UTC.
+    /// A `datetime-local` field, read in the person's time zone (`words::zone`).
     pub fn moment(&self, name: &str, what: &str) -> Result<DateTime<Utc>, PageError> {
         let v = self.required(name, what)?;
-        NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M")
+        let local = NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M")
             .or_else(|_| NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S"))
-            .map(|t| t.and_utc())
-            .map_err(|_| bad_field(name, format!("{what} is a date and time")))
+            .map_err(|_| bad_field(name, format!("{what} is a date and time")))?;
+        crate::words::from_local(local).ok_or_else(|| {
+            bad_field(
+                name,
+                format!(
+                    "{what}: {} does not exist in {} (the clocks move forward then)",
+                    local.format("%H:%M on %-d %b %Y"),
+                    crate::words::zone().name()
+                ),
+            )
+        })
     }
 
     pub fn number(&self, name: &str, what: &str) -> Result<f32, PageError> {

@@ -19,7 +19,7 @@ use crate::pictures::{self, Coverage, Strip};
 use crate::refusal::{Note, Refusal};
 use crate::session::Signed;
 use crate::timeline::{self, Line};
-use crate::words::{self, Names, cap, day, moment};
+use crate::words::{self, Names, cap, day, day_of, moment};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -343,7 +343,7 @@ async fn draw(
     let directory = engine.directory(actor).await?;
     let names = Names::from(engine, &directory);
     let now = engine.clock().now();
-    let today = now.date_naive();
+    let today = words::local_date(now);
     let identity = client.identity.shown().cloned().flatten();
     let full = client.view == ClientView::Full;
     let books =
@@ -616,7 +616,7 @@ async fn draw(
             what,
             moment(a.at),
             a.outcome.is_some(),
-            a.at.date_naive() < today,
+            words::local_date(a.at) < today,
             not_reached == Some(a.provider),
         ));
     }
@@ -736,7 +736,7 @@ async fn facts(
                 "{} at {}, since {}",
                 names.level(&p.level),
                 names.org(&p.provider),
-                day(p.since.date_naive())
+                day_of(p.since)
             ),
         ));
     }
@@ -766,7 +766,7 @@ async fn facts(
     if let Some(e) = &client.episode {
         facts.push((
             "Episode",
-            format!("{}, admitted {}", e.number, day(e.admitted_at.date_naive())),
+            format!("{}, admitted {}", e.number, day_of(e.admitted_at)),
         ));
     }
     if let Some(cm) = client.case_management.shown()

@@ -131,6 +131,10 @@ pub fn router(engine: Engine) -> Router {
         ))
         .layer(axum::middleware::map_response(too_large))
         .layer(axum::middleware::map_response(guard))
+        .layer(axum::middleware::from_fn_with_state(
+            engine.clone(),
+            session::in_the_readers_zone,
+        ))
         .with_state(engine)
 }
 

@@ -116,7 +116,7 @@ pub async fn page(
     Query(filter): Query<Filter>,
 ) -> Result<Response, PageError> {
     let actor = &signed.actor;
-    let today = engine.clock().now().date_naive();
+    let today = crate::words::local_date(engine.clock().now());
     let census = engine.census(actor).await?;
 
     let asked = (|| -> Result<_, Error> {

@@ -82,6 +82,9 @@ pub struct Chrome {
     /// page's script warns before it).
     pub idle_ends: String,
     pub idle_ends_at: String,
+    /// The time zone the page shows and reads times in (an IANA name): the person's
+    /// organization's.
+    pub zone: String,
     /// How many of the person's notices they have not read (the header's notification
     /// center; its script keeps it current from `/notifications/unread`).
     pub unread: u64,
@@ -169,7 +172,8 @@ impl Chrome {
                 .collect(),
             csrf: signed.csrf.clone(),
             skipped_clock: skipped_clock(engine),
-            idle_ends: signed.idle_ends_at.format("%H:%M UTC").to_string(),
+            idle_ends: crate::words::time_of_day(signed.idle_ends_at),
+            zone: crate::words::zone().name().to_owned(),
             idle_ends_at: signed.idle_ends_at.to_rfc3339(),
             unread,
         })
@@ -177,9 +181,7 @@ impl Chrome {
 }
 
 pub fn skipped_clock(engine: &Engine) -> Option<String> {
-    engine
-        .time_skipping()
-        .map(|now| now.format("%A %-d %B %Y, %H:%M UTC").to_string())
+    engine.time_skipping().map(crate::words::moment)
 }
 
 /// A rendered page.

@@ -3,7 +3,7 @@
 //! MAT supply with the next bookings as a coverage bar that shows a gap in red. Each comes with
 //! the same facts in words beside it, for those who do not see the picture.
 
-use crate::words::{Names, day};
+use crate::words::{Names, day, day_of};
 use carepath_engine::domain::{PlacementRecord, VisibleClient};
 use carepath_engine::pathway::Pathway;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -109,14 +109,14 @@ pub fn strip(client: &VisibleClient, names: &Names<'_>, now: DateTime<Utc>) -> O
                 "{} at {}, {} to {}",
                 label,
                 names.org(&p.provider),
-                day(p.since.date_naive()),
-                day(until.date_naive())
+                day_of(p.since),
+                day_of(until)
             ),
             None => format!(
                 "{} at {}, since {}",
                 label,
                 names.org(&p.provider),
-                day(p.since.date_naive())
+                day_of(p.since)
             ),
         };
         words.push(title.clone());
@@ -134,14 +134,14 @@ pub fn strip(client: &VisibleClient, names: &Names<'_>, now: DateTime<Utc>) -> O
                 "Left for {} at {} on {}, and did not arrive",
                 names.level(&t.to_level),
                 names.org(&t.provider),
-                day(t.departed_at.date_naive())
+                day_of(t.departed_at)
             )
         } else {
             format!(
                 "On the way to {} at {} since {}",
                 names.level(&t.to_level),
                 names.org(&t.provider),
-                day(t.departed_at.date_naive())
+                day_of(t.departed_at)
             )
         };
         words.push(title.clone());
@@ -160,8 +160,8 @@ pub fn strip(client: &VisibleClient, names: &Names<'_>, now: DateTime<Utc>) -> O
     }
     Some(Strip {
         bars,
-        start: day(start.date_naive()),
-        end: day(end.date_naive()),
+        start: day_of(start),
+        end: day_of(end),
         words,
     })
 }
@@ -216,7 +216,7 @@ pub fn coverage(client: &VisibleClient, names: &Names<'_>, today: NaiveDate) -> 
         Some(through) => {
             let covered_end = through + Duration::days(1);
             // Covered from when the plan was recorded (not before it).
-            let from = start.max(plan.recorded_at.date_naive());
+            let from = start.max(crate::words::local_date(plan.recorded_at));
             if covered_end > from {
                 bars.push(bar(
                     x(from),

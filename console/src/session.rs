@@ -28,6 +28,7 @@ pub const SESSION_COOKIE: &str = "carepath_session";
 pub const PENDING_COOKIE: &str = "carepath_sign_in";
 
 /// A signed-in request: who, and the CSRF token its forms carry.
+#[derive(Clone)]
 pub struct Signed {
     pub actor: Actor,
     pub csrf: String,
@@ -50,6 +51,10 @@ impl FromRequestParts<Engine> for Signed {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, engine: &Engine) -> Result<Self, PageError> {
+        // Found once for the request, by the zone's middleware.
+        if let Some(signed) = parts.extensions.get::<Signed>() {
+            return Ok(signed.clone());
+        }
         let jar = CookieJar::from_headers(&parts.headers);
         let secret = jar
             .get(SESSION_COOKIE)
@@ -69,6 +74,31 @@ impl FromRequestParts<Engine> for Signed {
             secret,
         })
     }
+}
+
+/// Every console request runs in its reader's time zone (their organization's,
+/// `Engine::org_time_zone`; UTC for a visitor not signed in): the pages show times in it and
+/// forms read times in it (`words::zone`). The session it looks up is kept for the request's
+/// [`Signed`], so it is read once.
+pub async fn in_the_readers_zone(
+    axum::extract::State(engine): axum::extract::State<Engine>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (mut parts, body) = req.into_parts();
+    let mut zone = chrono_tz::Tz::UTC;
+    if CookieJar::from_headers(&parts.headers)
+        .get(SESSION_COOKIE)
+        .is_some()
+        && let Ok(signed) = Signed::from_request_parts(&mut parts, &engine).await
+    {
+        if let Ok(z) = engine.org_time_zone(signed.actor.org).await {
+            zone = z;
+        }
+        parts.extensions.insert(signed);
+    }
+    let req = axum::extract::Request::from_parts(parts, body);
+    crate::words::in_zone(zone, next.run(req)).await
 }
 
 impl Signed {
@@ -562,7 +592,7 @@ async fn welcome_form(
         name: info.name,
         email: info.email,
         org: info.org_name,
-        expires: info.expires_at.format("%-d %B %Y, %H:%M UTC").to_string(),
+        expires: crate::words::moment(info.expires_at),
         problem,
         min_chars: carepath_engine::domain::MIN_PASSWORD_CHARS,
         skipped_clock: skipped_clock(engine),

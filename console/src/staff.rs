@@ -212,7 +212,7 @@ fn person_row(p: &Person, now: DateTime<Utc>) -> PersonRow {
     let locked = p.locked_until.filter(|t| *t > now);
     let status = match (p.status, locked) {
         (StaffStatus::Deactivated, _) => "Deactivated".to_owned(),
-        (_, Some(until)) => format!("Locked until {}", until.format("%H:%M UTC")),
+        (_, Some(until)) => format!("Locked until {}", crate::words::time_of_day(until)),
         (StaffStatus::Invited, None) => "Invited".to_owned(),
         (StaffStatus::Active, None) => "Active".to_owned(),
     };

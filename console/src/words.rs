@@ -14,6 +14,7 @@ use carepath_engine::domain::{
 use carepath_engine::ids::{ClientId, OrgId};
 use carepath_engine::pathway::{DischargeKind, Gate, LevelId, Pathway, TransitionKind};
 use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use std::collections::HashMap;
 
 /// Names of the organizations a page mentions, and the pathway's level names.
@@ -217,9 +218,54 @@ pub fn cap(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// "Tue 1 Dec 2026, 14:05 UTC".
+tokio::task_local! {
+    /// The time zone of the person a page is drawn for: their organization's
+    /// (`Engine::org_time_zone`), set for each request by [`crate::session::in_the_readers_zone`].
+    static ZONE: Tz;
+}
+
+/// The time zone the page being drawn shows and reads times in (UTC outside a request, or for
+/// a visitor not signed in).
+pub fn zone() -> Tz {
+    ZONE.try_with(|z| *z).unwrap_or(Tz::UTC)
+}
+
+/// Run `f` with `tz` as the zone its pages show and read times in.
+pub async fn in_zone<F: std::future::Future>(tz: Tz, f: F) -> F::Output {
+    ZONE.scope(tz, f).await
+}
+
+/// "Tue 1 Dec 2026, 09:05 EST": in the reader's zone, named.
 pub fn moment(t: DateTime<Utc>) -> String {
-    t.format("%a %-d %b %Y, %H:%M UTC").to_string()
+    t.with_timezone(&zone())
+        .format("%a %-d %b %Y, %H:%M %Z")
+        .to_string()
+}
+
+/// "09:05 EST": the time of day in the reader's zone, named.
+pub fn time_of_day(t: DateTime<Utc>) -> String {
+    t.with_timezone(&zone()).format("%H:%M %Z").to_string()
+}
+
+/// The day `t` falls on in the reader's zone.
+pub fn local_date(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&zone()).date_naive()
+}
+
+/// "Tue 1 Dec 2026": the day `t` falls on in the reader's zone.
+pub fn day_of(t: DateTime<Utc>) -> String {
+    day(local_date(t))
+}
+
+/// A date and time a person typed (`datetime-local`), read in the reader's zone. `None` for a
+/// time the zone skips (the clocks move forward); of a time it has twice (they move back), the
+/// first.
+pub fn from_local(t: chrono::NaiveDateTime) -> Option<DateTime<Utc>> {
+    use chrono::TimeZone;
+    zone()
+        .from_local_datetime(&t)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// "Tue 1 Dec 2026".

@@ -10,7 +10,7 @@ use crate::error::PageError;
 use crate::inbox::ClientLink;
 use crate::page::{Choice, Chrome, html};
 use crate::session::Signed;
-use crate::words::{self, Names, cap, day, moment};
+use crate::words::{self, Names, cap, day, day_of, moment};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -177,7 +177,7 @@ pub async fn page(
                     format!(
                         "{}-day follow-up after the exit on {}: a visit kept by {} ({}) counts",
                         f.days,
-                        day(f.since.date_naive()),
+                        day_of(f.since),
                         moment(f.due_at),
                         words::from_now(f.due_at, now)
                     )
@@ -247,7 +247,7 @@ pub async fn page(
         aftercare_providers,
         mat_providers,
         aftercare_kinds: Choice::aftercare_kinds(cap),
-        today: now.date_naive().format("%Y-%m-%d").to_string(),
+        today: crate::words::local_date(now).format("%Y-%m-%d").to_string(),
     })
 }
 
@@ -312,8 +312,8 @@ fn row(engine: &Engine, names: &Names<'_>, item: &WorkItem, waits: Vec<String>) 
             .shown()
             .and_then(|m| m.handoff.as_ref())
             .map(|h| h.on)
-            .unwrap_or(engine.clock().now().date_naive())
-            .max(engine.clock().now().date_naive())
+            .unwrap_or(crate::words::local_date(engine.clock().now()))
+            .max(crate::words::local_date(engine.clock().now()))
             .format("%Y-%m-%d")
             .to_string(),
         aftercare_key: action::new_key(),
@@ -344,7 +344,7 @@ fn row(engine: &Engine, names: &Names<'_>, item: &WorkItem, waits: Vec<String>) 
     {
         for a in s.aftercare.items().iter().filter(|a| a.outcome.is_none()) {
             bookings.push((
-                a.at.date_naive(),
+                crate::words::local_date(a.at),
                 BookingRow {
                     id: a.id.to_string(),
                     what: format!(

@@ -44,6 +44,32 @@ impl Engine {
         Ok(())
     }
 
+    /// Set an organization's time zone, an IANA name (`America/New_York`): the console shows
+    /// its people times in it and reads the times they type in it. Admins only.
+    pub async fn set_org_time_zone(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        zone: &str,
+    ) -> Result<chrono_tz::Tz, Error> {
+        policy::administer(actor, "sets an organization's time zone")?;
+        let tz = parse_time_zone(zone)?;
+        if !self.store().set_org_time_zone(org, Some(tz.name())).await? {
+            return Err(Error::NotFound(format!("organization {org}")));
+        }
+        Ok(tz)
+    }
+
+    /// An organization's time zone: UTC when it has none.
+    pub async fn org_time_zone(&self, org: OrgId) -> Result<chrono_tz::Tz, Error> {
+        Ok(self
+            .store()
+            .org_time_zone(org)
+            .await?
+            .and_then(|z| z.parse().ok())
+            .unwrap_or(chrono_tz::Tz::UTC))
+    }
+
     async fn require_org(&self, org: OrgId) -> Result<(), Error> {
         if self.store().org_exists(org).await? {
             Ok(())
@@ -177,4 +203,14 @@ fn check_name(what: &str, value: &str) -> Result<(), Error> {
         return Err(Error::BadInput(format!("{what} has 1 to 200 characters")));
     }
     Ok(())
+}
+
+/// An IANA time zone name (`America/New_York`, `UTC`), or a typed refusal saying what one is.
+pub fn parse_time_zone(zone: &str) -> Result<chrono_tz::Tz, Error> {
+    zone.trim().parse().map_err(|_| {
+        Error::BadInput(format!(
+            "\"{}\" is not a time zone: give an IANA name such as America/New_York",
+            zone.trim().chars().take(64).collect::<String>()
+        ))
+    })
 }

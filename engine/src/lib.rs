@@ -49,6 +49,7 @@ pub use store::{CensusRow, DisclosureRow, OrgListing, TimerRow, TokenRow};
 /// databases' planners whether the index serves it.
 pub use store::{NOTICES_SILENT, NOTICES_TO_EXPAND};
 
+pub use admin::parse_time_zone;
 pub use backoff::Backoff;
 pub use care_records::CareRecord;
 pub use engine::{Engine, EventRef, Outcome, Request};

@@ -448,6 +448,23 @@ impl Mutation {
         Ok(engine(ctx).advance_clock_as(actor, by).await.gql()?.into())
     }
 
+    /// Set an organization's time zone, an IANA name such as `America/New_York` (admins): its
+    /// people see times in it on the console and type times in it. The API keeps RFC 3339
+    /// with offsets.
+    async fn set_organization_time_zone(
+        &self,
+        ctx: &Context<'_>,
+        organization_id: Uuid,
+        #[graphql(validator(min_length = 1, max_length = 64))] time_zone: String,
+    ) -> Result<Organization> {
+        let org = OrgId(organization_id);
+        engine(ctx)
+            .set_org_time_zone(actor(ctx)?, org, &time_zone)
+            .await
+            .gql()?;
+        Ok(Organization(org))
+    }
+
     /// Set the MAT services an organization provides, replacing those it had (admins).
     async fn set_mat_services(
         &self,

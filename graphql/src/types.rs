@@ -125,6 +125,16 @@ impl Organization {
         let loader = ctx.data_unchecked::<DataLoader<Orgs>>();
         Ok(loader.load_one(self.0).await?)
     }
+    /// Its time zone, an IANA name (`America/New_York`): its people see times in it on the
+    /// console. `UTC` when none was set.
+    async fn time_zone(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(engine(ctx)
+            .org_time_zone(self.0)
+            .await
+            .gql()?
+            .name()
+            .to_owned())
+    }
     /// The MAT services it provides: which MAT bookings it can take.
     async fn mat_services(&self, ctx: &Context<'_>) -> Result<Vec<MatService>> {
         let loader = ctx.data_unchecked::<DataLoader<Orgs>>();

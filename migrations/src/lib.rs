@@ -22,6 +22,7 @@ mod m20261202_000020_fhir_exports;
 mod m20261207_000021_staff_accounts;
 mod m20261207_000022_notifications;
 mod m20261207_000023_notice_queues;
+mod m20261208_000024_org_time_zone;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000021_staff_accounts::Migration),
             Box::new(m20261207_000022_notifications::Migration),
             Box::new(m20261207_000023_notice_queues::Migration),
+            Box::new(m20261208_000024_org_time_zone::Migration),
         ]
     }
 }

@@ -11,6 +11,8 @@ pub mod organization {
         pub id: Uuid,
         pub name: String,
         pub created_at: DateTimeUtc,
+        /// An IANA time zone name; `None`: UTC.
+        pub time_zone: Option<String>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

@@ -24,6 +24,8 @@ pub struct OrgListing {
     /// The levels it offers, each with its capacity.
     pub levels: Vec<(LevelId, i32)>,
     pub mat_services: Vec<MatService>,
+    /// Its time zone, an IANA name (`None`: UTC).
+    pub time_zone: Option<String>,
 }
 
 /// A stored idempotency record.
@@ -163,6 +165,7 @@ impl Store {
                 OrgListing {
                     id: OrgId(o.id),
                     name: o.name,
+                    time_zone: o.time_zone,
                     levels,
                     mat_services: info
                         .map(|i| i.mat_services.iter().copied().collect())
@@ -363,6 +366,7 @@ impl Store {
             id: Set(id.0),
             name: Set(name.to_owned()),
             created_at: Set(now),
+            time_zone: Set(None),
         })
         .on_conflict(
             OnConflict::column(organization::Column::Id)
@@ -372,6 +376,31 @@ impl Store {
         .exec_without_returning(&self.db)
         .await?;
         Ok(())
+    }
+
+    /// Set an organization's time zone (an IANA name; `None`: UTC). Whether it existed.
+    pub async fn set_org_time_zone(
+        &self,
+        id: OrgId,
+        zone: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = organization::Entity::update_many()
+            .col_expr(
+                organization::Column::TimeZone,
+                sea_orm::sea_query::Expr::value(zone.map(str::to_owned)),
+            )
+            .filter(organization::Column::Id.eq(id.0))
+            .exec(&self.db)
+            .await?;
+        Ok(done.rows_affected == 1)
+    }
+
+    /// An organization's time zone (an IANA name), if it has one.
+    pub async fn org_time_zone(&self, id: OrgId) -> Result<Option<String>, StoreError> {
+        Ok(organization::Entity::find_by_id(id.0)
+            .one(&self.db)
+            .await?
+            .and_then(|o| o.time_zone))
     }
 
     /// Replace the MAT services an organization provides with `services`, in one

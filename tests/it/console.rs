@@ -818,8 +818,99 @@ async fn a_supervisor_overrides_a_gate_and_a_referral_and_a_consent_are_undone_f
     n.s.stop().await;
 }
 
+/// Pages show times in the reader's organization's time zone, named, and forms read the times
+/// people type in it; the API keeps RFC 3339 in UTC. An admin sets the zone; a name that is
+/// not a time zone is refused and changes nothing.
+async fn pages_show_and_take_times_in_the_organizations_time_zone(b: Backend) {
+    let n = Net::new(b).await;
+    let admin = n.s.token(n.home, Role::Admin).await;
+    let set = "mutation($o: UUID!, $z: String!) { setOrganizationTimeZone(organizationId: $o, timeZone: $z) { timeZone } }";
+    let (code, _) =
+        n.s.code(
+            Some(&admin),
+            set,
+            json!({ "o": n.home, "z": "Mars/Olympus_Mons" }),
+        )
+        .await;
+    assert_eq!(code, "BAD_INPUT");
+    let (code, _) =
+        n.s.code(
+            Some(&n.cm),
+            set,
+            json!({ "o": n.home, "z": "America/New_York" }),
+        )
+        .await;
+    assert_eq!(code, "FORBIDDEN", "a case manager sets no time zone");
+    let d =
+        n.s.ok(&admin, set, json!({ "o": n.home, "z": "America/New_York" }))
+            .await;
+    assert_eq!(
+        d["setOrganizationTimeZone"]["timeZone"], "America/New_York",
+        "{d}"
+    );
+
+    let c = n.admitted("detox", 40.0).await;
+    let cm = Console::like_token(&n.s, &n.cm).await;
+    let page = format!("/clients/{c}");
+    let shown = text(&cm.get(&page).await.body);
+    assert!(shown.contains("At (America/New_York)"), "{shown}");
+    assert!(
+        shown.contains(" EST") || shown.contains(" EDT"),
+        "times named in the zone: {shown}"
+    );
+    assert!(!shown.contains(" UTC"), "{shown}");
+
+    // 10:00 typed in Boston in December is 15:00 UTC.
+    let hub = n.hub.to_string();
+    let at = "2027-01-20T10:00";
+    let booked = cm
+        .submit(
+            &page,
+            &format!("{page}/aftercare"),
+            &[("provider", &hub), ("kind", "outpatient"), ("at", at)],
+        )
+        .await;
+    assert_eq!(booked.status, 303, "{}", text(&booked.body));
+    let api = n
+        .cm(
+            "query($c: UUID!) { client(id: $c) { aftercare { at } } }",
+            json!({ "c": c }),
+        )
+        .await;
+    assert_eq!(
+        api["client"]["aftercare"][0]["at"], "2027-01-20T15:00:00+00:00",
+        "{api}"
+    );
+    assert!(
+        text(&cm.get(&page).await.body).contains("Wed 20 Jan 2027, 10:00 EST"),
+        "the booking in the zone"
+    );
+    // A time the zone skips (02:30 as the clocks move forward) is refused in words.
+    let version = n.version(&c).await;
+    let skipped = cm
+        .submit(
+            &page,
+            &format!("{page}/aftercare"),
+            &[
+                ("provider", &hub),
+                ("kind", "outpatient"),
+                ("at", "2027-03-14T02:30"),
+            ],
+        )
+        .await;
+    assert_eq!(skipped.status, 400, "{}", text(&skipped.body));
+    assert!(
+        text(&skipped.body).contains("does not exist in America/New_York"),
+        "{}",
+        text(&skipped.body)
+    );
+    assert_eq!(n.version(&c).await, version, "nothing changed");
+    n.s.stop().await;
+}
+
 on_both_backends!(
     a_live_stream_ends_when_its_person_is_deactivated,
+    pages_show_and_take_times_in_the_organizations_time_zone,
     a_supervisor_overrides_a_gate_and_a_referral_and_a_consent_are_undone_from_the_page,
     a_form_goes_back_only_to_a_path_of_this_site,
     a_client_page_is_one_disclosure,

@@ -3,7 +3,7 @@
 //! reader's view has behind "More actions". Each form is on the page once, so a step's
 //! anchor (`#send-referral`, `#book-aftercare`, …) is the form's, wherever it is.
 
-use crate::words::{self, Names, cap, day};
+use crate::words::{self, Names, cap, day, day_of};
 use carepath_engine::domain::{ClientStatus, HandoffTarget, Step, VisibleClient};
 
 /// A form of the client page, in a panel that opens in place.
@@ -104,7 +104,7 @@ pub fn panel(names: &Names<'_>, client: &VisibleClient, step: &Step) -> Panel {
                     Some(e) if &e.to_level == to_level => format!(
                         "Every referral to {} ran out on {}: send it to other providers.",
                         names.level(to_level),
-                        day(e.since.date_naive())
+                        day_of(e.since)
                     ),
                     _ => format!(
                         "The move needs a provider of {} to accept the client.",
@@ -218,7 +218,7 @@ pub fn situation(names: &Names<'_>, client: &VisibleClient) -> String {
         .map(|l| {
             format!(
                 " Lost to care since {} ({}).",
-                day(l.since.date_naive()),
+                day_of(l.since),
                 words::lost(l.reason)
             )
         })
@@ -241,7 +241,7 @@ pub fn situation(names: &Names<'_>, client: &VisibleClient) -> String {
             "In {} at {} since {}.{planned}",
             names.level(&p.level),
             names.org(&p.provider),
-            day(p.since.date_naive())
+            day_of(p.since)
         ),
         (ClientStatus::InTransit, _, Some(t)) if t.missed => format!(
             "Did not arrive at {} for {}: expected by {}.",
@@ -263,7 +263,7 @@ pub fn situation(names: &Names<'_>, client: &VisibleClient) -> String {
             Some(d) => format!(
                 "Discharged from {} on {} ({}).",
                 names.level(&d.from_level),
-                day(d.at.date_naive()),
+                day_of(d.at),
                 words::discharge(d.kind)
             ),
             None => "Discharged.".to_owned(),
