@@ -258,7 +258,11 @@ pub async fn run_to(
         // A refused form of a client's page comes back on that page, open, what was typed
         // kept, the reason next to the field it concerns.
         Err(e) if crate::refusal::redraws(&e) => {
-            if let (Some(id), Some(form)) = (client_page(&back), fields.get("form")) {
+            // Only on the page of the client the command was for: a form whose `back` names
+            // another client's page gets the problem page.
+            if let (Some(id), Some(form)) = (client_page(&back), fields.get("form"))
+                && client == Some(id)
+            {
                 let refusal = crate::refusal::Refusal::of(engine, &e, form, fields.pairs()).await;
                 if let Some(page) =
                     crate::client::redraw(engine, signed, id, refusal, e.status()).await

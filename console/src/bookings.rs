@@ -10,7 +10,8 @@ use carepath_engine::ids::{BookingId, ClientId};
 use uuid::Uuid;
 
 form_route!(
-    /// `POST /clients/{id}/aftercare`: `provider`, `kind`, `at` (date and time, UTC).
+    /// `POST /clients/{id}/aftercare`: `provider`, `kind`, `at` (date and time, in the person's
+    /// time zone).
     aftercare(client, Uuid) => Some(ClientId(client)), "aftercare-booked", |f| {
         Ok(Command::ScheduleAftercare {
             provider: f.org("provider", "the provider")?,

@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use carepath_engine::Engine;
+use carepath_engine::domain::Role;
 use futures::Stream;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -19,6 +20,9 @@ use std::time::Duration;
 /// One provider's row at a level.
 pub struct ProviderRow {
     pub provider: String,
+    /// The clients list behind the "in care" figure (those of them the reader may see), for a
+    /// reader who lists clients by provider.
+    pub clients: Option<String>,
     pub capacity: i32,
     pub occupied: i32,
     pub in_transit: i64,
@@ -52,6 +56,11 @@ struct Board {
 async fn board_of(engine: &Engine, signed: &Signed) -> Result<Board, PageError> {
     let rows = engine.census(&signed.actor).await?;
     let pathway = engine.pathway();
+    // Case managers, supervisors and admins list clients by provider and level.
+    let lists = matches!(
+        signed.actor.role,
+        Role::CaseManager | Role::Supervisor | Role::Admin
+    );
     let mut levels: Vec<LevelBlock> = Vec::new();
     // In the pathway's order of levels; providers by name.
     for level in &pathway.levels {
@@ -60,6 +69,8 @@ async fn board_of(engine: &Engine, signed: &Signed) -> Result<Board, PageError> 
             .filter(|r| r.level == level.id)
             .map(|r| ProviderRow {
                 provider: r.provider_name.clone(),
+                clients: (lists && r.occupied > 0)
+                    .then(|| format!("/clients?level={}&provider={}", r.level.0, r.provider)),
                 capacity: r.capacity,
                 occupied: r.occupied,
                 in_transit: r.in_transit,

@@ -27,8 +27,8 @@ use axum::response::{IntoResponse, Response};
 use carepath_engine::domain::Asked;
 use carepath_engine::domain::ReadinessAsk;
 use carepath_engine::domain::{
-    ClientStatus, ClientView, ConsentExpiry, GateReason, GateReport, HandoffTarget, ReferralCourse,
-    Step, VisibleClient,
+    Action, ClientView, ConsentExpiry, GateReason, GateReport, HandoffTarget, ReferralCourse, Step,
+    VisibleClient,
 };
 use carepath_engine::ids::{ClientId, OrgId, StaffId};
 use carepath_engine::pathway::{AllowedMove, DischargeKind, LevelId};
@@ -205,10 +205,11 @@ impl ClientPage {
         }
     }
 
-    /// The refusal said at the top of `form`, when it concerns no one field.
+    /// The refusal said at the top of `form`, when it concerns no one field the form says a
+    /// refusal next to.
     fn top(&self, form: &str) -> String {
         match self.refused(form) {
-            Some(r) if r.field.is_none() => Note {
+            Some(r) if r.field.as_deref().is_none_or(|f| !noted(form, f)) => Note {
                 id: format!("{form}-refused"),
                 r,
             }
@@ -408,46 +409,17 @@ async fn draw(
             _ => None,
         })
         .collect();
-    let in_transit = client.status == ClientStatus::InTransit;
-    let missed = client.transit.as_ref().is_some_and(|t| t.missed);
-    let mut available: Vec<&'static str> = Vec::new();
-    if full {
-        if matches!(
-            client.status,
-            ClientStatus::Registered | ClientStatus::Discharged
-        ) && !admissions.is_empty()
-        {
-            available.push("admit");
-        }
-        available.extend(["send-referral", "record-consent"]);
-        if client.status == ClientStatus::Active && !transitions.is_empty() {
-            available.push("plan");
-        }
-        if !transitions.is_empty() {
-            available.push("move");
-        }
-        if !discharges.is_empty() {
-            available.push("discharge");
-        }
-        available.extend(["record-assessment", "mat-plan"]);
-    }
-    if books {
-        available.extend(["book-aftercare", "book-refill"]);
-    }
-    if in_transit {
-        available.push("arrival");
-        if !missed {
-            available.push("no-show");
-        }
-    }
-    if full {
-        available.push("identity");
-    }
+    // The forms this reader has: the engine's actions for them on this client now.
+    let available: Vec<&'static str> = client
+        .actions
+        .iter()
+        .filter_map(|a| form_of_action(*a, full, books))
+        .collect();
     let steps: &[Step] = &client.next_steps;
     let mut step_panels: Vec<Panel> = Vec::new();
     for step in steps {
         let id = steps::form_of(step);
-        if available.contains(&id) && !step_panels.iter().any(|p| p.id == id) {
+        if !step_panels.iter().any(|p| p.id == id) {
             step_panels.push(steps::panel(&names, &client, step));
         }
     }
@@ -597,7 +569,7 @@ async fn draw(
                 ReferralCourse::Failed => "bad",
                 ReferralCourse::Waiting | ReferralCourse::Withdrawn => "warn",
             },
-            act: (full && r.status.is_open()).then(|| RowAct {
+            act: (full && r.status.withdrawable()).then(|| RowAct {
                 form: "withdraw-referral",
                 action: format!("/clients/{id}/referrals/{}/withdraw", r.id),
                 label: "Withdraw",
@@ -610,15 +582,29 @@ async fn draw(
         })
         .collect();
     let mut bookings = Vec::new();
+    let window = client.movement.shown().and_then(|m| m.aftercare_window);
     for a in client.aftercare.items() {
         let what = format!("{} at {}", words::aftercare(a.kind), names.org(&a.provider));
-        bookings.push(booking_row(
+        let mut row = booking_row(
             what,
             moment(a.at),
             a.outcome.is_some(),
             words::local_date(a.at) < today,
             not_reached == Some(a.provider),
-        ));
+        );
+        // The window is the gate's, counted in the days it counts them in.
+        if let Some((from, through)) = window
+            && a.outcome.is_none()
+            && !(from..=through).contains(&a.at.date_naive())
+        {
+            row.status = format!(
+                "outside the aftercare window ({} to {}): it does not count for the move",
+                day(from),
+                day(through)
+            );
+            row.tone = "warn";
+        }
+        bookings.push(row);
     }
     for b in client.mat_bookings.items() {
         let what = format!(
@@ -717,7 +703,7 @@ async fn draw(
         today: today.format("%Y-%m-%d").to_string(),
         csrf,
         refusal,
-        overrides: signed.actor.role == carepath_engine::domain::Role::Supervisor,
+        overrides: client.actions.contains(&Action::OverrideGates),
     })
 }
 
@@ -854,7 +840,7 @@ fn consent_rows(client: &VisibleClient, names: &Names<'_>, full: bool) -> Vec<Ro
                 }
                 .into(),
                 tone: if active { "ok" } else { "bad" },
-                act: (full && c.revoked_at.is_none()).then(|| RowAct {
+                act: (full && active).then(|| RowAct {
                     form: "revoke-consent",
                     action: format!("/clients/{}/consents/{}/revoke", client.id, c.id),
                     label: "Revoke",
@@ -871,12 +857,7 @@ fn consent_rows(client: &VisibleClient, names: &Names<'_>, full: bool) -> Vec<Ro
 fn open_slots(census: &[CensusRow]) -> HashMap<(OrgId, LevelId), i32> {
     census
         .iter()
-        .map(|r| {
-            (
-                (r.provider, r.level.clone()),
-                (r.capacity - r.occupied - r.held).max(0),
-            )
-        })
+        .map(|r| ((r.provider, r.level.clone()), r.open_slots()))
         .collect()
 }
 
@@ -969,6 +950,55 @@ fn admit_offers(
         }
     }
     offers
+}
+
+/// Whether `form`'s template says a refusal next to `field` (`self.note(form, field)`); any
+/// other is said at the top of the form.
+fn noted(form: &str, field: &str) -> bool {
+    let fields: &[&str] = match form {
+        "admit" => &["level", "provider", "hours"],
+        "send-referral" => &["to_level", "provider"],
+        "record-consent" => &[
+            "recipient",
+            "purpose",
+            "information",
+            "expiry",
+            "expires_on",
+            "signed_on",
+        ],
+        "plan" => &["move", "on"],
+        "move" => &["move", "hours", "override", "override_reason"],
+        "discharge" => &["kind", "override", "override_reason"],
+        "record-assessment" => &["recommended_level", "d1", "d2", "d3", "d4", "d5", "d6"],
+        "mat-plan" => &["medication", "supply_through", "last_injection_on"],
+        "identity" => &["display_name"],
+        "book-aftercare" => &["provider", "kind", "at"],
+        "book-refill" => &["provider", "kind", "on"],
+        _ => &[],
+    };
+    fields.contains(&field)
+}
+
+/// The form of the page an action is done with, where this reader's view has it: the record
+/// holder's forms need the full view, the booking forms the parts booking needs.
+fn form_of_action(a: Action, full: bool, books: bool) -> Option<&'static str> {
+    let (form, shown) = match a {
+        Action::RecordConsent => ("record-consent", full),
+        Action::RecordAssessment => ("record-assessment", full),
+        Action::RecordMatPlan => ("mat-plan", full),
+        Action::RecordIdentity => ("identity", full),
+        Action::Admit => ("admit", full),
+        Action::SendReferral => ("send-referral", full),
+        Action::PlanHandoff => ("plan", full),
+        Action::Move => ("move", full),
+        Action::Discharge => ("discharge", full),
+        Action::BookAftercare => ("book-aftercare", books),
+        Action::BookMat => ("book-refill", books),
+        Action::ConfirmArrival => ("arrival", true),
+        Action::ReportNoShow => ("no-show", true),
+        Action::OverrideGates => return None,
+    };
+    shown.then_some(form)
 }
 
 fn check_value(a: &ReadinessAsk) -> String {

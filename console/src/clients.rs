@@ -42,6 +42,12 @@ struct ClientsPage {
     clients: Vec<Listed>,
     next: Option<String>,
     registers: bool,
+    /// The reader finds clients by name or record number, and lists none.
+    finds_only: bool,
+    /// Only the person's caseload is listed; the order asked; whether the person has one.
+    mine: bool,
+    sort: String,
+    caseload: bool,
     idem: String,
     /// A registration held back: clients already registered under the name typed, and what
     /// was typed (name, record number, year of birth), kept.
@@ -56,6 +62,10 @@ pub struct ListQuery {
     provider: Option<String>,
     after: Option<String>,
     done: Option<String>,
+    /// `1`: only the person's own caseload.
+    mine: Option<String>,
+    /// `name`, `record` or `status`: the order of the rows (within the page).
+    sort: Option<String>,
 }
 
 fn blank(v: &Option<String>) -> Option<&str> {
@@ -116,12 +126,32 @@ async fn draw(
         .and_then(|a| uuid::Uuid::parse_str(a).ok())
         .map(ClientId);
     let search = blank(&q.q).map(str::to_owned);
-    let listed_now = engine
-        .list_clients(actor, level, provider, search, after, PAGE)
-        .await?;
+    let searched = search.is_some();
+    // A reader who may only find clients (an aftercare coordinator) is asked for a name or a
+    // record number rather than shown a list: the engine says who may list.
+    let mine = blank(&q.mine).is_some();
+    let found = if mine {
+        engine.list_caseload(actor, after, PAGE).await
+    } else {
+        engine
+            .list_clients(actor, level, provider, search, after, PAGE)
+            .await
+    };
+    let (listed_now, finds_only) = match found {
+        Ok(listed) => (listed, false),
+        Err(carepath_engine::Error::Forbidden(_)) if !searched => (Vec::new(), true),
+        Err(e) => return Err(e.into()),
+    };
     let directory = engine.directory(actor).await?;
     let names = Names::from(engine, &directory);
-    let clients = listed(&names, &listed_now);
+    let mut clients = listed(&names, &listed_now);
+    let sort = blank(&q.sort).unwrap_or("").to_owned();
+    match sort.as_str() {
+        "name" => clients.sort_by_key(|c| c.name.to_lowercase()),
+        "record" => clients.sort_by(|a, b| a.record_number.cmp(&b.record_number)),
+        "status" => clients.sort_by_key(|c| c.status),
+        _ => {}
+    }
     let next = (clients.len() as u64 == PAGE)
         .then(|| listed_now.last().map(|s| s.id.to_string()))
         .flatten();
@@ -140,6 +170,10 @@ async fn draw(
         clients,
         next,
         registers: matches!(actor.role, Role::CaseManager | Role::Supervisor),
+        finds_only,
+        mine,
+        sort,
+        caseload: matches!(actor.role, Role::CaseManager | Role::Supervisor),
         idem: action::new_key(),
         chrome,
         same_name,

@@ -118,7 +118,11 @@ pub fn pages_for(role: Role) -> &'static [(&'static str, &'static str)] {
             ("/clients", "Clients"),
             ("/census", "Census"),
         ],
-        Role::AftercareCoordinator => &[("/worklist", "Worklist"), ("/census", "Census")],
+        Role::AftercareCoordinator => &[
+            ("/worklist", "Worklist"),
+            ("/clients", "Clients"),
+            ("/census", "Census"),
+        ],
         Role::Payer => &[("/clients", "Clients")],
         Role::System => &[],
     }

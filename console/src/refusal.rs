@@ -82,7 +82,14 @@ impl Refusal {
                     .iter()
                     .map(|g| (g.gate.as_str(), words::gate_name(g.gate)))
                     .collect();
-                refusal.field = Some(if form == "discharge" { "kind" } else { "move" }.into());
+                refusal.field = Some(
+                    match form {
+                        "discharge" => "kind",
+                        "admit" => "level",
+                        _ => "move",
+                    }
+                    .into(),
+                );
             }
             PageError::Engine(Error::Rejected(DecisionError::ConsentRequired { orgs })) => {
                 if let Ok(names) = Names::of(engine, orgs.iter().copied()).await {

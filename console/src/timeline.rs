@@ -7,6 +7,8 @@ use carepath_engine::domain::{CareEvent, EventData, MissReason};
 pub struct Line {
     pub at: String,
     pub text: String,
+    /// Who did it: the organization, or Carepath itself (a deadline, a timer).
+    pub by: String,
 }
 
 /// What an event says, in a sentence.
@@ -368,6 +370,10 @@ pub fn lines(names: &Names<'_>, events: &[CareEvent]) -> Vec<Line> {
         .map(|e| Line {
             at: moment(e.at),
             text: sentence(names, e),
+            by: match &e.actor_org {
+                Some(o) => format!("by {}", names.org(o)),
+                None => "by Carepath (a deadline or a timer)".to_owned(),
+            },
         })
         .collect()
 }

@@ -298,9 +298,27 @@ fn consent(state: &ClientState, mv: &MoveCheck<'_>, now: DateTime<Utc>) -> (bool
     }
 }
 
-fn aftercare(state: &ClientState, pathway: &Pathway, mv: &MoveCheck<'_>) -> (bool, GateReason) {
+/// The days an aftercare appointment meets the gate for a move on `on`: that day through the
+/// pathway's window after it.
+pub fn aftercare_window(pathway: &Pathway, on: NaiveDate) -> (NaiveDate, NaiveDate) {
     let window = pathway.settings.aftercare_window_days;
-    let last = mv.on + Duration::days(i64::from(window));
+    (on, on + Duration::days(i64::from(window)))
+}
+
+/// The aftercare window of the planned handoff, when its move needs an aftercare appointment.
+pub fn planned_aftercare_window(
+    state: &ClientState,
+    pathway: &Pathway,
+) -> Option<(NaiveDate, NaiveDate)> {
+    let h = state.handoff.as_ref()?;
+    required_gates(state, pathway, &h.target)
+        .ok()?
+        .contains(&Gate::AftercareAppointment)
+        .then(|| aftercare_window(pathway, h.on))
+}
+
+fn aftercare(state: &ClientState, pathway: &Pathway, mv: &MoveCheck<'_>) -> (bool, GateReason) {
+    let (_, last) = aftercare_window(pathway, mv.on);
     let hit = state
         .aftercare
         .iter()

@@ -47,7 +47,7 @@ pub mod model {
         StaffStatus,
     };
     pub use crate::ids;
-    pub use crate::next::Step;
+    pub use crate::next::{Action, Step};
     pub use crate::notify::{
         Addressee, DefaultEscalation, EmailMode, NoticeKind, QuietHours, Rule, Who,
     };

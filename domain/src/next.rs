@@ -1,13 +1,16 @@
-//! What to do next for a client: the steps the record calls for from where the client stands,
+//! What to do next for a client, and what else may be done: the steps the record calls for
+//! from where the client stands,
 //! drawn from the pathway's allowed moves and the readiness of the next move (each unmet gate
 //! becomes the step that meets it), kept to the steps the reader may take ([`policy::authorize`]
 //! on the command each step runs). A door shows these in order, the first the most pressing;
-//! it does not keep a list of its own.
+//! it does not keep a list of its own. [`actions`] are every kind of change the reader may make
+//! to the client from where it stands (the door's other forms), decided the same way.
 
 use crate::command::{Actor, Command, GateOverride};
 use crate::event::GateReport;
 use crate::gates::GateReason;
 use crate::ids::OrgId;
+use crate::pathway::Gate;
 use crate::pathway::{AllowedMove, DischargeKind, LevelId, Pathway, TransitionKind};
 use crate::policy;
 use crate::state::{
@@ -147,7 +150,13 @@ pub fn next_steps(
             if !consent_in_force {
                 steps.push(Step::RecordConsent { org: None });
             }
-            if state.assessments.is_empty() || state.status == ClientStatus::Discharged {
+            // An assessment to admit on: none yet, or none since the last discharge.
+            let since = state.last_discharge.as_ref().map(|d| d.at);
+            if !state
+                .assessments
+                .iter()
+                .any(|a| since.is_none_or(|at| a.assessed_at > at))
+            {
                 steps.push(Step::RecordAssessment { level: None });
             }
             let admits = |l: &LevelId| {
@@ -278,4 +287,127 @@ fn meets(g: &GateReport) -> Option<Step> {
         },
         _ => return None,
     })
+}
+
+/// A kind of change a reader may make to a client: a door's form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    RecordConsent,
+    RecordAssessment,
+    RecordMatPlan,
+    RecordIdentity,
+    Admit,
+    SendReferral,
+    PlanHandoff,
+    Move,
+    Discharge,
+    BookAftercare,
+    BookMat,
+    ConfirmArrival,
+    ReportNoShow,
+    /// Let a move through without a gate, with a reason (a supervisor).
+    OverrideGates,
+}
+
+/// Every change `actor` may make to `state` from where it stands: those the client's status
+/// and the pathway's allowed moves leave open, kept to those [`policy::authorize`] allows this
+/// reader.
+pub fn actions(
+    actor: &Actor,
+    state: &ClientState,
+    pathway: &Pathway,
+    now: DateTime<Utc>,
+) -> Vec<Action> {
+    let moves = crate::gates::allowed_moves(state, pathway);
+    let has = |f: fn(&AllowedMove) -> bool| moves.iter().any(f);
+    let transitions = has(|m| matches!(m, AllowedMove::Transition { .. }));
+    let discharges = has(|m| matches!(m, AllowedMove::Discharge { .. }));
+    let admissions = has(|m| matches!(m, AllowedMove::Admission { .. }));
+    let missed = state.transit.as_ref().is_some_and(|t| t.missed);
+    let (active, in_transit) = (
+        state.status == ClientStatus::Active,
+        state.status == ClientStatus::InTransit,
+    );
+    let open = [
+        (Action::RecordConsent, true),
+        (Action::RecordAssessment, true),
+        (Action::RecordMatPlan, true),
+        (Action::RecordIdentity, true),
+        (
+            Action::Admit,
+            matches!(
+                state.status,
+                ClientStatus::Registered | ClientStatus::Discharged
+            ) && admissions,
+        ),
+        (Action::SendReferral, active || missed),
+        (Action::PlanHandoff, active && (transitions || discharges)),
+        (Action::Move, transitions && (active || missed)),
+        (Action::Discharge, discharges),
+        (Action::BookAftercare, true),
+        (Action::BookMat, true),
+        (Action::ConfirmArrival, in_transit),
+        (Action::ReportNoShow, in_transit && !missed),
+        (
+            Action::OverrideGates,
+            transitions || discharges || admissions,
+        ),
+    ];
+    open.into_iter()
+        .filter(|(_, open)| *open)
+        .map(|(a, _)| a)
+        .filter(|a| policy::authorize(actor, &a.command(), Some(state), now).is_ok())
+        .collect()
+}
+
+impl Action {
+    /// The command the action runs, with placeholder values, for [`policy::authorize`].
+    fn command(self) -> Command {
+        match self {
+            Action::RecordConsent => Step::RecordConsent { org: None }.command(),
+            Action::RecordAssessment => Step::RecordAssessment { level: None }.command(),
+            Action::RecordMatPlan => Step::DateMatPlan.command(),
+            Action::RecordIdentity => Command::RecordIdentity {
+                identity: crate::ClientIdentity {
+                    display_name: String::new(),
+                    record_number: None,
+                },
+            },
+            Action::Admit => Step::Admit { level: None }.command(),
+            Action::SendReferral => Step::SendReferral {
+                to_level: LevelId::new(""),
+                elsewhere: false,
+            }
+            .command(),
+            Action::PlanHandoff => Step::PlanHandoff {
+                target: HandoffTarget::Discharge {
+                    kind: DischargeKind::Planned,
+                    provider: None,
+                },
+            }
+            .command(),
+            Action::Move => Step::Move {
+                kind: TransitionKind::StepDown,
+                to_level: LevelId::new(""),
+            }
+            .command(),
+            Action::Discharge => Step::Discharge { kind: None }.command(),
+            Action::BookAftercare => Step::BookAftercare {
+                from: NaiveDate::MIN,
+                through: NaiveDate::MIN,
+            }
+            .command(),
+            Action::BookMat => Step::BookMat { by: NaiveDate::MIN }.command(),
+            Action::ConfirmArrival => Step::ConfirmArrival { late: false }.command(),
+            Action::ReportNoShow => Step::ReportNoShow.command(),
+            Action::OverrideGates => Command::Discharge {
+                kind: DischargeKind::Planned,
+                provider: None,
+                overrides: vec![GateOverride {
+                    gate: Gate::AftercareAppointment,
+                    reason: String::new(),
+                }],
+            },
+        }
+    }
 }

@@ -342,6 +342,12 @@ impl ReferralStatus {
         matches!(self, ReferralStatus::Pending | ReferralStatus::Acknowledged)
     }
 
+    /// Whether the record holder may still withdraw it: in play, and the client not yet on the
+    /// way with it.
+    pub fn withdrawable(self) -> bool {
+        self.is_open() && self != ReferralStatus::Scheduled
+    }
+
     /// Still in play: not answered, waitlisted, accepted or under way.
     pub fn is_open(self) -> bool {
         matches!(

@@ -95,6 +95,9 @@ pub struct CaseManagement {
 pub struct Movement {
     pub handoff: Option<PlannedHandoff>,
     pub lost_to_care: Option<LostToCare>,
+    /// The days an aftercare appointment must fall on for the planned handoff (when its move
+    /// needs one): an appointment outside them does not meet the gate.
+    pub aftercare_window: Option<(NaiveDate, NaiveDate)>,
 }
 
 /// The record's past: every placement the client started, and the last discharge.
@@ -151,6 +154,9 @@ pub struct VisibleClient {
     /// What to do next that this reader may do ([`crate::next::next_steps`]), most pressing
     /// first; asked with the readiness ([`Asked::readiness`]), else none.
     pub next_steps: Vec<Step>,
+    /// Every change this reader may make to the client from where it stands
+    /// ([`crate::next::actions`]); asked with the readiness, else none.
+    pub actions: Vec<crate::next::Action>,
     /// The organizations the record may go to now without another consent: the one holding
     /// it, the provider treating the client, and those a consent in force names (shown with
     /// the consents).
@@ -229,7 +235,7 @@ pub fn cut(
     let shows = |p| view.shows(p);
     let s = state;
     let checklists: Vec<Checklist> = if asked.readiness {
-        next_asks(s, pathway, asked.readiness_of.clone())
+        next_asks(s, pathway, asked.readiness_of.clone(), view)
             .into_iter()
             .filter_map(|ask| {
                 let target = gates::readiness_target(s, pathway, ask.clone()).ok()?;
@@ -240,10 +246,13 @@ pub fn cut(
     } else {
         Vec::new()
     };
-    let next_steps = if asked.readiness {
-        crate::next::next_steps(actor, s, pathway, &checklists, now)
+    let (next_steps, actions) = if asked.readiness {
+        (
+            crate::next::next_steps(actor, s, pathway, &checklists, now),
+            crate::next::actions(actor, s, pathway, now),
+        )
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     VisibleClient {
         view,
@@ -291,6 +300,7 @@ pub fn cut(
         movement: Seen::when(shows(ClientPart::Handoff), || Movement {
             handoff: s.handoff.clone(),
             lost_to_care: s.lost_to_care.clone(),
+            aftercare_window: gates::planned_aftercare_window(s, pathway),
         }),
         allowed_moves: Seen::when(shows(ClientPart::AllowedMoves), || {
             gates::allowed_moves(s, pathway)
@@ -308,6 +318,7 @@ pub fn cut(
             checklists
         }),
         next_steps,
+        actions,
         may_receive: Seen::when(shows(ClientPart::Consents), || {
             let mut orgs: Vec<OrgId> = std::iter::once(s.home_org)
                 .chain(s.placement.as_ref().map(|p| p.provider))
@@ -329,6 +340,7 @@ pub fn next_asks(
     state: &ClientState,
     pathway: &Pathway,
     asked: Option<ReadinessAsk>,
+    view: ClientView,
 ) -> Vec<ReadinessAsk> {
     if state.status != ClientStatus::Active {
         return Vec::new();
@@ -368,13 +380,16 @@ pub fn next_asks(
             ) && allows(&r.to_level)
         })
         .max_by_key(|r| r.sent_at)
-        .map(|r| move_to(&r.to_level));
+        .map(|r| move_to(&r.to_level))
+        // Chosen from what the reader's view shows, so the checklist's title says nothing more.
+        .filter(|_| view.shows(ClientPart::Referrals));
     let recommended = state
         .assessments
         .iter()
         .max_by_key(|a| a.assessed_at)
         .filter(|a| Some(&a.recommended_level) != state.level() && allows(&a.recommended_level))
-        .map(|a| move_to(&a.recommended_level));
+        .map(|a| move_to(&a.recommended_level))
+        .filter(|_| view.shows(ClientPart::Assessments));
     let first = moves.iter().find_map(|m| match m {
         AllowedMove::Transition { to, .. } => Some(move_to(to)),
         _ => None,

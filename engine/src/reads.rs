@@ -249,6 +249,28 @@ impl Engine {
         Ok(())
     }
 
+    /// A case manager's (or supervisor's) caseload: the clients of their organization whose
+    /// episode names them, a page at a time.
+    pub async fn list_caseload(
+        &self,
+        actor: &Actor,
+        after: Option<ClientId>,
+        limit: u64,
+    ) -> Result<Vec<VisibleClient>, Error> {
+        let staff = match (actor.role, actor.staff) {
+            (Role::CaseManager | Role::Supervisor, Some(staff)) => staff,
+            _ => {
+                return Err(Error::Forbidden(
+                    "a caseload is a case manager's or a supervisor's own".into(),
+                ));
+            }
+        };
+        let mut filter = self.listing(actor, None, None, None)?;
+        filter.case_manager = Some(staff);
+        let page = self.readable_clients(actor, &filter, after, limit).await?;
+        self.visible_page(actor, &page).await
+    }
+
     /// A page of clients `actor` may see: case managers their organization's, partners those
     /// placed with them under an active consent, payers those an active consent names them
     /// in (each read by another organization is a disclosure).
@@ -271,7 +293,9 @@ impl Engine {
     }
 
     /// Whom `actor` may list (`list_clients`): case managers their organization's clients,
-    /// partners those placed with them, payers those a consent names them in, admins all.
+    /// partners those placed with them, payers those a consent names them in, admins all; an
+    /// aftercare coordinator only finds, by name or record number, the clients a consent names
+    /// its organization in (it follows events, not lists).
     pub(crate) fn listing(
         &self,
         actor: &Actor,
@@ -298,9 +322,14 @@ impl Engine {
             }
             // The clients a consent names it in (whether one is in force: `read_access`).
             Role::Payer => filter.named_in_consent = Some(actor.org),
+            Role::AftercareCoordinator if filter.search.is_some() => {
+                filter.named_in_consent = Some(actor.org)
+            }
             Role::AftercareCoordinator | Role::System => {
                 return Err(Error::Forbidden(
-                    "an aftercare coordinator follows events, not client lists".into(),
+                    "an aftercare coordinator follows events, not client lists: it finds a \
+                     client by name or record number"
+                        .into(),
                 ));
             }
         }

@@ -908,8 +908,94 @@ async fn pages_show_and_take_times_in_the_organizations_time_zone(b: Backend) {
     n.s.stop().await;
 }
 
+/// An aftercare coordinator finds a client by name among those whose consent names its
+/// organization (and lists none without a name); a booking outside the aftercare window of the
+/// planned move is shown as outside it; the timeline says who did each thing; the census's
+/// "in care" figure opens the clients behind it.
+async fn a_coordinator_finds_a_client_and_a_booking_outside_the_window_is_flagged(b: Backend) {
+    let n = Net::new(b).await;
+    let cm = Console::like_token(&n.s, &n.cm).await;
+    let c = register(&cm, "Ada Whitcombe", "HCM-311").await;
+    n.consent(&c).await;
+    let detox = n.provider("detox").to_string();
+    let page = format!("/clients/{c}");
+    let a = cm
+        .submit(
+            &page,
+            &format!("{page}/admit"),
+            &[("level", "detox"), ("provider", &detox), ("hours", "40")],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", text(&a.body));
+    let other = register(&cm, "Ada Whitcombe-Lane", "HCM-312").await;
+    // The case manager who admitted her has her on their caseload; not the one never admitted.
+    let mine = text(&cm.get("/clients?mine=1&sort=name").await.body);
+    assert!(mine.contains("My caseload"), "{mine}");
+    assert!(mine.contains("Ada Whitcombe HCM-311"), "{mine}");
+    assert!(!mine.contains("HCM-312"), "{mine}");
+
+    let hub = Console::like_token(&n.s, &n.coordinator).await;
+    let listed = text(&hub.get("/clients").await.body);
+    assert!(
+        listed.contains("Find a client by name or record number"),
+        "{listed}"
+    );
+    assert!(!listed.contains("Ada Whitcombe"), "{listed}");
+    let found = hub.get("/clients?q=whitcombe").await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    let found = text(&found.body);
+    assert!(found.contains("Ada Whitcombe HCM-311"), "{found}");
+    assert!(
+        !found.contains("HCM-312"),
+        "a client no consent names the hub in: {found}"
+    );
+    let _ = other;
+
+    // A planned discharge tomorrow; an appointment a month out is outside its window.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .date_naive()
+        .to_string();
+    let a = cm
+        .submit(
+            &page,
+            &format!("{page}/handoff"),
+            &[("move", "discharge:planned"), ("on", &tomorrow)],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", text(&a.body));
+    n.book_aftercare(&c, 30).await;
+    let shown = text(&cm.get(&page).await.body);
+    assert!(shown.contains("outside the aftercare window"), "{shown}");
+    // Who did what.
+    assert!(
+        shown.contains(
+            "Admitted to Withdrawal management at detox provider. by Harbor Case Management"
+        ),
+        "{shown}"
+    );
+    // The census's figure leads to the clients behind it.
+    let census = cm.get("/census").await.body;
+    let detox = n.provider("detox");
+    let links: Vec<String> = scraper::Html::parse_document(&census)
+        .select(&scraper::Selector::parse("table.census a[href]").unwrap())
+        .filter_map(|a| a.value().attr("href").map(str::to_owned))
+        .collect();
+    assert!(
+        links.contains(&format!("/clients?level=detox&provider={detox}")),
+        "{links:?}"
+    );
+    let behind = text(
+        &cm.get(&format!("/clients?level=detox&provider={detox}"))
+            .await
+            .body,
+    );
+    assert!(behind.contains("Ada Whitcombe"), "{behind}");
+    n.s.stop().await;
+}
+
 on_both_backends!(
     a_live_stream_ends_when_its_person_is_deactivated,
+    a_coordinator_finds_a_client_and_a_booking_outside_the_window_is_flagged,
     pages_show_and_take_times_in_the_organizations_time_zone,
     a_supervisor_overrides_a_gate_and_a_referral_and_a_consent_are_undone_from_the_page,
     a_form_goes_back_only_to_a_path_of_this_site,

@@ -58,7 +58,6 @@ impl Draft<'_> {
         supply_through: Option<NaiveDate>,
         last_injection_on: Option<NaiveDate>,
     ) -> Result<(), DecisionError> {
-        let today = self.today();
         match medication {
             Medication::NaltrexoneXr => match last_injection_on {
                 None => {
@@ -66,7 +65,7 @@ impl Draft<'_> {
                         "extended-release naltrexone needs the date of the last injection",
                     ));
                 }
-                Some(d) if d > today => {
+                Some(d) if d > self.latest_today() => {
                     return Err(DecisionError::bad(
                         "the last injection cannot be in the future",
                     ));
@@ -165,7 +164,7 @@ impl Draft<'_> {
         if !org.delivers(kind) {
             return Err(DecisionError::bad(lacks(org, kind)));
         }
-        if on < self.today() {
+        if on < self.earliest_today() {
             return Err(DecisionError::bad("a refill cannot be booked in the past"));
         }
         let booking = BookingId(EventId::for_seq(self.s.id, self.s.last_seq + 1).0);
@@ -703,10 +702,12 @@ mod tests {
                 mat_plan(Medication::Buprenorphine, Some(f.days(3)), None),
             )
             .state;
-        // An injection does not continue buprenorphine; a refill is not booked in the past.
+        // An injection does not continue buprenorphine; a refill is not booked in the past
+        // (before the earliest date it is anywhere: at 09:00 UTC, yesterday is still today in
+        // Hawaii).
         for command in [
             refill(MatBookingKind::Injection, f.days(2)),
-            refill(MatBookingKind::Refill, f.days(-1)),
+            refill(MatBookingKind::Refill, f.days(-2)),
         ] {
             assert!(matches!(
                 f.refuse(&s, f.cm(), command),

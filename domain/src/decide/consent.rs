@@ -28,7 +28,7 @@ impl Draft<'_> {
         }
         Self::text("purpose", purpose)?;
         Self::text("information", information)?;
-        if signed_on > self.today() {
+        if signed_on > self.latest_today() {
             return Err(DecisionError::bad(
                 "a consent cannot be signed in the future",
             ));

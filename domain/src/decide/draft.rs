@@ -134,6 +134,18 @@ impl<'a> Draft<'a> {
         self.ctx.now.date_naive()
     }
 
+    /// The earliest date it is anywhere on Earth now (UTC−12): a calendar date a person typed
+    /// where they are is in the past only before it. The domain knows no one's time zone.
+    pub(super) fn earliest_today(&self) -> NaiveDate {
+        (self.ctx.now - chrono::Duration::hours(12)).date_naive()
+    }
+
+    /// The latest date it is anywhere on Earth now (UTC+14): a calendar date a person typed
+    /// where they are is in the future only after it.
+    pub(super) fn latest_today(&self) -> NaiveDate {
+        (self.ctx.now + chrono::Duration::hours(14)).date_naive()
+    }
+
     pub(super) fn pathway(&self) -> &'a Pathway {
         self.ctx.pathway
     }

@@ -53,7 +53,7 @@ impl Draft<'_> {
         on: NaiveDate,
     ) -> Result<(), DecisionError> {
         self.require_active(|| "planning a handoff".into())?;
-        if on < self.today() {
+        if on < self.earliest_today() {
             return Err(DecisionError::bad(
                 "a handoff cannot be planned in the past",
             ));
@@ -247,9 +247,11 @@ mod tests {
         let f = Fixture::new();
         let s = f.in_detox();
         assert!(matches!(
-            f.refuse(&s, f.cm(), plan(planned_discharge(), f.days(-1))),
+            f.refuse(&s, f.cm(), plan(planned_discharge(), f.days(-2))),
             DecisionError::BadInput(_)
         ));
+        // At 09:00 UTC it is still yesterday somewhere (UTC−12): a day typed there is not past.
+        f.run(&s, f.cm(), plan(planned_discharge(), f.days(-1)));
         // From withdrawal management there is nowhere to step up to; a readmission is no
         // move for a client in care.
         for kind in [TransitionKind::StepUp, TransitionKind::Readmission] {

@@ -4,18 +4,23 @@
 
 use super::fixture::*;
 use crate::command::*;
-use crate::next::Step;
+use crate::next::{Action, Step};
 use crate::pathway::{DischargeKind, TransitionKind};
 use crate::policy::ClientView;
 use crate::state::*;
 use crate::view::{Asked, cut};
 
-fn steps(f: &Fixture, actor: Actor, view: ClientView, s: &ClientState) -> Vec<Step> {
+/// The client as a client page reads it: with the readiness, the next steps and the actions.
+fn page(f: &Fixture, actor: Actor, view: ClientView, s: &ClientState) -> crate::VisibleClient {
     let asked = Asked {
         readiness: true,
         readiness_of: None,
     };
-    cut(&actor, view, s, &f.pathway, f.now, &asked).next_steps
+    cut(&actor, view, s, &f.pathway, f.now, &asked)
+}
+
+fn steps(f: &Fixture, actor: Actor, view: ClientView, s: &ClientState) -> Vec<Step> {
+    page(f, actor, view, s).next_steps
 }
 
 #[test]
@@ -170,4 +175,75 @@ fn a_coordinator_is_led_only_to_the_bookings_a_planned_discharge_needs() {
         !cm.iter().any(|s| matches!(s, Step::Discharge { .. })),
         "{cm:?}"
     );
+}
+
+fn actions(f: &Fixture, actor: Actor, view: ClientView, s: &ClientState) -> Vec<Action> {
+    page(f, actor, view, s).actions
+}
+
+#[test]
+fn each_reader_is_given_only_the_changes_it_may_make() {
+    let f = Fixture::new();
+    let s = f.in_detox();
+    let cm = actions(&f, f.cm(), ClientView::Full, &s);
+    for a in [
+        Action::RecordConsent,
+        Action::SendReferral,
+        Action::PlanHandoff,
+        Action::Move,
+        Action::Discharge,
+        Action::BookAftercare,
+    ] {
+        assert!(cm.contains(&a), "{a:?} not in {cm:?}");
+    }
+    assert!(
+        !cm.iter().any(|a| matches!(
+            a,
+            Action::Admit | Action::ConfirmArrival | Action::OverrideGates
+        )),
+        "{cm:?}"
+    );
+    assert!(actions(&f, f.supervisor(), ClientView::Full, &s).contains(&Action::OverrideGates));
+    let coordinator = Actor::new(f.home, Role::AftercareCoordinator);
+    assert_eq!(
+        actions(&f, coordinator, ClientView::Coordinator, &s),
+        vec![Action::BookAftercare, Action::BookMat]
+    );
+    let payer = Actor::new(f.home, Role::Payer);
+    assert_eq!(actions(&f, payer, ClientView::Payer, &s), vec![]);
+    // On the way: the receiving provider confirms or reports; nobody else of its kind.
+    let going = f.step_down(&f.accepted());
+    assert_eq!(
+        actions(&f, f.partner(f.residential), ClientView::Partner, &going),
+        vec![Action::ConfirmArrival, Action::ReportNoShow]
+    );
+    assert_eq!(
+        actions(&f, f.partner(f.iop), ClientView::Partner, &going),
+        vec![]
+    );
+}
+
+#[test]
+fn a_checklist_is_chosen_only_from_what_its_reader_may_see() {
+    let f = Fixture::new();
+    // A referral to residential pending: the record holder's checklist is for that move.
+    let s = f.referred();
+    let full = page(&f, f.cm(), ClientView::Full, &s);
+    assert!(
+        matches!(&full.readiness.items()[0].ask, crate::gates::ReadinessAsk::MoveTo { level, .. } if *level == level_of("residential")),
+        "{:?}",
+        full.readiness
+    );
+    // A coordinator sees no referral: its checklist is not chosen from one.
+    let coordinator = Actor::new(f.home, Role::AftercareCoordinator);
+    let seen = page(&f, coordinator, ClientView::Coordinator, &s);
+    assert!(
+        !matches!(&seen.readiness.items()[0].ask, crate::gates::ReadinessAsk::MoveTo { level, .. } if *level == level_of("residential")),
+        "{:?}",
+        seen.readiness
+    );
+}
+
+fn level_of(id: &str) -> crate::pathway::LevelId {
+    level(id)
 }

@@ -345,7 +345,7 @@ impl Draft<'_> {
                  report a no-show, or discharge)"
             )));
         }
-        if !r.status.is_open() {
+        if !r.status.withdrawable() {
             return Err(DecisionError::Conflict(format!(
                 "referral {id} is {}, nothing to withdraw",
                 r.status.as_str()
