@@ -87,9 +87,11 @@ pub async fn in_the_readers_zone(
 ) -> axum::response::Response {
     let (mut parts, body) = req.into_parts();
     let mut zone = chrono_tz::Tz::UTC;
-    if CookieJar::from_headers(&parts.headers)
-        .get(SESSION_COOKIE)
-        .is_some()
+    // The stylesheet and the script show no time: no session read for them.
+    if !parts.uri.path().starts_with("/console/assets/")
+        && CookieJar::from_headers(&parts.headers)
+            .get(SESSION_COOKIE)
+            .is_some()
         && let Ok(signed) = Signed::from_request_parts(&mut parts, &engine).await
     {
         if let Ok(z) = engine.org_time_zone(signed.actor.org).await {

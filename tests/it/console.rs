@@ -861,7 +861,7 @@ async fn pages_show_and_take_times_in_the_organizations_time_zone(b: Backend) {
     assert!(!shown.contains(" UTC"), "{shown}");
 
     // 10:00 typed in Boston in December is 15:00 UTC.
-    let hub = n.hub.to_string();
+    let hub = n.provider("outpatient").to_string();
     let at = "2027-01-20T10:00";
     let booked = cm
         .submit(

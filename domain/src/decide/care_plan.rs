@@ -115,7 +115,30 @@ impl Draft<'_> {
         kind: AftercareKind,
         at: DateTime<Utc>,
     ) -> Result<(), DecisionError> {
-        self.org(provider)?;
+        let org = self.org(provider)?;
+        // A visit the gate counts as aftercare is booked where that visit happens.
+        match kind {
+            AftercareKind::Outpatient
+                if !org.mat_services.contains(&MatService::Prescriber)
+                    && !org.levels.iter().any(|l| {
+                        self.pathway()
+                            .level(l)
+                            .is_some_and(|level| !level.followup_on_exit)
+                    }) =>
+            {
+                return Err(DecisionError::bad(format!(
+                    "organization {provider} offers no outpatient care (no level of care a client \
+                     attends from home) and is no prescriber: book the outpatient visit where it \
+                     takes place"
+                )));
+            }
+            AftercareKind::Prescriber if !org.mat_services.contains(&MatService::Prescriber) => {
+                return Err(DecisionError::bad(format!(
+                    "organization {provider} is no prescriber: book the prescriber visit with one"
+                )));
+            }
+            _ => {}
+        }
         if at.date_naive() < self.today() {
             return Err(DecisionError::bad(
                 "an appointment cannot be booked in the past",
@@ -644,6 +667,33 @@ mod tests {
         let d = f.run(&s, f.cm(), Command::EndMatPlan);
         assert_eq!(types(&d), ["mat.plan.ended"]);
         assert_eq!(d.state.mat_plan, None);
+    }
+
+    #[test]
+    fn an_outpatient_or_prescriber_visit_is_booked_where_that_visit_takes_place() {
+        let f = Fixture::new();
+        let s = f.in_detox();
+        let at = f.now + Duration::days(3);
+        let visit = |provider, kind| Command::ScheduleAftercare { provider, kind, at };
+        // An outpatient visit at a residential program, or at a pharmacy: refused.
+        for provider in [f.residential, f.detox, f.pharmacy, f.home] {
+            assert!(
+                matches!(
+                    f.refuse(&s, f.cm(), visit(provider, AftercareKind::Outpatient)),
+                    DecisionError::BadInput(_)
+                ),
+                "{provider}"
+            );
+        }
+        // At an intensive outpatient program or a prescriber: booked.
+        f.run(&s, f.cm(), visit(f.iop, AftercareKind::Outpatient));
+        f.run(&s, f.cm(), visit(f.prescriber, AftercareKind::Outpatient));
+        // A prescriber visit only with a prescriber.
+        assert!(matches!(
+            f.refuse(&s, f.cm(), visit(f.iop, AftercareKind::Prescriber)),
+            DecisionError::BadInput(_)
+        ));
+        f.run(&s, f.cm(), visit(f.prescriber, AftercareKind::Prescriber));
     }
 
     #[test]
