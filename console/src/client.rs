@@ -383,7 +383,7 @@ async fn draw(
         .iter()
         .filter_map(|m| match m {
             AllowedMove::Transition { kind, to } => Some(Choice {
-                value: format!("{}:{}", kind.as_str(), to.0),
+                value: steps::move_option(*kind, to),
                 label: format!("{} to {}", cap(words::transition(*kind)), names.level(to)),
             }),
             _ => None,
@@ -459,11 +459,6 @@ async fn draw(
         .find_map(|s| match s {
             Step::Admit { level } => level.clone(),
             _ => None,
-        })
-        .or_else(|| {
-            recommended
-                .clone()
-                .filter(|l| admissions.iter().any(|c| c.value == l.0))
         })
         .map(|l| l.0);
     let referral_level: Option<LevelId> = steps
@@ -1029,7 +1024,7 @@ fn form_value(moves: &[AllowedMove], ask: &ReadinessAsk) -> Option<String> {
     match ask {
         ReadinessAsk::MoveTo { level, .. } => moves.iter().find_map(|m| match m {
             AllowedMove::Transition { kind, to } if to == level => {
-                Some(format!("{}:{}", kind.as_str(), to.0))
+                Some(steps::move_option(*kind, to))
             }
             _ => None,
         }),

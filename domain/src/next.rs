@@ -138,11 +138,7 @@ pub fn next_steps(
     now: DateTime<Utc>,
 ) -> Vec<Step> {
     let mut steps = Vec::new();
-    let recommended = state
-        .assessments
-        .iter()
-        .max_by_key(|a| a.assessed_at)
-        .map(|a| a.recommended_level.clone());
+    let recommended = state.recommended_level().cloned();
     let moves = crate::gates::allowed_moves(state, pathway);
     let consent_in_force = state.consents.iter().any(|c| state.consent_active(c, now));
     match (state.status, &state.transit) {

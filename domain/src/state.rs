@@ -816,6 +816,14 @@ impl ClientState {
             .find(|c| self.consent_active(c, now))
     }
 
+    /// The level the newest assessment recommends, if the client was assessed.
+    pub fn recommended_level(&self) -> Option<&LevelId> {
+        self.assessments
+            .iter()
+            .max_by_key(|a| a.assessed_at)
+            .map(|a| &a.recommended_level)
+    }
+
     pub fn consent_active(&self, c: &Consent, now: DateTime<Utc>) -> bool {
         if c.revoked_at.is_some() {
             return false;

@@ -384,11 +384,9 @@ pub fn next_asks(
         // Chosen from what the reader's view shows, so the checklist's title says nothing more.
         .filter(|_| view.shows(ClientPart::Referrals));
     let recommended = state
-        .assessments
-        .iter()
-        .max_by_key(|a| a.assessed_at)
-        .filter(|a| Some(&a.recommended_level) != state.level() && allows(&a.recommended_level))
-        .map(|a| move_to(&a.recommended_level))
+        .recommended_level()
+        .filter(|l| Some(*l) != state.level() && allows(l))
+        .map(move_to)
         .filter(|_| view.shows(ClientPart::Assessments));
     let first = moves.iter().find_map(|m| match m {
         AllowedMove::Transition { to, .. } => Some(move_to(to)),

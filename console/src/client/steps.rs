@@ -5,6 +5,7 @@
 
 use crate::words::{self, Names, cap, day, day_of};
 use carepath_engine::domain::{ClientStatus, HandoffTarget, Step, VisibleClient};
+use carepath_engine::pathway::{LevelId, TransitionKind};
 
 /// A form of the client page, in a panel that opens in place.
 pub struct Panel {
@@ -294,13 +295,18 @@ pub fn waiting(names: &Names<'_>, client: &VisibleClient) -> Option<String> {
     })
 }
 
+/// A transition as the move forms' options say it: `step_down:residential`.
+pub fn move_option(kind: TransitionKind, to: &LevelId) -> String {
+    format!("{}:{}", kind.as_str(), to.0)
+}
+
 /// The target a step to plan or move names, as the move forms' options say it.
 pub fn move_value(step: &Step) -> Option<String> {
     match step {
         Step::PlanHandoff {
             target: HandoffTarget::Transition { kind, to_level, .. },
         }
-        | Step::Move { kind, to_level } => Some(format!("{}:{}", kind.as_str(), to_level.0)),
+        | Step::Move { kind, to_level } => Some(move_option(*kind, to_level)),
         Step::PlanHandoff {
             target: HandoffTarget::Discharge { kind, .. },
         } => Some(format!("discharge:{}", kind.as_str())),
